@@ -1,0 +1,115 @@
+package config
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults, as the field comments in types.go state them.
+const (
+	defaultListen = ":8080"
+	defaultAdmin  = "127.0.0.1:9901"
+
+	defaultServerTimeout  = 60 * time.Second
+	defaultDrainTimeout   = 30 * time.Second
+	defaultMaxHeaderBytes = 8 << 10
+	defaultMaxBodySize    = 10 << 20
+
+	defaultBalance        = BalanceRoundRobin
+	defaultTimeout        = 30 * time.Second
+	defaultConnectTimeout = 5 * time.Second
+	defaultIOTimeout      = 60 * time.Second
+	defaultIdleTimeout    = 60 * time.Second
+	defaultMaxConns       = 512
+	defaultRetries        = 1
+	defaultMaxFailures    = 3
+	defaultCooldown       = 10 * time.Second
+	defaultStatus         = 200
+	defaultWeight         = 1
+)
+
+// Balance values of Upstream.Balance.
+const (
+	BalanceRoundRobin   = "round_robin"
+	BalanceWeighted     = "weighted"
+	BalanceLeastRequest = "least_request"
+)
+
+// AdminOff as Config.Admin disables the admin listener.
+const AdminOff = "off"
+
+// applyDefaults fills in what the file left out. set holds the paths the
+// file gave a value: fields whose comment says "zero means the default"
+// take the default when zero; the others only when absent, so that an
+// explicit zero is reported by validation instead of silently replaced.
+func applyDefaults(c *Config, set map[string]bool) {
+	if c.Listen == "" {
+		c.Listen = defaultListen
+	}
+	if c.Admin == "" {
+		c.Admin = defaultAdmin
+	}
+	s := &c.Server
+	zeroDefault(&s.ReadTimeout, defaultServerTimeout)
+	zeroDefault(&s.WriteTimeout, defaultServerTimeout)
+	zeroDefault(&s.IdleTimeout, defaultServerTimeout)
+	zeroDefault(&s.DrainTimeout, defaultDrainTimeout)
+	zeroDefault(&s.MaxHeaderBytes, defaultMaxHeaderBytes)
+	zeroDefault(&s.MaxBodySize, defaultMaxBodySize)
+
+	for i := range c.Routes {
+		r := &c.Routes[i]
+		p := "routes[" + strconv.Itoa(i) + "]"
+		zeroDefault(&r.MaxBodySize, s.MaxBodySize)
+		r.Match.Host = strings.ToLower(r.Match.Host)
+		for j, m := range r.Match.Methods {
+			r.Match.Methods[j] = strings.ToUpper(m)
+		}
+		if r.Respond != nil && !set[p+".respond.status"] {
+			r.Respond.Status = defaultStatus
+		}
+		if r.Upstream != nil {
+			upstreamDefaults(r.Upstream, p+".upstream", set)
+		}
+	}
+}
+
+func upstreamDefaults(u *Upstream, p string, set map[string]bool) {
+	absent := func(field string, dst *time.Duration, v time.Duration) {
+		if !set[p+"."+field] {
+			*dst = v
+		}
+	}
+	if u.Balance == "" {
+		u.Balance = defaultBalance
+	}
+	absent("timeout", &u.Timeout, defaultTimeout)
+	absent("connect_timeout", &u.ConnectTimeout, defaultConnectTimeout)
+	absent("read_timeout", &u.ReadTimeout, defaultIOTimeout)
+	absent("write_timeout", &u.WriteTimeout, defaultIOTimeout)
+	absent("idle_timeout", &u.IdleTimeout, defaultIdleTimeout)
+	absent("passive_health.cooldown", &u.PassiveHealth.Cooldown, defaultCooldown)
+	if !set[p+".max_conns"] {
+		u.MaxConns = defaultMaxConns
+	}
+	if u.Retries == nil {
+		n := defaultRetries
+		u.Retries = &n
+	}
+	if !set[p+".passive_health.max_failures"] {
+		u.PassiveHealth.MaxFailures = defaultMaxFailures
+	}
+	for j := range u.Targets {
+		if !set[p+".targets["+strconv.Itoa(j)+"].weight"] {
+			u.Targets[j].Weight = defaultWeight
+		}
+	}
+}
+
+func zeroDefault[T comparable](dst *T, v T) {
+	var zero T
+	if *dst == zero {
+		*dst = v
+	}
+}

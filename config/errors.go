@@ -1,0 +1,94 @@
+package config
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// FieldError is one problem found in a configuration file. Line and Col are
+// 1-based; zero means the position is unknown (the file could not be read
+// or parsed that far). Field is the path of the setting in the document
+// ("routes[1].upstream.timeout"); it is empty for problems of the file as a
+// whole.
+type FieldError struct {
+	File  string
+	Line  int
+	Col   int
+	Field string
+	Msg   string
+}
+
+// Error formats the problem as "file:line:col: field: msg", leaving out the
+// parts that are unknown. The result is always a single line.
+func (e *FieldError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		b.WriteByte(':')
+		b.WriteString(strconv.Itoa(e.Line))
+		if e.Col > 0 {
+			b.WriteByte(':')
+			b.WriteString(strconv.Itoa(e.Col))
+		}
+	}
+	b.WriteString(": ")
+	if e.Field != "" {
+		b.WriteString(e.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return oneLine(b.String())
+}
+
+// oneLine escapes line breaks so that every error prints on one line.
+func oneLine(s string) string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	return strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(s)
+}
+
+// Errors is every problem found in one configuration, ordered by position.
+// Parse and Load return it (as an error) when the configuration is invalid;
+// use errors.As to get at the individual problems.
+type Errors []*FieldError
+
+// Error prints one problem per line.
+func (e Errors) Error() string {
+	lines := make([]string, len(e))
+	for i, fe := range e {
+		lines[i] = fe.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Unwrap lets errors.As and errors.Is look at each problem.
+func (e Errors) Unwrap() []error {
+	out := make([]error, len(e))
+	for i, fe := range e {
+		out[i] = fe
+	}
+	return out
+}
+
+// sorted orders the problems by position and drops exact repeats (a node
+// reached twice through a YAML alias reports its problem once).
+func (e Errors) sorted() Errors {
+	sort.SliceStable(e, func(i, j int) bool {
+		if e[i].Line != e[j].Line {
+			return e[i].Line < e[j].Line
+		}
+		return e[i].Col < e[j].Col
+	})
+	out := e[:0]
+	seen := make(map[FieldError]bool, len(e))
+	for _, fe := range e {
+		if seen[*fe] {
+			continue
+		}
+		seen[*fe] = true
+		out = append(out, fe)
+	}
+	return out
+}

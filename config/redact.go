@@ -1,0 +1,150 @@
+package config
+
+import (
+	"bytes"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// redacted is the value that stands in for a secret in Config.Redacted.
+const redacted = "<redacted>"
+
+// Redacted returns the effective configuration (defaults applied) as YAML,
+// for the admin listener's /-/config. Every value that came from an
+// environment variable is replaced by "<redacted>", and so is the value of
+// every header set whose name is Authorization, Proxy-Authorization,
+// Cookie or Set-Cookie, or contains "token", "secret" or "key". Fields left
+// empty are left out. Strings are written so that the output, read back
+// by Parse, gives the same configuration (a literal "${" is written "$${").
+// c is not changed.
+func (c *Config) Redacted() ([]byte, error) {
+	e := encoder{secrets: c.secrets}
+	root := e.node(reflect.ValueOf(c).Elem(), "")
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(root); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// sensitiveHeader reports whether a header's value is to be hidden.
+func sensitiveHeader(name string) bool {
+	n := strings.ToLower(name)
+	switch n {
+	case "authorization", "proxy-authorization", "cookie", "set-cookie":
+		return true
+	}
+	return strings.Contains(n, "token") || strings.Contains(n, "secret") || strings.Contains(n, "key")
+}
+
+// encoder builds a yaml.Node tree from the schema structs, field by field
+// in declaration order, hiding secrets by path.
+type encoder struct {
+	secrets map[string]bool
+}
+
+func scalar(tag, value string) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: value}
+}
+
+func str(s string) *yaml.Node { return scalar("!!str", escapeEnv(s)) }
+
+// node encodes v; it returns nil for a value to leave out.
+func (e *encoder) node(v reflect.Value, path string) *yaml.Node {
+	if e.secrets[path] {
+		return scalar("!!str", redacted)
+	}
+	switch v.Type() {
+	case durationType:
+		return scalar("!!str", time.Duration(v.Int()).String())
+	case byteSizeType:
+		s := formatSize(ByteSize(v.Int()))
+		if s == "0" {
+			return scalar("!!int", s)
+		}
+		return scalar("!!str", s)
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			return nil
+		}
+		return e.node(v.Elem(), path)
+	case reflect.Struct:
+		return e.structure(v, path)
+	case reflect.Slice:
+		if v.Len() == 0 {
+			return nil
+		}
+		seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+		if v.Type().Elem().Kind() == reflect.String {
+			seq.Style = yaml.FlowStyle
+		}
+		for i := 0; i < v.Len(); i++ {
+			seq.Content = append(seq.Content, e.node(v.Index(i), path+"["+strconv.Itoa(i)+"]"))
+		}
+		return seq
+	case reflect.Map:
+		return e.headers(v.Interface().(map[string]string), path)
+	case reflect.String:
+		if v.Len() == 0 {
+			return nil
+		}
+		return str(v.String())
+	case reflect.Int:
+		return scalar("!!int", strconv.FormatInt(v.Int(), 10))
+	case reflect.Bool:
+		return scalar("!!bool", strconv.FormatBool(v.Bool()))
+	}
+	panic("config: no encoder for " + v.Type().String())
+}
+
+func (e *encoder) structure(v reflect.Value, path string) *yaml.Node {
+	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name := yamlName(f)
+		val := e.node(v.Field(i), joinPath(path, name))
+		if val == nil || val.Kind == yaml.MappingNode && len(val.Content) == 0 {
+			continue
+		}
+		m.Content = append(m.Content, scalar("!!str", name), val)
+	}
+	return m
+}
+
+// headers encodes a map of header names to values, sorted by name. Every
+// map in the schema is one; sensitive header values are hidden.
+func (e *encoder) headers(h map[string]string, path string) *yaml.Node {
+	if len(h) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	for _, k := range keys {
+		val := str(h[k])
+		if e.secrets[keyPath(path, k)] || sensitiveHeader(k) {
+			val = scalar("!!str", redacted)
+		}
+		m.Content = append(m.Content, scalar("!!str", k), val)
+	}
+	return m
+}

@@ -1,0 +1,175 @@
+package config
+
+import "time"
+
+// Config is one gateway configuration as the operator wrote it, after
+// defaults were applied. It is plain data: the gateway compiles it into
+// runtime objects.
+type Config struct {
+	// Listen is the address of the proxy listener. Default ":8080".
+	// Changing it needs a restart.
+	Listen string `yaml:"listen"`
+	// Admin is the address of the admin listener (/metrics, /healthz,
+	// /readyz, /-/config, /-/routes). Default "127.0.0.1:9901". The value
+	// "off" disables the admin listener.
+	Admin string `yaml:"admin"`
+	// TrustedProxies lists the peers (IP addresses or CIDR ranges) whose
+	// X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host headers are
+	// kept and extended. Headers from any other peer are replaced. Default:
+	// none, so every client's forwarded headers are replaced.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// Server holds the limits and timeouts of the proxy listener.
+	Server Server `yaml:"server"`
+	// Routes are matched by the router; see the README for precedence.
+	Routes []Route `yaml:"routes"`
+
+	file    string              // the name given to Load or Parse
+	pos     map[string]position // field path -> where the file wrote it
+	secrets map[string]bool     // field paths whose value came from the environment
+}
+
+// Server holds the limits and timeouts of the proxy listener.
+type Server struct {
+	// ReadTimeout bounds reading one request's headers and body from the
+	// client. Default 60s. Zero means the default.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds writing one response to the client. Default 60s.
+	// Zero means the default.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout closes a keep-alive client connection idle for this
+	// long. Default 60s. Zero means the default.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// DrainTimeout is how long a shutdown waits for in-flight requests
+	// before exiting. Default 30s. Zero means the default.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// MaxHeaderBytes is the largest request head (request line plus
+	// headers) accepted; larger ones get 431. Default 8KiB. Zero means the
+	// default.
+	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
+	// MaxBodySize is the default request body limit of every route; larger
+	// bodies get 413. Default 10MiB. Zero means the default.
+	MaxBodySize ByteSize `yaml:"max_body_size"`
+	// MaxConnsPerIP limits concurrent client connections from one IP.
+	// Default 0: no limit.
+	MaxConnsPerIP int `yaml:"max_conns_per_ip"`
+	// Concurrency limits requests handled at once; excess connections get
+	// 503. Default 0: fasthttp's default (256Ki).
+	Concurrency int `yaml:"concurrency"`
+}
+
+// Route is one entry of the route table.
+type Route struct {
+	// Name identifies the route in metrics, logs and errors. Required,
+	// unique, [A-Za-z0-9_.-]+.
+	Name string `yaml:"name"`
+	// Match says which requests the route takes.
+	Match Match `yaml:"match"`
+	// StripPrefix is removed from the start of the path before forwarding.
+	// Default "": the path is forwarded as is.
+	StripPrefix string `yaml:"strip_prefix"`
+	// MaxBodySize overrides server.max_body_size for this route. Zero
+	// means the server's value.
+	MaxBodySize ByteSize `yaml:"max_body_size"`
+	// RequestHeaders are applied to the request before it is forwarded.
+	RequestHeaders HeaderOps `yaml:"request_headers"`
+	// ResponseHeaders are applied to the answer before it is sent.
+	ResponseHeaders HeaderOps `yaml:"response_headers"`
+	// Respond makes the gateway answer by itself. Exactly one of Respond
+	// and Upstream is set.
+	Respond *Respond `yaml:"respond"`
+	// Upstream forwards the request to HTTP servers.
+	Upstream *Upstream `yaml:"upstream"`
+}
+
+// Match selects requests. At least one of Path and PathPrefix is required,
+// and not both.
+type Match struct {
+	// Path is an exact path ("/hello") or a template with parameters
+	// ("/users/{id}").
+	Path string `yaml:"path"`
+	// PathPrefix matches every path that starts with it.
+	PathPrefix string `yaml:"path_prefix"`
+	// Host is an exact host ("api.example.com") or a wildcard
+	// ("*.example.com"). Default "": any host.
+	Host string `yaml:"host"`
+	// Methods lists the accepted methods, upper case. Default: any method.
+	Methods []string `yaml:"methods"`
+}
+
+// Respond is an answer the gateway makes by itself.
+type Respond struct {
+	// Status is the HTTP status. Default 200.
+	Status int `yaml:"status"`
+	// Body is sent as is. Default "".
+	Body string `yaml:"body"`
+	// Headers are added to the answer.
+	Headers map[string]string `yaml:"headers"`
+}
+
+// HeaderOps changes headers. Remove is applied before Set.
+type HeaderOps struct {
+	// Set adds or replaces headers.
+	Set map[string]string `yaml:"set"`
+	// Remove deletes headers.
+	Remove []string `yaml:"remove"`
+}
+
+// Upstream is a set of HTTP servers that a route forwards to.
+type Upstream struct {
+	// Targets are the servers, each "http://host:port" or
+	// {url: "http://host:port", weight: N}. Required.
+	Targets []Target `yaml:"targets"`
+	// Balance picks a target per request: round_robin (default), weighted,
+	// least_request (power of two choices).
+	Balance string `yaml:"balance"`
+	// Timeout bounds the whole upstream exchange, from connect to the end
+	// of the response headers; past it the client gets 504. Default 30s.
+	Timeout time.Duration `yaml:"timeout"`
+	// ConnectTimeout bounds a TCP connect to a target. Default 5s.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// ReadTimeout bounds each read from a target connection. Default 60s.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds each write to a target connection. Default 60s.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout closes pooled keep-alive connections idle this long.
+	// Default 60s.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxConns caps open connections per target. Default 512.
+	MaxConns int `yaml:"max_conns"`
+	// Retries is how many other targets are tried after a connection
+	// failure. Default 1. Only idempotent methods are retried unless
+	// RetryNonIdempotent is set.
+	Retries *int `yaml:"retries"`
+	// RetryNonIdempotent allows retrying POST, PATCH and other
+	// non-idempotent requests after a connection failure. Default false.
+	RetryNonIdempotent bool `yaml:"retry_non_idempotent"`
+	// HostHeader replaces the Host header sent upstream. Default "": the
+	// client's Host is passed on.
+	HostHeader string `yaml:"host_header"`
+	// PassiveHealth takes failing targets out of rotation.
+	PassiveHealth PassiveHealth `yaml:"passive_health"`
+}
+
+// Target is one upstream server.
+type Target struct {
+	// URL is "http://host:port". Required.
+	URL string `yaml:"url"`
+	// Weight is the target's share under balance: weighted. Default 1.
+	Weight int `yaml:"weight"`
+}
+
+// PassiveHealth takes a target out of rotation after consecutive connection
+// failures.
+type PassiveHealth struct {
+	// MaxFailures is how many consecutive failed connects take a target out.
+	// Default 3.
+	MaxFailures int `yaml:"max_failures"`
+	// Cooldown is how long a failed target stays out before it is tried
+	// again. Default 10s.
+	Cooldown time.Duration `yaml:"cooldown"`
+}
+
+// ByteSize is a size in bytes. In YAML it is an integer or a string with a
+// unit: "512", "64KiB", "10MiB", "1GiB", "10MB" (powers of 1000 for KB, MB,
+// GB; of 1024 for KiB, MiB, GiB).
+type ByteSize int64

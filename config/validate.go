@@ -1,0 +1,335 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// validator checks a decoded, defaulted Config and collects every problem,
+// placing each at the position of its field (or of the nearest enclosing
+// field the file wrote, for a missing one).
+type validator struct {
+	file    string
+	pos     map[string]position
+	bad     map[string]bool // paths that failed to decode: already reported
+	secrets map[string]bool // paths whose value came from the environment
+	errs    Errors
+}
+
+// invalid reports a bad value, quoting it unless it came from the
+// environment: such values may be secrets, and errors end up in logs.
+func (v *validator) invalid(path string, value any, msg string) {
+	if v.secrets[path] {
+		v.errorf(path, "the value from the environment: %s", msg)
+		return
+	}
+	if s, ok := value.(string); ok {
+		value = strconv.Quote(s)
+	}
+	v.errorf(path, "%v: %s", value, msg)
+}
+
+func (v *validator) errorf(path, format string, args ...any) {
+	for p := path; ; p = parentPath(p) {
+		if v.bad[p] {
+			return // a consequence of a decode error, not a new problem
+		}
+		if p == "" {
+			break
+		}
+	}
+	var at position
+	for p := path; ; p = parentPath(p) {
+		if pos, ok := v.pos[p]; ok {
+			at = pos
+			break
+		}
+		if p == "" {
+			break
+		}
+	}
+	v.errs = append(v.errs, &FieldError{
+		File: v.file, Line: at.line, Col: at.col, Field: path,
+		Msg: fmt.Sprintf(format, args...),
+	})
+}
+
+// parentPath drops the last element of a path: "a.b[2]" -> "a.b" -> "a".
+func parentPath(p string) string {
+	if strings.HasSuffix(p, `"]`) {
+		if i := strings.LastIndex(p, `["`); i >= 0 {
+			return p[:i]
+		}
+	}
+	i := strings.LastIndexAny(p, ".[")
+	if i < 0 {
+		return ""
+	}
+	return p[:i]
+}
+
+func (v *validator) config(c *Config) {
+	if c.Listen != "" {
+		if msg := checkHostPort(c.Listen); msg != "" {
+			v.invalid("listen", c.Listen, msg)
+		}
+	}
+	if c.Admin != AdminOff {
+		if msg := checkHostPort(c.Admin); msg != "" {
+			v.invalid("admin", c.Admin, msg+` (or "off")`)
+		}
+	}
+	for i, tp := range c.TrustedProxies {
+		p := "trusted_proxies[" + strconv.Itoa(i) + "]"
+		if msg, hint := checkTrustedProxy(tp); msg != "" {
+			if hint != "" && !v.secrets[p] {
+				msg += "; did you mean " + strconv.Quote(hint) + "?"
+			}
+			v.invalid(p, tp, msg)
+		}
+	}
+	v.server(&c.Server)
+	if len(c.Routes) == 0 {
+		v.errorf("routes", "at least one route is required")
+	}
+	names := make(map[string]int)
+	for i := range c.Routes {
+		r := &c.Routes[i]
+		p := "routes[" + strconv.Itoa(i) + "]"
+		v.route(r, p)
+		if r.Name == "" {
+			continue
+		}
+		if first, dup := names[r.Name]; dup {
+			v.invalid(p+".name", r.Name, fmt.Sprintf("already the name of routes[%d]%s",
+				first, v.lineOf(fmt.Sprintf("routes[%d].name", first))))
+			continue
+		}
+		names[r.Name] = i
+	}
+}
+
+// lineOf is ", line N" for a recorded path, or "".
+func (v *validator) lineOf(path string) string {
+	if pos, ok := v.pos[path]; ok {
+		return " (line " + strconv.Itoa(pos.line) + ")"
+	}
+	return ""
+}
+
+func (v *validator) server(s *Server) {
+	v.positive("server.read_timeout", s.ReadTimeout)
+	v.positive("server.write_timeout", s.WriteTimeout)
+	v.positive("server.idle_timeout", s.IdleTimeout)
+	v.positive("server.drain_timeout", s.DrainTimeout)
+	v.positiveSize("server.max_header_bytes", s.MaxHeaderBytes)
+	v.positiveSize("server.max_body_size", s.MaxBodySize)
+	if s.MaxConnsPerIP < 0 {
+		v.errorf("server.max_conns_per_ip", "must be >= 0 (0 means no limit)")
+	}
+	if s.Concurrency < 0 {
+		v.errorf("server.concurrency", "must be >= 0 (0 means the default)")
+	}
+}
+
+func (v *validator) positive(path string, d time.Duration) {
+	if d <= 0 {
+		v.errorf(path, "must be > 0")
+	}
+}
+
+func (v *validator) positiveSize(path string, b ByteSize) {
+	if b <= 0 {
+		v.errorf(path, "must be > 0")
+	}
+}
+
+func (v *validator) route(r *Route, p string) {
+	switch {
+	case r.Name == "":
+		v.errorf(p+".name", "is required")
+	case !validName(r.Name):
+		v.invalid(p+".name", r.Name, "may hold only letters, digits, '_', '.' and '-'")
+	}
+	v.match(&r.Match, p+".match")
+	if r.StripPrefix != "" {
+		v.stripPrefix(r, p+".strip_prefix")
+	}
+	v.positiveSize(p+".max_body_size", r.MaxBodySize)
+	v.headerOps(&r.RequestHeaders, p+".request_headers")
+	v.headerOps(&r.ResponseHeaders, p+".response_headers")
+	switch {
+	case r.Respond != nil && r.Upstream != nil:
+		v.errorf(p, "has both respond and upstream; keep one")
+	case r.Respond == nil && r.Upstream == nil:
+		v.errorf(p, "needs one of respond or upstream")
+	case r.Respond != nil:
+		v.respond(r.Respond, p+".respond")
+	default:
+		v.upstream(r.Upstream, p+".upstream")
+	}
+}
+
+func (v *validator) match(m *Match, p string) {
+	switch {
+	case m.Path == "" && m.PathPrefix == "":
+		v.errorf(p, "needs one of path or path_prefix")
+	case m.Path != "" && m.PathPrefix != "":
+		v.errorf(p, "has both path and path_prefix; keep one")
+	case m.Path != "":
+		if msg := checkPath(m.Path, true); msg != "" {
+			v.invalid(p+".path", m.Path, msg)
+		}
+	default:
+		if msg := checkPath(m.PathPrefix, false); msg != "" {
+			v.invalid(p+".path_prefix", m.PathPrefix, msg)
+		}
+	}
+	if m.Host != "" {
+		if msg := checkHost(m.Host); msg != "" {
+			v.invalid(p+".host", m.Host, msg)
+		}
+	}
+	seen := make(map[string]bool, len(m.Methods))
+	for i, meth := range m.Methods {
+		mp := p + ".methods[" + strconv.Itoa(i) + "]"
+		switch {
+		case !knownMethods[meth]:
+			v.invalid(mp, meth, "unknown method (want one of GET HEAD POST PUT PATCH DELETE OPTIONS TRACE CONNECT)")
+		case seen[meth]:
+			v.invalid(mp, meth, "listed twice")
+		}
+		seen[meth] = true
+	}
+}
+
+var knownMethods = map[string]bool{
+	"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true,
+	"DELETE": true, "OPTIONS": true, "TRACE": true, "CONNECT": true,
+}
+
+func (v *validator) stripPrefix(r *Route, p string) {
+	sp := r.StripPrefix
+	from := "path_prefix"
+	path := r.Match.PathPrefix
+	if path == "" {
+		from, path = "path", r.Match.Path
+	}
+	switch {
+	case !strings.HasPrefix(sp, "/"):
+		v.invalid(p, sp, `must start with "/"`)
+	case strings.ContainsAny(sp, "{}"):
+		v.invalid(p, sp, "must not hold path parameters")
+	case path != "" && !strings.HasPrefix(path, sp):
+		msg := "is not a prefix of the route's " + from
+		if pp := strings.TrimSuffix(p, "strip_prefix") + "match." + from; !v.secrets[pp] {
+			msg += " " + strconv.Quote(path)
+		}
+		v.invalid(p, sp, msg)
+	}
+}
+
+func (v *validator) headerOps(h *HeaderOps, p string) {
+	v.headers(h.Set, p+".set")
+	for i, name := range h.Remove {
+		if !isToken(name) {
+			v.errorf(p+".remove["+strconv.Itoa(i)+"]", "%q: not a valid header name", name)
+		}
+	}
+}
+
+// headers checks the names and values of a header map.
+func (v *validator) headers(m map[string]string, p string) {
+	canon := make(map[string]string, len(m))
+	for _, name := range sortedKeys(m) {
+		hp := keyPath(p, name)
+		if !isToken(name) {
+			v.errorf(hp, "%q: not a valid header name", name)
+			continue
+		}
+		if other, dup := canon[strings.ToLower(name)]; dup {
+			v.errorf(hp, "%q: also set as %q (header names ignore case)", name, other)
+		}
+		canon[strings.ToLower(name)] = name
+		if strings.ContainsAny(m[name], "\r\n\x00") {
+			v.errorf(hp, "header value must not contain CR, LF or NUL")
+		}
+	}
+}
+
+func (v *validator) respond(r *Respond, p string) {
+	if r.Status < 100 || r.Status > 599 {
+		v.invalid(p+".status", r.Status, "must be an HTTP status 100-599")
+	}
+	v.headers(r.Headers, p+".headers")
+}
+
+func (v *validator) upstream(u *Upstream, p string) {
+	if len(u.Targets) == 0 {
+		v.errorf(p+".targets", "at least one target is required")
+	}
+	seen := make(map[string]int, len(u.Targets))
+	for i, t := range u.Targets {
+		tp := p + ".targets[" + strconv.Itoa(i) + "]"
+		key, msg := checkTarget(t.URL)
+		switch first, dup := seen[key]; {
+		case t.URL == "":
+			v.errorf(tp+".url", "is required (want http://host:port)")
+		case msg != "":
+			v.invalid(tp+".url", t.URL, msg)
+		case dup:
+			v.invalid(tp+".url", t.URL, fmt.Sprintf("the same target as targets[%d]", first))
+		default:
+			seen[key] = i
+		}
+		if t.Weight < 1 {
+			v.errorf(tp+".weight", "must be >= 1")
+		}
+	}
+	switch u.Balance {
+	case BalanceRoundRobin, BalanceWeighted, BalanceLeastRequest:
+	default:
+		v.invalid(p+".balance", u.Balance, "unknown balance (want round_robin, weighted or least_request)")
+	}
+	v.positive(p+".timeout", u.Timeout)
+	v.positive(p+".connect_timeout", u.ConnectTimeout)
+	v.positive(p+".read_timeout", u.ReadTimeout)
+	v.positive(p+".write_timeout", u.WriteTimeout)
+	v.positive(p+".idle_timeout", u.IdleTimeout)
+	if u.MaxConns < 1 {
+		v.errorf(p+".max_conns", "must be >= 1")
+	}
+	if u.Retries != nil && *u.Retries < 0 {
+		v.errorf(p+".retries", "must be >= 0")
+	}
+	if strings.ContainsAny(u.HostHeader, " \t\r\n\x00") {
+		v.errorf(p+".host_header", "must not contain spaces or control characters")
+	}
+	if u.PassiveHealth.MaxFailures < 1 {
+		v.errorf(p+".passive_health.max_failures", "must be >= 1")
+	}
+	v.positive(p+".passive_health.cooldown", u.PassiveHealth.Cooldown)
+}
+
+// checkTrustedProxy accepts an IP address or a CIDR range without host
+// bits. hint is the range that was probably meant.
+func checkTrustedProxy(s string) (msg, hint string) {
+	const want = "not an IP address or CIDR range"
+	if strings.Contains(s, "/") {
+		pfx, err := netip.ParsePrefix(s)
+		if err != nil {
+			return want, ""
+		}
+		if pfx.Masked() != pfx {
+			return "has bits set past the prefix length", pfx.Masked().String()
+		}
+		return "", ""
+	}
+	if _, err := netip.ParseAddr(s); err != nil {
+		return want, ""
+	}
+	return "", ""
+}

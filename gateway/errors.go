@@ -1,0 +1,68 @@
+package gateway
+
+import (
+	"errors"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Errors the pipeline returns. Each maps to one status in statusOf; they are
+// preallocated so the request path never builds an error.
+var (
+	errNoRoute           = errors.New("no route matches")
+	errBodyTooLarge      = errors.New("request body too large")
+	errHeaderTooLarge    = errors.New("request header too large")
+	errBadRequest        = errors.New("malformed request")
+	errRequestTimeout    = errors.New("request not received in time")
+	errUpstreamFailed    = errors.New("upstream failed")
+	errUpstreamTimeout   = errors.New("upstream timed out")
+	errNoInstance        = errors.New("no upstream instance available")
+	errUpstreamSaturated = errors.New("upstream connection pool exhausted")
+	errInternal          = errors.New("internal error")
+)
+
+// statusOf maps an error of the pipeline to the status the client gets.
+// Anything unknown is a 502: it came from the way to the upstream.
+func statusOf(err error) int {
+	switch err {
+	case errNoRoute:
+		return fasthttp.StatusNotFound
+	case errBodyTooLarge:
+		return fasthttp.StatusRequestEntityTooLarge
+	case errHeaderTooLarge:
+		return fasthttp.StatusRequestHeaderFieldsTooLarge
+	case errBadRequest:
+		return fasthttp.StatusBadRequest
+	case errRequestTimeout:
+		return fasthttp.StatusRequestTimeout
+	case errUpstreamTimeout:
+		return fasthttp.StatusGatewayTimeout
+	case errNoInstance, errUpstreamSaturated:
+		return fasthttp.StatusServiceUnavailable
+	case errInternal:
+		return fasthttp.StatusInternalServerError
+	default:
+		return fasthttp.StatusBadGateway
+	}
+}
+
+// writeError answers with the gateway's own JSON error body:
+// {"error": "...", "route": "..."}. Route names are restricted to
+// [A-Za-z0-9_.-] by config validation and messages are constants, so
+// nothing needs escaping.
+func writeError(ctx *fasthttp.RequestCtx, err error, route string) {
+	status := statusOf(err)
+	resp := &ctx.Response
+	// Anything an upstream already put in the response must not leak out.
+	resp.Reset()
+	resp.SetStatusCode(status)
+	resp.Header.SetContentType("application/json")
+	resp.AppendBodyString(`{"error":"`)
+	resp.AppendBodyString(err.Error())
+	resp.AppendBodyString(`","route":"`)
+	resp.AppendBodyString(route)
+	resp.AppendBodyString("\"}\n")
+	if status == fasthttp.StatusServiceUnavailable {
+		resp.Header.Set("Retry-After", "1")
+	}
+}

@@ -1,0 +1,90 @@
+package gateway
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+)
+
+// trustedProxies decides whose X-Forwarded-* headers are believed.
+// Immutable once built.
+type trustedProxies struct {
+	prefixes []netip.Prefix
+}
+
+func newTrustedProxies(entries []string) (*trustedProxies, error) {
+	t := &trustedProxies{}
+	for _, e := range entries {
+		if strings.Contains(e, "/") {
+			p, err := netip.ParsePrefix(e)
+			if err != nil {
+				return nil, fmt.Errorf("trusted_proxies: %w", err)
+			}
+			t.prefixes = append(t.prefixes, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(e)
+		if err != nil {
+			return nil, fmt.Errorf("trusted_proxies: %w", err)
+		}
+		t.prefixes = append(t.prefixes, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return t, nil
+}
+
+func (t *trustedProxies) contains(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range t.prefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// peerAddr returns the address of the connection's peer without allocating.
+func peerAddr(ctx *fasthttp.RequestCtx) netip.Addr {
+	if tcp, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
+		if a, ok := netip.AddrFromSlice(tcp.IP); ok {
+			return a.Unmap()
+		}
+	}
+	return netip.Addr{}
+}
+
+// setForwarded writes X-Forwarded-For, -Proto and -Host. A trusted peer's
+// headers are kept and its own address appended; from anyone else they are
+// replaced, never appended to, so a client cannot forge its address.
+// scratch is a buffer owned by the caller for this request.
+func setForwarded(h *fasthttp.RequestHeader, peer netip.Addr, trusted bool, scratch []byte) {
+	buf := scratch[:0]
+	if trusted {
+		if prev := h.Peek(hdrXForwardedFor); len(prev) > 0 {
+			buf = append(buf, prev...)
+			buf = append(buf, ", "...)
+		}
+	} else {
+		h.Del(hdrForwarded)
+	}
+	if peer.IsValid() {
+		buf = peer.AppendTo(buf)
+	}
+	h.SetBytesV(hdrXForwardedFor, buf)
+	if !trusted || len(h.Peek(hdrXForwardedProto)) == 0 {
+		h.Set(hdrXForwardedProto, "http")
+	}
+	if !trusted || len(h.Peek(hdrXForwardedHost)) == 0 {
+		h.SetBytesV(hdrXForwardedHost, h.Host())
+	}
+}
+
+const (
+	hdrXForwardedFor   = "X-Forwarded-For"
+	hdrXForwardedProto = "X-Forwarded-Proto"
+	hdrXForwardedHost  = "X-Forwarded-Host"
+	hdrForwarded       = "Forwarded"
+	hdrRequestID       = "X-Request-Id"
+)

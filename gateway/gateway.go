@@ -1,0 +1,177 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
+
+	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/metrics"
+	"github.com/fastgate/gateway/router"
+)
+
+// Options are what a Gateway needs besides its configuration.
+type Options struct {
+	// Logger receives the gateway's log lines. Nil means slog.Default().
+	Logger *slog.Logger
+	// Registry receives the metrics. Nil means a new registry of its own.
+	Registry *prometheus.Registry
+	// Version is reported by gateway_build_info. Empty means "dev".
+	Version string
+}
+
+// Gateway serves one configuration at a time. Safe for concurrent use.
+type Gateway struct {
+	current  atomic.Pointer[snapshot]
+	metrics  *metrics.Metrics
+	registry *prometheus.Registry
+	log      *slog.Logger
+	server   *fasthttp.Server
+	// unmatched counts requests no route took (route label "").
+	unmatched *metrics.Route
+	// draining is set when shutdown begins: /readyz turns 503.
+	draining atomic.Bool
+}
+
+// prefetchBodySize is how much of a request body is read before the
+// handler runs; larger bodies stream through as they arrive.
+const prefetchBodySize = 64 << 10
+
+// New compiles cfg into a gateway ready to serve. It opens no listener.
+func New(cfg *config.Config, opts Options) (*Gateway, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	g := &Gateway{
+		registry: opts.Registry,
+		log:      opts.Logger,
+		metrics:  metrics.New(opts.Registry, opts.Version),
+	}
+	g.unmatched = g.metrics.Route("")
+	snap, err := buildSnapshot(cfg, g.metrics)
+	if err != nil {
+		g.metrics.ConfigRejected()
+		return nil, err
+	}
+	g.current.Store(snap)
+	g.metrics.ConfigApplied(float64(time.Now().Unix()), "")
+	s := cfg.Server
+	g.server = &fasthttp.Server{
+		Handler:      g.serve,
+		ErrorHandler: g.serveParseError,
+		Logger:       fasthttpLogger{g.log},
+		ReadTimeout:  s.ReadTimeout,
+		WriteTimeout: s.WriteTimeout,
+		IdleTimeout:  s.IdleTimeout,
+		// The request head must fit in the read buffer: that makes
+		// max_header_bytes the 431 limit.
+		ReadBufferSize:               int(s.MaxHeaderBytes),
+		WriteBufferSize:              4 << 10,
+		MaxRequestBodySize:           prefetchBodySize,
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		ReduceMemoryUsage:            true,
+		MaxConnsPerIP:                s.MaxConnsPerIP,
+		Concurrency:                  s.Concurrency,
+		CloseOnShutdown:              true,
+		NoDefaultServerHeader:        true,
+		NoDefaultContentType:         true,
+	}
+	return g, nil
+}
+
+// Serve answers requests arriving on ln until Shutdown.
+func (g *Gateway) Serve(ln net.Listener) error {
+	return g.server.Serve(ln)
+}
+
+// Ready reports whether the gateway serves a configuration and is not
+// shutting down.
+func (g *Gateway) Ready() bool {
+	return g.current.Load() != nil && !g.draining.Load()
+}
+
+// Shutdown stops accepting connections, marks the gateway not ready, and
+// waits for requests in flight until ctx ends. Keep-alive clients are told
+// to close. It then releases the upstream pools.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.draining.Store(true)
+	err := g.server.ShutdownWithContext(ctx)
+	if snap := g.current.Load(); snap != nil {
+		snap.close()
+	}
+	return err
+}
+
+// serve is the fasthttp handler: one atomic load of the snapshot, one
+// route lookup, the route's pipeline, then the metrics.
+func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
+	snap := g.current.Load()
+	var params router.Params
+	id, ok := snap.table.Match(ctx.Method(), ctx.Host(), ctx.Path(), &params)
+	if !ok {
+		writeError(ctx, errNoRoute, "")
+		g.unmatched.Request(ctx.Method(), fasthttp.StatusNotFound)
+		return
+	}
+	rt := snap.routes[id]
+	m := rt.metrics
+	m.InFlight.Inc()
+	if err := g.run(ctx, rt); err != nil {
+		writeError(ctx, err, rt.name)
+	}
+	m.Request(ctx.Method(), ctx.Response.StatusCode())
+	m.Duration.Observe(time.Since(ctx.Time()).Seconds())
+	m.InFlight.Dec()
+}
+
+// run runs the route's pipeline. A panic becomes a 500 and a log line,
+// never a dead process: fasthttp does not recover panics itself.
+func (g *Gateway) run(ctx *fasthttp.RequestCtx, rt *route) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			g.log.Error("gateway: panic while handling a request",
+				"route", rt.name, "panic", p, "stack", string(debug.Stack()))
+			err = errInternal
+		}
+	}()
+	return rt.handle(ctx)
+}
+
+// serveParseError answers a request fasthttp could not read.
+func (g *Gateway) serveParseError(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	var netErr net.Error
+	e := errBadRequest
+	switch {
+	case errors.As(err, &small):
+		e = errHeaderTooLarge
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		e = errBodyTooLarge
+	case errors.As(err, &netErr) && netErr.Timeout():
+		e = errRequestTimeout
+	}
+	writeError(ctx, e, "")
+	g.unmatched.Request(nil, statusOf(e))
+}
+
+// fasthttpLogger sends fasthttp's own log lines to slog.
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Debug("fasthttp: " + fmt.Sprintf(format, args...))
+}

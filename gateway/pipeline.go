@@ -1,0 +1,59 @@
+package gateway
+
+import (
+	"github.com/valyala/fasthttp"
+)
+
+// buildPipeline composes a route's steps once, when the snapshot is built;
+// nothing is composed per request. The order, and why:
+//
+//  1. body limit: the cheapest refusal comes first, before anything is
+//     read from the client or sent upstream.
+//  2. backend: the gateway's own answer (respond) or the upstream (proxy).
+//  3. response headers: the route's response header rules apply to every
+//     answer its backend made, and never to the gateway's error answers.
+func buildPipeline(rt *route, trusted *trustedProxies) handler {
+	var backend handler
+	switch {
+	case rt.respond != nil:
+		backend = rt.respond.serve
+	default:
+		p := &proxyStep{route: rt, pool: rt.upstream, trusted: trusted}
+		backend = p.serve
+	}
+	h := withResponseHeaders(rt, backend)
+	h = withBodyLimit(rt, h)
+	return h
+}
+
+// withBodyLimit refuses a request whose declared body is larger than the
+// route allows, before reading it. A chunked body is limited as it streams.
+func withBodyLimit(rt *route, next handler) handler {
+	limit := rt.maxBody
+	return func(ctx *fasthttp.RequestCtx) error {
+		req := &ctx.Request
+		switch cl := req.Header.ContentLength(); {
+		case cl > limit:
+			// The unread body is still on the connection: close it.
+			ctx.SetConnectionClose()
+			return errBodyTooLarge
+		case cl == -1 && req.IsBodyStream():
+			limitBodyStream(req, limit)
+		}
+		return next(ctx)
+	}
+}
+
+func withResponseHeaders(rt *route, next handler) handler {
+	if len(rt.respHeaders.set) == 0 && len(rt.respHeaders.remove) == 0 {
+		return next
+	}
+	ops := rt.respHeaders
+	return func(ctx *fasthttp.RequestCtx) error {
+		if err := next(ctx); err != nil {
+			return err
+		}
+		ops.applyResponse(&ctx.Response.Header)
+		return nil
+	}
+}

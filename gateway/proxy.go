@@ -1,0 +1,146 @@
+package gateway
+
+import (
+	"bytes"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/fastgate/gateway/discovery"
+	"github.com/fastgate/gateway/metrics"
+	"github.com/fastgate/gateway/upstream"
+)
+
+// proxyStep forwards a request to one of the route's upstream targets and
+// leaves the upstream's answer in ctx.Response. The request and response
+// objects are fasthttp's own, reused in place: nothing is copied and a large
+// body streams through in both directions.
+type proxyStep struct {
+	route   *route
+	pool    *pool
+	trusted *trustedProxies
+}
+
+// scratchSize fits a forwarded-for chain of a few proxies and a rewritten
+// path on the stack; longer values spill to the heap, which is rare.
+const scratchSize = 512
+
+func (p *proxyStep) serve(ctx *fasthttp.RequestCtx) error {
+	rt := p.route
+	req := &ctx.Request
+	h := &req.Header
+	var scratch [scratchSize]byte
+
+	if len(rt.stripPrefix) > 0 {
+		stripPrefix(req, ctx.Path(), rt.stripPrefix, scratch[:0])
+	}
+	stripRequestHopByHop(h)
+	peer := peerAddr(ctx)
+	setForwarded(h, peer, p.trusted.contains(peer), scratch[:0])
+	if len(h.Peek(hdrRequestID)) == 0 {
+		h.SetBytesV(hdrRequestID, appendRequestID(scratch[:0]))
+	}
+	rt.reqHeaders.applyRequest(h)
+	if hh := p.pool.settings.HostHeader; hh != "" {
+		h.SetHost(hh)
+	}
+	// Send the Host header as set here, not the host of an absolute-form
+	// request line.
+	req.UseHostHeader = true
+
+	start := ctx.Time()
+	deadline := start.Add(p.pool.settings.Timeout)
+	retries := 0
+	if p.pool.retries > 0 && (isIdempotent(h) || p.pool.settings.RetryNonIdempotent) {
+		retries = p.pool.retries
+	}
+	var failed *discovery.Instance
+	for attempt := 0; ; attempt++ {
+		t := p.pool.pick(start, failed)
+		if t == nil {
+			rt.metrics.UpstreamError(metrics.KindNoInstance)
+			return errNoInstance
+		}
+		t.inst.Acquire()
+		err := t.client.Do(req, &ctx.Response, deadline)
+		t.inst.Release()
+		if err == nil {
+			t.inst.ReportSuccess()
+			break
+		}
+		kind := upstream.KindOf(err)
+		rt.metrics.UpstreamError(metricKind(kind))
+		if kind == upstream.Connect {
+			t.inst.ReportFailure(start.UnixNano())
+			// Nothing reached the upstream, so another target may take it.
+			if attempt < retries {
+				failed = t.inst
+				continue
+			}
+		}
+		return upstreamError(req, kind)
+	}
+
+	resp := &ctx.Response
+	stripResponseHopByHop(&resp.Header)
+	resp.Header.SetBytesV(hdrRequestID, h.Peek(hdrRequestID))
+	return nil
+}
+
+// upstreamError maps a failed attempt to the error the client gets.
+func upstreamError(req *fasthttp.Request, kind upstream.Kind) error {
+	if l, ok := req.BodyStream().(*limitedBody); ok && l.tripped {
+		return errBodyTooLarge
+	}
+	switch kind {
+	case upstream.Timeout:
+		return errUpstreamTimeout
+	case upstream.PoolExhausted:
+		return errUpstreamSaturated
+	default:
+		return errUpstreamFailed
+	}
+}
+
+func metricKind(k upstream.Kind) metrics.UpstreamErrorKind {
+	switch k {
+	case upstream.Connect:
+		return metrics.KindConnect
+	case upstream.Timeout:
+		return metrics.KindTimeout
+	case upstream.Reset:
+		return metrics.KindReset
+	case upstream.Protocol:
+		return metrics.KindProtocol
+	case upstream.PoolExhausted:
+		return metrics.KindPoolExhausted
+	default:
+		return metrics.KindOther
+	}
+}
+
+// isIdempotent reports whether a method may be sent twice (RFC 9110
+// section 9.2.2).
+func isIdempotent(h *fasthttp.RequestHeader) bool {
+	switch string(h.Method()) {
+	case fasthttp.MethodGet, fasthttp.MethodHead, fasthttp.MethodPut,
+		fasthttp.MethodDelete, fasthttp.MethodOptions, fasthttp.MethodTrace:
+		return true
+	}
+	return false
+}
+
+// stripPrefix removes prefix from the request's path. The router matched
+// path against the route, so it starts with prefix. What is left always
+// starts with "/".
+func stripPrefix(req *fasthttp.Request, path, prefix, scratch []byte) {
+	if !bytes.HasPrefix(path, prefix) {
+		return
+	}
+	rest := path[len(prefix):]
+	buf := scratch[:0]
+	if len(rest) == 0 || rest[0] != '/' {
+		buf = append(buf, '/')
+	}
+	buf = append(buf, rest...)
+	req.URI().SetPathBytes(buf)
+}

@@ -1,0 +1,62 @@
+package gateway
+
+import (
+	"github.com/valyala/fasthttp"
+
+	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/metrics"
+)
+
+// handler is the one shape every step of a route's pipeline has. A step
+// either answers (writes ctx.Response and returns nil) or returns one of
+// the errors of errors.go, which the gateway turns into a status.
+type handler func(ctx *fasthttp.RequestCtx) error
+
+// route is one compiled route. Immutable after build; shared by every
+// request that matches it.
+type route struct {
+	name    string
+	cfg     config.Route
+	metrics *metrics.Route
+	// handle runs the route's pipeline, composed once at build time
+	// (pipeline.go).
+	handle handler
+	// maxBody is the largest request body accepted, in bytes.
+	maxBody int
+	// stripPrefix is removed from the path before forwarding.
+	stripPrefix []byte
+	reqHeaders  headerOps
+	respHeaders headerOps
+	// Exactly one backend is set.
+	respond  *staticAnswer
+	upstream *pool
+}
+
+// staticAnswer is a respond route's answer, built once.
+type staticAnswer struct {
+	status  int
+	body    []byte
+	headers []headerKV
+}
+
+func newStaticAnswer(r *config.Respond) *staticAnswer {
+	a := &staticAnswer{status: r.Status, body: []byte(r.Body)}
+	a.headers = newHeaderOps(r.Headers, nil).set
+	return a
+}
+
+// serve writes the answer. It copies the body into the response so that
+// response header rules of the route can still run after it.
+func (a *staticAnswer) serve(ctx *fasthttp.RequestCtx) error {
+	resp := &ctx.Response
+	resp.SetStatusCode(a.status)
+	for i := range a.headers {
+		resp.Header.SetBytesV(a.headers[i].key, a.headers[i].value)
+	}
+	if !ctx.IsHead() {
+		resp.SetBody(a.body)
+	} else {
+		resp.Header.SetContentLength(len(a.body))
+	}
+	return nil
+}

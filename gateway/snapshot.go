@@ -1,0 +1,143 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/metrics"
+	"github.com/fastgate/gateway/router"
+)
+
+// snapshot is everything compiled from one configuration. Immutable once
+// published; requests hold the one they started with until they finish.
+type snapshot struct {
+	cfg     *config.Config
+	table   *router.Table
+	routes  []*route
+	trusted *trustedProxies
+}
+
+// buildSnapshot compiles cfg. On error nothing is left open.
+func buildSnapshot(cfg *config.Config, m *metrics.Metrics) (_ *snapshot, err error) {
+	trusted, err := newTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	s := &snapshot{cfg: cfg, trusted: trusted}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+
+	rules := make([]router.Rule, len(cfg.Routes))
+	var errs []error
+	for i := range cfg.Routes {
+		rc := &cfg.Routes[i]
+		rules[i] = router.Rule{
+			ID:         i,
+			Host:       rc.Match.Host,
+			Methods:    rc.Match.Methods,
+			Path:       rc.Match.Path,
+			PathPrefix: rc.Match.PathPrefix,
+		}
+		rt, err := buildRoute(rc, cfg.Server, trusted, m)
+		if err != nil {
+			errs = append(errs, cfgError(cfg, "routes["+strconv.Itoa(i)+"]", err))
+			continue
+		}
+		s.routes = append(s.routes, rt)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	table, err := router.Compile(rules)
+	if err != nil {
+		var conflict *router.ConflictError
+		var bad *router.RuleError
+		for _, e := range unjoin(err) {
+			if errors.As(e, &bad) {
+				errs = append(errs, cfgError(cfg, "routes["+strconv.Itoa(bad.ID)+"].match", errors.New(bad.Reason)))
+				continue
+			}
+			if errors.As(e, &conflict) {
+				field := "routes[" + strconv.Itoa(conflict.B) + "]"
+				errs = append(errs, cfgError(cfg, field, fmt.Errorf("conflicts with routes[%d] (%s): %s",
+					conflict.A, cfg.Routes[conflict.A].Name, conflict.Reason)))
+				continue
+			}
+			errs = append(errs, e)
+		}
+		return nil, errors.Join(errs...)
+	}
+	s.table = table
+	return s, nil
+}
+
+func buildRoute(rc *config.Route, srv config.Server, trusted *trustedProxies, m *metrics.Metrics) (*route, error) {
+	rt := &route{
+		name:        rc.Name,
+		cfg:         *rc,
+		metrics:     m.Route(rc.Name),
+		maxBody:     int(srv.MaxBodySize),
+		stripPrefix: []byte(rc.StripPrefix),
+		reqHeaders:  newHeaderOps(rc.RequestHeaders.Set, rc.RequestHeaders.Remove),
+		respHeaders: newHeaderOps(rc.ResponseHeaders.Set, rc.ResponseHeaders.Remove),
+	}
+	if rc.MaxBodySize > 0 {
+		rt.maxBody = int(rc.MaxBodySize)
+	}
+	switch {
+	case rc.Respond != nil:
+		rt.respond = newStaticAnswer(rc.Respond)
+	case rc.Upstream != nil:
+		p, err := newPool(rc.Upstream)
+		if err != nil {
+			return nil, fmt.Errorf("upstream: %w", err)
+		}
+		rt.upstream = p
+	default:
+		return nil, errors.New("no backend: set respond or upstream")
+	}
+	rt.handle = buildPipeline(rt, trusted)
+	return rt, nil
+}
+
+// close releases what the snapshot opened: the upstream pools.
+func (s *snapshot) close() {
+	for _, rt := range s.routes {
+		if rt.upstream != nil {
+			rt.upstream.close()
+		}
+	}
+}
+
+// cfgError prefixes err with the file, line and column of field.
+func cfgError(cfg *config.Config, field string, err error) error {
+	if line, col, ok := cfg.Position(field); ok {
+		return fmt.Errorf("%s:%d:%d: %s: %w", cfg.File(), line, col, field, err)
+	}
+	return fmt.Errorf("%s: %s: %w", cfg.File(), field, err)
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// Check compiles cfg the way New would, reporting what config validation
+// alone cannot see (route conflicts), and releases everything again.
+func Check(cfg *config.Config) error {
+	s, err := buildSnapshot(cfg, metrics.New(prometheus.NewRegistry(), "check"))
+	if err != nil {
+		return err
+	}
+	s.close()
+	return nil
+}

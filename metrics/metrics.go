@@ -1,0 +1,228 @@
+package metrics
+
+import (
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// DurationBuckets are the histogram buckets of request durations, in
+// seconds: from half a millisecond, where a proxied loopback request sits,
+// to ten seconds.
+var DurationBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+// Metrics holds every collector of one gateway process. It outlives config
+// reloads. Safe for concurrent use.
+type Metrics struct {
+	requests       *prometheus.CounterVec
+	duration       *prometheus.HistogramVec
+	inFlight       *prometheus.GaugeVec
+	upstreamErrors *prometheus.CounterVec
+	reloads        *prometheus.CounterVec
+	lastReload     prometheus.Gauge
+	configInfo     *prometheus.GaugeVec
+
+	mu     sync.Mutex
+	routes map[string]*Route
+}
+
+// New creates the collectors and registers them, with the build info and
+// the Go and process collectors, on reg.
+func New(reg prometheus.Registerer, version string) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_requests_total",
+			Help: "Requests answered, by route, method and status code.",
+		}, []string{"route", "method", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gateway_request_duration_seconds",
+			Help:    "Time from the request head being read to the answer being handed to the connection, by route.",
+			Buckets: DurationBuckets,
+		}, []string{"route"}),
+		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gateway_requests_in_flight",
+			Help: "Requests being handled now, by route.",
+		}, []string{"route"}),
+		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_upstream_errors_total",
+			Help: "Failed upstream attempts, by route and kind (connect, timeout, reset, protocol, pool_exhausted, no_instance, other).",
+		}, []string{"route", "kind"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_config_reloads_total",
+			Help: "Configurations loaded, by result (success, failure).",
+		}, []string{"result"}),
+		lastReload: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gateway_config_last_reload_success_timestamp_seconds",
+			Help: "Unix time of the last configuration that was applied.",
+		}),
+		configInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gateway_config_info",
+			Help: "The configuration serving now: 1 for its hash.",
+		}, []string{"hash"}),
+		routes: make(map[string]*Route),
+	}
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "gateway_build_info",
+		Help: "Always 1; the version label says which build runs.",
+	}, []string{"version"})
+	buildInfo.WithLabelValues(version).Set(1)
+	reg.MustRegister(m.requests, m.duration, m.inFlight, m.upstreamErrors,
+		m.reloads, m.lastReload, m.configInfo, buildInfo,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Both results exist from the start so that rate() and alerts see them.
+	m.reloads.WithLabelValues("success")
+	m.reloads.WithLabelValues("failure")
+	return m
+}
+
+// ConfigApplied records a configuration that was loaded and now serves.
+func (m *Metrics) ConfigApplied(unixSeconds float64, hash string) {
+	m.reloads.WithLabelValues("success").Inc()
+	m.lastReload.Set(unixSeconds)
+	m.configInfo.Reset()
+	m.configInfo.WithLabelValues(hash).Set(1)
+}
+
+// ConfigRejected records a configuration that failed to load.
+func (m *Metrics) ConfigRejected() {
+	m.reloads.WithLabelValues("failure").Inc()
+}
+
+// Route returns the series of the named route, creating them on first use.
+// Routes that keep their name across reloads keep their series.
+func (m *Metrics) Route(name string) *Route {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r, ok := m.routes[name]; ok {
+		return r
+	}
+	r := &Route{
+		name:     name,
+		parent:   m,
+		Duration: m.duration.WithLabelValues(name),
+		InFlight: m.inFlight.WithLabelValues(name),
+	}
+	for k := range upstreamErrorKinds {
+		r.upstreamErrors[k] = m.upstreamErrors.WithLabelValues(name, upstreamErrorKinds[k])
+	}
+	empty := map[uint32]prometheus.Counter{}
+	r.codes.Store(&empty)
+	m.routes[name] = r
+	return r
+}
+
+// Forget deletes the series of routes that no longer exist, so that a
+// removed route stops being exported.
+func (m *Metrics) Forget(keep func(name string) bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for name := range m.routes {
+		if keep(name) {
+			continue
+		}
+		delete(m.routes, name)
+		m.requests.DeletePartialMatch(prometheus.Labels{"route": name})
+		m.upstreamErrors.DeletePartialMatch(prometheus.Labels{"route": name})
+		m.duration.DeleteLabelValues(name)
+		m.inFlight.DeleteLabelValues(name)
+	}
+}
+
+// UpstreamErrorKind indexes the kind label of gateway_upstream_errors_total.
+type UpstreamErrorKind uint8
+
+// The kinds of upstream errors.
+const (
+	KindConnect UpstreamErrorKind = iota
+	KindTimeout
+	KindReset
+	KindProtocol
+	KindPoolExhausted
+	KindNoInstance
+	KindOther
+	numKinds
+)
+
+var upstreamErrorKinds = [numKinds]string{"connect", "timeout", "reset", "protocol", "pool_exhausted", "no_instance", "other"}
+
+// String returns the label value of k.
+func (k UpstreamErrorKind) String() string {
+	if k >= numKinds {
+		return "other"
+	}
+	return upstreamErrorKinds[k]
+}
+
+// Route holds the series of one route. Safe for concurrent use; recording
+// does not allocate once a (method, code) pair has been seen.
+type Route struct {
+	name   string
+	parent *Metrics
+
+	// Duration observes request durations in seconds.
+	Duration prometheus.Observer
+	// InFlight counts requests being handled.
+	InFlight prometheus.Gauge
+
+	upstreamErrors [numKinds]prometheus.Counter
+
+	// codes maps method index<<16|status to its counter. Copy on write:
+	// readers load the map without a lock, the rare writer copies it.
+	codes   atomic.Pointer[map[uint32]prometheus.Counter]
+	codesMu sync.Mutex
+}
+
+// Name returns the route label value.
+func (r *Route) Name() string { return r.name }
+
+// Request counts one answered request.
+func (r *Route) Request(method []byte, code int) {
+	mi := methodIndex(method)
+	key := uint32(mi)<<16 | uint32(code)&0xffff
+	if c, ok := (*r.codes.Load())[key]; ok {
+		c.Inc()
+		return
+	}
+	r.newCode(key, mi, code).Inc()
+}
+
+func (r *Route) newCode(key uint32, mi int, code int) prometheus.Counter {
+	r.codesMu.Lock()
+	defer r.codesMu.Unlock()
+	old := *r.codes.Load()
+	if c, ok := old[key]; ok {
+		return c
+	}
+	c := r.parent.requests.WithLabelValues(r.name, methodNames[mi], strconv.Itoa(code))
+	next := make(map[uint32]prometheus.Counter, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[key] = c
+	r.codes.Store(&next)
+	return c
+}
+
+// UpstreamError counts one failed upstream attempt.
+func (r *Route) UpstreamError(kind UpstreamErrorKind) {
+	if kind >= numKinds {
+		kind = KindOther
+	}
+	r.upstreamErrors[kind].Inc()
+}
+
+// methodNames bounds the method label: anything else is "OTHER".
+var methodNames = [...]string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "OTHER"}
+
+func methodIndex(m []byte) int {
+	for i := 0; i < len(methodNames)-1; i++ {
+		if string(m) == methodNames[i] {
+			return i
+		}
+	}
+	return len(methodNames) - 1
+}

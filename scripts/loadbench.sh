@@ -1,0 +1,296 @@
+#!/usr/bin/env bash
+# Loopback load benchmark: the gateway against nginx, both one core in front
+# of the same demo upstream.
+#
+#   CPU 0: the proxy under test (gateway with GOMAXPROCS=1, or one nginx worker)
+#   CPU 1: wrk and bin/demo-upstream
+#
+# For each body size (13 B, 1 KiB, 64 KiB) wrk runs against the upstream
+# directly, then through the gateway (configs/bench.yaml), then through
+# nginx (scripts/nginx-bench.conf). For the proxies it reads the CPU time
+# they used during the run from /proc/PID/stat and their peak RSS from
+# /proc/PID/status, and it prints requests per CPU-second of each and the
+# gateway/nginx ratio of those.
+#
+# Environment:
+#   BENCH_DURATION     length of each measured run (wrk -d), default 10s
+#   BENCH_WARMUP       unmeasured run before each, default 2s ("0" for none)
+#   BENCH_CONNECTIONS  open connections (wrk -c), default 50
+#   BENCH_TARGETS      which of "direct gateway nginx" to run, default all
+#   BENCH_OUT          a directory to keep wrk's reports and the servers' logs in
+#
+# It installs wrk and nginx with apt-get when they are missing, listens on
+# loopback only (18080, 18081, 19001, 19901), and stops everything it
+# started when it ends or is interrupted.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+duration=${BENCH_DURATION:-10s}
+warmup=${BENCH_WARMUP:-2s}
+conns=${BENCH_CONNECTIONS:-50}
+targets=${BENCH_TARGETS:-direct gateway nginx}
+sizes=(13 1024 65536)
+
+upstream_addr=127.0.0.1:19001
+gateway_addr=127.0.0.1:18080 # as in configs/bench.yaml
+gateway_admin=127.0.0.1:19901
+nginx_addr=127.0.0.1:18081
+
+proxy_cpu=0
+load_cpu=1
+if (($(nproc) < 2)); then
+	echo "loadbench: only one CPU: everything shares it, numbers are rough" >&2
+	load_cpu=0
+fi
+clk_tck=$(getconf CLK_TCK)
+
+wants() { [[ " $targets " == *" $1 "* ]]; }
+
+# seconds DURATION: a wrk duration ("10s", "2m", "1h", "30") in seconds.
+seconds() {
+	local d=$1
+	case $d in
+	*h) echo $((${d%h} * 3600)) ;;
+	*m) echo $((${d%m} * 60)) ;;
+	*s) echo "${d%s}" ;;
+	*) echo "$d" ;;
+	esac
+}
+run_limit=$(($(seconds "$duration") + 30))
+warmup_limit=$(($(seconds "$warmup") + 30))
+
+apt_updated=false
+need() { # need PROGRAM PACKAGE
+	if command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 ]]; then
+		return
+	fi
+	echo "loadbench: installing $2 with apt-get" >&2
+	local log
+	log=$(mktemp)
+	if ! { $apt_updated || apt-get update -q; } >"$log" 2>&1 ||
+		! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$2" >>"$log" 2>&1; then
+		tail -n 20 "$log" >&2
+		rm -f "$log"
+		exit 1
+	fi
+	apt_updated=true
+	rm -f "$log"
+}
+need wrk wrk
+need taskset util-linux
+wants nginx && need nginx nginx
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/loadbench.XXXXXX")
+chmod 755 "$tmp" # nginx's worker may run as nobody
+pids=()
+
+# shellcheck disable=SC2317 # called from the trap
+cleanup() {
+	local pid i
+	for pid in "${pids[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${pids[@]}"; do
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.2
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	if [[ -n ${BENCH_OUT:-} ]]; then
+		mkdir -p "$BENCH_OUT"
+		cp "$tmp"/*.txt "$tmp"/*.log "$tmp"/nginx/*.log "$BENCH_OUT"/ 2>/dev/null || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+answers() { timeout 1 bash -c "exec 3<>/dev/tcp/${1%:*}/${1##*:}" 2>/dev/null; }
+
+wait_port() { # wait_port ADDR PID NAME LOG
+	local i
+	for ((i = 0; i < 100; i++)); do
+		answers "$1" && return
+		if ! kill -0 "$2" 2>/dev/null; then
+			echo "loadbench: $3 exited; its log:" >&2
+			cat "$4" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+	echo "loadbench: $3 does not answer on $1 after 10s; its log:" >&2
+	cat "$4" >&2
+	exit 1
+}
+
+# check NAME ADDR: one request through ADDR must return the upstream's 13 bytes.
+check() {
+	local got
+	got=$(curl -sS --max-time 5 -o /dev/null -w '%{http_code} %{size_download}' "http://$2/bytes/13") || true
+	if [[ $got != "200 13" ]]; then
+		echo "loadbench: $1 on $2 answered '$got' to GET /bytes/13, want '200 13'" >&2
+		exit 1
+	fi
+}
+
+for addr in "$upstream_addr" "$gateway_addr" "$gateway_admin" "$nginx_addr"; do
+	if answers "$addr"; then
+		echo "loadbench: $addr is already in use; stop what listens there" >&2
+		exit 1
+	fi
+done
+
+echo "loadbench: building" >&2
+go build -trimpath -o bin/demo-upstream ./cmd/demo-upstream
+wants gateway && go build -trimpath -o bin/gateway ./cmd/gateway
+
+GOMAXPROCS=1 taskset -c "$load_cpu" bin/demo-upstream -listen "$upstream_addr" \
+	>"$tmp/upstream.log" 2>&1 &
+pids+=($!)
+wait_port "$upstream_addr" $! demo-upstream "$tmp/upstream.log"
+check demo-upstream "$upstream_addr"
+
+gateway_pid=
+if wants gateway; then
+	GOMAXPROCS=1 taskset -c "$proxy_cpu" bin/gateway run -config configs/bench.yaml \
+		>"$tmp/gateway.log" 2>&1 &
+	gateway_pid=$!
+	pids+=("$gateway_pid")
+	wait_port "$gateway_addr" "$gateway_pid" gateway "$tmp/gateway.log"
+	check gateway "$gateway_addr"
+fi
+
+nginx_pid=
+if wants nginx; then
+	mkdir -p "$tmp/nginx"
+	sed -e "s|@DIR@|$tmp/nginx|g" -e "s|@LISTEN@|$nginx_addr|g" \
+		-e "s|@UPSTREAM@|$upstream_addr|g" scripts/nginx-bench.conf >"$tmp/nginx/nginx.conf"
+	nginx_args=(-p "$tmp/nginx/" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log")
+	if ! "$nginx_bin" -t -q "${nginx_args[@]}" 2>"$tmp/nginx/check.log"; then
+		cat "$tmp/nginx/check.log" >&2
+		exit 1
+	fi
+	taskset -c "$proxy_cpu" "$nginx_bin" "${nginx_args[@]}" >"$tmp/nginx.log" 2>&1 &
+	nginx_pid=$!
+	pids+=("$nginx_pid")
+	wait_port "$nginx_addr" "$nginx_pid" nginx "$tmp/nginx.log"
+	check nginx "$nginx_addr"
+fi
+
+# procs PID: PID and its children (nginx's master and worker).
+procs() {
+	echo "$1"
+	pgrep -P "$1" || true
+}
+
+# cpu_ticks PID...: user+system CPU time of the processes, all threads, in ticks.
+cpu_ticks() {
+	local pid stat rest total=0 f
+	for pid in "$@"; do
+		stat=$(<"/proc/$pid/stat")
+		rest=${stat##*) } # after the command name, which may hold spaces
+		read -ra f <<<"$rest"
+		total=$((total + f[11] + f[12])) # fields 14 and 15: utime, stime
+	done
+	echo "$total"
+}
+
+# peak_rss_kib PID...: the sum of the processes' VmHWM.
+peak_rss_kib() {
+	local pid total=0 kib
+	for pid in "$@"; do
+		kib=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status")
+		total=$((total + kib))
+	done
+	echo "$total"
+}
+
+# ms LATENCY: a wrk latency ("812.00us", "1.20ms", "1.05s") in milliseconds.
+ms() {
+	awk -v v="$1" 'BEGIN {
+		n = v + 0
+		if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /m$/) n *= 60000; else if (v ~ /s$/) n *= 1000
+		printf "%.2f", n
+	}'
+}
+
+size_name() {
+	case $1 in
+	13) echo "13 B" ;;
+	1024) echo "1 KiB" ;;
+	65536) echo "64 KiB" ;;
+	*) echo "$1 B" ;;
+	esac
+}
+
+rows=()
+declare -A per_cpu
+
+bench() { # bench TARGET ADDR SIZE PID|""
+	local target=$1 addr=$2 size=$3 pid=$4 url out ps=() p t0 t1
+	url="http://$addr/bytes/$size"
+	out="$tmp/wrk-$target-$size.txt"
+	if [[ $warmup != 0 ]]; then
+		timeout "$warmup_limit" taskset -c "$load_cpu" wrk -t1 -c"$conns" -d"$warmup" "$url" >/dev/null
+	fi
+	if [[ -n $pid ]]; then
+		mapfile -t ps < <(procs "$pid")
+		for p in "${ps[@]}"; do
+			echo 5 >"/proc/$p/clear_refs" 2>/dev/null || true # restart the peak RSS
+		done
+		t0=$(cpu_ticks "${ps[@]}")
+	fi
+	timeout "$run_limit" taskset -c "$load_cpu" wrk -t1 -c"$conns" -d"$duration" --latency "$url" >"$out"
+	local requests rps p50 p99 errors cpu="-" per100k="-" rpcs="-" rss="-"
+	requests=$(awk '/ requests in / {print $1}' "$out")
+	rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$out")
+	p50=$(ms "$(awk '$1 == "50%" {print $2}' "$out")")
+	p99=$(ms "$(awk '$1 == "99%" {print $2}' "$out")")
+	errors=$(awk '/Socket errors:/ {gsub(",", ""); e += $4 + $6 + $8 + $10}
+		/Non-2xx or 3xx responses:/ {e += $5}
+		END {print e + 0}' "$out")
+	if [[ -n $pid ]]; then
+		t1=$(cpu_ticks "${ps[@]}")
+		cpu=$(awk -v t=$((t1 - t0)) -v hz="$clk_tck" 'BEGIN {printf "%.2f", t / hz}')
+		per100k=$(awk -v c="$cpu" -v n="$requests" 'BEGIN {printf "%.3f", (n ? c * 100000 / n : 0)}')
+		rpcs=$(awk -v c="$cpu" -v n="$requests" 'BEGIN {printf "%.0f", (c > 0 ? n / c : 0)}')
+		rss=$(awk -v k="$(peak_rss_kib "${ps[@]}")" 'BEGIN {printf "%.1f", k / 1024}')
+		per_cpu[$target-$size]=$rpcs
+	fi
+	rows+=("$(printf '%-7s %-8s %9s %8s %8s %8s %12s %10s %9s %7s' \
+		"$(size_name "$size")" "$target" "$rps" "$p50" "$p99" "$cpu" "$per100k" "$rpcs" "$rss" "$errors")")
+	echo "loadbench: ${rows[-1]}" >&2
+}
+
+read -r load _ </proc/loadavg
+if awk -v l="$load" 'BEGIN {exit !(l > 0.5)}'; then
+	echo "loadbench: load average $load before the start: other work on this machine will skew the numbers" >&2
+fi
+
+header=$(printf '%-7s %-8s %9s %8s %8s %8s %12s %10s %9s %7s' \
+	body target 'req/s' 'p50 ms' 'p99 ms' 'CPU s' 'CPU s/100k' 'req/CPU-s' 'RSS MiB' errors)
+echo "loadbench: wrk -t1 -c$conns -d$duration per run; $header" >&2
+for size in "${sizes[@]}"; do
+	wants direct && bench direct "$upstream_addr" "$size" ""
+	wants gateway && bench gateway "$gateway_addr" "$size" "$gateway_pid"
+	wants nginx && bench nginx "$nginx_addr" "$size" "$nginx_pid"
+done
+
+echo
+echo "Loopback, keep-alive, wrk -t1 -c$conns -d$duration; proxy on CPU $proxy_cpu, wrk and upstream on CPU $load_cpu."
+echo "CPU s: the proxy's user+system time during the run (nginx: master+worker); RSS: peak (VmHWM) during the run."
+echo "Load average before the start: $load."
+echo
+echo "$header"
+printf '%s\n' "${rows[@]}"
+if wants gateway && wants nginx; then
+	echo
+	printf 'gateway/nginx, requests per CPU-second:'
+	for size in "${sizes[@]}"; do
+		awk -v g="${per_cpu[gateway-$size]}" -v n="${per_cpu[nginx-$size]}" -v s="$(size_name "$size")" \
+			'BEGIN {printf "  %s %.2fx", s, (n > 0 ? g / n : 0)}'
+	done
+	echo
+fi

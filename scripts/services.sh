@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Makes sure the named services answer on loopback, for the tests:
+#
+#   scripts/services.sh [redis] [nats] [rabbitmq] [etcd]
+#
+# A service that already answers on its port is left alone. Otherwise its
+# Debian package is installed when its program is missing, and it is started
+# bound to 127.0.0.1, in the background, with its logs and data under
+# $SERVICES_DIR (default /tmp/gateway-services). Running it again is harmless.
+# It prints one line per service and exits non-zero if any does not come up
+# within $SERVICES_WAIT seconds (default 60).
+set -euo pipefail
+
+state_dir=${SERVICES_DIR:-${TMPDIR:-/tmp}/gateway-services}
+wait_secs=${SERVICES_WAIT:-60}
+apt_updated=false
+
+log() { printf '%-9s %s\n' "$1" "$2"; }
+
+# answers PORT: true when something accepts a TCP connection on 127.0.0.1:PORT.
+answers() {
+	timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
+}
+
+# ensure_installed PROGRAM PACKAGE: installs PACKAGE when PROGRAM is missing.
+ensure_installed() {
+	if command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 ]]; then
+		return
+	fi
+	local sudo=() apt_log=$state_dir/apt.log
+	if [[ $(id -u) != 0 ]]; then
+		sudo=(sudo)
+	fi
+	echo "installing $2 with apt-get ..." >&2
+	if ! $apt_updated; then
+		"${sudo[@]}" apt-get update -q >"$apt_log" 2>&1 || { tail -n 20 "$apt_log" >&2; return 1; }
+		apt_updated=true
+	fi
+	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q \
+		--no-install-recommends "$2" >>"$apt_log" 2>&1 || { tail -n 20 "$apt_log" >&2; return 1; }
+}
+
+# program NAME: the path of an installed program, also where root's PATH
+# would find it but the current one may not (/usr/sbin).
+program() {
+	command -v "$1" 2>/dev/null || echo "/usr/sbin/$1"
+}
+
+start() {
+	local name=$1
+	case $name in
+	redis)
+		"$(program redis-server)" --daemonize yes --bind 127.0.0.1 --port 6379 \
+			--save "" --appendonly no --dir "$state_dir" \
+			--logfile "$state_dir/redis.log" >/dev/null
+		;;
+	nats)
+		mkdir -p "$state_dir/nats"
+		setsid nohup "$(program nats-server)" -a 127.0.0.1 -p 4222 -js \
+			-sd "$state_dir/nats" </dev/null >"$state_dir/nats.log" 2>&1 &
+		;;
+	rabbitmq)
+		# The node, epmd and the distribution port all stay on loopback.
+		RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 ERL_EPMD_ADDRESS=127.0.0.1 \
+			RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS='-kernel inet_dist_use_interface {127,0,0,1}' \
+			"$(program rabbitmq-server)" -detached >"$state_dir/rabbitmq.log" 2>&1
+		;;
+	etcd)
+		local data
+		data=$(mktemp -d "$state_dir/etcd.XXXXXX")
+		setsid nohup "$(program etcd)" --data-dir "$data" \
+			--listen-client-urls http://127.0.0.1:2379 \
+			--advertise-client-urls http://127.0.0.1:2379 \
+			--listen-peer-urls http://127.0.0.1:2380 \
+			--initial-advertise-peer-urls http://127.0.0.1:2380 \
+			--initial-cluster default=http://127.0.0.1:2380 \
+			</dev/null >"$state_dir/etcd.log" 2>&1 &
+		;;
+	esac
+}
+
+ensure() {
+	local name=$1 port prog pkg
+	case $name in
+	redis) port=6379 prog=redis-server pkg=redis-server ;;
+	nats) port=4222 prog=nats-server pkg=nats-server ;;
+	rabbitmq) port=5672 prog=rabbitmq-server pkg=rabbitmq-server ;;
+	etcd) port=2379 prog=etcd pkg=etcd-server ;;
+	*)
+		log "$name" "unknown service (known: redis nats rabbitmq etcd)"
+		return 2
+		;;
+	esac
+	if answers "$port"; then
+		log "$name" "127.0.0.1:$port already up"
+		return
+	fi
+	mkdir -p "$state_dir"
+	if ! ensure_installed "$prog" "$pkg"; then
+		log "$name" "FAILED: could not install $pkg"
+		return 1
+	fi
+	# Installing a package may have started it already.
+	if ! answers "$port"; then
+		start "$name"
+	fi
+	local deadline=$((SECONDS + wait_secs))
+	until answers "$port"; do
+		if ((SECONDS >= deadline)); then
+			log "$name" "FAILED: nothing answers on 127.0.0.1:$port after ${wait_secs}s; log tail:"
+			tail -n 20 "$state_dir/$name.log" 2>/dev/null | sed 's/^/    /' || true
+			return 1
+		fi
+		sleep 0.5
+	done
+	log "$name" "127.0.0.1:$port started (logs in $state_dir)"
+}
+
+status=0
+for service in "$@"; do
+	ensure "$service" || status=1
+done
+exit $status

@@ -1,0 +1,311 @@
+package upstream
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// body is a streamed response body: it reads exactly the body from its
+// connection (decoding chunked framing strictly), arms ReadTimeout before
+// each read from the network, and on Close gives the connection back to
+// the pool if the body was read to its end and keep-alive is allowed, or
+// closes it. Bodies are pooled; one must not be used after Close.
+type body struct {
+	c         *Client
+	pc        *conn
+	left      int64 // bytes left of the body (fixed) or of the current chunk
+	state     uint8
+	chunked   bool
+	keepAlive bool
+	trailer   int       // trailer bytes read so far
+	err       error     // sticky: io.EOF at the end, or a failure
+	at        time.Time // last read from the network (or Do's start)
+}
+
+// States of a body.
+const (
+	stData    uint8 = iota // body or chunk bytes; left counts them
+	stSize                 // expecting a chunk-size line
+	stCRLF                 // expecting the CRLF after chunk data
+	stTrailer              // expecting trailer lines or the final CRLF
+	stDone                 // the body ended
+)
+
+var (
+	_ io.ReadCloser         = (*body)(nil)
+	_ fasthttp.BodyWriterTo = (*body)(nil)
+)
+
+var bodyPool = sync.Pool{New: func() any { return new(body) }}
+
+// acquireBody returns a body for pc framed by cl: >= 0 is a Content-Length,
+// -1 chunked, anything else until the connection closes.
+func acquireBody(c *Client, pc *conn, cl int, keepAlive bool, now time.Time) *body {
+	b := bodyPool.Get().(*body)
+	*b = body{c: c, pc: pc, keepAlive: keepAlive, at: now}
+	switch {
+	case cl >= 0:
+		b.left = int64(cl)
+		if cl == 0 {
+			b.state = stDone
+		}
+	case cl == -1:
+		b.chunked = true
+		b.state = stSize
+	default:
+		b.left = math.MaxInt64
+		b.keepAlive = false
+	}
+	return b
+}
+
+// Read implements io.Reader.
+func (b *body) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	buf, err := b.next()
+	if err != nil {
+		return 0, err
+	}
+	n := copy(p, buf)
+	b.consume(n)
+	return n, nil
+}
+
+// WriteTo implements io.WriterTo, writing straight from the connection's
+// read buffer. fasthttp.Server uses it (see SupportsBodyWriteTo).
+func (b *body) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		buf, err := b.next()
+		if err != nil {
+			if err == io.EOF {
+				return total, nil
+			}
+			return total, err
+		}
+		n, werr := w.Write(buf)
+		b.consume(n)
+		total += int64(n)
+		if werr != nil {
+			return total, werr
+		}
+		if n < len(buf) {
+			return total, io.ErrShortWrite
+		}
+	}
+}
+
+// SupportsBodyWriteTo tells fasthttp that WriteTo may replace Read.
+func (b *body) SupportsBodyWriteTo() bool { return true }
+
+// Close releases the connection: to the pool if the body ended (or its rest
+// is already buffered) and keep-alive is allowed, else it is closed.
+func (b *body) Close() error {
+	pc := b.pc
+	if pc == nil {
+		return nil
+	}
+	if b.state == stData && !b.chunked && b.err == nil && b.left <= int64(pc.br.Buffered()) {
+		_, _ = pc.br.Discard(int(b.left)) // drain what is already here
+		b.state = stDone
+	}
+	c := b.c
+	if b.state == stDone && b.keepAlive && pc.br.Buffered() == 0 {
+		c.put(pc, b.at)
+	} else {
+		c.drop(pc)
+	}
+	*b = body{}
+	bodyPool.Put(b)
+	return nil
+}
+
+// next returns the body bytes now buffered (reading if none are), without
+// consuming them, or io.EOF at the end, or the error that ended the body.
+func (b *body) next() ([]byte, error) {
+	if b.err != nil {
+		return nil, b.err
+	}
+	for {
+		switch b.state {
+		case stData:
+			buf, err := b.fill()
+			if err != nil {
+				if err == io.EOF && b.left == math.MaxInt64 {
+					b.state = stDone // until-close body ended
+					continue
+				}
+				return nil, b.fail(err)
+			}
+			if int64(len(buf)) > b.left {
+				buf = buf[:b.left]
+			}
+			return buf, nil
+		case stSize:
+			line, err := b.line()
+			if err != nil {
+				return nil, b.fail(err)
+			}
+			n, ok := parseChunkSize(line)
+			if !ok {
+				return nil, b.fail(ErrProtocol)
+			}
+			b.left, b.state = n, stData
+			if n == 0 {
+				b.state = stTrailer
+			}
+		case stCRLF:
+			line, err := b.line()
+			if err != nil {
+				return nil, b.fail(err)
+			}
+			if len(line) != 2 {
+				return nil, b.fail(ErrProtocol)
+			}
+			b.state = stSize
+		case stTrailer:
+			line, err := b.line()
+			if err != nil {
+				return nil, b.fail(err)
+			}
+			if len(line) == 2 {
+				b.state = stDone
+				continue
+			}
+			b.trailer += len(line)
+			if bytes.IndexByte(line, ':') <= 0 || b.trailer > b.c.s.MaxResponseHeaderBytes {
+				return nil, b.fail(ErrProtocol)
+			}
+		default: // stDone
+			b.err = io.EOF
+			return nil, io.EOF
+		}
+	}
+}
+
+// consume drops n bytes returned by next.
+func (b *body) consume(n int) {
+	if n == 0 {
+		return
+	}
+	_, _ = b.pc.br.Discard(n)
+	if b.left == math.MaxInt64 {
+		return
+	}
+	b.left -= int64(n)
+	if b.left == 0 {
+		b.state = stDone
+		if b.chunked {
+			b.state = stCRLF
+		}
+	}
+}
+
+// fill returns the buffered bytes, reading from the network first (with a
+// fresh ReadTimeout) if there are none.
+func (b *body) fill() ([]byte, error) {
+	br := b.pc.br
+	if br.Buffered() == 0 {
+		b.arm()
+		if _, err := br.Peek(1); err != nil {
+			return nil, err
+		}
+	}
+	return peekBuffered(br), nil
+}
+
+// line returns the next line, CRLF included; it must end with CRLF and fit
+// in the read buffer.
+func (b *body) line() ([]byte, error) {
+	br := b.pc.br
+	if bytes.IndexByte(peekBuffered(br), '\n') < 0 {
+		b.arm()
+	}
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		if err == io.EOF {
+			return nil, ErrReset
+		}
+		return nil, err
+	}
+	if len(line) < 2 || line[len(line)-2] != '\r' {
+		return nil, ErrProtocol
+	}
+	return line, nil
+}
+
+// arm sets the read deadline to ReadTimeout from now.
+func (b *body) arm() {
+	now := time.Now()
+	b.at = now
+	_ = b.pc.setReadDeadline(now.Add(b.c.s.ReadTimeout))
+}
+
+// fail records why the body ended early, as one of the sentinels.
+func (b *body) fail(err error) error {
+	switch {
+	case err == ErrProtocol:
+	case err == bufio.ErrBufferFull:
+		err = ErrProtocol
+	case isTimeout(err):
+		err = ErrTimeout
+	default:
+		err = ErrReset
+	}
+	b.err = err
+	return err
+}
+
+// parseChunkSize parses "1a2b[;ext]\r\n" strictly: hex digits (at most 15),
+// optionally whitespace and extensions after a ';', no control bytes.
+func parseChunkSize(line []byte) (int64, bool) {
+	line = line[:len(line)-2]
+	var n int64
+	i := 0
+	for ; i < len(line); i++ {
+		c := line[i]
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			goto rest
+		}
+		if i == 15 {
+			return 0, false
+		}
+		n = n<<4 | int64(d)
+	}
+rest:
+	if i == 0 {
+		return 0, false
+	}
+	for _, c := range line[i:] {
+		if (c < ' ' && c != '\t') || c == 0x7f {
+			return 0, false
+		}
+	}
+	ext := bytes.TrimLeft(line[i:], " \t")
+	if len(ext) > 0 && ext[0] != ';' {
+		return 0, false
+	}
+	return n, true
+}
+
+// peekBuffered returns br's buffered bytes without reading.
+func peekBuffered(br *bufio.Reader) []byte {
+	b, _ := br.Peek(br.Buffered())
+	return b
+}

@@ -1,0 +1,357 @@
+package upstream
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+)
+
+// readBody returns resp's body, reading and closing a body stream.
+func readBody(t testing.TB, resp *fasthttp.Response) (body []byte, streamed bool, err error) {
+	t.Helper()
+	if !resp.IsBodyStream() {
+		return append([]byte(nil), resp.Body()...), false, nil
+	}
+	var buf bytes.Buffer
+	_, err = io.Copy(&buf, resp.BodyStream())
+	if cerr := resp.CloseBodyStream(); cerr != nil && err == nil {
+		err = cerr
+	}
+	return buf.Bytes(), true, err
+}
+
+func TestDoResponseBodies(t *testing.T) {
+	mib := pattern(1 << 20)
+	tests := []struct {
+		desc     string
+		give     fasthttp.RequestHandler // upstream; nil uses raw
+		raw      string                  // raw response, sent for every request
+		close    bool                    // the raw server closes after each response
+		method   string
+		settings Settings
+		want     []byte
+		wantCode int
+		streamed bool
+		reuse    bool // the connection goes back to the pool
+	}{
+		{
+			desc: "small buffered",
+			give: func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("hello, world!") },
+			want: []byte("hello, world!"), wantCode: 200, reuse: true,
+		},
+		{
+			desc: "1 MiB content-length streamed",
+			give: func(ctx *fasthttp.RequestCtx) { ctx.SetBody(mib) },
+			want: mib, wantCode: 200, streamed: true, reuse: true,
+		},
+		{
+			desc:     "1 MiB content-length buffered by setting",
+			give:     func(ctx *fasthttp.RequestCtx) { ctx.SetBody(mib) },
+			settings: Settings{MaxBufferedBody: 2 << 20},
+			want:     mib, wantCode: 200, reuse: true,
+		},
+		{
+			desc: "1 MiB chunked in small chunks",
+			give: func(ctx *fasthttp.RequestCtx) {
+				ctx.SetBodyStream(&chunky{r: bytes.NewReader(mib), max: 1000}, -1)
+			},
+			want: mib, wantCode: 200, streamed: true, reuse: true,
+		},
+		{
+			desc: "1 MiB chunked in one chunk",
+			give: func(ctx *fasthttp.RequestCtx) { ctx.SetBodyStream(bytes.NewReader(mib), -1) },
+			want: mib, wantCode: 200, streamed: true, reuse: true,
+		},
+		{
+			desc:     "small body streamed when MaxBufferedBody < 0",
+			give:     func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("abc") },
+			settings: Settings{MaxBufferedBody: -1},
+			want:     []byte("abc"), wantCode: 200, streamed: true, reuse: true,
+		},
+		{
+			desc: "chunked with extensions and trailers",
+			raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" +
+				"5;name=value\r\nhello\r\n1 ; x\r\n,\r\n6\r\n world\r\n0\r\nX-Trailer: 1\r\nY: 2\r\n\r\n",
+			want: []byte("hello, world"), wantCode: 200, streamed: true, reuse: true,
+		},
+		{
+			desc:  "until close",
+			raw:   "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end",
+			close: true,
+			want:  []byte("until the end"), wantCode: 200, streamed: true,
+		},
+		{
+			desc: "connection close header",
+			raw:  "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+			want: []byte("ok"), wantCode: 200,
+		},
+		{
+			desc: "HTTP/1.0 without keep-alive",
+			raw:  "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+			want: []byte("ok"), wantCode: 200,
+		},
+		{
+			desc: "HTTP/1.0 keep-alive",
+			raw:  "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok",
+			want: []byte("ok"), wantCode: 200, reuse: true,
+		},
+		{
+			desc: "interim 100 and 103 skipped",
+			raw: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" +
+				"HTTP/1.1 201 Created\r\nContent-Length: 3\r\n\r\nnew",
+			want: []byte("new"), wantCode: 201, reuse: true,
+		},
+		{
+			desc: "leading empty line tolerated",
+			raw:  "\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx",
+			want: []byte("x"), wantCode: 200, reuse: true,
+		},
+		{
+			desc: "204 has no body",
+			give: func(ctx *fasthttp.RequestCtx) { ctx.SetStatusCode(204) },
+			want: []byte{}, wantCode: 204, reuse: true,
+		},
+		{
+			desc: "304 has no body despite content-length",
+			raw:  "HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n",
+			want: []byte{}, wantCode: 304, reuse: true,
+		},
+		{
+			desc:   "HEAD has no body",
+			give:   func(ctx *fasthttp.RequestCtx) { ctx.SetBody(mib) },
+			method: fasthttp.MethodHead,
+			want:   []byte{}, wantCode: 200, reuse: true,
+		},
+		{
+			desc: "empty body",
+			raw:  "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+			want: []byte{}, wantCode: 200, reuse: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			var addr string
+			if tt.give != nil {
+				addr = startServer(t, tt.give).addr
+			} else {
+				serve := serveRaw(tt.raw)
+				if tt.close {
+					serve = func(c net.Conn, _ int) {
+						if _, ok := readRequest(bufioReader(c)); ok {
+							_, _ = io.WriteString(c, tt.raw)
+						}
+					}
+				}
+				addr = startRaw(t, serve).addr
+			}
+			s := tt.settings
+			s.Addr = addr
+			c := newClient(t, s)
+			for round := range 2 {
+				req := newGet(addr, "/")
+				if tt.method != "" {
+					req.Header.SetMethod(tt.method)
+				}
+				var resp fasthttp.Response
+				if err := c.Do(req, &resp, deadline(5e9)); err != nil {
+					t.Fatalf("round %d: Do: %v", round, err)
+				}
+				if got := resp.StatusCode(); got != tt.wantCode {
+					t.Errorf("status = %d, want %d", got, tt.wantCode)
+				}
+				body, streamed, err := readBody(t, &resp)
+				if err != nil {
+					t.Fatalf("reading body: %v", err)
+				}
+				if streamed != tt.streamed {
+					t.Errorf("streamed = %v, want %v", streamed, tt.streamed)
+				}
+				if !bytes.Equal(body, tt.want) {
+					t.Errorf("body: got %d bytes %.40q, want %d bytes %.40q", len(body), body, len(tt.want), tt.want)
+				}
+				st := c.Stats()
+				if st.Busy != 0 {
+					t.Errorf("busy = %d after the response, want 0", st.Busy)
+				}
+				if wantIdle := b2i(tt.reuse); st.Idle != wantIdle {
+					t.Errorf("idle = %d, want %d", st.Idle, wantIdle)
+				}
+			}
+		})
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func TestDoProtocolErrors(t *testing.T) {
+	big := "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("a", 20<<10) + "\r\nContent-Length: 0\r\n\r\n"
+	tests := []struct {
+		desc string
+		give string // raw response
+		want error
+	}{
+		{desc: "garbage status line", give: "HTTP/1.1 OK 200\r\nContent-Length: 0\r\n\r\n", want: ErrProtocol},
+		{desc: "not http", give: "SSH-2.0-OpenSSH_9.6\r\n\r\n", want: ErrProtocol},
+		{desc: "binary junk", give: "\x00\x01\x02\x03\r\n\r\n", want: ErrProtocol},
+		{desc: "status code 99", give: "HTTP/1.1 099 Low\r\nContent-Length: 0\r\n\r\n", want: ErrProtocol},
+		{desc: "invalid header line", give: "HTTP/1.1 200 OK\r\nno colon here\r\nContent-Length: 0\r\n\r\n", want: ErrProtocol},
+		{desc: "content-length and transfer-encoding", give: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", want: ErrProtocol},
+		{desc: "transfer-encoding and content-length", give: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-length : 5\r\n\r\n0\r\n\r\n", want: ErrProtocol},
+		{desc: "two different content-lengths", give: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", want: ErrProtocol},
+		{desc: "bad content-length", give: "HTTP/1.1 200 OK\r\nContent-Length: 5x\r\n\r\nhello", want: ErrProtocol},
+		{desc: "unsupported transfer-encoding", give: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nxx", want: ErrProtocol},
+		{desc: "head too large", give: big, want: ErrProtocol},
+		{desc: "bare LF blank line", give: "HTTP/1.1 200 OK\nContent-Length: 0\n\n", want: ErrProtocol},
+		{desc: "101 switching protocols", give: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", want: ErrProtocol},
+		{desc: "truncated buffered body", give: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", want: ErrReset},
+		{desc: "partial head", give: "HTTP/1.1 200 OK\r\nContent-Len", want: ErrReset},
+		{desc: "closed before any byte", give: "", want: ErrReset},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			u := startRaw(t, func(c net.Conn, _ int) {
+				if _, ok := readRequest(bufioReader(c)); !ok {
+					return
+				}
+				_, _ = io.WriteString(c, tt.give)
+				closeWrite(c)
+			})
+			c := newClient(t, Settings{Addr: u.addr})
+			var resp fasthttp.Response
+			resp.Header.Set("X-Before", "stale")
+			resp.SetBodyString("stale")
+			err := c.Do(newGet(u.addr, "/"), &resp, deadline(5e9))
+			if err != tt.want {
+				t.Fatalf("Do: got %v, want %v", err, tt.want)
+			}
+			var fresh fasthttp.Response
+			if resp.StatusCode() != 200 || len(resp.Body()) != 0 || resp.IsBodyStream() ||
+				resp.Header.Len() != fresh.Header.Len() || resp.Header.Peek("X-Before") != nil {
+				t.Errorf("resp not reset after error:\n%s", &resp)
+			}
+			if st := c.Stats(); st.Open != 0 {
+				t.Errorf("stats after error = %+v, want no open connection", st)
+			}
+			if u.conns.Load() != 1 {
+				t.Errorf("upstream saw %d connections, want 1 (no retry)", u.conns.Load())
+			}
+		})
+	}
+}
+
+func TestStreamedBodyErrors(t *testing.T) {
+	tests := []struct {
+		desc string
+		give string // raw response; the connection is closed after it
+		want error
+	}{
+		{desc: "bad chunk size", give: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", want: ErrProtocol},
+		{desc: "chunk size overflow", give: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n", want: ErrProtocol},
+		{desc: "negative chunk size", give: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n", want: ErrProtocol},
+		{desc: "chunk size with LF only", give: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n", want: ErrProtocol},
+		{desc: "chunk longer than its size", give: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhello\r\n0\r\n\r\n", want: ErrProtocol},
+		{desc: "bad chunk extension", give: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5 x\r\nhello\r\n0\r\n\r\n", want: ErrProtocol},
+		{desc: "bad trailer", give: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nnot a trailer\r\n\r\n", want: ErrProtocol},
+		{desc: "chunked truncated", give: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", want: ErrReset},
+		{desc: "chunked without last chunk", give: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", want: ErrReset},
+		{desc: "content-length truncated", give: "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nshort", want: ErrReset},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			u := startRaw(t, func(c net.Conn, _ int) {
+				if _, ok := readRequest(bufioReader(c)); !ok {
+					return
+				}
+				_, _ = io.WriteString(c, tt.give)
+				closeWrite(c)
+			})
+			c := newClient(t, Settings{Addr: u.addr})
+			var resp fasthttp.Response
+			if err := c.Do(newGet(u.addr, "/"), &resp, deadline(5e9)); err != nil {
+				t.Fatalf("Do: %v", err)
+			}
+			_, _, err := readBody(t, &resp)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("reading body: got %v, want %v", err, tt.want)
+			}
+			if st := c.Stats(); st.Open != 0 {
+				t.Errorf("stats after a failed body = %+v, want no open connection", st)
+			}
+		})
+	}
+}
+
+// TestStreamedBodyCloseEarly: closing a body before its end closes the
+// connection; closing one whose rest is already buffered keeps it.
+func TestStreamedBodyCloseEarly(t *testing.T) {
+	for _, tt := range []struct {
+		desc string
+		give int // body size
+		want int // idle connections after Close
+	}{
+		{desc: "rest not buffered", give: 8 << 20, want: 0},
+		{desc: "rest buffered", give: 100, want: 1},
+	} {
+		t.Run(tt.desc, func(t *testing.T) {
+			body := pattern(tt.give)
+			u := startServer(t, func(ctx *fasthttp.RequestCtx) { ctx.SetBody(body) })
+			c := newClient(t, Settings{Addr: u.addr, MaxBufferedBody: -1})
+			var resp fasthttp.Response
+			if err := c.Do(newGet(u.addr, "/"), &resp, deadline(5e9)); err != nil {
+				t.Fatal(err)
+			}
+			if !resp.IsBodyStream() {
+				t.Fatal("want a streamed body")
+			}
+			if _, err := resp.BodyStream().Read(make([]byte, 10)); err != nil {
+				t.Fatal(err)
+			}
+			if err := resp.CloseBodyStream(); err != nil {
+				t.Fatal(err)
+			}
+			if st := c.Stats(); st.Busy != 0 || st.Idle != tt.want {
+				t.Errorf("stats = %+v, want idle %d, busy 0", st, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseChunkSize(t *testing.T) {
+	tests := []struct {
+		give   string
+		want   int64
+		wantOK bool
+	}{
+		{"0\r\n", 0, true},
+		{"a\r\n", 10, true},
+		{"FF\r\n", 255, true},
+		{"7fffffffffffffff\r\n", 0, false},
+		{"fffffffffffffff\r\n", 1<<60 - 1, true},
+		{"10;ext=1\r\n", 16, true},
+		{"10 ;ext\r\n", 16, true},
+		{"\r\n", 0, false},
+		{";x\r\n", 0, false},
+		{"1 2\r\n", 0, false},
+		{"1;\x01\r\n", 0, false},
+		{"0x10\r\n", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%q", tt.give), func(t *testing.T) {
+			got, ok := parseChunkSize([]byte(tt.give))
+			if ok != tt.wantOK || (ok && got != tt.want) {
+				t.Errorf("parseChunkSize(%q) = %d, %v; want %d, %v", tt.give, got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+}

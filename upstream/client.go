@@ -1,0 +1,342 @@
+package upstream
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Settings configure a Client. Every zero value stands for the default
+// given in the field's comment.
+type Settings struct {
+	// Addr is the upstream's "host:port". Required.
+	Addr string
+	// MaxConns caps open connections, idle and busy (and being dialed).
+	// Zero means 512.
+	MaxConns int
+	// MaxIdleConns caps the idle pool; a connection released while it is
+	// full is closed. Zero means MaxConns.
+	MaxIdleConns int
+	// ConnectTimeout bounds one dial. Zero means 5s.
+	ConnectTimeout time.Duration
+	// ReadTimeout bounds each read of a streamed body; it also bounds the
+	// response head when Do is called without a deadline. Zero means 60s.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds each write of the request to the connection (the
+	// request's deadline applies too). Zero means 60s.
+	WriteTimeout time.Duration
+	// IdleTimeout: pooled connections idle longer than this are closed.
+	// Zero means 60s.
+	IdleTimeout time.Duration
+	// MaxBufferedBody: a response whose Content-Length is at most this many
+	// bytes is read whole into the Response and its connection freed before
+	// Do returns; larger and unknown-length bodies are streamed. Zero means
+	// 64 KiB; a negative value streams every body.
+	MaxBufferedBody int
+	// MaxResponseHeaderBytes is the size of each connection's read buffer,
+	// which bounds the response head (and chunk-size and trailer lines).
+	// Zero means 16 KiB.
+	MaxResponseHeaderBytes int
+	// ConnWaitTimeout: how long Do waits for a connection when MaxConns are
+	// busy before returning ErrPoolExhausted. Zero means no wait.
+	ConnWaitTimeout time.Duration
+}
+
+const (
+	defaultMaxConns        = 512
+	defaultConnectTimeout  = 5 * time.Second
+	defaultReadTimeout     = 60 * time.Second
+	defaultWriteTimeout    = 60 * time.Second
+	defaultIdleTimeout     = 60 * time.Second
+	defaultMaxBufferedBody = 64 << 10
+	defaultMaxHeaderBytes  = 16 << 10
+	writeBufferSize        = 4 << 10
+)
+
+func (s Settings) withDefaults() (Settings, error) {
+	var errs []error
+	if s.Addr == "" {
+		errs = append(errs, errors.New("upstream: Addr: required"))
+	} else if _, _, err := net.SplitHostPort(s.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("upstream: Addr: must be host:port: %w", err))
+	}
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"MaxConns", int64(s.MaxConns)},
+		{"MaxIdleConns", int64(s.MaxIdleConns)},
+		{"ConnectTimeout", int64(s.ConnectTimeout)},
+		{"ReadTimeout", int64(s.ReadTimeout)},
+		{"WriteTimeout", int64(s.WriteTimeout)},
+		{"IdleTimeout", int64(s.IdleTimeout)},
+		{"MaxResponseHeaderBytes", int64(s.MaxResponseHeaderBytes)},
+		{"ConnWaitTimeout", int64(s.ConnWaitTimeout)},
+	} {
+		if f.v < 0 {
+			errs = append(errs, fmt.Errorf("upstream: %s: must be >= 0", f.name))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return s, err
+	}
+	if s.MaxConns == 0 {
+		s.MaxConns = defaultMaxConns
+	}
+	if s.MaxIdleConns == 0 || s.MaxIdleConns > s.MaxConns {
+		s.MaxIdleConns = s.MaxConns
+	}
+	if s.ConnectTimeout == 0 {
+		s.ConnectTimeout = defaultConnectTimeout
+	}
+	if s.ReadTimeout == 0 {
+		s.ReadTimeout = defaultReadTimeout
+	}
+	if s.WriteTimeout == 0 {
+		s.WriteTimeout = defaultWriteTimeout
+	}
+	if s.IdleTimeout == 0 {
+		s.IdleTimeout = defaultIdleTimeout
+	}
+	if s.MaxBufferedBody == 0 {
+		s.MaxBufferedBody = defaultMaxBufferedBody
+	}
+	if s.MaxResponseHeaderBytes == 0 {
+		s.MaxResponseHeaderBytes = defaultMaxHeaderBytes
+	}
+	return s, nil
+}
+
+// Client sends requests to one upstream target over a pool of keep-alive
+// connections. It is safe for concurrent use.
+type Client struct {
+	s Settings
+
+	mu      sync.Mutex
+	idle    []*conn   // LIFO: the warmest connection is on top
+	waiters []*waiter // FIFO of Do calls waiting for a connection
+	open    int       // idle + busy + dialing
+	closed  bool
+
+	conns sync.Pool // recycled *conn, each with its buffers
+
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// Stats is a snapshot of a Client's pool.
+type Stats struct {
+	Open    int // connections open or being dialed (Idle + Busy)
+	Idle    int // connections in the idle pool
+	Busy    int // connections carrying a request or a streamed body
+	Waiting int // Do calls waiting for a connection
+}
+
+// New returns a Client for s.Addr and starts its janitor goroutine, which
+// Close stops. No connection is made until the first Do.
+func New(s Settings) (*Client, error) {
+	s, err := s.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		s:    s,
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	go c.janitor(janitorPeriod(s.IdleTimeout))
+	return c, nil
+}
+
+// Stats returns the current pool counts.
+func (c *Client) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return Stats{
+		Open:    c.open,
+		Idle:    len(c.idle),
+		Busy:    c.open - len(c.idle),
+		Waiting: len(c.waiters),
+	}
+}
+
+// Close closes the idle connections, fails waiting Do calls with ErrClosed
+// and stops the janitor. Busy connections are closed when released, i.e.
+// when their Do returns or their streamed body is closed. Later Do calls
+// return ErrClosed. Close is safe to call more than once.
+func (c *Client) Close() error {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closed = true
+		idle := c.idle
+		c.idle = nil
+		c.open -= len(idle)
+		for _, w := range c.waiters {
+			w.err = ErrClosed
+			w.ch <- struct{}{}
+		}
+		c.waiters = nil
+		c.mu.Unlock()
+		for _, pc := range idle {
+			pc.closeNet()
+		}
+		close(c.stop)
+		<-c.done
+	})
+	return nil
+}
+
+// Do sends req to the upstream as it is (Host, request URI and headers set
+// by the caller; a body stream is sent with its Content-Length, or chunked
+// when the length is unknown) and fills resp, which is reset first.
+//
+// deadline bounds connecting, writing the request and reading the response
+// head, and the body when it is buffered; a zero deadline leaves them to
+// ConnectTimeout, WriteTimeout and ReadTimeout. Reaching it gives ErrTimeout
+// and closes the connection.
+//
+// A body with a Content-Length up to MaxBufferedBody is read into resp and
+// the connection is back in the pool when Do returns. Any other body is set
+// as resp's body stream: it must be read and closed (fasthttp.Server closes
+// it after writing the response, and Response.Reset closes it); the
+// connection goes back to the pool on Close if the body was read to its end.
+//
+// On error resp is reset and the error is one of the package's sentinels.
+// The one retry Do makes by itself: when a connection taken from the idle
+// pool fails before any byte of the response arrived (the upstream closed
+// it while idle), the request is sent once more on a new connection, if it
+// has no body stream and either nothing of it was written or its method is
+// idempotent (GET, HEAD, OPTIONS, TRACE, or an Idempotency-Key header), as
+// Go's net/http transport does. Requests that may not be retried are sent
+// only on idle connections that pass a liveness check.
+func (c *Client) Do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
+	resp.Reset()
+	now := time.Now()
+	if !deadline.IsZero() && !now.Before(deadline) {
+		return ErrTimeout
+	}
+	replayable := !req.IsBodyStream()
+	idem := replayable && idempotent(req)
+	pc, err := c.acquire(now, deadline, !idem)
+	if err != nil {
+		return err
+	}
+	retry, err := c.roundTrip(pc, req, resp, now, deadline, replayable, idem)
+	if retry {
+		resp.Reset()
+		if pc, err = c.dial(deadline); err != nil { // into the slot the stale connection held
+			return err
+		}
+		_, err = c.roundTrip(pc, req, resp, now, deadline, replayable, idem)
+	}
+	if err != nil {
+		resp.Reset()
+	}
+	return err
+}
+
+// idempotent reports whether req may be sent again after it possibly
+// reached the upstream.
+func idempotent(req *fasthttp.Request) bool {
+	switch string(req.Header.Method()) {
+	case fasthttp.MethodGet, fasthttp.MethodHead, fasthttp.MethodOptions, fasthttp.MethodTrace:
+		return true
+	}
+	return len(req.Header.Peek("Idempotency-Key")) > 0 || len(req.Header.Peek("X-Idempotency-Key")) > 0
+}
+
+// roundTrip writes req on pc and reads the response head and, if buffered,
+// the body. It disposes of pc in every case except retry, where pc's
+// network connection is closed but its pool slot kept for redial.
+func (c *Client) roundTrip(pc *conn, req *fasthttp.Request, resp *fasthttp.Response,
+	now, deadline time.Time, replayable, idem bool,
+) (retry bool, err error) {
+	pc.beginWrite(now, deadline)
+	if err = req.Write(pc.bw); err == nil {
+		err = pc.bw.Flush()
+	}
+	if err != nil {
+		switch {
+		case pc.werr == nil:
+			err = ErrRequest // the request itself, not the connection
+		case isTimeout(pc.werr):
+			err = ErrTimeout
+		default:
+			err = ErrReset
+			retry = pc.reused && replayable && (idem || pc.written == 0)
+		}
+		return c.fail(pc, err, retry)
+	}
+
+	rdl := deadline
+	if rdl.IsZero() {
+		rdl = now.Add(c.s.ReadTimeout)
+	}
+	if err = pc.setReadDeadline(rdl); err != nil {
+		return c.fail(pc, ErrReset, false)
+	}
+	if err = pc.readHead(resp); err != nil {
+		if err == errNoResponse {
+			err = ErrReset
+			retry = pc.reused && replayable && idem
+		}
+		return c.fail(pc, err, retry)
+	}
+
+	keepAlive := !resp.Header.ConnectionClose() && !req.Header.ConnectionClose()
+	code := resp.Header.StatusCode()
+	if req.Header.IsHead() || code < 200 || code == fasthttp.StatusNoContent || code == fasthttp.StatusNotModified {
+		c.finish(pc, keepAlive, now)
+		return false, nil
+	}
+	cl := resp.Header.ContentLength()
+	if cl >= 0 && cl <= c.s.MaxBufferedBody {
+		if err = resp.ReadBody(pc.br, 0); err != nil {
+			if isTimeout(err) {
+				return c.fail(pc, ErrTimeout, false)
+			}
+			return c.fail(pc, ErrReset, false)
+		}
+		c.finish(pc, keepAlive, now)
+		return false, nil
+	}
+	b := acquireBody(c, pc, cl, keepAlive, now)
+	resp.SetBodyStream(b, max(cl, -1))
+	return false, nil
+}
+
+// fail disposes of pc after a failed round trip and passes err on.
+func (c *Client) fail(pc *conn, err error, retry bool) (bool, error) {
+	if retry {
+		pc.closeNet()
+	} else {
+		c.drop(pc)
+	}
+	return retry, err
+}
+
+// finish gives pc back to the pool after a complete response, or closes
+// it if the response or request asked for that or bytes are left over.
+func (c *Client) finish(pc *conn, keepAlive bool, now time.Time) {
+	if keepAlive && pc.br.Buffered() == 0 {
+		c.put(pc, now)
+		return
+	}
+	c.drop(pc)
+}
+
+// isTimeout reports whether err, or an error it wraps, is a timeout.
+func isTimeout(err error) bool {
+	for err != nil {
+		if te, ok := err.(interface{ Timeout() bool }); ok && te.Timeout() {
+			return true
+		}
+		err = errors.Unwrap(err)
+	}
+	return false
+}

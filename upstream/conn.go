@@ -1,0 +1,122 @@
+package upstream
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"time"
+)
+
+// conn is one pooled connection with its buffers. It is owned by one
+// goroutine at a time: the pool's, a Do call's, or a streamed body's.
+type conn struct {
+	c  *Client
+	nc net.Conn
+	br *bufio.Reader // reads through conn.Read; sized MaxResponseHeaderBytes
+	bw *bufio.Writer // writes through conn.Write
+
+	lastUsed time.Time // when it was last released to the pool
+	reused   bool      // taken from the idle pool for this request
+
+	rdl, wdl time.Time // deadlines armed on nc
+	reqDL    time.Time // the request's deadline, bounding writes
+	wnow     time.Time // the time for the first write of a request; zero after it
+	written  int       // bytes of the current request written to nc
+	werr     error     // first error nc.Write returned for the current request
+	noIO     bool      // set while fasthttp parses a head already buffered
+
+	probe probe // liveness check for idle connections
+}
+
+// errNoIO makes a read fail while fasthttp parses a complete, buffered head,
+// so that a parser wanting more never blocks on the network.
+var errNoIO = errors.New("upstream: head parser asked for more than the buffered head")
+
+// newConn wraps nc in a recycled or new conn.
+func (c *Client) newConn(nc net.Conn) *conn {
+	pc, _ := c.conns.Get().(*conn)
+	if pc == nil {
+		pc = &conn{c: c}
+		pc.br = bufio.NewReaderSize(pc, c.s.MaxResponseHeaderBytes)
+		pc.bw = bufio.NewWriterSize(pc, writeBufferSize)
+	}
+	pc.nc = nc
+	pc.probe.init(nc)
+	return pc
+}
+
+// closeNet closes pc's network connection and gives the struct back for
+// reuse by newConn. pc must not be used afterwards.
+func (pc *conn) closeNet() {
+	_ = pc.nc.Close()
+	pc.nc = nil
+	pc.probe.reset()
+	pc.br.Reset(pc)
+	pc.bw.Reset(pc)
+	pc.lastUsed, pc.rdl, pc.wdl, pc.reqDL, pc.wnow = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	pc.reused, pc.noIO, pc.written, pc.werr = false, false, 0, nil
+	pc.c.conns.Put(pc)
+}
+
+// Read lets br read from the network unless a parse is in progress.
+func (pc *conn) Read(p []byte) (int, error) {
+	if pc.noIO {
+		return 0, errNoIO
+	}
+	return pc.nc.Read(p)
+}
+
+// beginWrite prepares pc for writing a new request.
+func (pc *conn) beginWrite(now, deadline time.Time) {
+	pc.wnow = now
+	pc.reqDL = deadline
+	pc.written = 0
+	pc.werr = nil
+}
+
+// Write lets bw write to the network, arming the write deadline for each
+// write: WriteTimeout from now, or the request's deadline if sooner.
+func (pc *conn) Write(p []byte) (int, error) {
+	now := pc.wnow
+	if now.IsZero() {
+		now = time.Now()
+	} else {
+		pc.wnow = time.Time{}
+	}
+	dl := now.Add(pc.c.s.WriteTimeout)
+	if !pc.reqDL.IsZero() && pc.reqDL.Before(dl) {
+		dl = pc.reqDL
+	}
+	if !dl.Equal(pc.wdl) {
+		if err := pc.nc.SetWriteDeadline(dl); err != nil {
+			pc.werr = err
+			return 0, err
+		}
+		pc.wdl = dl
+	}
+	n, err := pc.nc.Write(p)
+	pc.written += n
+	if err != nil && pc.werr == nil {
+		pc.werr = err
+	}
+	return n, err
+}
+
+// setReadDeadline arms dl unless it is armed already.
+func (pc *conn) setReadDeadline(dl time.Time) error {
+	if dl.Equal(pc.rdl) {
+		return nil
+	}
+	if err := pc.nc.SetReadDeadline(dl); err != nil {
+		return err
+	}
+	pc.rdl = dl
+	return nil
+}
+
+// alive reports whether an idle pc still looks usable: nothing buffered,
+// and, where the platform allows a non-blocking peek, not closed by the
+// upstream and with no unexpected bytes waiting.
+func (pc *conn) alive() bool {
+	return pc.br.Buffered() == 0 && pc.probe.alive()
+}

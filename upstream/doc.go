@@ -1,0 +1,27 @@
+// Package upstream is the gateway's HTTP/1.1 client for one upstream target.
+//
+// A [Client] owns a bounded pool of keep-alive connections to one "host:port"
+// and sends a [fasthttp.Request] over one of them, filling a
+// [fasthttp.Response] in place. It exists because fasthttp's HostClient either
+// buffers whole bodies or allocates per streamed response, and it retries
+// behind the caller's back. This client:
+//
+//   - allocates nothing per request in steady state, for buffered and for
+//     streamed responses alike;
+//   - reads small bodies (Content-Length up to Settings.MaxBufferedBody) whole
+//     and gives the connection back before [Client.Do] returns; larger,
+//     chunked and until-close bodies are streamed: the response gets a pooled
+//     body stream (io.Reader, io.Closer and fasthttp.BodyWriterTo) that reads
+//     exactly the body from the connection and frees the connection on Close;
+//   - reports every failure as one of a few preallocated sentinel errors whose
+//     [Kind] is a metric label (connect, timeout, reset, protocol,
+//     pool_exhausted, other);
+//   - retries exactly one case, transparently: a reused idle connection that
+//     the upstream had closed, found out before any response byte arrived,
+//     when the request can be sent again (see [Client.Do]).
+//
+// Parsing and writing use fasthttp's exported primitives (Request.Write,
+// ResponseHeader.Read, Response.ReadBody, Response.SetBodyStream); framing
+// checks that fasthttp is lenient about (Content-Length together with
+// Transfer-Encoding, chunk syntax) are done here, strictly.
+package upstream

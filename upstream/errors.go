@@ -1,0 +1,108 @@
+package upstream
+
+import "errors"
+
+// Kind classifies an error returned by [Client.Do] or by a streamed body.
+// Its String form is a short, stable, lower-case metric label.
+type Kind uint8
+
+// Kinds of errors. None is the kind of a nil error.
+const (
+	None          Kind = iota // no error
+	Connect                   // the connection could not be established
+	Timeout                   // the deadline, or a per-read timeout, was reached
+	Reset                     // the upstream closed or reset the connection before the response was complete
+	Protocol                  // the upstream sent something that is not a valid HTTP/1.1 response
+	PoolExhausted             // all MaxConns connections were busy for ConnWaitTimeout
+	Other                     // anything else (client closed, request not sendable)
+)
+
+var kindNames = [...]string{
+	None:          "none",
+	Connect:       "connect",
+	Timeout:       "timeout",
+	Reset:         "reset",
+	Protocol:      "protocol",
+	PoolExhausted: "pool_exhausted",
+	Other:         "other",
+}
+
+// String returns the kind's metric label, e.g. "connect" or "timeout".
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "other"
+}
+
+// Error is the type of the package's sentinel errors. Values are
+// preallocated; compare with == or errors.Is.
+type Error struct {
+	kind Kind
+	msg  string
+}
+
+func (e *Error) Error() string { return e.msg }
+
+// Kind returns the error's kind.
+func (e *Error) Kind() Kind { return e.kind }
+
+// Timeout reports whether the error is a timeout, as net.Error does.
+func (e *Error) Timeout() bool { return e.kind == Timeout }
+
+// Sentinel errors. Do and streamed bodies return exactly these values, never
+// wrapped, so that the request path does not allocate.
+var (
+	// ErrConnect: dialing failed (refused, unreachable, ConnectTimeout). No
+	// byte of the request reached the upstream; the caller may try another
+	// target.
+	ErrConnect = &Error{Connect, "upstream: cannot connect; check that the upstream is up and reachable"}
+	// ErrTimeout: the deadline passed during connect, write or reading the
+	// response head (or buffered body), or a streamed body read took longer
+	// than ReadTimeout. The connection is closed.
+	ErrTimeout = &Error{Timeout, "upstream: timed out waiting for the upstream"}
+	// ErrReset: the upstream closed or reset the connection before the
+	// response head was complete, or in the middle of the body.
+	ErrReset = &Error{Reset, "upstream: connection closed by the upstream before the response was complete"}
+	// ErrProtocol: invalid status line or headers, conflicting framing, a
+	// head larger than MaxResponseHeaderBytes, bad chunked encoding, or an
+	// unsupported 101 Switching Protocols.
+	ErrProtocol = &Error{Protocol, "upstream: invalid HTTP response from the upstream"}
+	// ErrPoolExhausted: MaxConns connections were busy and none was freed
+	// within ConnWaitTimeout (or before the deadline).
+	ErrPoolExhausted = &Error{PoolExhausted, "upstream: connection pool exhausted; raise MaxConns or ConnWaitTimeout"}
+	// ErrClosed: the Client was closed.
+	ErrClosed = &Error{Other, "upstream: client closed"}
+	// ErrRequest: the request could not be sent for a reason of its own:
+	// its body stream failed or gave a different length than announced, or
+	// it has no Host. The upstream is not at fault.
+	ErrRequest = &Error{Other, "upstream: request could not be sent (body stream failed or request invalid)"}
+)
+
+// KindOf returns the kind of err: None for nil, the kind of the first of
+// this package's errors found in err's chain, Timeout for other errors that
+// report Timeout() == true, and Other for the rest.
+func KindOf(err error) Kind {
+	if err == nil {
+		return None
+	}
+	for err != nil {
+		switch e := err.(type) {
+		case *Error:
+			return e.kind
+		case interface{ Unwrap() []error }:
+			for _, x := range e.Unwrap() {
+				if k := KindOf(x); k != Other {
+					return k
+				}
+			}
+			return Other
+		case interface{ Timeout() bool }:
+			if e.Timeout() {
+				return Timeout
+			}
+		}
+		err = errors.Unwrap(err)
+	}
+	return Other
+}

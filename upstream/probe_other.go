@@ -1,0 +1,13 @@
+//go:build !(linux || darwin || freebsd || netbsd || openbsd || dragonfly)
+
+package upstream
+
+import "net"
+
+// probe is a no-op where a non-blocking peek is not available: idle
+// connections are assumed alive and stale ones are found by the retry.
+type probe struct{}
+
+func (*probe) init(net.Conn) {}
+func (*probe) reset()        {}
+func (*probe) alive() bool   { return true }
