@@ -1,9 +1,9 @@
 package gateway
 
 import (
+	"bytes"
 	"errors"
 	"io"
-	"sync"
 
 	"github.com/valyala/fasthttp"
 )
@@ -12,20 +12,20 @@ import (
 // limit while streaming upstream.
 var errChunkedTooLarge = errors.New("gateway: request body too large")
 
-// limitedBody passes a request body stream through until limit bytes, then
-// fails. Pooled: one per chunked request in flight.
+// limitedBody passes a chunked request body through until limit bytes, then
+// fails, so the upstream sees a broken request rather than a complete one.
+// It costs one small allocation per chunked request; requests with a
+// declared length are checked before anything is read.
 type limitedBody struct {
 	r       io.Reader
 	left    int
 	tripped bool
 }
 
-var limitedBodyPool = sync.Pool{New: func() any { return new(limitedBody) }}
-
 func (l *limitedBody) Read(p []byte) (int, error) {
 	if l.left <= 0 {
-		// Ask for one byte more than allowed to tell "exactly at the
-		// limit" from "over it".
+		// Read one byte more than allowed to tell "exactly at the limit"
+		// from "over it".
 		var one [1]byte
 		n, err := l.r.Read(one[:])
 		if n > 0 {
@@ -42,16 +42,28 @@ func (l *limitedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Close returns the wrapper to its pool; the server closes the original
-// stream itself.
-func (l *limitedBody) Close() error {
-	l.r = nil
-	limitedBodyPool.Put(l)
-	return nil
+func limitBodyStream(req *fasthttp.Request, limit int) *limitedBody {
+	l := &limitedBody{r: req.BodyStream(), left: limit}
+	req.SetBodyStream(l, -1)
+	return l
 }
 
-func limitBodyStream(req *fasthttp.Request, limit int) {
-	l := limitedBodyPool.Get().(*limitedBody)
-	l.r, l.left, l.tripped = req.BodyStream(), limit, false
-	req.SetBodyStream(l, -1)
+// hasContentLength reports whether a raw request head carries a
+// Content-Length field. fasthttp gives Transfer-Encoding precedence and
+// hides the Content-Length, but a request with both is a smuggling attempt
+// (RFC 9112 section 6.1) and is refused.
+func hasContentLength(raw []byte) bool {
+	const name = "content-length:"
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		if len(line) >= len(name) && bytes.EqualFold(line[:len(name)], []byte(name)) {
+			return true
+		}
+	}
+	return false
 }

@@ -53,8 +53,13 @@ func statusOf(err error) int {
 func writeError(ctx *fasthttp.RequestCtx, err error, route string) {
 	status := statusOf(err)
 	resp := &ctx.Response
-	// Anything an upstream already put in the response must not leak out.
+	// Anything an upstream already put in the response must not leak out,
+	// but a decision to close the connection stands.
+	closeConn := resp.ConnectionClose()
 	resp.Reset()
+	if closeConn {
+		resp.SetConnectionClose()
+	}
 	resp.SetStatusCode(status)
 	resp.Header.SetContentType("application/json")
 	resp.AppendBodyString(`{"error":"`)

@@ -121,6 +121,12 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 // route lookup, the route's pipeline, then the metrics.
 func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 	snap := g.current.Load()
+	if ctx.Request.Header.ContentLength() == -1 && hasContentLength(ctx.Request.Header.RawHeaders()) {
+		ctx.SetConnectionClose()
+		writeError(ctx, errBadRequest, "")
+		g.unmatched.Request(ctx.Method(), fasthttp.StatusBadRequest)
+		return
+	}
 	var params router.Params
 	id, ok := snap.table.Match(ctx.Method(), ctx.Host(), ctx.Path(), &params)
 	if !ok {

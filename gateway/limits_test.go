@@ -69,6 +69,9 @@ routes:
 			if !strings.HasPrefix(status, tt.wantStatus) {
 				t.Fatalf("status line %q, want %s; answer:\n%s", status, tt.wantStatus, resp)
 			}
+			if !strings.Contains(resp, "Connection: close") {
+				t.Errorf("the connection must be closed after a refused request:\n%s", resp)
+			}
 			if !strings.Contains(resp, `"error":`) {
 				t.Errorf("answer has no JSON error body:\n%s", resp)
 			}

@@ -38,7 +38,13 @@ func withBodyLimit(rt *route, next handler) handler {
 			ctx.SetConnectionClose()
 			return errBodyTooLarge
 		case cl == -1 && req.IsBodyStream():
-			limitBodyStream(req, limit)
+			l := limitBodyStream(req, limit)
+			err := next(ctx)
+			if l.tripped {
+				ctx.SetConnectionClose()
+				return errBodyTooLarge
+			}
+			return err
 		}
 		return next(ctx)
 	}

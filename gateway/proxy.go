@@ -77,7 +77,7 @@ func (p *proxyStep) serve(ctx *fasthttp.RequestCtx) error {
 				continue
 			}
 		}
-		return upstreamError(req, kind)
+		return upstreamError(kind)
 	}
 
 	resp := &ctx.Response
@@ -87,10 +87,7 @@ func (p *proxyStep) serve(ctx *fasthttp.RequestCtx) error {
 }
 
 // upstreamError maps a failed attempt to the error the client gets.
-func upstreamError(req *fasthttp.Request, kind upstream.Kind) error {
-	if l, ok := req.BodyStream().(*limitedBody); ok && l.tripped {
-		return errBodyTooLarge
-	}
+func upstreamError(kind upstream.Kind) error {
 	switch kind {
 	case upstream.Timeout:
 		return errUpstreamTimeout

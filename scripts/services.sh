@@ -36,7 +36,7 @@ ensure_installed() {
 		"${sudo[@]}" apt-get update -q >"$apt_log" 2>&1 || { tail -n 20 "$apt_log" >&2; return 1; }
 		apt_updated=true
 	fi
-	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q \
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 		--no-install-recommends "$2" >>"$apt_log" 2>&1 || { tail -n 20 "$apt_log" >&2; return 1; }
 }
 

@@ -162,6 +162,10 @@ func TestDoResponseBodies(t *testing.T) {
 				if err := c.Do(req, &resp, deadline(5e9)); err != nil {
 					t.Fatalf("round %d: Do: %v", round, err)
 				}
+				if resp.Header.ConnectionClose() || string(resp.Header.Protocol()) != "HTTP/1.1" {
+					t.Errorf("ConnectionClose() = %v, Protocol() = %q; want false, HTTP/1.1",
+						resp.Header.ConnectionClose(), resp.Header.Protocol())
+				}
 				if got := resp.StatusCode(); got != tt.wantCode {
 					t.Errorf("status = %d, want %d", got, tt.wantCode)
 				}
@@ -213,6 +217,8 @@ func TestDoProtocolErrors(t *testing.T) {
 		{desc: "unsupported transfer-encoding", give: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nxx", want: ErrProtocol},
 		{desc: "head too large", give: big, want: ErrProtocol},
 		{desc: "bare LF blank line", give: "HTTP/1.1 200 OK\nContent-Length: 0\n\n", want: ErrProtocol},
+		{desc: "CRLF blank line after bare LF", give: "HTTP/1.1 200 OK\r\nContent-Length: 0\n\r\n", want: ErrProtocol},
+		{desc: "leading bare LF", give: "\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", want: ErrProtocol},
 		{desc: "101 switching protocols", give: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", want: ErrProtocol},
 		{desc: "truncated buffered body", give: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", want: ErrReset},
 		{desc: "partial head", give: "HTTP/1.1 200 OK\r\nContent-Len", want: ErrReset},

@@ -206,6 +206,13 @@ func (c *Client) Close() error {
 // it after writing the response, and Response.Reset closes it); the
 // connection goes back to the pool on Close if the body was read to its end.
 //
+// The connection-level parts of the response head are this package's
+// business: resp.Header.ConnectionClose() is always false on return (the
+// upstream's Connection: close, or HTTP/1.0 without keep-alive, closes the
+// upstream connection after the response, not the caller's), and the
+// status line's protocol is HTTP/1.1 even for an HTTP/1.0 upstream. Other
+// hop-by-hop headers (Keep-Alive, Upgrade, ...) are left to the caller.
+//
 // On error resp is reset and the error is one of the package's sentinels.
 // The one retry Do makes by itself: when a connection taken from the idle
 // pool fails before any byte of the response arrived (the upstream closed
@@ -215,7 +222,12 @@ func (c *Client) Close() error {
 // Go's net/http transport does. Requests that may not be retried are sent
 // only on idle connections that pass a liveness check.
 func (c *Client) Do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
+	// Keep resp's body buffer, if it has one, for this response: a round
+	// trip through fasthttp's calibrated pool can drop it and allocate.
+	keep := resp.KeepBodyBuffer
+	resp.KeepBodyBuffer = true
 	resp.Reset()
+	resp.KeepBodyBuffer = keep
 	now := time.Now()
 	if !deadline.IsZero() && !now.Before(deadline) {
 		return ErrTimeout
@@ -227,8 +239,7 @@ func (c *Client) Do(req *fasthttp.Request, resp *fasthttp.Response, deadline tim
 		return err
 	}
 	retry, err := c.roundTrip(pc, req, resp, now, deadline, replayable, idem)
-	if retry {
-		resp.Reset()
+	if retry { // nothing of the response arrived: resp is untouched
 		if pc, err = c.dial(deadline); err != nil { // into the slot the stale connection held
 			return err
 		}
@@ -239,6 +250,8 @@ func (c *Client) Do(req *fasthttp.Request, resp *fasthttp.Response, deadline tim
 	}
 	return err
 }
+
+var strHTTP11 = []byte("HTTP/1.1")
 
 // idempotent reports whether req may be sent again after it possibly
 // reached the upstream.
@@ -288,9 +301,15 @@ func (c *Client) roundTrip(pc *conn, req *fasthttp.Request, resp *fasthttp.Respo
 		return c.fail(pc, err, retry)
 	}
 
+	// Whether this connection is kept is decided here; the flag is cleared
+	// so that it does not close the caller's own (downstream) connection.
 	keepAlive := !resp.Header.ConnectionClose() && !req.Header.ConnectionClose()
+	resp.Header.ResetConnectionClose()
+	if !resp.Header.IsHTTP11() {
+		resp.Header.SetProtocol(strHTTP11) // a proxy sends its own version
+	}
 	code := resp.Header.StatusCode()
-	if req.Header.IsHead() || code < 200 || code == fasthttp.StatusNoContent || code == fasthttp.StatusNotModified {
+	if req.Header.IsHead() || code == fasthttp.StatusNoContent || code == fasthttp.StatusNotModified {
 		c.finish(pc, keepAlive, now)
 		return false, nil
 	}

@@ -140,3 +140,41 @@ func TestRetryOnlyWhenSafe(t *testing.T) {
 		})
 	}
 }
+
+// TestRetryAfterFailedWrite: the upstream reset a connection while it was
+// idle, so writing on it fails at once; nothing was written, the request
+// goes again on a new connection.
+func TestRetryAfterFailedWrite(t *testing.T) {
+	const ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	reset := make(chan struct{})
+	u := startRaw(t, func(c net.Conn, i int) {
+		br := bufio.NewReader(c)
+		for {
+			if _, good := readRequest(br); !good {
+				return
+			}
+			if _, err := io.WriteString(c, ok); err != nil {
+				return
+			}
+			if i == 0 {
+				_ = c.(*net.TCPConn).SetLinger(0) // close with RST
+				_ = c.Close()
+				close(reset)
+				return
+			}
+		}
+	})
+	c := newClient(t, Settings{Addr: u.addr})
+	var resp fasthttp.Response
+	if err := c.Do(newGet(u.addr, "/"), &resp, deadline(5e9)); err != nil {
+		t.Fatal(err)
+	}
+	<-reset
+	time.Sleep(20 * time.Millisecond) // let the RST arrive
+	if err := c.Do(newGet(u.addr, "/"), &resp, deadline(5e9)); err != nil {
+		t.Fatalf("Do on a reset connection: %v", err)
+	}
+	if got := u.conns.Load(); got != 2 {
+		t.Errorf("upstream saw %d connections, want 2", got)
+	}
+}

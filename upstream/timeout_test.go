@@ -164,3 +164,23 @@ func TestWriteTimeout(t *testing.T) {
 		})
 	}
 }
+
+// TestNoDeadline: without a deadline, ReadTimeout bounds the response head.
+func TestNoDeadline(t *testing.T) {
+	u := startRaw(t, func(c net.Conn, _ int) {
+		br := bufio.NewReader(c)
+		if _, ok := readRequest(br); !ok {
+			return
+		}
+		_, _ = io.Copy(io.Discard, br)
+	})
+	c := newClient(t, Settings{Addr: u.addr, ReadTimeout: 50 * time.Millisecond})
+	start := time.Now()
+	var resp fasthttp.Response
+	if err := c.Do(newGet(u.addr, "/"), &resp, time.Time{}); err != ErrTimeout {
+		t.Fatalf("Do = %v, want ErrTimeout", err)
+	}
+	if d := time.Since(start); d < 50*time.Millisecond || d > time.Second {
+		t.Errorf("Do returned after %v", d)
+	}
+}
