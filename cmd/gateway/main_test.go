@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		desc       string
+		give       []string
+		wantCode   int
+		wantStdout []string
+		wantStderr []string
+	}{
+		{
+			desc:       "valid file",
+			give:       []string{"../../configs/gateway.yaml"},
+			wantCode:   0,
+			wantStdout: []string{"configs/gateway.yaml: ok (2 routes)"},
+		},
+		{
+			desc:     "every error with file, line and field",
+			give:     []string{"testdata/bad.yaml"},
+			wantCode: 1,
+			wantStderr: []string{
+				`testdata/bad.yaml:4:24: routes[0].match: unknown field "paht"`,
+				`testdata/bad.yaml:8:59: routes[1].upstream.timeout: want a duration like 2s`,
+			},
+		},
+		{
+			desc:       "conflicting routes named by position",
+			give:       []string{"testdata/conflict.yaml"},
+			wantCode:   1,
+			wantStderr: []string{"testdata/conflict.yaml:7:5: routes[1]: conflicts with routes[0] (one)"},
+		},
+		{
+			desc:       "one bad file among good ones fails the run",
+			give:       []string{"../../configs/gateway.yaml", "testdata/missing.yaml"},
+			wantCode:   1,
+			wantStdout: []string{"ok"},
+			wantStderr: []string{"missing.yaml"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := runMain(append([]string{"validate"}, tt.give...), &out, &errOut)
+			if code != tt.wantCode {
+				t.Errorf("exit code %d, want %d; stderr:\n%s", code, tt.wantCode, errOut.String())
+			}
+			for _, w := range tt.wantStdout {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("stdout lacks %q:\n%s", w, out.String())
+				}
+			}
+			for _, w := range tt.wantStderr {
+				if !strings.Contains(errOut.String(), w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errOut.String())
+				}
+			}
+		})
+	}
+}
+
+func TestRunFailsFast(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := t.TempDir()
+	taken := filepath.Join(dir, "taken.yaml")
+	if err := os.WriteFile(taken, []byte("listen: "+busy.Addr().String()+"\nadmin: \"off\"\nroutes:\n  - { name: a, match: { path: /a }, respond: {} }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		desc       string
+		give       []string
+		wantStderr string
+	}{
+		{desc: "invalid config", give: []string{"run", "-config", "testdata/bad.yaml"}, wantStderr: "routes[0].match: unknown field"},
+		{desc: "missing config", give: []string{"run", "-config", "testdata/nope.yaml"}, wantStderr: "nope.yaml"},
+		{desc: "listen address taken", give: []string{"run", "-config", taken}, wantStderr: "listen"},
+		{desc: "unknown command", give: []string{"serve"}, wantStderr: "unknown command"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if code := runMain(tt.give, &out, &errOut); code == 0 {
+				t.Fatalf("exit code 0, want non-zero")
+			}
+			if !strings.Contains(errOut.String(), tt.wantStderr) {
+				t.Errorf("stderr lacks %q:\n%s", tt.wantStderr, errOut.String())
+			}
+		})
+	}
+}
+
+// TestBinaryServesAndDrains builds the real binary, serves a request, and
+// stops it with SIGTERM: it must exit 0.
+func TestBinaryServesAndDrains(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "gateway")
+	build := exec.Command("go", "build", "-ldflags", "-X main.version=v9.9.9-test", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(bin, "version").Output(); err != nil || string(out) != "gateway v9.9.9-test\n" {
+		t.Errorf("version: %q %v", out, err)
+	}
+	cfg := filepath.Join(t.TempDir(), "g.yaml")
+	if err := os.WriteFile(cfg, []byte(`listen: "127.0.0.1:0"
+admin: "off"
+routes:
+  - { name: hello, match: { path: /hello }, respond: { body: "hi" } }
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "run", "-config", cfg)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := bufio.NewScanner(stderr)
+	addrRE := regexp.MustCompile(`listen=(127\.0\.0\.1:\d+)`)
+	var addr string
+	deadline := time.Now().Add(10 * time.Second)
+	for addr == "" && time.Now().Before(deadline) && lines.Scan() {
+		if m := addrRE.FindStringSubmatch(lines.Text()); m != nil {
+			addr = m[1]
+		}
+	}
+	if addr == "" {
+		t.Fatal("the gateway never said where it listens")
+	}
+	go func() { _, _ = io.Copy(io.Discard, stderr) }()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.WriteString(c, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	resp, _ := io.ReadAll(c)
+	c.Close()
+	if !strings.HasPrefix(string(resp), "HTTP/1.1 200") || !strings.HasSuffix(string(resp), "hi") {
+		t.Errorf("answer:\n%s", resp)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("after SIGTERM: %v, want exit 0", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("still running 10s after SIGTERM")
+	}
+}
