@@ -24,7 +24,8 @@ func startUpstream(t testing.TB, h fasthttp.RequestHandler) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &fasthttp.Server{Handler: h, StreamRequestBody: true, MaxRequestBodySize: 1 << 20}
+	s := &fasthttp.Server{Handler: h, StreamRequestBody: true, MaxRequestBodySize: 1 << 20,
+		MaxIdleWorkerDuration: 20 * time.Millisecond}
 	done := make(chan struct{})
 	go func() { defer close(done); _ = s.Serve(ln) }()
 	t.Cleanup(func() {
@@ -72,6 +73,7 @@ func startGateway(t testing.TB, yaml string, upstreams ...string) *testGateway {
 	if err != nil {
 		t.Fatalf("gateway: %v", err)
 	}
+	gw.server.MaxIdleWorkerDuration = 20 * time.Millisecond
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

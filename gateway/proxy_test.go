@@ -2,11 +2,12 @@ package gateway
 
 import (
 	"encoding/json"
+	"io"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -175,7 +176,7 @@ func TestProxyUpstreamFailures(t *testing.T) {
 			_ = tc.SetLinger(0)
 		}
 	})
-	hang := rawUpstream(t, func(c net.Conn) { time.Sleep(3 * time.Second) })
+	hang := rawUpstream(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
 	cfg := `
 routes:
   - { name: garbage, match: { path: /garbage }, upstream: { targets: ["{UP1}"] } }
@@ -214,29 +215,48 @@ routes:
 	}
 }
 
-// rawUpstream accepts TCP connections and hands each to serve.
+// rawUpstream accepts TCP connections and hands each to serve. When the
+// test ends it closes the listener and every connection and waits for the
+// handlers.
 func rawUpstream(t *testing.T, serve func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg atomic.Int32
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
 			wg.Add(1)
 			go func() {
-				defer wg.Add(-1)
+				defer wg.Done()
 				defer c.Close()
 				serve(c)
 			}()
 		}
 	}()
-	t.Cleanup(func() { ln.Close() })
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
 	return "http://" + ln.Addr().String()
 }
 

@@ -22,16 +22,18 @@ func BenchmarkDo(b *testing.B) {
 		name     string
 		path     string
 		streamed bool
+		post     bool // a non-idempotent request: idle connections are probed
 	}{
-		{"buffered-13B", "/13B", false},
-		{"buffered-1KiB", "/1KiB", false},
-		{"buffered-64KiB", "/64KiB", false},
-		{"streamed-1MiB", "/1MiB", true},
+		{"buffered-13B", "/13B", false, false},
+		{"buffered-1KiB", "/1KiB", false, false},
+		{"buffered-64KiB", "/64KiB", false, false},
+		{"streamed-1MiB", "/1MiB", true, false},
+		{"post-buffered-13B", "/13B", false, true},
 	}
 	for _, cs := range cases {
 		b.Run(cs.name+"/upstream", func(b *testing.B) {
 			c := newClient(b, Settings{Addr: u.addr})
-			benchDo(b, u.addr, cs.path, cs.streamed, func(req *fasthttp.Request, resp *fasthttp.Response) error {
+			benchDo(b, u.addr, cs.path, cs.streamed, cs.post, func(req *fasthttp.Request, resp *fasthttp.Response) error {
 				return c.Do(req, resp, time.Now().Add(5*time.Second))
 			})
 		})
@@ -39,18 +41,22 @@ func BenchmarkDo(b *testing.B) {
 			hc := newHostClient(u.addr)
 			hc.StreamResponseBody = cs.streamed
 			b.Cleanup(hc.CloseIdleConnections)
-			benchDo(b, u.addr, cs.path, cs.streamed, func(req *fasthttp.Request, resp *fasthttp.Response) error {
+			benchDo(b, u.addr, cs.path, cs.streamed, cs.post, func(req *fasthttp.Request, resp *fasthttp.Response) error {
 				return hc.DoDeadline(req, resp, time.Now().Add(5*time.Second))
 			})
 		})
 	}
 }
 
-func benchDo(b *testing.B, addr, path string, streamed bool, do func(*fasthttp.Request, *fasthttp.Response) error) {
+func benchDo(b *testing.B, addr, path string, streamed, post bool, do func(*fasthttp.Request, *fasthttp.Response) error) {
 	var req fasthttp.Request
 	var resp fasthttp.Response
 	req.Header.SetHost(addr)
 	req.SetRequestURI(path)
+	if post {
+		req.Header.SetMethod(fasthttp.MethodPost)
+		req.SetBodyString("payload")
+	}
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := do(&req, &resp); err != nil {

@@ -18,7 +18,17 @@
 //     pool_exhausted, other);
 //   - retries exactly one case, transparently: a reused idle connection that
 //     the upstream had closed, found out before any response byte arrived,
-//     when the request can be sent again (see [Client.Do]).
+//     when the request can be sent again (see [Client.Do]); requests that
+//     cannot be sent again only go out on idle connections that pass a
+//     non-blocking liveness check;
+//   - keeps connection-level matters to itself: the upstream's
+//     Connection: close shuts the upstream connection, not the caller's, and
+//     the response's protocol is HTTP/1.1.
+//
+// Timeouts: the deadline passed to Do bounds connecting, writing and
+// reading the head (and a buffered body); ReadTimeout bounds each read of a
+// streamed body, which outlives Do. Time is read once per Do, plus once per
+// write after the first and once per network read of a streamed body.
 //
 // Parsing and writing use fasthttp's exported primitives (Request.Write,
 // ResponseHeader.Read, Response.ReadBody, Response.SetBodyStream); framing

@@ -231,3 +231,55 @@ func TestClose(t *testing.T) {
 	}
 	eventually(t, "the upstream to see the closes", func() bool { return u.srv.GetOpenConnectionsCount() == 0 })
 }
+
+// TestConcurrentDo: many goroutines share a small pool; every request
+// succeeds, connections are handed over rather than re-dialed, and the
+// pool ends quiet.
+func TestConcurrentDo(t *testing.T) {
+	big := pattern(300 << 10)
+	u := startServer(t, func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) == "/big" {
+			ctx.SetBody(big)
+			return
+		}
+		ctx.SetBodyString("small")
+	})
+	const maxConns = 3
+	c := newClient(t, Settings{Addr: u.addr, MaxConns: maxConns, ConnWaitTimeout: 10 * time.Second})
+	var wg sync.WaitGroup
+	errc := make(chan error, 8)
+	for g := range 8 {
+		wg.Go(func() {
+			var resp fasthttp.Response
+			for i := range 40 {
+				path := "/small"
+				if (g+i)%3 == 0 {
+					path = "/big"
+				}
+				if err := c.Do(newGet(u.addr, path), &resp, deadline(10*time.Second)); err != nil {
+					errc <- err
+					return
+				}
+				if resp.IsBodyStream() {
+					n, err := io.Copy(io.Discard, resp.BodyStream())
+					_ = resp.CloseBodyStream()
+					if err != nil || n != int64(len(big)) {
+						errc <- errors.Join(err, errors.New("short body"))
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Error(err)
+	}
+	if st := c.Stats(); st.Busy != 0 || st.Waiting != 0 || st.Open > maxConns || st.Open != st.Idle {
+		t.Errorf("stats = %+v", st)
+	}
+	if got := u.conns.Load(); got > maxConns {
+		t.Errorf("upstream saw %d connections, want at most %d", got, maxConns)
+	}
+}
