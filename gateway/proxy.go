@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"net/netip"
 
 	"github.com/valyala/fasthttp"
 
@@ -28,24 +29,7 @@ func (p *proxyStep) serve(ctx *fasthttp.RequestCtx) error {
 	rt := p.route
 	req := &ctx.Request
 	h := &req.Header
-	var scratch [scratchSize]byte
-
-	if len(rt.stripPrefix) > 0 {
-		stripPrefix(req, ctx.Path(), rt.stripPrefix, scratch[:0])
-	}
-	stripRequestHopByHop(h)
-	peer := peerAddr(ctx)
-	setForwarded(h, peer, p.trusted.contains(peer), scratch[:0])
-	if len(h.Peek(hdrRequestID)) == 0 {
-		h.SetBytesV(hdrRequestID, appendRequestID(scratch[:0]))
-	}
-	rt.reqHeaders.applyRequest(h)
-	if hh := p.pool.settings.HostHeader; hh != "" {
-		h.SetHost(hh)
-	}
-	// Send the Host header as set here, not the host of an absolute-form
-	// request line.
-	req.UseHostHeader = true
+	p.prepare(req, ctx.Path(), peerAddr(ctx))
 
 	start := ctx.Time()
 	deadline := start.Add(p.pool.settings.Timeout)
@@ -84,6 +68,30 @@ func (p *proxyStep) serve(ctx *fasthttp.RequestCtx) error {
 	stripResponseHopByHop(&resp.Header)
 	resp.Header.SetBytesV(hdrRequestID, h.Peek(hdrRequestID))
 	return nil
+}
+
+// prepare turns the client's request into the one sent upstream, in place:
+// path rewritten, hop-by-hop headers gone, forwarded headers and request id
+// set, the route's header rules applied.
+func (p *proxyStep) prepare(req *fasthttp.Request, path []byte, peer netip.Addr) {
+	rt := p.route
+	h := &req.Header
+	var scratch [scratchSize]byte
+	if len(rt.stripPrefix) > 0 {
+		stripPrefix(req, path, rt.stripPrefix, scratch[:0])
+	}
+	stripRequestHopByHop(h)
+	setForwarded(h, peer, p.trusted.contains(peer), scratch[:0])
+	if len(h.Peek(hdrRequestID)) == 0 {
+		h.SetBytesV(hdrRequestID, appendRequestID(scratch[:0]))
+	}
+	rt.reqHeaders.applyRequest(h)
+	if hh := p.pool.settings.HostHeader; hh != "" {
+		h.SetHost(hh)
+	}
+	// Send the Host header as set here, not the host of an absolute-form
+	// request line.
+	req.UseHostHeader = true
 }
 
 // upstreamError maps a failed attempt to the error the client gets.

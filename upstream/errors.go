@@ -36,7 +36,8 @@ func (k Kind) String() string {
 }
 
 // Error is the type of the package's sentinel errors. Values are
-// preallocated; compare with == or errors.Is.
+// preallocated and immutable (safe for concurrent use); compare them with
+// == or errors.Is.
 type Error struct {
 	kind Kind
 	msg  string
