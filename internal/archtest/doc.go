@@ -1,0 +1,4 @@
+// Package archtest holds the test that keeps the package import directions
+// of DESIGN.md: leaf packages never import gateway, config or each other,
+// and each imports only the third-party modules of its job.
+package archtest

@@ -1,0 +1,87 @@
+package archtest
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/fastgate/gateway"
+
+// allowed lists, per package, the non-standard-library imports it may
+// have: module-internal packages by their path below the module, external
+// ones by module prefix.
+var allowed = map[string][]string{
+	"router":            {},
+	"discovery":         {},
+	"config":            {"go.yaml.in/yaml/v3"},
+	"metrics":           {"github.com/prometheus/client_golang"},
+	"upstream":          {"github.com/valyala/fasthttp"},
+	"gateway":           {"config", "router", "discovery", "metrics", "upstream", "github.com/valyala/fasthttp", "github.com/prometheus/client_golang"},
+	"cmd/gateway":       {"config", "gateway"},
+	"cmd/demo-upstream": {"github.com/valyala/fasthttp"},
+	"internal/archtest": {},
+}
+
+type pkg struct {
+	ImportPath string
+	Imports    []string
+	Standard   bool
+}
+
+func TestImportDirections(t *testing.T) {
+	out, err := exec.Command("go", "list", "-json", module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	seen := 0
+	for {
+		var p pkg
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		seen++
+		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")
+		rules, ok := allowed[rel]
+		if !ok {
+			t.Errorf("package %s has no import rule: add it to allowed", rel)
+			continue
+		}
+		for _, imp := range p.Imports {
+			if isStd(imp) {
+				continue
+			}
+			if !permitted(imp, rules) {
+				t.Errorf("%s imports %s, which DESIGN.md does not allow", rel, imp)
+			}
+		}
+	}
+	if seen < len(allowed) {
+		t.Errorf("go list saw %d packages, want at least %d", seen, len(allowed))
+	}
+}
+
+func isStd(path string) bool {
+	first, _, _ := strings.Cut(path, "/")
+	return !strings.Contains(first, ".")
+}
+
+func permitted(imp string, rules []string) bool {
+	for _, r := range rules {
+		if strings.Contains(r, ".") { // an external module
+			if imp == r || strings.HasPrefix(imp, r+"/") {
+				return true
+			}
+			continue
+		}
+		if imp == module+"/"+r || strings.HasPrefix(imp, module+"/"+r+"/") {
+			return true
+		}
+	}
+	return false
+}
