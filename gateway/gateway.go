@@ -71,12 +71,13 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	g.metrics.ConfigApplied(float64(time.Now().Unix()), "")
 	s := cfg.Server
 	g.server = &fasthttp.Server{
-		Handler:      g.serve,
-		ErrorHandler: g.serveParseError,
-		Logger:       fasthttpLogger{g.log},
-		ReadTimeout:  s.ReadTimeout,
-		WriteTimeout: s.WriteTimeout,
-		IdleTimeout:  s.IdleTimeout,
+		Handler:       g.serve,
+		ErrorHandler:  g.serveParseError,
+		ExpectHandler: g.serveExpect,
+		Logger:        fasthttpLogger{g.log},
+		ReadTimeout:   s.ReadTimeout,
+		WriteTimeout:  s.WriteTimeout,
+		IdleTimeout:   s.IdleTimeout,
 		// The request head must fit in the read buffer: that makes
 		// max_header_bytes the 431 limit.
 		ReadBufferSize:               int(s.MaxHeaderBytes),
@@ -156,6 +157,21 @@ func (g *Gateway) run(ctx *fasthttp.RequestCtx, rt *route) (err error) {
 		}
 	}()
 	return rt.handle(ctx)
+}
+
+// serveExpect decides on "Expect: 100-continue" before the client sends
+// its body: a declared body over the route's limit is refused with 413
+// right away, without inviting the client to send it.
+func (g *Gateway) serveExpect(ctx *fasthttp.RequestCtx) int {
+	snap := g.current.Load()
+	id, ok := snap.table.Match(ctx.Method(), ctx.Host(), ctx.Path(), nil)
+	if !ok || ctx.Request.Header.ContentLength() <= snap.routes[id].maxBody {
+		return fasthttp.StatusContinue
+	}
+	rt := snap.routes[id]
+	writeError(ctx, errBodyTooLarge, rt.name)
+	rt.metrics.Request(ctx.Method(), fasthttp.StatusRequestEntityTooLarge)
+	return fasthttp.StatusRequestEntityTooLarge
 }
 
 // serveParseError answers a request fasthttp could not read.

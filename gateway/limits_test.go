@@ -127,3 +127,26 @@ routes:
 		t.Errorf("after a panic: status %d, want 200", resp.StatusCode())
 	}
 }
+
+func TestExpectContinueOverLimit(t *testing.T) {
+	var reached atomic.Int32
+	up := startUpstream(t, func(ctx *fasthttp.RequestCtx) { reached.Add(1) })
+	gw := startGateway(t, `
+routes:
+  - { name: small, match: { path: /small }, max_body_size: 10, upstream: { targets: ["{UP1}"] } }
+`, up)
+	status, resp := gw.raw(t, "POST /small HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n")
+	if !strings.HasPrefix(status, "HTTP/1.1 413") {
+		t.Fatalf("status line %q, want 413 without 100 Continue; answer:\n%s", status, resp)
+	}
+	if !strings.Contains(resp, `"route":"small"`) {
+		t.Errorf("answer lacks the JSON error body:\n%s", resp)
+	}
+	if reached.Load() != 0 {
+		t.Error("refused request reached the upstream")
+	}
+	status, _ = gw.raw(t, "POST /small HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello")
+	if !strings.HasPrefix(status, "HTTP/1.1 100") {
+		t.Errorf("within the limit: first status line %q, want 100 Continue", status)
+	}
+}
