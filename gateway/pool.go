@@ -55,6 +55,10 @@ func newPool(u *config.Upstream) (*pool, error) {
 			ReadTimeout:    u.ReadTimeout,
 			WriteTimeout:   u.WriteTimeout,
 			IdleTimeout:    u.IdleTimeout,
+			// Stream every body: the server writes it straight from the
+			// upstream connection's buffer, and no per-request body buffer
+			// comes from fasthttp's size-calibrated pool.
+			MaxBufferedBody: -1,
 		})
 		if err != nil {
 			p.close()
