@@ -115,6 +115,11 @@ func cmdRun(args []string, stderr io.Writer) int {
 
 // serve runs the gateway until SIGINT or SIGTERM, then drains it.
 func serve(cfg *config.Config, log *slog.Logger) error {
+	// Listen for signals before anything can be told to stop us.
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(stop)
+
 	gw, err := gateway.New(cfg, gateway.Options{Logger: log, Version: version})
 	if err != nil {
 		return err
@@ -146,9 +151,6 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	log.Info("gateway serving", "listen", ln.Addr().String(), "admin", cfg.Admin,
 		"routes", len(cfg.Routes), "config", cfg.File(), "version", version)
 
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(stop)
 	select {
 	case sig := <-stop:
 		log.Info("gateway draining", "signal", sig.String(), "drain_timeout", cfg.Server.DrainTimeout.String())
