@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -15,6 +16,7 @@ import (
 //	GET /readyz    200 once a configuration serves, 503 while shutting down
 //	GET /-/config  the configuration serving now, defaults applied, secrets redacted
 //	GET /-/routes  the routes serving now, with their targets' state
+//	GET /debug/pprof/...  Go's profiler (CPU, heap, goroutines, trace)
 //
 // It is plain net/http: the admin side is not on the request path.
 func (g *Gateway) AdminHandler() http.Handler {
@@ -32,6 +34,9 @@ func (g *Gateway) AdminHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /-/config", g.serveConfig)
 	mux.HandleFunc("GET /-/routes", g.serveRoutes)
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	return mux
 }
 

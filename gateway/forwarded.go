@@ -58,25 +58,27 @@ func peerAddr(ctx *fasthttp.RequestCtx) netip.Addr {
 // setForwarded writes X-Forwarded-For, -Proto and -Host. A trusted peer's
 // headers are kept and its own address appended; from anyone else they are
 // replaced, never appended to, so a client cannot forge its address.
-// scratch is a buffer owned by the caller for this request.
-func setForwarded(h *fasthttp.RequestHeader, peer netip.Addr, trusted bool, scratch []byte) {
+// f tells which of them the client sent; scratch is a buffer owned by the
+// caller for this request.
+func setForwarded(h *fasthttp.RequestHeader, f headerFlags, peer netip.Addr, trusted bool, scratch []byte) {
 	buf := scratch[:0]
-	if trusted {
+	if trusted && f&flagXForwardedFor != 0 {
 		if prev := h.Peek(hdrXForwardedFor); len(prev) > 0 {
 			buf = append(buf, prev...)
 			buf = append(buf, ", "...)
 		}
-	} else {
+	}
+	if !trusted && f&flagForwarded != 0 {
 		h.Del(hdrForwarded)
 	}
 	if peer.IsValid() {
 		buf = peer.AppendTo(buf)
 	}
 	h.SetBytesV(hdrXForwardedFor, buf)
-	if !trusted || len(h.Peek(hdrXForwardedProto)) == 0 {
+	if !trusted || f&flagXForwardedProto == 0 {
 		h.Set(hdrXForwardedProto, "http")
 	}
-	if !trusted || len(h.Peek(hdrXForwardedHost)) == 0 {
+	if !trusted || f&flagXForwardedHost == 0 {
 		h.SetBytesV(hdrXForwardedHost, h.Host())
 	}
 }

@@ -45,6 +45,102 @@ func connectionTokens(v []byte, dst *[maxConnectionTokens][64]byte, lens *[maxCo
 	return n
 }
 
+// headerFlags says which headers that the proxy acts on a message
+// carries, found in one pass so that the common request, which has none
+// of them, costs no per-name search.
+type headerFlags uint8
+
+const (
+	flagHopByHop headerFlags = 1 << iota // Connection or any of hopByHop
+	flagForwarded
+	flagXForwardedFor
+	flagXForwardedProto
+	flagXForwardedHost
+	flagRequestID
+)
+
+// classifyHeader returns the flag of header name k, or 0.
+func classifyHeader(k []byte) headerFlags {
+	is := func(name string) bool { return len(k) == len(name) && bytes.EqualFold(k, []byte(name)) }
+	switch len(k) {
+	case 2:
+		if is("TE") {
+			return flagHopByHop
+		}
+	case 7:
+		if is("Upgrade") || is("Trailer") {
+			return flagHopByHop
+		}
+	case 9:
+		if is(hdrForwarded) {
+			return flagForwarded
+		}
+	case 10:
+		if is("Keep-Alive") || is("Connection") {
+			return flagHopByHop
+		}
+	case 12:
+		if is(hdrRequestID) {
+			return flagRequestID
+		}
+	case 15:
+		if is(hdrXForwardedFor) {
+			return flagXForwardedFor
+		}
+	case 16:
+		if is(hdrXForwardedHost) {
+			return flagXForwardedHost
+		}
+		if is("Proxy-Connection") {
+			return flagHopByHop
+		}
+	case 17:
+		if is(hdrXForwardedProto) {
+			return flagXForwardedProto
+		}
+	case 18:
+		if is("Proxy-Authenticate") {
+			return flagHopByHop
+		}
+	case 19:
+		if is("Proxy-Authorization") {
+			return flagHopByHop
+		}
+	}
+	return 0
+}
+
+// scanRequestHeaders classifies the headers of a request as the client
+// sent them (its raw head, before any change).
+func scanRequestHeaders(h *fasthttp.RequestHeader) headerFlags {
+	var f headerFlags
+	raw := h.RawHeaders()
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		if i := bytes.IndexByte(line, ':'); i > 0 {
+			f |= classifyHeader(line[:i])
+		}
+	}
+	if h.ConnectionClose() {
+		f |= flagHopByHop
+	}
+	return f
+}
+
+// scanResponseHeaders classifies the headers of an upstream's response.
+func scanResponseHeaders(h *fasthttp.ResponseHeader) headerFlags {
+	var f headerFlags
+	for k := range h.All() {
+		f |= classifyHeader(k)
+	}
+	return f
+}
+
 // stripRequestHopByHop removes the hop-by-hop headers of a request, and
 // every header its Connection header names, before it goes upstream.
 func stripRequestHopByHop(h *fasthttp.RequestHeader) {
@@ -60,9 +156,6 @@ func stripRequestHopByHop(h *fasthttp.RequestHeader) {
 	for _, name := range hopByHop {
 		h.Del(name)
 	}
-	// The upstream connection is pooled whatever the client asked for its
-	// own connection.
-	h.ResetConnectionClose()
 }
 
 // stripResponseHopByHop does the same for a response on its way back.
@@ -79,8 +172,6 @@ func stripResponseHopByHop(h *fasthttp.ResponseHeader) {
 	for _, name := range hopByHop {
 		h.Del(name)
 	}
-	// The upstream closing its connection says nothing about the client's.
-	h.ResetConnectionClose()
 }
 
 // appendRequestID appends a new random request id in the UUID version 4

@@ -65,7 +65,11 @@ func (p *proxyStep) serve(ctx *fasthttp.RequestCtx) error {
 	}
 
 	resp := &ctx.Response
-	stripResponseHopByHop(&resp.Header)
+	if scanResponseHeaders(&resp.Header)&flagHopByHop != 0 {
+		stripResponseHopByHop(&resp.Header)
+	}
+	// The upstream closing its connection says nothing about the client's.
+	resp.Header.ResetConnectionClose()
 	resp.Header.SetBytesV(hdrRequestID, h.Peek(hdrRequestID))
 	return nil
 }
@@ -80,9 +84,15 @@ func (p *proxyStep) prepare(req *fasthttp.Request, path []byte, peer netip.Addr)
 	if len(rt.stripPrefix) > 0 {
 		stripPrefix(req, path, rt.stripPrefix, scratch[:0])
 	}
-	stripRequestHopByHop(h)
-	setForwarded(h, peer, p.trusted.contains(peer), scratch[:0])
-	if len(h.Peek(hdrRequestID)) == 0 {
+	f := scanRequestHeaders(h)
+	if f&flagHopByHop != 0 {
+		stripRequestHopByHop(h)
+	}
+	// The upstream connection is pooled whatever the client asked for its
+	// own connection.
+	h.ResetConnectionClose()
+	setForwarded(h, f, peer, p.trusted.contains(peer), scratch[:0])
+	if f&flagRequestID == 0 || len(h.Peek(hdrRequestID)) == 0 {
 		h.SetBytesV(hdrRequestID, appendRequestID(scratch[:0]))
 	}
 	rt.reqHeaders.applyRequest(h)

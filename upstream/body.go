@@ -246,7 +246,7 @@ func (b *body) line() ([]byte, error) {
 func (b *body) arm() {
 	now := time.Now()
 	b.at = now
-	_ = b.pc.setReadDeadline(now.Add(b.c.s.ReadTimeout))
+	_ = b.pc.setReadDeadline(now.Add(b.c.s.ReadTimeout), now)
 }
 
 // fail records why the body ended early, as one of the sentinels.

@@ -290,7 +290,7 @@ func (c *Client) roundTrip(pc *conn, req *fasthttp.Request, resp *fasthttp.Respo
 	if rdl.IsZero() {
 		rdl = now.Add(c.s.ReadTimeout)
 	}
-	if err = pc.setReadDeadline(rdl); err != nil {
+	if err = pc.setReadDeadline(rdl, now); err != nil {
 		return c.fail(pc, ErrReset, false)
 	}
 	if err = pc.readHead(resp); err != nil {
