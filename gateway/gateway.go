@@ -81,7 +81,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		// The request head must fit in the read buffer: that makes
 		// max_header_bytes the 431 limit.
 		ReadBufferSize:               int(s.MaxHeaderBytes),
-		WriteBufferSize:              4 << 10,
+		WriteBufferSize:              32 << 10,
 		MaxRequestBodySize:           prefetchBodySize,
 		StreamRequestBody:            true,
 		DisablePreParseMultipartForm: true,

@@ -84,6 +84,14 @@ func (b *body) Read(p []byte) (int, error) {
 func (b *body) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	for {
+		if b.direct() {
+			n, err := b.copyDirect(w)
+			total += n
+			if err != nil {
+				return total, err
+			}
+			continue
+		}
 		buf, err := b.next()
 		if err != nil {
 			if err == io.EOF {
@@ -101,6 +109,58 @@ func (b *body) WriteTo(w io.Writer) (int64, error) {
 			return total, io.ErrShortWrite
 		}
 	}
+}
+
+// directMin is the body size left from which WriteTo reads the network in
+// large blocks into a shared scratch buffer instead of through the
+// connection's header-sized read buffer: fewer, larger reads and writes for
+// big bodies, without giving every pooled connection a big buffer.
+const (
+	directMin   = 32 << 10
+	directBlock = 128 << 10
+)
+
+var directBufs = sync.Pool{New: func() any { return new([directBlock]byte) }}
+
+// direct reports whether the next part of the body may bypass br: a plain
+// (not chunked) body with nothing buffered and plenty left.
+func (b *body) direct() bool {
+	return b.err == nil && b.state == stData && !b.chunked &&
+		b.left >= directMin && b.pc.br.Buffered() == 0
+}
+
+// copyDirect reads one block of the body straight from the network and
+// writes it to w.
+func (b *body) copyDirect(w io.Writer) (int64, error) {
+	buf := directBufs.Get().(*[directBlock]byte)
+	defer directBufs.Put(buf)
+	p := buf[:]
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	b.arm()
+	n, err := b.pc.nc.Read(p)
+	if n > 0 && b.left != math.MaxInt64 {
+		b.left -= int64(n)
+		if b.left == 0 {
+			b.state = stDone
+		}
+	}
+	if err != nil {
+		if err == io.EOF && b.left == math.MaxInt64 {
+			b.state = stDone // until-close body ended
+		} else if n == 0 || b.state != stDone {
+			return 0, b.fail(err)
+		}
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	m, werr := w.Write(p[:n])
+	if werr == nil && m < n {
+		werr = io.ErrShortWrite
+	}
+	return int64(m), werr
 }
 
 // SupportsBodyWriteTo tells fasthttp that WriteTo may replace Read.
