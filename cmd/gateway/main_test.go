@@ -172,3 +172,17 @@ routes:
 		t.Error("still running 10s after SIGTERM")
 	}
 }
+
+// TestExampleConfigsValidate keeps every example under configs/ valid.
+func TestExampleConfigsValidate(t *testing.T) {
+	files, err := filepath.Glob("../../configs/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no example configs found: %v", err)
+	}
+	for _, f := range files {
+		var out, errOut bytes.Buffer
+		if code := runMain([]string{"validate", f}, &out, &errOut); code != 0 {
+			t.Errorf("%s: exit %d\n%s", f, code, errOut.String())
+		}
+	}
+}
