@@ -23,8 +23,10 @@ build:
 run: build
 	scripts/run.sh
 
+# REQUIRE_SERVICES makes a test that cannot reach its service fail instead
+# of skipping: run by hand without it, such tests skip.
 test: services lint
-	$(GO) test -race -shuffle=on -count=1 ./...
+	REQUIRE_SERVICES=1 $(GO) test -race -shuffle=on -count=1 ./...
 
 services:
 	scripts/services.sh $(TEST_SERVICES)
