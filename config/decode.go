@@ -11,8 +11,11 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// position is a 1-based line and column in the file.
-type position struct{ line, col int }
+// position is a 1-based line and column in a file.
+type position struct {
+	file      string
+	line, col int
+}
 
 // nodeBudget bounds the nodes visited while decoding, so that YAML aliases
 // cannot blow a small file up into an enormous amount of work.
@@ -28,7 +31,7 @@ var (
 // alongside the structs' yaml tags. It collects every problem instead of
 // stopping at the first, and records where each field path was written.
 type decoder struct {
-	file    string
+	file    string // the file being decoded
 	lookup  lookupFunc
 	errs    Errors
 	pos     map[string]position // every decoded path, null values included
@@ -75,7 +78,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		return
 	}
-	d.pos[path] = position{n.Line, n.Column}
+	d.pos[path] = position{d.file, n.Line, n.Column}
 	if n.Kind == yaml.AliasNode {
 		if n = n.Alias; n == nil {
 			return
@@ -100,7 +103,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		if n.Kind == yaml.ScalarNode { // the short form: just the URL
 			url := path + ".url"
-			d.pos[url] = position{n.Line, n.Column}
+			d.pos[url] = position{d.file, n.Line, n.Column}
 			d.set[url] = true
 			if s, _, ok := d.scalar(n, url, "a URL"); ok {
 				v.Set(reflect.ValueOf(Target{URL: s}))

@@ -20,6 +20,29 @@
 // whole numbers of bytes or strings with a unit: B, KB, MB, GB (powers of
 // 1000), KiB, MiB, GiB (powers of 1024).
 //
+// # Included files
+//
+// The main file may name more files under include, as paths or globs
+// relative to its directory ("routes.d/*.yaml"); see Config.Include for
+// how they are matched. An included file holds only a routes list (and
+// "x-" keys for its own anchors) and cannot include others. Its routes
+// are appended after the main file's, file by file, and everything else
+// (environment substitution, defaults, validation, Redacted, Hash) sees
+// the merged configuration: route names are unique across all files.
+// Config.Files lists the files read and Config.Includes the patterns, for
+// a reloader to watch.
+//
+// Errors in an included file name that file and the line and column in
+// it; field paths number routes across all files, the main file's first
+// ("routes[5].name" may be the first route of the second file), and
+// Config.PositionOf maps such a path back to its file and line. A problem
+// with an include entry itself (no such file, a malformed glob) is
+// reported at the entry in the main file.
+//
+// Load reads included files from the operating system's file system,
+// LoadFS from an fs.FS, and Parse from the operating system's, relative to
+// the directory of the file name it is given.
+//
 // # Environment
 //
 // In any scalar value, ${NAME} is replaced by the environment variable NAME
@@ -32,9 +55,11 @@
 // # Errors
 //
 // When a configuration is invalid, Load and Parse return an Errors listing
-// every problem, ordered by position, one per line:
+// every problem, ordered by file (the main file first) and position, one
+// per line:
 //
 //	gateway.yaml:12:16: routes[1].upstream.timeout: must be > 0
+//	routes.d/users.yaml:3:11: routes[4].name: "users": already the name of routes[0] (gateway.yaml:8)
 //
 // # Concurrency
 //

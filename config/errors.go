@@ -6,11 +6,14 @@ import (
 	"strings"
 )
 
-// FieldError is one problem found in a configuration file. Line and Col are
-// 1-based; zero means the position is unknown (the file could not be read
-// or parsed that far). Field is the path of the setting in the document
-// ("routes[1].upstream.timeout"); it is empty for problems of the file as a
-// whole.
+// FieldError is one problem found in a configuration file. File is the
+// file the problem is in: the main file, or one it includes, named as
+// Config.Include resolves it. Line and Col are 1-based positions in that
+// file; zero means the position is unknown (the file could not be read or
+// parsed that far). Field is the path of the setting in the merged
+// configuration ("routes[1].upstream.timeout": routes are counted across
+// all files, the main file's first); it is empty for problems of a file as
+// a whole.
 type FieldError struct {
 	File  string
 	Line  int
@@ -49,7 +52,9 @@ func oneLine(s string) string {
 	return strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(s)
 }
 
-// Errors is every problem found in one configuration, ordered by position.
+// Errors is every problem found in one configuration, ordered by file (the
+// main file first, then included files in the order they are read) and by
+// position within a file.
 // Parse and Load return it (as an error) when the configuration is invalid;
 // use errors.As to get at the individual problems.
 type Errors []*FieldError
@@ -72,14 +77,34 @@ func (e Errors) Unwrap() []error {
 	return out
 }
 
-// sorted orders the problems by position and drops exact repeats (a node
-// reached twice through a YAML alias reports its problem once).
-func (e Errors) sorted() Errors {
-	sort.SliceStable(e, func(i, j int) bool {
-		if e[i].Line != e[j].Line {
-			return e[i].Line < e[j].Line
+// sorted orders the problems by file, in the order of files (others after,
+// by name), then by position, and drops exact repeats (a node reached
+// twice through a YAML alias reports its problem once).
+func (e Errors) sorted(files []string) Errors {
+	rank := make(map[string]int, len(files))
+	for i, f := range files {
+		if _, ok := rank[f]; !ok {
+			rank[f] = i
 		}
-		return e[i].Col < e[j].Col
+	}
+	rankOf := func(f string) int {
+		if r, ok := rank[f]; ok {
+			return r
+		}
+		return len(files)
+	}
+	sort.SliceStable(e, func(i, j int) bool {
+		a, b := e[i], e[j]
+		if ra, rb := rankOf(a.File), rankOf(b.File); ra != rb {
+			return ra < rb
+		}
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
 	})
 	out := e[:0]
 	seen := make(map[FieldError]bool, len(e))

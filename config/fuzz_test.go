@@ -6,11 +6,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 )
 
 // FuzzParse checks that Parse never panics, that every error line starts
 // with the file name, and that an accepted config's effective YAML reads
-// back as the same config.
+// back as the same config. Includes are read from an empty file system, so
+// that the fuzzer cannot reach this package's files.
 func FuzzParse(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "*.txtar"))
 	for _, file := range files {
@@ -31,8 +33,9 @@ func FuzzParse(f *testing.F) {
 		}
 		return "", false
 	}
+	src := fsSource{fstest.MapFS{}}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := parse(data, "fuzz.yaml", lookup)
+		c, err := parseFrom(src, data, "fuzz.yaml", lookup)
 		if err != nil {
 			for _, line := range strings.Split(err.Error(), "\n") {
 				if !strings.HasPrefix(line, "fuzz.yaml:") {
@@ -48,13 +51,19 @@ func FuzzParse(f *testing.F) {
 		if len(c.secrets) > 0 {
 			return // "<redacted>" does not read back as the value it hides
 		}
-		c2, err := parse(out, "fuzz.yaml", lookup)
+		c2, err := parseFrom(src, out, "fuzz.yaml", lookup)
 		if err != nil {
 			t.Fatalf("effective config does not parse: %v\n%s", err, out)
+		}
+		if c.Hash() != c2.Hash() {
+			t.Fatalf("round trip changed the hash\n--- first:\n%s", out)
 		}
 		out2, err := c2.Redacted()
 		if err != nil {
 			t.Fatalf("Redacted: %v", err)
+		}
+		if len(c.Include) > 0 {
+			return // the first output holds a comment on the includes, merged into routes
 		}
 		if !bytes.Equal(out, out2) {
 			t.Fatalf("round trip changed the config\n--- first:\n%s--- second:\n%s", out, out2)

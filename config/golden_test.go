@@ -13,10 +13,12 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the expected files of testdata/*.txtar")
 
-// TestGolden parses the config.yaml of every testdata/*.txtar and compares
+// TestGolden loads the config.yaml of every testdata/*.txtar and compares
 // the outcome with want.yaml (the Redacted output) or errors.txt (the error
 // lines). An optional "env" file holds NAME=value lines, the environment
-// the config sees.
+// the config sees. Every other file of the archive ("routes.d/a.yaml") is
+// written next to config.yaml in a temporary directory, for config.yaml to
+// include; the directory's name is cut from the output.
 func TestGolden(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "*.txtar"))
 	if err != nil {
@@ -33,12 +35,11 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			a := parseArchive(data)
-			input, ok := a.get("config.yaml")
-			if !ok {
+			if _, ok := a.get("config.yaml"); !ok {
 				t.Fatal("no config.yaml in archive")
 			}
 			envData, _ := a.get("env")
-			name, got := runGolden(t, input, envLookup(t, envData))
+			name, got := runGolden(t, a, envLookup(t, envData))
 			if *update {
 				a.set("want.yaml", nil)
 				a.set("errors.txt", nil)
@@ -59,13 +60,33 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-// runGolden parses input and returns the name of the expected file that
+// goldenOnly are the archive files that are not part of the configuration.
+var goldenOnly = map[string]bool{"env": true, "want.yaml": true, "errors.txt": true}
+
+// runGolden writes the configuration files of a to a temporary directory,
+// loads its config.yaml and returns the name of the expected file that
 // applies and the actual content.
-func runGolden(t *testing.T, input []byte, lookup lookupFunc) (string, []byte) {
+func runGolden(t *testing.T, a *archive, lookup lookupFunc) (string, []byte) {
 	t.Helper()
-	c, err := parse(input, "config.yaml", lookup)
+	dir := t.TempDir()
+	for _, f := range a.files {
+		if goldenOnly[f.name] {
+			continue
+		}
+		path := filepath.Join(dir, filepath.FromSlash(f.name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, f.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	relative := func(b []byte) []byte {
+		return bytes.ReplaceAll(b, []byte(dir+string(filepath.Separator)), nil)
+	}
+	c, err := load(osSource{}, filepath.Join(dir, "config.yaml"), lookup)
 	if err != nil {
-		return "errors.txt", []byte(err.Error() + "\n")
+		return "errors.txt", relative([]byte(err.Error() + "\n"))
 	}
 	before := snapshot(t, c)
 	out, err := c.Redacted()
@@ -75,7 +96,7 @@ func runGolden(t *testing.T, input []byte, lookup lookupFunc) (string, []byte) {
 	if after := snapshot(t, c); after != before {
 		t.Errorf("Redacted changed the config:\nbefore %s\nafter  %s", before, after)
 	}
-	return "want.yaml", out
+	return "want.yaml", relative(out)
 }
 
 // envLookup reads NAME=value lines into a lookup function.
@@ -105,5 +126,5 @@ func snapshot(t *testing.T, c *Config) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fmt.Sprint(string(exported), c.file, c.pos, c.secrets)
+	return fmt.Sprint(string(exported), c.file, c.pos, c.secrets, c.files, c.includes)
 }

@@ -5,34 +5,58 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
 
-// Load reads and parses the configuration file at path; see Parse.
+// Load reads and parses the configuration file at path, and the files it
+// includes; see Parse.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	return Parse(data, path)
+	return load(osSource{}, path, os.LookupEnv)
+}
+
+// LoadFS is Load reading from fsys: name and the files it includes are
+// paths inside fsys (slash-separated, without a leading "/"), and include
+// patterns must stay inside it. Errors and Config.File name files by their
+// paths in fsys.
+func LoadFS(fsys fs.FS, name string) (*Config, error) {
+	return load(fsSource{fsys}, name, os.LookupEnv)
 }
 
 // Parse decodes a configuration, substitutes environment variables,
 // applies defaults and validates the result. filename is used in error
-// messages. When the configuration is invalid the error is an Errors that
-// lists every problem found, each with its position.
+// messages. The files that data includes are read from the operating
+// system's file system, relative to filepath.Dir(filename) (so
+// Parse(data, "gateway.yaml") reads them relative to the working
+// directory). When the configuration is invalid the error is an Errors
+// that lists every problem found, each with its file and position.
 func Parse(data []byte, filename string) (*Config, error) {
 	return parse(data, filename, os.LookupEnv)
 }
 
+func load(src source, name string, lookup lookupFunc) (*Config, error) {
+	data, err := src.readFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return parseFrom(src, data, name, lookup)
+}
+
 func parse(data []byte, file string, lookup lookupFunc) (*Config, error) {
-	root, ferr := parseYAML(data, file)
+	return parseFrom(osSource{}, data, file, lookup)
+}
+
+// parseFrom parses data, the main file named file; src is where its
+// includes are read from.
+func parseFrom(src source, data []byte, file string, lookup lookupFunc) (*Config, error) {
+	root, ferr := parseYAML(data, file, mainFile)
 	if ferr != nil {
 		return nil, Errors{ferr}
 	}
@@ -40,35 +64,99 @@ func parse(data []byte, file string, lookup lookupFunc) (*Config, error) {
 	c := &Config{}
 	d.decode(root, reflect.ValueOf(c).Elem(), "")
 	if d.budget < 0 {
-		return nil, d.errs.sorted() // what was decoded is not worth checking
+		return nil, d.errs.sorted(nil) // what was decoded is not worth checking
+	}
+	inc := d.include(src, c)
+	if d.budget < 0 {
+		return nil, d.errs.sorted(inc.names)
 	}
 	applyDefaults(c, d.set)
 	v := &validator{file: file, pos: d.pos, bad: d.bad, secrets: d.secrets}
 	v.config(c)
 	if errs := append(d.errs, v.errs...); len(errs) > 0 {
-		return nil, errs.sorted()
+		return nil, errs.sorted(inc.names)
 	}
 	c.file, c.pos, c.secrets = file, d.pos, d.secrets
+	c.files, c.includes = inc.files, inc.patterns
 	return c, nil
 }
 
-// File is the name the configuration was loaded from.
+// File is the name the configuration was loaded from: the main file.
 func (c *Config) File() string { return c.file }
 
-// Position reports where the file wrote a field, by its path as errors
-// name it: "routes[3]", "routes[3].upstream.timeout",
-// "routes[0].request_headers.set.Authorization". ok is false for a field
-// that the file left out (and for a Config not made by Parse or Load).
+// Files lists every file the configuration was read from: the main file
+// first, then the included files in the order their routes were appended.
+// Names are absolute (paths inside the fs.FS for LoadFS); for Parse, the
+// main file is filename as if it were on disk. A reloader watches these,
+// and the directories of Includes for files that appear.
+func (c *Config) Files() []string { return slices.Clone(c.files) }
+
+// Includes lists the entries of Config.Include joined to the main file's
+// directory and made absolute (inside the fs.FS for LoadFS), in order, glob
+// characters kept: "/etc/gateway/routes.d/*.yaml". Globs that match
+// nothing are listed too, so that a reloader can watch their directories.
+// The main file's directory is written plainly, even if its name holds glob
+// characters; the pattern's own directory part may hold some
+// ("teams/*/routes.yaml").
+func (c *Config) Includes() []string { return slices.Clone(c.includes) }
+
+// Position reports where a field was written, by its path as errors name
+// it: "routes[3]", "routes[3].upstream.timeout",
+// "routes[0].request_headers.set.Authorization". Routes are numbered across
+// all files (see FieldError). ok is false for a field that no file wrote
+// (and for a Config not made by Parse or Load). The line and column are in
+// the file PositionOf reports, which is not File for a route from an
+// included file.
 func (c *Config) Position(field string) (line, col int, ok bool) {
+	_, line, col, ok = c.PositionOf(field)
+	return line, col, ok
+}
+
+// PositionOf reports the file, line and column where a field was written;
+// see Position.
+func (c *Config) PositionOf(field string) (file string, line, col int, ok bool) {
 	p, ok := c.pos[field]
-	return p.line, p.col, ok
+	return p.file, p.line, p.col, ok
 }
 
 var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
+// fileRole tells the main file from an included one, whose top level
+// holds only routes.
+type fileRole int
+
+const (
+	mainFile fileRole = iota
+	includedFile
+)
+
+// emptyMsg is the problem with an empty file.
+func (r fileRole) emptyMsg() string {
+	if r == includedFile {
+		return "the file is empty; an included file holds a routes list (write routes: [] for none)"
+	}
+	return "the file is empty; a config needs at least a routes list"
+}
+
+// secondDocMsg is the problem with a file of more than one YAML document.
+func (r fileRole) secondDocMsg() string {
+	if r == includedFile {
+		return "a second YAML document; keep the whole file in one document"
+	}
+	return "a second YAML document; keep the whole config in one document"
+}
+
+// topMsg is the problem with a top level that is not a mapping.
+func (r fileRole) topMsg() string {
+	if r == includedFile {
+		return "the top level of an included file must be a mapping with a routes list, got "
+	}
+	return "the top level must be a mapping of settings (listen, routes, ...), got "
+}
+
 // parseYAML reads the single document of data and returns its top-level
 // mapping.
-func parseYAML(data []byte, file string) (root *yaml.Node, ferr *FieldError) {
+func parseYAML(data []byte, file string, role fileRole) (root *yaml.Node, ferr *FieldError) {
 	defer func() {
 		if r := recover(); r != nil { // a parser bug must not take the gateway down
 			root, ferr = nil, &FieldError{File: file, Msg: fmt.Sprintf("cannot parse YAML: %v", r)}
@@ -78,7 +166,7 @@ func parseYAML(data []byte, file string) (root *yaml.Node, ferr *FieldError) {
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, &FieldError{File: file, Msg: "the file is empty; a config needs at least a routes list"}
+			return nil, &FieldError{File: file, Msg: role.emptyMsg()}
 		}
 		return nil, syntaxError(file, err, data)
 	}
@@ -93,12 +181,12 @@ func parseYAML(data []byte, file string) (root *yaml.Node, ferr *FieldError) {
 		}
 		if n := extra.Content; len(n) > 0 && !isNull(n[0]) {
 			return nil, &FieldError{File: file, Line: n[0].Line, Col: n[0].Column,
-				Msg: "a second YAML document; keep the whole config in one document"}
+				Msg: role.secondDocMsg()}
 		}
 	}
 	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
 		return nil, &FieldError{File: file, Line: doc.Line, Col: doc.Column,
-			Msg: "the file is empty; a config needs at least a routes list"}
+			Msg: role.emptyMsg()}
 	}
 	root = doc.Content[0]
 	if root.Kind == yaml.AliasNode && root.Alias != nil {
@@ -106,7 +194,7 @@ func parseYAML(data []byte, file string) (root *yaml.Node, ferr *FieldError) {
 	}
 	if root.Kind != yaml.MappingNode {
 		return nil, &FieldError{File: file, Line: root.Line, Col: root.Column,
-			Msg: "the top level must be a mapping of settings (listen, routes, ...), got " + describe(root)}
+			Msg: role.topMsg() + describe(root)}
 	}
 	return root, nil
 }

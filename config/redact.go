@@ -21,10 +21,15 @@ const redacted = "<redacted>"
 // Cookie or Set-Cookie, or contains "token", "secret" or "key". Fields left
 // empty are left out. Strings are written so that the output, read back
 // by Parse, gives the same configuration (a literal "${" is written "$${").
-// c is not changed.
+//
+// The output is one file: routes holds the routes of every file, merged,
+// and there is no include key. When the configuration has includes, a
+// comment above routes lists them, and each route from an included file
+// carries a comment naming that file. c is not changed.
 func (c *Config) Redacted() ([]byte, error) {
 	e := encoder{secrets: c.secrets}
 	root := e.node(reflect.ValueOf(c).Elem(), "")
+	c.commentOrigins(root)
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
@@ -47,10 +52,46 @@ func sensitiveHeader(name string) bool {
 	return strings.Contains(n, "token") || strings.Contains(n, "secret") || strings.Contains(n, "key")
 }
 
+// commentOrigins marks in root, the encoded config, where the routes came
+// from: the include list above routes, and the file of each route that is
+// not from the main file.
+func (c *Config) commentOrigins(root *yaml.Node) {
+	if len(c.Include) == 0 {
+		return
+	}
+	var key, seq *yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == "routes" {
+			key, seq = root.Content[i], root.Content[i+1]
+		}
+	}
+	if key == nil {
+		return
+	}
+	patterns := make([]string, len(c.Include))
+	for i, p := range c.Include {
+		patterns[i] = strconv.Quote(p)
+		if c.secrets["include["+strconv.Itoa(i)+"]"] {
+			patterns[i] = redacted
+		}
+	}
+	key.HeadComment = "include: " + strings.Join(patterns, ", ") +
+		": their routes are merged here, each marked with its file"
+	for i, r := range seq.Content {
+		pos := c.pos["routes["+strconv.Itoa(i)+"]"]
+		if pos.file == c.file || pos.file == "" || len(r.Content) < 2 || r.Content[0].Value != "name" {
+			continue
+		}
+		r.Content[1].LineComment = oneLine(pos.file)
+	}
+}
+
 // encoder builds a yaml.Node tree from the schema structs, field by field
-// in declaration order, hiding secrets by path.
+// in declaration order, hiding secrets by path. Config.Include is left out:
+// the tree holds the routes of every file.
 type encoder struct {
-	secrets map[string]bool
+	secrets map[string]bool // paths to hide; nil for Hash
+	reveal  bool            // show sensitive headers too: for Hash, never for output
 }
 
 func scalar(tag, value string) *yaml.Node {
@@ -118,6 +159,9 @@ func (e *encoder) structure(v reflect.Value, path string) *yaml.Node {
 			continue
 		}
 		name := yamlName(f)
+		if path == "" && name == "include" {
+			continue
+		}
 		val := e.node(v.Field(i), joinPath(path, name))
 		if val == nil || val.Kind == yaml.MappingNode && len(val.Content) == 0 {
 			continue
@@ -141,7 +185,7 @@ func (e *encoder) headers(h map[string]string, path string) *yaml.Node {
 	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	for _, k := range keys {
 		val := str(h[k])
-		if e.secrets[keyPath(path, k)] || sensitiveHeader(k) {
+		if !e.reveal && (e.secrets[keyPath(path, k)] || sensitiveHeader(k)) {
 			val = scalar("!!str", redacted)
 		}
 		m.Content = append(m.Content, scalar("!!str", k), val)

@@ -20,12 +20,26 @@ type Config struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// Server holds the limits and timeouts of the proxy listener.
 	Server Server `yaml:"server"`
+	// Include names more files whose routes are appended to Routes, file
+	// after file, after the routes written here. Each entry is a path or a
+	// glob (filepath.Glob syntax: "routes.d/*.yaml"), relative to the
+	// directory of this file unless absolute. A glob's matches are taken
+	// in name order, leaving out directories and names that start with "."
+	// (unless the pattern's last element does too); a glob may match
+	// nothing. A path without glob characters must name an existing file.
+	// A file is read once however often it is matched, and this file is
+	// never included again. An included file holds a mapping with only
+	// routes (and "x-" keys for anchors); it cannot include others.
+	// Environment references work here too. Default: none.
+	Include []string `yaml:"include"`
 	// Routes are matched by the router; see the README for precedence.
 	Routes []Route `yaml:"routes"`
 
-	file    string              // the name given to Load or Parse
-	pos     map[string]position // field path -> where the file wrote it
-	secrets map[string]bool     // field paths whose value came from the environment
+	file     string              // the name given to Load or Parse
+	pos      map[string]position // field path -> where a file wrote it
+	secrets  map[string]bool     // field paths whose value came from the environment
+	files    []string            // every file read, main first, absolute
+	includes []string            // Include resolved, absolute
 }
 
 // Server holds the limits and timeouts of the proxy listener.

@@ -12,7 +12,7 @@ import (
 // placing each at the position of its field (or of the nearest enclosing
 // field the file wrote, for a missing one).
 type validator struct {
-	file    string
+	file    string // the main file
 	pos     map[string]position
 	bad     map[string]bool // paths that failed to decode: already reported
 	secrets map[string]bool // paths whose value came from the environment
@@ -41,20 +41,24 @@ func (v *validator) errorf(path, format string, args ...any) {
 			break
 		}
 	}
-	var at position
-	for p := path; ; p = parentPath(p) {
-		if pos, ok := v.pos[p]; ok {
-			at = pos
-			break
-		}
-		if p == "" {
-			break
-		}
-	}
+	at := v.at(path)
 	v.errs = append(v.errs, &FieldError{
-		File: v.file, Line: at.line, Col: at.col, Field: path,
+		File: at.file, Line: at.line, Col: at.col, Field: path,
 		Msg: fmt.Sprintf(format, args...),
 	})
+}
+
+// at is where path was written, or the nearest enclosing field that was;
+// the main file without a line when there is none.
+func (v *validator) at(path string) position {
+	for p := path; ; p = parentPath(p) {
+		if pos, ok := v.pos[p]; ok {
+			return pos
+		}
+		if p == "" {
+			return position{file: v.file}
+		}
+	}
 }
 
 // parentPath drops the last element of a path: "a.b[2]" -> "a.b" -> "a".
@@ -105,19 +109,25 @@ func (v *validator) config(c *Config) {
 		}
 		if first, dup := names[r.Name]; dup {
 			v.invalid(p+".name", r.Name, fmt.Sprintf("already the name of routes[%d]%s",
-				first, v.lineOf(fmt.Sprintf("routes[%d].name", first))))
+				first, v.where(fmt.Sprintf("routes[%d].name", first), p+".name")))
 			continue
 		}
 		names[r.Name] = i
 	}
 }
 
-// lineOf is ", line N" for a recorded path, or "".
-func (v *validator) lineOf(path string) string {
-	if pos, ok := v.pos[path]; ok {
+// where is " (line N)" for a recorded path in the file that from is in,
+// " (file:N)" for one in another file, or "".
+func (v *validator) where(path, from string) string {
+	pos, ok := v.pos[path]
+	switch {
+	case !ok:
+		return ""
+	case pos.file == v.at(from).file:
 		return " (line " + strconv.Itoa(pos.line) + ")"
+	default:
+		return " (" + pos.file + ":" + strconv.Itoa(pos.line) + ")"
 	}
-	return ""
 }
 
 func (v *validator) server(s *Server) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/pprof"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -16,6 +17,9 @@ import (
 //	GET /readyz    200 once a configuration serves, 503 while shutting down
 //	GET /-/config  the configuration serving now, defaults applied, secrets redacted
 //	GET /-/routes  the routes serving now, with their targets' state
+//	GET /-/config/digest  hashes of the serving configuration's parts
+//	POST /-/reload  load the configuration file again and apply it; with
+//	               ?dry_run=true only say what would change
 //	GET /debug/pprof/...  Go's profiler (CPU, heap, goroutines, trace)
 //
 // It is plain net/http: the admin side is not on the request path.
@@ -34,10 +38,46 @@ func (g *Gateway) AdminHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /-/config", g.serveConfig)
 	mux.HandleFunc("GET /-/routes", g.serveRoutes)
+	mux.HandleFunc("GET /-/config/digest", g.serveDigest)
+	mux.HandleFunc("POST /-/reload", g.serveReload)
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	return mux
+}
+
+// serveReload answers with the ReloadResult as JSON: 200 when the
+// configuration was applied (or, in a dry run, would be), 400 with the
+// list of errors when it was refused.
+func (g *Gateway) serveReload(w http.ResponseWriter, req *http.Request) {
+	r := g.reloader.Load()
+	if r == nil {
+		writeText(w, http.StatusNotFound, errNoReloader.Error()+"\n")
+		return
+	}
+	dry, _ := strconv.ParseBool(req.URL.Query().Get("dry_run"))
+	trigger := "admin"
+	if dry {
+		trigger = "admin dry run"
+	}
+	res, err := r.Reload(trigger, dry)
+	status := http.StatusOK
+	if err != nil {
+		status = http.StatusBadRequest
+	}
+	writeJSON(w, status, res)
+}
+
+func (g *Gateway) serveDigest(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, DigestOf(g.current.Load().cfg))
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
 }
 
 func writeText(w http.ResponseWriter, status int, body string) {

@@ -39,6 +39,9 @@ type Gateway struct {
 	unmatched *metrics.Route
 	// draining is set when shutdown begins: /readyz turns 503.
 	draining atomic.Bool
+	reload   reloadState
+	reloader atomic.Pointer[Reloader]
+	clients  clients
 }
 
 // prefetchBodySize is how much of a request body is read before the
@@ -62,13 +65,13 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		metrics:  metrics.New(opts.Registry, opts.Version),
 	}
 	g.unmatched = g.metrics.Route("")
-	snap, err := buildSnapshot(cfg, g.metrics)
+	snap, err := buildSnapshot(cfg, g.metrics, &g.clients, nil)
 	if err != nil {
 		g.metrics.ConfigRejected()
 		return nil, err
 	}
 	g.current.Store(snap)
-	g.metrics.ConfigApplied(float64(time.Now().Unix()), "")
+	g.metrics.ConfigApplied(float64(time.Now().Unix()), snap.hash)
 	s := cfg.Server
 	g.server = &fasthttp.Server{
 		Handler:       g.serve,
@@ -112,6 +115,7 @@ func (g *Gateway) Ready() bool {
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.draining.Store(true)
 	err := g.server.ShutdownWithContext(ctx)
+	g.closeRetiring()
 	if snap := g.current.Load(); snap != nil {
 		snap.close()
 	}
@@ -196,4 +200,9 @@ type fasthttpLogger struct{ log *slog.Logger }
 
 func (l fasthttpLogger) Printf(format string, args ...any) {
 	l.log.Debug("fasthttp: " + fmt.Sprintf(format, args...))
+}
+
+// Config returns the configuration serving now.
+func (g *Gateway) Config() *config.Config {
+	return g.current.Load().cfg
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +53,7 @@ type testGateway struct {
 	*Gateway
 	addr  string // host:port of the proxy listener
 	admin string // base URL of the admin handler
+	log   *slog.Logger
 }
 
 // startGateway parses yaml, which may use the placeholders {UP1}, {UP2}...
@@ -65,6 +67,12 @@ func startGateway(t testing.TB, yaml string, upstreams ...string) *testGateway {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
+	return serveConfig(t, cfg)
+}
+
+// serveConfig serves cfg on loopback until the test ends.
+func serveConfig(t testing.TB, cfg *config.Config) *testGateway {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, nil))
@@ -95,7 +103,27 @@ func startGateway(t testing.TB, yaml string, upstreams ...string) *testGateway {
 		<-done
 		_ = admin.Close()
 	})
-	return &testGateway{Gateway: gw, addr: ln.Addr().String(), admin: "http://" + adminLn.Addr().String()}
+	return &testGateway{Gateway: gw, addr: ln.Addr().String(), admin: "http://" + adminLn.Addr().String(), log: log}
+}
+
+// metric returns the value of one series from /metrics, e.g.
+// `gateway_config_reloads_total{result="success"}`, or -1 when absent.
+func (g *testGateway) metric(t testing.TB, series string) float64 {
+	t.Helper()
+	_, body, err := fasthttp.Get(nil, g.admin+"/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			v, err := strconv.ParseFloat(rest, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return v
+		}
+	}
+	return -1
 }
 
 type testWriter struct{ t testing.TB }
@@ -148,4 +176,12 @@ func (g *testGateway) raw(t testing.TB, request string) (status string, resp str
 	resp = string(all)
 	status, _, _ = strings.Cut(resp, "\r\n")
 	return status, resp
+}
+
+// closedGet sends one GET on a new connection that closes after the answer,
+// leaving no client state behind, and returns the status line.
+func (g *testGateway) closedGet(t testing.TB, path string) string {
+	t.Helper()
+	status, _ := g.raw(t, "GET "+path+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	return status
 }

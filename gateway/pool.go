@@ -13,6 +13,7 @@ import (
 // pool is a route's set of upstream targets: the instances the balancer
 // picks from and one connection pool (upstream.Client) per instance.
 type pool struct {
+	clients  *clients
 	set      *discovery.Set
 	balancer discovery.Balancer
 	targets  []target
@@ -24,9 +25,10 @@ type pool struct {
 type target struct {
 	inst   *discovery.Instance
 	client *upstream.Client
+	key    clientKey
 }
 
-func newPool(u *config.Upstream) (*pool, error) {
+func newPool(u *config.Upstream, cs *clients) (*pool, error) {
 	bal, err := discovery.NewBalancer(u.Balance)
 	if err != nil {
 		return nil, err
@@ -43,28 +45,25 @@ func newPool(u *config.Upstream) (*pool, error) {
 		MaxFailures: u.PassiveHealth.MaxFailures,
 		Cooldown:    u.PassiveHealth.Cooldown,
 	})
-	p := &pool{set: set, balancer: bal, settings: *u}
+	p := &pool{clients: cs, set: set, balancer: bal, settings: *u}
 	if u.Retries != nil {
 		p.retries = *u.Retries
 	}
 	for _, inst := range set.Instances() {
-		c, err := upstream.New(upstream.Settings{
-			Addr:           inst.Addr,
-			MaxConns:       u.MaxConns,
-			ConnectTimeout: u.ConnectTimeout,
-			ReadTimeout:    u.ReadTimeout,
-			WriteTimeout:   u.WriteTimeout,
-			IdleTimeout:    u.IdleTimeout,
-			// Stream every body: the server writes it straight from the
-			// upstream connection's buffer, and no per-request body buffer
-			// comes from fasthttp's size-calibrated pool.
-			MaxBufferedBody: -1,
-		})
+		k := clientKey{
+			addr:           inst.Addr,
+			maxConns:       u.MaxConns,
+			connectTimeout: u.ConnectTimeout,
+			readTimeout:    u.ReadTimeout,
+			writeTimeout:   u.WriteTimeout,
+			idleTimeout:    u.IdleTimeout,
+		}
+		c, err := cs.acquire(k)
 		if err != nil {
 			p.close()
 			return nil, fmt.Errorf("target %s: %w", inst.Addr, err)
 		}
-		p.targets = append(p.targets, target{inst: inst, client: c})
+		p.targets = append(p.targets, target{inst: inst, client: c, key: k})
 	}
 	return p, nil
 }
@@ -83,8 +82,10 @@ func (p *pool) pick(now time.Time, skip *discovery.Instance) *target {
 	return nil
 }
 
+// close gives back the pool's connection pools.
 func (p *pool) close() {
 	for _, t := range p.targets {
-		_ = t.client.Close()
+		p.clients.release(t.key)
 	}
+	p.targets = nil
 }

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"time"
+
 	"github.com/valyala/fasthttp"
 
 	"github.com/fastgate/gateway/config"
@@ -15,7 +17,9 @@ type handler func(ctx *fasthttp.RequestCtx) error
 // route is one compiled route. Immutable after build; shared by every
 // request that matches it.
 type route struct {
-	name    string
+	name string
+	// key identifies the settings the route was built from (routeKey).
+	key     string
 	cfg     config.Route
 	metrics *metrics.Route
 	// handle runs the route's pipeline, composed once at build time
@@ -30,6 +34,23 @@ type route struct {
 	// Exactly one backend is set.
 	respond  *staticAnswer
 	upstream *pool
+}
+
+// close releases what the route holds. Only call it once no request can
+// still be using the route.
+func (rt *route) close() {
+	if rt.upstream != nil {
+		rt.upstream.close()
+	}
+}
+
+// drainTime is how long a request that started on rt may still be using
+// it: past its upstream deadline nothing new starts on its pools.
+func (rt *route) drainTime() time.Duration {
+	if rt.upstream != nil {
+		return rt.upstream.settings.Timeout + time.Second
+	}
+	return time.Second
 }
 
 // staticAnswer is a respond route's answer, built once.

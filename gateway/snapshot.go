@@ -1,6 +1,9 @@
 package gateway
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -15,22 +18,34 @@ import (
 // snapshot is everything compiled from one configuration. Immutable once
 // published; requests hold the one they started with until they finish.
 type snapshot struct {
-	cfg     *config.Config
+	cfg *config.Config
+	// hash is cfg.Hash(), computed once: it walks the whole config.
+	hash    string
 	table   *router.Table
 	routes  []*route
 	trusted *trustedProxies
 }
 
-// buildSnapshot compiles cfg. On error nothing is left open.
-func buildSnapshot(cfg *config.Config, m *metrics.Metrics) (_ *snapshot, err error) {
+// buildSnapshot compiles cfg. Routes of prev whose settings did not change
+// are carried over as they are, with their state (connection pools, and
+// the buckets, breakers and caches of later steps); the rest are built
+// fresh. On error nothing new is left open and prev is untouched.
+func buildSnapshot(cfg *config.Config, m *metrics.Metrics, cs *clients, prev *snapshot) (_ *snapshot, err error) {
 	trusted, err := newTrustedProxies(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
 	}
-	s := &snapshot{cfg: cfg, trusted: trusted}
+	s := &snapshot{cfg: cfg, hash: cfg.Hash(), trusted: trusted}
+	var old map[string]*route
+	if prev != nil {
+		old = make(map[string]*route, len(prev.routes))
+		for _, rt := range prev.routes {
+			old[rt.name] = rt
+		}
+	}
 	defer func() {
 		if err != nil {
-			s.close()
+			s.closeExcept(prev)
 		}
 	}()
 
@@ -45,7 +60,15 @@ func buildSnapshot(cfg *config.Config, m *metrics.Metrics) (_ *snapshot, err err
 			Path:       rc.Match.Path,
 			PathPrefix: rc.Match.PathPrefix,
 		}
-		rt, err := buildRoute(rc, cfg.Server, trusted, m)
+		key := routeKey(rc, cfg)
+		if rt := old[rc.Name]; rt != nil && rt.key == key {
+			s.routes = append(s.routes, rt)
+			continue
+		}
+		rt, err := buildRoute(rc, cfg.Server, trusted, m, cs)
+		if rt != nil {
+			rt.key = key
+		}
 		if err != nil {
 			errs = append(errs, cfgError(cfg, "routes["+strconv.Itoa(i)+"]", err))
 			continue
@@ -78,7 +101,7 @@ func buildSnapshot(cfg *config.Config, m *metrics.Metrics) (_ *snapshot, err err
 	return s, nil
 }
 
-func buildRoute(rc *config.Route, srv config.Server, trusted *trustedProxies, m *metrics.Metrics) (*route, error) {
+func buildRoute(rc *config.Route, srv config.Server, trusted *trustedProxies, m *metrics.Metrics, cs *clients) (*route, error) {
 	rt := &route{
 		name:        rc.Name,
 		cfg:         *rc,
@@ -95,7 +118,7 @@ func buildRoute(rc *config.Route, srv config.Server, trusted *trustedProxies, m 
 	case rc.Respond != nil:
 		rt.respond = newStaticAnswer(rc.Respond)
 	case rc.Upstream != nil:
-		p, err := newPool(rc.Upstream)
+		p, err := newPool(rc.Upstream, cs)
 		if err != nil {
 			return nil, fmt.Errorf("upstream: %w", err)
 		}
@@ -107,13 +130,46 @@ func buildRoute(rc *config.Route, srv config.Server, trusted *trustedProxies, m 
 	return rt, nil
 }
 
-// close releases what the snapshot opened: the upstream pools.
+// close releases what the snapshot's routes hold: the upstream pools.
 func (s *snapshot) close() {
 	for _, rt := range s.routes {
-		if rt.upstream != nil {
-			rt.upstream.close()
+		rt.close()
+	}
+}
+
+// closeExcept closes the routes of s that prev does not also hold.
+func (s *snapshot) closeExcept(prev *snapshot) {
+	for _, rt := range s.routes {
+		if prev == nil || !prev.holds(rt) {
+			rt.close()
 		}
 	}
+}
+
+// holds reports whether rt is one of s's routes.
+func (s *snapshot) holds(rt *route) bool {
+	for _, r := range s.routes {
+		if r == rt {
+			return true
+		}
+	}
+	return false
+}
+
+// routeKey identifies everything a compiled route depends on: its own
+// settings and the server-wide ones baked into it. Equal keys mean the
+// route can be carried over unchanged.
+func routeKey(rc *config.Route, cfg *config.Config) string {
+	b, err := json.Marshal(struct {
+		Route   *config.Route
+		MaxBody config.ByteSize
+		Trusted []string
+	}{rc, cfg.Server.MaxBodySize, cfg.TrustedProxies})
+	if err != nil { // plain data: cannot happen; never carry over then
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // cfgError prefixes err with the file, line and column of field.
@@ -134,7 +190,8 @@ func unjoin(err error) []error {
 // Check compiles cfg the way New would, reporting what config validation
 // alone cannot see (route conflicts), and releases everything again.
 func Check(cfg *config.Config) error {
-	s, err := buildSnapshot(cfg, metrics.New(prometheus.NewRegistry(), "check"))
+	cs := &clients{}
+	s, err := buildSnapshot(cfg, metrics.New(prometheus.NewRegistry(), "check"), cs, nil)
 	if err != nil {
 		return err
 	}

@@ -2,11 +2,13 @@
 //
 //	gateway run -config FILE        serve
 //	gateway validate FILE...        check configuration files, print every error
+//	gateway validate -diff FILE     and say what applying it to a running gateway would change
 //	gateway version                 print the version
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,7 +31,7 @@ var version = "dev"
 
 const usage = `usage:
   gateway run [-config FILE] [-log-level LEVEL] [-log-format text|json]
-  gateway validate FILE...
+  gateway validate [-diff [-admin ADDR]] FILE...
   gateway version
 `
 
@@ -64,6 +66,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	diff := fs.Bool("diff", false, "also print what applying each file to a running gateway would change")
+	admin := fs.String("admin", "", "admin address of the running gateway for -diff (default: the file's admin setting)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -83,8 +87,47 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		fmt.Fprintf(stdout, "%s: ok (%d routes)\n", file, len(cfg.Routes))
+		if *diff {
+			addr := *admin
+			if addr == "" {
+				addr = cfg.Admin
+			}
+			if err := printDiff(stdout, cfg, addr); err != nil {
+				fmt.Fprintf(stderr, "%s: %v\n", file, err)
+				code = 1
+			}
+		}
 	}
 	return code
+}
+
+// printDiff compares cfg with what the gateway at adminAddr serves, by
+// digest: no configuration and no secret crosses the wire.
+func printDiff(w io.Writer, cfg *config.Config, adminAddr string) error {
+	if strings.HasPrefix(adminAddr, ":") {
+		adminAddr = "127.0.0.1" + adminAddr
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get("http://" + adminAddr + "/-/config/digest")
+	if err != nil {
+		return fmt.Errorf("ask the running gateway: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("ask the running gateway: %s", resp.Status)
+	}
+	var serving gateway.Digest
+	if err := json.NewDecoder(resp.Body).Decode(&serving); err != nil {
+		return fmt.Errorf("ask the running gateway: %w", err)
+	}
+	lines := gateway.DiffDigests(serving, gateway.DigestOf(cfg))
+	if len(lines) == 0 {
+		fmt.Fprintln(w, "  no change from what", adminAddr, "serves")
+	}
+	for _, l := range lines {
+		fmt.Fprintln(w, "  "+l)
+	}
+	return nil
 }
 
 func cmdRun(args []string, stderr io.Writer) int {
@@ -115,10 +158,15 @@ func cmdRun(args []string, stderr io.Writer) int {
 
 // serve runs the gateway until SIGINT or SIGTERM, then drains it.
 func serve(cfg *config.Config, log *slog.Logger) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	// Listen for signals before anything can be told to stop us.
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(stop)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
 	gw, err := gateway.New(cfg, gateway.Options{Logger: log, Version: version})
 	if err != nil {
@@ -139,6 +187,18 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 		admin = &http.Server{Handler: gw.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
 	}
 
+	reloader, err := gateway.NewReloader(cfg.File(), gw, log, gateway.DefaultDebounce)
+	if err != nil {
+		ln.Close()
+		if adminLn != nil {
+			adminLn.Close()
+		}
+		return fmt.Errorf("gateway: watch the configuration: %w", err)
+	}
+	watching := make(chan struct{})
+	go func() { defer close(watching); reloader.Run(ctx) }()
+	defer func() { cancel(); <-watching }()
+
 	failed := make(chan error, 2)
 	go func() { failed <- gw.Serve(ln) }()
 	if admin != nil {
@@ -151,16 +211,22 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	log.Info("gateway serving", "listen", ln.Addr().String(), "admin", cfg.Admin,
 		"routes", len(cfg.Routes), "config", cfg.File(), "version", version)
 
-	select {
-	case sig := <-stop:
-		log.Info("gateway draining", "signal", sig.String(), "drain_timeout", cfg.Server.DrainTimeout.String())
-	case err := <-failed:
-		return err
+wait:
+	for {
+		select {
+		case <-hup:
+			_, _ = reloader.Reload("SIGHUP", false)
+		case sig := <-stop:
+			log.Info("gateway draining", "signal", sig.String(), "drain_timeout", gw.Config().Server.DrainTimeout.String())
+			break wait
+		case err := <-failed:
+			return err
+		}
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.DrainTimeout)
-	defer cancel()
-	if err := gw.Shutdown(ctx); err != nil {
+	drain, cancelDrain := context.WithTimeout(context.Background(), gw.Config().Server.DrainTimeout)
+	defer cancelDrain()
+	if err := gw.Shutdown(drain); err != nil {
 		log.Warn("gateway: drain did not finish in time", "error", err.Error())
 	}
 	if admin != nil {

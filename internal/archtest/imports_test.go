@@ -23,6 +23,9 @@ var allowed = map[string][]string{
 	"cmd/gateway":       {"config", "gateway"},
 	"cmd/demo-upstream": {"github.com/valyala/fasthttp"},
 	"internal/archtest": {},
+	"breaker":           {"github.com/sony/gobreaker/v2"},
+	"cache":             {"github.com/maypok86/otter/v2", "github.com/redis/go-redis/v9"},
+	"ratelimit":         {"golang.org/x/time/rate", "github.com/redis/go-redis/v9"},
 }
 
 type pkg struct {

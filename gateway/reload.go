@@ -1,0 +1,290 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fastgate/gateway/config"
+)
+
+// ReloadResult says what a reload did, or would do when DryRun is set.
+type ReloadResult struct {
+	// Applied is true when the new configuration now serves.
+	Applied bool `json:"applied"`
+	// DryRun is true when nothing was applied on purpose.
+	DryRun bool `json:"dry_run,omitempty"`
+	// Hash identifies the configuration that was loaded.
+	Hash string `json:"hash,omitempty"`
+	// Added, Removed and Changed list route names; Changed maps each
+	// changed route to the settings that differ.
+	Added     []string            `json:"added,omitempty"`
+	Removed   []string            `json:"removed,omitempty"`
+	Changed   map[string][]string `json:"changed,omitempty"`
+	Unchanged int                 `json:"unchanged"`
+	// Settings lists top-level settings that changed and take effect now.
+	Settings []string `json:"settings,omitempty"`
+	// RestartNeeded lists settings that changed but keep their old value
+	// until the process restarts.
+	RestartNeeded []string `json:"restart_needed,omitempty"`
+	// Errors lists every problem of a configuration that was refused.
+	Errors []string `json:"errors,omitempty"`
+}
+
+// Summary is the result on one line, as the reload log prints it.
+func (r ReloadResult) Summary() string {
+	var b strings.Builder
+	b.WriteString("added=")
+	b.WriteString(strings.Join(r.Added, ","))
+	b.WriteString(" removed=")
+	b.WriteString(strings.Join(r.Removed, ","))
+	b.WriteString(" changed=")
+	b.WriteString(strings.Join(slices.Sorted(mapKeys(r.Changed)), ","))
+	return b.String()
+}
+
+func mapKeys(m map[string][]string) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// reloadState serializes reloads and keeps the routes that left service
+// until no request can still be on them.
+type reloadState struct {
+	mu       sync.Mutex
+	retiring map[*route]*time.Timer
+	closed   bool
+}
+
+// Apply makes cfg the serving configuration: it is compiled beside the
+// current one, routes whose settings did not change are carried over with
+// their state, and one pointer swap makes it serve. Requests in flight
+// finish on the configuration they started with; routes that left are
+// closed once their last request is done. On error nothing changes.
+func (g *Gateway) Apply(cfg *config.Config) (ReloadResult, error) {
+	g.reload.mu.Lock()
+	defer g.reload.mu.Unlock()
+	if g.reload.closed {
+		return ReloadResult{}, errors.New("gateway: shut down")
+	}
+	old := g.current.Load()
+	next, err := buildSnapshot(cfg, g.metrics, &g.clients, old)
+	res := diffConfigs(old.cfg, cfg)
+	if err != nil {
+		g.metrics.ConfigRejected()
+		res.Errors = errorLines(err)
+		return res, err
+	}
+	res.Hash = next.hash
+	g.current.Store(next)
+	res.Applied = true
+	g.metrics.ConfigApplied(float64(time.Now().Unix()), res.Hash)
+	names := make(map[string]bool, len(next.routes)+1)
+	names[""] = true
+	for _, rt := range next.routes {
+		names[rt.name] = true
+	}
+	g.metrics.Forget(func(name string) bool { return names[name] })
+	for _, rt := range old.routes {
+		if !next.holds(rt) {
+			g.retire(rt)
+		}
+	}
+	return res, nil
+}
+
+// Preview checks cfg as Apply would and says what applying it would
+// change, without changing anything.
+func (g *Gateway) Preview(cfg *config.Config) (ReloadResult, error) {
+	res := diffConfigs(g.current.Load().cfg, cfg)
+	res.DryRun = true
+	res.Hash = cfg.Hash()
+	if err := Check(cfg); err != nil {
+		res.Errors = errorLines(err)
+		return res, err
+	}
+	return res, nil
+}
+
+// Rejected records a configuration that failed to load before it could
+// be applied (a syntax or validation error).
+func (g *Gateway) Rejected() { g.metrics.ConfigRejected() }
+
+// retire closes rt once every request that may have started on it is
+// done. The caller holds g.reload.mu.
+func (g *Gateway) retire(rt *route) {
+	if g.reload.retiring == nil {
+		g.reload.retiring = make(map[*route]*time.Timer)
+	}
+	g.reload.retiring[rt] = time.AfterFunc(rt.drainTime(), func() {
+		g.reload.mu.Lock()
+		_, pending := g.reload.retiring[rt]
+		delete(g.reload.retiring, rt)
+		g.reload.mu.Unlock()
+		if pending {
+			rt.close()
+		}
+	})
+}
+
+// closeRetiring closes, at once, every route still waiting to retire.
+func (g *Gateway) closeRetiring() {
+	g.reload.mu.Lock()
+	g.reload.closed = true
+	pending := g.reload.retiring
+	g.reload.retiring = nil
+	g.reload.mu.Unlock()
+	for rt, t := range pending {
+		t.Stop()
+		rt.close()
+	}
+}
+
+// diffConfigs compares two configurations route by route.
+func diffConfigs(old, next *config.Config) ReloadResult {
+	res := ReloadResult{Changed: map[string][]string{}}
+	before := make(map[string]*config.Route, len(old.Routes))
+	for i := range old.Routes {
+		before[old.Routes[i].Name] = &old.Routes[i]
+	}
+	seen := make(map[string]bool, len(next.Routes))
+	for i := range next.Routes {
+		r := &next.Routes[i]
+		seen[r.Name] = true
+		o, ok := before[r.Name]
+		switch {
+		case !ok:
+			res.Added = append(res.Added, r.Name)
+		case reflect.DeepEqual(o, r):
+			res.Unchanged++
+		default:
+			res.Changed[r.Name] = changedFields(o, r)
+		}
+	}
+	for _, r := range old.Routes {
+		if !seen[r.Name] {
+			res.Removed = append(res.Removed, r.Name)
+		}
+	}
+	if old.Listen != next.Listen {
+		res.RestartNeeded = append(res.RestartNeeded, "listen")
+	}
+	if old.Admin != next.Admin {
+		res.RestartNeeded = append(res.RestartNeeded, "admin")
+	}
+	srvOld, srvNew := old.Server, next.Server
+	// Per-route defaults and the drain time apply at once; the rest are
+	// the listener's own and fixed when it starts.
+	if srvOld.MaxBodySize != srvNew.MaxBodySize {
+		res.Settings = append(res.Settings, "server.max_body_size")
+	}
+	if srvOld.DrainTimeout != srvNew.DrainTimeout {
+		res.Settings = append(res.Settings, "server.drain_timeout")
+	}
+	srvOld.MaxBodySize, srvNew.MaxBodySize = 0, 0
+	srvOld.DrainTimeout, srvNew.DrainTimeout = 0, 0
+	for _, f := range changedFields(&srvOld, &srvNew) {
+		res.RestartNeeded = append(res.RestartNeeded, "server."+f)
+	}
+	if !slices.Equal(old.TrustedProxies, next.TrustedProxies) {
+		res.Settings = append(res.Settings, "trusted_proxies")
+	}
+	if len(res.Changed) == 0 {
+		res.Changed = nil
+	}
+	return res
+}
+
+// changedFields names the fields (by their YAML key) that differ between
+// two values of the same struct type.
+func changedFields[T any](a, b *T) []string {
+	va, vb := reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem()
+	var out []string
+	for i := 0; i < va.NumField(); i++ {
+		f := va.Type().Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// errorLines splits a (joined) error into one line per problem.
+func errorLines(err error) []string {
+	return strings.Split(err.Error(), "\n")
+}
+
+// String returns the result as JSON.
+func (r ReloadResult) String() string {
+	b, _ := json.Marshal(r)
+	return string(b)
+}
+
+// Digest identifies a configuration's parts, so that a configuration file
+// can be compared with what a gateway serves without sending secrets
+// either way (gateway validate --diff).
+type Digest struct {
+	Hash   string            `json:"hash"`
+	Listen string            `json:"listen"`
+	Admin  string            `json:"admin"`
+	Routes map[string]string `json:"routes"`
+}
+
+// DigestOf returns the digest of cfg.
+func DigestOf(cfg *config.Config) Digest {
+	d := Digest{Hash: cfg.Hash(), Listen: cfg.Listen, Admin: cfg.Admin, Routes: make(map[string]string, len(cfg.Routes))}
+	for i := range cfg.Routes {
+		d.Routes[cfg.Routes[i].Name] = routeKey(&cfg.Routes[i], cfg)
+	}
+	return d
+}
+
+// DiffDigests lists what changes from a gateway serving from to one
+// serving to, route by route, as lines a person reads.
+func DiffDigests(from, to Digest) []string {
+	var out []string
+	for _, name := range slices.Sorted(digestKeys(to.Routes)) {
+		old, ok := from.Routes[name]
+		switch {
+		case !ok:
+			out = append(out, "+ route "+name+" (added)")
+		case old != to.Routes[name]:
+			out = append(out, "~ route "+name+" (changed)")
+		}
+	}
+	for _, name := range slices.Sorted(digestKeys(from.Routes)) {
+		if _, ok := to.Routes[name]; !ok {
+			out = append(out, "- route "+name+" (removed)")
+		}
+	}
+	if from.Listen != to.Listen {
+		out = append(out, "! listen "+from.Listen+" -> "+to.Listen+" (needs a restart)")
+	}
+	if from.Admin != to.Admin {
+		out = append(out, "! admin "+from.Admin+" -> "+to.Admin+" (needs a restart)")
+	}
+	return out
+}
+
+func digestKeys(m map[string]string) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
