@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -230,14 +231,25 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 
 // fieldIndex finds the exported field tagged `yaml:"key"`, or -1.
 func fieldIndex(t reflect.Type, key string) int {
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if f.IsExported() && yamlName(f) == key {
-			return i
+	idx, ok := fieldIndexes.Load(t)
+	if !ok {
+		m := make(map[string]int, t.NumField())
+		for i := 0; i < t.NumField(); i++ {
+			if f := t.Field(i); f.IsExported() {
+				m[yamlName(f)] = i
+			}
 		}
+		idx, _ = fieldIndexes.LoadOrStore(t, m)
+	}
+	if i, ok := idx.(map[string]int)[key]; ok {
+		return i
 	}
 	return -1
 }
+
+// fieldIndexes caches, per struct type, the field index of each YAML key:
+// a config of ten thousand routes looks them up a hundred thousand times.
+var fieldIndexes sync.Map // reflect.Type -> map[string]int
 
 func yamlName(f reflect.StructField) string {
 	name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")

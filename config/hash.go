@@ -2,12 +2,8 @@ package config
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
-	"hash"
-	"reflect"
-
-	"go.yaml.in/yaml/v3"
+	"encoding/json"
 )
 
 // Hash identifies the effective configuration in 16 hex digits (the first
@@ -25,29 +21,15 @@ import (
 // by someone who knows the rest of the configuration: show it where the
 // configuration's structure may be shown, not the secrets' values.
 func (c *Config) Hash() string {
-	e := encoder{reveal: true}
-	h := sha256.New()
-	hashNode(h, e.node(reflect.ValueOf(c).Elem(), ""))
-	return hex.EncodeToString(h.Sum(nil)[:8])
-}
-
-// hashNode writes an unambiguous encoding of the tree n (its kinds, tags,
-// values and shape) to h.
-func hashNode(h hash.Hash, n *yaml.Node) {
-	var buf [binary.MaxVarintLen64]byte
-	writeString := func(s string) {
-		h.Write(binary.AppendUvarint(buf[:0], uint64(len(s))))
-		h.Write([]byte(s))
+	// The plain data as JSON: maps come out in key order, pointers as
+	// what they point to, durations and sizes as numbers. The include
+	// patterns are left out; the routes they brought are in.
+	effective := *c
+	effective.Include = nil
+	b, err := json.Marshal(&effective)
+	if err != nil { // plain data: cannot happen
+		panic("config: hash: " + err.Error())
 	}
-	if n == nil {
-		h.Write([]byte{0})
-		return
-	}
-	h.Write([]byte{byte(n.Kind)})
-	writeString(n.Tag)
-	writeString(n.Value)
-	h.Write(binary.AppendUvarint(buf[:0], uint64(len(n.Content))))
-	for _, child := range n.Content {
-		hashNode(h, child)
-	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
 }

@@ -94,8 +94,9 @@ func (g *Gateway) Apply(cfg *config.Config) (ReloadResult, error) {
 		names[rt.name] = true
 	}
 	g.metrics.Forget(func(name string) bool { return names[name] })
+	kept := next.routeSet()
 	for _, rt := range old.routes {
-		if !next.holds(rt) {
+		if !kept[rt] {
 			g.retire(rt)
 		}
 	}

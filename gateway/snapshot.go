@@ -139,21 +139,24 @@ func (s *snapshot) close() {
 
 // closeExcept closes the routes of s that prev does not also hold.
 func (s *snapshot) closeExcept(prev *snapshot) {
+	held := prev.routeSet()
 	for _, rt := range s.routes {
-		if prev == nil || !prev.holds(rt) {
+		if !held[rt] {
 			rt.close()
 		}
 	}
 }
 
-// holds reports whether rt is one of s's routes.
-func (s *snapshot) holds(rt *route) bool {
-	for _, r := range s.routes {
-		if r == rt {
-			return true
-		}
+// routeSet returns s's routes as a set; nil for a nil snapshot.
+func (s *snapshot) routeSet() map[*route]bool {
+	if s == nil {
+		return nil
 	}
-	return false
+	set := make(map[*route]bool, len(s.routes))
+	for _, rt := range s.routes {
+		set[rt] = true
+	}
+	return set
 }
 
 // routeKey identifies everything a compiled route depends on: its own
@@ -174,8 +177,8 @@ func routeKey(rc *config.Route, cfg *config.Config) string {
 
 // cfgError prefixes err with the file, line and column of field.
 func cfgError(cfg *config.Config, field string, err error) error {
-	if line, col, ok := cfg.Position(field); ok {
-		return fmt.Errorf("%s:%d:%d: %s: %w", cfg.File(), line, col, field, err)
+	if file, line, col, ok := cfg.PositionOf(field); ok {
+		return fmt.Errorf("%s:%d:%d: %s: %w", file, line, col, field, err)
 	}
 	return fmt.Errorf("%s: %s: %w", cfg.File(), field, err)
 }

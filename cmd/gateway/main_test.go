@@ -107,25 +107,21 @@ func TestRunFailsFast(t *testing.T) {
 	}
 }
 
-// TestBinaryServesAndDrains builds the real binary, serves a request, and
-// stops it with SIGTERM: it must exit 0.
-func TestBinaryServesAndDrains(t *testing.T) {
+// buildBinary builds the gateway binary once per test binary run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "gateway")
 	build := exec.Command("go", "build", "-ldflags", "-X main.version=v9.9.9-test", "-o", bin, ".")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	if out, err := exec.Command(bin, "version").Output(); err != nil || string(out) != "gateway v9.9.9-test\n" {
-		t.Errorf("version: %q %v", out, err)
-	}
-	cfg := filepath.Join(t.TempDir(), "g.yaml")
-	if err := os.WriteFile(cfg, []byte(`listen: "127.0.0.1:0"
-admin: "off"
-routes:
-  - { name: hello, match: { path: /hello }, respond: { body: "hi" } }
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	return bin
+}
+
+// startBinary runs `gateway run -config cfg` and returns the process and
+// the address it says it listens on.
+func startBinary(t *testing.T, bin, cfg string) (*exec.Cmd, string) {
+	t.Helper()
 	cmd := exec.Command(bin, "run", "-config", cfg)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -134,7 +130,7 @@ routes:
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	lines := bufio.NewScanner(stderr)
 	addrRE := regexp.MustCompile(`listen=(127\.0\.0\.1:\d+)`)
 	var addr string
@@ -148,16 +144,58 @@ routes:
 		t.Fatal("the gateway never said where it listens")
 	}
 	go func() { _, _ = io.Copy(io.Discard, stderr) }()
+	return cmd, addr
+}
+
+// get sends one GET on a new connection and returns the whole answer.
+func get(t *testing.T, addr, path string) string {
+	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _ = io.WriteString(c, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	_, _ = io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 	resp, _ := io.ReadAll(c)
-	c.Close()
-	if !strings.HasPrefix(string(resp), "HTTP/1.1 200") || !strings.HasSuffix(string(resp), "hi") {
+	return string(resp)
+}
+
+// TestBinaryServesAndDrains builds the real binary, serves a request,
+// reloads on SIGHUP, and stops with SIGTERM: it must exit 0.
+func TestBinaryServesAndDrains(t *testing.T) {
+	bin := buildBinary(t)
+	if out, err := exec.Command(bin, "version").Output(); err != nil || string(out) != "gateway v9.9.9-test\n" {
+		t.Errorf("version: %q %v", out, err)
+	}
+	cfg := filepath.Join(t.TempDir(), "g.yaml")
+	write := func(body string) {
+		if err := os.WriteFile(cfg, []byte(`listen: "127.0.0.1:0"
+admin: "off"
+routes:
+  - { name: hello, match: { path: /hello }, respond: { body: "`+body+`" } }
+`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("hi")
+	cmd, addr := startBinary(t, bin, cfg)
+	if resp := get(t, addr, "/hello"); !strings.HasPrefix(resp, "HTTP/1.1 200") || !strings.HasSuffix(resp, "hi") {
 		t.Errorf("answer:\n%s", resp)
 	}
+
+	write("again")
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.HasSuffix(get(t, addr, "/hello"), "again") {
+		if time.Now().After(deadline) {
+			t.Fatal("the new configuration did not serve within 5s of SIGHUP")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
