@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -71,4 +72,31 @@ func formatSize(b ByteSize) string {
 		}
 	}
 	return strconv.FormatInt(int64(b), 10) // not reached: "B" divides everything
+}
+
+// parseRate reads "100", "0.5", "100/s", "600/m" or "5000/h" as requests
+// a second.
+func parseRate(s string) (Rate, error) {
+	num, unit, hasUnit := strings.Cut(strings.TrimSpace(s), "/")
+	f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+		return 0, fmt.Errorf("bad rate %q", s)
+	}
+	if hasUnit {
+		switch strings.TrimSpace(unit) {
+		case "s", "sec", "second":
+		case "m", "min", "minute":
+			f /= 60
+		case "h", "hour":
+			f /= 3600
+		default:
+			return 0, fmt.Errorf("bad rate unit in %q", s)
+		}
+	}
+	return Rate(f), nil
+}
+
+// formatRate writes r so that parseRate reads it back.
+func formatRate(r Rate) string {
+	return strconv.FormatFloat(float64(r), 'g', -1, 64)
 }

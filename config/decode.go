@@ -25,6 +25,7 @@ const nodeBudget = 250_000
 var (
 	durationType = reflect.TypeFor[time.Duration]()
 	byteSizeType = reflect.TypeFor[ByteSize]()
+	rateType     = reflect.TypeFor[Rate]()
 	targetType   = reflect.TypeFor[Target]()
 )
 
@@ -96,6 +97,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		return
 	case byteSizeType:
 		d.byteSize(n, v, path)
+		return
+	case rateType:
+		d.rate(n, v, path)
 		return
 	case targetType:
 		if n.Kind == yaml.SequenceNode {
@@ -462,6 +466,20 @@ func (d *decoder) byteSize(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	v.SetInt(int64(b))
+}
+
+func (d *decoder) rate(n *yaml.Node, v reflect.Value, path string) {
+	const want = "a rate like 100, 0.5, 600/m or 5000/h"
+	s, fromEnv, ok := d.typed(n, path, want, "!!int", "!!float", "!!str")
+	if !ok {
+		return
+	}
+	r, err := parseRate(s)
+	if err != nil {
+		d.badValue(n, path, want, fromEnv)
+		return
+	}
+	v.SetFloat(float64(r))
 }
 
 // describe names what a node holds, for "want X, got Y" messages.

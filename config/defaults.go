@@ -1,6 +1,7 @@
 package config
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,25 @@ const (
 	defaultCooldown       = 10 * time.Second
 	defaultStatus         = 200
 	defaultWeight         = 1
+
+	defaultRedisAddress = "127.0.0.1:6379"
+	defaultRedisTimeout = 50 * time.Millisecond
+	defaultMaxKeys      = 100_000
+)
+
+// Values of RateLimit fields.
+const (
+	PerRoute    = "route"
+	PerClientIP = "client_ip"
+	PerHeader   = "header:" // followed by the header name
+	PerQuery    = "query:"  // followed by the parameter name
+
+	ScopeLocal   = "local"
+	ScopeCluster = "cluster"
+
+	OnRedisErrorLocal = "local"
+	OnRedisErrorAllow = "allow"
+	OnRedisErrorDeny  = "deny"
 )
 
 // Balance values of Upstream.Balance.
@@ -72,6 +92,38 @@ func applyDefaults(c *Config, set map[string]bool) {
 		if r.Upstream != nil {
 			upstreamDefaults(r.Upstream, p+".upstream", set)
 		}
+		if r.RateLimit != nil {
+			rateLimitDefaults(r.RateLimit, p+".rate_limit", set)
+		}
+	}
+	if c.Redis != nil {
+		if c.Redis.Address == "" {
+			c.Redis.Address = defaultRedisAddress
+		}
+		if !set["redis.timeout"] {
+			c.Redis.Timeout = defaultRedisTimeout
+		}
+	}
+}
+
+func rateLimitDefaults(rl *RateLimit, p string, set map[string]bool) {
+	if !set[p+".burst"] {
+		rl.Burst = max(1, int(math.Ceil(float64(rl.Rate))))
+	}
+	if rl.Per == "" {
+		rl.Per = PerRoute
+	}
+	if rl.Scope == "" {
+		rl.Scope = ScopeLocal
+	}
+	if rl.OnRedisError == "" {
+		rl.OnRedisError = OnRedisErrorLocal
+	}
+	if !set[p+".instances"] {
+		rl.Instances = 1
+	}
+	if !set[p+".max_keys"] {
+		rl.MaxKeys = defaultMaxKeys
 	}
 }
 

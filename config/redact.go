@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"math"
 	"reflect"
 	"sort"
 	"strconv"
@@ -108,6 +109,12 @@ func (e *encoder) node(v reflect.Value, path string) *yaml.Node {
 	switch v.Type() {
 	case durationType:
 		return scalar("!!str", time.Duration(v.Int()).String())
+	case rateType:
+		r := Rate(v.Float())
+		if r == Rate(math.Trunc(float64(r))) {
+			return scalar("!!int", formatRate(r))
+		}
+		return scalar("!!float", formatRate(r))
 	case byteSizeType:
 		s := formatSize(ByteSize(v.Int()))
 		if s == "0" {

@@ -20,6 +20,9 @@ type Config struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// Server holds the limits and timeouts of the proxy listener.
 	Server Server `yaml:"server"`
+	// Redis is the server that cluster-wide rate limits share. Default:
+	// none; a route with rate_limit.scope: cluster needs it.
+	Redis *Redis `yaml:"redis"`
 	// Include names more files whose routes are appended to Routes, file
 	// after file, after the routes written here. Each entry is a path or a
 	// glob (filepath.Glob syntax: "routes.d/*.yaml"), relative to the
@@ -88,6 +91,8 @@ type Route struct {
 	RequestHeaders HeaderOps `yaml:"request_headers"`
 	// ResponseHeaders are applied to the answer before it is sent.
 	ResponseHeaders HeaderOps `yaml:"response_headers"`
+	// RateLimit limits the requests the route admits. Default: no limit.
+	RateLimit *RateLimit `yaml:"rate_limit"`
 	// Respond makes the gateway answer by itself. Exactly one of Respond
 	// and Upstream is set.
 	Respond *Respond `yaml:"respond"`
@@ -187,3 +192,64 @@ type PassiveHealth struct {
 // unit: "512", "64KiB", "10MiB", "1GiB", "10MB" (powers of 1000 for KB, MB,
 // GB; of 1024 for KiB, MiB, GiB).
 type ByteSize int64
+
+// RateLimit is a token bucket: Rate tokens a second, up to Burst saved up;
+// a request takes one, and a request that finds none gets 429.
+type RateLimit struct {
+	// Rate is the sustained rate: requests a second ("100", "0.5"), or per
+	// second, minute or hour ("100/s", "600/m", "5000/h"). Required, > 0.
+	Rate Rate `yaml:"rate"`
+	// Burst is how many requests may come at once after a quiet spell.
+	// Default: one second's worth of Rate, at least 1.
+	Burst int `yaml:"burst"`
+	// Per says whose bucket a request takes from: "route" (default: one
+	// bucket for everyone), "client_ip" (the client address that
+	// trusted_proxies yields), "header:NAME" or "query:NAME" (the value of
+	// that header or query parameter). Requests without the header or
+	// parameter all share one bucket of their own.
+	Per string `yaml:"per"`
+	// Scope is "local" (default: each gateway instance counts on its own)
+	// or "cluster" (one limit across every instance, counted in Redis).
+	Scope string `yaml:"scope"`
+	// Bucket names a bucket that several routes share on purpose; every
+	// route naming it must give the same settings. Default "": the route's
+	// own bucket.
+	Bucket string `yaml:"bucket"`
+	// OnRedisError is what a cluster limit does while Redis cannot be
+	// reached: "local" (default: a local bucket of Rate / Instances),
+	// "allow" (admit everything) or "deny" (refuse everything).
+	OnRedisError string `yaml:"on_redis_error"`
+	// Instances is how many gateway instances share a cluster limit; the
+	// local fallback gets Rate / Instances. Default 1.
+	Instances int `yaml:"instances"`
+	// MaxKeys caps the buckets kept for one limit (per client IP, header
+	// or query value); past it the least recently used are dropped.
+	// Default 100000.
+	MaxKeys int `yaml:"max_keys"`
+	// Headers adds the RateLimit-Policy and RateLimit headers to admitted
+	// answers too; a refused one always has them. Default false.
+	Headers bool `yaml:"headers"`
+	// LegacyHeaders also sends RateLimit-Limit, RateLimit-Remaining and
+	// RateLimit-Reset. Default false.
+	LegacyHeaders bool `yaml:"legacy_headers"`
+}
+
+// Rate is a rate in requests a second. In YAML it is a number ("100",
+// "0.5") or a count per unit ("100/s", "600/m", "5000/h").
+type Rate float64
+
+// Redis is a Redis server.
+type Redis struct {
+	// Address is host:port. Default "127.0.0.1:6379".
+	Address string `yaml:"address"`
+	// Username and Password authenticate (Redis 6 ACLs); default none.
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// DB selects the database. Default 0.
+	DB int `yaml:"db"`
+	// Timeout bounds one Redis call; past it the call counts as Redis being
+	// unreachable. Default 50ms.
+	Timeout time.Duration `yaml:"timeout"`
+	// PoolSize caps connections to Redis. Default 10 per CPU.
+	PoolSize int `yaml:"pool_size"`
+}

@@ -96,6 +96,9 @@ func (v *validator) config(c *Config) {
 		}
 	}
 	v.server(&c.Server)
+	if c.Redis != nil {
+		v.redis(c.Redis)
+	}
 	if len(c.Routes) == 0 {
 		v.errorf("routes", "at least one route is required")
 	}
@@ -113,6 +116,95 @@ func (v *validator) config(c *Config) {
 			continue
 		}
 		names[r.Name] = i
+	}
+	v.rateLimits(c)
+}
+
+func (v *validator) redis(r *Redis) {
+	if msg := checkHostPort(r.Address); msg != "" {
+		v.invalid("redis.address", r.Address, msg)
+	}
+	v.positive("redis.timeout", r.Timeout)
+	if r.DB < 0 {
+		v.invalid("redis.db", r.DB, "must not be negative")
+	}
+	if r.PoolSize < 0 {
+		v.invalid("redis.pool_size", r.PoolSize, "must not be negative")
+	}
+}
+
+// rateLimits checks each route's limit, and that the routes sharing a
+// bucket agree on it.
+func (v *validator) rateLimits(c *Config) {
+	buckets := make(map[string]int)
+	for i := range c.Routes {
+		rl := c.Routes[i].RateLimit
+		if rl == nil {
+			continue
+		}
+		p := "routes[" + strconv.Itoa(i) + "].rate_limit"
+		v.rateLimit(rl, p, c.Redis != nil)
+		if rl.Bucket == "" {
+			continue
+		}
+		first, seen := buckets[rl.Bucket]
+		if !seen {
+			buckets[rl.Bucket] = i
+			continue
+		}
+		if *c.Routes[first].RateLimit != *rl {
+			v.errorf(p, "shares bucket %q with routes[%d]%s but its settings differ; a shared bucket has one set of settings",
+				rl.Bucket, first, v.where(fmt.Sprintf("routes[%d].rate_limit", first), p))
+		}
+	}
+}
+
+func (v *validator) rateLimit(rl *RateLimit, p string, haveRedis bool) {
+	if rl.Rate <= 0 {
+		if _, written := v.pos[p+".rate"]; !written {
+			v.errorf(p+".rate", "is required")
+		} else {
+			v.invalid(p+".rate", float64(rl.Rate), "must be > 0")
+		}
+	}
+	if rl.Burst < 1 {
+		v.invalid(p+".burst", rl.Burst, "must be >= 1")
+	}
+	switch {
+	case rl.Per == PerRoute || rl.Per == PerClientIP:
+	case strings.HasPrefix(rl.Per, PerHeader):
+		if name := strings.TrimPrefix(rl.Per, PerHeader); !isToken(name) {
+			v.invalid(p+".per", rl.Per, "wants a header name after header:")
+		}
+	case strings.HasPrefix(rl.Per, PerQuery):
+		if strings.TrimPrefix(rl.Per, PerQuery) == "" {
+			v.invalid(p+".per", rl.Per, "wants a parameter name after query:")
+		}
+	default:
+		v.invalid(p+".per", rl.Per, "must be route, client_ip, header:NAME or query:NAME")
+	}
+	switch rl.Scope {
+	case ScopeLocal:
+	case ScopeCluster:
+		if !haveRedis {
+			v.errorf(p+".scope", "cluster needs the top-level redis setting")
+		}
+	default:
+		v.invalid(p+".scope", rl.Scope, "must be local or cluster")
+	}
+	if rl.Bucket != "" && !validName(rl.Bucket) {
+		v.invalid(p+".bucket", rl.Bucket, "may hold only letters, digits, '_', '.' and '-'")
+	}
+	switch rl.OnRedisError {
+	case OnRedisErrorLocal, OnRedisErrorAllow, OnRedisErrorDeny:
+	default:
+		v.invalid(p+".on_redis_error", rl.OnRedisError, "must be local, allow or deny")
+	}
+	if rl.Instances < 1 {
+		v.invalid(p+".instances", rl.Instances, "must be >= 1")
+	}
+	if rl.MaxKeys < 1 {
+		v.invalid(p+".max_keys", rl.MaxKeys, "must be >= 1")
 	}
 }
 
