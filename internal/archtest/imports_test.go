@@ -16,6 +16,8 @@ const module = "github.com/fastgate/gateway"
 var allowed = map[string][]string{
 	"router":            {},
 	"discovery":         {},
+	"discovery/consul":  {"discovery", "github.com/hashicorp/consul/api"},
+	"discovery/etcd":    {"discovery", "go.etcd.io/etcd", "go.uber.org/zap", "google.golang.org/grpc"},
 	"config":            {"go.yaml.in/yaml/v3"},
 	"metrics":           {"github.com/prometheus/client_golang"},
 	"upstream":          {"github.com/valyala/fasthttp"},

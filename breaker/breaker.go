@@ -1,0 +1,271 @@
+package breaker
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+)
+
+// State is a breaker's state. Its numeric values are those of the
+// gateway_breaker_state metric.
+type State uint8
+
+// The states of a Breaker. They have the values of gobreaker's states.
+const (
+	Closed   State = 0 // calls pass and their outcomes are counted
+	HalfOpen State = 1 // a limited number of probe calls pass
+	Open     State = 2 // no call passes
+)
+
+// String returns "closed", "half-open" or "open".
+func (s State) String() string {
+	switch s {
+	case Closed:
+		return "closed"
+	case HalfOpen:
+		return "half-open"
+	case Open:
+		return "open"
+	}
+	return "unknown"
+}
+
+// Defaults that a zero field of Settings stands for.
+const (
+	DefaultWindow              = 10 * time.Second
+	DefaultOpenFor             = 30 * time.Second
+	DefaultConsecutiveFailures = 5
+	// windowBuckets is the number of buckets the closed state's window
+	// rolls in: counts older than Window fade out a tenth at a time.
+	windowBuckets = 10
+)
+
+// Settings configure a Breaker. The zero value is usable: it opens after
+// DefaultConsecutiveFailures failures in a row and stays open for
+// DefaultOpenFor.
+type Settings struct {
+	// FailureRatio opens the breaker when failed calls make up at least
+	// this share of the calls completed within Window, once there are at
+	// least MinRequests of them. Within 0 and 1; 0 turns the ratio rule
+	// off.
+	FailureRatio float64
+	// MinRequests is how many calls must have completed within Window
+	// before FailureRatio is applied. 0 applies it from the first call.
+	MinRequests uint32
+	// ConsecutiveFailures opens the breaker after this many failed calls
+	// in a row within Window. 0 turns this rule off, except when
+	// FailureRatio is 0 too: then it is DefaultConsecutiveFailures.
+	ConsecutiveFailures uint32
+	// Window is how far back the closed state's counts reach. The window
+	// rolls in ten steps of Window/10. 0 means DefaultWindow.
+	Window time.Duration
+	// OpenFor is how long the breaker stays open before it lets probes
+	// through. 0 means DefaultOpenFor.
+	OpenFor time.Duration
+	// HalfOpenRequests is how many probe calls pass in the half-open
+	// state; all of them must succeed to close the breaker. 0 means 1.
+	HalfOpenRequests uint32
+	// FailureStatuses are the upstream statuses counted as failures, each
+	// within 100 and 599. nil means every 5xx; a non-nil list means
+	// exactly its statuses (an empty one: no status at all, only
+	// connection errors and timeouts). Connection errors and timeouts
+	// always count.
+	FailureStatuses []int
+	// OnStateChange, when not nil, is called once for each change of
+	// state with the breaker's name (a Set's breakers are named by their
+	// target). It runs while the breaker holds its lock: it must be quick
+	// (a log line, a gauge, a counter) and must not call the breaker. The
+	// change from open to half-open happens at the first call (or State)
+	// after OpenFor, not on a timer.
+	OnStateChange func(name string, from, to State)
+}
+
+// statusSet holds one bit per HTTP status 0..639.
+type statusSet [10]uint64
+
+func (s *statusSet) add(status int) { s[status>>6] |= 1 << (status & 63) }
+
+func (s *statusSet) has(status int) bool {
+	return uint(status) < 640 && s[status>>6]&(1<<(status&63)) != 0
+}
+
+// normalized returns s with its zero fields replaced by their defaults.
+func (s Settings) normalized() Settings {
+	if s.FailureRatio == 0 && s.ConsecutiveFailures == 0 {
+		s.ConsecutiveFailures = DefaultConsecutiveFailures
+	}
+	if s.Window == 0 {
+		s.Window = DefaultWindow
+	}
+	if s.OpenFor == 0 {
+		s.OpenFor = DefaultOpenFor
+	}
+	if s.HalfOpenRequests == 0 {
+		s.HalfOpenRequests = 1
+	}
+	return s
+}
+
+func (s Settings) validate() error {
+	var errs []error
+	if math.IsNaN(s.FailureRatio) || s.FailureRatio < 0 || s.FailureRatio > 1 {
+		errs = append(errs, fmt.Errorf("breaker: failure ratio %v: must be within 0 and 1", s.FailureRatio))
+	}
+	if s.Window < 0 {
+		errs = append(errs, fmt.Errorf("breaker: window %v: must not be negative", s.Window))
+	}
+	if s.OpenFor < 0 {
+		errs = append(errs, fmt.Errorf("breaker: open_for %v: must not be negative", s.OpenFor))
+	}
+	for _, st := range s.FailureStatuses {
+		if st < 100 || st > 599 {
+			errs = append(errs, fmt.Errorf("breaker: failure status %d: must be within 100 and 599", st))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s Settings) statuses() statusSet {
+	var set statusSet
+	if s.FailureStatuses == nil {
+		for st := 500; st <= 599; st++ {
+			set.add(st)
+		}
+		return set
+	}
+	for _, st := range s.FailureStatuses {
+		set.add(st)
+	}
+	return set
+}
+
+// Equal reports whether s and o build breakers that behave the same,
+// defaults applied; OnStateChange is not compared. The gateway keeps a
+// route's Breaker across a reload when its settings are Equal.
+func (s Settings) Equal(o Settings) bool {
+	a, b := s.normalized(), o.normalized()
+	return a.FailureRatio == b.FailureRatio && a.MinRequests == b.MinRequests &&
+		a.ConsecutiveFailures == b.ConsecutiveFailures && a.Window == b.Window &&
+		a.OpenFor == b.OpenFor && a.HalfOpenRequests == b.HalfOpenRequests &&
+		a.statuses() == b.statuses()
+}
+
+// The outcomes of a call as gobreaker sees them: nil is a success.
+var (
+	errFailed   = errors.New("breaker: call failed")
+	errExcluded = errors.New("breaker: call not judged")
+)
+
+// Breaker is one circuit breaker. It is safe for concurrent use.
+type Breaker struct {
+	cb       *gobreaker.CircuitBreaker[struct{}]
+	failures statusSet
+	settings Settings
+}
+
+// New returns a closed Breaker named name (the route, or the target of a
+// Set), or the errors of s, all of them.
+func New(name string, s Settings) (*Breaker, error) {
+	if err := s.validate(); err != nil {
+		return nil, err
+	}
+	return build(name, s), nil
+}
+
+// build makes a Breaker from validated settings.
+func build(name string, s Settings) *Breaker {
+	if s.FailureStatuses != nil { // a copy that stays non-nil when empty
+		s.FailureStatuses = append(make([]int, 0, len(s.FailureStatuses)), s.FailureStatuses...)
+	}
+	b := &Breaker{settings: s, failures: s.statuses()}
+	n := s.normalized()
+	st := gobreaker.Settings{
+		Name:        name,
+		MaxRequests: n.HalfOpenRequests,
+		Interval:    n.Window,
+		Timeout:     n.OpenFor,
+		ReadyToTrip: tripRule(n),
+		IsExcluded:  func(err error) bool { return err == errExcluded },
+	}
+	if bucket := n.Window / windowBuckets; bucket > 0 {
+		st.BucketPeriod = bucket
+	}
+	if fn := s.OnStateChange; fn != nil {
+		st.OnStateChange = func(name string, from, to gobreaker.State) {
+			fn(name, State(from), State(to))
+		}
+	}
+	b.cb = gobreaker.NewCircuitBreaker[struct{}](st)
+	return b
+}
+
+// tripRule returns the closed state's test, called after each failure
+// with the counts of the window. Only completed calls count: in-flight
+// calls and calls not judged are left out of the ratio.
+func tripRule(s Settings) func(gobreaker.Counts) bool {
+	return func(c gobreaker.Counts) bool {
+		if s.ConsecutiveFailures > 0 && c.ConsecutiveFailures >= s.ConsecutiveFailures {
+			return true
+		}
+		if s.FailureRatio <= 0 {
+			return false
+		}
+		done := uint64(c.TotalSuccesses) + uint64(c.TotalFailures)
+		if done == 0 || done < uint64(s.MinRequests) {
+			return false
+		}
+		return float64(c.TotalFailures) >= s.FailureRatio*float64(done)
+	}
+}
+
+// Name returns the name the Breaker was built with.
+func (b *Breaker) Name() string { return b.cb.Name() }
+
+// Settings returns the settings the Breaker was built with.
+func (b *Breaker) Settings() Settings { return b.settings }
+
+// State returns the current state. Past OpenFor an open breaker turns
+// half-open here (calling OnStateChange).
+func (b *Breaker) State() State { return State(b.cb.State()) }
+
+// IsFailure is the failure_on rule: connErr (a connection error or a
+// timeout) always fails; otherwise status fails when it is a 5xx, or,
+// with Settings.FailureStatuses, when it is listed.
+func (b *Breaker) IsFailure(status int, connErr bool) bool {
+	return connErr || b.failures.has(status)
+}
+
+// outcome turns what a call reported into gobreaker's verdict.
+func (b *Breaker) outcome(status int, connErr bool) error {
+	switch {
+	case connErr:
+		return errFailed
+	case status <= 0:
+		return errExcluded
+	case b.failures.has(status):
+		return errFailed
+	}
+	return nil
+}
+
+// Do runs call unless the breaker rejects it, and counts call's outcome.
+//
+// call returns the upstream's status, or connErr true for a connection
+// error or a timeout (status is then ignored). A call that reports
+// neither (status 0 and connErr false, e.g. the client went away before
+// the upstream answered) is counted neither way and gives its half-open
+// probe slot back. A panic in call counts as a failure and is passed on.
+//
+// rejected is true when call did not run: the breaker is open, or
+// half-open with all its probes taken. The gateway then serves a
+// fallback. Do allocates nothing when call does not escape, as a function
+// literal written at the call site does not.
+func (b *Breaker) Do(call func() (status int, connErr bool)) (rejected bool) {
+	_, err := b.cb.Execute(func() (struct{}, error) {
+		return struct{}{}, b.outcome(call())
+	})
+	return err == gobreaker.ErrOpenState || err == gobreaker.ErrTooManyRequests
+}
