@@ -26,6 +26,10 @@ routes:
   - name: hello
     match: { path: /hello, methods: [GET] }
     respond: { body: "hello, world!" }
+  - name: rl-open
+    match: { path: /rl-open }
+    rate_limit: { rate: 1000000, burst: 1000000, headers: true }
+    respond: { body: "hello, world!" }
   - name: api
     match: { path_prefix: /api/ }
     strip_prefix: /api

@@ -11,6 +11,7 @@ import (
 var (
 	errNoRoute           = errors.New("no route matches")
 	errBodyTooLarge      = errors.New("request body too large")
+	errRateLimited       = errors.New("rate limit exceeded")
 	errHeaderTooLarge    = errors.New("request header too large")
 	errBadRequest        = errors.New("malformed request")
 	errRequestTimeout    = errors.New("request not received in time")
@@ -29,6 +30,8 @@ func statusOf(err error) int {
 		return fasthttp.StatusNotFound
 	case errBodyTooLarge:
 		return fasthttp.StatusRequestEntityTooLarge
+	case errRateLimited:
+		return fasthttp.StatusTooManyRequests
 	case errHeaderTooLarge:
 		return fasthttp.StatusRequestHeaderFieldsTooLarge
 	case errBadRequest:

@@ -42,6 +42,7 @@ type Gateway struct {
 	reload   reloadState
 	reloader atomic.Pointer[Reloader]
 	clients  clients
+	deps     *deps
 }
 
 // prefetchBodySize is how much of a request body is read before the
@@ -65,7 +66,8 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		metrics:  metrics.New(opts.Registry, opts.Version),
 	}
 	g.unmatched = g.metrics.Route("")
-	snap, err := buildSnapshot(cfg, g.metrics, &g.clients, nil)
+	g.deps = &deps{metrics: g.metrics, clients: &g.clients, log: g.log}
+	snap, err := buildSnapshot(cfg, g.deps, nil)
 	if err != nil {
 		g.metrics.ConfigRejected()
 		return nil, err
@@ -117,8 +119,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	err := g.server.ShutdownWithContext(ctx)
 	g.closeRetiring()
 	if snap := g.current.Load(); snap != nil {
-		snap.close()
+		snap.close(g.deps)
 	}
+	g.deps.close()
 	return err
 }
 

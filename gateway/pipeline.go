@@ -7,10 +7,13 @@ import (
 // buildPipeline composes a route's steps once, when the snapshot is built;
 // nothing is composed per request. The order, and why:
 //
-//  1. body limit: the cheapest refusal comes first, before anything is
-//     read from the client or sent upstream.
-//  2. backend: the gateway's own answer (respond) or the upstream (proxy).
-//  3. response headers: the route's response header rules apply to every
+//  1. rate limit: a request over its limit costs nothing more than the
+//     decision, and never counts against the breaker or reaches the
+//     upstream.
+//  2. body limit: refused before anything is read from the client or sent
+//     upstream.
+//  3. backend: the gateway's own answer (respond) or the upstream (proxy).
+//  4. response headers: the route's response header rules apply to every
 //     answer its backend made, and never to the gateway's error answers.
 func buildPipeline(rt *route, trusted *trustedProxies) handler {
 	var backend handler
@@ -23,6 +26,9 @@ func buildPipeline(rt *route, trusted *trustedProxies) handler {
 	}
 	h := withResponseHeaders(rt, backend)
 	h = withBodyLimit(rt, h)
+	if rt.limit != nil {
+		h = withRateLimit(rt, trusted, h)
+	}
 	return h
 }
 

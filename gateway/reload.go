@@ -77,8 +77,11 @@ func (g *Gateway) Apply(cfg *config.Config) (ReloadResult, error) {
 		return ReloadResult{}, errors.New("gateway: shut down")
 	}
 	old := g.current.Load()
-	next, err := buildSnapshot(cfg, g.metrics, &g.clients, old)
+	next, err := buildSnapshot(cfg, g.deps, old)
 	res := diffConfigs(old.cfg, cfg)
+	if g.deps.redisChanged(cfg.Redis) {
+		res.RestartNeeded = append(res.RestartNeeded, "redis")
+	}
 	if err != nil {
 		g.metrics.ConfigRejected()
 		res.Errors = errorLines(err)
@@ -132,7 +135,7 @@ func (g *Gateway) retire(rt *route) {
 		delete(g.reload.retiring, rt)
 		g.reload.mu.Unlock()
 		if pending {
-			rt.close()
+			rt.close(g.deps)
 		}
 	})
 }
@@ -146,7 +149,7 @@ func (g *Gateway) closeRetiring() {
 	g.reload.mu.Unlock()
 	for rt, t := range pending {
 		t.Stop()
-		rt.close()
+		rt.close(g.deps)
 	}
 }
 

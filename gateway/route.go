@@ -31,6 +31,8 @@ type route struct {
 	stripPrefix []byte
 	reqHeaders  headerOps
 	respHeaders headerOps
+	// limit is the route's rate limit; nil for none.
+	limit *routeLimit
 	// Exactly one backend is set.
 	respond  *staticAnswer
 	upstream *pool
@@ -38,10 +40,11 @@ type route struct {
 
 // close releases what the route holds. Only call it once no request can
 // still be using the route.
-func (rt *route) close() {
+func (rt *route) close(d *deps) {
 	if rt.upstream != nil {
 		rt.upstream.close()
 	}
+	d.limiters.release(rt.limit)
 }
 
 // drainTime is how long a request that started on rt may still be using

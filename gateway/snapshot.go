@@ -1,11 +1,14 @@
 package gateway
 
 import (
+	"log/slog"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/redis/go-redis/v9"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,7 +33,7 @@ type snapshot struct {
 // are carried over as they are, with their state (connection pools, and
 // the buckets, breakers and caches of later steps); the rest are built
 // fresh. On error nothing new is left open and prev is untouched.
-func buildSnapshot(cfg *config.Config, m *metrics.Metrics, cs *clients, prev *snapshot) (_ *snapshot, err error) {
+func buildSnapshot(cfg *config.Config, d *deps, prev *snapshot) (_ *snapshot, err error) {
 	trusted, err := newTrustedProxies(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
@@ -45,7 +48,7 @@ func buildSnapshot(cfg *config.Config, m *metrics.Metrics, cs *clients, prev *sn
 	}
 	defer func() {
 		if err != nil {
-			s.closeExcept(prev)
+			s.closeExcept(prev, d)
 		}
 	}()
 
@@ -65,7 +68,7 @@ func buildSnapshot(cfg *config.Config, m *metrics.Metrics, cs *clients, prev *sn
 			s.routes = append(s.routes, rt)
 			continue
 		}
-		rt, err := buildRoute(rc, cfg.Server, trusted, m, cs)
+		rt, err := d.buildRoute(rc, cfg, trusted)
 		if rt != nil {
 			rt.key = key
 		}
@@ -101,48 +104,65 @@ func buildSnapshot(cfg *config.Config, m *metrics.Metrics, cs *clients, prev *sn
 	return s, nil
 }
 
-func buildRoute(rc *config.Route, srv config.Server, trusted *trustedProxies, m *metrics.Metrics, cs *clients) (*route, error) {
-	rt := &route{
+func (d *deps) buildRoute(rc *config.Route, cfg *config.Config, trusted *trustedProxies) (rt *route, err error) {
+	srv := cfg.Server
+	rt = &route{
 		name:        rc.Name,
 		cfg:         *rc,
-		metrics:     m.Route(rc.Name),
+		metrics:     d.metrics.Route(rc.Name),
 		maxBody:     int(srv.MaxBodySize),
 		stripPrefix: []byte(rc.StripPrefix),
 		reqHeaders:  newHeaderOps(rc.RequestHeaders.Set, rc.RequestHeaders.Remove),
 		respHeaders: newHeaderOps(rc.ResponseHeaders.Set, rc.ResponseHeaders.Remove),
 	}
+	defer func() {
+		if err != nil {
+			rt.close(d)
+		}
+	}()
 	if rc.MaxBodySize > 0 {
 		rt.maxBody = int(rc.MaxBodySize)
+	}
+	if rc.RateLimit != nil {
+		var client redis.UniversalClient
+		if rc.RateLimit.Scope == config.ScopeCluster {
+			if client, err = d.redisFor(cfg.Redis); err != nil {
+				return rt, fmt.Errorf("rate_limit: %w", err)
+			}
+		}
+		if rt.limit, err = d.newRouteLimit(rc, client); err != nil {
+			return rt, fmt.Errorf("rate_limit: %w", err)
+		}
 	}
 	switch {
 	case rc.Respond != nil:
 		rt.respond = newStaticAnswer(rc.Respond)
 	case rc.Upstream != nil:
-		p, err := newPool(rc.Upstream, cs)
+		p, err := newPool(rc.Upstream, d.clients)
 		if err != nil {
-			return nil, fmt.Errorf("upstream: %w", err)
+			return rt, fmt.Errorf("upstream: %w", err)
 		}
 		rt.upstream = p
 	default:
-		return nil, errors.New("no backend: set respond or upstream")
+		return rt, errors.New("no backend: set respond or upstream")
 	}
 	rt.handle = buildPipeline(rt, trusted)
 	return rt, nil
 }
 
-// close releases what the snapshot's routes hold: the upstream pools.
-func (s *snapshot) close() {
+// close releases what the snapshot's routes hold.
+func (s *snapshot) close(d *deps) {
 	for _, rt := range s.routes {
-		rt.close()
+		rt.close(d)
 	}
 }
 
 // closeExcept closes the routes of s that prev does not also hold.
-func (s *snapshot) closeExcept(prev *snapshot) {
+func (s *snapshot) closeExcept(prev *snapshot, d *deps) {
 	held := prev.routeSet()
 	for _, rt := range s.routes {
 		if !held[rt] {
-			rt.close()
+			rt.close(d)
 		}
 	}
 }
@@ -193,11 +213,12 @@ func unjoin(err error) []error {
 // Check compiles cfg the way New would, reporting what config validation
 // alone cannot see (route conflicts), and releases everything again.
 func Check(cfg *config.Config) error {
-	cs := &clients{}
-	s, err := buildSnapshot(cfg, metrics.New(prometheus.NewRegistry(), "check"), cs, nil)
+	d := &deps{metrics: metrics.New(prometheus.NewRegistry(), "check"), clients: &clients{}, log: slog.New(slog.DiscardHandler)}
+	defer d.close()
+	s, err := buildSnapshot(cfg, d, nil)
 	if err != nil {
 		return err
 	}
-	s.close()
+	s.close(d)
 	return nil
 }

@@ -21,6 +21,8 @@ type Metrics struct {
 	duration       *prometheus.HistogramVec
 	inFlight       *prometheus.GaugeVec
 	upstreamErrors *prometheus.CounterVec
+	rateLimited    *prometheus.CounterVec
+	redisOutages   *prometheus.CounterVec
 	reloads        *prometheus.CounterVec
 	lastReload     prometheus.Gauge
 	configInfo     *prometheus.GaugeVec
@@ -50,6 +52,14 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Name: "gateway_upstream_errors_total",
 			Help: "Failed upstream attempts, by route and kind (connect, timeout, reset, protocol, pool_exhausted, no_instance, other).",
 		}, []string{"route", "kind"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_ratelimit_rejected_total",
+			Help: "Requests answered 429 by a route's rate limit.",
+		}, []string{"route"}),
+		redisOutages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_ratelimit_redis_outages_total",
+			Help: "Times a route's cluster rate limit lost Redis and fell back to its on_redis_error mode.",
+		}, []string{"route"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_config_reloads_total",
 			Help: "Configurations loaded, by result (success, failure).",
@@ -70,6 +80,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	}, []string{"version"})
 	buildInfo.WithLabelValues(version).Set(1)
 	reg.MustRegister(m.requests, m.duration, m.inFlight, m.upstreamErrors,
+		m.rateLimited, m.redisOutages, &fallbackCollector{m: m},
 		m.reloads, m.lastReload, m.configInfo, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -106,6 +117,7 @@ func (m *Metrics) Route(name string) *Route {
 		Duration: m.duration.WithLabelValues(name),
 		InFlight: m.inFlight.WithLabelValues(name),
 	}
+	r.rateLimited = m.rateLimited.WithLabelValues(name)
 	for k := range upstreamErrorKinds {
 		r.upstreamErrors[k] = m.upstreamErrors.WithLabelValues(name, upstreamErrorKinds[k])
 	}
@@ -129,6 +141,8 @@ func (m *Metrics) Forget(keep func(name string) bool) {
 		m.upstreamErrors.DeletePartialMatch(prometheus.Labels{"route": name})
 		m.duration.DeleteLabelValues(name)
 		m.inFlight.DeleteLabelValues(name)
+		m.rateLimited.DeleteLabelValues(name)
+		m.redisOutages.DeleteLabelValues(name)
 	}
 }
 
@@ -169,6 +183,10 @@ type Route struct {
 	InFlight prometheus.Gauge
 
 	upstreamErrors [numKinds]prometheus.Counter
+	rateLimited    prometheus.Counter
+	// fallbacks reports the decisions a cluster rate limit made without
+	// Redis; read at scrape time.
+	fallbacks atomic.Pointer[func() uint64]
 
 	// codes maps method index<<16|status to its counter. Copy on write:
 	// readers load the map without a lock, the rare writer copies it.
@@ -205,6 +223,46 @@ func (r *Route) newCode(key uint32, mi int, code int) prometheus.Counter {
 	next[key] = c
 	r.codes.Store(&next)
 	return c
+}
+
+// RateLimited counts one request refused by the route's rate limit.
+func (r *Route) RateLimited() { r.rateLimited.Inc() }
+
+// RedisState records a cluster rate limit losing (up false) or finding
+// again (up true) its Redis.
+func (r *Route) RedisState(up bool) {
+	if !up {
+		r.parent.redisOutages.WithLabelValues(r.name).Inc()
+	}
+}
+
+// SetRateLimitFallbacks makes gateway_ratelimit_redis_fallback_total of
+// the route report f, read at every scrape; nil stops it.
+func (r *Route) SetRateLimitFallbacks(f func() uint64) {
+	if f == nil {
+		r.fallbacks.Store(nil)
+		return
+	}
+	r.fallbacks.Store(&f)
+}
+
+// fallbackCollector exports each route's rate-limit fallback count.
+type fallbackCollector struct{ m *Metrics }
+
+var fallbackDesc = prometheus.NewDesc("gateway_ratelimit_redis_fallback_total",
+	"Decisions a route's cluster rate limit made by its on_redis_error mode because Redis could not answer.",
+	[]string{"route"}, nil)
+
+func (c *fallbackCollector) Describe(ch chan<- *prometheus.Desc) { ch <- fallbackDesc }
+
+func (c *fallbackCollector) Collect(ch chan<- prometheus.Metric) {
+	c.m.mu.Lock()
+	defer c.m.mu.Unlock()
+	for name, r := range c.m.routes {
+		if f := r.fallbacks.Load(); f != nil {
+			ch <- prometheus.MustNewConstMetric(fallbackDesc, prometheus.CounterValue, float64((*f)()), name)
+		}
+	}
 }
 
 // UpstreamError counts one failed upstream attempt.

@@ -1,0 +1,43 @@
+package gateway
+
+import (
+	"log/slog"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/metrics"
+)
+
+// deps is what compiled routes draw on that outlives one configuration:
+// metrics, shared upstream pools, shared rate-limit buckets and the Redis
+// client. One per gateway.
+type deps struct {
+	metrics  *metrics.Metrics
+	clients  *clients
+	limiters limiters
+	log      *slog.Logger
+
+	redisMu  sync.Mutex
+	redis    redis.UniversalClient
+	redisCfg config.Redis
+}
+
+// close releases the connections deps opened itself.
+func (d *deps) close() {
+	d.redisMu.Lock()
+	defer d.redisMu.Unlock()
+	if d.redis != nil {
+		_ = d.redis.Close()
+		d.redis = nil
+	}
+}
+
+// redisChanged reports whether cfg asks for other Redis settings than the
+// client in use was made with.
+func (d *deps) redisChanged(c *config.Redis) bool {
+	d.redisMu.Lock()
+	defer d.redisMu.Unlock()
+	return d.redis != nil && c != nil && *c != d.redisCfg
+}
