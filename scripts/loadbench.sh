@@ -228,9 +228,9 @@ size_name() {
 rows=()
 declare -A per_cpu
 
-bench() { # bench TARGET ADDR SIZE PID|""
-	local target=$1 addr=$2 size=$3 pid=$4 url out ps=() p t0 t1
-	url="http://$addr/bytes/$size"
+bench() { # bench TARGET ADDR SIZE PID|"" [PATH_PREFIX]
+	local target=$1 addr=$2 size=$3 pid=$4 prefix=${5:-} url out ps=() p t0 t1
+	url="http://$addr$prefix/bytes/$size"
 	out="$tmp/wrk-$target-$size.txt"
 	if [[ $warmup != 0 ]]; then
 		timeout "$warmup_limit" taskset -c "$load_cpu" wrk -t1 -c"$conns" -d"$warmup" "$url" >/dev/null
@@ -275,6 +275,9 @@ echo "loadbench: wrk -t1 -c$conns -d$duration per run; $header" >&2
 for size in "${sizes[@]}"; do
 	wants direct && bench direct "$upstream_addr" "$size" ""
 	wants gateway && bench gateway "$gateway_addr" "$size" "$gateway_pid"
+	# The same route with a per-client rate limit set too high to refuse
+	# anything: what the decision costs.
+	wants gateway && [[ $size == 13 ]] && bench gw+limit "$gateway_addr" "$size" "$gateway_pid" /rl
 	wants nginx && bench nginx "$nginx_addr" "$size" "$nginx_pid"
 done
 
@@ -285,6 +288,11 @@ echo "Load average before the start: $load."
 echo
 echo "$header"
 printf '%s\n' "${rows[@]}"
+if wants gateway; then
+	echo
+	awk -v g="${per_cpu[gateway-13]}" -v r="${per_cpu[gw+limit-13]}" \
+		'BEGIN {printf "rate limit cost at 13 B, requests per CPU-second: %.1f%%\n", (g > 0 ? (g - r) * 100 / g : 0)}'
+fi
 if wants gateway && wants nginx; then
 	echo
 	printf 'gateway/nginx, requests per CPU-second:'
