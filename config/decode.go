@@ -43,12 +43,14 @@ type decoder struct {
 	budget  int
 }
 
-func newDecoder(file string, lookup lookupFunc) *decoder {
+// newDecoder returns a decoder for a document of about fields values
+// (a size hint for its maps: a large config would grow them many times).
+func newDecoder(file string, lookup lookupFunc, fields int) *decoder {
 	return &decoder{
 		file:    file,
 		lookup:  lookup,
-		pos:     make(map[string]position),
-		set:     make(map[string]bool),
+		pos:     make(map[string]position, fields),
+		set:     make(map[string]bool, fields),
 		bad:     make(map[string]bool),
 		secrets: make(map[string]bool),
 		budget:  nodeBudget,

@@ -26,10 +26,9 @@ func (c *Config) Hash() string {
 	// patterns are left out; the routes they brought are in.
 	effective := *c
 	effective.Include = nil
-	b, err := json.Marshal(&effective)
-	if err != nil { // plain data: cannot happen
+	h := sha256.New()
+	if err := json.NewEncoder(h).Encode(&effective); err != nil { // plain data: cannot happen
 		panic("config: hash: " + err.Error())
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:8])
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }

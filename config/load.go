@@ -60,7 +60,8 @@ func parseFrom(src source, data []byte, file string, lookup lookupFunc) (*Config
 	if ferr != nil {
 		return nil, Errors{ferr}
 	}
-	d := newDecoder(file, lookup)
+	// Most lines of a config hold one value, a flow mapping a few.
+	d := newDecoder(file, lookup, 2*bytes.Count(data, []byte("\n")))
 	c := &Config{}
 	d.decode(root, reflect.ValueOf(c).Elem(), "")
 	if d.budget < 0 {

@@ -17,9 +17,7 @@ type handler func(ctx *fasthttp.RequestCtx) error
 // route is one compiled route. Immutable after build; shared by every
 // request that matches it.
 type route struct {
-	name string
-	// key identifies the settings the route was built from (routeKey).
-	key     string
+	name    string
 	cfg     config.Route
 	metrics *metrics.Route
 	// handle runs the route's pipeline, composed once at build time

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"log/slog"
+	"reflect"
+	"slices"
 
 	"crypto/sha256"
 	"encoding/hex"
@@ -51,6 +53,10 @@ func buildSnapshot(cfg *config.Config, d *deps, prev *snapshot) (_ *snapshot, er
 			s.closeExcept(prev, d)
 		}
 	}()
+	// A route can be carried over when its own settings and the
+	// server-wide ones compiled into it are unchanged.
+	sameInputs := prev != nil && prev.cfg.Server.MaxBodySize == cfg.Server.MaxBodySize &&
+		slices.Equal(prev.cfg.TrustedProxies, cfg.TrustedProxies)
 
 	rules := make([]router.Rule, len(cfg.Routes))
 	var errs []error
@@ -63,15 +69,11 @@ func buildSnapshot(cfg *config.Config, d *deps, prev *snapshot) (_ *snapshot, er
 			Path:       rc.Match.Path,
 			PathPrefix: rc.Match.PathPrefix,
 		}
-		key := routeKey(rc, cfg)
-		if rt := old[rc.Name]; rt != nil && rt.key == key {
+		if rt := old[rc.Name]; rt != nil && sameInputs && reflect.DeepEqual(&rt.cfg, rc) {
 			s.routes = append(s.routes, rt)
 			continue
 		}
 		rt, err := d.buildRoute(rc, cfg, trusted)
-		if rt != nil {
-			rt.key = key
-		}
 		if err != nil {
 			errs = append(errs, cfgError(cfg, "routes["+strconv.Itoa(i)+"]", err))
 			continue
@@ -180,8 +182,8 @@ func (s *snapshot) routeSet() map[*route]bool {
 }
 
 // routeKey identifies everything a compiled route depends on: its own
-// settings and the server-wide ones baked into it. Equal keys mean the
-// route can be carried over unchanged.
+// settings and the server-wide ones baked into it, for comparing a
+// configuration with a running gateway's by digest.
 func routeKey(rc *config.Route, cfg *config.Config) string {
 	b, err := json.Marshal(struct {
 		Route   *config.Route
