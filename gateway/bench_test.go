@@ -28,8 +28,17 @@ routes:
     respond: { body: "hello, world!" }
   - name: rl-open
     match: { path: /rl-open }
-    rate_limit: { rate: 1000000, burst: 1000000, headers: true }
+    rate_limit: { rate: 1000000, burst: 1000000000, headers: true }
     respond: { body: "hello, world!" }
+  - name: rl-ip
+    match: { path: /rl-ip }
+    rate_limit: { rate: 1000000, burst: 1000000000, per: client_ip }
+    respond: { body: "hello, world!" }
+  - name: api-limited
+    match: { path_prefix: /rl/ }
+    strip_prefix: /rl
+    rate_limit: { rate: 1000000, burst: 1000000, per: client_ip }
+    upstream: { targets: ["{UP1}"] }
   - name: api
     match: { path_prefix: /api/ }
     strip_prefix: /api
@@ -81,14 +90,20 @@ func BenchmarkRespond(b *testing.B) {
 }
 
 // BenchmarkHandler runs the gateway's handler alone on a reused request
-// context against a loopback upstream: the gateway's own cost per request.
+// context against a loopback upstream: the gateway's own cost per request,
+// for a plain proxied route and the same route behind a per-client rate
+// limit too high to refuse anything.
 func BenchmarkHandler(b *testing.B) {
 	up := benchUpstream(b, benchBody)
 	gw := startGateway(b, benchConfig, up)
-	ctx := newBenchCtx("/api/x")
-	b.ReportAllocs()
-	for b.Loop() {
-		serveOnce(gw.Gateway, ctx, "/api/x")
+	for _, path := range []string{"/api/x", "/rl/x"} {
+		b.Run(path, func(b *testing.B) {
+			ctx := newBenchCtx(path)
+			b.ReportAllocs()
+			for b.Loop() {
+				serveOnce(gw.Gateway, ctx, path)
+			}
+		})
 	}
 }
 
@@ -122,4 +137,20 @@ func serveOnce(g *Gateway, ctx *fasthttp.RequestCtx, path string) {
 	}
 	// What the server does after writing: release a streamed body.
 	ctx.Response.ResetBody()
+}
+
+// BenchmarkRateLimitStep isolates what a rate limit adds to a request: the
+// same answer from the gateway itself, without a limit, behind a
+// per-client limit, and behind a limit that sends its headers.
+func BenchmarkRateLimitStep(b *testing.B) {
+	gw := startGateway(b, benchConfig, deadAddr(b))
+	for _, path := range []string{"/hello", "/rl-ip", "/rl-open"} {
+		b.Run(path, func(b *testing.B) {
+			ctx := newBenchCtx(path)
+			b.ReportAllocs()
+			for b.Loop() {
+				serveOnce(gw.Gateway, ctx, path)
+			}
+		})
+	}
 }

@@ -81,9 +81,7 @@ func (p *proxyStep) prepare(req *fasthttp.Request, path []byte, peer netip.Addr)
 	rt := p.route
 	h := &req.Header
 	var scratch [scratchSize]byte
-	if len(rt.stripPrefix) > 0 {
-		stripPrefix(req, path, rt.stripPrefix, scratch[:0])
-	}
+	rewriteURI(req, path, rt.stripPrefix, scratch[:0])
 	f := scanRequestHeaders(h)
 	if f&flagHopByHop != 0 {
 		stripRequestHopByHop(h)
@@ -144,9 +142,44 @@ func isIdempotent(h *fasthttp.RequestHeader) bool {
 	return false
 }
 
-// stripPrefix removes prefix from the request's path. The router matched
-// path against the route, so it starts with prefix. What is left always
-// starts with "/".
+// rewriteURI sets the request line's target for the upstream: the path
+// the route matched (path, in normal form), without prefix, and the query
+// as the client sent it.
+//
+// When the client's own path already was in normal form, the common case,
+// its bytes are sent as they came, which spares re-encoding the whole URI.
+// Otherwise (percent-encoding, dot segments, doubled slashes) the normal
+// form the router saw is what goes upstream, so that an upstream never
+// reads a path the gateway routed differently.
+func rewriteURI(req *fasthttp.Request, path, prefix, scratch []byte) {
+	raw := req.Header.RequestURI()
+	rawPath, query := raw, []byte(nil)
+	if i := bytes.IndexByte(raw, '?'); i >= 0 {
+		rawPath, query = raw[:i], raw[i:]
+	}
+	if !bytes.Equal(rawPath, path) {
+		if len(prefix) > 0 {
+			stripPrefix(req, path, prefix, scratch)
+		}
+		return // fasthttp writes the parsed URI, normalized and encoded
+	}
+	if len(prefix) == 0 || !bytes.HasPrefix(path, prefix) {
+		req.SetRequestURIBytes(raw)
+		return
+	}
+	rest := path[len(prefix):]
+	buf := scratch[:0]
+	if len(rest) == 0 || rest[0] != '/' {
+		buf = append(buf, '/')
+	}
+	buf = append(buf, rest...)
+	buf = append(buf, query...)
+	req.SetRequestURIBytes(buf)
+}
+
+// stripPrefix removes prefix from the request's parsed path. The router
+// matched path against the route, so it starts with prefix. What is left
+// always starts with "/".
 func stripPrefix(req *fasthttp.Request, path, prefix, scratch []byte) {
 	if !bytes.HasPrefix(path, prefix) {
 		return
