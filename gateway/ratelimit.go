@@ -209,7 +209,9 @@ func (rl *routeLimit) keyOf(ctx *fasthttp.RequestCtx, trusted *trustedProxies, i
 
 func (rl *routeLimit) writeHeaders(h *fasthttp.ResponseHeader, d ratelimit.Decision) {
 	buf := scratchPool.Get().(*[]byte)
-	*buf = rl.headers.Write(h.SetBytesKV, d, (*buf)[:0])
+	// SetCanonical keeps the names as the draft spells them (RateLimit,
+	// not the Ratelimit that header-name normalization would make).
+	*buf = rl.headers.Write(h.SetCanonical, d, (*buf)[:0])
 	scratchPool.Put(buf)
 }
 

@@ -85,7 +85,10 @@ routes:
 	if body := string(resp.Body()); body != `{"error":"rate limit exceeded","route":"limited"}`+"\n" {
 		t.Errorf("429 body %q", body)
 	}
-	if got := g.metric(t, `gateway_ratelimit_rejected_total{route="limited"}`); got != 1 {
+	if _, raw := g.raw(t, "GET /l HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); !strings.Contains(raw, "\r\nRateLimit-Policy: ") || !strings.Contains(raw, "\r\nRateLimit: ") {
+		t.Errorf("header names not spelled as the draft does:\n%s", raw)
+	}
+	if got := g.metric(t, `gateway_ratelimit_rejected_total{route="limited"}`); got != 2 {
 		t.Errorf("gateway_ratelimit_rejected_total = %v, want 1", got)
 	}
 }

@@ -117,7 +117,9 @@ func (m *Metrics) Route(name string) *Route {
 		Duration: m.duration.WithLabelValues(name),
 		InFlight: m.inFlight.WithLabelValues(name),
 	}
-	r.rateLimited = m.rateLimited.WithLabelValues(name)
+	if name != "" { // requests no route took are never rate limited
+		r.rateLimited = m.rateLimited.WithLabelValues(name)
+	}
 	for k := range upstreamErrorKinds {
 		r.upstreamErrors[k] = m.upstreamErrors.WithLabelValues(name, upstreamErrorKinds[k])
 	}
