@@ -134,18 +134,7 @@ func NewLocal(s LocalSettings) (*Local, error) {
 // key (a new key is copied) and allocates only when the key is new.
 func (l *Local) Allow(key []byte, now time.Time) Decision {
 	t := int64(now.Sub(l.epoch))
-	sh := &l.shards[0]
-	if l.mask != 0 {
-		sh = &l.shards[maphash.Bytes(l.seed, key)&l.mask]
-	}
-	sh.mu.Lock()
-	i, ok := sh.m[string(key)]
-	if ok {
-		sh.touch(i)
-	} else {
-		i = sh.insert(key, rate.NewLimiter(l.limit, l.burst))
-	}
-	e := &sh.slab[i]
+	sh, e := l.lock(key, t)
 	allowed := e.lim.AllowN(now, 1)
 	d := l.decision(allowed, e.lim.TokensAt(now))
 	e.full = t + int64(d.Reset)
@@ -161,6 +150,22 @@ func (l *Local) Allow(key []byte, now time.Time) Decision {
 // again).
 func (l *Local) Admit(key []byte, now time.Time) bool {
 	t := int64(now.Sub(l.epoch))
+	sh, e := l.lock(key, t)
+	allowed := e.lim.AllowN(now, 1)
+	if allowed {
+		// A token taken moves "full again" one token's time later, from
+		// now if the bucket was full (the GCRA view of the same bucket).
+		e.full = max(e.full, t) + int64(math.Ceil(l.nsPerToken))
+	}
+	sh.expire(t, l.idle)
+	sh.mu.Unlock()
+	return allowed
+}
+
+// lock finds key's entry, creating it (with a full bucket) when new, and
+// returns it with its shard locked; the caller unlocks. t is now, in
+// nanoseconds since the epoch.
+func (l *Local) lock(key []byte, t int64) (*shard, *entry) {
 	sh := &l.shards[0]
 	if l.mask != 0 {
 		sh = &l.shards[maphash.Bytes(l.seed, key)&l.mask]
@@ -171,18 +176,9 @@ func (l *Local) Admit(key []byte, now time.Time) bool {
 		sh.touch(i)
 	} else {
 		i = sh.insert(key, rate.NewLimiter(l.limit, l.burst))
-		sh.slab[i].full = t // a new bucket is full
+		sh.slab[i].full = t
 	}
-	e := &sh.slab[i]
-	allowed := e.lim.AllowN(now, 1)
-	if allowed {
-		// A token taken moves "full again" one token's time later, from
-		// now if the bucket was full (the GCRA view of the same bucket).
-		e.full = max(e.full, t) + int64(math.Ceil(l.nsPerToken))
-	}
-	sh.expire(t, l.idle)
-	sh.mu.Unlock()
-	return allowed
+	return sh, &sh.slab[i]
 }
 
 // decision describes a bucket holding tokens (as TokensAt reports them)
