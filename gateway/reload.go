@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -43,18 +44,8 @@ func (r ReloadResult) Summary() string {
 	b.WriteString(" removed=")
 	b.WriteString(strings.Join(r.Removed, ","))
 	b.WriteString(" changed=")
-	b.WriteString(strings.Join(slices.Sorted(mapKeys(r.Changed)), ","))
+	b.WriteString(strings.Join(slices.Sorted(maps.Keys(r.Changed)), ","))
 	return b.String()
-}
-
-func mapKeys(m map[string][]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // reloadState serializes reloads and keeps the routes that left service
@@ -260,7 +251,7 @@ func DigestOf(cfg *config.Config) Digest {
 // serving to, route by route, as lines a person reads.
 func DiffDigests(from, to Digest) []string {
 	var out []string
-	for _, name := range slices.Sorted(digestKeys(to.Routes)) {
+	for _, name := range slices.Sorted(maps.Keys(to.Routes)) {
 		old, ok := from.Routes[name]
 		switch {
 		case !ok:
@@ -269,7 +260,7 @@ func DiffDigests(from, to Digest) []string {
 			out = append(out, "~ route "+name+" (changed)")
 		}
 	}
-	for _, name := range slices.Sorted(digestKeys(from.Routes)) {
+	for _, name := range slices.Sorted(maps.Keys(from.Routes)) {
 		if _, ok := to.Routes[name]; !ok {
 			out = append(out, "- route "+name+" (removed)")
 		}
@@ -281,14 +272,4 @@ func DiffDigests(from, to Digest) []string {
 		out = append(out, "! admin "+from.Admin+" -> "+to.Admin+" (needs a restart)")
 	}
 	return out
-}
-
-func digestKeys(m map[string]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
