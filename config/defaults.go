@@ -34,6 +34,18 @@ const (
 	defaultMaxKeys      = 100_000
 )
 
+// Defaults of the discovery sources.
+const (
+	DefaultConsulAddress = "127.0.0.1:8500"
+	DefaultEtcdEndpoint  = "127.0.0.1:2379"
+)
+
+// Discovery sources, as Upstream.Discovery names them.
+const (
+	SourceConsul = "consul"
+	SourceEtcd   = "etcd"
+)
+
 // Values of RateLimit fields.
 const (
 	PerRoute    = "route"
@@ -94,6 +106,28 @@ func applyDefaults(c *Config, set map[string]bool) {
 		}
 		if r.RateLimit != nil {
 			rateLimitDefaults(r.RateLimit, p+".rate_limit", set)
+		}
+	}
+	if d := c.Discovery.Consul; d != nil {
+		if d.Address == "" {
+			d.Address = DefaultConsulAddress
+		}
+		if d.Consistency == "" {
+			d.Consistency = "stale"
+		}
+		if !set["discovery.consul.wait_time"] {
+			d.WaitTime = 5 * time.Minute
+		}
+	}
+	if d := c.Discovery.Etcd; d != nil {
+		if len(d.Endpoints) == 0 {
+			d.Endpoints = []string{DefaultEtcdEndpoint}
+		}
+		if d.Prefix == "" {
+			d.Prefix = "/services/"
+		}
+		if !set["discovery.etcd.dial_timeout"] {
+			d.DialTimeout = 5 * time.Second
 		}
 	}
 	if c.Redis != nil {

@@ -43,6 +43,22 @@ func (c *Config) Redacted() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// holdsCredentials reports whether c has a credential that Redacted hides
+// (so that the redacted form does not read back as c).
+func (c *Config) holdsCredentials() bool {
+	d := c.Discovery
+	return (c.Redis != nil && c.Redis.Password != "") ||
+		(d.Consul != nil && d.Consul.Token != "") ||
+		(d.Etcd != nil && d.Etcd.Password != "")
+}
+
+// secretField reports whether the field at path holds a credential
+// (passwords and tokens of Redis, Consul, etcd), hidden wherever it came
+// from.
+func secretField(path string) bool {
+	return strings.HasSuffix(path, ".password") || strings.HasSuffix(path, ".token")
+}
+
 // sensitiveHeader reports whether a header's value is to be hidden.
 func sensitiveHeader(name string) bool {
 	n := strings.ToLower(name)
@@ -103,7 +119,7 @@ func str(s string) *yaml.Node { return scalar("!!str", escapeEnv(s)) }
 
 // node encodes v; it returns nil for a value to leave out.
 func (e *encoder) node(v reflect.Value, path string) *yaml.Node {
-	if e.secrets[path] {
+	if e.secrets[path] || (secretField(path) && v.Kind() == reflect.String && v.Len() > 0) {
 		return scalar("!!str", redacted)
 	}
 	switch v.Type() {

@@ -23,6 +23,9 @@ type Config struct {
 	// Redis is the server that cluster-wide rate limits share. Default:
 	// none; a route with rate_limit.scope: cluster needs it.
 	Redis *Redis `yaml:"redis"`
+	// Discovery configures the registries that upstream.service names are
+	// resolved in. Changing it needs a restart.
+	Discovery Discovery `yaml:"discovery"`
 	// Include names more files whose routes are appended to Routes, file
 	// after file, after the routes written here. Each entry is a path or a
 	// glob (filepath.Glob syntax: "routes.d/*.yaml"), relative to the
@@ -136,8 +139,15 @@ type HeaderOps struct {
 // Upstream is a set of HTTP servers that a route forwards to.
 type Upstream struct {
 	// Targets are the servers, each "http://host:port" or
-	// {url: "http://host:port", weight: N}. Required.
+	// {url: "http://host:port", weight: N}. Exactly one of Targets and
+	// Service is required.
 	Targets []Target `yaml:"targets"`
+	// Service names a service whose instances a registry lists; they are
+	// followed live. Needs Discovery.
+	Service string `yaml:"service"`
+	// Discovery is the registry Service is looked up in: "consul" or
+	// "etcd", configured in the top-level discovery section.
+	Discovery string `yaml:"discovery"`
 	// Balance picks a target per request: round_robin (default), weighted,
 	// least_request (power of two choices).
 	Balance string `yaml:"balance"`
@@ -252,4 +262,50 @@ type Redis struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// PoolSize caps connections to Redis. Default 10 per CPU.
 	PoolSize int `yaml:"pool_size"`
+}
+
+// Discovery configures service registries.
+type Discovery struct {
+	// Consul is a Consul agent. Default: none.
+	Consul *Consul `yaml:"consul"`
+	// Etcd is an etcd cluster. Default: none.
+	Etcd *Etcd `yaml:"etcd"`
+	// StateFile keeps the last known instances of every service, so that a
+	// gateway restarted while a registry is down still serves. Default "":
+	// none.
+	StateFile string `yaml:"state_file"`
+}
+
+// Consul is a Consul agent whose health endpoint lists instances.
+type Consul struct {
+	// Address is host:port or a URL. Default "127.0.0.1:8500".
+	Address string `yaml:"address"`
+	// Token is the ACL token. Default: none.
+	Token string `yaml:"token"`
+	// Datacenter to ask. Default: the agent's.
+	Datacenter string `yaml:"datacenter"`
+	// Tag keeps only instances with this tag. Default: all.
+	Tag string `yaml:"tag"`
+	// Consistency of reads: stale (default), default or consistent.
+	Consistency string `yaml:"consistency"`
+	// IncludeFailing also lists instances whose checks fail. Default
+	// false: passing instances only.
+	IncludeFailing bool `yaml:"include_failing"`
+	// WaitTime is how long a blocking query waits for a change. Default 5m.
+	WaitTime time.Duration `yaml:"wait_time"`
+}
+
+// Etcd is an etcd cluster where instances register under a prefix.
+type Etcd struct {
+	// Endpoints are the members' client addresses. Default
+	// ["127.0.0.1:2379"].
+	Endpoints []string `yaml:"endpoints"`
+	// Prefix is where services live: <prefix><service>/<instance-id>.
+	// Default "/services/".
+	Prefix string `yaml:"prefix"`
+	// Username and Password authenticate. Default: none.
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// DialTimeout bounds connecting. Default 5s.
+	DialTimeout time.Duration `yaml:"dial_timeout"`
 }

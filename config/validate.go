@@ -16,6 +16,7 @@ type validator struct {
 	pos     map[string]position
 	bad     map[string]bool // paths that failed to decode: already reported
 	secrets map[string]bool // paths whose value came from the environment
+	disc    *Discovery      // the configured registries
 	errs    Errors
 }
 
@@ -99,6 +100,8 @@ func (v *validator) config(c *Config) {
 	if c.Redis != nil {
 		v.redis(c.Redis)
 	}
+	v.disc = &c.Discovery
+	v.discovery(&c.Discovery)
 	if len(c.Routes) == 0 {
 		v.errorf("routes", "at least one route is required")
 	}
@@ -118,6 +121,49 @@ func (v *validator) config(c *Config) {
 		names[r.Name] = i
 	}
 	v.rateLimits(c)
+}
+
+// discovered checks an upstream that a registry lists.
+func (v *validator) discovered(u *Upstream, p string) {
+	switch u.Discovery {
+	case "":
+		v.errorf(p+".discovery", "is required with service (consul or etcd)")
+	case SourceConsul:
+		if v.disc == nil || v.disc.Consul == nil {
+			v.errorf(p+".discovery", "consul needs the top-level discovery.consul setting")
+		}
+	case SourceEtcd:
+		if v.disc == nil || v.disc.Etcd == nil {
+			v.errorf(p+".discovery", "etcd needs the top-level discovery.etcd setting")
+		}
+	default:
+		v.invalid(p+".discovery", u.Discovery, "unknown discovery (want consul or etcd)")
+	}
+	if strings.ContainsAny(u.Service, "/ \t\r\n\x00") {
+		v.invalid(p+".service", u.Service, "must not contain '/', spaces or control characters")
+	}
+}
+
+func (v *validator) discovery(d *Discovery) {
+	if c := d.Consul; c != nil {
+		switch c.Consistency {
+		case "stale", "default", "consistent":
+		default:
+			v.invalid("discovery.consul.consistency", c.Consistency, "must be stale, default or consistent")
+		}
+		v.positive("discovery.consul.wait_time", c.WaitTime)
+	}
+	if e := d.Etcd; e != nil {
+		for i, ep := range e.Endpoints {
+			if ep == "" {
+				v.errorf("discovery.etcd.endpoints["+strconv.Itoa(i)+"]", "must not be empty")
+			}
+		}
+		if !strings.HasPrefix(e.Prefix, "/") {
+			v.invalid("discovery.etcd.prefix", e.Prefix, `must start with "/"`)
+		}
+		v.positive("discovery.etcd.dial_timeout", e.DialTimeout)
+	}
 }
 
 func (v *validator) redis(r *Redis) {
@@ -370,8 +416,15 @@ func (v *validator) respond(r *Respond, p string) {
 }
 
 func (v *validator) upstream(u *Upstream, p string) {
-	if len(u.Targets) == 0 {
-		v.errorf(p+".targets", "at least one target is required")
+	switch {
+	case len(u.Targets) > 0 && u.Service != "":
+		v.errorf(p, "has both targets and service; keep one")
+	case u.Service != "":
+		v.discovered(u, p)
+	case u.Discovery != "":
+		v.errorf(p+".service", "is required with discovery")
+	case len(u.Targets) == 0:
+		v.errorf(p+".targets", "at least one target is required (or a service and its discovery)")
 	}
 	seen := make(map[string]int, len(u.Targets))
 	for i, t := range u.Targets {
