@@ -105,6 +105,8 @@ type routeView struct {
 	Methods    []string     `json:"methods,omitempty"`
 	Backend    string       `json:"backend"`
 	Balance    string       `json:"balance,omitempty"`
+	Service    string       `json:"service,omitempty"`
+	Discovery  string       `json:"discovery,omitempty"`
 	Targets    []targetView `json:"targets,omitempty"`
 }
 
@@ -133,7 +135,9 @@ func (g *Gateway) serveRoutes(w http.ResponseWriter, _ *http.Request) {
 		case rt.upstream != nil:
 			v.Backend = "upstream"
 			v.Balance = rt.upstream.settings.Balance
-			for _, t := range rt.upstream.targets {
+			v.Service = rt.upstream.settings.Service
+			v.Discovery = rt.upstream.settings.Discovery
+			for _, t := range rt.upstream.targets() {
 				v.Targets = append(v.Targets, targetView{
 					Address:  t.inst.Addr,
 					Weight:   t.inst.Weight,

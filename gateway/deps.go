@@ -7,6 +7,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/discovery"
 	"github.com/fastgate/gateway/metrics"
 )
 
@@ -17,7 +18,13 @@ type deps struct {
 	metrics  *metrics.Metrics
 	clients  *clients
 	limiters limiters
-	log      *slog.Logger
+	// registry follows the services upstreams name; nil when no source
+	// was configured at start.
+	registry *discovery.Registry
+	// check is set when compiling only to report errors: registries are
+	// not asked.
+	check bool
+	log   *slog.Logger
 
 	redisMu  sync.Mutex
 	redis    redis.UniversalClient
@@ -26,6 +33,9 @@ type deps struct {
 
 // close releases the connections deps opened itself.
 func (d *deps) close() {
+	if d.registry != nil {
+		_ = d.registry.Close()
+	}
 	d.redisMu.Lock()
 	defer d.redisMu.Unlock()
 	if d.redis != nil {

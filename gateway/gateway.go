@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/discovery"
 	"github.com/fastgate/gateway/metrics"
 	"github.com/fastgate/gateway/router"
 )
@@ -26,6 +27,13 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Version is reported by gateway_build_info. Empty means "dev".
 	Version string
+	// Sources are the service registries upstream.service names are
+	// looked up in, by the name routes use (consul, etcd). The caller
+	// builds them from the configuration and closes them after Shutdown.
+	Sources map[string]discovery.Watcher
+	// StateFile keeps the last known instances across restarts; "" for
+	// none.
+	StateFile string
 }
 
 // Gateway serves one configuration at a time. Safe for concurrent use.
@@ -67,9 +75,20 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	}
 	g.unmatched = g.metrics.Route("")
 	g.deps = &deps{metrics: g.metrics, clients: &g.clients, log: g.log}
+	if len(opts.Sources) > 0 {
+		reg, err := discovery.NewRegistry(discovery.RegistrySettings{
+			Sources: opts.Sources, StateFile: opts.StateFile, Logger: g.log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		g.deps.registry = reg
+		g.metrics.WatchDiscovery(func() []metrics.ServiceStatus { return discoveryStatus(reg) })
+	}
 	snap, err := buildSnapshot(cfg, g.deps, nil)
 	if err != nil {
 		g.metrics.ConfigRejected()
+		g.deps.close()
 		return nil, err
 	}
 	g.current.Store(snap)
@@ -208,4 +227,18 @@ func (l fasthttpLogger) Printf(format string, args ...any) {
 // Config returns the configuration serving now.
 func (g *Gateway) Config() *config.Config {
 	return g.current.Load().cfg
+}
+
+// discoveryStatus turns the registry's status into the metrics' terms.
+func discoveryStatus(reg *discovery.Registry) []metrics.ServiceStatus {
+	st := reg.Status()
+	out := make([]metrics.ServiceStatus, len(st))
+	now := time.Now()
+	for i, s := range st {
+		out[i] = metrics.ServiceStatus{
+			Source: s.Source, Service: s.Service, Instances: s.Instances,
+			Updates: s.Updates, Errors: s.Errors, Staleness: s.Staleness(now),
+		}
+	}
+	return out
 }

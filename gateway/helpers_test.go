@@ -72,12 +72,18 @@ func startGateway(t testing.TB, yaml string, upstreams ...string) *testGateway {
 
 // serveConfig serves cfg on loopback until the test ends.
 func serveConfig(t testing.TB, cfg *config.Config) *testGateway {
+	return serveConfigWith(t, cfg, Options{})
+}
+
+// serveConfigWith is serveConfig with options (its Logger is the test's).
+func serveConfigWith(t testing.TB, cfg *config.Config, opts Options) *testGateway {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	}
-	gw, err := New(cfg, Options{Logger: log})
+	opts.Logger = log
+	gw, err := New(cfg, opts)
 	if err != nil {
 		t.Fatalf("gateway: %v", err)
 	}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/fastgate/gateway/config"
@@ -10,15 +11,33 @@ import (
 	"github.com/fastgate/gateway/upstream"
 )
 
-// pool is a route's set of upstream targets: the instances the balancer
-// picks from and one connection pool (upstream.Client) per instance.
+// pool is a route's upstream: the instances the balancer picks from and one
+// connection pool (upstream.Client) per instance. The instances are a fixed
+// list (targets) or follow a registry (service); either way the request
+// path reads them with one atomic load.
 type pool struct {
 	clients  *clients
-	set      *discovery.Set
 	balancer discovery.Balancer
-	targets  []target
 	settings config.Upstream
 	retries  int
+	health   discovery.HealthSettings
+	cur      atomicTargets
+
+	// For a discovered service: the subscription and the goroutine that
+	// follows it.
+	sub  *discovery.Subscription
+	stop chan struct{}
+	done chan struct{}
+
+	mu       sync.Mutex // guards the fields below and rebuilds
+	closed   bool
+	retiring map[*time.Timer]clientKey
+}
+
+// targetSet is one generation of a pool's instances. Immutable.
+type targetSet struct {
+	set     *discovery.Set
+	targets []target
 }
 
 // target pairs an instance's live state with its connection pool.
@@ -28,28 +47,108 @@ type target struct {
 	key    clientKey
 }
 
-func newPool(u *config.Upstream, cs *clients) (*pool, error) {
+// discoveryWait bounds how long compiling a route waits for a registry's
+// first answer about a service nobody followed before.
+const discoveryWait = 2 * time.Second
+
+// newPool builds the pool of u. With check set (gateway validate) a
+// discovered service is not looked up.
+func newPool(u *config.Upstream, cs *clients, reg *discovery.Registry, check bool) (*pool, error) {
 	bal, err := discovery.NewBalancer(u.Balance)
 	if err != nil {
 		return nil, err
 	}
-	eps := make([]discovery.Endpoint, 0, len(u.Targets))
-	for _, t := range u.Targets {
-		pu, err := url.Parse(t.URL)
-		if err != nil {
-			return nil, fmt.Errorf("target %q: %w", t.URL, err)
-		}
-		eps = append(eps, discovery.Endpoint{Addr: pu.Host, Weight: t.Weight})
+	p := &pool{
+		clients:  cs,
+		balancer: bal,
+		settings: *u,
+		health:   discovery.HealthSettings{MaxFailures: u.PassiveHealth.MaxFailures, Cooldown: u.PassiveHealth.Cooldown},
 	}
-	set := discovery.NewSet(eps, discovery.HealthSettings{
-		MaxFailures: u.PassiveHealth.MaxFailures,
-		Cooldown:    u.PassiveHealth.Cooldown,
-	})
-	p := &pool{clients: cs, set: set, balancer: bal, settings: *u}
 	if u.Retries != nil {
 		p.retries = *u.Retries
 	}
+	if u.Service == "" {
+		eps := make([]discovery.Endpoint, 0, len(u.Targets))
+		for _, t := range u.Targets {
+			pu, err := url.Parse(t.URL)
+			if err != nil {
+				return nil, fmt.Errorf("target %q: %w", t.URL, err)
+			}
+			eps = append(eps, discovery.Endpoint{Addr: pu.Host, Weight: t.Weight})
+		}
+		ts, err := p.build(nil, discovery.NewSet(eps, p.health))
+		if err != nil {
+			p.close()
+			return nil, err
+		}
+		p.cur.Store(ts)
+		return p, nil
+	}
+	if reg == nil {
+		if check {
+			p.cur.Store(&targetSet{set: discovery.NewSet(nil, p.health)})
+			return p, nil
+		}
+		return nil, fmt.Errorf("service %q: no %s registry was configured at start (it needs a restart)", u.Service, u.Discovery)
+	}
+	sub, err := reg.Subscribe(u.Discovery, u.Service, p.health)
+	if err != nil {
+		return nil, err
+	}
+	p.sub = sub
+	wait := time.NewTimer(discoveryWait)
+	select {
+	case <-sub.Ready():
+	case <-wait.C:
+	}
+	wait.Stop()
+	ts, err := p.build(nil, sub.Set())
+	if err != nil {
+		p.close()
+		return nil, err
+	}
+	p.cur.Store(ts)
+	p.stop, p.done = make(chan struct{}), make(chan struct{})
+	go p.follow()
+	return p, nil
+}
+
+// follow swaps in the registry's new instance lists until the pool closes.
+func (p *pool) follow() {
+	defer close(p.done)
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-p.sub.Changed():
+			p.mu.Lock()
+			if !p.closed {
+				if ts, err := p.build(p.cur.Load(), p.sub.Set()); err == nil {
+					p.retire(p.cur.Load(), ts)
+					p.cur.Store(ts)
+				}
+			}
+			p.mu.Unlock()
+		}
+	}
+}
+
+// build pairs each instance of set with a connection pool: the one prev
+// had for the same address, or a new one.
+func (p *pool) build(prev *targetSet, set *discovery.Set) (*targetSet, error) {
+	old := map[string]target{}
+	if prev != nil {
+		for _, t := range prev.targets {
+			old[t.inst.Addr] = t
+		}
+	}
+	ts := &targetSet{set: set}
+	u := &p.settings
 	for _, inst := range set.Instances() {
+		if t, ok := old[inst.Addr]; ok {
+			ts.targets = append(ts.targets, target{inst: inst, client: t.client, key: t.key})
+			continue
+		}
 		k := clientKey{
 			addr:           inst.Addr,
 			maxConns:       u.MaxConns,
@@ -58,34 +157,96 @@ func newPool(u *config.Upstream, cs *clients) (*pool, error) {
 			writeTimeout:   u.WriteTimeout,
 			idleTimeout:    u.IdleTimeout,
 		}
-		c, err := cs.acquire(k)
+		c, err := p.clients.acquire(k)
 		if err != nil {
-			p.close()
+			for _, t := range ts.targets {
+				if _, kept := old[t.inst.Addr]; !kept {
+					p.clients.release(t.key)
+				}
+			}
 			return nil, fmt.Errorf("target %s: %w", inst.Addr, err)
 		}
-		p.targets = append(p.targets, target{inst: inst, client: c, key: k})
+		ts.targets = append(ts.targets, target{inst: inst, client: c, key: k})
 	}
-	return p, nil
+	return ts, nil
 }
 
-// pick returns the target to try next, never skip unless it is the only one.
+// retire releases the connection pools of instances that prev had and next
+// has not, once requests that picked them are done. p.mu is held.
+func (p *pool) retire(prev, next *targetSet) {
+	kept := make(map[string]bool, len(next.targets))
+	for _, t := range next.targets {
+		kept[t.inst.Addr] = true
+	}
+	for _, t := range prev.targets {
+		if kept[t.inst.Addr] {
+			continue
+		}
+		k := t.key
+		var timer *time.Timer
+		timer = time.AfterFunc(p.settings.Timeout+time.Second, func() {
+			p.mu.Lock()
+			_, pending := p.retiring[timer]
+			delete(p.retiring, timer)
+			p.mu.Unlock()
+			if pending {
+				p.clients.release(k)
+			}
+		})
+		if p.retiring == nil {
+			p.retiring = make(map[*time.Timer]clientKey)
+		}
+		p.retiring[timer] = k
+	}
+}
+
+// pick returns the target to try next, avoiding skip unless it is the only
+// one; nil when there is no instance at all.
 func (p *pool) pick(now time.Time, skip *discovery.Instance) *target {
-	inst := p.balancer.Pick(p.set, now.UnixNano(), skip)
+	ts := p.cur.Load()
+	inst := p.balancer.Pick(ts.set, now.UnixNano(), skip)
 	if inst == nil {
 		return nil
 	}
-	for i := range p.targets {
-		if p.targets[i].inst == inst {
-			return &p.targets[i]
+	for i := range ts.targets {
+		if ts.targets[i].inst == inst {
+			return &ts.targets[i]
 		}
 	}
 	return nil
 }
 
-// close gives back the pool's connection pools.
+// targets returns the instances serving now.
+func (p *pool) targets() []target {
+	if ts := p.cur.Load(); ts != nil {
+		return ts.targets
+	}
+	return nil
+}
+
+// close stops following the registry and gives back every connection pool.
 func (p *pool) close() {
-	for _, t := range p.targets {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	pending := p.retiring
+	p.retiring = nil
+	p.mu.Unlock()
+	if p.stop != nil {
+		close(p.stop)
+		<-p.done
+	}
+	if p.sub != nil {
+		_ = p.sub.Close()
+	}
+	for timer, k := range pending {
+		timer.Stop()
+		p.clients.release(k)
+	}
+	for _, t := range p.targets() {
 		p.clients.release(t.key)
 	}
-	p.targets = nil
 }

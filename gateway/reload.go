@@ -176,6 +176,9 @@ func diffConfigs(old, next *config.Config) ReloadResult {
 	if old.Admin != next.Admin {
 		res.RestartNeeded = append(res.RestartNeeded, "admin")
 	}
+	if !reflect.DeepEqual(old.Discovery, next.Discovery) {
+		res.RestartNeeded = append(res.RestartNeeded, "discovery")
+	}
 	srvOld, srvNew := old.Server, next.Server
 	// Per-route defaults and the drain time apply at once; the rest are
 	// the listener's own and fixed when it starts.

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -82,3 +83,9 @@ func (a *staticAnswer) serve(ctx *fasthttp.RequestCtx) error {
 	}
 	return nil
 }
+
+// atomicTargets holds a pool's current instances.
+type atomicTargets struct{ p atomic.Pointer[targetSet] }
+
+func (a *atomicTargets) Load() *targetSet   { return a.p.Load() }
+func (a *atomicTargets) Store(t *targetSet) { a.p.Store(t) }

@@ -140,7 +140,7 @@ func (d *deps) buildRoute(rc *config.Route, cfg *config.Config, trusted *trusted
 	case rc.Respond != nil:
 		rt.respond = newStaticAnswer(rc.Respond)
 	case rc.Upstream != nil:
-		p, err := newPool(rc.Upstream, d.clients)
+		p, err := newPool(rc.Upstream, d.clients, d.registry, d.check)
 		if err != nil {
 			return rt, fmt.Errorf("upstream: %w", err)
 		}
@@ -215,7 +215,7 @@ func unjoin(err error) []error {
 // Check compiles cfg the way New would, reporting what config validation
 // alone cannot see (route conflicts), and releases everything again.
 func Check(cfg *config.Config) error {
-	d := &deps{metrics: metrics.New(prometheus.NewRegistry(), "check"), clients: &clients{}, log: slog.New(slog.DiscardHandler)}
+	d := &deps{metrics: metrics.New(prometheus.NewRegistry(), "check"), clients: &clients{}, log: slog.New(slog.DiscardHandler), check: true}
 	defer d.close()
 	s, err := buildSnapshot(cfg, d, nil)
 	if err != nil {

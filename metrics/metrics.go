@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -29,6 +30,54 @@ type Metrics struct {
 
 	mu     sync.Mutex
 	routes map[string]*Route
+
+	discovery atomic.Pointer[func() []ServiceStatus]
+}
+
+// ServiceStatus is what the metrics export of one followed service.
+type ServiceStatus struct {
+	Source, Service string
+	Instances       int
+	Updates, Errors uint64
+	Staleness       time.Duration
+}
+
+// WatchDiscovery makes the discovery metrics report what f returns, read
+// at every scrape.
+func (m *Metrics) WatchDiscovery(f func() []ServiceStatus) { m.discovery.Store(&f) }
+
+var (
+	discoveryInstancesDesc = prometheus.NewDesc("gateway_discovery_instances",
+		"Instances a registry lists for a service, as the gateway uses them.", []string{"service", "source"}, nil)
+	discoveryStalenessDesc = prometheus.NewDesc("gateway_discovery_staleness_seconds",
+		"Time since the registry last answered about a service.", []string{"service", "source"}, nil)
+	discoveryUpdatesDesc = prometheus.NewDesc("gateway_discovery_updates_total",
+		"Changes of a service's instance list applied.", []string{"service", "source"}, nil)
+	discoveryErrorsDesc = prometheus.NewDesc("gateway_discovery_errors_total",
+		"Failed attempts to read a service from its registry.", []string{"service", "source"}, nil)
+)
+
+// discoveryCollector exports the followed services' state.
+type discoveryCollector struct{ m *Metrics }
+
+func (c *discoveryCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- discoveryInstancesDesc
+	ch <- discoveryStalenessDesc
+	ch <- discoveryUpdatesDesc
+	ch <- discoveryErrorsDesc
+}
+
+func (c *discoveryCollector) Collect(ch chan<- prometheus.Metric) {
+	f := c.m.discovery.Load()
+	if f == nil {
+		return
+	}
+	for _, s := range (*f)() {
+		ch <- prometheus.MustNewConstMetric(discoveryInstancesDesc, prometheus.GaugeValue, float64(s.Instances), s.Service, s.Source)
+		ch <- prometheus.MustNewConstMetric(discoveryStalenessDesc, prometheus.GaugeValue, s.Staleness.Seconds(), s.Service, s.Source)
+		ch <- prometheus.MustNewConstMetric(discoveryUpdatesDesc, prometheus.CounterValue, float64(s.Updates), s.Service, s.Source)
+		ch <- prometheus.MustNewConstMetric(discoveryErrorsDesc, prometheus.CounterValue, float64(s.Errors), s.Service, s.Source)
+	}
 }
 
 // New creates the collectors and registers them, with the build info and
@@ -80,7 +129,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	}, []string{"version"})
 	buildInfo.WithLabelValues(version).Set(1)
 	reg.MustRegister(m.requests, m.duration, m.inFlight, m.upstreamErrors,
-		m.rateLimited, m.redisOutages, &fallbackCollector{m: m},
+		m.rateLimited, m.redisOutages, &fallbackCollector{m: m}, &discoveryCollector{m: m},
 		m.reloads, m.lastReload, m.configInfo, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -23,6 +23,9 @@ import (
 	"time"
 
 	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/discovery"
+	"github.com/fastgate/gateway/discovery/consul"
+	"github.com/fastgate/gateway/discovery/etcd"
 	"github.com/fastgate/gateway/gateway"
 )
 
@@ -168,7 +171,14 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	gw, err := gateway.New(cfg, gateway.Options{Logger: log, Version: version})
+	sources, closeSources, err := discoverySources(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeSources()
+	gw, err := gateway.New(cfg, gateway.Options{
+		Logger: log, Version: version, Sources: sources, StateFile: cfg.Discovery.StateFile,
+	})
 	if err != nil {
 		return err
 	}
@@ -249,4 +259,44 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("log format %q: want text or json", format)
+}
+
+// discoverySources builds the registries the configuration names: this is
+// the one place that knows the concrete adapters. Changing them needs a
+// restart.
+func discoverySources(cfg *config.Config, log *slog.Logger) (map[string]discovery.Watcher, func(), error) {
+	sources := map[string]discovery.Watcher{}
+	var closers []func() error
+	closeAll := func() {
+		for _, c := range closers {
+			_ = c()
+		}
+	}
+	if c := cfg.Discovery.Consul; c != nil {
+		w, err := consul.New(consul.Settings{
+			Address: c.Address, Token: c.Token, Datacenter: c.Datacenter, Tag: c.Tag,
+			Consistency: c.Consistency, IncludeFailing: c.IncludeFailing, WaitTime: c.WaitTime,
+		})
+		if err != nil {
+			return nil, closeAll, fmt.Errorf("discovery.consul: %w", err)
+		}
+		sources[config.SourceConsul] = w
+		closers = append(closers, w.Close)
+	}
+	if e := cfg.Discovery.Etcd; e != nil {
+		w, err := etcd.New(etcd.Settings{
+			Endpoints: e.Endpoints, Prefix: e.Prefix, DialTimeout: e.DialTimeout,
+			Username: e.Username, Password: e.Password,
+		})
+		if err != nil {
+			closeAll()
+			return nil, func() {}, fmt.Errorf("discovery.etcd: %w", err)
+		}
+		sources[config.SourceEtcd] = w
+		closers = append(closers, w.Close)
+	}
+	if len(sources) > 0 {
+		log.Info("discovery sources", "count", len(sources))
+	}
+	return sources, closeAll, nil
 }

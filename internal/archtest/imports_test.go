@@ -22,7 +22,7 @@ var allowed = map[string][]string{
 	"metrics":           {"github.com/prometheus/client_golang"},
 	"upstream":          {"github.com/valyala/fasthttp"},
 	"gateway":           {"config", "router", "discovery", "metrics", "upstream", "github.com/valyala/fasthttp", "github.com/prometheus/client_golang", "github.com/fsnotify/fsnotify", "ratelimit", "github.com/redis/go-redis/v9"},
-	"cmd/gateway":       {"config", "gateway"},
+	"cmd/gateway":       {"config", "gateway", "discovery"},
 	"cmd/demo-upstream": {"github.com/valyala/fasthttp"},
 	"internal/archtest": {},
 	"breaker":           {"github.com/sony/gobreaker/v2"},
