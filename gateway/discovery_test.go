@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -218,5 +220,41 @@ func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
 			t.Fatalf("not within %v", limit)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestDiscoveryRemovedInstanceFinishesInFlight: a request already on an
+// instance that the registry drops completes normally.
+func TestDiscoveryRemovedInstanceFinishesInFlight(t *testing.T) {
+	reg := newFakeRegistry()
+	slow := startUpstream(t, func(ctx *fasthttp.RequestCtx) {
+		time.Sleep(300 * time.Millisecond)
+		ctx.SetBodyString("slow")
+	})
+	other := instanceUpstream(t, "other")
+	reg.set("users", slow)
+	g := startDiscoveryGateway(t, reg, discoveredRoute)
+	done := make(chan string, 1)
+	go func() {
+		c, err := net.Dial("tcp", g.addr)
+		if err != nil {
+			done <- err.Error()
+			return
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		_, _ = io.WriteString(c, "GET /svc/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		all, _ := io.ReadAll(c)
+		resp := string(all)
+		status, _, _ := strings.Cut(resp, "\r\n")
+		done <- status + " " + resp[strings.LastIndex(resp, "\n")+1:]
+	}()
+	time.Sleep(100 * time.Millisecond) // the request is on the slow instance
+	reg.set("users", other)
+	if got := <-done; got != "HTTP/1.1 200 OK slow" {
+		t.Errorf("in-flight request on a removed instance: %q, want it to finish", got)
+	}
+	if got := seen(t, g, 2); got["200 other"] != 2 {
+		t.Errorf("after the removal: %v", got)
 	}
 }
