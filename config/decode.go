@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -140,6 +141,8 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.integer(n, v, path)
 	case reflect.Bool:
 		d.boolean(n, v, path)
+	case reflect.Float64:
+		d.float(n, v, path)
 	default:
 		panic("config: no decoder for " + v.Type().String())
 	}
@@ -413,6 +416,20 @@ func (d *decoder) integer(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	v.SetInt(i)
+}
+
+func (d *decoder) float(n *yaml.Node, v reflect.Value, path string) {
+	const want = "a number"
+	s, fromEnv, ok := d.typed(n, path, want, "!!int", "!!float")
+	if !ok {
+		return
+	}
+	f, err := strconv.ParseFloat(strings.ReplaceAll(s, "_", ""), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		d.badValue(n, path, want, fromEnv)
+		return
+	}
+	v.SetFloat(f)
 }
 
 func (d *decoder) boolean(n *yaml.Node, v reflect.Value, path string) {

@@ -32,6 +32,16 @@ const (
 	defaultRedisAddress = "127.0.0.1:6379"
 	defaultRedisTimeout = 50 * time.Millisecond
 	defaultMaxKeys      = 100_000
+
+	defaultWindow           = 10 * time.Second
+	defaultOpenFor          = 30 * time.Second
+	defaultHalfOpenRequests = 1
+	defaultMaxStale         = 5 * time.Minute
+	defaultMaxEntrySize     = 1 << 20
+	defaultMarkerHeader     = "X-Cache"
+	defaultMarkerValue      = "STALE"
+	defaultFallbackStatus   = 503
+	defaultCacheMaxBytes    = 64 << 20
 )
 
 // Defaults of the discovery sources.
@@ -107,6 +117,17 @@ func applyDefaults(c *Config, set map[string]bool) {
 		if r.RateLimit != nil {
 			rateLimitDefaults(r.RateLimit, p+".rate_limit", set)
 		}
+		if cb := r.CircuitBreaker; cb != nil {
+			zeroDefault(&cb.Window, defaultWindow)
+			zeroDefault(&cb.OpenFor, defaultOpenFor)
+			zeroDefault(&cb.HalfOpenRequests, defaultHalfOpenRequests)
+		}
+		if r.Fallback != nil {
+			fallbackDefaults(r.Fallback, p+".fallback", set)
+		}
+	}
+	if c.Cache != nil {
+		zeroDefault(&c.Cache.MaxBytes, defaultCacheMaxBytes)
 	}
 	if d := c.Discovery.Consul; d != nil {
 		if d.Address == "" {
@@ -137,6 +158,24 @@ func applyDefaults(c *Config, set map[string]bool) {
 		if !set["redis.timeout"] {
 			c.Redis.Timeout = defaultRedisTimeout
 		}
+	}
+}
+
+func fallbackDefaults(f *Fallback, p string, set map[string]bool) {
+	if f.Methods == nil {
+		f.Methods = []string{"GET", "HEAD"}
+	}
+	for j, m := range f.Methods {
+		f.Methods[j] = strings.ToUpper(m)
+	}
+	if c := f.Cache; c != nil {
+		zeroDefault(&c.MaxStale, defaultMaxStale)
+		zeroDefault(&c.MaxEntrySize, defaultMaxEntrySize)
+		zeroDefault(&c.MarkerHeader, defaultMarkerHeader)
+		zeroDefault(&c.MarkerValue, defaultMarkerValue)
+	}
+	if f.Static != nil && !set[p+".static.status"] {
+		f.Static.Status = defaultFallbackStatus
 	}
 }
 

@@ -169,6 +169,11 @@ func (e *encoder) node(v reflect.Value, path string) *yaml.Node {
 		return scalar("!!int", strconv.FormatInt(v.Int(), 10))
 	case reflect.Bool:
 		return scalar("!!bool", strconv.FormatBool(v.Bool()))
+	case reflect.Float64:
+		if v.Float() == 0 {
+			return nil
+		}
+		return scalar("!!float", strconv.FormatFloat(v.Float(), 'g', -1, 64))
 	}
 	panic("config: no encoder for " + v.Type().String())
 }

@@ -38,6 +38,10 @@ type Config struct {
 	// routes (and "x-" keys for anchors); it cannot include others.
 	// Environment references work here too. Default: none.
 	Include []string `yaml:"include"`
+	// Cache sizes the store of fallback copies (routes' fallback.cache).
+	// Default: absent, which stands for the defaults of its fields.
+	// Changing it needs a restart.
+	Cache *Cache `yaml:"cache"`
 	// Routes are matched by the router; see the README for precedence.
 	Routes []Route `yaml:"routes"`
 
@@ -101,6 +105,91 @@ type Route struct {
 	Respond *Respond `yaml:"respond"`
 	// Upstream forwards the request to HTTP servers.
 	Upstream *Upstream `yaml:"upstream"`
+	// CircuitBreaker stops sending requests to a failing upstream for a
+	// while. Only with Upstream. Default: none.
+	CircuitBreaker *CircuitBreaker `yaml:"circuit_breaker"`
+	// Fallback is what the client gets when the upstream failed or the
+	// breaker is open. Only with Upstream. Default: none, the plain error.
+	Fallback *Fallback `yaml:"fallback"`
+}
+
+// CircuitBreaker is a route's circuit breaker. It opens when either rule
+// trips: FailureRatio over at least MinRequests calls, or
+// ConsecutiveFailures in a row, both within Window.
+type CircuitBreaker struct {
+	// FailureRatio opens the breaker when at least this share (0..1) of
+	// the calls within Window failed. Default 0: the ratio rule is off.
+	FailureRatio float64 `yaml:"failure_ratio"`
+	// MinRequests is how many calls Window must hold before FailureRatio
+	// applies. Default 0: from the first call.
+	MinRequests int `yaml:"min_requests"`
+	// ConsecutiveFailures opens the breaker after this many failures in a
+	// row. Default 0: the rule is off, unless FailureRatio is 0 too; then
+	// it is 5.
+	ConsecutiveFailures int `yaml:"consecutive_failures"`
+	// Window is how far back the counts reach. Default 10s. Zero means the
+	// default.
+	Window time.Duration `yaml:"window"`
+	// OpenFor is how long the breaker stays open before probing. Default
+	// 30s. Zero means the default.
+	OpenFor time.Duration `yaml:"open_for"`
+	// HalfOpenRequests is how many probe calls pass once OpenFor is over;
+	// all must succeed to close the breaker. Default 1. Zero means the
+	// default.
+	HalfOpenRequests int `yaml:"half_open_requests"`
+	// FailureOn lists the upstream statuses (100-599) that count as
+	// failures. Default: every 5xx. Connection errors and timeouts always
+	// count; a 4xx counts only when listed.
+	FailureOn []int `yaml:"failure_on"`
+}
+
+// Fallback says what a route serves instead of an upstream error.
+type Fallback struct {
+	// Methods are the request methods that get a fallback; others get the
+	// plain error. Default [GET, HEAD].
+	Methods []string `yaml:"methods"`
+	// Cache serves the last good response for the same request. Default:
+	// none.
+	Cache *FallbackCache `yaml:"cache"`
+	// Static is a fixed answer, served when there is no cached copy.
+	// Default: none.
+	Static *Respond `yaml:"static"`
+}
+
+// FallbackCache keeps a route's last good responses in the gateway-wide
+// cache (the top-level cache section).
+type FallbackCache struct {
+	// MaxStale is the age past which a stored copy is no longer served.
+	// Default 5m. Zero means the default.
+	MaxStale time.Duration `yaml:"max_stale"`
+	// Vary names request headers whose values are part of the cache key,
+	// besides method, host, path and query. Default: none.
+	Vary []string `yaml:"vary"`
+	// MaxEntrySize is the largest response body stored; a response
+	// without Content-Length or with a larger one is not stored. Default
+	// 1MiB. Zero means the default.
+	MaxEntrySize ByteSize `yaml:"max_entry_size"`
+	// AllowPrivate stores responses marked Cache-Control: private or
+	// carrying Set-Cookie (the Set-Cookie header itself is never stored).
+	// Set it only when the answers are the same for every client. Default
+	// false.
+	AllowPrivate bool `yaml:"allow_private"`
+	// MarkerHeader and MarkerValue are the header added to a cached copy
+	// served as a fallback. Default "X-Cache: STALE". Zero means the
+	// default.
+	MarkerHeader string `yaml:"marker_header"`
+	MarkerValue  string `yaml:"marker_value"`
+}
+
+// Cache is the gateway-wide store of fallback copies, shared by every
+// route with fallback.cache (each route's entries are its own).
+type Cache struct {
+	// MaxBytes bounds what the cache holds, keys, headers and bodies
+	// counted. Default 64MiB. Zero means the default.
+	MaxBytes ByteSize `yaml:"max_bytes"`
+	// MaxEntries bounds the number of entries. Default 0: no limit but
+	// MaxBytes. Otherwise at least 2.
+	MaxEntries int `yaml:"max_entries"`
 }
 
 // Match selects requests. At least one of Path and PathPrefix is required,

@@ -97,6 +97,9 @@ func (v *validator) config(c *Config) {
 		}
 	}
 	v.server(&c.Server)
+	if c.Cache != nil {
+		v.cache(c.Cache)
+	}
 	if c.Redis != nil {
 		v.redis(c.Redis)
 	}
@@ -121,6 +124,7 @@ func (v *validator) config(c *Config) {
 		names[r.Name] = i
 	}
 	v.rateLimits(c)
+	v.cacheSizes(c)
 }
 
 // discovered checks an upstream that a registry lists.
@@ -319,6 +323,7 @@ func (v *validator) route(r *Route, p string) {
 	default:
 		v.upstream(r.Upstream, p+".upstream")
 	}
+	v.guard(r, p)
 }
 
 func (v *validator) match(m *Match, p string) {

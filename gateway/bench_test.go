@@ -39,6 +39,12 @@ routes:
     strip_prefix: /rl
     rate_limit: { rate: 1000000, burst: 1000000, per: client_ip }
     upstream: { targets: ["{UP1}"] }
+  - name: guarded
+    match: { path_prefix: /guard/ }
+    strip_prefix: /guard
+    upstream: { targets: ["{UP1}"] }
+    circuit_breaker: { failure_ratio: 0.5, min_requests: 10 }
+    fallback: { cache: { vary: [Accept] }, static: { body: "later" } }
   - name: api
     match: { path_prefix: /api/ }
     strip_prefix: /api

@@ -6,6 +6,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/fastgate/gateway/cache"
 	"github.com/fastgate/gateway/config"
 	"github.com/fastgate/gateway/discovery"
 	"github.com/fastgate/gateway/metrics"
@@ -25,6 +26,11 @@ type deps struct {
 	// not asked.
 	check bool
 	log   *slog.Logger
+
+	// cache holds the routes' fallback copies; made by the first route
+	// with fallback.cache (cacheFor).
+	cacheMu sync.Mutex
+	cache   *cache.Memory
 
 	redisMu  sync.Mutex
 	redis    redis.UniversalClient

@@ -19,6 +19,7 @@ var (
 	errUpstreamTimeout   = errors.New("upstream timed out")
 	errNoInstance        = errors.New("no upstream instance available")
 	errUpstreamSaturated = errors.New("upstream connection pool exhausted")
+	errBreakerOpen       = errors.New("circuit breaker open")
 	errInternal          = errors.New("internal error")
 )
 
@@ -40,7 +41,7 @@ func statusOf(err error) int {
 		return fasthttp.StatusRequestTimeout
 	case errUpstreamTimeout:
 		return fasthttp.StatusGatewayTimeout
-	case errNoInstance, errUpstreamSaturated:
+	case errNoInstance, errUpstreamSaturated, errBreakerOpen:
 		return fasthttp.StatusServiceUnavailable
 	case errInternal:
 		return fasthttp.StatusInternalServerError

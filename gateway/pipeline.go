@@ -12,9 +12,16 @@ import (
 //     upstream.
 //  2. body limit: refused before anything is read from the client or sent
 //     upstream.
-//  3. backend: the gateway's own answer (respond) or the upstream (proxy).
+//  3. breaker and fallback: only requests the gateway admitted reach the
+//     breaker, so refusals above never count as upstream failures. When
+//     the upstream failed or the breaker is open, the fallback chain
+//     answers (cached copy, static answer, or the error). Good answers are
+//     stored for the cache here, after the response header rules ran, so
+//     a copy is served as the client first got it.
 //  4. response headers: the route's response header rules apply to every
-//     answer its backend made, and never to the gateway's error answers.
+//     answer its backend made, and never to the gateway's error answers
+//     nor to a static fallback.
+//  5. backend: the gateway's own answer (respond) or the upstream (proxy).
 func buildPipeline(rt *route, trusted *trustedProxies) handler {
 	var backend handler
 	switch {
@@ -25,6 +32,10 @@ func buildPipeline(rt *route, trusted *trustedProxies) handler {
 		backend = p.serve
 	}
 	h := withResponseHeaders(rt, backend)
+	if rt.breaker != nil || rt.fallback != nil {
+		g := &guardStep{route: rt, next: h, br: rt.breaker, fb: rt.fallback}
+		h = g.serve
+	}
 	h = withBodyLimit(rt, h)
 	if rt.limit != nil {
 		h = withRateLimit(rt, trusted, h)

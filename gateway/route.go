@@ -6,6 +6,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/fastgate/gateway/breaker"
 	"github.com/fastgate/gateway/config"
 	"github.com/fastgate/gateway/metrics"
 )
@@ -32,6 +33,11 @@ type route struct {
 	respHeaders headerOps
 	// limit is the route's rate limit; nil for none.
 	limit *routeLimit
+	// breaker guards the upstream; nil for none. Carried over with the
+	// route across reloads, so its state survives them.
+	breaker *breaker.Breaker
+	// fallback answers when the upstream failed; nil for none.
+	fallback *fallback
 	// Exactly one backend is set.
 	respond  *staticAnswer
 	upstream *pool

@@ -148,6 +148,19 @@ func (d *deps) buildRoute(rc *config.Route, cfg *config.Config, trusted *trusted
 	default:
 		return rt, errors.New("no backend: set respond or upstream")
 	}
+	if rc.CircuitBreaker != nil {
+		if rt.breaker, err = d.newRouteBreaker(rc, rt.metrics); err != nil {
+			return rt, fmt.Errorf("circuit_breaker: %w", err)
+		}
+	} else if !d.check {
+		rt.metrics.NoBreaker()
+	}
+	if rc.Fallback != nil {
+		if rt.fallback, err = d.newFallback(rc, cfg, rt.metrics); err != nil {
+			return rt, fmt.Errorf("fallback: %w", err)
+		}
+		rt.metrics.UseFallbacks()
+	}
 	rt.handle = buildPipeline(rt, trusted)
 	return rt, nil
 }

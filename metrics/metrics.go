@@ -24,6 +24,8 @@ type Metrics struct {
 	upstreamErrors *prometheus.CounterVec
 	rateLimited    *prometheus.CounterVec
 	redisOutages   *prometheus.CounterVec
+	breakerState   *prometheus.GaugeVec
+	fallbacks      *prometheus.CounterVec
 	reloads        *prometheus.CounterVec
 	lastReload     prometheus.Gauge
 	configInfo     *prometheus.GaugeVec
@@ -109,6 +111,14 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Name: "gateway_ratelimit_redis_outages_total",
 			Help: "Times a route's cluster rate limit lost Redis and fell back to its on_redis_error mode.",
 		}, []string{"route"}),
+		breakerState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gateway_breaker_state",
+			Help: "State of a route's circuit breaker: 0 closed, 1 half-open, 2 open.",
+		}, []string{"route"}),
+		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_fallback_served_total",
+			Help: "Fallback answers served instead of an upstream's, by route and source (cache, static, error).",
+		}, []string{"route", "source"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_config_reloads_total",
 			Help: "Configurations loaded, by result (success, failure).",
@@ -129,7 +139,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	}, []string{"version"})
 	buildInfo.WithLabelValues(version).Set(1)
 	reg.MustRegister(m.requests, m.duration, m.inFlight, m.upstreamErrors,
-		m.rateLimited, m.redisOutages, &fallbackCollector{m: m}, &discoveryCollector{m: m},
+		m.rateLimited, m.redisOutages, m.breakerState, m.fallbacks, &fallbackCollector{m: m}, &discoveryCollector{m: m},
 		m.reloads, m.lastReload, m.configInfo, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -170,6 +180,10 @@ func (m *Metrics) Route(name string) *Route {
 		r.rateLimited = m.rateLimited.WithLabelValues(name)
 	}
 	for k := range upstreamErrorKinds {
+		if name == "" { // requests no route took never reach an upstream
+			r.upstreamErrors[k] = noopCounter{}
+			continue
+		}
 		r.upstreamErrors[k] = m.upstreamErrors.WithLabelValues(name, upstreamErrorKinds[k])
 	}
 	empty := map[uint32]prometheus.Counter{}
@@ -194,6 +208,8 @@ func (m *Metrics) Forget(keep func(name string) bool) {
 		m.inFlight.DeleteLabelValues(name)
 		m.rateLimited.DeleteLabelValues(name)
 		m.redisOutages.DeleteLabelValues(name)
+		m.breakerState.DeleteLabelValues(name)
+		m.fallbacks.DeletePartialMatch(prometheus.Labels{"route": name})
 	}
 }
 
@@ -235,6 +251,11 @@ type Route struct {
 
 	upstreamErrors [numKinds]prometheus.Counter
 	rateLimited    prometheus.Counter
+	// served holds the fallback counters by source, once the route has a
+	// breaker or a fallback (UseFallbacks); nil before.
+	served atomic.Pointer[[numSources]prometheus.Counter]
+	// breakerState is the route's breaker gauge; set by BreakerState.
+	breakerState atomic.Pointer[prometheus.Gauge]
 	// fallbacks reports the decisions a cluster rate limit made without
 	// Redis; read at scrape time.
 	fallbacks atomic.Pointer[func() uint64]
@@ -274,6 +295,69 @@ func (r *Route) newCode(key uint32, mi int, code int) prometheus.Counter {
 	next[key] = c
 	r.codes.Store(&next)
 	return c
+}
+
+// FallbackSource indexes the source label of gateway_fallback_served_total.
+type FallbackSource uint8
+
+// The sources of a fallback answer.
+const (
+	SourceCache FallbackSource = iota
+	SourceStatic
+	SourceError
+	numSources
+)
+
+var fallbackSources = [numSources]string{"cache", "static", "error"}
+
+// String returns the label value of s.
+func (s FallbackSource) String() string {
+	if s >= numSources {
+		return "error"
+	}
+	return fallbackSources[s]
+}
+
+// UseFallbacks creates the route's gateway_fallback_served_total series,
+// so that FallbackServed allocates nothing. Call it when building a route
+// with a breaker or a fallback; it is idempotent.
+func (r *Route) UseFallbacks() {
+	if r.served.Load() != nil {
+		return
+	}
+	var c [numSources]prometheus.Counter
+	for s := range c {
+		c[s] = r.parent.fallbacks.WithLabelValues(r.name, fallbackSources[s])
+	}
+	r.served.CompareAndSwap(nil, &c)
+}
+
+// FallbackServed counts one fallback answer from source. It does nothing
+// before UseFallbacks.
+func (r *Route) FallbackServed(source FallbackSource) {
+	if c := r.served.Load(); c != nil && source < numSources {
+		c[source].Inc()
+	}
+}
+
+// BreakerState sets gateway_breaker_state of the route: 0 closed, 1
+// half-open, 2 open. Called on state changes, not per request.
+func (r *Route) BreakerState(state int) {
+	g := r.breakerState.Load()
+	if g == nil {
+		c := r.parent.breakerState.WithLabelValues(r.name)
+		r.breakerState.CompareAndSwap(nil, &c)
+		g = r.breakerState.Load()
+	}
+	(*g).Set(float64(state))
+}
+
+// NoBreaker removes the route's gateway_breaker_state series: the route
+// no longer has a breaker.
+func (r *Route) NoBreaker() {
+	if r.breakerState.Swap(nil) != nil {
+		r.parent.breakerState.DeleteLabelValues(r.name)
+	}
 }
 
 // RateLimited counts one request refused by the route's rate limit.
@@ -335,3 +419,9 @@ func methodIndex(m []byte) int {
 	}
 	return len(methodNames) - 1
 }
+
+// noopCounter stands in for series that cannot happen.
+type noopCounter struct{ prometheus.Counter }
+
+func (noopCounter) Inc()        {}
+func (noopCounter) Add(float64) {}

@@ -70,3 +70,43 @@ gateway_config_reloads_total{result="success"} 1
 		t.Errorf("last reload = %v", got)
 	}
 }
+
+func TestBreakerAndFallbackSeries(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := New(reg, "test")
+	r := m.Route("api")
+	r.FallbackServed(SourceCache) // before UseFallbacks: not counted
+	r.UseFallbacks()
+	r.UseFallbacks()
+	r.FallbackServed(SourceCache)
+	r.FallbackServed(SourceStatic)
+	r.FallbackServed(SourceStatic)
+	r.BreakerState(2)
+	want := `
+# HELP gateway_breaker_state State of a route's circuit breaker: 0 closed, 1 half-open, 2 open.
+# TYPE gateway_breaker_state gauge
+gateway_breaker_state{route="api"} 2
+# HELP gateway_fallback_served_total Fallback answers served instead of an upstream's, by route and source (cache, static, error).
+# TYPE gateway_fallback_served_total counter
+gateway_fallback_served_total{route="api",source="cache"} 1
+gateway_fallback_served_total{route="api",source="error"} 0
+gateway_fallback_served_total{route="api",source="static"} 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "gateway_breaker_state", "gateway_fallback_served_total"); err != nil {
+		t.Error(err)
+	}
+	if n := testing.AllocsPerRun(100, func() { r.FallbackServed(SourceError) }); n != 0 {
+		t.Errorf("FallbackServed: %.1f allocations, want 0", n)
+	}
+	r.NoBreaker()
+	if n, _ := testutil.GatherAndCount(reg, "gateway_breaker_state"); n != 0 {
+		t.Errorf("after NoBreaker, %d breaker series remain, want 0", n)
+	}
+	r.BreakerState(1)
+	m.Forget(func(string) bool { return false })
+	for _, name := range []string{"gateway_breaker_state", "gateway_fallback_served_total"} {
+		if n, _ := testutil.GatherAndCount(reg, name); n != 0 {
+			t.Errorf("after Forget, %d %s series remain, want 0", n, name)
+		}
+	}
+}

@@ -1,0 +1,112 @@
+package config
+
+import (
+	"strconv"
+	"strings"
+)
+
+// The checks of circuit breakers, fallbacks and the fallback cache.
+
+// guard checks a route's circuit breaker and fallback.
+func (v *validator) guard(r *Route, p string) {
+	if r.CircuitBreaker != nil {
+		if r.Upstream == nil {
+			v.errorf(p+".circuit_breaker", "needs an upstream")
+		}
+		v.circuitBreaker(r.CircuitBreaker, p+".circuit_breaker")
+	}
+	if r.Fallback != nil {
+		if r.Upstream == nil {
+			v.errorf(p+".fallback", "needs an upstream")
+		}
+		v.fallback(r.Fallback, p+".fallback")
+	}
+}
+
+func (v *validator) circuitBreaker(cb *CircuitBreaker, p string) {
+	if !(cb.FailureRatio >= 0 && cb.FailureRatio <= 1) {
+		v.invalid(p+".failure_ratio", cb.FailureRatio, "must be within 0 and 1")
+	}
+	if cb.MinRequests < 0 {
+		v.invalid(p+".min_requests", cb.MinRequests, "must be >= 0")
+	}
+	if cb.ConsecutiveFailures < 0 {
+		v.invalid(p+".consecutive_failures", cb.ConsecutiveFailures, "must be >= 0 (0 turns the rule off)")
+	}
+	v.positive(p+".window", cb.Window)
+	v.positive(p+".open_for", cb.OpenFor)
+	if cb.HalfOpenRequests < 1 {
+		v.invalid(p+".half_open_requests", cb.HalfOpenRequests, "must be >= 1")
+	}
+	seen := make(map[int]bool, len(cb.FailureOn))
+	for i, st := range cb.FailureOn {
+		sp := p + ".failure_on[" + strconv.Itoa(i) + "]"
+		switch {
+		case st < 100 || st > 599:
+			v.invalid(sp, st, "must be an HTTP status 100-599")
+		case seen[st]:
+			v.invalid(sp, st, "listed twice")
+		}
+		seen[st] = true
+	}
+}
+
+func (v *validator) fallback(f *Fallback, p string) {
+	seen := make(map[string]bool, len(f.Methods))
+	for i, meth := range f.Methods {
+		mp := p + ".methods[" + strconv.Itoa(i) + "]"
+		switch {
+		case !knownMethods[meth]:
+			v.invalid(mp, meth, "unknown method (want one of GET HEAD POST PUT PATCH DELETE OPTIONS TRACE CONNECT)")
+		case seen[meth]:
+			v.invalid(mp, meth, "listed twice")
+		}
+		seen[meth] = true
+	}
+	if c := f.Cache; c != nil {
+		cp := p + ".cache"
+		v.positive(cp+".max_stale", c.MaxStale)
+		v.positiveSize(cp+".max_entry_size", c.MaxEntrySize)
+		for i, name := range c.Vary {
+			if !isToken(name) {
+				v.errorf(cp+".vary["+strconv.Itoa(i)+"]", "%q: not a valid header name", name)
+			}
+		}
+		if !isToken(c.MarkerHeader) {
+			v.errorf(cp+".marker_header", "%q: not a valid header name", c.MarkerHeader)
+		}
+		if strings.ContainsAny(c.MarkerValue, "\r\n\x00") {
+			v.errorf(cp+".marker_value", "header value must not contain CR, LF or NUL")
+		}
+	}
+	if f.Static != nil {
+		v.respond(f.Static, p+".static")
+	}
+}
+
+func (v *validator) cache(c *Cache) {
+	v.positiveSize("cache.max_bytes", c.MaxBytes)
+	if c.MaxEntries < 0 || c.MaxEntries == 1 {
+		v.invalid("cache.max_entries", c.MaxEntries, "must be 0 (no limit) or at least 2")
+	}
+}
+
+// cacheSizes checks that each route's fallback copies fit the shared
+// cache: no entry may take more than half of it.
+func (v *validator) cacheSizes(c *Config) {
+	total := ByteSize(defaultCacheMaxBytes)
+	if c.Cache != nil {
+		total = c.Cache.MaxBytes
+	}
+	if total <= 0 {
+		return // reported already
+	}
+	for i := range c.Routes {
+		f := c.Routes[i].Fallback
+		if f == nil || f.Cache == nil || f.Cache.MaxEntrySize <= total/2 {
+			continue
+		}
+		v.errorf("routes["+strconv.Itoa(i)+"].fallback.cache.max_entry_size",
+			"%s: must be at most half of cache.max_bytes (%s)", formatSize(f.Cache.MaxEntrySize), formatSize(total))
+	}
+}

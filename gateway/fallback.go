@@ -1,0 +1,292 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/fastgate/gateway/cache"
+	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/metrics"
+)
+
+// fallbackRefresh is how long a stored copy is kept before the next good
+// answer replaces it: a busy route does not copy every response.
+const fallbackRefresh = time.Second
+
+// entryHeadroom is what a stored entry may take beyond its body: key,
+// headers and the cache's own overhead.
+const entryHeadroom = 16 << 10
+
+// maxStackVary is how many vary headers a key is built with without a
+// heap allocation.
+const maxStackVary = 8
+
+// Header names the fallback sets.
+const (
+	hdrFallback = "X-Fallback"
+	hdrAge      = "Age"
+)
+
+// fallback is a route's compiled fallback chain: a cached copy, then a
+// static answer, then the plain error. Immutable after build.
+type fallback struct {
+	methods [][]byte
+	cache   *routeCache // nil without fallback.cache
+	static  *staticAnswer
+	metrics *metrics.Route
+}
+
+// routeCache is a route's share of the gateway-wide fallback cache.
+type routeCache struct {
+	mem      *cache.Memory
+	policy   cache.Policy
+	maxStale time.Duration
+	maxEntry int
+	vary     [][]byte
+	marker   []byte
+	markerV  []byte
+}
+
+func (d *deps) newFallback(rc *config.Route, cfg *config.Config, m *metrics.Route) (*fallback, error) {
+	c := rc.Fallback
+	f := &fallback{metrics: m}
+	for _, meth := range c.Methods {
+		f.methods = append(f.methods, []byte(meth))
+	}
+	if c.Static != nil {
+		f.static = newStaticAnswer(c.Static)
+	}
+	if cc := c.Cache; cc != nil {
+		mem, err := d.cacheFor(cfg)
+		if err != nil {
+			return nil, err
+		}
+		rc := &routeCache{
+			mem:      mem,
+			policy:   cache.Policy{AllowPrivate: cc.AllowPrivate},
+			maxStale: cc.MaxStale,
+			maxEntry: int(cc.MaxEntrySize),
+			marker:   []byte(cc.MarkerHeader),
+			markerV:  []byte(cc.MarkerValue),
+		}
+		for _, v := range cc.Vary {
+			rc.vary = append(rc.vary, []byte(v))
+		}
+		f.cache = rc
+	}
+	return f, nil
+}
+
+// cacheFor returns the gateway-wide fallback cache, made on first use
+// with the settings of cfg.Cache (nil: the defaults).
+func (d *deps) cacheFor(cfg *config.Config) (*cache.Memory, error) {
+	d.cacheMu.Lock()
+	defer d.cacheMu.Unlock()
+	if d.cache != nil {
+		return d.cache, nil
+	}
+	s := cache.Settings{MaxBytes: cache.DefaultMaxBytes, RefreshAfter: fallbackRefresh}
+	if c := cfg.Cache; c != nil {
+		s.MaxBytes, s.MaxEntries = int64(c.MaxBytes), c.MaxEntries
+	}
+	// The cache keeps room for its largest entry, so that is sized by the
+	// largest max_entry_size of the routes, with room for key and
+	// headers. A route added later with a larger one has its larger
+	// answers skipped until a restart.
+	var largest int64
+	for i := range cfg.Routes {
+		if f := cfg.Routes[i].Fallback; f != nil && f.Cache != nil {
+			largest = max(largest, int64(f.Cache.MaxEntrySize))
+		}
+	}
+	s.MaxEntryBytes = int(min(largest+entryHeadroom, s.MaxBytes/2))
+	mem, err := cache.NewMemory(s)
+	if err != nil {
+		return nil, err
+	}
+	d.cache = mem
+	return mem, nil
+}
+
+// eligible reports whether a request of method gets the fallback chain.
+func (f *fallback) eligible(method []byte) bool {
+	for _, m := range f.methods {
+		if bytes.Equal(m, method) {
+			return true
+		}
+	}
+	return false
+}
+
+// keyed reports whether a request of method needs its cache key: its
+// answer may be stored, or a stored copy may answer it.
+func (f *fallback) keyed(method []byte) bool {
+	return string(method) == fasthttp.MethodGet || f.eligible(method)
+}
+
+// appendKey appends the request's cache key to dst: the route's name,
+// then method, host, path, query and the vary headers. A HEAD request
+// takes the key of its GET: the stored copy answers both. It must run
+// before the backend rewrites the request.
+func (f *fallback) appendKey(dst []byte, route string, ctx *fasthttp.RequestCtx) []byte {
+	c := f.cache
+	dst = binary.AppendUvarint(dst, uint64(len(route)))
+	dst = append(dst, route...)
+	var stack [maxStackVary][]byte
+	vary := stack[:0]
+	if len(c.vary) > maxStackVary {
+		vary = make([][]byte, 0, len(c.vary))
+	}
+	for _, name := range c.vary {
+		vary = append(vary, ctx.Request.Header.PeekBytes(name))
+	}
+	method := ctx.Method()
+	if ctx.IsHead() {
+		method = getMethod
+	}
+	return cache.AppendKey(dst, method, ctx.Host(), ctx.Path(), ctx.URI().QueryString(), vary...)
+}
+
+// serve runs the fallback chain for a request whose upstream failed with
+// cause (or whose breaker is open): a fresh enough cached copy, the
+// static answer, or cause itself for the gateway's error answer.
+func (f *fallback) serve(ctx *fasthttp.RequestCtx, key []byte, cause error) error {
+	if c := f.cache; c != nil && key != nil {
+		now := time.Now()
+		if e, ok := c.mem.Get(key, now); ok && now.Sub(e.Stored) <= c.maxStale {
+			c.write(ctx, e, now)
+			f.metrics.FallbackServed(metrics.SourceCache)
+			return nil
+		}
+	}
+	if f.static != nil {
+		resetResponse(&ctx.Response)
+		_ = f.static.serve(ctx)
+		ctx.Response.Header.Set(hdrFallback, "static")
+		f.metrics.FallbackServed(metrics.SourceStatic)
+		return nil
+	}
+	f.metrics.FallbackServed(metrics.SourceError)
+	return cause
+}
+
+// resetResponse clears what an upstream may have left in resp, keeping a
+// decision to close the connection.
+func resetResponse(resp *fasthttp.Response) {
+	closeConn := resp.ConnectionClose()
+	resp.Reset()
+	if closeConn {
+		resp.SetConnectionClose()
+	}
+}
+
+// write answers with the stored copy e, marked as a stale fallback.
+func (c *routeCache) write(ctx *fasthttp.RequestCtx, e *cache.Entry, now time.Time) {
+	resp := &ctx.Response
+	resetResponse(resp)
+	resp.SetStatusCode(e.Status)
+	for h := e.Header; len(h) > 0; {
+		line := h
+		if i := bytes.Index(h, crlf); i >= 0 {
+			line, h = h[:i], h[i+2:]
+		} else {
+			h = nil
+		}
+		k, v, ok := bytes.Cut(line, colonSpace)
+		if ok {
+			resp.Header.AddBytesKV(k, v)
+		}
+	}
+	var age [20]byte
+	resp.Header.SetBytesV(hdrAge, strconv.AppendInt(age[:0], ageSeconds(now, e.Stored), 10))
+	resp.Header.SetBytesKV(c.marker, c.markerV)
+	resp.Header.Set(hdrFallback, "cache")
+	resp.SetBody(e.Body)
+}
+
+var (
+	getMethod  = []byte(fasthttp.MethodGet)
+	crlf       = []byte("\r\n")
+	colonSpace = []byte(": ")
+)
+
+// store keeps a copy of the upstream's good answer to a GET under key,
+// when the policy allows it and the cache wants it. A streamed body is
+// read into memory first and then sent from there. Only an error reading
+// the body fails the request.
+func (f *fallback) store(ctx *fasthttp.RequestCtx, key []byte) error {
+	c := f.cache
+	if !ctx.IsGet() {
+		return nil // a HEAD answer has no body to keep
+	}
+	resp := &ctx.Response
+	cl := resp.Header.ContentLength()
+	if cl < 0 || cl > c.maxEntry {
+		return nil
+	}
+	setCookie := false
+	for range resp.Header.Cookies() {
+		setCookie = true
+		break
+	}
+	if !c.policy.Storable(ctx.Method(), resp.StatusCode(), resp.Header.Peek(fasthttp.HeaderCacheControl), setCookie) {
+		return nil
+	}
+	if string(resp.Header.Peek(fasthttp.HeaderVary)) == "*" {
+		return nil
+	}
+	now := time.Now()
+	if !c.mem.Wants(key, now) {
+		return nil
+	}
+	var body []byte
+	switch {
+	case resp.IsBodyStream():
+		buf := make([]byte, cl)
+		if _, err := io.ReadFull(resp.BodyStream(), buf); err != nil {
+			ctx.SetConnectionClose()
+			return errUpstreamFailed
+		}
+		resp.SetBody(buf)
+		body = buf
+	default:
+		body = resp.Body()
+	}
+	c.mem.Put(key, &cache.Entry{Status: resp.StatusCode(), Header: appendStoredHeaders(nil, &resp.Header), Body: body, Stored: now})
+	return nil
+}
+
+// appendStoredHeaders appends h's headers as "Name: value\r\n" lines,
+// leaving out framing and hop-by-hop headers, cookies, the request id
+// and an upstream's own Age and Date.
+func appendStoredHeaders(dst []byte, h *fasthttp.ResponseHeader) []byte {
+	for k, v := range h.All() {
+		if classifyHeader(k)&(flagHopByHop|flagRequestID) != 0 || notStored(k) {
+			continue
+		}
+		dst = append(dst, k...)
+		dst = append(dst, colonSpace...)
+		dst = append(dst, v...)
+		dst = append(dst, crlf...)
+	}
+	return dst
+}
+
+func notStored(k []byte) bool {
+	for _, name := range [...]string{fasthttp.HeaderContentLength, fasthttp.HeaderTransferEncoding,
+		fasthttp.HeaderSetCookie, fasthttp.HeaderDate, hdrAge, hdrFallback} {
+		if len(k) == len(name) && bytes.EqualFold(k, []byte(name)) {
+			return true
+		}
+	}
+	return false
+}
+
+// keyPool holds the buffers cache keys are built in.
+var keyPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
