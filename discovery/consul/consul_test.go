@@ -231,8 +231,8 @@ func TestQueryParameters(t *testing.T) {
 			s := testSettings(f)
 			tt.give(&s)
 			rec := startWatch(t, newTestWatcher(t, s), "users")
-			eventually(t, 2*time.Second, "a list", func() bool { _, ok := rec.lastList(); return ok })
-			eventually(t, 2*time.Second, "a blocking query", func() bool { return len(f.log("users")) >= 2 })
+			eventually(t, 10*time.Second, "a list", func() bool { _, ok := rec.lastList(); return ok })
+			eventually(t, 10*time.Second, "a blocking query", func() bool { return len(f.log("users")) >= 2 })
 			for i, r := range f.log("users")[:2] {
 				for _, p := range tt.want {
 					if _, ok := r.query[p]; !ok {
@@ -278,7 +278,7 @@ func TestTokenAndErrors(t *testing.T) {
 			s := testSettings(f)
 			s.Token, s.Datacenter = tt.token, tt.dc
 			rec := startWatch(t, newTestWatcher(t, s), "users")
-			eventually(t, 2*time.Second, "an answer or an error", func() bool { return len(rec.all()) > 0 })
+			eventually(t, 10*time.Second, "an answer or an error", func() bool { return len(rec.all()) > 0 })
 			u := rec.all()[0]
 			if tt.wantList != u.Changed || (tt.wantErr == "") != (u.Err == nil) {
 				t.Fatalf("first update %+v", u)
@@ -295,7 +295,7 @@ func TestTokenAndErrors(t *testing.T) {
 func TestUnknownServiceIsEmpty(t *testing.T) {
 	f := newFakeConsul(t)
 	rec := startWatch(t, newTestWatcher(t, testSettings(f)), "nope")
-	eventually(t, 2*time.Second, "an answer", func() bool { return len(rec.all()) > 0 })
+	eventually(t, 10*time.Second, "an answer", func() bool { return len(rec.all()) > 0 })
 	if u := rec.all()[0]; u.Err != nil || !u.Changed || len(u.Endpoints) != 0 {
 		t.Errorf("update %+v", u)
 	}
@@ -308,7 +308,7 @@ func TestBlockingAnswersWithoutLeaderAreFine(t *testing.T) {
 	s := testSettings(f)
 	s.WaitTime = 100 * time.Millisecond
 	rec := startWatch(t, newTestWatcher(t, s), "users")
-	eventually(t, 3*time.Second, "four blocking answers", func() bool { return len(rec.all()) >= 5 })
+	eventually(t, 10*time.Second, "four blocking answers", func() bool { return len(rec.all()) >= 5 })
 	for i, u := range rec.all() {
 		if u.Err != nil || u.Changed != (i == 0) {
 			t.Errorf("update %d: %+v", i, u)

@@ -85,7 +85,7 @@ func TestRegistryDown(t *testing.T) {
 			waitSet(t, sub, "first list", users1, users2)
 
 			tt.down(f)
-			eventually(t, 3*time.Second, "errors counted", func() bool { return status(t, r, "users").Errors >= 2 })
+			eventually(t, 10*time.Second, "errors counted", func() bool { return status(t, r, "users").Errors >= 2 })
 			if got := setAddrs(sub.Set()); !slices.Equal(got, []string{users1, users2}) {
 				t.Fatalf("set %v while Consul is down", got)
 			}
@@ -119,14 +119,14 @@ func TestIndexRules(t *testing.T) {
 			s.WaitTime = 200 * time.Millisecond
 			s.MinInterval = time.Millisecond
 			rec := startWatch(t, newTestWatcher(t, s), "users")
-			eventually(t, 2*time.Second, "blocking on 21", func() bool { return len(f.log("users")) >= 2 })
+			eventually(t, 10*time.Second, "blocking on 21", func() bool { return len(f.log("users")) >= 2 })
 
 			start := time.Now()
 			f.setIndex(tt.give)
 			// The query blocked on 21 returns when its wait runs out,
 			// carrying the lower index (as Consul does, see recording 13).
 			var got []string
-			eventually(t, 3*time.Second, "the queries after the new index", func() bool {
+			eventually(t, 10*time.Second, "the queries after the new index", func() bool {
 				got = got[:0]
 				for _, r := range f.log("users") {
 					if r.at.After(start) && (len(got) > 0 || r.query.Get("index") != "21") {
@@ -166,7 +166,7 @@ func TestRateCap(t *testing.T) {
 	s := testSettings(f)
 	s.MinInterval = 100 * time.Millisecond
 	rec := startWatch(t, newTestWatcher(t, s), "users")
-	eventually(t, 2*time.Second, "first list", func() bool { _, ok := rec.lastList(); return ok })
+	eventually(t, 10*time.Second, "first list", func() bool { _, ok := rec.lastList(); return ok })
 
 	start := time.Now()
 	var wg sync.WaitGroup
