@@ -56,6 +56,12 @@ const (
 	SourceEtcd   = "etcd"
 )
 
+// Values of FallbackCache.Store.
+const (
+	StoreMemory = "memory"
+	StoreRedis  = "redis"
+)
+
 // Values of RateLimit fields.
 const (
 	PerRoute    = "route"
@@ -173,6 +179,7 @@ func fallbackDefaults(f *Fallback, p string, set map[string]bool) {
 		zeroDefault(&c.MaxEntrySize, defaultMaxEntrySize)
 		zeroDefault(&c.MarkerHeader, defaultMarkerHeader)
 		zeroDefault(&c.MarkerValue, defaultMarkerValue)
+		zeroDefault(&c.Store, StoreMemory)
 	}
 	if f.Static != nil && !set[p+".static.status"] {
 		f.Static.Status = defaultFallbackStatus

@@ -177,6 +177,11 @@ type FallbackCache struct {
 	// MarkerHeader and MarkerValue are the header added to a cached copy
 	// served as a fallback. Default "X-Cache: STALE". Zero means the
 	// default.
+	// Store is where copies are kept: "memory" (default: this instance's
+	// own) or "redis" (also in the top-level redis, so that every gateway
+	// instance serves the copies any of them stored; memory still serves
+	// while Redis is down).
+	Store        string `yaml:"store"`
 	MarkerHeader string `yaml:"marker_header"`
 	MarkerValue  string `yaml:"marker_value"`
 }

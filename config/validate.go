@@ -17,7 +17,9 @@ type validator struct {
 	bad     map[string]bool // paths that failed to decode: already reported
 	secrets map[string]bool // paths whose value came from the environment
 	disc    *Discovery      // the configured registries
-	errs    Errors
+	// haveRedis is true when the top-level redis is set.
+	haveRedis bool
+	errs      Errors
 }
 
 // invalid reports a bad value, quoting it unless it came from the
@@ -104,6 +106,7 @@ func (v *validator) config(c *Config) {
 		v.redis(c.Redis)
 	}
 	v.disc = &c.Discovery
+	v.haveRedis = c.Redis != nil
 	v.discovery(&c.Discovery)
 	if len(c.Routes) == 0 {
 		v.errorf("routes", "at least one route is required")

@@ -75,6 +75,15 @@ func (v *validator) fallback(f *Fallback, p string) {
 		if !isToken(c.MarkerHeader) {
 			v.errorf(cp+".marker_header", "%q: not a valid header name", c.MarkerHeader)
 		}
+		switch c.Store {
+		case StoreMemory:
+		case StoreRedis:
+			if !v.haveRedis {
+				v.errorf(cp+".store", "redis needs the top-level redis setting")
+			}
+		default:
+			v.invalid(cp+".store", c.Store, "must be memory or redis")
+		}
 		if strings.ContainsAny(c.MarkerValue, "\r\n\x00") {
 			v.errorf(cp+".marker_value", "header value must not contain CR, LF or NUL")
 		}

@@ -31,6 +31,9 @@ type deps struct {
 	// with fallback.cache (cacheFor).
 	cacheMu sync.Mutex
 	cache   *cache.Memory
+	// shared is cache in front of Redis, for routes whose copies every
+	// instance shares; made by the first such route.
+	shared *cache.Tiered
 
 	redisMu  sync.Mutex
 	redis    redis.UniversalClient
@@ -39,6 +42,12 @@ type deps struct {
 
 // close releases the connections deps opened itself.
 func (d *deps) close() {
+	d.cacheMu.Lock()
+	if d.shared != nil {
+		_ = d.shared.Close()
+		d.shared = nil
+	}
+	d.cacheMu.Unlock()
 	if d.registry != nil {
 		_ = d.registry.Close()
 	}

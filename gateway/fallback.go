@@ -44,7 +44,9 @@ type fallback struct {
 
 // routeCache is a route's share of the gateway-wide fallback cache.
 type routeCache struct {
-	mem      *cache.Memory
+	// store is the gateway's memory cache, or memory in front of Redis
+	// for routes with store: redis.
+	store    cache.Store
 	policy   cache.Policy
 	maxStale time.Duration
 	maxEntry int
@@ -63,12 +65,19 @@ func (d *deps) newFallback(rc *config.Route, cfg *config.Config, m *metrics.Rout
 		f.static = newStaticAnswer(c.Static)
 	}
 	if cc := c.Cache; cc != nil {
+		var store cache.Store
 		mem, err := d.cacheFor(cfg)
 		if err != nil {
 			return nil, err
 		}
+		store = mem
+		if cc.Store == config.StoreRedis {
+			if store, err = d.sharedCacheFor(cfg, mem); err != nil {
+				return nil, err
+			}
+		}
 		rc := &routeCache{
-			mem:      mem,
+			store:    store,
 			policy:   cache.Policy{AllowPrivate: cc.AllowPrivate},
 			maxStale: cc.MaxStale,
 			maxEntry: int(cc.MaxEntrySize),
@@ -81,6 +90,39 @@ func (d *deps) newFallback(rc *config.Route, cfg *config.Config, m *metrics.Rout
 		f.cache = rc
 	}
 	return f, nil
+}
+
+// sharedCacheFor returns the store of routes whose copies all instances
+// share: mem in front of Redis, made on first use. Redis keeps an entry as
+// long as the longest max_stale of such routes.
+func (d *deps) sharedCacheFor(cfg *config.Config, mem *cache.Memory) (*cache.Tiered, error) {
+	client, err := d.redisFor(cfg.Redis)
+	if err != nil {
+		return nil, err
+	}
+	d.cacheMu.Lock()
+	defer d.cacheMu.Unlock()
+	if d.shared != nil {
+		return d.shared, nil
+	}
+	ttl := time.Duration(0)
+	for i := range cfg.Routes {
+		if f := cfg.Routes[i].Fallback; f != nil && f.Cache != nil && f.Cache.Store == config.StoreRedis {
+			ttl = max(ttl, f.Cache.MaxStale)
+		}
+	}
+	r, err := cache.NewRedis(client, cache.RedisSettings{
+		Prefix: "gateway:fallback:", TTL: ttl, Timeout: cfg.Redis.Timeout, MaxEntryBytes: mem.Settings().MaxEntryBytes,
+	})
+	if err != nil {
+		return nil, err
+	}
+	t, err := cache.NewTiered(mem, r, cache.TieredSettings{})
+	if err != nil {
+		return nil, err
+	}
+	d.shared = t
+	return t, nil
 }
 
 // cacheFor returns the gateway-wide fallback cache, made on first use
@@ -159,7 +201,7 @@ func (f *fallback) appendKey(dst []byte, route string, ctx *fasthttp.RequestCtx)
 func (f *fallback) serve(ctx *fasthttp.RequestCtx, key []byte, cause error) error {
 	if c := f.cache; c != nil && key != nil {
 		now := time.Now()
-		if e, ok := c.mem.Get(key, now); ok && now.Sub(e.Stored) <= c.maxStale {
+		if e, ok := c.store.Get(key, now); ok && now.Sub(e.Stored) <= c.maxStale {
 			c.write(ctx, e, now)
 			f.metrics.FallbackServed(metrics.SourceCache)
 			return nil
@@ -242,7 +284,7 @@ func (f *fallback) store(ctx *fasthttp.RequestCtx, key []byte) error {
 		return nil
 	}
 	now := time.Now()
-	if !c.mem.Wants(key, now) {
+	if !c.store.Wants(key, now) {
 		return nil
 	}
 	var body []byte
@@ -258,7 +300,7 @@ func (f *fallback) store(ctx *fasthttp.RequestCtx, key []byte) error {
 	default:
 		body = resp.Body()
 	}
-	c.mem.Put(key, &cache.Entry{Status: resp.StatusCode(), Header: appendStoredHeaders(nil, &resp.Header), Body: body, Stored: now})
+	c.store.Put(key, &cache.Entry{Status: resp.StatusCode(), Header: appendStoredHeaders(nil, &resp.Header), Body: body, Stored: now})
 	return nil
 }
 

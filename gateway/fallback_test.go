@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"strconv"
 	"sync/atomic"
@@ -227,5 +228,43 @@ routes:
 	}
 	if resp := gw.do(t, "GET", "/small/x", nil, ""); resp.StatusCode() != 502 {
 		t.Errorf("over max_entry_size: status %d, want 502: it must not be stored", resp.StatusCode())
+	}
+}
+
+// TestFallbackSharedThroughRedis: with store: redis, gateway B serves the
+// copy gateway A stored, while B's own upstream is down.
+func TestFallbackSharedThroughRedis(t *testing.T) {
+	addr := redisAddr(t)
+	up := startUpstream(t, func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("from A's upstream") })
+	route := fmt.Sprintf("r%d", time.Now().UnixNano()) // a fresh key space in the shared Redis
+	cfg := func(target string) string {
+		return fmt.Sprintf(`
+redis: { address: "%s", timeout: 200ms }
+routes:
+  - name: %s
+    match: { path_prefix: /shared/ }
+    upstream: { targets: ["%s"], timeout: 1s }
+    fallback: { cache: { store: redis, max_stale: 1m } }
+`, addr, route, target)
+	}
+	a := startGateway(t, cfg(up))
+	b := startGateway(t, cfg(deadAddr(t)))
+	host := map[string]string{"Host": "shop.example"}
+	if resp := a.do(t, "GET", "/shared/item", host, ""); resp.StatusCode() != 200 {
+		t.Fatalf("A: %d", resp.StatusCode())
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		resp := b.do(t, "GET", "/shared/item", host, "")
+		if resp.StatusCode() == 200 {
+			if string(resp.Body()) != "from A's upstream" || string(resp.Header.Peek("X-Fallback")) != "cache" {
+				t.Errorf("B answered %q with X-Fallback %q", resp.Body(), resp.Header.Peek("X-Fallback"))
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("B never served A's copy: last status %d %s", resp.StatusCode(), resp.Body())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
