@@ -153,6 +153,10 @@ func (d *deps) cacheFor(cfg *config.Config) (*cache.Memory, error) {
 		return nil, err
 	}
 	d.cache = mem
+	d.metrics.WatchCache(func() metrics.CacheStats {
+		st := mem.Stats()
+		return metrics.CacheStats{Hits: st.Hits, Misses: st.Misses, Evictions: st.Evictions, Bytes: st.Bytes, Entries: st.Entries}
+	})
 	return mem, nil
 }
 

@@ -268,3 +268,31 @@ routes:
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestCacheMetrics: the fallback cache's size, hits and misses are on
+// /metrics.
+func TestCacheMetrics(t *testing.T) {
+	var up flakyUpstream
+	gw := startGateway(t, fallbackConfig, up.start(t))
+	if s := gw.do(t, "GET", "/c/m", nil, "").StatusCode(); s != 200 {
+		t.Fatalf("status %d", s)
+	}
+	up.down.Store(true)
+	if s := gw.do(t, "GET", "/c/m", nil, "").StatusCode(); s != 200 {
+		t.Fatalf("from the cache: status %d", s)
+	}
+	gw.do(t, "GET", "/c/unseen", nil, "")
+	for series, atLeast := range map[string]float64{
+		"gateway_cache_entries":      1,
+		"gateway_cache_bytes":        1,
+		"gateway_cache_hits_total":   1,
+		"gateway_cache_misses_total": 1,
+	} {
+		if got := gw.metric(t, series); got < atLeast {
+			t.Errorf("%s = %v, want at least %v", series, got, atLeast)
+		}
+	}
+	if got := gw.metric(t, "gateway_cache_evictions_total"); got != 0 {
+		t.Errorf("gateway_cache_evictions_total = %v, want 0", got)
+	}
+}

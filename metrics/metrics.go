@@ -34,6 +34,47 @@ type Metrics struct {
 	routes map[string]*Route
 
 	discovery atomic.Pointer[func() []ServiceStatus]
+	cache     atomic.Pointer[func() CacheStats]
+}
+
+// CacheStats is what the metrics export of the fallback cache.
+type CacheStats struct {
+	Hits, Misses, Evictions uint64
+	Bytes, Entries          int64
+}
+
+// WatchCache makes the cache metrics report what f returns, read at every
+// scrape.
+func (m *Metrics) WatchCache(f func() CacheStats) { m.cache.Store(&f) }
+
+var (
+	cacheHitsDesc      = prometheus.NewDesc("gateway_cache_hits_total", "Fallback cache lookups that found a copy.", nil, nil)
+	cacheMissesDesc    = prometheus.NewDesc("gateway_cache_misses_total", "Fallback cache lookups that found none.", nil, nil)
+	cacheEvictionsDesc = prometheus.NewDesc("gateway_cache_evictions_total", "Copies dropped to keep the fallback cache within its bounds.", nil, nil)
+	cacheBytesDesc     = prometheus.NewDesc("gateway_cache_bytes", "Bytes the fallback cache holds.", nil, nil)
+	cacheEntriesDesc   = prometheus.NewDesc("gateway_cache_entries", "Copies the fallback cache holds.", nil, nil)
+)
+
+// cacheCollector exports the fallback cache's counters.
+type cacheCollector struct{ m *Metrics }
+
+func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{cacheHitsDesc, cacheMissesDesc, cacheEvictionsDesc, cacheBytesDesc, cacheEntriesDesc} {
+		ch <- d
+	}
+}
+
+func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
+	f := c.m.cache.Load()
+	if f == nil {
+		return
+	}
+	st := (*f)()
+	ch <- prometheus.MustNewConstMetric(cacheHitsDesc, prometheus.CounterValue, float64(st.Hits))
+	ch <- prometheus.MustNewConstMetric(cacheMissesDesc, prometheus.CounterValue, float64(st.Misses))
+	ch <- prometheus.MustNewConstMetric(cacheEvictionsDesc, prometheus.CounterValue, float64(st.Evictions))
+	ch <- prometheus.MustNewConstMetric(cacheBytesDesc, prometheus.GaugeValue, float64(st.Bytes))
+	ch <- prometheus.MustNewConstMetric(cacheEntriesDesc, prometheus.GaugeValue, float64(st.Entries))
 }
 
 // ServiceStatus is what the metrics export of one followed service.
@@ -139,7 +180,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	}, []string{"version"})
 	buildInfo.WithLabelValues(version).Set(1)
 	reg.MustRegister(m.requests, m.duration, m.inFlight, m.upstreamErrors,
-		m.rateLimited, m.redisOutages, m.breakerState, m.fallbacks, &fallbackCollector{m: m}, &discoveryCollector{m: m},
+		m.rateLimited, m.redisOutages, m.breakerState, m.fallbacks, &fallbackCollector{m: m}, &discoveryCollector{m: m}, &cacheCollector{m: m},
 		m.reloads, m.lastReload, m.configInfo, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
