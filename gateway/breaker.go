@@ -26,6 +26,7 @@ func (d *deps) newRouteBreaker(rc *config.Route, m *metrics.Route) (*breaker.Bre
 		FailureStatuses:     c.FailureOn,
 		OnStateChange: func(name string, from, to breaker.State) {
 			m.BreakerState(int(to))
+			m.BreakerTransition(int(to))
 			if log != nil {
 				log.Warn("gateway: circuit breaker changed state",
 					"route", name, "from", from.String(), "to", to.String())

@@ -92,6 +92,12 @@ routes:
 	if got := gw.metric(t, state); got != 0 {
 		t.Errorf("%s = %v after good probes, want 0", state, got)
 	}
+	for to, want := range map[string]float64{"open": 1, "half_open": 1, "closed": 1} {
+		series := `gateway_breaker_transitions_total{route="api",to="` + to + `"}`
+		if got := gw.metric(t, series); got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
 	if resp := gw.do(t, "GET", "/api/x", nil, ""); resp.StatusCode() != 200 {
 		t.Fatalf("closed again: status %d, want 200", resp.StatusCode())
 	}

@@ -25,6 +25,7 @@ type Metrics struct {
 	rateLimited    *prometheus.CounterVec
 	redisOutages   *prometheus.CounterVec
 	breakerState   *prometheus.GaugeVec
+	breakerChanges *prometheus.CounterVec
 	fallbacks      *prometheus.CounterVec
 	reloads        *prometheus.CounterVec
 	lastReload     prometheus.Gauge
@@ -152,6 +153,10 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Name: "gateway_ratelimit_redis_outages_total",
 			Help: "Times a route's cluster rate limit lost Redis and fell back to its on_redis_error mode.",
 		}, []string{"route"}),
+		breakerChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_breaker_transitions_total",
+			Help: "Changes of a route's circuit breaker state, by the state entered (closed, half_open, open).",
+		}, []string{"route", "to"}),
 		breakerState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "gateway_breaker_state",
 			Help: "State of a route's circuit breaker: 0 closed, 1 half-open, 2 open.",
@@ -180,7 +185,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	}, []string{"version"})
 	buildInfo.WithLabelValues(version).Set(1)
 	reg.MustRegister(m.requests, m.duration, m.inFlight, m.upstreamErrors,
-		m.rateLimited, m.redisOutages, m.breakerState, m.fallbacks, &fallbackCollector{m: m}, &discoveryCollector{m: m}, &cacheCollector{m: m},
+		m.rateLimited, m.redisOutages, m.breakerState, m.breakerChanges, m.fallbacks, &fallbackCollector{m: m}, &discoveryCollector{m: m}, &cacheCollector{m: m},
 		m.reloads, m.lastReload, m.configInfo, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -250,6 +255,7 @@ func (m *Metrics) Forget(keep func(name string) bool) {
 		m.rateLimited.DeleteLabelValues(name)
 		m.redisOutages.DeleteLabelValues(name)
 		m.breakerState.DeleteLabelValues(name)
+		m.breakerChanges.DeletePartialMatch(prometheus.Labels{"route": name})
 		m.fallbacks.DeletePartialMatch(prometheus.Labels{"route": name})
 	}
 }
@@ -391,6 +397,19 @@ func (r *Route) BreakerState(state int) {
 		g = r.breakerState.Load()
 	}
 	(*g).Set(float64(state))
+}
+
+// BreakerTransition counts the route's breaker entering state (0 closed,
+// 1 half-open, 2 open).
+func (r *Route) BreakerTransition(state int) {
+	to := "open"
+	switch state {
+	case 0:
+		to = "closed"
+	case 1:
+		to = "half_open"
+	}
+	r.parent.breakerChanges.WithLabelValues(r.name, to).Inc()
 }
 
 // NoBreaker removes the route's gateway_breaker_state series: the route
