@@ -218,8 +218,25 @@ type Respond struct {
 	Status int `yaml:"status"`
 	// Body is sent as is. Default "".
 	Body string `yaml:"body"`
+	// BodyFile names a file whose content is the body instead, relative to
+	// the main configuration file's directory. It is read when the
+	// configuration loads: a changed file is served after the next reload.
+	// At most 10MiB. Default "": none.
+	BodyFile string `yaml:"body_file"`
 	// Headers are added to the answer.
 	Headers map[string]string `yaml:"headers"`
+
+	// fileBody is BodyFile's content, read by Load.
+	fileBody []byte
+}
+
+// Content returns the body to send: BodyFile's content when set, else
+// Body. Read-only.
+func (r *Respond) Content() []byte {
+	if r.BodyFile != "" {
+		return r.fileBody
+	}
+	return []byte(r.Body)
 }
 
 // HeaderOps changes headers. Remove is applied before Set.

@@ -1,8 +1,12 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -421,6 +425,45 @@ func (v *validator) respond(r *Respond, p string) {
 		v.invalid(p+".status", r.Status, "must be an HTTP status 100-599")
 	}
 	v.headers(r.Headers, p+".headers")
+	if r.BodyFile == "" {
+		return
+	}
+	if r.Body != "" {
+		v.errorf(p+".body_file", "set body or body_file, not both")
+		return
+	}
+	path := r.BodyFile
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(filepath.Dir(v.file), path)
+	}
+	info, err := os.Stat(path)
+	switch {
+	case err != nil:
+		v.invalid(p+".body_file", r.BodyFile, "cannot be read: "+errText(err))
+	case !info.Mode().IsRegular():
+		v.invalid(p+".body_file", r.BodyFile, "is not a regular file")
+	case info.Size() > maxBodyFile:
+		v.invalid(p+".body_file", r.BodyFile, "is larger than 10MiB")
+	default:
+		b, err := os.ReadFile(path)
+		if err != nil {
+			v.invalid(p+".body_file", r.BodyFile, "cannot be read: "+errText(err))
+			return
+		}
+		r.fileBody = b
+	}
+}
+
+// maxBodyFile bounds a respond or static body read from a file.
+const maxBodyFile = 10 << 20
+
+// errText is an error's message without the path it repeats.
+func errText(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
 }
 
 func (v *validator) upstream(u *Upstream, p string) {

@@ -438,3 +438,39 @@ routes:
 		t.Errorf("%d upstream pools open, want at most the two settings in use", n)
 	}
 }
+
+// TestReloadBodyFile: a respond body read from a file is read again by a
+// reload.
+func TestReloadBodyFile(t *testing.T) {
+	dir := t.TempDir()
+	body := filepath.Join(dir, "notice.txt")
+	if err := os.WriteFile(body, []byte("first"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "gateway.yaml")
+	writeFile(t, path, "routes:\n  - { name: n, match: { path: /n }, respond: { body_file: notice.txt } }\n")
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := serveConfig(t, cfg)
+	r, err := NewReloader(path, tg.Gateway, tg.log, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r.Run(ctx) // closes the watcher: reloads come only when asked
+	if got := string(tg.do(t, "GET", "/n", nil, "").Body()); got != "first" {
+		t.Fatalf("body %q", got)
+	}
+	if err := os.WriteFile(body, []byte("second"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Reload("test", false); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(tg.do(t, "GET", "/n", nil, "").Body()); got != "second" {
+		t.Errorf("after the reload: body %q, want the file's new content", got)
+	}
+}

@@ -69,7 +69,7 @@ type staticAnswer struct {
 }
 
 func newStaticAnswer(r *config.Respond) *staticAnswer {
-	a := &staticAnswer{status: r.Status, body: []byte(r.Body)}
+	a := &staticAnswer{status: r.Status, body: r.Content()}
 	a.headers = newHeaderOps(r.Headers, nil).set
 	return a
 }
