@@ -281,10 +281,12 @@ for size in "${sizes[@]}"; do
 	wants nginx && bench nginx "$nginx_addr" "$size" "$nginx_pid"
 done
 
-# What a rate limit costs: the same route with and without a per-client
-# limit set too high to refuse anything, run in alternation three times so
-# that drift of the machine hits both alike; the median pair counts.
+# What a rate limit, and a breaker with a fallback cache, cost: the same
+# route plain, with a per-client limit set too high to refuse anything, and
+# behind a breaker and cache that never trigger, run in alternation three
+# times so that drift of the machine hits all alike; the median counts.
 limit_costs=()
+guard_costs=()
 if wants gateway; then
 	saved=${per_cpu[gateway-13]:-}
 	nrows=${#rows[@]}
@@ -294,6 +296,9 @@ if wants gateway; then
 		bench gw+limit "$gateway_addr" 13 "$gateway_pid" limited.bench
 		limited=${per_cpu[gw+limit-13]}
 		limit_costs+=("$(awk -v g="$plain" -v r="$limited" 'BEGIN {printf "%.1f", (g > 0 ? (g - r) * 100 / g : 0)}')")
+		bench gw+guard "$gateway_addr" 13 "$gateway_pid" guarded.bench
+		guarded=${per_cpu[gw+guard-13]}
+		guard_costs+=("$(awk -v g="$plain" -v r="$guarded" 'BEGIN {printf "%.1f", (g > 0 ? (g - r) * 100 / g : 0)}')")
 		rows=("${rows[@]:0:nrows}") # the rounds print their own line
 	done
 	per_cpu[gateway-13]=$saved
@@ -310,6 +315,8 @@ if wants gateway; then
 	echo
 	printf 'rate limit cost at 13 B, requests per CPU-second, three alternating rounds: %s%%; median %s%%\n' \
 		"$(IFS=/; echo "${limit_costs[*]}")" "$(printf '%s\n' "${limit_costs[@]}" | sort -g | sed -n 2p)"
+	printf 'breaker and fallback cache cost at 13 B, same rounds: %s%%; median %s%%\n' \
+		"$(IFS=/; echo "${guard_costs[*]}")" "$(printf '%s\n' "${guard_costs[@]}" | sort -g | sed -n 2p)"
 fi
 if wants gateway && wants nginx; then
 	echo
