@@ -353,9 +353,14 @@ func (v *validator) match(m *Match, p string) {
 			v.invalid(p+".host", m.Host, msg)
 		}
 	}
-	seen := make(map[string]bool, len(m.Methods))
-	for i, meth := range m.Methods {
-		mp := p + ".methods[" + strconv.Itoa(i) + "]"
+	v.methods(m.Methods, p+".methods")
+}
+
+// methods checks a list of HTTP methods: known ones, each once.
+func (v *validator) methods(list []string, p string) {
+	seen := make(map[string]bool, len(list))
+	for i, meth := range list {
+		mp := p + "[" + strconv.Itoa(i) + "]"
 		switch {
 		case !knownMethods[meth]:
 			v.invalid(mp, meth, "unknown method (want one of GET HEAD POST PUT PATCH DELETE OPTIONS TRACE CONNECT)")

@@ -52,17 +52,7 @@ func (v *validator) circuitBreaker(cb *CircuitBreaker, p string) {
 }
 
 func (v *validator) fallback(f *Fallback, p string) {
-	seen := make(map[string]bool, len(f.Methods))
-	for i, meth := range f.Methods {
-		mp := p + ".methods[" + strconv.Itoa(i) + "]"
-		switch {
-		case !knownMethods[meth]:
-			v.invalid(mp, meth, "unknown method (want one of GET HEAD POST PUT PATCH DELETE OPTIONS TRACE CONNECT)")
-		case seen[meth]:
-			v.invalid(mp, meth, "listed twice")
-		}
-		seen[meth] = true
-	}
+	v.methods(f.Methods, p+".methods")
 	if c := f.Cache; c != nil {
 		cp := p + ".cache"
 		v.positive(cp+".max_stale", c.MaxStale)

@@ -41,6 +41,13 @@ func startFileGatewayWatch(t testing.TB, yaml string, watch bool) *fileGateway {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "gateway.yaml")
 	writeFile(t, path, yaml)
+	return followFile(t, path, watch)
+}
+
+// followFile serves the configuration at path with a Reloader on it; with
+// watch false the file is reloaded only when the test asks.
+func followFile(t testing.TB, path string, watch bool) *fileGateway {
+	t.Helper()
 	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
@@ -309,20 +316,7 @@ func TestReloadFollowsSymlinkSwap(t *testing.T) {
 	if err := os.Symlink("..data/gateway.yaml", path); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tg := serveConfig(t, cfg)
-	r, err := NewReloader(path, tg.Gateway, tg.log, 20*time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); r.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	g := &fileGateway{testGateway: tg, path: path, reloader: r}
+	g := followFile(t, path, true)
 
 	old := g.Config().Hash()
 	mk("..v2", twoRoutesNext)
@@ -449,18 +443,8 @@ func TestReloadBodyFile(t *testing.T) {
 	}
 	path := filepath.Join(dir, "gateway.yaml")
 	writeFile(t, path, "routes:\n  - { name: n, match: { path: /n }, respond: { body_file: notice.txt } }\n")
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tg := serveConfig(t, cfg)
-	r, err := NewReloader(path, tg.Gateway, tg.log, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	r.Run(ctx) // closes the watcher: reloads come only when asked
+	g := followFile(t, path, false)
+	tg, r := g.testGateway, g.reloader
 	if got := string(tg.do(t, "GET", "/n", nil, "").Body()); got != "first" {
 		t.Fatalf("body %q", got)
 	}
