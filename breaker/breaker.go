@@ -81,6 +81,10 @@ type Settings struct {
 	// change from open to half-open happens at the first call (or State)
 	// after OpenFor, not on a timer.
 	OnStateChange func(name string, from, to State)
+	// OnTarget, when not nil, is called by a Set each time it makes the
+	// breaker of a target it did not hold, with the target, before the
+	// breaker's first call. nil: nothing is called.
+	OnTarget func(target string)
 }
 
 // statusSet holds one bit per HTTP status 0..639.
@@ -143,8 +147,9 @@ func (s Settings) statuses() statusSet {
 }
 
 // Equal reports whether s and o build breakers that behave the same,
-// defaults applied; OnStateChange is not compared. The gateway keeps a
-// route's Breaker across a reload when its settings are Equal.
+// defaults applied; OnStateChange and OnTarget are not compared. The
+// gateway keeps a route's Breaker across a reload when its settings are
+// Equal.
 func (s Settings) Equal(o Settings) bool {
 	a, b := s.normalized(), o.normalized()
 	return a.FailureRatio == b.FailureRatio && a.MinRequests == b.MinRequests &&

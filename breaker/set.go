@@ -86,6 +86,9 @@ func (s *Set) add(target string) *Breaker {
 		}
 	}
 	b := build(target, s.settings)
+	if fn := s.settings.OnTarget; fn != nil {
+		fn(target)
+	}
 	next[target] = b
 	s.targets.Store(&next)
 	return b

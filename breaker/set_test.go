@@ -99,3 +99,17 @@ func TestNewSetRejectsNegativeBound(t *testing.T) {
 		t.Error("no error for max targets -1")
 	}
 }
+
+func TestSetOnTarget(t *testing.T) {
+	var made []string
+	s, err := NewSet(Settings{OnTarget: func(target string) { made = append(made, target) }}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Get("a:1")
+	s.Get("a:1")
+	s.Get("b:2")
+	if len(made) != 2 || made[0] != "a:1" || made[1] != "b:2" {
+		t.Errorf("OnTarget called with %v, want [a:1 b:2]", made)
+	}
+}

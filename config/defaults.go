@@ -127,6 +127,7 @@ func applyDefaults(c *Config, set map[string]bool) {
 			zeroDefault(&cb.Window, defaultWindow)
 			zeroDefault(&cb.OpenFor, defaultOpenFor)
 			zeroDefault(&cb.HalfOpenRequests, defaultHalfOpenRequests)
+			zeroDefault(&cb.Per, BreakerPerRoute)
 		}
 		if r.Fallback != nil {
 			fallbackDefaults(r.Fallback, p+".fallback", set)
@@ -180,6 +181,9 @@ func fallbackDefaults(f *Fallback, p string, set map[string]bool) {
 		zeroDefault(&c.MarkerHeader, defaultMarkerHeader)
 		zeroDefault(&c.MarkerValue, defaultMarkerValue)
 		zeroDefault(&c.Store, StoreMemory)
+	}
+	if f.Upstream != nil {
+		upstreamDefaults(f.Upstream, p+".upstream", set)
 	}
 	if f.Static != nil && !set[p+".static.status"] {
 		f.Static.Status = defaultFallbackStatus

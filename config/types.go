@@ -141,7 +141,18 @@ type CircuitBreaker struct {
 	// failures. Default: every 5xx. Connection errors and timeouts always
 	// count; a 4xx counts only when listed.
 	FailureOn []int `yaml:"failure_on"`
+	// Per says what one breaker guards: "route" (default: one breaker for
+	// the whole route) or "target" (one per upstream target, so one bad
+	// instance is skipped while the others serve; the route's requests
+	// fail over to a target whose breaker is closed).
+	Per string `yaml:"per"`
 }
+
+// Circuit breaker scopes.
+const (
+	BreakerPerRoute  = "route"
+	BreakerPerTarget = "target"
+)
 
 // Fallback says what a route serves instead of an upstream error.
 type Fallback struct {
@@ -151,8 +162,13 @@ type Fallback struct {
 	// Cache serves the last good response for the same request. Default:
 	// none.
 	Cache *FallbackCache `yaml:"cache"`
-	// Static is a fixed answer, served when there is no cached copy.
-	// Default: none.
+	// Upstream is an alternate upstream (another target list or
+	// discovered service, e.g. a read-only replica), tried when there is
+	// no cached copy, with its own timeout. Same keys as a route's
+	// upstream. Default: none.
+	Upstream *Upstream `yaml:"upstream"`
+	// Static is a fixed answer, served when there is no cached copy and
+	// the alternate upstream (if any) failed too. Default: none.
 	Static *Respond `yaml:"static"`
 }
 

@@ -14,6 +14,9 @@ func (v *validator) guard(r *Route, p string) {
 			v.errorf(p+".circuit_breaker", "needs an upstream")
 		}
 		v.circuitBreaker(r.CircuitBreaker, p+".circuit_breaker")
+		if r.CircuitBreaker.Per == BreakerPerTarget && r.Upstream == nil {
+			v.errorf(p+".circuit_breaker.per", "target needs an HTTP upstream")
+		}
 	}
 	if r.Fallback != nil {
 		if r.Upstream == nil {
@@ -38,6 +41,11 @@ func (v *validator) circuitBreaker(cb *CircuitBreaker, p string) {
 	if cb.HalfOpenRequests < 1 {
 		v.invalid(p+".half_open_requests", cb.HalfOpenRequests, "must be >= 1")
 	}
+	switch cb.Per {
+	case BreakerPerRoute, BreakerPerTarget:
+	default:
+		v.invalid(p+".per", cb.Per, "must be route or target")
+	}
 	seen := make(map[int]bool, len(cb.FailureOn))
 	for i, st := range cb.FailureOn {
 		sp := p + ".failure_on[" + strconv.Itoa(i) + "]"
@@ -53,6 +61,9 @@ func (v *validator) circuitBreaker(cb *CircuitBreaker, p string) {
 
 func (v *validator) fallback(f *Fallback, p string) {
 	v.methods(f.Methods, p+".methods")
+	if f.Upstream != nil {
+		v.upstream(f.Upstream, p+".upstream")
+	}
 	if c := f.Cache; c != nil {
 		cp := p + ".cache"
 		v.positive(cp+".max_stale", c.MaxStale)

@@ -22,6 +22,7 @@ func TestAllocations(t *testing.T) {
 		// The cache holds a fresh copy after the warm-up, so the answer
 		// is not copied again.
 		{desc: "proxied request behind a breaker and a fallback cache", path: "/guard/x", cached: true},
+		{desc: "proxied request behind per-target breakers", path: "/targets/x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {

@@ -45,6 +45,11 @@ routes:
     upstream: { targets: ["{UP1}"] }
     circuit_breaker: { failure_ratio: 0.5, min_requests: 10 }
     fallback: { cache: { vary: [Accept] }, static: { body: "later" } }
+  - name: per-target
+    match: { path_prefix: /targets/ }
+    strip_prefix: /targets
+    upstream: { targets: ["{UP1}"] }
+    circuit_breaker: { per: target }
   - name: api
     match: { path_prefix: /api/ }
     strip_prefix: /api

@@ -14,9 +14,43 @@ import (
 // state changes are logged once each and exported as
 // gateway_breaker_state{route}.
 func (d *deps) newRouteBreaker(rc *config.Route, m *metrics.Route) (*breaker.Breaker, error) {
-	c := rc.CircuitBreaker
 	log := d.log
-	s := breaker.Settings{
+	s := breakerSettings(rc.CircuitBreaker, func(name string, from, to breaker.State) {
+		m.BreakerState(int(to))
+		m.BreakerTransition(int(to))
+		if log != nil {
+			log.Warn("gateway: circuit breaker changed state",
+				"route", name, "from", from.String(), "to", to.String())
+		}
+	})
+	b, err := breaker.New(rc.Name, s)
+	if err != nil {
+		return nil, err
+	}
+	m.BreakerState(int(breaker.Closed))
+	return b, nil
+}
+
+// newTargetBreakers builds the breakers of a route with per: target, one
+// per upstream target, exported as gateway_breaker_target_state{route,
+// target}; each state change is logged once with the target.
+func (d *deps) newTargetBreakers(rc *config.Route, m *metrics.Route) (*breaker.Set, error) {
+	log := d.log
+	route := rc.Name
+	s := breakerSettings(rc.CircuitBreaker, func(target string, from, to breaker.State) {
+		m.TargetBreakerState(target, int(to))
+		m.BreakerTransition(int(to))
+		if log != nil {
+			log.Warn("gateway: circuit breaker changed state",
+				"route", route, "target", target, "from", from.String(), "to", to.String())
+		}
+	})
+	s.OnTarget = func(target string) { m.TargetBreakerState(target, int(breaker.Closed)) }
+	return breaker.NewSet(s, 0)
+}
+
+func breakerSettings(c *config.CircuitBreaker, onChange func(name string, from, to breaker.State)) breaker.Settings {
+	return breaker.Settings{
 		FailureRatio:        c.FailureRatio,
 		MinRequests:         uint32(c.MinRequests),
 		ConsecutiveFailures: uint32(c.ConsecutiveFailures),
@@ -24,21 +58,8 @@ func (d *deps) newRouteBreaker(rc *config.Route, m *metrics.Route) (*breaker.Bre
 		OpenFor:             c.OpenFor,
 		HalfOpenRequests:    uint32(c.HalfOpenRequests),
 		FailureStatuses:     c.FailureOn,
-		OnStateChange: func(name string, from, to breaker.State) {
-			m.BreakerState(int(to))
-			m.BreakerTransition(int(to))
-			if log != nil {
-				log.Warn("gateway: circuit breaker changed state",
-					"route", name, "from", from.String(), "to", to.String())
-			}
-		},
+		OnStateChange:       onChange,
 	}
-	b, err := breaker.New(rc.Name, s)
-	if err != nil {
-		return nil, err
-	}
-	m.BreakerState(int(breaker.Closed))
-	return b, nil
 }
 
 // guardStep runs the backend behind the route's breaker, serves the
@@ -61,9 +82,10 @@ func (g *guardStep) serve(ctx *fasthttp.RequestCtx) error {
 		defer putKey(kb)
 	}
 	var err error
+	rejected := false
 	if g.br != nil {
 		// The closure does not escape: Do calls it before returning.
-		rejected := g.br.Do(func() (int, bool) {
+		rejected = g.br.Do(func() (int, bool) {
 			err = g.next(ctx)
 			return callOutcome(ctx, err)
 		})
@@ -88,7 +110,7 @@ func (g *guardStep) serve(ctx *fasthttp.RequestCtx) error {
 	if kb != nil {
 		key = *kb
 	}
-	return fb.serve(ctx, key, err)
+	return fb.serve(ctx, key, err, !rejected)
 }
 
 // putKey returns a key buffer to keyPool, unless a rare long key grew it.

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"strconv"
 	"sync"
@@ -33,11 +34,15 @@ const (
 	hdrAge      = "Age"
 )
 
-// fallback is a route's compiled fallback chain: a cached copy, then a
-// static answer, then the plain error. Immutable after build.
+// fallback is a route's compiled fallback chain: a cached copy, then the
+// alternate upstream, then a static answer, then the plain error.
+// Immutable after build; close gives back the alternate's connections.
 type fallback struct {
 	methods [][]byte
 	cache   *routeCache // nil without fallback.cache
+	// alt forwards to the alternate upstream; nil without
+	// fallback.upstream.
+	alt     *proxyStep
 	static  *staticAnswer
 	metrics *metrics.Route
 }
@@ -55,7 +60,8 @@ type routeCache struct {
 	markerV  []byte
 }
 
-func (d *deps) newFallback(rc *config.Route, cfg *config.Config, m *metrics.Route) (*fallback, error) {
+func (d *deps) newFallback(rt *route, rc *config.Route, cfg *config.Config, trusted *trustedProxies) (*fallback, error) {
+	m := rt.metrics
 	c := rc.Fallback
 	f := &fallback{metrics: m}
 	for _, meth := range c.Methods {
@@ -63,6 +69,13 @@ func (d *deps) newFallback(rc *config.Route, cfg *config.Config, m *metrics.Rout
 	}
 	if c.Static != nil {
 		f.static = newStaticAnswer(c.Static)
+	}
+	if c.Upstream != nil {
+		p, err := newPool(c.Upstream, d.clients, d.registry, d.check)
+		if err != nil {
+			return nil, fmt.Errorf("upstream: %w", err)
+		}
+		f.alt = &proxyStep{route: rt, pool: p, trusted: trusted}
 	}
 	if cc := c.Cache; cc != nil {
 		var store cache.Store
@@ -160,6 +173,13 @@ func (d *deps) cacheFor(cfg *config.Config) (*cache.Memory, error) {
 	return mem, nil
 }
 
+// close gives back the alternate upstream's connections.
+func (f *fallback) close() {
+	if f.alt != nil {
+		f.alt.pool.close()
+	}
+}
+
 // eligible reports whether a request of method gets the fallback chain.
 func (f *fallback) eligible(method []byte) bool {
 	for _, m := range f.methods {
@@ -201,8 +221,10 @@ func (f *fallback) appendKey(dst []byte, route string, ctx *fasthttp.RequestCtx)
 
 // serve runs the fallback chain for a request whose upstream failed with
 // cause (or whose breaker is open): a fresh enough cached copy, the
-// static answer, or cause itself for the gateway's error answer.
-func (f *fallback) serve(ctx *fasthttp.RequestCtx, key []byte, cause error) error {
+// alternate upstream, the static answer, or cause itself for the
+// gateway's error answer. ran says whether the route's backend ran (and
+// so prepared the request for forwarding) before it failed.
+func (f *fallback) serve(ctx *fasthttp.RequestCtx, key []byte, cause error, ran bool) error {
 	if c := f.cache; c != nil && key != nil {
 		now := time.Now()
 		if e, ok := c.store.Get(key, now); ok && now.Sub(e.Stored) <= c.maxStale {
@@ -210,6 +232,10 @@ func (f *fallback) serve(ctx *fasthttp.RequestCtx, key []byte, cause error) erro
 			f.metrics.FallbackServed(metrics.SourceCache)
 			return nil
 		}
+	}
+	if f.alt != nil && f.tryAlternate(ctx, ran) {
+		f.metrics.FallbackServed(metrics.SourceUpstream)
+		return nil
 	}
 	if f.static != nil {
 		resetResponse(&ctx.Response)
@@ -220,6 +246,29 @@ func (f *fallback) serve(ctx *fasthttp.RequestCtx, key []byte, cause error) erro
 	}
 	f.metrics.FallbackServed(metrics.SourceError)
 	return cause
+}
+
+// tryAlternate forwards the request to the alternate upstream, with its
+// own timeout counted from now, and reports whether it answered. A request
+// whose streamed body the failed attempt may have consumed is not sent
+// again.
+func (f *fallback) tryAlternate(ctx *fasthttp.RequestCtx, ran bool) bool {
+	req := &ctx.Request
+	if ran && req.IsBodyStream() && req.Header.ContentLength() != 0 {
+		return false
+	}
+	if !ran {
+		f.alt.prepare(req, ctx.Path(), peerAddr(ctx))
+	} else if hh := f.alt.pool.settings.HostHeader; hh != "" {
+		req.Header.SetHost(hh)
+	}
+	resetResponse(&ctx.Response)
+	if err := f.alt.forward(ctx, time.Now()); err != nil {
+		return false
+	}
+	f.alt.route.respHeaders.applyResponse(&ctx.Response.Header)
+	ctx.Response.Header.Set(hdrFallback, "upstream")
+	return true
 }
 
 // resetResponse clears what an upstream may have left in resp, keeping a

@@ -28,7 +28,7 @@ func buildPipeline(rt *route, trusted *trustedProxies) handler {
 	case rt.respond != nil:
 		backend = rt.respond.serve
 	default:
-		p := &proxyStep{route: rt, pool: rt.upstream, trusted: trusted}
+		p := &proxyStep{route: rt, pool: rt.upstream, trusted: trusted, breakers: rt.targetBreakers}
 		backend = p.serve
 	}
 	h := withResponseHeaders(rt, backend)

@@ -3,9 +3,11 @@ package gateway
 import (
 	"bytes"
 	"net/netip"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/fastgate/gateway/breaker"
 	"github.com/fastgate/gateway/discovery"
 	"github.com/fastgate/gateway/metrics"
 	"github.com/fastgate/gateway/upstream"
@@ -19,6 +21,9 @@ type proxyStep struct {
 	route   *route
 	pool    *pool
 	trusted *trustedProxies
+	// breakers holds one breaker per target (circuit_breaker.per: target);
+	// nil otherwise.
+	breakers *breaker.Set
 }
 
 // scratchSize fits a forwarded-for chain of a few proxies and a rewritten
@@ -26,40 +31,51 @@ type proxyStep struct {
 const scratchSize = 512
 
 func (p *proxyStep) serve(ctx *fasthttp.RequestCtx) error {
+	p.prepare(&ctx.Request, ctx.Path(), peerAddr(ctx))
+	return p.forward(ctx, ctx.Time())
+}
+
+// forward sends the prepared request to one of the pool's targets, within
+// the pool's timeout counted from start, and leaves the answer in
+// ctx.Response.
+func (p *proxyStep) forward(ctx *fasthttp.RequestCtx, start time.Time) error {
 	rt := p.route
 	req := &ctx.Request
 	h := &req.Header
-	p.prepare(req, ctx.Path(), peerAddr(ctx))
-
-	start := ctx.Time()
 	deadline := start.Add(p.pool.settings.Timeout)
 	retries := 0
 	if p.pool.retries > 0 && (isIdempotent(h) || p.pool.settings.RetryNonIdempotent) {
 		retries = p.pool.retries
 	}
-	var failed *discovery.Instance
-	for attempt := 0; ; attempt++ {
-		t := p.pool.pick(start, failed)
+	var skip *discovery.Instance
+	for attempt := 0; ; {
+		t := p.pool.pick(start, skip)
 		if t == nil {
 			rt.metrics.UpstreamError(metrics.KindNoInstance)
 			return errNoInstance
 		}
-		t.inst.Acquire()
-		err := t.client.Do(req, &ctx.Response, deadline)
-		t.inst.Release()
+		rejected, err := p.attempt(ctx, t, deadline)
+		if rejected {
+			// This target's breaker is open: take one whose breaker still
+			// admits calls. When none does, the route is open.
+			if t = p.admitting(t.inst); t == nil {
+				return errBreakerOpen
+			}
+			if rejected, err = p.attempt(ctx, t, deadline); rejected {
+				return errBreakerOpen
+			}
+		}
 		if err == nil {
-			t.inst.ReportSuccess()
 			break
 		}
 		kind := upstream.KindOf(err)
 		rt.metrics.UpstreamError(metricKind(kind))
-		if kind == upstream.Connect {
-			t.inst.ReportFailure(start.UnixNano())
-			// Nothing reached the upstream, so another target may take it.
-			if attempt < retries {
-				failed = t.inst
-				continue
-			}
+		// Nothing reached the upstream after a connect error, so another
+		// target may take it.
+		if kind == upstream.Connect && attempt < retries {
+			attempt++
+			skip = t.inst
+			continue
 		}
 		return upstreamError(kind)
 	}
@@ -72,6 +88,50 @@ func (p *proxyStep) serve(ctx *fasthttp.RequestCtx) error {
 	resp.Header.ResetConnectionClose()
 	resp.Header.SetBytesV(hdrRequestID, h.Peek(hdrRequestID))
 	return nil
+}
+
+// attempt tries target t behind its breaker, if the route has per-target
+// breakers. rejected means the breaker refused the call.
+func (p *proxyStep) attempt(ctx *fasthttp.RequestCtx, t *target, deadline time.Time) (rejected bool, err error) {
+	if p.breakers == nil {
+		return false, p.try(t, &ctx.Request, &ctx.Response, deadline)
+	}
+	// The closure does not escape: Do calls it before returning.
+	rejected = p.breakers.Get(t.inst.Addr).Do(func() (int, bool) {
+		err = p.try(t, &ctx.Request, &ctx.Response, deadline)
+		if err != nil {
+			// Every failed attempt but a full pool says the target is unwell.
+			return 0, upstream.KindOf(err) != upstream.PoolExhausted
+		}
+		return ctx.Response.StatusCode(), false
+	})
+	return rejected, err
+}
+
+// admitting returns a target other than skip whose breaker is not open,
+// or nil. It runs only when a picked target's breaker was open.
+func (p *proxyStep) admitting(skip *discovery.Instance) *target {
+	ts := p.pool.targets()
+	for i := range ts {
+		if ts[i].inst != skip && p.breakers.Get(ts[i].inst.Addr).State() != breaker.Open {
+			return &ts[i]
+		}
+	}
+	return nil
+}
+
+// try makes one attempt on target t and keeps its passive health.
+func (p *proxyStep) try(t *target, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
+	t.inst.Acquire()
+	err := t.client.Do(req, resp, deadline)
+	t.inst.Release()
+	switch {
+	case err == nil:
+		t.inst.ReportSuccess()
+	case upstream.KindOf(err) == upstream.Connect:
+		t.inst.ReportFailure(time.Now().UnixNano())
+	}
+	return err
 }
 
 // prepare turns the client's request into the one sent upstream, in place:

@@ -36,6 +36,9 @@ type route struct {
 	// breaker guards the upstream; nil for none. Carried over with the
 	// route across reloads, so its state survives them.
 	breaker *breaker.Breaker
+	// targetBreakers guard each upstream target (per: target); nil for
+	// none.
+	targetBreakers *breaker.Set
 	// fallback answers when the upstream failed; nil for none.
 	fallback *fallback
 	// Exactly one backend is set.
@@ -49,16 +52,24 @@ func (rt *route) close(d *deps) {
 	if rt.upstream != nil {
 		rt.upstream.close()
 	}
+	if rt.fallback != nil {
+		rt.fallback.close()
+	}
 	d.limiters.release(rt.limit)
 }
 
 // drainTime is how long a request that started on rt may still be using
 // it: past its upstream deadline nothing new starts on its pools.
 func (rt *route) drainTime() time.Duration {
+	var d time.Duration
 	if rt.upstream != nil {
-		return rt.upstream.settings.Timeout + time.Second
+		d = rt.upstream.settings.Timeout
 	}
-	return time.Second
+	if rt.fallback != nil && rt.fallback.alt != nil {
+		// The alternate starts when the first upstream gave up.
+		d += rt.fallback.alt.pool.settings.Timeout
+	}
+	return d + time.Second
 }
 
 // staticAnswer is a respond route's answer, built once.

@@ -148,15 +148,27 @@ func (d *deps) buildRoute(rc *config.Route, cfg *config.Config, trusted *trusted
 	default:
 		return rt, errors.New("no backend: set respond or upstream")
 	}
-	if rc.CircuitBreaker != nil {
+	switch cb := rc.CircuitBreaker; {
+	case cb != nil && cb.Per == config.BreakerPerTarget:
+		if rt.targetBreakers, err = d.newTargetBreakers(rc, rt.metrics); err != nil {
+			return rt, fmt.Errorf("circuit_breaker: %w", err)
+		}
+		if !d.check {
+			rt.metrics.NoBreaker()
+		}
+	case cb != nil:
 		if rt.breaker, err = d.newRouteBreaker(rc, rt.metrics); err != nil {
 			return rt, fmt.Errorf("circuit_breaker: %w", err)
 		}
-	} else if !d.check {
+		if !d.check {
+			rt.metrics.NoTargetBreakers()
+		}
+	case !d.check:
 		rt.metrics.NoBreaker()
+		rt.metrics.NoTargetBreakers()
 	}
 	if rc.Fallback != nil {
-		if rt.fallback, err = d.newFallback(rc, cfg, rt.metrics); err != nil {
+		if rt.fallback, err = d.newFallback(rt, rc, cfg, trusted); err != nil {
 			return rt, fmt.Errorf("fallback: %w", err)
 		}
 		rt.metrics.UseFallbacks()

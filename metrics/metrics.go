@@ -25,6 +25,7 @@ type Metrics struct {
 	rateLimited    *prometheus.CounterVec
 	redisOutages   *prometheus.CounterVec
 	breakerState   *prometheus.GaugeVec
+	targetBreakers *prometheus.GaugeVec
 	breakerChanges *prometheus.CounterVec
 	fallbacks      *prometheus.CounterVec
 	reloads        *prometheus.CounterVec
@@ -161,9 +162,13 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Name: "gateway_breaker_state",
 			Help: "State of a route's circuit breaker: 0 closed, 1 half-open, 2 open.",
 		}, []string{"route"}),
+		targetBreakers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gateway_breaker_target_state",
+			Help: "State of the circuit breaker of one upstream target of a route with per: target: 0 closed, 1 half-open, 2 open.",
+		}, []string{"route", "target"}),
 		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_fallback_served_total",
-			Help: "Fallback answers served instead of an upstream's, by route and source (cache, static, error).",
+			Help: "Fallback answers served instead of an upstream's, by route and source (cache, upstream, static, error).",
 		}, []string{"route", "source"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_config_reloads_total",
@@ -185,7 +190,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	}, []string{"version"})
 	buildInfo.WithLabelValues(version).Set(1)
 	reg.MustRegister(m.requests, m.duration, m.inFlight, m.upstreamErrors,
-		m.rateLimited, m.redisOutages, m.breakerState, m.breakerChanges, m.fallbacks, &fallbackCollector{m: m}, &discoveryCollector{m: m}, &cacheCollector{m: m},
+		m.rateLimited, m.redisOutages, m.breakerState, m.targetBreakers, m.breakerChanges, m.fallbacks, &fallbackCollector{m: m}, &discoveryCollector{m: m}, &cacheCollector{m: m},
 		m.reloads, m.lastReload, m.configInfo, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -255,6 +260,7 @@ func (m *Metrics) Forget(keep func(name string) bool) {
 		m.rateLimited.DeleteLabelValues(name)
 		m.redisOutages.DeleteLabelValues(name)
 		m.breakerState.DeleteLabelValues(name)
+		m.targetBreakers.DeletePartialMatch(prometheus.Labels{"route": name})
 		m.breakerChanges.DeletePartialMatch(prometheus.Labels{"route": name})
 		m.fallbacks.DeletePartialMatch(prometheus.Labels{"route": name})
 	}
@@ -350,12 +356,13 @@ type FallbackSource uint8
 // The sources of a fallback answer.
 const (
 	SourceCache FallbackSource = iota
+	SourceUpstream
 	SourceStatic
 	SourceError
 	numSources
 )
 
-var fallbackSources = [numSources]string{"cache", "static", "error"}
+var fallbackSources = [numSources]string{"cache", "upstream", "static", "error"}
 
 // String returns the label value of s.
 func (s FallbackSource) String() string {
@@ -413,11 +420,23 @@ func (r *Route) BreakerTransition(state int) {
 }
 
 // NoBreaker removes the route's gateway_breaker_state series: the route
-// no longer has a breaker.
+// no longer has a route-wide breaker.
 func (r *Route) NoBreaker() {
 	if r.breakerState.Swap(nil) != nil {
 		r.parent.breakerState.DeleteLabelValues(r.name)
 	}
+}
+
+// TargetBreakerState sets gateway_breaker_target_state of one upstream
+// target (its "host:port") of the route. Called on state changes only.
+func (r *Route) TargetBreakerState(target string, state int) {
+	r.parent.targetBreakers.WithLabelValues(r.name, target).Set(float64(state))
+}
+
+// NoTargetBreakers removes the route's gateway_breaker_target_state
+// series: the route no longer has per-target breakers.
+func (r *Route) NoTargetBreakers() {
+	r.parent.targetBreakers.DeletePartialMatch(prometheus.Labels{"route": r.name})
 }
 
 // RateLimited counts one request refused by the route's rate limit.

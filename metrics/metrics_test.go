@@ -81,18 +81,24 @@ func TestBreakerAndFallbackSeries(t *testing.T) {
 	r.FallbackServed(SourceCache)
 	r.FallbackServed(SourceStatic)
 	r.FallbackServed(SourceStatic)
+	r.FallbackServed(SourceUpstream)
 	r.BreakerState(2)
+	r.TargetBreakerState("10.0.0.1:80", 1)
 	want := `
 # HELP gateway_breaker_state State of a route's circuit breaker: 0 closed, 1 half-open, 2 open.
 # TYPE gateway_breaker_state gauge
 gateway_breaker_state{route="api"} 2
-# HELP gateway_fallback_served_total Fallback answers served instead of an upstream's, by route and source (cache, static, error).
+# HELP gateway_breaker_target_state State of the circuit breaker of one upstream target of a route with per: target: 0 closed, 1 half-open, 2 open.
+# TYPE gateway_breaker_target_state gauge
+gateway_breaker_target_state{route="api",target="10.0.0.1:80"} 1
+# HELP gateway_fallback_served_total Fallback answers served instead of an upstream's, by route and source (cache, upstream, static, error).
 # TYPE gateway_fallback_served_total counter
 gateway_fallback_served_total{route="api",source="cache"} 1
 gateway_fallback_served_total{route="api",source="error"} 0
 gateway_fallback_served_total{route="api",source="static"} 2
+gateway_fallback_served_total{route="api",source="upstream"} 1
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "gateway_breaker_state", "gateway_fallback_served_total"); err != nil {
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "gateway_breaker_state", "gateway_breaker_target_state", "gateway_fallback_served_total"); err != nil {
 		t.Error(err)
 	}
 	if n := testing.AllocsPerRun(100, func() { r.FallbackServed(SourceError) }); n != 0 {
