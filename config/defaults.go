@@ -120,6 +120,12 @@ func applyDefaults(c *Config, set map[string]bool) {
 		if r.Upstream != nil {
 			upstreamDefaults(r.Upstream, p+".upstream", set)
 		}
+		if r.GRPC != nil {
+			grpcDefaults(r.GRPC)
+		}
+		if r.Publish != nil {
+			publishDefaults(r.Publish)
+		}
 		if r.RateLimit != nil {
 			rateLimitDefaults(r.RateLimit, p+".rate_limit", set)
 		}
@@ -131,6 +137,11 @@ func applyDefaults(c *Config, set map[string]bool) {
 		}
 		if r.Fallback != nil {
 			fallbackDefaults(r.Fallback, p+".fallback", set)
+		}
+	}
+	for _, b := range c.Brokers {
+		if b != nil {
+			brokerDefaults(b)
 		}
 	}
 	if c.Cache != nil {

@@ -47,6 +47,13 @@ func (c *Config) Redacted() ([]byte, error) {
 // (so that the redacted form does not read back as c).
 func (c *Config) holdsCredentials() bool {
 	d := c.Discovery
+	for _, b := range c.Brokers {
+		if (b.Redis != nil && b.Redis.Password != "") ||
+			(b.NATS != nil && redactURL(b.NATS.URL) != b.NATS.URL) ||
+			(b.AMQP != nil && redactURL(b.AMQP.URL) != b.AMQP.URL) {
+			return true
+		}
+	}
 	return (c.Redis != nil && c.Redis.Password != "") ||
 		(d.Consul != nil && d.Consul.Token != "") ||
 		(d.Etcd != nil && d.Etcd.Password != "")
@@ -57,6 +64,49 @@ func (c *Config) holdsCredentials() bool {
 // from.
 func secretField(path string) bool {
 	return strings.HasSuffix(path, ".password") || strings.HasSuffix(path, ".token")
+}
+
+// redactURL hides the password of a broker URL ("nats://u:p@h" becomes
+// "nats://u:<redacted>@h"), for each comma-separated URL.
+func redactURL(s string) string {
+	parts := strings.Split(s, ",")
+	for i, u := range parts {
+		scheme, rest, ok := strings.Cut(u, "://")
+		if !ok {
+			continue
+		}
+		at := strings.LastIndexByte(rest, '@')
+		if at < 0 {
+			continue
+		}
+		user, _, hasPass := strings.Cut(rest[:at], ":")
+		if !hasPass {
+			continue
+		}
+		parts[i] = scheme + "://" + user + ":" + redacted + rest[at:]
+	}
+	return strings.Join(parts, ",")
+}
+
+// mapping encodes a map of named sections (brokers), sorted by name.
+func (e *encoder) mapping(v reflect.Value, path string) *yaml.Node {
+	if v.Len() == 0 {
+		return nil
+	}
+	keys := make([]string, 0, v.Len())
+	for _, k := range v.MapKeys() {
+		keys = append(keys, k.String())
+	}
+	sort.Strings(keys)
+	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	for _, k := range keys {
+		val := e.node(v.MapIndex(reflect.ValueOf(k)), keyPath(path, k))
+		if val == nil {
+			val = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Style: yaml.FlowStyle}
+		}
+		m.Content = append(m.Content, str(k), val)
+	}
+	return m
 }
 
 // sensitiveHeader reports whether a header's value is to be hidden.
@@ -159,10 +209,16 @@ func (e *encoder) node(v reflect.Value, path string) *yaml.Node {
 		}
 		return seq
 	case reflect.Map:
-		return e.headers(v.Interface().(map[string]string), path)
+		if h, ok := v.Interface().(map[string]string); ok {
+			return e.headers(h, path)
+		}
+		return e.mapping(v, path)
 	case reflect.String:
 		if v.Len() == 0 {
 			return nil
+		}
+		if !e.reveal && strings.HasPrefix(path, "brokers") && strings.HasSuffix(path, ".url") {
+			return str(redactURL(v.String()))
 		}
 		return str(v.String())
 	case reflect.Int:

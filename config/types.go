@@ -42,6 +42,9 @@ type Config struct {
 	// Default: absent, which stands for the defaults of its fields.
 	// Changing it needs a restart.
 	Cache *Cache `yaml:"cache"`
+	// Brokers are the message brokers that publish routes send to, by
+	// name. Default: none.
+	Brokers map[string]*Broker `yaml:"brokers"`
 	// Routes are matched by the router; see the README for precedence.
 	Routes []Route `yaml:"routes"`
 
@@ -100,13 +103,17 @@ type Route struct {
 	ResponseHeaders HeaderOps `yaml:"response_headers"`
 	// RateLimit limits the requests the route admits. Default: no limit.
 	RateLimit *RateLimit `yaml:"rate_limit"`
-	// Respond makes the gateway answer by itself. Exactly one of Respond
-	// and Upstream is set.
+	// Respond makes the gateway answer by itself. Exactly one of Respond,
+	// Upstream, GRPC and Publish is set.
 	Respond *Respond `yaml:"respond"`
 	// Upstream forwards the request to HTTP servers.
 	Upstream *Upstream `yaml:"upstream"`
+	// GRPC bridges the request to a gRPC method.
+	GRPC *GRPC `yaml:"grpc"`
+	// Publish publishes the request body to a broker.
+	Publish *Publish `yaml:"publish"`
 	// CircuitBreaker stops sending requests to a failing upstream for a
-	// while. Only with Upstream. Default: none.
+	// while. Only with Upstream or GRPC. Default: none.
 	CircuitBreaker *CircuitBreaker `yaml:"circuit_breaker"`
 	// Fallback is what the client gets when the upstream failed or the
 	// breaker is open. Only with Upstream. Default: none, the plain error.

@@ -23,6 +23,7 @@ type validator struct {
 	disc    *Discovery      // the configured registries
 	// haveRedis is true when the top-level redis is set.
 	haveRedis bool
+	brokerSet map[string]*Broker // the configured brokers
 	errs      Errors
 }
 
@@ -112,6 +113,8 @@ func (v *validator) config(c *Config) {
 	v.disc = &c.Discovery
 	v.haveRedis = c.Redis != nil
 	v.discovery(&c.Discovery)
+	v.brokerSet = c.Brokers
+	v.brokers(c.Brokers)
 	if len(c.Routes) == 0 {
 		v.errorf("routes", "at least one route is required")
 	}
@@ -320,15 +323,28 @@ func (v *validator) route(r *Route, p string) {
 	v.positiveSize(p+".max_body_size", r.MaxBodySize)
 	v.headerOps(&r.RequestHeaders, p+".request_headers")
 	v.headerOps(&r.ResponseHeaders, p+".response_headers")
+	var backends []string
+	for _, b := range []struct {
+		name string
+		set  bool
+	}{{"respond", r.Respond != nil}, {"upstream", r.Upstream != nil}, {"grpc", r.GRPC != nil}, {"publish", r.Publish != nil}} {
+		if b.set {
+			backends = append(backends, b.name)
+		}
+	}
 	switch {
-	case r.Respond != nil && r.Upstream != nil:
-		v.errorf(p, "has both respond and upstream; keep one")
-	case r.Respond == nil && r.Upstream == nil:
-		v.errorf(p, "needs one of respond or upstream")
+	case len(backends) > 1:
+		v.errorf(p, "has both %s; keep one", strings.Join(backends, " and "))
 	case r.Respond != nil:
 		v.respond(r.Respond, p+".respond")
-	default:
+	case r.Upstream != nil:
 		v.upstream(r.Upstream, p+".upstream")
+	case r.GRPC != nil:
+		v.grpc(r, p+".grpc")
+	case r.Publish != nil:
+		v.publish(r, v.brokerSet, p+".publish")
+	default:
+		v.errorf(p, "needs one of respond, upstream, grpc or publish")
 	}
 	v.guard(r, p)
 }

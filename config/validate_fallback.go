@@ -10,8 +10,8 @@ import (
 // guard checks a route's circuit breaker and fallback.
 func (v *validator) guard(r *Route, p string) {
 	if r.CircuitBreaker != nil {
-		if r.Upstream == nil {
-			v.errorf(p+".circuit_breaker", "needs an upstream")
+		if r.Upstream == nil && r.GRPC == nil {
+			v.errorf(p+".circuit_breaker", "needs an upstream or grpc")
 		}
 		v.circuitBreaker(r.CircuitBreaker, p+".circuit_breaker")
 		if r.CircuitBreaker.Per == BreakerPerTarget && r.Upstream == nil {
