@@ -1,6 +1,9 @@
 package config
 
-import "time"
+import (
+	"reflect"
+	"time"
+)
 
 // The schema of routes bridged to gRPC methods and to broker publishes,
 // and of the brokers they publish to.
@@ -17,6 +20,20 @@ type Broker struct {
 	Kafka *KafkaBroker `yaml:"kafka"`
 	// Redis is a Redis server: streams (XADD) or pub/sub channels.
 	Redis *RedisBroker `yaml:"redis"`
+	// Required makes /readyz answer 503 while the broker is not
+	// connected. Default false.
+	Required bool `yaml:"required"`
+}
+
+// SameConnection reports whether b and o connect the same way: equal but
+// for Required.
+func (b *Broker) SameConnection(o *Broker) bool {
+	if b == nil || o == nil {
+		return b == o
+	}
+	x, y := *b, *o
+	x.Required, y.Required = false, false
+	return reflect.DeepEqual(&x, &y)
 }
 
 // Kind returns the broker's kind: "nats", "amqp", "kafka", "redis", or ""

@@ -19,6 +19,9 @@ type deps struct {
 	metrics  *metrics.Metrics
 	clients  *clients
 	limiters limiters
+	brokers  *brokers
+	// grpc builds grpc routes' backends; nil when the gateway has none.
+	grpc GRPCFactory
 	// registry follows the services upstreams name; nil when no source
 	// was configured at start.
 	registry *discovery.Registry

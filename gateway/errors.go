@@ -21,6 +21,11 @@ var (
 	errUpstreamSaturated = errors.New("upstream connection pool exhausted")
 	errBreakerOpen       = errors.New("circuit breaker open")
 	errInternal          = errors.New("internal error")
+	errBadPathParam      = errors.New("a path parameter holds characters a destination cannot take")
+	// Publishes: never a 2xx for a message the broker did not confirm.
+	errBrokerUnavailable   = errors.New("broker unavailable")
+	errPublishNotConfirmed = errors.New("broker did not confirm the message")
+	errPublishTimeout      = errors.New("broker did not confirm the message in time")
 )
 
 // statusOf maps an error of the pipeline to the status the client gets.
@@ -35,13 +40,13 @@ func statusOf(err error) int {
 		return fasthttp.StatusTooManyRequests
 	case errHeaderTooLarge:
 		return fasthttp.StatusRequestHeaderFieldsTooLarge
-	case errBadRequest:
+	case errBadRequest, errBadPathParam:
 		return fasthttp.StatusBadRequest
 	case errRequestTimeout:
 		return fasthttp.StatusRequestTimeout
-	case errUpstreamTimeout:
+	case errUpstreamTimeout, errPublishTimeout:
 		return fasthttp.StatusGatewayTimeout
-	case errNoInstance, errUpstreamSaturated, errBreakerOpen:
+	case errNoInstance, errUpstreamSaturated, errBreakerOpen, errBrokerUnavailable, errPublishNotConfirmed:
 		return fasthttp.StatusServiceUnavailable
 	case errInternal:
 		return fasthttp.StatusInternalServerError

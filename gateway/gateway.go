@@ -34,6 +34,12 @@ type Options struct {
 	// StateFile keeps the last known instances across restarts; "" for
 	// none.
 	StateFile string
+	// Brokers connects the brokers a configuration declares. Nil: a
+	// configuration with brokers is refused.
+	Brokers BrokerFactory
+	// GRPC builds the backends of grpc routes. Nil: a configuration with
+	// grpc routes is refused.
+	GRPC GRPCFactory
 }
 
 // Gateway serves one configuration at a time. Safe for concurrent use.
@@ -74,7 +80,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		metrics:  metrics.New(opts.Registry, opts.Version),
 	}
 	g.unmatched = g.metrics.Route("")
-	g.deps = &deps{metrics: g.metrics, clients: &g.clients, log: g.log}
+	g.deps = &deps{metrics: g.metrics, clients: &g.clients, log: g.log, brokers: &brokers{connect: opts.Brokers}, grpc: opts.GRPC}
 	if len(opts.Sources) > 0 {
 		reg, err := discovery.NewRegistry(discovery.RegistrySettings{
 			Sources: opts.Sources, StateFile: opts.StateFile, Logger: g.log,
@@ -92,6 +98,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.current.Store(snap)
+	g.metrics.WatchBrokers(func() []metrics.BrokerStatus { return brokerStatus(g.current.Load()) })
 	g.metrics.ConfigApplied(float64(time.Now().Unix()), snap.hash)
 	s := cfg.Server
 	g.server = &fasthttp.Server{
@@ -124,10 +131,15 @@ func (g *Gateway) Serve(ln net.Listener) error {
 	return g.server.Serve(ln)
 }
 
-// Ready reports whether the gateway serves a configuration and is not
-// shutting down.
+// Ready reports whether the gateway serves a configuration, is not
+// shutting down, and is connected to every broker marked required.
 func (g *Gateway) Ready() bool {
-	return g.current.Load() != nil && !g.draining.Load()
+	s := g.current.Load()
+	if s == nil || g.draining.Load() {
+		return false
+	}
+	_, ok := brokersReady(s)
+	return ok
 }
 
 // Shutdown stops accepting connections, marks the gateway not ready, and

@@ -21,12 +21,17 @@ import (
 //  4. response headers: the route's response header rules apply to every
 //     answer its backend made, and never to the gateway's error answers
 //     nor to a static fallback.
-//  5. backend: the gateway's own answer (respond) or the upstream (proxy).
+//  5. backend: the gateway's own answer (respond), the upstream (proxy),
+//     a gRPC call, or a broker publish.
 func buildPipeline(rt *route, trusted *trustedProxies) handler {
 	var backend handler
 	switch {
 	case rt.respond != nil:
 		backend = rt.respond.serve
+	case rt.publish != nil:
+		backend = rt.publish.serve
+	case rt.grpc != nil:
+		backend = rt.grpc.serve
 	default:
 		p := &proxyStep{route: rt, pool: rt.upstream, trusted: trusted, breakers: rt.targetBreakers}
 		backend = p.serve

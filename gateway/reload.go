@@ -94,6 +94,8 @@ func (g *Gateway) Apply(cfg *config.Config) (ReloadResult, error) {
 			g.retire(rt)
 		}
 	}
+	// The routes that still publish hold their brokers themselves.
+	g.deps.brokers.releaseAll(old.brokers)
 	return res, nil
 }
 

@@ -42,6 +42,10 @@ type route struct {
 	// fallback answers when the upstream failed; nil for none.
 	fallback *fallback
 	// Exactly one backend is set.
+	grpc    *grpcStep
+	publish *publishStep
+	// broker is the connection publish uses; held until close.
+	broker   *brokerConn
 	respond  *staticAnswer
 	upstream *pool
 }
@@ -55,6 +59,10 @@ func (rt *route) close(d *deps) {
 	if rt.fallback != nil {
 		rt.fallback.close()
 	}
+	d.brokers.release(rt.broker)
+	if rt.grpc != nil {
+		rt.grpc.close()
+	}
 	d.limiters.release(rt.limit)
 }
 
@@ -64,6 +72,12 @@ func (rt *route) drainTime() time.Duration {
 	var d time.Duration
 	if rt.upstream != nil {
 		d = rt.upstream.settings.Timeout
+	}
+	if rt.publish != nil {
+		d = rt.publish.timeout
+	}
+	if rt.grpc != nil {
+		d = rt.grpc.timeout
 	}
 	if rt.fallback != nil && rt.fallback.alt != nil {
 		// The alternate starts when the first upstream gave up.

@@ -29,6 +29,9 @@ type snapshot struct {
 	table   *router.Table
 	routes  []*route
 	trusted *trustedProxies
+	// brokers are the connections of the declared brokers, held while
+	// the snapshot serves.
+	brokers []*brokerConn
 }
 
 // buildSnapshot compiles cfg. Routes of prev whose settings did not change
@@ -41,6 +44,11 @@ func buildSnapshot(cfg *config.Config, d *deps, prev *snapshot) (_ *snapshot, er
 		return nil, err
 	}
 	s := &snapshot{cfg: cfg, hash: cfg.Hash(), trusted: trusted}
+	if !d.check {
+		if s.brokers, err = d.brokers.acquireAll(cfg); err != nil {
+			return nil, err
+		}
+	}
 	var old map[string]*route
 	if prev != nil {
 		old = make(map[string]*route, len(prev.routes))
@@ -51,6 +59,7 @@ func buildSnapshot(cfg *config.Config, d *deps, prev *snapshot) (_ *snapshot, er
 	defer func() {
 		if err != nil {
 			s.closeExcept(prev, d)
+			d.brokers.releaseAll(s.brokers)
 		}
 	}()
 	// A route can be carried over when its own settings and the
@@ -69,7 +78,7 @@ func buildSnapshot(cfg *config.Config, d *deps, prev *snapshot) (_ *snapshot, er
 			Path:       rc.Match.Path,
 			PathPrefix: rc.Match.PathPrefix,
 		}
-		if rt := old[rc.Name]; rt != nil && sameInputs && reflect.DeepEqual(&rt.cfg, rc) {
+		if rt := old[rc.Name]; rt != nil && sameInputs && reflect.DeepEqual(&rt.cfg, rc) && sameBroker(prev.cfg, cfg, rc) {
 			s.routes = append(s.routes, rt)
 			continue
 		}
@@ -145,8 +154,22 @@ func (d *deps) buildRoute(rc *config.Route, cfg *config.Config, trusted *trusted
 			return rt, fmt.Errorf("upstream: %w", err)
 		}
 		rt.upstream = p
+	case rc.GRPC != nil:
+		if rt.grpc, err = d.newGRPCStep(rt, rc); err != nil {
+			return rt, fmt.Errorf("grpc: %w", err)
+		}
+	case rc.Publish != nil:
+		b := cfg.Brokers[rc.Publish.Broker]
+		if !d.check {
+			if rt.broker, err = d.brokers.acquire(rc.Publish.Broker, b); err != nil {
+				return rt, fmt.Errorf("publish: %w", err)
+			}
+		}
+		if rt.publish, err = newPublishStep(rt, rc.Publish, b, rt.broker); err != nil {
+			return rt, fmt.Errorf("publish: %w", err)
+		}
 	default:
-		return rt, errors.New("no backend: set respond or upstream")
+		return rt, errors.New("no backend: set respond, upstream, grpc or publish")
 	}
 	switch cb := rc.CircuitBreaker; {
 	case cb != nil && cb.Per == config.BreakerPerTarget:
@@ -177,11 +200,12 @@ func (d *deps) buildRoute(rc *config.Route, cfg *config.Config, trusted *trusted
 	return rt, nil
 }
 
-// close releases what the snapshot's routes hold.
+// close releases what the snapshot and its routes hold.
 func (s *snapshot) close(d *deps) {
 	for _, rt := range s.routes {
 		rt.close(d)
 	}
+	d.brokers.releaseAll(s.brokers)
 }
 
 // closeExcept closes the routes of s that prev does not also hold.
@@ -192,6 +216,16 @@ func (s *snapshot) closeExcept(prev *snapshot, d *deps) {
 			rt.close(d)
 		}
 	}
+}
+
+// sameBroker reports whether route rc publishes through a broker whose
+// connection settings are the same in prev and cfg (or does not publish).
+func sameBroker(prev, cfg *config.Config, rc *config.Route) bool {
+	if rc.Publish == nil {
+		return true
+	}
+	name := rc.Publish.Broker
+	return prev.Brokers[name].SameConnection(cfg.Brokers[name])
 }
 
 // routeSet returns s's routes as a set; nil for a nil snapshot.
@@ -240,7 +274,7 @@ func unjoin(err error) []error {
 // Check compiles cfg the way New would, reporting what config validation
 // alone cannot see (route conflicts), and releases everything again.
 func Check(cfg *config.Config) error {
-	d := &deps{metrics: metrics.New(prometheus.NewRegistry(), "check"), clients: &clients{}, log: slog.New(slog.DiscardHandler), check: true}
+	d := &deps{metrics: metrics.New(prometheus.NewRegistry(), "check"), clients: &clients{}, log: slog.New(slog.DiscardHandler), check: true, brokers: &brokers{}}
 	defer d.close()
 	s, err := buildSnapshot(cfg, d, nil)
 	if err != nil {

@@ -18,6 +18,7 @@ var DurationBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .2
 // Metrics holds every collector of one gateway process. It outlives config
 // reloads. Safe for concurrent use.
 type Metrics struct {
+	bridges        *bridgeMetrics
 	requests       *prometheus.CounterVec
 	duration       *prometheus.HistogramVec
 	inFlight       *prometheus.GaugeVec
@@ -182,7 +183,8 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Name: "gateway_config_info",
 			Help: "The configuration serving now: 1 for its hash.",
 		}, []string{"hash"}),
-		routes: make(map[string]*Route),
+		routes:  make(map[string]*Route),
+		bridges: newBridgeMetrics(),
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "gateway_build_info",
@@ -194,6 +196,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		m.reloads, m.lastReload, m.configInfo, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(m.bridges.collectors()...)
 	// Both results exist from the start so that rate() and alerts see them.
 	m.reloads.WithLabelValues("success")
 	m.reloads.WithLabelValues("failure")
@@ -263,6 +266,7 @@ func (m *Metrics) Forget(keep func(name string) bool) {
 		m.targetBreakers.DeletePartialMatch(prometheus.Labels{"route": name})
 		m.breakerChanges.DeletePartialMatch(prometheus.Labels{"route": name})
 		m.fallbacks.DeletePartialMatch(prometheus.Labels{"route": name})
+		m.bridges.forget(name)
 	}
 }
 

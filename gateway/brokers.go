@@ -1,0 +1,127 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/fastgate/gateway/bridge/broker"
+	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/metrics"
+)
+
+// BrokerFactory connects the broker declared under brokers as name. It is
+// called at start for every broker and at each reload for each broker
+// whose connection settings changed; it should not wait for the broker
+// to answer (a Publisher reconnects on its own).
+type BrokerFactory func(name string, b *config.Broker) (broker.Publisher, error)
+
+// brokers holds the open broker connections, each shared by the snapshot
+// that declares it and the publish routes that use it, and closed when the
+// last of them lets go. A reload that leaves a broker's settings alone
+// keeps its connection.
+type brokers struct {
+	connect BrokerFactory
+	mu      sync.Mutex
+	open    map[string]*brokerConn // by name; the newest connection of each
+}
+
+// brokerConn is one connection to a declared broker.
+type brokerConn struct {
+	name string
+	cfg  config.Broker
+	pub  broker.Publisher
+	refs int // guarded by brokers.mu
+}
+
+// acquire returns the connection of broker name with settings b, opening
+// it unless one with the same settings is open.
+func (bs *brokers) acquire(name string, b *config.Broker) (*brokerConn, error) {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	if c := bs.open[name]; c != nil && c.cfg.SameConnection(b) {
+		c.refs++
+		return c, nil
+	}
+	if bs.connect == nil {
+		return nil, errors.New("this gateway was built without broker support")
+	}
+	pub, err := bs.connect(name, b)
+	if err != nil {
+		return nil, fmt.Errorf("broker %q: %w", name, err)
+	}
+	c := &brokerConn{name: name, cfg: *b, pub: pub, refs: 1}
+	if bs.open == nil {
+		bs.open = make(map[string]*brokerConn)
+	}
+	// An older connection under this name stays open for its holders.
+	bs.open[name] = c
+	return c, nil
+}
+
+// release lets go of c, closing it when nothing holds it any more.
+func (bs *brokers) release(c *brokerConn) {
+	if c == nil {
+		return
+	}
+	bs.mu.Lock()
+	c.refs--
+	last := c.refs == 0
+	if last && bs.open[c.name] == c {
+		delete(bs.open, c.name)
+	}
+	bs.mu.Unlock()
+	if last {
+		_ = c.pub.Close()
+	}
+}
+
+// acquireAll opens (or shares) every broker cfg declares, sorted by name.
+// On error it holds nothing.
+func (bs *brokers) acquireAll(cfg *config.Config) ([]*brokerConn, error) {
+	names := make([]string, 0, len(cfg.Brokers))
+	for name := range cfg.Brokers {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	conns := make([]*brokerConn, 0, len(names))
+	for _, name := range names {
+		c, err := bs.acquire(name, cfg.Brokers[name])
+		if err != nil {
+			bs.releaseAll(conns)
+			return nil, cfgError(cfg, "brokers."+name, err)
+		}
+		conns = append(conns, c)
+	}
+	return conns, nil
+}
+
+func (bs *brokers) releaseAll(conns []*brokerConn) {
+	for _, c := range conns {
+		bs.release(c)
+	}
+}
+
+// brokerStatus lists the brokers of snapshot s, for gateway_broker_up.
+func brokerStatus(s *snapshot) []metrics.BrokerStatus {
+	if s == nil {
+		return nil
+	}
+	out := make([]metrics.BrokerStatus, 0, len(s.brokers))
+	for _, c := range s.brokers {
+		out = append(out, metrics.BrokerStatus{Name: c.name, Up: c.pub.Up()})
+	}
+	return out
+}
+
+// brokersReady reports whether every broker of s that readiness requires
+// is connected, and names the first that is not.
+func brokersReady(s *snapshot) (string, bool) {
+	for _, c := range s.brokers {
+		if c.cfg.Required && !c.pub.Up() {
+			return c.name, false
+		}
+	}
+	return "", true
+}

@@ -1,0 +1,217 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/fastgate/gateway/bridge/broker"
+	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/metrics"
+)
+
+// maxFireAndForget bounds the publishes of one fire-and-forget route
+// still waiting for their broker; past it the route answers 503.
+const maxFireAndForget = 1024
+
+// publishStep publishes the request body to the route's broker and answers
+// 202 once the broker confirmed it (or at once, fire and forget), or the
+// reply's payload for a NATS request.
+type publishStep struct {
+	route   *route
+	conn    *brokerConn // nil when only checking a configuration
+	kind    string
+	dest    *pathTemplate
+	key     *pathTemplate // nil: no key, or keyHeader
+	keyHdr  string
+	channel bool
+	exch    string
+	headers []string
+	idemHdr string
+	reply   bool
+	async   chan struct{} // fire and forget: one token per publish in flight; nil otherwise
+	maxBody int
+	timeout time.Duration
+	metrics *metrics.Publish
+}
+
+func newPublishStep(rt *route, c *config.Publish, b *config.Broker, conn *brokerConn) (*publishStep, error) {
+	p := &publishStep{
+		route: rt, conn: conn, kind: b.Kind(), channel: c.Channel != "", exch: c.Exchange,
+		headers: c.Headers, idemHdr: c.IdempotencyHeader, reply: c.Reply,
+		maxBody: int(c.MaxPayload), timeout: c.Timeout,
+		metrics: rt.metrics.Publish(c.Broker),
+	}
+	var err error
+	if p.dest, err = compileTemplate(c.Destination(), rt.cfg.Match.Path); err != nil {
+		return nil, err
+	}
+	if name, ok := strings.CutPrefix(c.Key, config.PerHeader); ok {
+		p.keyHdr = name
+	} else if c.Key != "" {
+		if p.key, err = compileTemplate(c.Key, rt.cfg.Match.Path); err != nil {
+			return nil, err
+		}
+	}
+	if c.Mode == config.ModeFireAndForget {
+		p.async = make(chan struct{}, maxFireAndForget)
+	}
+	if c.Reply && conn != nil {
+		if _, ok := conn.pub.(broker.Requester); !ok {
+			return nil, errors.New("publish.reply: this broker has no request-reply")
+		}
+	}
+	return p, nil
+}
+
+func (p *publishStep) serve(ctx *fasthttp.RequestCtx) error {
+	payload, err := p.readBody(ctx)
+	if err != nil {
+		if err == errBodyTooLarge {
+			p.metrics.Result(metrics.PublishTooLarge)
+		}
+		return err
+	}
+	m := &broker.Message{Exchange: p.exch, Channel: p.channel, Payload: payload}
+	path := ctx.Path()
+	dest, ok := p.dest.expand(nil, path)
+	if !ok {
+		return errBadPathParam
+	}
+	m.Destination = string(dest)
+	switch {
+	case p.key != nil:
+		k, ok := p.key.expand(nil, path)
+		if !ok {
+			return errBadPathParam
+		}
+		m.Key = k
+	case p.keyHdr != "":
+		m.Key = append([]byte(nil), ctx.Request.Header.Peek(p.keyHdr)...)
+	}
+	h := &ctx.Request.Header
+	m.ID = string(h.Peek(p.idemHdr))
+	m.ContentType = string(h.ContentType())
+	id := h.Peek(hdrRequestID)
+	if len(id) == 0 {
+		id = appendRequestID(nil)
+	}
+	m.Headers = append(m.Headers, broker.Header{Name: hdrRequestID, Value: string(id)})
+	for _, name := range p.headers {
+		if v := h.Peek(name); len(v) > 0 {
+			m.Headers = append(m.Headers, broker.Header{Name: name, Value: string(v)})
+		}
+	}
+	ctx.Response.Header.SetBytesV(hdrRequestID, id)
+	switch {
+	case p.reply:
+		return p.request(ctx, m)
+	case p.async != nil:
+		return p.publishAsync(ctx, m)
+	}
+	tctx, cancel := context.WithTimeout(context.Background(), p.timeout)
+	defer cancel()
+	start := time.Now()
+	ack, err := broker.PublishWithin(tctx, p.conn.pub, m)
+	p.metrics.Duration.Observe(time.Since(start).Seconds())
+	if err != nil {
+		return p.failed(err)
+	}
+	p.metrics.Result(metrics.PublishConfirmed)
+	ctx.SetStatusCode(fasthttp.StatusAccepted)
+	ctx.SetContentType("application/json")
+	ctx.Response.SetBodyRaw(append(ack.AppendJSON(nil), '\n'))
+	return nil
+}
+
+// failed counts a publish that was not confirmed and returns the error
+// the client gets: 504 past the deadline, 503 otherwise.
+func (p *publishStep) failed(err error) error {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		p.metrics.Result(metrics.PublishTimeout)
+		return errPublishTimeout
+	case errors.Is(err, broker.ErrNotConfirmed):
+		p.metrics.Result(metrics.PublishNotConfirmed)
+		return errPublishNotConfirmed
+	default:
+		p.metrics.Result(metrics.PublishUnavailable)
+		return errBrokerUnavailable
+	}
+}
+
+// publishAsync hands m to a goroutine and answers 202 at once: the client
+// asked for fire and forget, so the message may be lost.
+func (p *publishStep) publishAsync(ctx *fasthttp.RequestCtx, m *broker.Message) error {
+	select {
+	case p.async <- struct{}{}:
+	default:
+		p.metrics.Result(metrics.PublishUnavailable)
+		return errBrokerUnavailable
+	}
+	own := m.Clone()
+	go func() {
+		defer func() { <-p.async }()
+		tctx, cancel := context.WithTimeout(context.Background(), p.timeout)
+		defer cancel()
+		start := time.Now()
+		_, err := broker.PublishWithin(tctx, p.conn.pub, own)
+		p.metrics.Duration.Observe(time.Since(start).Seconds())
+		if err != nil {
+			_ = p.failed(err)
+			return
+		}
+		p.metrics.Result(metrics.PublishAccepted)
+	}()
+	ctx.SetStatusCode(fasthttp.StatusAccepted)
+	ctx.SetContentType("application/json")
+	ctx.Response.SetBodyString(`{"broker":"` + p.kind + `","confirmed":false}` + "\n")
+	return nil
+}
+
+// request sends m as a NATS request and answers with the reply.
+func (p *publishStep) request(ctx *fasthttp.RequestCtx, m *broker.Message) error {
+	tctx, cancel := context.WithTimeout(context.Background(), p.timeout)
+	defer cancel()
+	start := time.Now()
+	reply, err := p.conn.pub.(broker.Requester).Request(tctx, m)
+	p.metrics.Duration.Observe(time.Since(start).Seconds())
+	if err == nil && tctx.Err() != nil {
+		err = tctx.Err()
+	}
+	if err != nil {
+		return p.failed(err)
+	}
+	p.metrics.Result(metrics.PublishConfirmed)
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.Response.SetBodyRaw(reply)
+	return nil
+}
+
+// readBody returns the request body, refusing one over the route's
+// max_payload with 413: before reading when its length is declared, as
+// soon as it grows past the limit otherwise.
+func (p *publishStep) readBody(ctx *fasthttp.RequestCtx) ([]byte, error) {
+	req := &ctx.Request
+	if cl := req.Header.ContentLength(); cl > p.maxBody {
+		ctx.SetConnectionClose()
+		return nil, errBodyTooLarge
+	}
+	if !req.IsBodyStream() {
+		return req.Body(), nil
+	}
+	b, err := io.ReadAll(io.LimitReader(req.BodyStream(), int64(p.maxBody)+1))
+	switch {
+	case err != nil:
+		ctx.SetConnectionClose()
+		return nil, errBadRequest
+	case len(b) > p.maxBody:
+		ctx.SetConnectionClose()
+		return nil, errBodyTooLarge
+	}
+	return b, nil
+}
