@@ -1,0 +1,246 @@
+package nats
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package's tests if a goroutine outlives them.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// sharedURL returns the URL of the test NATS server (NATS_URL, default
+// nats://127.0.0.1:4222, with JetStream on). Without it the test fails
+// when REQUIRE_SERVICES is set and is skipped otherwise.
+func sharedURL(t testing.TB) string {
+	t.Helper()
+	url := os.Getenv("NATS_URL")
+	if url == "" {
+		url = "nats://127.0.0.1:4222"
+	}
+	nc, err := natsgo.Connect(url, natsgo.Timeout(2*time.Second), natsgo.NoReconnect())
+	if err == nil {
+		defer nc.Close()
+		js, _ := jetstream.New(nc)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err = js.AccountInfo(ctx)
+	}
+	if err != nil {
+		if os.Getenv("REQUIRE_SERVICES") != "" {
+			t.Fatalf("nats with JetStream at %s: %v (REQUIRE_SERVICES is set)", url, err)
+		}
+		t.Skipf("nats with JetStream at %s: %v", url, err)
+	}
+	return url
+}
+
+// testSettings reconnect quickly, for the outage tests.
+func testSettings(url string, js bool) Settings {
+	return Settings{
+		URL:              url,
+		Name:             "gateway-test",
+		JetStream:        js,
+		ConnectTimeout:   time.Second,
+		ReconnectWait:    20 * time.Millisecond,
+		MaxReconnectWait: 200 * time.Millisecond,
+	}
+}
+
+func newPublisher(t testing.TB, s Settings) *Publisher {
+	t.Helper()
+	p, err := New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+// admin is a plain client for the tests' own setup and checks.
+func admin(t testing.TB, url string) (*natsgo.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := natsgo.Connect(url, natsgo.Timeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc, js
+}
+
+// unique returns a random token that keeps each test's streams and
+// subjects apart on a server shared with other runs.
+func unique(t testing.TB) string {
+	t.Helper()
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return strings.ToUpper(hex.EncodeToString(b))
+}
+
+// newStream creates a stream named name capturing subject.>, deleted
+// at cleanup.
+func newStream(t testing.TB, js jetstream.JetStream, name, subject string, storage jetstream.StorageType) jetstream.Stream {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := js.CreateStream(ctx, jetstream.StreamConfig{
+		Name:     name,
+		Subjects: []string{subject + ".>"},
+		Storage:  storage,
+	})
+	if err != nil {
+		t.Fatalf("create stream %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = js.DeleteStream(ctx, name)
+	})
+	return st
+}
+
+// fetchAll reads n messages of st from the start, through an ordered
+// consumer, within 30s.
+func fetchAll(t testing.TB, st jetstream.Stream, n int) []jetstream.Msg {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatalf("ordered consumer: %v", err)
+	}
+	var out []jetstream.Msg
+	for len(out) < n && ctx.Err() == nil {
+		batch, err := cons.Fetch(min(n-len(out), 500), jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			t.Fatalf("fetch: %v", err)
+		}
+		for msg := range batch.Messages() {
+			out = append(out, msg)
+		}
+		if err := batch.Error(); err != nil && ctx.Err() == nil {
+			t.Logf("fetch batch: %v", err)
+		}
+	}
+	if len(out) != n {
+		t.Fatalf("fetched %d messages, want %d", len(out), n)
+	}
+	return out
+}
+
+// eventually polls cond every 20ms until it holds, failing after d.
+func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// natsServer is a nats-server with JetStream that a test runs on its own
+// loopback port and store directory.
+type natsServer struct {
+	t    testing.TB
+	bin  string
+	port int
+	dir  string
+	cmd  *exec.Cmd
+}
+
+func (s *natsServer) url() string { return "nats://127.0.0.1:" + strconv.Itoa(s.port) }
+
+// freePort returns a loopback port nothing listens on (at the moment).
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// ownServer returns a nats-server on a free loopback port, not started
+// yet; it is killed at cleanup.
+func ownServer(t testing.TB) *natsServer {
+	t.Helper()
+	bin, err := exec.LookPath("nats-server")
+	if err != nil {
+		bin = "/usr/sbin/nats-server"
+		if _, serr := os.Stat(bin); serr != nil {
+			if os.Getenv("REQUIRE_SERVICES") != "" {
+				t.Fatalf("nats-server: %v (REQUIRE_SERVICES is set)", err)
+			}
+			t.Skipf("nats-server: %v", err)
+		}
+	}
+	s := &natsServer{t: t, bin: bin, port: freePort(t), dir: t.TempDir()}
+	t.Cleanup(s.stop)
+	return s
+}
+
+// startOwnServer is ownServer, started.
+func startOwnServer(t testing.TB) *natsServer {
+	t.Helper()
+	s := ownServer(t)
+	s.start()
+	return s
+}
+
+// start runs the server and waits until it sends its INFO line.
+func (s *natsServer) start() {
+	s.t.Helper()
+	s.cmd = exec.Command(s.bin, "-a", "127.0.0.1", "-p", strconv.Itoa(s.port), "-js", "-sd", s.dir)
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; ; i++ {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(s.port), 100*time.Millisecond)
+		if err == nil {
+			_ = c.SetDeadline(time.Now().Add(time.Second))
+			var line string
+			line, err = bufio.NewReader(c).ReadString('\n')
+			c.Close()
+			if err == nil && strings.HasPrefix(line, "INFO ") {
+				return
+			}
+		}
+		if i >= 500 || time.Now().After(deadline) {
+			s.stop()
+			s.t.Fatalf("nats-server on port %d not ready: %v", s.port, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop kills the server (as a crash would) and waits for it to exit.
+func (s *natsServer) stop() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+	s.cmd = nil
+}
