@@ -216,15 +216,15 @@ func (p *Publish) Destination() string {
 }
 
 const (
-	defaultNATSURL         = "nats://127.0.0.1:4222"
-	defaultAMQPURL         = "amqp://guest:guest@127.0.0.1:5672/"
-	defaultKafkaBroker     = "127.0.0.1:9092"
-	defaultKafkaClientID   = "gateway"
-	defaultIdempotencyKey  = "Idempotency-Key"
-	defaultMaxPayload      = 1 << 20
-	defaultPublishTimeout  = 5 * time.Second
-	grpcDiscoveryConsul    = "consul://"
-	grpcDiscoveryEtcd      = "etcd://"
+	defaultNATSURL        = "nats://127.0.0.1:4222"
+	defaultAMQPURL        = "amqp://guest:guest@127.0.0.1:5672/"
+	defaultKafkaBroker    = "127.0.0.1:9092"
+	defaultKafkaClientID  = "gateway"
+	defaultIdempotencyKey = "Idempotency-Key"
+	defaultMaxPayload     = 1 << 20
+	defaultPublishTimeout = 5 * time.Second
+	grpcDiscoveryConsul   = "consul://"
+	grpcDiscoveryEtcd     = "etcd://"
 )
 
 func brokerDefaults(b *Broker) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/fastgate/gateway/bridge/broker"
 	"github.com/fastgate/gateway/config"
@@ -51,6 +52,7 @@ func (bs *brokers) acquire(name string, b *config.Broker) (*brokerConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker %q: %w", name, err)
 	}
+	waitUp(pub, brokerConnectWait)
 	c := &brokerConn{name: name, cfg: *b, pub: pub, refs: 1}
 	if bs.open == nil {
 		bs.open = make(map[string]*brokerConn)
@@ -58,6 +60,19 @@ func (bs *brokers) acquire(name string, b *config.Broker) (*brokerConn, error) {
 	// An older connection under this name stays open for its holders.
 	bs.open[name] = c
 	return c, nil
+}
+
+// brokerConnectWait bounds how long building a configuration waits for a
+// new broker connection to come up, so that the first requests find it
+// connected. A broker that is down does not hold up the gateway: its
+// publishes answer 503 until it is back.
+const brokerConnectWait = 2 * time.Second
+
+// waitUp waits until pub is connected, at most within.
+func waitUp(pub broker.Publisher, within time.Duration) {
+	for deadline := time.Now().Add(within); !pub.Up() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // release lets go of c, closing it when nothing holds it any more.
