@@ -4,7 +4,7 @@ LDFLAGS := -X main.version=$(VERSION)
 
 # Services that `make test` starts on loopback when they are not up yet
 # (any of: redis nats rabbitmq etcd); see scripts/services.sh.
-TEST_SERVICES ?= redis etcd
+TEST_SERVICES ?= redis etcd nats rabbitmq
 
 STATICCHECK_VERSION := v0.8.2
 GOBIN_DIR   := $(or $(shell $(GO) env GOBIN),$(firstword $(subst :, ,$(shell $(GO) env GOPATH)))/bin)

@@ -20,7 +20,7 @@
 #   BENCH_OUT          a directory to keep wrk's reports and the servers' logs in
 #
 # It installs wrk and nginx with apt-get when they are missing, listens on
-# loopback only (18080, 18081, 19001, 19901), and stops everything it
+# loopback only (18080, 18081, 19001, 19051, 19901), and stops everything it
 # started when it ends or is interrupted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +33,7 @@ sizes=(13 1024 65536)
 
 upstream_addr=127.0.0.1:19001
 gateway_addr=127.0.0.1:18080 # as in configs/bench.yaml
+grpc_addr=127.0.0.1:19051    # as in configs/bench.yaml
 gateway_admin=127.0.0.1:19901
 nginx_addr=127.0.0.1:18081
 
@@ -135,7 +136,7 @@ check() {
 	fi
 }
 
-for addr in "$upstream_addr" "$gateway_addr" "$gateway_admin" "$nginx_addr"; do
+for addr in "$upstream_addr" "$grpc_addr" "$gateway_addr" "$gateway_admin" "$nginx_addr"; do
 	if answers "$addr"; then
 		echo "loadbench: $addr is already in use; stop what listens there" >&2
 		exit 1
@@ -145,6 +146,13 @@ done
 echo "loadbench: building" >&2
 go build -trimpath -o bin/demo-upstream ./cmd/demo-upstream
 wants gateway && go build -trimpath -o bin/gateway ./cmd/gateway
+wants gateway && go build -trimpath -o bin/demo-grpc ./cmd/demo-grpc
+
+if wants gateway; then # the gRPC server behind configs/bench.yaml's grpc route
+	GOMAXPROCS=1 taskset -c "$load_cpu" bin/demo-grpc -listen "$grpc_addr" >"$tmp/demo-grpc.log" 2>&1 &
+	pids+=($!)
+	wait_port "$grpc_addr" $! demo-grpc "$tmp/demo-grpc.log"
+fi
 
 GOMAXPROCS=1 taskset -c "$load_cpu" bin/demo-upstream -listen "$upstream_addr" \
 	>"$tmp/upstream.log" 2>&1 &
@@ -221,6 +229,7 @@ size_name() {
 	13) echo "13 B" ;;
 	1024) echo "1 KiB" ;;
 	65536) echo "64 KiB" ;;
+	/*) echo "grpc" ;;
 	*) echo "$1 B" ;;
 	esac
 }
@@ -231,10 +240,13 @@ declare -A per_cpu
 bench() { # bench TARGET ADDR SIZE PID|"" [HOST]
 	local target=$1 addr=$2 size=$3 pid=$4 host=${5:-} url out ps=() p t0 t1 hdr=()
 	url="http://$addr/bytes/$size"
+	if [[ $size == /* ]]; then # a path instead of a body size
+		url="http://$addr$size"
+	fi
 	if [[ -n $host ]]; then
 		hdr=(-H "Host: $host")
 	fi
-	out="$tmp/wrk-$target-$size.txt"
+	out="$tmp/wrk-$target-${size//[^A-Za-z0-9]/_}.txt"
 	if [[ $warmup != 0 ]]; then
 		timeout "$warmup_limit" taskset -c "$load_cpu" wrk -t1 -c"$conns" -d"$warmup" "${hdr[@]}" "$url" >/dev/null
 	fi
@@ -302,6 +314,8 @@ if wants gateway; then
 		rows=("${rows[@]:0:nrows}") # the rounds print their own line
 	done
 	per_cpu[gateway-13]=$saved
+	# A unary gRPC call through the gateway: JSON to protobuf and back.
+	bench grpc "$gateway_addr" "/v1/users/42?tags=a&verbose=true" "$gateway_pid" grpc.bench
 fi
 
 echo

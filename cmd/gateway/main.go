@@ -176,8 +176,10 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer closeSources()
+	var grpcs grpcBackends
 	gw, err := gateway.New(cfg, gateway.Options{
 		Logger: log, Version: version, Sources: sources, StateFile: cfg.Discovery.StateFile,
+		Brokers: brokerFactory(log), GRPC: grpcs.build,
 	})
 	if err != nil {
 		return err

@@ -24,6 +24,7 @@ var allowed = map[string][]string{
 	"gateway":              {"config", "router", "discovery", "metrics", "upstream", "bridge/broker", "github.com/valyala/fasthttp", "github.com/prometheus/client_golang", "github.com/fsnotify/fsnotify", "ratelimit", "breaker", "cache", "github.com/redis/go-redis/v9"},
 	"cmd/gateway":          {"config", "gateway", "discovery", "bridge", "github.com/valyala/fasthttp"},
 	"cmd/demo-upstream":    {"github.com/valyala/fasthttp"},
+	"cmd/demo-grpc":        {"bridge/grpc/grpctest"},
 	"internal/archtest":    {},
 	"breaker":              {"github.com/sony/gobreaker/v2"},
 	"cache":                {"github.com/maypok86/otter/v2", "github.com/redis/go-redis/v9"},
