@@ -123,6 +123,14 @@ func grpcService(target string) (source, service string, ok bool) {
 }
 
 func (s *grpcStep) serve(ctx *fasthttp.RequestCtx) error {
+	h := &ctx.Request.Header
+	id := h.Peek(hdrRequestID)
+	if len(id) == 0 {
+		var scratch [64]byte
+		h.SetBytesV(hdrRequestID, appendRequestID(scratch[:0]))
+		id = h.Peek(hdrRequestID)
+	}
+	ctx.Response.Header.SetBytesV(hdrRequestID, id)
 	code := s.backend.Serve(ctx, ctx.Time().Add(s.timeout))
 	if code != "" {
 		s.route.metrics.GRPCCode(code)

@@ -78,7 +78,7 @@ func buildSnapshot(cfg *config.Config, d *deps, prev *snapshot) (_ *snapshot, er
 			Path:       rc.Match.Path,
 			PathPrefix: rc.Match.PathPrefix,
 		}
-		if rt := old[rc.Name]; rt != nil && sameInputs && reflect.DeepEqual(&rt.cfg, rc) && sameBroker(prev.cfg, cfg, rc) {
+		if rt := old[rc.Name]; rt != nil && sameInputs && reflect.DeepEqual(&rt.cfg, rc) && sameBroker(prev.cfg, cfg, rc) && !reflected(rc) {
 			s.routes = append(s.routes, rt)
 			continue
 		}
@@ -217,6 +217,11 @@ func (s *snapshot) closeExcept(prev *snapshot, d *deps) {
 		}
 	}
 }
+
+// reflected reports whether rc takes its gRPC schema from server
+// reflection: such a route is built again at every reload, which fetches
+// the schema again (its connection is kept).
+func reflected(rc *config.Route) bool { return rc.GRPC != nil && rc.GRPC.Reflection }
 
 // sameBroker reports whether route rc publishes through a broker whose
 // connection settings are the same in prev and cfg (or does not publish).

@@ -71,9 +71,21 @@ func newBridgeGateway(t testing.TB, yaml string, files map[string][]byte) (*gate
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newGatewayFor(t, cfg, brokerFactory(slog.New(slog.NewTextHandler(io.Discard, nil))))
+}
+
+// newGatewayFor builds cfg's gateway as the binary does: discovery
+// sources, brokers (through connect) and gRPC backends.
+func newGatewayFor(t testing.TB, cfg *config.Config, connect gateway.BrokerFactory) (*gateway.Gateway, error) {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sources, closeSources, err := discoverySources(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(closeSources)
 	grpcs := &grpcBackends{}
-	return gateway.New(cfg, gateway.Options{Logger: log, Brokers: brokerFactory(log), GRPC: grpcs.build})
+	return gateway.New(cfg, gateway.Options{Logger: log, Sources: sources, Brokers: connect, GRPC: grpcs.build})
 }
 
 // do sends one request and returns the response (released by the test's

@@ -1,11 +1,18 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/fastgate/gateway/bridge/grpc/grpctest"
+	"github.com/fastgate/gateway/discovery/etcd"
 )
 
 // grpcRoutes are the routes of the gRPC tests; {ADDR} is the server.
@@ -214,4 +221,75 @@ routes:
 func itoa(i int) string {
 	b, _ := json.Marshal(i)
 	return string(b)
+}
+
+func TestGRPCBridgeStoppedServerTripsTheBreaker(t *testing.T) {
+	srv := grpctest.Start(t, grpctest.Options{})
+	yaml, files := grpcConfig(srv.Addr, false)
+	gw := startBridgeGateway(t, yaml, files)
+	if resp := gw.do(t, "POST", "/v1/sleep", nil, `{"millis": 1}`); resp.StatusCode() != 200 {
+		t.Fatalf("server up: status %d", resp.StatusCode())
+	}
+	srv.Stop()
+	for i := range 3 {
+		if resp := gw.do(t, "POST", "/v1/sleep", nil, `{"millis": 1}`); resp.StatusCode() != 503 {
+			t.Fatalf("server stopped, call %d: status %d, want 503", i, resp.StatusCode())
+		}
+	}
+	if got := gw.metric(t, `gateway_breaker_state{route="sleep"}`); got != 2 {
+		t.Errorf("breaker state %v after three UNAVAILABLE, want 2 (open)", got)
+	}
+	if got := gw.metric(t, `gateway_grpc_requests_total{grpc_code="UNAVAILABLE",route="sleep"}`); got != 3 {
+		t.Errorf("UNAVAILABLE calls counted %v, want 3 (the fourth is the breaker's)", got)
+	}
+}
+
+// TestGRPCBridgeFollowsEtcd: a target etcd://NAME calls the instances etcd
+// lists, and follows them when they change.
+func TestGRPCBridgeFollowsEtcd(t *testing.T) {
+	endpoint := needService(t, "etcd", "127.0.0.1:2379")
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	prefix := "/gwtest-" + strings.ToLower(token(t)) + "/"
+	defer cli.Delete(context.Background(), prefix, clientv3.WithPrefix())
+	a := grpctest.Start(t, grpctest.Options{Name: "a"})
+	b := grpctest.Start(t, grpctest.Options{Name: "b"})
+	register := func(id string, srv *grpctest.Server) {
+		host, port, _ := net.SplitHostPort(srv.Addr)
+		p, _ := strconv.Atoi(port)
+		v, _ := json.Marshal(etcd.Value{Address: host, Port: p})
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := cli.Put(ctx, etcd.Key(prefix, "users", id), string(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	register("a", a)
+	gw := startBridgeGateway(t, `
+discovery:
+  etcd: { endpoints: ["http://`+endpoint+`"], prefix: "`+prefix+`" }
+routes:
+  - name: get-user
+    match: { path: "/v1/users/{id}", methods: [GET] }
+    grpc: { target: "etcd://users", method: test.v1.Users/GetUser, descriptors: users.pb, response_metadata: [x-served-by] }
+`, map[string][]byte{"users.pb": grpctest.DescriptorSet()})
+	served := func() string { return string(gw.do(t, "GET", "/v1/users/1", nil, "").Header.Peek("X-Served-By")) }
+	if got := served(); got != "a" {
+		t.Fatalf("served by %q, want a, the one instance etcd lists", got)
+	}
+	register("b", b)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := cli.Delete(ctx, etcd.Key(prefix, "users", "a")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "calls moving to b", func() bool { return served() == "b" })
+	for range 5 {
+		if got := served(); got != "b" {
+			t.Fatalf("served by %q after a left etcd, want b", got)
+		}
+	}
 }

@@ -7,9 +7,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +22,10 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/valyala/fasthttp"
+
+	"github.com/fastgate/gateway/bridge/broker"
+	"github.com/fastgate/gateway/config"
 )
 
 // needService returns addr when something answers there. Otherwise the
@@ -419,5 +425,80 @@ routes:
 	}
 	if confirmed.Load() != total || info.State.Msgs != total {
 		t.Errorf("%d confirmed, %d stored (after %d retries); want %d of each", confirmed.Load(), info.State.Msgs, retried.Load(), total)
+	}
+}
+
+// TestBrokerConnectionKeptAcrossReloads: a reload that leaves a broker's
+// settings alone keeps its connection; one that changes them connects
+// anew. Publishes succeed throughout.
+func TestBrokerConnectionKeptAcrossReloads(t *testing.T) {
+	addr := needService(t, "redis", "127.0.0.1:6379")
+	var connects atomic.Int64
+	real := brokerFactory(slog.New(slog.DiscardHandler))
+	counting := func(name string, b *config.Broker) (broker.Publisher, error) {
+		connects.Add(1)
+		return real(name, b)
+	}
+	tok := token(t)
+	write := func(dir, db, extraRoute string) *config.Config {
+		path := filepath.Join(dir, "gateway.yaml")
+		yaml := `admin: "off"
+brokers:
+  audit: { redis: { address: "` + addr + `", db: ` + db + ` } }
+routes:
+  - name: audit
+    match: { path: /v1/audit, methods: [POST] }
+    publish: { broker: audit, stream: "gwtest:` + tok + `" }
+` + extraRoute
+		if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	defer func() {
+		rdb := goredis.NewClient(&goredis.Options{Addr: addr})
+		rdb.Del(context.Background(), "gwtest:"+tok)
+		rdb.Close()
+	}()
+	dir := t.TempDir()
+	gw, err := newGatewayFor(t, write(dir, "0", ""), counting)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = gw.Serve(ln) }()
+	defer gw.Shutdown(context.Background())
+	served := &bridgeGateway{gw: gw, addr: ln.Addr().String(), client: &fasthttp.Client{}}
+	publish := func(step string) {
+		t.Helper()
+		if resp := served.do(t, "POST", "/v1/audit", nil, step); resp.StatusCode() != 202 {
+			t.Fatalf("%s: status %d body %s", step, resp.StatusCode(), resp.Body())
+		}
+	}
+	publish("start")
+	extra := `  - name: hello
+    match: { path: /hello }
+    respond: { body: hi }
+`
+	if _, err := gw.Apply(write(dir, "0", extra)); err != nil {
+		t.Fatal(err)
+	}
+	publish("after a reload that kept the broker")
+	if n := connects.Load(); n != 1 {
+		t.Errorf("%d connections after a reload that left the broker alone, want 1", n)
+	}
+	if _, err := gw.Apply(write(dir, "1", extra)); err != nil {
+		t.Fatal(err)
+	}
+	publish("after a reload that changed the broker")
+	if n := connects.Load(); n != 2 {
+		t.Errorf("%d connections after the broker's settings changed, want 2", n)
 	}
 }
