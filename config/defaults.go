@@ -24,6 +24,8 @@ const (
 	defaultIdleTimeout    = 60 * time.Second
 	defaultMaxConns       = 512
 	defaultRetries        = 1
+	defaultRetryBudget    = 0.2
+	defaultConnWait       = 250 * time.Millisecond
 	defaultMaxFailures    = 3
 	defaultCooldown       = 10 * time.Second
 	defaultStatus         = 200
@@ -243,6 +245,14 @@ func upstreamDefaults(u *Upstream, p string, set map[string]bool) {
 	if u.Retries == nil {
 		n := defaultRetries
 		u.Retries = &n
+	}
+	if u.RetryBudget == nil {
+		b := defaultRetryBudget
+		u.RetryBudget = &b
+	}
+	if u.ConnWait == nil {
+		w := defaultConnWait
+		u.ConnWait = &w
 	}
 	if !set[p+".passive_health.max_failures"] {
 		u.PassiveHealth.MaxFailures = defaultMaxFailures

@@ -304,8 +304,22 @@ type Upstream struct {
 	// RetryNonIdempotent is set.
 	Retries *int `yaml:"retries"`
 	// RetryNonIdempotent allows retrying POST, PATCH and other
-	// non-idempotent requests after a connection failure. Default false.
+	// non-idempotent requests after a connection failure. Default false:
+	// only idempotent methods and requests carrying an Idempotency-Key
+	// header are retried.
 	RetryNonIdempotent bool `yaml:"retry_non_idempotent"`
+	// RetryBudget is the share (0..1) of the route's requests in flight
+	// that may be retries at any moment; 3 concurrent retries are always
+	// allowed. It keeps retries from multiplying the load on an upstream
+	// that is failing. Default 0.2.
+	RetryBudget *float64 `yaml:"retry_budget"`
+	// ConnWait is how long a request waits for a connection when
+	// max_conns are busy before it gets 503. Default 250ms; 0: no wait.
+	ConnWait *time.Duration `yaml:"conn_wait"`
+	// MaxResponseSize bounds the upstream's response body: a larger
+	// declared Content-Length is a 502; a chunked body that grows past it
+	// is cut off and the client connection closed. Default 0: no bound.
+	MaxResponseSize ByteSize `yaml:"max_response_size"`
 	// HostHeader replaces the Host header sent upstream. Default "": the
 	// client's Host is passed on.
 	HostHeader string `yaml:"host_header"`

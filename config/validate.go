@@ -532,6 +532,15 @@ func (v *validator) upstream(u *Upstream, p string) {
 	if u.Retries != nil && *u.Retries < 0 {
 		v.errorf(p+".retries", "must be >= 0")
 	}
+	if b := u.RetryBudget; b != nil && !(*b >= 0 && *b <= 1) {
+		v.invalid(p+".retry_budget", *b, "must be within 0 and 1")
+	}
+	if w := u.ConnWait; w != nil && *w < 0 {
+		v.errorf(p+".conn_wait", "must be >= 0")
+	}
+	if u.MaxResponseSize < 0 {
+		v.errorf(p+".max_response_size", "must be >= 0 (0: no bound)")
+	}
 	if strings.ContainsAny(u.HostHeader, " \t\r\n\x00") {
 		v.errorf(p+".host_header", "must not contain spaces or control characters")
 	}

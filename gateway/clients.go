@@ -18,6 +18,8 @@ type clientKey struct {
 	readTimeout    time.Duration
 	writeTimeout   time.Duration
 	idleTimeout    time.Duration
+	connWait       time.Duration
+	maxResponse    int64
 }
 
 // clients hands out shared upstream connection pools, counting users.
@@ -47,6 +49,9 @@ func (cs *clients) acquire(k clientKey) (*upstream.Client, error) {
 		ReadTimeout:    k.readTimeout,
 		WriteTimeout:   k.writeTimeout,
 		IdleTimeout:    k.idleTimeout,
+		// A request waits this long for a busy pool before its 503.
+		ConnWaitTimeout: k.connWait,
+		MaxResponseBody: k.maxResponse,
 		// Stream every body: the server writes it straight from the
 		// upstream connection's buffer, and no per-request body buffer
 		// comes from fasthttp's size-calibrated pool.

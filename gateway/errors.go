@@ -21,6 +21,7 @@ var (
 	errUpstreamSaturated = errors.New("upstream connection pool exhausted")
 	errBreakerOpen       = errors.New("circuit breaker open")
 	errInternal          = errors.New("internal error")
+	errUpstreamTooLarge  = errors.New("upstream response too large")
 	errBadPathParam      = errors.New("a path parameter holds characters a destination cannot take")
 	// Publishes: never a 2xx for a message the broker did not confirm.
 	errBrokerUnavailable   = errors.New("broker unavailable")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fastgate/gateway/config"
@@ -20,6 +21,11 @@ type pool struct {
 	balancer discovery.Balancer
 	settings config.Upstream
 	retries  int
+	// budget limits retries in flight (retry_budget); inflight counts the
+	// pool's requests being forwarded.
+	budget   float64
+	inflight atomic.Int64
+	retrying atomic.Int64
 	health   discovery.HealthSettings
 	cur      atomicTargets
 
@@ -66,6 +72,9 @@ func newPool(u *config.Upstream, cs *clients, reg *discovery.Registry, check boo
 	}
 	if u.Retries != nil {
 		p.retries = *u.Retries
+	}
+	if u.RetryBudget != nil {
+		p.budget = *u.RetryBudget
 	}
 	if u.Service == "" {
 		eps := make([]discovery.Endpoint, 0, len(u.Targets))
@@ -156,6 +165,8 @@ func (p *pool) build(prev *targetSet, set *discovery.Set) (*targetSet, error) {
 			readTimeout:    u.ReadTimeout,
 			writeTimeout:   u.WriteTimeout,
 			idleTimeout:    u.IdleTimeout,
+			connWait:       *u.ConnWait,
+			maxResponse:    int64(u.MaxResponseSize),
 		}
 		c, err := p.clients.acquire(k)
 		if err != nil {
@@ -250,3 +261,20 @@ func (p *pool) close() {
 		p.clients.release(t.key)
 	}
 }
+
+// minRetryConcurrency is how many retries a pool allows in flight
+// whatever its budget, so that a quiet route still retries.
+const minRetryConcurrency = 3
+
+// takeRetry reports whether the retry budget allows one more retry in
+// flight now; the caller gives it back with doneRetry.
+func (p *pool) takeRetry() bool {
+	allowed := max(int64(minRetryConcurrency), int64(p.budget*float64(p.inflight.Load())))
+	if p.retrying.Add(1) > allowed {
+		p.retrying.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (p *pool) doneRetry() { p.retrying.Add(-1) }

@@ -26,6 +26,10 @@ type proxyStep struct {
 	breakers *breaker.Set
 }
 
+// hdrIdempotencyKey marks a request the client may safely send twice:
+// such a request is retried like an idempotent one.
+const hdrIdempotencyKey = "Idempotency-Key"
+
 // scratchSize fits a forwarded-for chain of a few proxies and a rewritten
 // path on the stack; longer values spill to the heap, which is rare.
 const scratchSize = 512
@@ -39,14 +43,30 @@ func (p *proxyStep) serve(ctx *fasthttp.RequestCtx) error {
 // the pool's timeout counted from start, and leaves the answer in
 // ctx.Response.
 func (p *proxyStep) forward(ctx *fasthttp.RequestCtx, start time.Time) error {
+	p.pool.inflight.Add(1)
+	err := p.attempts(ctx, start)
+	p.pool.inflight.Add(-1)
+	return err
+}
+
+// attempts tries the pool's targets: a connect error (nothing reached the
+// upstream) moves the request to another target while the route's
+// retries, its deadline and the pool's retry budget allow.
+func (p *proxyStep) attempts(ctx *fasthttp.RequestCtx, start time.Time) error {
 	rt := p.route
 	req := &ctx.Request
 	h := &req.Header
 	deadline := start.Add(p.pool.settings.Timeout)
 	retries := 0
-	if p.pool.retries > 0 && (isIdempotent(h) || p.pool.settings.RetryNonIdempotent) {
+	if p.pool.retries > 0 && (isIdempotent(h) || p.pool.settings.RetryNonIdempotent || len(h.Peek(hdrIdempotencyKey)) > 0) {
 		retries = p.pool.retries
 	}
+	retrying := false
+	defer func() {
+		if retrying {
+			p.pool.doneRetry()
+		}
+	}()
 	var skip *discovery.Instance
 	for attempt := 0; ; {
 		t := p.pool.pick(start, skip)
@@ -72,7 +92,8 @@ func (p *proxyStep) forward(ctx *fasthttp.RequestCtx, start time.Time) error {
 		rt.metrics.UpstreamError(metricKind(kind))
 		// Nothing reached the upstream after a connect error, so another
 		// target may take it.
-		if kind == upstream.Connect && attempt < retries {
+		if kind == upstream.Connect && attempt < retries && time.Now().Before(deadline) && (retrying || p.pool.takeRetry()) {
+			retrying = true
 			attempt++
 			skip = t.inst
 			continue
@@ -169,6 +190,8 @@ func upstreamError(kind upstream.Kind) error {
 		return errUpstreamTimeout
 	case upstream.PoolExhausted:
 		return errUpstreamSaturated
+	case upstream.TooLarge:
+		return errUpstreamTooLarge
 	default:
 		return errUpstreamFailed
 	}
@@ -186,6 +209,8 @@ func metricKind(k upstream.Kind) metrics.UpstreamErrorKind {
 		return metrics.KindProtocol
 	case upstream.PoolExhausted:
 		return metrics.KindPoolExhausted
+	case upstream.TooLarge:
+		return metrics.KindTooLarge
 	default:
 		return metrics.KindOther
 	}

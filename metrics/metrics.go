@@ -145,7 +145,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		}, []string{"route"}),
 		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_upstream_errors_total",
-			Help: "Failed upstream attempts, by route and kind (connect, timeout, reset, protocol, pool_exhausted, no_instance, other).",
+			Help: "Failed upstream attempts, by route and kind (connect, timeout, reset, protocol, pool_exhausted, no_instance, too_large, other).",
 		}, []string{"route", "kind"}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_ratelimit_rejected_total",
@@ -281,11 +281,12 @@ const (
 	KindProtocol
 	KindPoolExhausted
 	KindNoInstance
+	KindTooLarge
 	KindOther
 	numKinds
 )
 
-var upstreamErrorKinds = [numKinds]string{"connect", "timeout", "reset", "protocol", "pool_exhausted", "no_instance", "other"}
+var upstreamErrorKinds = [numKinds]string{"connect", "timeout", "reset", "protocol", "pool_exhausted", "no_instance", "too_large", "other"}
 
 // String returns the label value of k.
 func (k UpstreamErrorKind) String() string {

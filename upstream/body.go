@@ -23,6 +23,7 @@ type body struct {
 	state     uint8
 	chunked   bool
 	keepAlive bool
+	room      int64     // body bytes still allowed by MaxResponseBody (MaxInt64: no bound)
 	trailer   int       // trailer bytes read so far
 	err       error     // sticky: io.EOF at the end, or a failure
 	at        time.Time // last read from the network (or Do's start)
@@ -48,7 +49,10 @@ var bodyPool = sync.Pool{New: func() any { return new(body) }}
 // -1 chunked, anything else until the connection closes.
 func acquireBody(c *Client, pc *conn, cl int, keepAlive bool, now time.Time) *body {
 	b := bodyPool.Get().(*body)
-	*b = body{c: c, pc: pc, keepAlive: keepAlive, at: now}
+	*b = body{c: c, pc: pc, keepAlive: keepAlive, at: now, room: math.MaxInt64}
+	if c.s.MaxResponseBody > 0 {
+		b.room = c.s.MaxResponseBody
+	}
 	switch {
 	case cl >= 0:
 		b.left = int64(cl)
@@ -126,7 +130,7 @@ var directBufs = sync.Pool{New: func() any { return new([directBlock]byte) }}
 // (not chunked) body with nothing buffered and plenty left.
 func (b *body) direct() bool {
 	return b.err == nil && b.state == stData && !b.chunked &&
-		b.left >= directMin && b.pc.br.Buffered() == 0
+		b.left >= directMin && b.left <= b.room && b.pc.br.Buffered() == 0
 }
 
 // copyDirect reads one block of the body straight from the network and
@@ -140,6 +144,9 @@ func (b *body) copyDirect(w io.Writer) (int64, error) {
 	}
 	b.arm()
 	n, err := b.pc.nc.Read(p)
+	if b.room != math.MaxInt64 {
+		b.room -= int64(n)
+	}
 	if n > 0 && b.left != math.MaxInt64 {
 		b.left -= int64(n)
 		if b.left == 0 {
@@ -208,6 +215,9 @@ func (b *body) next() ([]byte, error) {
 			if int64(len(buf)) > b.left {
 				buf = buf[:b.left]
 			}
+			if int64(len(buf)) > b.room {
+				return nil, b.fail(ErrTooLarge)
+			}
 			return buf, nil
 		case stSize:
 			line, err := b.line()
@@ -257,6 +267,9 @@ func (b *body) consume(n int) {
 		return
 	}
 	_, _ = b.pc.br.Discard(n)
+	if b.room != math.MaxInt64 {
+		b.room -= int64(n)
+	}
 	if b.left == math.MaxInt64 {
 		return
 	}
@@ -312,7 +325,7 @@ func (b *body) arm() {
 // fail records why the body ended early, as one of the sentinels.
 func (b *body) fail(err error) error {
 	switch {
-	case err == ErrProtocol:
+	case err == ErrProtocol, err == ErrTooLarge:
 	case err == bufio.ErrBufferFull:
 		err = ErrProtocol
 	case isTimeout(err):

@@ -361,3 +361,56 @@ func TestParseChunkSize(t *testing.T) {
 		})
 	}
 }
+
+// TestMaxResponseBody: a declared length over the bound fails Do; a
+// chunked or until-close body fails its read once it passes the bound;
+// bodies within it pass whole, also when read in large direct blocks.
+func TestMaxResponseBody(t *testing.T) {
+	big := strings.Repeat("x", 100<<10)
+	tests := []struct {
+		desc    string
+		give    string
+		wantDo  error
+		wantErr error
+		wantLen int
+	}{
+		{desc: "declared length over", give: "HTTP/1.1 200 OK\r\nContent-Length: 1025\r\n\r\n" + strings.Repeat("x", 1025), wantDo: ErrTooLarge},
+		{desc: "declared length at the bound", give: "HTTP/1.1 200 OK\r\nContent-Length: 1024\r\n\r\n" + strings.Repeat("x", 1024), wantLen: 1024},
+		{desc: "chunked over", give: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n400\r\n" + strings.Repeat("x", 1024) + "\r\n1\r\nx\r\n0\r\n\r\n", wantErr: ErrTooLarge},
+		{desc: "chunked at the bound", give: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n400\r\n" + strings.Repeat("x", 1024) + "\r\n0\r\n\r\n", wantLen: 1024},
+		{desc: "until close over", give: "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + big, wantErr: ErrTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			u := startRaw(t, func(c net.Conn, _ int) {
+				if _, ok := readRequest(bufioReader(c)); !ok {
+					return
+				}
+				_, _ = io.WriteString(c, tt.give)
+				closeWrite(c)
+			})
+			c := newClient(t, Settings{Addr: u.addr, MaxResponseBody: 1024, MaxBufferedBody: -1})
+			var resp fasthttp.Response
+			err := c.Do(newGet(u.addr, "/"), &resp, deadline(5e9))
+			if tt.wantDo != nil {
+				if err != tt.wantDo {
+					t.Fatalf("Do: %v, want %v", err, tt.wantDo)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Do: %v", err)
+			}
+			b, _, err := readBody(t, &resp)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("reading body: %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || len(b) != tt.wantLen {
+				t.Fatalf("body of %d bytes, err %v; want %d bytes", len(b), err, tt.wantLen)
+			}
+		})
+	}
+}

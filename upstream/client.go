@@ -44,6 +44,11 @@ type Settings struct {
 	// ConnWaitTimeout: how long Do waits for a connection when MaxConns are
 	// busy before returning ErrPoolExhausted. Zero means no wait.
 	ConnWaitTimeout time.Duration
+	// MaxResponseBody bounds a response body in bytes: a larger declared
+	// Content-Length fails Do with ErrTooLarge before the body is read,
+	// and a chunked or until-close body fails its read with ErrTooLarge
+	// once it grows past the bound. Zero means no bound.
+	MaxResponseBody int64
 }
 
 const (
@@ -314,6 +319,9 @@ func (c *Client) roundTrip(pc *conn, req *fasthttp.Request, resp *fasthttp.Respo
 		return false, nil
 	}
 	cl := resp.Header.ContentLength()
+	if c.s.MaxResponseBody > 0 && int64(cl) > c.s.MaxResponseBody {
+		return c.fail(pc, ErrTooLarge, false)
+	}
 	if cl >= 0 && cl <= c.s.MaxBufferedBody {
 		if err = resp.ReadBody(pc.br, 0); err != nil {
 			if isTimeout(err) {

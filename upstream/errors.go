@@ -14,6 +14,7 @@ const (
 	Reset                     // the upstream closed or reset the connection before the response was complete
 	Protocol                  // the upstream sent something that is not a valid HTTP/1.1 response
 	PoolExhausted             // all MaxConns connections were busy for ConnWaitTimeout
+	TooLarge                  // the response body is larger than MaxResponseBody
 	Other                     // anything else (client closed, request not sendable)
 )
 
@@ -24,6 +25,7 @@ var kindNames = [...]string{
 	Reset:         "reset",
 	Protocol:      "protocol",
 	PoolExhausted: "pool_exhausted",
+	TooLarge:      "too_large",
 	Other:         "other",
 }
 
@@ -72,6 +74,9 @@ var (
 	// ErrPoolExhausted: MaxConns connections were busy and none was freed
 	// within ConnWaitTimeout (or before the deadline).
 	ErrPoolExhausted = &Error{PoolExhausted, "upstream: connection pool exhausted; raise MaxConns or ConnWaitTimeout"}
+	// ErrTooLarge: the response body is larger than MaxResponseBody. The
+	// connection is closed.
+	ErrTooLarge = &Error{TooLarge, "upstream: response body larger than the limit"}
 	// ErrClosed: the Client was closed.
 	ErrClosed = &Error{Other, "upstream: client closed"}
 	// ErrRequest: the request could not be sent for a reason of its own:

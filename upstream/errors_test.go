@@ -45,7 +45,7 @@ func TestKindString(t *testing.T) {
 		want string
 	}{
 		{None, "none"}, {Connect, "connect"}, {Timeout, "timeout"}, {Reset, "reset"},
-		{Protocol, "protocol"}, {PoolExhausted, "pool_exhausted"}, {Other, "other"}, {Kind(200), "other"},
+		{Protocol, "protocol"}, {PoolExhausted, "pool_exhausted"}, {TooLarge, "too_large"}, {Other, "other"}, {Kind(200), "other"},
 	}
 	for _, tt := range tests {
 		if got := tt.give.String(); got != tt.want {

@@ -1,0 +1,229 @@
+package gateway
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// countingUpstream answers every request on its connections with answer,
+// counting connections and requests.
+type countingUpstream struct {
+	conns, requests atomic.Int64
+}
+
+func (u *countingUpstream) start(t *testing.T, answer func(c net.Conn, n int64)) string {
+	return rawUpstream(t, func(c net.Conn) {
+		u.conns.Add(1)
+		br := bufio.NewReader(c)
+		for {
+			var req fasthttp.Request
+			if err := req.Read(br); err != nil {
+				return
+			}
+			answer(c, u.requests.Add(1))
+		}
+	})
+}
+
+func TestUpstreamFaults(t *testing.T) {
+	conflicting := rawUpstream(t, func(c net.Conn) {
+		_, _ = bufio.NewReader(c).ReadString('\n')
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nSECRET\r\n0\r\n\r\n")
+	})
+	twoLengths := rawUpstream(t, func(c net.Conn) {
+		_, _ = bufio.NewReader(c).ReadString('\n')
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nContent-Length: 7\r\n\r\nSECRET!")
+	})
+	big := startUpstream(t, func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString(strings.Repeat("x", 2048)) })
+	gw := startGateway(t, `
+routes:
+  - { name: conflicting, match: { path: /conflicting }, upstream: { targets: ["{UP1}"], retries: 0 } }
+  - { name: two-lengths, match: { path: /two-lengths }, upstream: { targets: ["{UP2}"], retries: 0 } }
+  - { name: big, match: { path: /big }, upstream: { targets: ["{UP3}"], max_response_size: 1KiB } }
+`, conflicting, twoLengths, big)
+	for _, tt := range []struct {
+		desc, path string
+	}{
+		{desc: "Content-Length and Transfer-Encoding from the upstream", path: "/conflicting"},
+		{desc: "two different Content-Lengths from the upstream", path: "/two-lengths"},
+		{desc: "a body over max_response_size", path: "/big"},
+	} {
+		t.Run(tt.desc, func(t *testing.T) {
+			resp := gw.do(t, "GET", tt.path, nil, "")
+			if resp.StatusCode() != 502 || strings.Contains(string(resp.Body()), "SECRET") || strings.Contains(string(resp.Body()), "xxx") {
+				t.Errorf("status %d body %q: want 502 with the gateway's own body", resp.StatusCode(), resp.Body())
+			}
+		})
+	}
+	if got := gw.metric(t, `gateway_upstream_errors_total{kind="too_large",route="big"}`); got != 1 {
+		t.Errorf("too_large errors counted %v, want 1", got)
+	}
+}
+
+// TestUpstreamChunkedOverLimit: a chunked answer that grows past
+// max_response_size after its head went out is cut off: the client's
+// connection is closed before a complete body.
+func TestUpstreamChunkedOverLimit(t *testing.T) {
+	up := startUpstream(t, func(ctx *fasthttp.RequestCtx) {
+		ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+			for range 64 {
+				_, _ = w.WriteString(strings.Repeat("y", 1024))
+				_ = w.Flush()
+			}
+		})
+	})
+	gw := startGateway(t, `
+routes:
+  - { name: big, match: { path: /big }, upstream: { targets: ["{UP1}"], max_response_size: 8KiB } }
+`, up)
+	status, resp := gw.raw(t, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+	if status != "HTTP/1.1 200 OK" || strings.HasSuffix(resp, "0\r\n\r\n") || strings.Count(resp, "y") > 16<<10 {
+		t.Errorf("status %s, %d bytes of body, ends %q: want the answer cut off", status, strings.Count(resp, "y"), resp[max(0, len(resp)-10):])
+	}
+}
+
+// TestUpstreamResetMidBody: the upstream resets after part of the body:
+// the client's connection is aborted, the upstream connection is not
+// pooled, and the next request works on a new one.
+func TestUpstreamResetMidBody(t *testing.T) {
+	var u countingUpstream
+	addr := u.start(t, func(c net.Conn, n int64) {
+		if n == 1 {
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\npartial")
+			if tc, ok := c.(*net.TCPConn); ok {
+				_ = tc.SetLinger(0)
+			}
+			c.Close()
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	})
+	gw := startGateway(t, `
+routes:
+  - { name: r, match: { path_prefix: / }, upstream: { targets: ["{UP1}"], retries: 0 } }
+`, addr)
+	// raw returns once the gateway closed the connection: whatever part of
+	// the answer was flushed before the reset, never all of it.
+	if _, resp := gw.raw(t, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"); len(resp) >= 100000 {
+		t.Fatalf("%d bytes: want the answer aborted", len(resp))
+	}
+	if resp := gw.do(t, "GET", "/b", nil, ""); resp.StatusCode() != 200 || string(resp.Body()) != "ok" {
+		t.Fatalf("next request: status %d body %q", resp.StatusCode(), resp.Body())
+	}
+	if got := u.conns.Load(); got != 2 {
+		t.Errorf("upstream saw %d connections, want 2: the reset one must not be reused", got)
+	}
+}
+
+// TestUpstreamHangNotReused: after a 504 the hung connection is closed,
+// never handed to the next request.
+func TestUpstreamHangNotReused(t *testing.T) {
+	var u countingUpstream
+	release := make(chan struct{})
+	addr := u.start(t, func(c net.Conn, n int64) {
+		if n == 1 {
+			<-release
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	})
+	defer close(release)
+	gw := startGateway(t, `
+routes:
+  - { name: r, match: { path_prefix: / }, upstream: { targets: ["{UP1}"], retries: 0, timeout: 300ms } }
+`, addr)
+	if resp := gw.do(t, "GET", "/a", nil, ""); resp.StatusCode() != 504 {
+		t.Fatalf("hung upstream: status %d, want 504", resp.StatusCode())
+	}
+	if resp := gw.do(t, "GET", "/b", nil, ""); resp.StatusCode() != 200 {
+		t.Fatalf("next request: status %d, want 200 on a new connection", resp.StatusCode())
+	}
+	if got := u.conns.Load(); got != 2 {
+		t.Errorf("upstream saw %d connections, want 2", got)
+	}
+}
+
+// TestPoolExhausted: with every connection busy past conn_wait, 503.
+func TestPoolExhausted(t *testing.T) {
+	up := startUpstream(t, func(ctx *fasthttp.RequestCtx) {
+		time.Sleep(500 * time.Millisecond)
+		ctx.SetBodyString("slow")
+	})
+	gw := startGateway(t, `
+routes:
+  - { name: r, match: { path_prefix: / }, upstream: { targets: ["{UP1}"], max_conns: 1, conn_wait: 50ms } }
+`, up)
+	var wg sync.WaitGroup
+	var ok, busy atomic.Int64
+	for range 2 {
+		wg.Go(func() {
+			switch gw.do(t, "GET", "/", nil, "").StatusCode() {
+			case 200:
+				ok.Add(1)
+			case 503:
+				busy.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if ok.Load() != 1 || busy.Load() != 1 {
+		t.Errorf("%d answered, %d refused; want 1 and 1 (503) with one connection", ok.Load(), busy.Load())
+	}
+}
+
+// TestRetriesIdempotencyKeyAndBudget: a POST is moved to another target
+// after a refused connection only with an Idempotency-Key, and retries in
+// flight stay within the retry budget.
+func TestRetriesIdempotencyKeyAndBudget(t *testing.T) {
+	dead := deadAddr(t)
+	slow := startUpstream(t, func(ctx *fasthttp.RequestCtx) {
+		time.Sleep(300 * time.Millisecond)
+		ctx.SetBodyString("ok")
+	})
+	gw := startGateway(t, `
+routes:
+  - name: generous
+    match: { path: /generous }
+    upstream: { targets: ["{UP1}", "{UP2}"], retries: 1, retry_budget: 1, passive_health: { max_failures: 1000 } }
+  - name: tight
+    match: { path: /tight }
+    upstream: { targets: ["{UP1}", "{UP2}"], retries: 1, retry_budget: 0, passive_health: { max_failures: 1000 } }
+`, dead, slow)
+	key := map[string]string{"Idempotency-Key": "k-1"}
+	// Round robin: the first request of each route goes to the dead target.
+	if resp := gw.do(t, "POST", "/generous", nil, "x"); resp.StatusCode() != 502 {
+		t.Errorf("POST without a key: status %d, want 502 (not retried)", resp.StatusCode())
+	}
+	gw.do(t, "POST", "/generous", key, "x") // to the live target
+	if resp := gw.do(t, "POST", "/generous", key, "x"); resp.StatusCode() != 200 {
+		t.Errorf("POST with an Idempotency-Key: status %d, want 200 from the other target", resp.StatusCode())
+	}
+
+	burst := func(path string) (failed int64) {
+		var wg sync.WaitGroup
+		var n atomic.Int64
+		for range 16 {
+			wg.Go(func() {
+				if gw.do(t, "GET", path, nil, "").StatusCode() != 200 {
+					n.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		return n.Load()
+	}
+	if failed := burst("/generous"); failed != 0 {
+		t.Errorf("budget 1: %d of 16 failed, want every refused attempt retried", failed)
+	}
+	if failed := burst("/tight"); failed == 0 {
+		t.Error("budget 0: every request retried, want at most 3 retries in flight and the rest 502")
+	}
+}
