@@ -1,6 +1,14 @@
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X main.version=$(VERSION)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
+# `make image` tags the image $(IMAGE):$(VERSION).
+IMAGE ?= fastgate/gateway
+
+# The alerting rules `make test` checks with promtool when it is installed.
+PROMTOOL    ?= promtool
+ALERT_RULES := configs/prometheus/gateway-alerts.yml
 
 # Services that `make test` starts on loopback when they are not up yet
 # (any of: redis nats rabbitmq etcd); see scripts/services.sh.
@@ -10,7 +18,7 @@ STATICCHECK_VERSION := v0.8.2
 GOBIN_DIR   := $(or $(shell $(GO) env GOBIN),$(firstword $(subst :, ,$(shell $(GO) env GOPATH)))/bin)
 STATICCHECK := $(GOBIN_DIR)/staticcheck
 
-.PHONY: all build run test services lint fmt-check vet staticcheck bench clean
+.PHONY: all build run test services lint fmt-check vet staticcheck rules image bench clean
 
 all: build
 
@@ -25,7 +33,7 @@ run: build
 
 # REQUIRE_SERVICES makes a test that cannot reach its service fail instead
 # of skipping: run by hand without it, such tests skip.
-test: services lint
+test: services lint rules
 	REQUIRE_SERVICES=1 $(GO) test -race -shuffle=on -count=1 ./...
 
 services:
@@ -45,6 +53,23 @@ staticcheck: $(STATICCHECK)
 
 $(STATICCHECK):
 	GOBIN=$(GOBIN_DIR) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+# The alerting rules: syntax (promtool check rules) and their unit tests
+# (promtool test rules). promtool is optional (Debian: apt-get install
+# prometheus); without it this step says so and passes.
+rules:
+	@if command -v $(PROMTOOL) >/dev/null 2>&1; then \
+		$(PROMTOOL) check rules $(ALERT_RULES) && \
+		$(PROMTOOL) test rules $(ALERT_RULES:.yml=.test.yml); \
+	else \
+		echo "promtool not installed: skipped checking $(ALERT_RULES) (Debian: apt-get install prometheus)"; \
+	fi
+
+# The container image (see Dockerfile); needs a Docker engine.
+image:
+	@command -v docker >/dev/null 2>&1 || { echo "make image: docker is not installed; install Docker (or a compatible engine) to build the image" >&2; exit 1; }
+	@docker info >/dev/null 2>&1 || { echo "make image: docker cannot reach a Docker engine (is the daemon running? DOCKER_HOST?)" >&2; exit 1; }
+	docker build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE):$(VERSION) .
 
 # Go benchmarks, then the loopback load test against nginx
 # (BENCH_DURATION=10s per run by default).

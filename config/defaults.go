@@ -15,6 +15,8 @@ const (
 	defaultServerTimeout  = 60 * time.Second
 	defaultDrainTimeout   = 30 * time.Second
 	defaultMaxHeaderBytes = 8 << 10
+	defaultMaxURILength   = 4 << 10
+	defaultMaxHeaderCount = 100
 	defaultMaxBodySize    = 10 << 20
 
 	defaultBalance        = BalanceRoundRobin
@@ -106,6 +108,8 @@ func applyDefaults(c *Config, set map[string]bool) {
 	zeroDefault(&s.IdleTimeout, defaultServerTimeout)
 	zeroDefault(&s.DrainTimeout, defaultDrainTimeout)
 	zeroDefault(&s.MaxHeaderBytes, defaultMaxHeaderBytes)
+	zeroDefault(&s.MaxURILength, defaultMaxURILength)
+	zeroDefault(&s.MaxHeaderCount, defaultMaxHeaderCount)
 	zeroDefault(&s.MaxBodySize, defaultMaxBodySize)
 
 	for i := range c.Routes {

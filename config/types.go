@@ -67,12 +67,26 @@ type Server struct {
 	// long. Default 60s. Zero means the default.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
 	// DrainTimeout is how long a shutdown waits for in-flight requests
-	// before exiting. Default 30s. Zero means the default.
+	// before exiting, counted after ShutdownDelay: past it the process
+	// exits whatever is still running. Default 30s. Zero means the
+	// default.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// ShutdownDelay is how long a shutdown keeps serving after /readyz
+	// turned 503, so that load balancers stop sending new requests before
+	// the listener closes. Default 0: close at once.
+	ShutdownDelay time.Duration `yaml:"shutdown_delay"`
 	// MaxHeaderBytes is the largest request head (request line plus
 	// headers) accepted; larger ones get 431. Default 8KiB. Zero means the
 	// default.
 	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
+	// MaxURILength is the longest request target (path and query, as the
+	// client sent it) accepted, in bytes; longer ones get 414. The whole
+	// head must still fit max_header_bytes (431 otherwise). Default 4KiB.
+	// Zero means the default.
+	MaxURILength ByteSize `yaml:"max_uri_length"`
+	// MaxHeaderCount is the most header lines a request may carry; more
+	// get 431. Default 100. Zero means the default.
+	MaxHeaderCount int `yaml:"max_header_count"`
 	// MaxBodySize is the default request body limit of every route; larger
 	// bodies get 413. Default 10MiB. Zero means the default.
 	MaxBodySize ByteSize `yaml:"max_body_size"`

@@ -288,12 +288,19 @@ func (v *validator) server(s *Server) {
 	v.positive("server.idle_timeout", s.IdleTimeout)
 	v.positive("server.drain_timeout", s.DrainTimeout)
 	v.positiveSize("server.max_header_bytes", s.MaxHeaderBytes)
+	v.positiveSize("server.max_uri_length", s.MaxURILength)
+	if s.MaxHeaderCount <= 0 {
+		v.errorf("server.max_header_count", "must be > 0")
+	}
 	v.positiveSize("server.max_body_size", s.MaxBodySize)
 	if s.MaxConnsPerIP < 0 {
 		v.errorf("server.max_conns_per_ip", "must be >= 0 (0 means no limit)")
 	}
 	if s.Concurrency < 0 {
 		v.errorf("server.concurrency", "must be >= 0 (0 means the default)")
+	}
+	if s.ShutdownDelay < 0 {
+		v.errorf("server.shutdown_delay", "must be >= 0")
 	}
 }
 

@@ -18,8 +18,43 @@ func clientAddr(ctx *fasthttp.RequestCtx, trusted *trustedProxies) netip.Addr {
 	if !trusted.contains(peer) {
 		return peer
 	}
-	xff := ctx.Request.Header.Peek(hdrXForwardedFor)
+	// Several X-Forwarded-For lines are one list, in order: the walk
+	// starts at the end of the last one.
+	var lines [maxForwardedLines][]byte
+	n := 0
+	for k, v := range ctx.Request.Header.All() {
+		if len(k) == len(hdrXForwardedFor) && bytes.EqualFold(k, []byte(hdrXForwardedFor)) {
+			if n == len(lines) {
+				// More lines than any chain of proxies writes: too many
+				// to tell which to believe.
+				return peer
+			}
+			lines[n] = v
+			n++
+		}
+	}
 	client := peer
+	for n > 0 {
+		n--
+		a, ok, done := walkForwardedFor(lines[n], trusted)
+		if a.IsValid() {
+			client = a
+		}
+		if !ok || done {
+			break
+		}
+	}
+	return client
+}
+
+// maxForwardedLines bounds the X-Forwarded-For lines read from one
+// request.
+const maxForwardedLines = 8
+
+// walkForwardedFor walks one X-Forwarded-For value from the right. It
+// returns the last address taken, whether every entry parsed, and whether
+// the walk is over because an address is not a trusted proxy.
+func walkForwardedFor(xff []byte, trusted *trustedProxies) (last netip.Addr, ok, done bool) {
 	for len(xff) > 0 {
 		i := bytes.LastIndexByte(xff, ',')
 		tok := bytes.TrimSpace(xff[i+1:])
@@ -28,16 +63,16 @@ func clientAddr(ctx *fasthttp.RequestCtx, trusted *trustedProxies) netip.Addr {
 		} else {
 			xff = xff[:i]
 		}
-		a, ok := parseAddr(tok)
-		if !ok {
-			break
+		a, parsed := parseAddr(tok)
+		if !parsed {
+			return last, false, true
 		}
-		client = a
+		last = a
 		if !trusted.contains(a) {
-			break
+			return last, true, true
 		}
 	}
-	return client
+	return last, true, false
 }
 
 // parseAddr parses an IP address from b. Dotted IPv4, the common case, is

@@ -41,6 +41,8 @@ func statusOf(err error) int {
 		return fasthttp.StatusTooManyRequests
 	case errHeaderTooLarge:
 		return fasthttp.StatusRequestHeaderFieldsTooLarge
+	case errURITooLong:
+		return fasthttp.StatusRequestURITooLong
 	case errBadRequest, errBadPathParam:
 		return fasthttp.StatusBadRequest
 	case errRequestTimeout:

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"net/netip"
@@ -56,29 +57,42 @@ func peerAddr(ctx *fasthttp.RequestCtx) netip.Addr {
 }
 
 // setForwarded writes X-Forwarded-For, -Proto and -Host. A trusted peer's
-// headers are kept and its own address appended; from anyone else they are
-// replaced, never appended to, so a client cannot forge its address.
-// f tells which of them the client sent; scratch is a buffer owned by the
+// headers are kept and its own address appended (several X-Forwarded-For
+// lines are joined into one list first); from anyone else they, and every
+// Forwarded (RFC 7239) header, are replaced, never appended to, so a
+// client cannot forge its address: each goes upstream exactly once. f
+// tells which of them the client sent; scratch is a buffer owned by the
 // caller for this request.
 func setForwarded(h *fasthttp.RequestHeader, f headerFlags, peer netip.Addr, trusted bool, scratch []byte) {
 	buf := scratch[:0]
 	if trusted && f&flagXForwardedFor != 0 {
-		if prev := h.Peek(hdrXForwardedFor); len(prev) > 0 {
-			buf = append(buf, prev...)
-			buf = append(buf, ", "...)
+		for k, v := range h.All() {
+			if len(v) > 0 && len(k) == len(hdrXForwardedFor) && bytes.EqualFold(k, []byte(hdrXForwardedFor)) {
+				buf = append(buf, v...)
+				buf = append(buf, ", "...)
+			}
 		}
 	}
 	if !trusted && f&flagForwarded != 0 {
 		h.Del(hdrForwarded)
+	}
+	if f&flagXForwardedFor != 0 {
+		h.Del(hdrXForwardedFor)
 	}
 	if peer.IsValid() {
 		buf = peer.AppendTo(buf)
 	}
 	h.SetBytesV(hdrXForwardedFor, buf)
 	if !trusted || f&flagXForwardedProto == 0 {
+		if f&flagXForwardedProto != 0 {
+			h.Del(hdrXForwardedProto)
+		}
 		h.Set(hdrXForwardedProto, "http")
 	}
 	if !trusted || f&flagXForwardedHost == 0 {
+		if f&flagXForwardedHost != 0 {
+			h.Del(hdrXForwardedHost)
+		}
 		h.SetBytesV(hdrXForwardedHost, h.Host())
 	}
 }

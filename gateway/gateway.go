@@ -25,8 +25,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Registry receives the metrics. Nil means a new registry of its own.
 	Registry *prometheus.Registry
-	// Version is reported by gateway_build_info. Empty means "dev".
+	// Version and Commit are reported by gateway_build_info. Empty means
+	// "dev" and "unknown".
 	Version string
+	Commit  string
 	// Sources are the service registries upstream.service names are
 	// looked up in, by the name routes use (consul, etcd). The caller
 	// builds them from the configuration and closes them after Shutdown.
@@ -77,7 +79,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	g := &Gateway{
 		registry: opts.Registry,
 		log:      opts.Logger,
-		metrics:  metrics.New(opts.Registry, opts.Version),
+		metrics:  metrics.New(opts.Registry, metrics.Build{Version: opts.Version, Commit: opts.Commit}),
 	}
 	g.unmatched = g.metrics.Route("")
 	g.deps = &deps{metrics: g.metrics, clients: &g.clients, log: g.log, brokers: &brokers{connect: opts.Brokers}, grpc: opts.GRPC}
@@ -142,11 +144,22 @@ func (g *Gateway) Ready() bool {
 	return ok
 }
 
-// Shutdown stops accepting connections, marks the gateway not ready, and
-// waits for requests in flight until ctx ends. Keep-alive clients are told
+// Shutdown marks the gateway not ready, keeps serving for
+// server.shutdown_delay, then stops accepting connections and waits for
+// requests in flight until ctx ends. Keep-alive clients are told
 // to close. It then releases the upstream pools.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.draining.Store(true)
+	// Load balancers polling /readyz stop sending new requests during
+	// the delay; requests that still come are served.
+	if d := g.Config().Server.ShutdownDelay; d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
 	err := g.server.ShutdownWithContext(ctx)
 	g.closeRetiring()
 	if snap := g.current.Load(); snap != nil {
@@ -156,14 +169,15 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// serve is the fasthttp handler: one atomic load of the snapshot, one
-// route lookup, the route's pipeline, then the metrics.
+// serve is the fasthttp handler: one atomic load of the snapshot, the
+// checks of checkRequest, one route lookup, the route's pipeline, then the
+// metrics.
 func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 	snap := g.current.Load()
-	if ctx.Request.Header.ContentLength() == -1 && hasContentLength(ctx.Request.Header.RawHeaders()) {
+	if err := checkRequest(ctx, snap); err != nil {
 		ctx.SetConnectionClose()
-		writeError(ctx, errBadRequest, "")
-		g.unmatched.Request(ctx.Method(), fasthttp.StatusBadRequest)
+		writeError(ctx, err, "")
+		g.unmatched.Request(ctx.Method(), statusOf(err))
 		return
 	}
 	var params router.Params
@@ -202,6 +216,12 @@ func (g *Gateway) run(ctx *fasthttp.RequestCtx, rt *route) (err error) {
 // right away, without inviting the client to send it.
 func (g *Gateway) serveExpect(ctx *fasthttp.RequestCtx) int {
 	snap := g.current.Load()
+	if err := checkRequest(ctx, snap); err != nil {
+		// Refused before the client sends its body.
+		writeError(ctx, err, "")
+		g.unmatched.Request(ctx.Method(), statusOf(err))
+		return statusOf(err)
+	}
 	id, ok := snap.table.Match(ctx.Method(), ctx.Host(), ctx.Path(), nil)
 	if !ok || ctx.Request.Header.ContentLength() <= snap.routes[id].maxBody {
 		return fasthttp.StatusContinue

@@ -10,24 +10,33 @@ import (
 )
 
 // hopByHop are the headers of RFC 9110 section 7.6.1 that describe one
-// connection and must not be forwarded, plus the legacy Proxy-Connection.
+// connection and must not be forwarded, plus the legacy Proxy-Connection
+// and HTTP2-Settings, which belongs to an h2c upgrade (RFC 7540 section
+// 3.2.1) that the gateway never passes on.
 // Transfer-Encoding and Content-Length are framing that fasthttp rewrites
 // itself when it writes the message.
 var hopByHop = [...]string{
 	"Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection",
-	"TE", "Trailer", "Upgrade",
+	"TE", "Trailer", "Upgrade", "HTTP2-Settings",
 }
 
-// maxConnectionTokens bounds the names taken from one Connection header.
+// maxConnectionTokens bounds the names taken from a message's Connection
+// headers.
 const maxConnectionTokens = 16
 
-// connectionTokens copies the header names listed in a Connection header
-// into dst (a caller-owned array, to stay off the heap) and returns how many
-// there are. "close" and "keep-alive" are options, not header names, but
-// deleting a header of that name is harmless.
-func connectionTokens(v []byte, dst *[maxConnectionTokens][64]byte, lens *[maxConnectionTokens]uint8) int {
-	n := 0
-	for len(v) > 0 && n < maxConnectionTokens {
+// connectionNames holds the header names a message's Connection headers
+// list, in a fixed array so that it stays off the heap. "close" and
+// "keep-alive" are options, not header names, but deleting a header of
+// that name is harmless.
+type connectionNames struct {
+	names [maxConnectionTokens][64]byte
+	lens  [maxConnectionTokens]uint8
+	n     int
+}
+
+// add takes the names of one Connection header value v.
+func (c *connectionNames) add(v []byte) {
+	for len(v) > 0 && c.n < maxConnectionTokens {
 		i := bytes.IndexByte(v, ',')
 		tok := v
 		if i >= 0 {
@@ -36,13 +45,30 @@ func connectionTokens(v []byte, dst *[maxConnectionTokens][64]byte, lens *[maxCo
 			v = nil
 		}
 		tok = bytes.TrimSpace(tok)
-		if len(tok) == 0 || len(tok) > len(dst[n]) {
+		if len(tok) == 0 || len(tok) > len(c.names[c.n]) {
 			continue
 		}
-		lens[n] = uint8(copy(dst[n][:], tok))
-		n++
+		c.lens[c.n] = uint8(copy(c.names[c.n][:], tok))
+		c.n++
 	}
-	return n
+}
+
+// name returns the i-th name, or nil when it is one the gateway keeps
+// whatever Connection says: Host, which the upstream routes on, and the
+// framing headers, which the gateway writes itself (a client naming
+// Content-Length must not unframe its body).
+func (c *connectionNames) name(i int) []byte {
+	name := c.names[i][:c.lens[i]]
+	for _, p := range [...]string{fasthttp.HeaderHost, fasthttp.HeaderContentLength, fasthttp.HeaderTransferEncoding} {
+		if len(name) == len(p) && bytes.EqualFold(name, []byte(p)) {
+			return nil
+		}
+	}
+	return name
+}
+
+func isConnection(k []byte) bool {
+	return len(k) == len(fasthttp.HeaderConnection) && bytes.EqualFold(k, []byte(fasthttp.HeaderConnection))
 }
 
 // headerFlags says which headers that the proxy acts on a message
@@ -57,6 +83,7 @@ const (
 	flagXForwardedProto
 	flagXForwardedHost
 	flagRequestID
+	flagRequestIDs // more than one X-Request-Id line
 )
 
 // classifyHeader returns the flag of header name k, or 0.
@@ -82,6 +109,10 @@ func classifyHeader(k []byte) headerFlags {
 	case 12:
 		if is(hdrRequestID) {
 			return flagRequestID
+		}
+	case 14:
+		if is("HTTP2-Settings") {
+			return flagHopByHop
 		}
 	case 15:
 		if is(hdrXForwardedFor) {
@@ -123,7 +154,11 @@ func scanRequestHeaders(h *fasthttp.RequestHeader) headerFlags {
 			raw = nil
 		}
 		if i := bytes.IndexByte(line, ':'); i > 0 {
-			f |= classifyHeader(line[:i])
+			c := classifyHeader(line[:i])
+			if c&f&flagRequestID != 0 {
+				f |= flagRequestIDs // a second X-Request-Id line
+			}
+			f |= c
 		}
 	}
 	if h.ConnectionClose() {
@@ -142,14 +177,18 @@ func scanResponseHeaders(h *fasthttp.ResponseHeader) headerFlags {
 }
 
 // stripRequestHopByHop removes the hop-by-hop headers of a request, and
-// every header its Connection header names, before it goes upstream.
+// every header its Connection headers name (all of them: a message may
+// carry several Connection lines), before it goes upstream.
 func stripRequestHopByHop(h *fasthttp.RequestHeader) {
-	if c := h.Peek(fasthttp.HeaderConnection); len(c) > 0 {
-		var names [maxConnectionTokens][64]byte
-		var lens [maxConnectionTokens]uint8
-		n := connectionTokens(c, &names, &lens)
-		for i := 0; i < n; i++ {
-			h.DelBytes(names[i][:lens[i]])
+	var c connectionNames
+	for k, v := range h.All() {
+		if isConnection(k) {
+			c.add(v)
+		}
+	}
+	for i := 0; i < c.n; i++ {
+		if name := c.name(i); name != nil {
+			h.DelBytes(name)
 		}
 	}
 	h.Del(fasthttp.HeaderConnection)
@@ -160,12 +199,15 @@ func stripRequestHopByHop(h *fasthttp.RequestHeader) {
 
 // stripResponseHopByHop does the same for a response on its way back.
 func stripResponseHopByHop(h *fasthttp.ResponseHeader) {
-	if c := h.Peek(fasthttp.HeaderConnection); len(c) > 0 {
-		var names [maxConnectionTokens][64]byte
-		var lens [maxConnectionTokens]uint8
-		n := connectionTokens(c, &names, &lens)
-		for i := 0; i < n; i++ {
-			h.DelBytes(names[i][:lens[i]])
+	var c connectionNames
+	for k, v := range h.All() {
+		if isConnection(k) {
+			c.add(v)
+		}
+	}
+	for i := 0; i < c.n; i++ {
+		if name := c.name(i); name != nil {
+			h.DelBytes(name)
 		}
 	}
 	h.Del(fasthttp.HeaderConnection)

@@ -62,9 +62,11 @@ func withBodyLimit(rt *route, next handler) handler {
 		case cl == -1 && req.IsBodyStream():
 			l := limitBodyStream(req, limit)
 			err := next(ctx)
-			if l.tripped {
+			if berr := l.failure(); berr != nil {
+				// Over the limit, or a body the client framed badly: the
+				// upstream got a broken request, the client its own error.
 				ctx.SetConnectionClose()
-				return errBodyTooLarge
+				return berr
 			}
 			return err
 		}

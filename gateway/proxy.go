@@ -171,8 +171,15 @@ func (p *proxyStep) prepare(req *fasthttp.Request, path []byte, peer netip.Addr)
 	// own connection.
 	h.ResetConnectionClose()
 	setForwarded(h, f, peer, p.trusted.contains(peer), scratch[:0])
-	if f&flagRequestID == 0 || len(h.Peek(hdrRequestID)) == 0 {
+	switch {
+	case f&flagRequestID == 0 || len(h.Peek(hdrRequestID)) == 0:
 		h.SetBytesV(hdrRequestID, appendRequestID(scratch[:0]))
+	case f&flagRequestIDs != 0:
+		// Several X-Request-Id lines: the upstream gets the first alone,
+		// the one the client's answer carries.
+		id := append(scratch[:0], h.Peek(hdrRequestID)...)
+		h.Del(hdrRequestID)
+		h.SetBytesV(hdrRequestID, id)
 	}
 	rt.reqHeaders.applyRequest(h)
 	if hh := p.pool.settings.HostHeader; hh != "" {

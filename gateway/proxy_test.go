@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -337,5 +338,25 @@ routes:
 	// its cool-down, so exactly two requests fail.
 	if failed != 2 {
 		t.Errorf("%d of 20 requests failed, want 2 (the dead target left out after 2 failures)", failed)
+	}
+}
+
+// TestProxyDuplicateRequestID: of several X-Request-Id lines the upstream
+// gets only the first, the one the client's answer carries.
+func TestProxyDuplicateRequestID(t *testing.T) {
+	up := startUpstream(t, func(ctx *fasthttp.RequestCtx) {
+		n := 0
+		for range ctx.Request.Header.PeekAll("X-Request-Id") {
+			n++
+		}
+		ctx.SetBodyString(strconv.Itoa(n) + " " + string(ctx.Request.Header.Peek("X-Request-Id")))
+	})
+	gw := startGateway(t, `
+routes:
+  - { name: r, match: { path_prefix: / }, upstream: { targets: ["{UP1}"] } }
+`, up)
+	_, resp := gw.raw(t, "GET / HTTP/1.1\r\nHost: x\r\nX-Request-Id: first\r\nX-Request-Id: second\r\nConnection: close\r\n\r\n")
+	if !strings.HasSuffix(resp, "1 first") || !strings.Contains(resp, "X-Request-Id: first") {
+		t.Errorf("answer %q: want the upstream to see one X-Request-Id, first, and the client to get it back", resp)
 	}
 }

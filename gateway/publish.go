@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -33,7 +34,8 @@ type publishStep struct {
 	headers []string
 	idemHdr string
 	reply   bool
-	async   chan struct{} // fire and forget: one token per publish in flight; nil otherwise
+	async   chan struct{}  // fire and forget: one token per publish in flight; nil otherwise
+	pending sync.WaitGroup // fire-and-forget publishes in flight
 	maxBody int
 	timeout time.Duration
 	metrics *metrics.Publish
@@ -154,7 +156,9 @@ func (p *publishStep) publishAsync(ctx *fasthttp.RequestCtx, m *broker.Message) 
 		return errBrokerUnavailable
 	}
 	own := m.Clone()
+	p.pending.Add(1)
 	go func() {
+		defer p.pending.Done()
 		defer func() { <-p.async }()
 		tctx, cancel := context.WithTimeout(context.Background(), p.timeout)
 		defer cancel()
@@ -190,6 +194,15 @@ func (p *publishStep) request(ctx *fasthttp.RequestCtx, m *broker.Message) error
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.Response.SetBodyRaw(reply)
 	return nil
+}
+
+// flush waits for the fire-and-forget publishes still in flight, each of
+// which ends within the route's timeout, so that closing the route (at a
+// reload or shutdown) does not cut them off.
+func (p *publishStep) flush() {
+	if p.async != nil {
+		p.pending.Wait()
+	}
 }
 
 // readBody returns the request body, refusing one over the route's

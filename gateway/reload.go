@@ -187,11 +187,29 @@ func diffConfigs(old, next *config.Config) ReloadResult {
 	if srvOld.MaxBodySize != srvNew.MaxBodySize {
 		res.Settings = append(res.Settings, "server.max_body_size")
 	}
-	if srvOld.DrainTimeout != srvNew.DrainTimeout {
-		res.Settings = append(res.Settings, "server.drain_timeout")
+	// These are read per request or at shutdown, from the serving
+	// configuration.
+	for _, f := range []struct {
+		name      string
+		old, next *time.Duration
+	}{
+		{"drain_timeout", &srvOld.DrainTimeout, &srvNew.DrainTimeout},
+		{"shutdown_delay", &srvOld.ShutdownDelay, &srvNew.ShutdownDelay},
+	} {
+		if *f.old != *f.next {
+			res.Settings = append(res.Settings, "server."+f.name)
+		}
+		*f.old, *f.next = 0, 0
+	}
+	if srvOld.MaxURILength != srvNew.MaxURILength {
+		res.Settings = append(res.Settings, "server.max_uri_length")
+	}
+	if srvOld.MaxHeaderCount != srvNew.MaxHeaderCount {
+		res.Settings = append(res.Settings, "server.max_header_count")
 	}
 	srvOld.MaxBodySize, srvNew.MaxBodySize = 0, 0
-	srvOld.DrainTimeout, srvNew.DrainTimeout = 0, 0
+	srvOld.MaxURILength, srvNew.MaxURILength = 0, 0
+	srvOld.MaxHeaderCount, srvNew.MaxHeaderCount = 0, 0
 	for _, f := range changedFields(&srvOld, &srvNew) {
 		res.RestartNeeded = append(res.RestartNeeded, "server."+f)
 	}

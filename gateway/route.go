@@ -59,6 +59,9 @@ func (rt *route) close(d *deps) {
 	if rt.fallback != nil {
 		rt.fallback.close()
 	}
+	if rt.publish != nil {
+		rt.publish.flush()
+	}
 	d.brokers.release(rt.broker)
 	if rt.grpc != nil {
 		rt.grpc.close()

@@ -279,7 +279,7 @@ func unjoin(err error) []error {
 // Check compiles cfg the way New would, reporting what config validation
 // alone cannot see (route conflicts), and releases everything again.
 func Check(cfg *config.Config) error {
-	d := &deps{metrics: metrics.New(prometheus.NewRegistry(), "check"), clients: &clients{}, log: slog.New(slog.DiscardHandler), check: true, brokers: &brokers{}}
+	d := &deps{metrics: metrics.New(prometheus.NewRegistry(), metrics.Build{Version: "check"}), clients: &clients{}, log: slog.New(slog.DiscardHandler), check: true, brokers: &brokers{}}
 	defer d.close()
 	s, err := buildSnapshot(cfg, d, nil)
 	if err != nil {

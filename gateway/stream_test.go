@@ -211,7 +211,7 @@ routes:
 		`gateway_requests_in_flight{route="api"} 0`,
 		`gateway_config_reloads_total{result="success"} 1`,
 		`gateway_config_last_reload_success_timestamp_seconds `,
-		`gateway_build_info{version="dev"} 1`,
+		`gateway_build_info{commit="unknown",version="dev"} 1`,
 		`gateway_upstream_errors_total{kind="connect",route="api"} 0`,
 	} {
 		if !strings.Contains(metrics, want) {

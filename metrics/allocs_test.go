@@ -11,7 +11,7 @@ import (
 // TestRecordingAllocations: recording a request on a route costs nothing
 // once its (method, code) pair has been seen.
 func TestRecordingAllocations(t *testing.T) {
-	r := New(prometheus.NewRegistry(), "t").Route("r")
+	r := New(prometheus.NewRegistry(), Build{Version: "t"}).Route("r")
 	get := []byte("GET")
 	r.Request(get, 200)
 	n := testing.AllocsPerRun(1000, func() {

@@ -126,9 +126,23 @@ func (c *discoveryCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// Build says which build runs, for gateway_build_info.
+type Build struct {
+	// Version is the release, e.g. "v1.4.0". Empty means "dev".
+	Version string
+	// Commit is the source revision. Empty means "unknown".
+	Commit string
+}
+
 // New creates the collectors and registers them, with the build info and
 // the Go and process collectors, on reg.
-func New(reg prometheus.Registerer, version string) *Metrics {
+func New(reg prometheus.Registerer, build Build) *Metrics {
+	if build.Version == "" {
+		build.Version = "dev"
+	}
+	if build.Commit == "" {
+		build.Commit = "unknown"
+	}
 	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_requests_total",
@@ -188,9 +202,9 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "gateway_build_info",
-		Help: "Always 1; the version label says which build runs.",
-	}, []string{"version"})
-	buildInfo.WithLabelValues(version).Set(1)
+		Help: "Always 1; the version and commit labels say which build runs.",
+	}, []string{"version", "commit"})
+	buildInfo.WithLabelValues(build.Version, build.Commit).Set(1)
 	reg.MustRegister(m.requests, m.duration, m.inFlight, m.upstreamErrors,
 		m.rateLimited, m.redisOutages, m.breakerState, m.targetBreakers, m.breakerChanges, m.fallbacks, &fallbackCollector{m: m}, &discoveryCollector{m: m}, &cacheCollector{m: m},
 		m.reloads, m.lastReload, m.configInfo, buildInfo,

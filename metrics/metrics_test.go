@@ -10,7 +10,7 @@ import (
 
 func TestRouteSeries(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := New(reg, "v1")
+	m := New(reg, Build{Version: "v1"})
 	r := m.Route("api")
 	if m.Route("api") != r {
 		t.Fatal("Route must return the same series for the same name")
@@ -54,7 +54,7 @@ func TestRouteSeries(t *testing.T) {
 
 func TestBuildInfoAndReloads(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := New(reg, "v1.2.3")
+	m := New(reg, Build{Version: "v1.2.3"})
 	m.ConfigApplied(1700000000, "abc")
 	m.ConfigRejected()
 	want := `
@@ -71,9 +71,31 @@ gateway_config_reloads_total{result="success"} 1
 	}
 }
 
+func TestBuildInfoCarriesVersionAndCommit(t *testing.T) {
+	for _, tt := range []struct {
+		desc, commit, want string
+	}{
+		{desc: "commit unset", commit: "", want: "unknown"},
+		{desc: "commit from the build", commit: "0123456789abcdef", want: "0123456789abcdef"},
+	} {
+		t.Run(tt.desc, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			New(reg, Build{Version: "v1.2.3", Commit: tt.commit})
+			want := `
+# HELP gateway_build_info Always 1; the version and commit labels say which build runs.
+# TYPE gateway_build_info gauge
+gateway_build_info{commit="` + tt.want + `",version="v1.2.3"} 1
+`
+			if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "gateway_build_info"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
 func TestBreakerAndFallbackSeries(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := New(reg, "test")
+	m := New(reg, Build{Version: "test"})
 	r := m.Route("api")
 	r.FallbackServed(SourceCache) // before UseFallbacks: not counted
 	r.UseFallbacks()

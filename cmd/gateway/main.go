@@ -3,7 +3,7 @@
 //	gateway run -config FILE        serve
 //	gateway validate FILE...        check configuration files, print every error
 //	gateway validate -diff FILE     and say what applying it to a running gateway would change
-//	gateway version                 print the version
+//	gateway version                 print the version and the commit
 package main
 
 import (
@@ -18,6 +18,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -29,8 +31,14 @@ import (
 	"github.com/fastgate/gateway/gateway"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version and commit are set at build time with
+// -ldflags "-X main.version=... -X main.commit=..." (see the Makefile).
+// Without a commit flag, the revision the Go toolchain stamped into the
+// binary is used, when there is one.
+var (
+	version = "dev"
+	commit  = ""
+)
 
 const usage = `usage:
   gateway run [-config FILE] [-log-level LEVEL] [-log-format text|json]
@@ -54,7 +62,11 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
-		fmt.Fprintf(stdout, "gateway %s\n", version)
+		c := buildCommit()
+		if c == "" {
+			c = "unknown"
+		}
+		fmt.Fprintf(stdout, "gateway %s (commit %s, %s)\n", version, c, runtime.Version())
 		return 0
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
@@ -178,7 +190,7 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	defer closeSources()
 	var grpcs grpcBackends
 	gw, err := gateway.New(cfg, gateway.Options{
-		Logger: log, Version: version, Sources: sources, StateFile: cfg.Discovery.StateFile,
+		Logger: log, Version: version, Commit: buildCommit(), Sources: sources, StateFile: cfg.Discovery.StateFile,
 		Brokers: brokerFactory(log), GRPC: grpcs.build,
 	})
 	if err != nil {
@@ -221,7 +233,7 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 		}()
 	}
 	log.Info("gateway serving", "listen", ln.Addr().String(), "admin", cfg.Admin,
-		"routes", len(cfg.Routes), "config", cfg.File(), "version", version)
+		"routes", len(cfg.Routes), "config", cfg.File(), "version", version, "commit", buildCommit())
 
 wait:
 	for {
@@ -236,7 +248,10 @@ wait:
 		}
 	}
 
-	drain, cancelDrain := context.WithTimeout(context.Background(), gw.Config().Server.DrainTimeout)
+	// The hard deadline: the delay, then the drain; past it the process
+	// exits whatever is still in flight.
+	srv := gw.Config().Server
+	drain, cancelDrain := context.WithTimeout(context.Background(), srv.ShutdownDelay+srv.DrainTimeout)
 	defer cancelDrain()
 	if err := gw.Shutdown(drain); err != nil {
 		log.Warn("gateway: drain did not finish in time", "error", err.Error())
@@ -246,6 +261,33 @@ wait:
 	}
 	log.Info("gateway stopped")
 	return nil
+}
+
+// buildCommit is the commit of the build flags or, without one, the VCS
+// revision go build stamped into the binary ("-dirty" when the tree had
+// changes); "" when neither says.
+func buildCommit() string {
+	if commit != "" {
+		return commit
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	var rev string
+	var dirty bool
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev != "" && dirty {
+		rev += "-dirty"
+	}
+	return rev
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {

@@ -1,0 +1,101 @@
+package gateway
+
+import (
+	"bytes"
+
+	"github.com/valyala/fasthttp"
+)
+
+// badFraming reports whether a request head that fasthttp accepted is
+// still one the gateway refuses, because a server or proxy after it could
+// read it differently (RFC 9112 sections 5.2 and 6.1):
+//
+//   - a header line folded onto the previous one (obs-fold);
+//   - a chunked request whose head also carries Content-Length (fasthttp
+//     gives Transfer-Encoding precedence and hides it);
+//   - a Transfer-Encoding other than one field whose value is exactly
+//     "chunked" (fasthttp trims the trailing whitespace of "chunked ").
+//
+// fasthttp itself refuses every other Transfer-Encoding, Transfer-Encoding
+// on HTTP/1.0, and duplicate, signed, listed or overflowing Content-Length.
+// It scans the raw head once and does not allocate.
+func badFraming(h *fasthttp.RequestHeader) bool {
+	raw := h.RawHeaders()
+	if len(raw) > 0 && (raw[0] == ' ' || raw[0] == '\t') {
+		return true
+	}
+	chunked := h.ContentLength() == -1
+	te := 0
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+			if len(raw) > 0 && (raw[0] == ' ' || raw[0] == '\t') {
+				return true // obs-fold
+			}
+		} else {
+			raw = nil
+		}
+		if !chunked {
+			continue
+		}
+		if hasFieldName(line, "content-length:") {
+			return true
+		}
+		if hasFieldName(line, "transfer-encoding:") {
+			te++
+			v := bytes.TrimRight(line[len("transfer-encoding:"):], "\r")
+			v = bytes.TrimLeft(v, " \t")
+			if te > 1 || !bytes.EqualFold(v, []byte("chunked")) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hasFieldName reports whether a raw header line starts with name, which
+// is lower case and ends with the colon.
+func hasFieldName(line []byte, name string) bool {
+	return len(line) >= len(name) && bytes.EqualFold(line[:len(name)], []byte(name))
+}
+
+// checkRequest holds a request fasthttp accepted to the gateway's own rules,
+// before anything routes on it: the number of its header lines
+// (server.max_header_count, 431), its framing (badFraming), the length of its
+// target (server.max_uri_length, 414) and the path policy (checkTarget). An
+// absolute-form target's host replaces the Host header, so that routing,
+// the Host sent upstream, X-Forwarded-Host and logs all use that one value
+// (RFC 9112 section 3.2.2). It returns the error the client gets, or nil.
+// It may run twice for one request (Expect: 100-continue, then the
+// handler); the second run finds nothing new to do.
+func checkRequest(ctx *fasthttp.RequestCtx, snap *snapshot) error {
+	h := &ctx.Request.Header
+	if max := snap.cfg.Server.MaxHeaderCount; max > 0 && headerLines(h.RawHeaders()) > max {
+		return errHeaderTooLarge
+	}
+	if badFraming(h) {
+		return errBadRequest
+	}
+	target := h.RequestURI()
+	if max := snap.cfg.Server.MaxURILength; max > 0 && int64(len(target)) > int64(max) {
+		return errURITooLong
+	}
+	switch checkTarget(target) {
+	case targetBad:
+		return errBadRequest
+	case targetAbsolute:
+		h.SetHostBytes(ctx.URI().Host())
+	}
+	return nil
+}
+
+// headerLines counts the header lines of a raw head, without the empty
+// line that ends it.
+func headerLines(raw []byte) int {
+	n := bytes.Count(raw, []byte{'\n'})
+	if bytes.HasSuffix(raw, []byte("\n\r\n")) || bytes.HasSuffix(raw, []byte("\n\n")) || bytes.Equal(raw, []byte("\r\n")) {
+		n--
+	}
+	return n
+}

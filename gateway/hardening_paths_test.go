@@ -1,0 +1,163 @@
+package gateway
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+)
+
+// TestHardeningPaths: a route protected by a stricter config (/admin
+// answers 403 by itself) is never reached through the catch-all proxy by
+// any spelling of its path, and the upstream receives exactly the path the
+// gateway routed on.
+func TestHardeningPaths(t *testing.T) {
+	up := startWitness(t)
+	gw := startGateway(t, `
+routes:
+  - name: admin
+    match: { path_prefix: /admin }
+    respond: { status: 403, body: "protected" }
+  - name: any
+    match: { path_prefix: / }
+    upstream: { targets: ["{UP1}"] }
+`, up.url)
+	tests := []struct {
+		desc    string
+		give    string // request target
+		want    int    // status
+		wantURI string // what the upstream receives, for 200
+	}{
+		{desc: "plain", give: "/admin", want: 403},
+		{desc: "encoded slash", give: "/pub%2F..%2Fadmin", want: 400},
+		{desc: "encoded slash lower case", give: "/pub%2f..%2fadmin", want: 400},
+		{desc: "encoded backslash", give: "/pub%5C..%5Cadmin", want: 400},
+		{desc: "encoded NUL", give: "/admin%00", want: 400},
+		{desc: "encoded control character", give: "/admin%0d%0aX-A:%20b", want: 400},
+		{desc: "double encoding", give: "/pub%252F..%252Fadmin", want: 400},
+		{desc: "encoded percent", give: "/a%25b", want: 400},
+		{desc: "malformed escape", give: "/admin%zz", want: 400},
+		{desc: "truncated escape", give: "/admin%4", want: 400},
+		{desc: "semicolon parameter", give: "/admin;x=1", want: 400},
+		{desc: "semicolon before the protected segment", give: "/x;/../admin", want: 400},
+		{desc: "encoded semicolon", give: "/admin%3Bx", want: 400},
+		{desc: "encoded question mark", give: "/admin%3F", want: 400},
+		{desc: "encoded hash", give: "/admin%23", want: 400},
+		{desc: "fragment", give: "/x#/../admin", want: 400},
+		{desc: "raw backslash", give: "/pub\\..\\admin", want: 400},
+		{desc: "leading backslash", give: "/\\admin", want: 400},
+		{desc: "double slash", give: "//admin", want: 403},
+		{desc: "dot segment", give: "/./admin", want: 403},
+		{desc: "parent segment", give: "/x/../admin", want: 403},
+		{desc: "encoded dots", give: "/x/%2e%2E/admin", want: 403},
+		{desc: "encoded letter", give: "/%61dmin", want: 403},
+		{desc: "climbing above the root", give: "/../admin", want: 400},
+		{desc: "climbing above the root, encoded", give: "/%2e%2e/admin", want: 400},
+		{desc: "climbing above the root later", give: "/a/../../admin", want: 400},
+		{desc: "scheme-relative with a scheme inside", give: "//admin/http://x", want: 400},
+		{desc: "not origin-form", give: "admin", want: 400},
+		{desc: "asterisk-form", give: "*", want: 400},
+		{desc: "unknown scheme", give: "ftp://a/admin", want: 400},
+		{desc: "absolute-form", give: "http://a/admin", want: 403},
+		{desc: "absolute-form with userinfo", give: "http://u@a/x", want: 400},
+		{desc: "merged slashes forwarded", give: "//a///b", want: 200, wantURI: "/a/b"},
+		{desc: "dot segments forwarded", give: "/a/./b/../c", want: 200, wantURI: "/a/c"},
+		{desc: "unreserved escapes decoded", give: "/%7Euser/%41", want: 200, wantURI: "/~user/A"},
+		{desc: "space stays encoded", give: "/a%20b", want: 200, wantURI: "/a%20b"},
+		{desc: "query kept as sent", give: "/a//b?x=%2F&y=;", want: 200, wantURI: "/a/b?x=%2F&y=;"},
+		{desc: "trailing parent segment", give: "/a/b/..", want: 200, wantURI: "/a/"},
+		{desc: "near miss stays off the protected route", give: "/xadmin", want: 200, wantURI: "/xadmin"},
+		{desc: "absolute-form forwarded in origin-form", give: "http://a//b?q=1", want: 200, wantURI: "/b?q=1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			before := up.requests.Load()
+			status, resp := gw.raw(t, "GET "+tt.give+" HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+			want := "HTTP/1.1 " + itoa3(tt.want)
+			if !strings.HasPrefix(status, want) {
+				t.Fatalf("status line %q, want %s; answer:\n%s", status, want, resp)
+			}
+			n := up.requests.Load() - before
+			if tt.want != 200 {
+				if n != 0 {
+					t.Errorf("upstream saw %d requests, want none", n)
+				}
+				return
+			}
+			if n != 1 {
+				t.Fatalf("upstream saw %d requests, want 1", n)
+			}
+			if uri, _, _ := up.last(); uri != tt.wantURI {
+				t.Errorf("upstream received %q, want %q", uri, tt.wantURI)
+			}
+		})
+	}
+}
+
+func itoa3(n int) string {
+	return string([]byte{byte('0' + n/100), byte('0' + n/10%10), byte('0' + n%10)})
+}
+
+// TestCheckTarget holds the policy on its own, with the cases the fuzz
+// target starts from.
+func TestCheckTarget(t *testing.T) {
+	tests := []struct {
+		give string
+		want targetForm
+	}{
+		{"/", targetOrigin},
+		{"/a/b?c=d", targetOrigin},
+		{"/a/..", targetOrigin},
+		{"/..", targetBad},
+		{"/a/%2E%2E/%2e%2e", targetBad},
+		{"/.../x", targetOrigin}, // "..." is a name, not a dot segment
+		{"/..a", targetOrigin},
+		{"http://h", targetAbsolute},
+		{"HTTPS://h/x", targetAbsolute},
+		{"http:///x", targetBad},
+		{"http://h/x#f", targetBad},
+		{"", targetBad},
+		{"/a%2", targetBad},
+		{"/a%C3%A9", targetOrigin},
+		{"/a\x7f", targetBad},
+	}
+	for _, tt := range tests {
+		if got := checkTarget([]byte(tt.give)); got != tt.want {
+			t.Errorf("checkTarget(%q) = %d, want %d", tt.give, got, tt.want)
+		}
+	}
+}
+
+// FuzzCheckTarget: for every target the path policy accepts, the path the
+// gateway routes on is the one the upstream reads back from the request
+// line the gateway sends, and it holds nothing a server could read as
+// another path (no dot segment, backslash, NUL or ';').
+func FuzzCheckTarget(f *testing.F) {
+	for _, s := range []string{
+		"/", "/a/b?c", "//a///b", "/x/../admin", "/pub%2F..%2Fadmin", "/%2e%2e/a",
+		"/a;b", "/a\\b", "http://h//x", "/a%20b", "/%7E", "/a/./b/..", "/%C3%A9",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, target string) {
+		if checkTarget([]byte(target)) == targetBad {
+			return
+		}
+		var u fasthttp.URI
+		if err := u.Parse([]byte("h"), []byte(target)); err != nil {
+			return // fasthttp refuses it before the handler runs
+		}
+		routed := string(u.Path())
+		if !strings.HasPrefix(routed, "/") || strings.ContainsAny(routed, "\\\x00;") ||
+			strings.Contains(routed+"/", "/../") || strings.Contains(routed+"/", "/./") || strings.Contains(routed, "//") {
+			t.Fatalf("%q routes on %q", target, routed)
+		}
+		var sent fasthttp.URI
+		if err := sent.Parse([]byte("h"), u.RequestURI()); err != nil {
+			t.Fatalf("%q is sent as %q, which does not parse: %v", target, u.RequestURI(), err)
+		}
+		if got := string(sent.Path()); got != routed {
+			t.Fatalf("%q routes on %q but the upstream reads %q from %q", target, routed, got, u.RequestURI())
+		}
+	})
+}
