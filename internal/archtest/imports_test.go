@@ -29,6 +29,8 @@ var allowed = map[string][]string{
 	"breaker":              {"github.com/sony/gobreaker/v2"},
 	"cache":                {"github.com/maypok86/otter/v2", "github.com/redis/go-redis/v9"},
 	"ratelimit":            {"golang.org/x/time/rate", "github.com/redis/go-redis/v9"},
+	"tracing":              {"go.opentelemetry.io/otel"},
+	"accesslog":            {},
 	"bridge/broker":        {},
 	"bridge/broker/nats":   {"bridge/broker", "github.com/nats-io/nats.go"},
 	"bridge/broker/amqp":   {"bridge/broker", "github.com/rabbitmq/amqp091-go"},
