@@ -78,7 +78,14 @@ func (f *follower) watch(ctx context.Context, cli *clientv3.Client) error {
 	leader := clientv3.WithRequireLeader(ctx)
 	wctx, cancel := context.WithCancel(leader)
 	defer cancel()
+	// Watch itself waits until the client has a watch stream, which takes
+	// a server: if etcd went away since the listing, give up after
+	// RequestTimeout instead of waiting without a word.
+	stuck := time.AfterFunc(f.w.requestTimeout, cancel)
 	wch := cli.Watch(wctx, f.dir, clientv3.WithPrefix(), clientv3.WithRev(f.rev+1))
+	if !stuck.Stop() {
+		return fmt.Errorf("etcd: watch %s not started within %v", f.dir, f.w.requestTimeout)
+	}
 
 	timer := time.NewTimer(f.w.progressInterval)
 	defer timer.Stop()
