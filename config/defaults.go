@@ -150,6 +150,12 @@ func applyDefaults(c *Config, set map[string]bool) {
 			brokerDefaults(b)
 		}
 	}
+	if c.AccessLog != nil {
+		accessLogDefaults(c.AccessLog)
+	}
+	if c.Tracing != nil {
+		tracingDefaults(c.Tracing)
+	}
 	if c.Cache != nil {
 		zeroDefault(&c.Cache.MaxBytes, defaultCacheMaxBytes)
 	}

@@ -42,6 +42,13 @@ type Config struct {
 	// Default: absent, which stands for the defaults of its fields.
 	// Changing it needs a restart.
 	Cache *Cache `yaml:"cache"`
+	// AccessLog writes one line per request. Default: absent, no access
+	// log. Changing it needs a restart.
+	AccessLog *AccessLog `yaml:"access_log"`
+	// Tracing exports spans over OTLP. Default: absent, no export (an
+	// incoming traceparent is still passed on with the gateway's own span
+	// id). Changing it needs a restart.
+	Tracing *Tracing `yaml:"tracing"`
 	// Brokers are the message brokers that publish routes send to, by
 	// name. Default: none.
 	Brokers map[string]*Broker `yaml:"brokers"`
@@ -126,6 +133,9 @@ type Route struct {
 	GRPC *GRPC `yaml:"grpc"`
 	// Publish publishes the request body to a broker.
 	Publish *Publish `yaml:"publish"`
+	// AccessLog samples or silences the route's access log lines.
+	// Default: every request logged when the top-level access_log is on.
+	AccessLog *RouteAccessLog `yaml:"access_log"`
 	// CircuitBreaker stops sending requests to a failing upstream for a
 	// while. Only with Upstream or GRPC. Default: none.
 	CircuitBreaker *CircuitBreaker `yaml:"circuit_breaker"`

@@ -115,6 +115,12 @@ func (v *validator) config(c *Config) {
 	v.discovery(&c.Discovery)
 	v.brokerSet = c.Brokers
 	v.brokers(c.Brokers)
+	if c.AccessLog != nil {
+		v.accessLog(c.AccessLog)
+	}
+	if c.Tracing != nil {
+		v.tracing(c.Tracing)
+	}
 	if len(c.Routes) == 0 {
 		v.errorf("routes", "at least one route is required")
 	}
@@ -354,6 +360,9 @@ func (v *validator) route(r *Route, p string) {
 		v.errorf(p, "needs one of respond, upstream, grpc or publish")
 	}
 	v.guard(r, p)
+	if r.AccessLog != nil {
+		v.routeAccessLog(r.AccessLog, p+".access_log")
+	}
 }
 
 func (v *validator) match(m *Match, p string) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"runtime/debug"
@@ -42,6 +43,10 @@ type Options struct {
 	// GRPC builds the backends of grpc routes. Nil: a configuration with
 	// grpc routes is refused.
 	GRPC GRPCFactory
+	// AccessLogOutput, when not nil, receives the access log instead of
+	// the configured access_log.output (which must still be set for a
+	// log to be written).
+	AccessLogOutput io.Writer
 }
 
 // Gateway serves one configuration at a time. Safe for concurrent use.
@@ -59,6 +64,7 @@ type Gateway struct {
 	reloader atomic.Pointer[Reloader]
 	clients  clients
 	deps     *deps
+	obs      *observer
 }
 
 // prefetchBodySize is how much of a request body is read before the
@@ -93,11 +99,21 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		g.deps.registry = reg
 		g.metrics.WatchDiscovery(func() []metrics.ServiceStatus { return discoveryStatus(reg) })
 	}
+	obs, err := newObserver(cfg, opts.AccessLogOutput)
+	if err != nil {
+		g.deps.close()
+		return nil, err
+	}
 	snap, err := buildSnapshot(cfg, g.deps, nil)
 	if err != nil {
 		g.metrics.ConfigRejected()
+		obs.close()
 		g.deps.close()
 		return nil, err
+	}
+	g.obs = obs
+	if obs.log != nil {
+		g.metrics.WatchAccessLog(obs.log.Dropped)
 	}
 	g.current.Store(snap)
 	g.metrics.WatchBrokers(func() []metrics.BrokerStatus { return brokerStatus(g.current.Load()) })
@@ -166,6 +182,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		snap.close(g.deps)
 	}
 	g.deps.close()
+	g.obs.close()
 	return err
 }
 
@@ -174,28 +191,47 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 // metrics.
 func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 	snap := g.current.Load()
-	if err := checkRequest(ctx, snap); err != nil {
-		ctx.SetConnectionClose()
-		writeError(ctx, err, "")
+	if rt, err := g.handle(ctx, snap); rt == nil {
 		g.unmatched.Request(ctx.Method(), statusOf(err))
-		return
+	}
+}
+
+// handle answers one request and returns the route that took it (nil for
+// none) and the pipeline's error, already written as the answer.
+func (g *Gateway) handle(ctx *fasthttp.RequestCtx, snap *snapshot) (rt *route, err error) {
+	o := g.obs
+	logged := o.log != nil
+	var ri *reqInfo
+	defer func() {
+		if ri != nil {
+			o.end(ctx, ri, rt, snap.trusted, err, logged)
+		}
+	}()
+	if err = checkRequest(ctx, snap); err != nil {
+		ctx.SetConnectionClose()
+		ri = o.begin(ctx, logged)
+		writeError(ctx, err, "")
+		return nil, err
 	}
 	var params router.Params
 	id, ok := snap.table.Match(ctx.Method(), ctx.Host(), ctx.Path(), &params)
 	if !ok {
+		ri = o.begin(ctx, logged)
 		writeError(ctx, errNoRoute, "")
-		g.unmatched.Request(ctx.Method(), fasthttp.StatusNotFound)
-		return
+		return nil, errNoRoute
 	}
-	rt := snap.routes[id]
+	rt = snap.routes[id]
+	logged = logged && rt.sampled()
+	ri = o.begin(ctx, logged)
 	m := rt.metrics
 	m.InFlight.Inc()
-	if err := g.run(ctx, rt); err != nil {
+	if err = g.run(ctx, rt); err != nil {
 		writeError(ctx, err, rt.name)
 	}
 	m.Request(ctx.Method(), ctx.Response.StatusCode())
 	m.Duration.Observe(time.Since(ctx.Time()).Seconds())
 	m.InFlight.Dec()
+	return rt, err
 }
 
 // run runs the route's pipeline. A panic becomes a 500 and a log line,

@@ -114,6 +114,14 @@ func (p *proxyStep) attempts(ctx *fasthttp.RequestCtx, start time.Time) error {
 // attempt tries target t behind its breaker, if the route has per-target
 // breakers. rejected means the breaker refused the call.
 func (p *proxyStep) attempt(ctx *fasthttp.RequestCtx, t *target, deadline time.Time) (rejected bool, err error) {
+	if ri := requestInfo(ctx); ri != nil {
+		began := time.Now()
+		defer func() {
+			if !rejected {
+				ri.upstreamCall(t.inst.Addr, began, err)
+			}
+		}()
+	}
 	if p.breakers == nil {
 		return false, p.try(t, &ctx.Request, &ctx.Response, deadline)
 	}

@@ -103,6 +103,11 @@ func (p *publishStep) serve(ctx *fasthttp.RequestCtx) error {
 		id = appendRequestID(nil)
 	}
 	m.Headers = append(m.Headers, broker.Header{Name: hdrRequestID, Value: string(id)})
+	for _, name := range [...]string{hdrTraceparent, hdrTracestate} {
+		if v := h.Peek(name); len(v) > 0 {
+			m.Headers = append(m.Headers, broker.Header{Name: name, Value: string(v)})
+		}
+	}
 	for _, name := range p.headers {
 		if v := h.Peek(name); len(v) > 0 {
 			m.Headers = append(m.Headers, broker.Header{Name: name, Value: string(v)})

@@ -31,6 +31,8 @@ type route struct {
 	stripPrefix []byte
 	reqHeaders  headerOps
 	respHeaders headerOps
+	// logRate is the share of requests the access log samples.
+	logRate float64
 	// limit is the route's rate limit; nil for none.
 	limit *routeLimit
 	// breaker guards the upstream; nil for none. Carried over with the

@@ -123,6 +123,7 @@ func (d *deps) buildRoute(rc *config.Route, cfg *config.Config, trusted *trusted
 		metrics:     d.metrics.Route(rc.Name),
 		maxBody:     int(srv.MaxBodySize),
 		stripPrefix: []byte(rc.StripPrefix),
+		logRate:     logRate(rc),
 		reqHeaders:  newHeaderOps(rc.RequestHeaders.Set, rc.RequestHeaders.Remove),
 		respHeaders: newHeaderOps(rc.ResponseHeaders.Set, rc.ResponseHeaders.Remove),
 	}

@@ -14,6 +14,7 @@ type bridgeMetrics struct {
 	publishDuration *prometheus.HistogramVec
 	grpcRequests    *prometheus.CounterVec
 	brokers         atomic.Pointer[func() []BrokerStatus]
+	accessLog       atomic.Pointer[func() uint64]
 }
 
 func newBridgeMetrics() *bridgeMetrics {
@@ -35,7 +36,7 @@ func newBridgeMetrics() *bridgeMetrics {
 }
 
 func (b *bridgeMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{b.publishes, b.publishDuration, b.grpcRequests, &brokerCollector{b: b}}
+	return []prometheus.Collector{b.publishes, b.publishDuration, b.grpcRequests, &brokerCollector{b: b}, &accessLogCollector{b: b}}
 }
 
 func (b *bridgeMetrics) forget(route string) {
@@ -116,4 +117,21 @@ func (p *Publish) Result(result string) {
 // codes are a fixed set of 17.
 func (r *Route) GRPCCode(code string) {
 	r.parent.bridges.grpcRequests.WithLabelValues(r.name, code).Inc()
+}
+
+// WatchAccessLog sets the function that says how many access log lines
+// were dropped so far, asked at each scrape.
+func (m *Metrics) WatchAccessLog(dropped func() uint64) { m.bridges.accessLog.Store(&dropped) }
+
+var accessLogDroppedDesc = prometheus.NewDesc("gateway_access_log_dropped_total",
+	"Access log lines dropped because the writer fell behind (the buffer was full).", nil, nil)
+
+type accessLogCollector struct{ b *bridgeMetrics }
+
+func (c *accessLogCollector) Describe(ch chan<- *prometheus.Desc) { ch <- accessLogDroppedDesc }
+
+func (c *accessLogCollector) Collect(ch chan<- prometheus.Metric) {
+	if f := c.b.accessLog.Load(); f != nil {
+		ch <- prometheus.MustNewConstMetric(accessLogDroppedDesc, prometheus.CounterValue, float64((*f)()))
+	}
 }

@@ -1,0 +1,288 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/fastgate/gateway/accesslog"
+	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/tracing"
+)
+
+// Trace context headers (W3C).
+const (
+	hdrTraceparent = "traceparent"
+	hdrTracestate  = "tracestate"
+)
+
+// observer is what the gateway does around each request for operators:
+// the trace context passed on (and spans, when export is on) and the
+// access log line. Built once at start; its parts need a restart to
+// change.
+type observer struct {
+	tracer  *tracing.Tracer   // nil: no export
+	log     *accesslog.Logger // nil: no access log
+	logFile io.Closer         // the file log writes to, if it opened one
+	query   bool
+	headers []string
+}
+
+// newObserver builds the access log and tracer of cfg; out, when not nil,
+// replaces the access log's configured output.
+func newObserver(cfg *config.Config, out io.Writer) (*observer, error) {
+	o := &observer{}
+	if a := cfg.AccessLog; a != nil {
+		o.query, o.headers = a.Query, a.Headers
+		if out == nil {
+			switch a.Output {
+			case "stdout":
+				out = os.Stdout
+			case "stderr":
+				out = os.Stderr
+			default:
+				f, err := os.OpenFile(a.Output, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+				if err != nil {
+					return nil, fmt.Errorf("access_log.output: %w", err)
+				}
+				out, o.logFile = f, f
+			}
+		}
+		format := accesslog.FormatJSON
+		if a.Format == config.LogFormatCommon {
+			format = accesslog.FormatCommon
+		}
+		l, err := accesslog.New(accesslog.Settings{Output: out, Format: format, Buffer: a.Buffer})
+		if err != nil {
+			o.close()
+			return nil, fmt.Errorf("access_log: %w", err)
+		}
+		o.log = l
+	}
+	if t := cfg.Tracing; t != nil {
+		tr, err := tracing.New(tracing.Settings{
+			Endpoint: t.Endpoint, Insecure: t.Insecure, Ratio: *t.Ratio,
+			ServiceName: t.ServiceName, Timeout: t.Timeout,
+		})
+		if err != nil {
+			o.close()
+			return nil, fmt.Errorf("tracing: %w", err)
+		}
+		o.tracer = tr
+	}
+	return o, nil
+}
+
+// close flushes the access log and the spans not yet exported.
+func (o *observer) close() {
+	if o.log != nil {
+		_ = o.log.Close()
+	}
+	if o.logFile != nil {
+		_ = o.logFile.Close()
+	}
+	if o.tracer != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = o.tracer.Close(ctx)
+	}
+}
+
+// reqInfo is what the steps of one request tell the access log and the
+// tracer. It lives in the request's user values while the request runs.
+type reqInfo struct {
+	tracer      *tracing.Tracer
+	span        *tracing.Span
+	upstream    string
+	upstreamDur time.Duration
+}
+
+// reqInfoKey is the user value key of a request's *reqInfo.
+const reqInfoKey = "gateway.reqinfo"
+
+// requestInfo returns the request's reqInfo, or nil when nothing
+// observes the request.
+func requestInfo(ctx *fasthttp.RequestCtx) *reqInfo {
+	ri, _ := ctx.UserValue(reqInfoKey).(*reqInfo)
+	return ri
+}
+
+// begin passes the request's trace context on: a valid traceparent is
+// replaced by the gateway's own (same trace, the gateway's span id), a
+// malformed one is dropped with its tracestate. It starts the request's
+// span when export is on and the trace is sampled. It returns the
+// request's reqInfo when the request is logged or traced, else nil; end
+// gives it back.
+func (o *observer) begin(ctx *fasthttp.RequestCtx, logged bool) *reqInfo {
+	h := &ctx.Request.Header
+	var parent tracing.SpanContext
+	if tp := h.Peek(hdrTraceparent); len(tp) > 0 {
+		var ok bool
+		if parent, ok = tracing.ParseTraceparent(tp); !ok {
+			h.Del(hdrTraceparent)
+			h.Del(hdrTracestate)
+		} else if ts := h.Peek(hdrTracestate); len(ts) > 0 && !tracing.ValidTracestate(ts) {
+			h.Del(hdrTracestate)
+		}
+	}
+	span := o.tracer.Start("gateway request", parent, ctx.Time())
+	if parent.IsValid() || span != nil {
+		var buf [64]byte
+		h.SetBytesV(hdrTraceparent, span.Outgoing(parent).AppendTraceparent(buf[:0]))
+	}
+	if span == nil && !logged {
+		return nil
+	}
+	if len(h.Peek(hdrRequestID)) == 0 {
+		// Every logged request has an id; a proxied one passes it on.
+		var buf [40]byte
+		h.SetBytesV(hdrRequestID, appendRequestID(buf[:0]))
+	}
+	ri := reqInfoPool.Get().(*reqInfo)
+	*ri = reqInfo{tracer: o.tracer, span: span}
+	ctx.SetUserValue(reqInfoKey, ri)
+	return ri
+}
+
+var reqInfoPool = sync.Pool{New: func() any { return new(reqInfo) }}
+
+// end finishes the request's span, writes its access log line and gives
+// ri back.
+func (o *observer) end(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted *trustedProxies, err error, logged bool) {
+	defer func() {
+		ctx.RemoveUserValue(reqInfoKey)
+		*ri = reqInfo{}
+		reqInfoPool.Put(ri)
+	}()
+	now := time.Now()
+	status := ctx.Response.StatusCode()
+	source := answerSource(ctx, rt, err)
+	if sp := ri.span; sp != nil {
+		if rt != nil {
+			sp.SetString("gateway.route", rt.name)
+		}
+		sp.SetInt("http.response.status_code", int64(status))
+		sp.SetString("gateway.answered_by", source)
+		if err != nil {
+			sp.SetError(err.Error())
+		}
+		sp.End(now)
+	}
+	if !logged {
+		return
+	}
+	var e accesslog.Entry
+	h := &ctx.Request.Header
+	var client [64]byte
+	var trace [32]byte
+	e.Time = ctx.Time()
+	e.RequestID = h.Peek(hdrRequestID)
+	if len(ctx.Response.Header.Peek(hdrRequestID)) == 0 {
+		ctx.Response.Header.SetBytesV(hdrRequestID, e.RequestID)
+	}
+	if sc, ok := tracing.ParseTraceparent(h.Peek(hdrTraceparent)); ok {
+		e.TraceID = sc.AppendTraceID(trace[:0])
+	}
+	e.Client = clientAddr(ctx, trusted).AppendTo(client[:0])
+	e.Method, e.Host, e.Path, e.Proto = ctx.Method(), ctx.Host(), ctx.Path(), h.Protocol()
+	if o.query {
+		e.Query = ctx.URI().QueryString()
+	}
+	if rt != nil {
+		e.Route = rt.name
+	}
+	e.Status = status
+	e.BytesIn = int64(h.ContentLength())
+	e.BytesOut = int64(ctx.Response.Header.ContentLength())
+	if !ctx.Response.IsBodyStream() {
+		e.BytesOut = int64(len(ctx.Response.Body()))
+	}
+	e.Duration = now.Sub(ctx.Time())
+	e.Upstream, e.UpstreamDuration = ri.upstream, ri.upstreamDur
+	e.Source = source
+	var hdrs [8]accesslog.Header
+	e.Headers = hdrs[:0]
+	for _, name := range o.headers {
+		if v := h.Peek(name); len(v) > 0 && len(e.Headers) < cap(hdrs) {
+			e.Headers = append(e.Headers, accesslog.Header{Name: name, Value: v})
+		}
+	}
+	o.log.Log(&e)
+}
+
+// answerSource says what answered a request, for logs and spans.
+func answerSource(ctx *fasthttp.RequestCtx, rt *route, err error) string {
+	switch {
+	case err == errRateLimited, rt != nil && rt.limit != nil && ctx.Response.StatusCode() == fasthttp.StatusTooManyRequests:
+		return "rate_limit"
+	case err == errBreakerOpen:
+		return "breaker"
+	case err != nil || rt == nil:
+		return "error"
+	}
+	switch string(ctx.Response.Header.Peek(hdrFallback)) {
+	case "cache":
+		return "cache"
+	case "static":
+		return "static"
+	case "upstream":
+		return "fallback_upstream"
+	}
+	switch {
+	case rt.respond != nil:
+		return "respond"
+	case rt.grpc != nil:
+		return "grpc"
+	case rt.publish != nil:
+		return "publish"
+	}
+	return "upstream"
+}
+
+// sampled decides whether the route logs this request.
+func (rt *route) sampled() bool {
+	switch {
+	case rt.logRate >= 1:
+		return true
+	case rt.logRate <= 0:
+		return false
+	}
+	return rand.Float64() < rt.logRate
+}
+
+// logRate is the share of a route's requests logged: its access_log
+// sample, 0 when off.
+func logRate(rc *config.Route) float64 {
+	a := rc.AccessLog
+	switch {
+	case a == nil:
+		return 1
+	case a.Off:
+		return 0
+	case a.Sample != nil:
+		return *a.Sample
+	}
+	return 1
+}
+
+// upstreamCall records one attempt on an upstream target for the access
+// log, and as a span of its own when the request is traced.
+func (ri *reqInfo) upstreamCall(addr string, began time.Time, err error) {
+	now := time.Now()
+	ri.upstream, ri.upstreamDur = addr, now.Sub(began)
+	if ri.span == nil {
+		return
+	}
+	sp := ri.tracer.Start("upstream "+addr, ri.span.Context(), began)
+	sp.SetString("server.address", addr)
+	if err != nil {
+		sp.SetError(err.Error())
+	}
+	sp.End(now)
+}
