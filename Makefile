@@ -18,7 +18,7 @@ STATICCHECK_VERSION := v0.8.2
 GOBIN_DIR   := $(or $(shell $(GO) env GOBIN),$(firstword $(subst :, ,$(shell $(GO) env GOPATH)))/bin)
 STATICCHECK := $(GOBIN_DIR)/staticcheck
 
-.PHONY: all build run test services lint fmt-check vet staticcheck rules image bench clean
+.PHONY: all build run test services lint fmt-check vet staticcheck rules image bench soak clean
 
 all: build
 
@@ -70,6 +70,12 @@ image:
 	@command -v docker >/dev/null 2>&1 || { echo "make image: docker is not installed; install Docker (or a compatible engine) to build the image" >&2; exit 1; }
 	@docker info >/dev/null 2>&1 || { echo "make image: docker cannot reach a Docker engine (is the daemon running? DOCKER_HOST?)" >&2; exit 1; }
 	docker build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE):$(VERSION) .
+
+# Good traffic mixed with hostile requests for SOAK_DURATION (default 10m);
+# goroutines and heap must stay flat. Not part of make test.
+SOAK_DURATION ?= 10m
+soak:
+	GATEWAY_SOAK=$(SOAK_DURATION) $(GO) test -count=1 -run '^TestSoak$$' -timeout 0 -v ./gateway/
 
 # Go benchmarks, then the loopback load test against nginx
 # (BENCH_DURATION=10s per run by default).
