@@ -18,9 +18,11 @@
 //     (Close returns Output's first error).
 //   - In steady state Log allocates nothing (a test holds this).
 //
-// The writer hands lines to Output when its buffer is full, or when the
-// queue runs empty, at most once per Settings.FlushInterval: under load
-// writes are large, and an idle log is on disk within FlushInterval.
+// The writer goroutine collects queued lines in batches, every 20ms or
+// when Log finds the queue half full (not one wake-up per line), and hands
+// them to Output when its buffer is full and at most once per
+// Settings.FlushInterval otherwise: under load writes are large, and an
+// idle log is on disk within FlushInterval plus 20ms.
 //
 // # Formats
 //

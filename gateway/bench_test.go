@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/fastgate/gateway/config"
 
 	"github.com/fastgate/gateway/upstream"
 )
@@ -156,6 +159,32 @@ func serveOnce(g *Gateway, ctx *fasthttp.RequestCtx, path string) {
 func BenchmarkRateLimitStep(b *testing.B) {
 	gw := startGateway(b, benchConfig, deadAddr(b))
 	for _, path := range []string{"/hello", "/rl-ip", "/rl-open"} {
+		b.Run(path, func(b *testing.B) {
+			ctx := newBenchCtx(path)
+			b.ReportAllocs()
+			for b.Loop() {
+				serveOnce(gw.Gateway, ctx, path)
+			}
+		})
+	}
+}
+
+// BenchmarkHandlerAccessLog is BenchmarkHandler's proxied request with
+// every request logged (JSON, to io.Discard through the real writer
+// goroutine), against the same route unlogged.
+func BenchmarkHandlerAccessLog(b *testing.B) {
+	up := benchUpstream(b, benchBody)
+	cfg, err := config.Parse([]byte(strings.ReplaceAll(`
+access_log: {}
+routes:
+  - { name: logged, match: { path_prefix: /logged/ }, upstream: { targets: ["{UP1}"] } }
+  - { name: quiet, match: { path_prefix: /quiet/ }, upstream: { targets: ["{UP1}"] }, access_log: { off: true } }
+`, "{UP1}", up)), "bench.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	gw := serveConfigWith(b, cfg, Options{AccessLogOutput: io.Discard})
+	for _, path := range []string{"/quiet/x", "/logged/x"} {
 		b.Run(path, func(b *testing.B) {
 			ctx := newBenchCtx(path)
 			b.ReportAllocs()

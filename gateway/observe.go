@@ -190,7 +190,7 @@ func (o *observer) end(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted
 		e.TraceID = sc.AppendTraceID(trace[:0])
 	}
 	e.Client = clientAddr(ctx, trusted).AppendTo(client[:0])
-	e.Method, e.Host, e.Path, e.Proto = ctx.Method(), ctx.Host(), ctx.Path(), h.Protocol()
+	e.Method, e.Host, e.Path, e.Proto = ctx.Method(), h.Host(), ctx.Path(), h.Protocol()
 	if o.query {
 		e.Query = ctx.URI().QueryString()
 	}

@@ -114,14 +114,20 @@ func (p *proxyStep) attempts(ctx *fasthttp.RequestCtx, start time.Time) error {
 // attempt tries target t behind its breaker, if the route has per-target
 // breakers. rejected means the breaker refused the call.
 func (p *proxyStep) attempt(ctx *fasthttp.RequestCtx, t *target, deadline time.Time) (rejected bool, err error) {
-	if ri := requestInfo(ctx); ri != nil {
-		began := time.Now()
-		defer func() {
-			if !rejected {
-				ri.upstreamCall(t.inst.Addr, began, err)
-			}
-		}()
+	ri := requestInfo(ctx)
+	if ri == nil {
+		return p.attemptOnce(ctx, t, deadline)
 	}
+	began := time.Now()
+	rejected, err = p.attemptOnce(ctx, t, deadline)
+	if !rejected {
+		ri.upstreamCall(t.inst.Addr, began, err)
+	}
+	return rejected, err
+}
+
+// attemptOnce is attempt without the bookkeeping for logs and spans.
+func (p *proxyStep) attemptOnce(ctx *fasthttp.RequestCtx, t *target, deadline time.Time) (rejected bool, err error) {
 	if p.breakers == nil {
 		return false, p.try(t, &ctx.Request, &ctx.Response, deadline)
 	}

@@ -237,14 +237,17 @@ size_name() {
 rows=()
 declare -A per_cpu
 
-bench() { # bench TARGET ADDR SIZE PID|"" [HOST]
-	local target=$1 addr=$2 size=$3 pid=$4 host=${5:-} url out ps=() p t0 t1 hdr=()
+bench() { # bench TARGET ADDR SIZE PID|"" [HOST] [HEADER]
+	local target=$1 addr=$2 size=$3 pid=$4 host=${5:-} extra=${6:-} url out ps=() p t0 t1 hdr=()
 	url="http://$addr/bytes/$size"
 	if [[ $size == /* ]]; then # a path instead of a body size
 		url="http://$addr$size"
 	fi
 	if [[ -n $host ]]; then
 		hdr=(-H "Host: $host")
+	fi
+	if [[ -n $extra ]]; then
+		hdr+=(-H "$extra")
 	fi
 	out="$tmp/wrk-$target-${size//[^A-Za-z0-9]/_}.txt"
 	if [[ $warmup != 0 ]]; then
@@ -299,6 +302,8 @@ done
 # times so that drift of the machine hits all alike; the median counts.
 limit_costs=()
 guard_costs=()
+log_costs=()
+trace_costs=()
 if wants gateway; then
 	saved=${per_cpu[gateway-13]:-}
 	nrows=${#rows[@]}
@@ -311,6 +316,16 @@ if wants gateway; then
 		bench gw+guard "$gateway_addr" 13 "$gateway_pid" guarded.bench
 		guarded=${per_cpu[gw+guard-13]}
 		guard_costs+=("$(awk -v g="$plain" -v r="$guarded" 'BEGIN {printf "%.1f", (g > 0 ? (g - r) * 100 / g : 0)}')")
+		bench gw+log "$gateway_addr" 13 "$gateway_pid" logged.bench
+		logged=${per_cpu[gw+log-13]}
+		log_costs+=("$(awk -v g="$plain" -v r="$logged" 'BEGIN {printf "%.1f", (g > 0 ? (g - r) * 100 / g : 0)}')")
+		# The same header bytes under another name, so that only what the
+		# gateway does with a trace context is measured.
+		bench gw+hdr "$gateway_addr" 13 "$gateway_pid" "" "x-notaparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+		untraced=${per_cpu[gw+hdr-13]}
+		bench gw+trace "$gateway_addr" 13 "$gateway_pid" "" "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+		traced=${per_cpu[gw+trace-13]}
+		trace_costs+=("$(awk -v g="$untraced" -v r="$traced" 'BEGIN {printf "%.1f", (g > 0 ? (g - r) * 100 / g : 0)}')")
 		rows=("${rows[@]:0:nrows}") # the rounds print their own line
 	done
 	per_cpu[gateway-13]=$saved
@@ -331,6 +346,10 @@ if wants gateway; then
 		"$(IFS=/; echo "${limit_costs[*]}")" "$(printf '%s\n' "${limit_costs[@]}" | sort -g | sed -n 2p)"
 	printf 'breaker and fallback cache cost at 13 B, same rounds: %s%%; median %s%%\n' \
 		"$(IFS=/; echo "${guard_costs[*]}")" "$(printf '%s\n' "${guard_costs[@]}" | sort -g | sed -n 2p)"
+	printf 'access log (every request, JSON to a file) cost at 13 B, same rounds: %s%%; median %s%%\n' \
+		"$(IFS=/; echo "${log_costs[*]}")" "$(printf '%s\n' "${log_costs[@]}" | sort -g | sed -n 2p)"
+	printf 'trace context passed on (export off; against the same bytes in another header) cost at 13 B, same rounds: %s%%; median %s%%\n' \
+		"$(IFS=/; echo "${trace_costs[*]}")" "$(printf '%s\n' "${trace_costs[@]}" | sort -g | sed -n 2p)"
 fi
 if wants gateway && wants nginx; then
 	echo
