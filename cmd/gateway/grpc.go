@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -74,7 +75,7 @@ func (g *grpcBackends) build(rc *config.Route, addrs gateway.AddrSource) (gatewa
 	if err != nil {
 		return nil, err
 	}
-	b := &grpcRoute{owner: g, target: c.Target, shared: shared, stop: make(chan struct{}), done: make(chan struct{})}
+	b := &grpcRoute{owner: g, target: c.Target, route: rc.Name, shared: shared, stop: make(chan struct{}), done: make(chan struct{})}
 	ep, streaming, err := endpointFor(rc, shared.conn)
 	if err != nil {
 		g.release(c.Target, shared)
@@ -129,6 +130,7 @@ func endpointFor(rc *config.Route, conn *grpcbridge.Conn) (*grpcbridge.Endpoint,
 type grpcRoute struct {
 	owner     *grpcBackends
 	target    string
+	route     string
 	shared    *sharedConn
 	ep        *grpcbridge.Endpoint
 	streaming bool
@@ -213,6 +215,13 @@ func (b *grpcRoute) Serve(ctx *fasthttp.RequestCtx, deadline time.Time) string {
 	err = b.ep.Invoke(cctx, req, resp)
 	var bad *grpcbridge.RequestError
 	sent := !errors.As(err, &bad)
+	if grpcbridge.CodeName(resp.Code) == "UNAVAILABLE" && bytes.Contains(resp.Body, []byte("connection error")) {
+		// The gateway could not reach the server: grpc-go's message names
+		// the target's address, which clients have no business seeing.
+		resp.Body = append(resp.Body[:0], `{"error":"upstream unavailable","code":"UNAVAILABLE","route":"`...)
+		resp.Body = append(resp.Body, b.route...)
+		resp.Body = append(resp.Body, "\"}\n"...)
+	}
 	writeResponse(ctx, resp)
 	if !sent {
 		return ""

@@ -178,10 +178,10 @@ func TestGRPCBridgeFailuresTripTheBreaker(t *testing.T) {
 	if got := gw.metric(t, `gateway_breaker_state{route="sleep"}`); got != 2 {
 		t.Errorf("breaker state %v, want 2 (open)", got)
 	}
-	// Stopped: UNAVAILABLE, 503.
+	// Stopped: UNAVAILABLE, 503, without the server's address.
 	srv.Stop()
-	if resp := gw.do(t, "POST", "/v1/fail", nil, `{"code": 0}`); resp.StatusCode() != 503 {
-		t.Errorf("server stopped: status %d, want 503; body %s", resp.StatusCode(), resp.Body())
+	if resp := gw.do(t, "POST", "/v1/fail", nil, `{"code": 0}`); resp.StatusCode() != 503 || strings.Contains(string(resp.Body()), "127.0.0.1") {
+		t.Errorf("server stopped: status %d, body %s; want 503 without the server's address", resp.StatusCode(), resp.Body())
 	}
 }
 
