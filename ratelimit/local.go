@@ -67,6 +67,7 @@ type entry struct {
 	key        string
 	lim        *rate.Limiter
 	full       int64 // when lim is full again, nanoseconds since epoch; for expiry only
+	last       int64 // the latest now a call brought, nanoseconds since epoch
 	prev, next int32 // LRU neighbours: prev is more recent; free list uses next
 }
 
@@ -135,6 +136,7 @@ func NewLocal(s LocalSettings) (*Local, error) {
 func (l *Local) Allow(key []byte, now time.Time) Decision {
 	t := int64(now.Sub(l.epoch))
 	sh, e := l.lock(key, t)
+	now, t = e.monotonic(l.epoch, now, t)
 	allowed := e.lim.AllowN(now, 1)
 	d := l.decision(allowed, e.lim.TokensAt(now))
 	e.full = t + int64(d.Reset)
@@ -151,6 +153,7 @@ func (l *Local) Allow(key []byte, now time.Time) Decision {
 func (l *Local) Admit(key []byte, now time.Time) bool {
 	t := int64(now.Sub(l.epoch))
 	sh, e := l.lock(key, t)
+	now, t = e.monotonic(l.epoch, now, t)
 	allowed := e.lim.AllowN(now, 1)
 	if allowed {
 		// A token taken moves "full again" one token's time later, from
@@ -160,6 +163,19 @@ func (l *Local) Admit(key []byte, now time.Time) bool {
 	sh.expire(t, l.idle)
 	sh.mu.Unlock()
 	return allowed
+}
+
+// monotonic keeps an entry's time from going back. Requests reach a
+// bucket out of order (each brings the time it arrived, and goroutines
+// interleave), and rate.Limiter credits the same interval again when a
+// call brings an earlier time than the one before: such a call is taken
+// at the latest time the bucket has seen.
+func (e *entry) monotonic(epoch, now time.Time, t int64) (time.Time, int64) {
+	if t < e.last {
+		return epoch.Add(time.Duration(e.last)), e.last
+	}
+	e.last = t
+	return now, t
 }
 
 // lock finds key's entry, creating it (with a full bucket) when new, and
@@ -177,6 +193,7 @@ func (l *Local) lock(key []byte, t int64) (*shard, *entry) {
 	} else {
 		i = sh.insert(key, rate.NewLimiter(l.limit, l.burst))
 		sh.slab[i].full = t
+		sh.slab[i].last = t
 	}
 	return sh, &sh.slab[i]
 }
