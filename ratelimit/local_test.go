@@ -3,7 +3,6 @@ package ratelimit
 import (
 	"math"
 	"math/rand/v2"
-	mrand "math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -332,7 +331,7 @@ func TestLocalOutOfOrderTimes(t *testing.T) {
 	l := newLocal(t, LocalSettings{Rate: rate, Burst: burst})
 	gap := time.Second / (3 * rate) // three times faster than the rate
 	total := int(3 * time.Second / gap)
-	r := mrand.New(mrand.NewPCG(1, 2))
+	r := rand.New(rand.NewPCG(1, 2))
 	passed := 0
 	// Arrival times in order, delivered shuffled within windows of 8,
 	// as four busy workers would deliver them.
