@@ -110,7 +110,7 @@ func BenchmarkRespond(b *testing.B) {
 func BenchmarkHandler(b *testing.B) {
 	up := benchUpstream(b, benchBody)
 	gw := startGateway(b, benchConfig, up)
-	for _, path := range []string{"/api/x", "/rl/x"} {
+	for _, path := range []string{"/api/x", "/rl/x", "/guard/x"} {
 		b.Run(path, func(b *testing.B) {
 			ctx := newBenchCtx(path)
 			b.ReportAllocs()

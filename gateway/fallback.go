@@ -325,6 +325,14 @@ func (f *fallback) store(ctx *fasthttp.RequestCtx, key []byte) error {
 	if cl < 0 || cl > c.maxEntry {
 		return nil
 	}
+	// On a busy route the copy is mostly fresh: asking the cache first
+	// spares reading the answer's headers. The request's start stands
+	// for now: a copy is a second old before it is replaced, and its Age
+	// counts from when the request arrived.
+	now := ctx.Time()
+	if !c.store.Wants(key, now) {
+		return nil
+	}
 	setCookie := false
 	for range resp.Header.Cookies() {
 		setCookie = true
@@ -334,10 +342,6 @@ func (f *fallback) store(ctx *fasthttp.RequestCtx, key []byte) error {
 		return nil
 	}
 	if string(resp.Header.Peek(fasthttp.HeaderVary)) == "*" {
-		return nil
-	}
-	now := time.Now()
-	if !c.store.Wants(key, now) {
 		return nil
 	}
 	var body []byte
