@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -58,6 +60,40 @@ type routeCache struct {
 	vary     [][]byte
 	marker   []byte
 	markerV  []byte
+	// recent remembers which keys were stored within the last
+	// fallbackRefresh, so that most requests of a busy route skip asking
+	// the cache.
+	recent recentStores
+}
+
+// recentStores is a small direct-mapped table of recently stored keys,
+// by hash. A slot read while another request writes it may pair one
+// key's hash with another's time: the worst outcome is a copy refreshed up
+// to fallbackRefresh late, or asked about once more.
+type recentStores struct {
+	seed  maphash.Seed
+	slots [256]recentSlot
+}
+
+type recentSlot struct {
+	hash atomic.Uint64
+	at   atomic.Int64 // Unix nanoseconds of the store
+}
+
+func (r *recentStores) slot(key []byte) (*recentSlot, uint64) {
+	h := maphash.Bytes(r.seed, key)
+	return &r.slots[h%uint64(len(r.slots))], h
+}
+
+// fresh reports whether key (of hash h) was stored less than
+// fallbackRefresh before now.
+func (s *recentSlot) fresh(h uint64, now time.Time) bool {
+	return s.hash.Load() == h && now.UnixNano()-s.at.Load() < int64(fallbackRefresh)
+}
+
+func (s *recentSlot) stored(h uint64, now time.Time) {
+	s.at.Store(now.UnixNano())
+	s.hash.Store(h)
 }
 
 func (d *deps) newFallback(rt *route, rc *config.Route, cfg *config.Config, trusted *trustedProxies) (*fallback, error) {
@@ -90,6 +126,7 @@ func (d *deps) newFallback(rt *route, rc *config.Route, cfg *config.Config, trus
 			}
 		}
 		rc := &routeCache{
+			recent:   recentStores{seed: maphash.MakeSeed()},
 			store:    store,
 			policy:   cache.Policy{AllowPrivate: cc.AllowPrivate},
 			maxStale: cc.MaxStale,
@@ -330,6 +367,10 @@ func (f *fallback) store(ctx *fasthttp.RequestCtx, key []byte) error {
 	// for now: a copy is a second old before it is replaced, and its Age
 	// counts from when the request arrived.
 	now := ctx.Time()
+	slot, h := c.recent.slot(key)
+	if slot.fresh(h, now) {
+		return nil
+	}
 	if !c.store.Wants(key, now) {
 		return nil
 	}
@@ -358,6 +399,7 @@ func (f *fallback) store(ctx *fasthttp.RequestCtx, key []byte) error {
 		body = resp.Body()
 	}
 	c.store.Put(key, &cache.Entry{Status: resp.StatusCode(), Header: appendStoredHeaders(nil, &resp.Header), Body: body, Stored: now})
+	slot.stored(h, now)
 	return nil
 }
 
