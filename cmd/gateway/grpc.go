@@ -290,13 +290,19 @@ func writeJSONError(ctx *fasthttp.RequestCtx, status int, msg string) {
 	ctx.Response.SetBodyString(`{"error":"` + msg + `"}` + "\n")
 }
 
-// segment returns the i-th segment of path (after the leading "/").
+// segment returns the i-th segment of path (after the leading "/"),
+// borrowed from path.
 func segment(path []byte, i int) []byte {
-	for _, s := range strings.Split(strings.TrimPrefix(string(path), "/"), "/") {
-		if i == 0 {
-			return []byte(s)
+	path = bytes.TrimPrefix(path, []byte{'/'})
+	for ; i > 0; i-- {
+		j := bytes.IndexByte(path, '/')
+		if j < 0 {
+			return nil
 		}
-		i--
+		path = path[j+1:]
 	}
-	return nil
+	if j := bytes.IndexByte(path, '/'); j >= 0 {
+		path = path[:j]
+	}
+	return path
 }
