@@ -51,6 +51,7 @@ routes:
 		{desc: "chunk data longer than its size", give: head + "Transfer-Encoding: chunked\r\n\r\n5\r\nhelloXX\r\n0\r\n\r\n"},
 		{desc: "chunk data without CRLF", give: head + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello0\r\n\r\n"},
 		{desc: "chunk terminated by LF only", give: head + "Transfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n"},
+		{desc: "oversized chunk extension", give: head + "Transfer-Encoding: chunked\r\n\r\n5;ext=" + strings.Repeat("x", 20<<10) + "\r\nhello\r\n0\r\n\r\n"},
 		{desc: "chunk size line with bare CR", give: head + "Transfer-Encoding: chunked\r\n\r\n5\rhello\r\n0\r\n\r\n"},
 		{desc: "obs-fold with space", give: head + "X-A: b\r\n c\r\nContent-Length: 0\r\n\r\n"},
 		{desc: "obs-fold with tab", give: head + "X-A: b\r\n\tc\r\nContent-Length: 0\r\n\r\n"},
