@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -60,11 +61,15 @@ type Gateway struct {
 	unmatched *metrics.Route
 	// draining is set when shutdown begins: /readyz turns 503.
 	draining atomic.Bool
-	reload   reloadState
-	reloader atomic.Pointer[Reloader]
-	clients  clients
-	deps     *deps
-	obs      *observer
+	// listeners are those Serve was given; Shutdown closes them too, so
+	// that a Serve racing with Shutdown does not accept forever.
+	lnMu      sync.Mutex
+	listeners []net.Listener
+	reload    reloadState
+	reloader  atomic.Pointer[Reloader]
+	clients   clients
+	deps      *deps
+	obs       *observer
 }
 
 // prefetchBodySize is how much of a request body is read before the
@@ -144,8 +149,19 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	return g, nil
 }
 
-// Serve answers requests arriving on ln until Shutdown.
+// ErrShutdown is what Serve returns when Shutdown has begun before it.
+var ErrShutdown = errors.New("gateway: shut down")
+
+// Serve answers requests arriving on ln until Shutdown, and closes ln.
 func (g *Gateway) Serve(ln net.Listener) error {
+	g.lnMu.Lock()
+	if g.draining.Load() {
+		g.lnMu.Unlock()
+		_ = ln.Close()
+		return ErrShutdown
+	}
+	g.listeners = append(g.listeners, ln)
+	g.lnMu.Unlock()
 	return g.server.Serve(ln)
 }
 
@@ -165,7 +181,9 @@ func (g *Gateway) Ready() bool {
 // requests in flight until ctx ends. Keep-alive clients are told
 // to close. It then releases the upstream pools.
 func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.lnMu.Lock()
 	g.draining.Store(true)
+	g.lnMu.Unlock()
 	// Load balancers polling /readyz stop sending new requests during
 	// the delay; requests that still come are served.
 	if d := g.Config().Server.ShutdownDelay; d > 0 {
@@ -177,6 +195,13 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		t.Stop()
 	}
 	err := g.server.ShutdownWithContext(ctx)
+	// A Serve that began just before Shutdown may not have handed its
+	// listener to the server yet; fasthttp closed the others already.
+	g.lnMu.Lock()
+	for _, ln := range g.listeners {
+		_ = ln.Close()
+	}
+	g.lnMu.Unlock()
 	g.closeRetiring()
 	if snap := g.current.Load(); snap != nil {
 		snap.close(g.deps)
