@@ -1,7 +1,6 @@
 package accesslog
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -40,14 +39,15 @@ const (
 )
 
 const (
-	// writeBufferSize is the size of the writer goroutine's bufio.Writer.
-	writeBufferSize = 64 << 10
-	// lineBufferSize is the capacity a new line buffer starts with.
-	lineBufferSize = 1024
-	// maxPooledLine: a line buffer that grew beyond this many bytes (a
-	// request with huge headers) is left to the garbage collector instead
-	// of being pooled.
-	maxPooledLine = 64 << 10
+	// batchSize is how many bytes of waiting lines make the writer
+	// goroutine take them at once instead of at its next tick.
+	batchSize = 64 << 10
+	// stackLine is the line a call of Log formats without a heap
+	// allocation; a longer one (huge logged headers) allocates.
+	stackLine = 1024
+	// bytesPerLine is what Settings.Buffer allows per line on top of
+	// batchSize: the lines waiting take at most Buffer KiB plus a batch.
+	bytesPerLine = 1 << 10
 )
 
 // Settings configure a Logger. Output is required; every other zero value
@@ -55,19 +55,20 @@ const (
 type Settings struct {
 	// Output receives the lines. Required. Only the Logger's writer
 	// goroutine calls it, so it needs no lock of its own; while it is slow
-	// or blocked, lines queue and then drop, Log never waits for it. The
+	// or blocked, lines wait and then drop, Log never waits for it. The
 	// Logger does not close it.
 	Output io.Writer
 	// Format is the layout of the lines. The zero value is FormatJSON.
 	Format Format
 	// Buffer is how many lines wait for the writer goroutine at most (in
-	// lines); a line logged while Buffer lines wait is dropped. 0 means
-	// DefaultBuffer (4096).
+	// lines; they also take at most Buffer KiB plus 64 KiB); a line
+	// logged while the buffer is full is dropped. 0 means DefaultBuffer
+	// (4096).
 	Buffer int
-	// FlushInterval is the shortest time between two flushes of a
-	// partly filled write buffer to Output: lines reach Output when the
-	// 64 KiB buffer fills, or at most FlushInterval after they were
-	// collected. 0 means DefaultFlushInterval (1s).
+	// FlushInterval is the longest time a line waits before it is
+	// handed to Output while fewer than 64 KiB of lines wait: under load
+	// lines go out in 64 KiB writes, an idle log is written within
+	// FlushInterval. 0 means DefaultFlushInterval (1s).
 	FlushInterval time.Duration
 }
 
@@ -91,29 +92,29 @@ func (s Settings) validate() error {
 // Logger writes access log lines from a goroutine of its own. It is safe
 // for concurrent use. See the package documentation for its guarantees.
 type Logger struct {
-	queue  chan *lineBuffer
-	pool   sync.Pool // of *lineBuffer
-	format Format
+	format   Format
+	maxLines int
+	maxBytes int
 
-	// dropped sits on a cache line of its own: in a storm of drops, Log
-	// writes it at a high rate, which must not slow the writer
-	// goroutine's reads of queue and pool.
-	_       [64]byte
+	// mu guards the lines waiting: Log appends a formatted line under
+	// it, the writer goroutine swaps the batch out under it. No I/O
+	// happens while it is held.
+	mu      sync.Mutex
+	pending []byte // complete lines, in the order Log accepted them
+	lines   int    // lines in pending
+	closed  bool
+
+	// full is set while no line fits (or the Logger is closed), so
+	// that Log drops without formatting.
+	full    atomic.Bool
 	dropped atomic.Uint64
-	_       [56]byte
-
-	mu     sync.RWMutex // read-held by Log while it queues, held by Close to close queue
-	closed bool         // guarded by mu
 
 	closeOnce sync.Once
-	kick      chan struct{} // Log's nudge when the queue is half full
-	closing   chan struct{} // closed by Close, after the queue
+	kick      chan struct{} // Log's nudge when a batch is ready
+	closing   chan struct{} // closed by Close
 	done      chan struct{} // closed when the writer goroutine has returned
 	w         writer        // the writer goroutine's alone until done is closed
 }
-
-// lineBuffer holds one formatted line, newline included.
-type lineBuffer struct{ b []byte }
 
 // New starts a Logger and its writer goroutine, or returns the errors of
 // s, all of them. The caller must Close the Logger.
@@ -128,59 +129,60 @@ func New(s Settings) (*Logger, error) {
 		s.FlushInterval = DefaultFlushInterval
 	}
 	l := &Logger{
-		queue:   make(chan *lineBuffer, s.Buffer),
-		format:  s.Format,
-		kick:    make(chan struct{}, 1),
-		closing: make(chan struct{}),
-		done:    make(chan struct{}),
+		format:   s.Format,
+		maxLines: s.Buffer,
+		maxBytes: s.Buffer*bytesPerLine + batchSize,
+		pending:  make([]byte, 0, batchSize+stackLine),
+		kick:     make(chan struct{}, 1),
+		closing:  make(chan struct{}),
+		done:     make(chan struct{}),
 		w: writer{
 			out:      s.Output,
-			bw:       bufio.NewWriterSize(s.Output, writeBufferSize),
+			batch:    make([]byte, 0, batchSize+stackLine),
 			interval: s.FlushInterval,
 		},
 	}
-	l.pool.New = func() any { return &lineBuffer{b: make([]byte, 0, lineBufferSize)} }
 	go l.run()
 	return l, nil
 }
 
-// Log formats e and queues the line for the writer goroutine. It returns
-// false when the line was dropped: the queue was full, or the Logger is
-// closed. It never blocks and, in steady state, allocates nothing. e and
-// the slices it points to are not retained: the caller may reuse them as
-// soon as Log returns.
+// Log formats e and appends the line to those waiting for the writer
+// goroutine. It returns false when the line was dropped: the buffer was
+// full, or the Logger is closed. It never waits for I/O and, in steady
+// state, allocates nothing. e and the slices it points to are not
+// retained: the caller may reuse them as soon as Log returns.
 func (l *Logger) Log(e *Entry) bool {
-	if len(l.queue) == cap(l.queue) { // full: don't bother formatting
+	if l.full.Load() {
 		l.dropped.Add(1)
 		return false
 	}
-	buf := l.pool.Get().(*lineBuffer)
+	var stack [stackLine]byte
+	var line []byte
 	if l.format == FormatCommon {
-		buf.b = appendCommon(buf.b[:0], e)
+		line = appendCommon(stack[:0], e)
 	} else {
-		buf.b = appendJSON(buf.b[:0], e)
+		line = appendJSON(stack[:0], e)
 	}
-	l.mu.RLock()
-	queued := false
-	if !l.closed {
+	l.mu.Lock()
+	if l.closed || l.lines == l.maxLines || len(l.pending)+len(line) > l.maxBytes {
+		l.mu.Unlock()
+		l.dropped.Add(1)
+		return false
+	}
+	l.pending = append(l.pending, line...)
+	l.lines++
+	if l.lines == l.maxLines || len(l.pending) > l.maxBytes-stackLine {
+		l.full.Store(true)
+	}
+	ready := len(l.pending) >= batchSize || l.lines >= l.maxLines/2
+	l.mu.Unlock()
+	if ready {
 		select {
-		case l.queue <- buf:
-			queued = true
-			if len(l.queue) >= cap(l.queue)/2 {
-				select {
-				case l.kick <- struct{}{}:
-				default:
-				}
-			}
+		case l.kick <- struct{}{}:
 		default:
 		}
 	}
-	l.mu.RUnlock()
-	if !queued {
-		l.release(buf)
-		l.dropped.Add(1)
-	}
-	return queued
+	return true
 }
 
 // Dropped returns how many lines were dropped so far: the number of Log
@@ -188,103 +190,90 @@ func (l *Logger) Log(e *Entry) bool {
 func (l *Logger) Dropped() uint64 { return l.dropped.Load() }
 
 // Close stops accepting lines, waits until the writer goroutine has
-// written every line already queued and flushed them to Output, and
-// returns the first error Output returned, if any. While Output blocks,
-// Close waits. It is safe to call more than once and from several
-// goroutines; each call waits for the same end and returns the same
-// error.
+// written every line already accepted, and returns the first error
+// Output returned, if any. While Output blocks, Close waits. It is safe
+// to call more than once and from several goroutines; each call waits for
+// the same end and returns the same error.
 func (l *Logger) Close() error {
 	l.closeOnce.Do(func() {
 		l.mu.Lock()
 		l.closed = true
-		close(l.queue)
-		close(l.closing)
+		l.full.Store(true)
 		l.mu.Unlock()
+		close(l.closing)
 	})
 	<-l.done
 	return l.w.err
 }
 
-// release returns buf to the pool unless it grew too large.
-func (l *Logger) release(buf *lineBuffer) {
-	if cap(buf.b) > maxPooledLine {
-		return
-	}
-	l.pool.Put(buf)
-}
+// tick is how often the writer goroutine looks whether FlushInterval
+// has passed since its last write: lines are taken in batches, not one
+// wake-up per line.
+const tick = 20 * time.Millisecond
 
-// drainEvery is how often the writer goroutine collects queued lines
-// when fewer than half the queue waits. Lines are collected in batches,
-// not one wake-up per line: on a busy gateway the writer takes a slice
-// of CPU every drainEvery instead of a context switch per request.
-const drainEvery = 20 * time.Millisecond
-
-// run is the writer goroutine: every drainEvery, or when Log finds the
-// queue half full, it writes the queued lines in order; it flushes them
-// to Output at most once per Settings.FlushInterval; when the queue is
-// closed it writes what is left, flushes and returns.
+// run is the writer goroutine: it takes the waiting lines and writes
+// them to Output in one call when a batch is ready (Log's kick), at most
+// once per FlushInterval otherwise (the first time at once), and a last
+// time when the Logger closes.
 func (l *Logger) run() {
 	defer close(l.done)
 	w := &l.w
-	tick := time.NewTicker(min(drainEvery, w.interval))
-	defer tick.Stop()
-	var lastFlush time.Time // the zero time: the first flush is at once
+	t := time.NewTicker(min(tick, w.interval))
+	defer t.Stop()
+	var last time.Time // of the last write not made for a full batch
 	for {
 		select {
-		case <-tick.C:
-		case <-l.kick:
-		case <-l.closing:
-		}
-	drain:
-		for {
-			select {
-			case buf, ok := <-l.queue:
-				if !ok {
-					w.flush()
-					return
-				}
-				w.write(buf.b)
-				l.release(buf)
-			default:
-				break drain
+		case now := <-t.C:
+			if now.Sub(last) < w.interval || !l.take() {
+				continue
 			}
+			last = now
+		case <-l.kick:
+			l.take()
+		case <-l.closing:
+			l.take()
+			w.write()
+			return
 		}
-		if now := time.Now(); w.bw.Buffered() > 0 && now.Sub(lastFlush) >= w.interval {
-			w.flush()
-			lastFlush = now
-		}
+		w.write()
 	}
+}
+
+// take swaps the waiting lines into the writer's batch, which must be
+// empty, gives Log the batch's buffer to fill, and reports whether any
+// line was waiting.
+func (l *Logger) take() bool {
+	w := &l.w
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lines == 0 {
+		return false
+	}
+	l.pending, w.batch = w.batch[:0], l.pending
+	l.lines = 0
+	if !l.closed {
+		l.full.Store(false)
+	}
+	return true
 }
 
 // writer is the state of the writer goroutine.
 type writer struct {
 	out      io.Writer
-	bw       *bufio.Writer
+	batch    []byte // lines taken from Log, being written
 	interval time.Duration
 	err      error // the first error of out; read by Close after done
 }
 
-func (w *writer) write(p []byte) {
-	if _, err := w.bw.Write(p); err != nil {
-		w.fail(err)
-	}
-}
-
-func (w *writer) flush() {
-	if w.bw.Buffered() == 0 {
+// write hands the batch to Output and empties it. When Output fails, the
+// first error is kept and the batch is lost; the next batch is tried
+// again, so that a full disk that frees up gets lines again.
+func (w *writer) write() {
+	if len(w.batch) == 0 {
 		return
 	}
-	if err := w.bw.Flush(); err != nil {
-		w.fail(err)
-	}
-}
-
-// fail keeps the first error and starts afresh: a bufio.Writer's error
-// is sticky, and a full disk that frees up should get lines again. The
-// lines in the failed write are lost.
-func (w *writer) fail(err error) {
-	if w.err == nil {
+	if _, err := w.out.Write(w.batch); err != nil && w.err == nil {
 		w.err = fmt.Errorf("accesslog: write: %w", err)
 	}
-	w.bw.Reset(w.out)
+	w.batch = w.batch[:0]
 }

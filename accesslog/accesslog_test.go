@@ -104,9 +104,9 @@ func requestIDs(t *testing.T, lines []string) []string {
 }
 
 // TestBlockedWriter stops the writer goroutine in Output.Write: Log must
-// keep returning at once, queue exactly Buffer lines, drop and count the
+// keep returning at once, accept exactly Buffer lines, drop and count the
 // rest, and after the writer is released every accepted line must be
-// written, in order.
+// written, in order, and Log accept lines again.
 func TestBlockedWriter(t *testing.T) {
 	const buffer, extra = 8, 5
 	out := newBlockingWriter()
@@ -140,12 +140,17 @@ func TestBlockedWriter(t *testing.T) {
 	}
 
 	close(out.release)
+	// Once the writer has taken the waiting lines, there is room again.
+	waitFor(t, 5*time.Second, "the waiting lines written", func() bool { return len(out.lines()) == buffer+1 })
+	if !l.Log(entryN("a", buffer+1)) {
+		t.Error("Log = false after the writer caught up")
+	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
 	got := requestIDs(t, out.lines())
-	want := make([]string, 0, buffer+1)
-	for i := 0; i <= buffer; i++ {
+	want := make([]string, 0, buffer+2)
+	for i := 0; i <= buffer+1; i++ {
 		want = append(want, "a"+strconv.Itoa(i))
 	}
 	if strings.Join(got, " ") != strings.Join(want, " ") {

@@ -55,7 +55,7 @@ func BenchmarkLogSustained(b *testing.B) {
 // BenchmarkFormat is the formatting alone, without queue and writer.
 func BenchmarkFormat(b *testing.B) {
 	e := fullEntry()
-	buf := make([]byte, 0, lineBufferSize)
+	buf := make([]byte, 0, stackLine)
 	b.Run("json", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

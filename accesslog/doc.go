@@ -1,28 +1,28 @@
 // Package accesslog writes the gateway's access log: one line per
 // request, formatted on the request path but written off it.
 //
-// Logger.Log formats an Entry into a pooled buffer and hands the line to
-// a bounded queue; a goroutine of the Logger's own writes the queue to
-// Settings.Output through a 64 KiB bufio.Writer. The guarantees:
+// Logger.Log formats an Entry on the caller's stack and appends the line
+// to a bounded buffer of waiting lines; a goroutine of the Logger's own
+// swaps that buffer for an empty one and writes the lines to
+// Settings.Output in one call. The guarantees:
 //
-//   - Log never blocks. It takes no lock that I/O holds (only the read
-//     side of a lock that Close alone takes for writing) and queues
-//     without waiting. A slow or stuck Output makes the queue fill; then
-//     Log drops the line and returns false.
+//   - Log never waits for I/O. It holds a mutex only to append a line;
+//     the writer goroutine holds it only to swap buffers, never while it
+//     writes. A slow or stuck Output makes the buffer fill; then Log
+//     drops the line and returns false.
 //   - Drops are counted. Dropped is the number of Log calls that returned
-//     false: queue full, or Logger closed.
+//     false: buffer full, or Logger closed.
 //   - Order is kept. Accepted lines (Log returned true) are written in the
-//     order they were queued, so one goroutine's lines appear in the order
-//     of its calls, and none is lost: Close writes every accepted line and
-//     flushes before it returns. A line is lost only when Output fails
+//     order they were accepted, so one goroutine's lines appear in the
+//     order of its calls, and none is lost: Close writes every accepted
+//     line before it returns. A line is lost only when Output fails
 //     (Close returns Output's first error).
 //   - In steady state Log allocates nothing (a test holds this).
 //
-// The writer goroutine collects queued lines in batches, every 20ms or
-// when Log finds the queue half full (not one wake-up per line), and hands
-// them to Output when its buffer is full and at most once per
-// Settings.FlushInterval otherwise: under load writes are large, and an
-// idle log is on disk within FlushInterval plus 20ms.
+// Lines are written in batches, not one write per line: as soon as 64 KiB
+// of lines (or half the buffer) wait, and otherwise at most once per
+// Settings.FlushInterval, the first time at once. Under load writes are
+// large, and an idle log is on disk within FlushInterval plus 20ms.
 //
 // # Formats
 //

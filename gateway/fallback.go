@@ -36,6 +36,22 @@ const (
 	hdrAge      = "Age"
 )
 
+// The values of X-Fallback: which step of the chain answered.
+const (
+	fallbackCache    = "cache"
+	fallbackUpstream = "upstream"
+	fallbackStatic   = "static"
+)
+
+// markFallback says on the answer, and to the access log, which step of
+// the fallback chain answered.
+func markFallback(ctx *fasthttp.RequestCtx, step string) {
+	ctx.Response.Header.Set(hdrFallback, step)
+	if ri := requestInfo(ctx); ri != nil {
+		ri.fallback = step
+	}
+}
+
 // fallback is a route's compiled fallback chain: a cached copy, then the
 // alternate upstream, then a static answer, then the plain error.
 // Immutable after build; close gives back the alternate's connections.
@@ -277,7 +293,7 @@ func (f *fallback) serve(ctx *fasthttp.RequestCtx, key []byte, cause error, ran 
 	if f.static != nil {
 		resetResponse(&ctx.Response)
 		_ = f.static.serve(ctx)
-		ctx.Response.Header.Set(hdrFallback, "static")
+		markFallback(ctx, fallbackStatic)
 		f.metrics.FallbackServed(metrics.SourceStatic)
 		return nil
 	}
@@ -304,7 +320,7 @@ func (f *fallback) tryAlternate(ctx *fasthttp.RequestCtx, ran bool) bool {
 		return false
 	}
 	f.alt.route.respHeaders.applyResponse(&ctx.Response.Header)
-	ctx.Response.Header.Set(hdrFallback, "upstream")
+	markFallback(ctx, fallbackUpstream)
 	return true
 }
 
@@ -338,7 +354,7 @@ func (c *routeCache) write(ctx *fasthttp.RequestCtx, e *cache.Entry, now time.Ti
 	var age [20]byte
 	resp.Header.SetBytesV(hdrAge, strconv.AppendInt(age[:0], ageSeconds(now, e.Stored), 10))
 	resp.Header.SetBytesKV(c.marker, c.markerV)
-	resp.Header.Set(hdrFallback, "cache")
+	markFallback(ctx, fallbackCache)
 	resp.SetBody(e.Body)
 }
 

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"bytes"
+	"encoding/binary"
+	"encoding/hex"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -219,22 +221,20 @@ func stripResponseHopByHop(h *fasthttp.ResponseHeader) {
 // appendRequestID appends a new random request id in the UUID version 4
 // layout to dst.
 func appendRequestID(dst []byte) []byte {
-	const hex = "0123456789abcdef"
-	hi, lo := rand.Uint64(), rand.Uint64()
-	hi = hi&^(0xf<<12) | 0x4<<12 // version 4
-	lo = lo&^(0x3<<62) | 0x2<<62 // variant 10
-	var b [16]byte
-	for i := 0; i < 8; i++ {
-		b[i] = byte(hi >> (56 - 8*i))
-		b[8+i] = byte(lo >> (56 - 8*i))
-	}
-	for i, c := range b {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			dst = append(dst, '-')
-		}
-		dst = append(dst, hex[c>>4], hex[c&0xf])
-	}
-	return dst
+	var raw [16]byte
+	binary.BigEndian.PutUint64(raw[:8], rand.Uint64()&^(0xf<<12)|0x4<<12) // version 4
+	binary.BigEndian.PutUint64(raw[8:], rand.Uint64()&^(0x3<<62)|0x2<<62) // variant 10
+	var id [36]byte
+	hex.Encode(id[0:8], raw[0:4])
+	id[8] = '-'
+	hex.Encode(id[9:13], raw[4:6])
+	id[13] = '-'
+	hex.Encode(id[14:18], raw[6:8])
+	id[18] = '-'
+	hex.Encode(id[19:23], raw[8:10])
+	id[23] = '-'
+	hex.Encode(id[24:36], raw[10:16])
+	return append(dst, id[:]...)
 }
 
 // headerOps are a route's compiled request or response header changes.

@@ -97,8 +97,13 @@ func (o *observer) close() {
 // reqInfo is what the steps of one request tell the access log and the
 // tracer. It lives in the request's user values while the request runs.
 type reqInfo struct {
-	tracer      *tracing.Tracer
-	span        *tracing.Span
+	tracer *tracing.Tracer
+	span   *tracing.Span
+	// trace is the context passed on to the upstream; zero when none.
+	trace tracing.SpanContext
+	// fallback is the step of the fallback chain that answered, as
+	// X-Fallback says it; "" when none did.
+	fallback    string
 	upstream    string
 	upstreamDur time.Duration
 }
@@ -132,9 +137,11 @@ func (o *observer) begin(ctx *fasthttp.RequestCtx, logged bool) *reqInfo {
 		}
 	}
 	span := o.tracer.Start("gateway request", parent, ctx.Time())
+	var out tracing.SpanContext
 	if parent.IsValid() || span != nil {
 		var buf [64]byte
-		h.SetBytesV(hdrTraceparent, span.Outgoing(parent).AppendTraceparent(buf[:0]))
+		out = span.Outgoing(parent)
+		h.SetCanonical(keyTraceparent, out.AppendTraceparent(buf[:0]))
 	}
 	if span == nil && !logged {
 		return nil
@@ -142,27 +149,37 @@ func (o *observer) begin(ctx *fasthttp.RequestCtx, logged bool) *reqInfo {
 	if len(h.Peek(hdrRequestID)) == 0 {
 		// Every logged request has an id; a proxied one passes it on.
 		var buf [40]byte
-		h.SetBytesV(hdrRequestID, appendRequestID(buf[:0]))
+		h.SetCanonical(keyRequestID, appendRequestID(buf[:0]))
 	}
 	ri := reqInfoPool.Get().(*reqInfo)
-	*ri = reqInfo{tracer: o.tracer, span: span}
+	*ri = reqInfo{tracer: o.tracer, span: span, trace: out}
 	ctx.SetUserValue(reqInfoKey, ri)
 	return ri
 }
 
 var reqInfoPool = sync.Pool{New: func() any { return new(reqInfo) }}
 
+// Header names as fasthttp stores them (first letter and each one after
+// a dash upper case), for SetCanonical: it skips the normalization that
+// Set does on every call.
+var (
+	keyRequestID   = []byte("X-Request-Id")
+	keyTraceparent = []byte("Traceparent")
+)
+
 // end finishes the request's span, writes its access log line and gives
 // ri back.
 func (o *observer) end(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted *trustedProxies, err error, logged bool) {
-	defer func() {
-		ctx.RemoveUserValue(reqInfoKey)
-		*ri = reqInfo{}
-		reqInfoPool.Put(ri)
-	}()
+	o.finish(ctx, ri, rt, trusted, err, logged)
+	ctx.RemoveUserValue(reqInfoKey)
+	*ri = reqInfo{}
+	reqInfoPool.Put(ri)
+}
+
+func (o *observer) finish(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted *trustedProxies, err error, logged bool) {
 	now := time.Now()
 	status := ctx.Response.StatusCode()
-	source := answerSource(ctx, rt, err)
+	source := answerSource(ctx, ri, rt, err)
 	if sp := ri.span; sp != nil {
 		if rt != nil {
 			sp.SetString("gateway.route", rt.name)
@@ -184,10 +201,10 @@ func (o *observer) end(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted
 	e.Time = ctx.Time()
 	e.RequestID = h.Peek(hdrRequestID)
 	if len(ctx.Response.Header.Peek(hdrRequestID)) == 0 {
-		ctx.Response.Header.SetBytesV(hdrRequestID, e.RequestID)
+		ctx.Response.Header.SetCanonical(keyRequestID, e.RequestID)
 	}
-	if sc, ok := tracing.ParseTraceparent(h.Peek(hdrTraceparent)); ok {
-		e.TraceID = sc.AppendTraceID(trace[:0])
+	if ri.trace.IsValid() {
+		e.TraceID = ri.trace.AppendTraceID(trace[:0])
 	}
 	e.Client = clientAddr(ctx, trusted).AppendTo(client[:0])
 	e.Method, e.Host, e.Path, e.Proto = ctx.Method(), h.Host(), ctx.Path(), h.Protocol()
@@ -217,7 +234,7 @@ func (o *observer) end(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted
 }
 
 // answerSource says what answered a request, for logs and spans.
-func answerSource(ctx *fasthttp.RequestCtx, rt *route, err error) string {
+func answerSource(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, err error) string {
 	switch {
 	case err == errRateLimited, rt != nil && rt.limit != nil && ctx.Response.StatusCode() == fasthttp.StatusTooManyRequests:
 		return "rate_limit"
@@ -226,12 +243,12 @@ func answerSource(ctx *fasthttp.RequestCtx, rt *route, err error) string {
 	case err != nil || rt == nil:
 		return "error"
 	}
-	switch string(ctx.Response.Header.Peek(hdrFallback)) {
-	case "cache":
+	switch ri.fallback {
+	case fallbackCache:
 		return "cache"
-	case "static":
+	case fallbackStatic:
 		return "static"
-	case "upstream":
+	case fallbackUpstream:
 		return "fallback_upstream"
 	}
 	switch {
