@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -8,6 +9,7 @@ import (
 	"github.com/fastgate/gateway/breaker"
 	"github.com/fastgate/gateway/config"
 	"github.com/fastgate/gateway/metrics"
+	"github.com/fastgate/gateway/tracing"
 )
 
 // newRouteBreaker builds rc's circuit breaker, named by the route. Its
@@ -84,6 +86,12 @@ func (g *guardStep) serve(ctx *fasthttp.RequestCtx) error {
 	var err error
 	rejected := false
 	if g.br != nil {
+		ri := tracedInfo(ctx, g.route)
+		var sp *tracing.Span
+		if ri != nil {
+			// The span covers the call the breaker guards.
+			sp = ri.stepSpan("circuit breaker", time.Now())
+		}
 		// The closure does not escape: Do calls it before returning.
 		rejected = g.br.Do(func() (int, bool) {
 			err = g.next(ctx)
@@ -91,6 +99,13 @@ func (g *guardStep) serve(ctx *fasthttp.RequestCtx) error {
 		})
 		if rejected {
 			err = errBreakerOpen
+		}
+		if sp != nil {
+			sp.SetString("gateway.breaker.outcome", pick(rejected, "rejected", "admitted"))
+			if err != nil {
+				sp.SetError(err.Error())
+			}
+			sp.End(time.Now())
 		}
 	} else {
 		err = g.next(ctx)
@@ -110,7 +125,15 @@ func (g *guardStep) serve(ctx *fasthttp.RequestCtx) error {
 	if kb != nil {
 		key = *kb
 	}
-	return fb.serve(ctx, key, err, !rejected)
+	ri := tracedInfo(ctx, g.route)
+	if ri == nil {
+		return fb.serve(ctx, key, err, !rejected)
+	}
+	sp := ri.stepSpan("fallback", time.Now())
+	err = fb.serve(ctx, key, err, !rejected)
+	sp.SetString("gateway.fallback", cmp.Or(ri.fallback, "error"))
+	sp.End(time.Now())
+	return err
 }
 
 // putKey returns a key buffer to keyPool, unless a rare long key grew it.

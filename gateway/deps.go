@@ -29,6 +29,9 @@ type deps struct {
 	// not asked.
 	check bool
 	log   *slog.Logger
+	// traced: the gateway exports spans, so routes' steps record their
+	// own under each sampled request's span.
+	traced bool
 
 	// cache holds the routes' fallback copies; made by the first route
 	// with fallback.cache (cacheFor).

@@ -109,6 +109,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		g.deps.close()
 		return nil, err
 	}
+	g.deps.traced = obs.tracer != nil
 	snap, err := buildSnapshot(cfg, g.deps, nil)
 	if err != nil {
 		g.metrics.ConfigRejected()
@@ -239,6 +240,10 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx, snap *snapshot) (rt *route, e
 		return nil, err
 	}
 	var params router.Params
+	var matchStart time.Time
+	if o.tracer != nil {
+		matchStart = time.Now()
+	}
 	id, ok := snap.table.Match(ctx.Method(), ctx.Host(), ctx.Path(), &params)
 	if !ok {
 		ri = o.begin(ctx, logged)
@@ -248,6 +253,11 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx, snap *snapshot) (rt *route, e
 	rt = snap.routes[id]
 	logged = logged && rt.sampled()
 	ri = o.begin(ctx, logged)
+	if ri != nil && ri.span != nil {
+		sp := ri.stepSpan("route match", matchStart)
+		sp.SetString("gateway.route", rt.name)
+		sp.End(time.Now())
+	}
 	m := rt.metrics
 	m.InFlight.Inc()
 	if err = g.run(ctx, rt); err != nil {

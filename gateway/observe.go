@@ -288,6 +288,37 @@ func logRate(rc *config.Route) float64 {
 	return 1
 }
 
+// tracedInfo returns the request's reqInfo when the request records spans
+// and its route's steps record their own; else nil, without a lookup when
+// export is off.
+func tracedInfo(ctx *fasthttp.RequestCtx, rt *route) *reqInfo {
+	if !rt.traced {
+		return nil
+	}
+	if ri := requestInfo(ctx); ri != nil && ri.span != nil {
+		return ri
+	}
+	return nil
+}
+
+// stepSpan starts a span of the gateway's own work at start, under the
+// request's span; nil (whose methods do nothing) when ri is nil or the
+// request records no spans.
+func (ri *reqInfo) stepSpan(name string, start time.Time) *tracing.Span {
+	if ri == nil || ri.span == nil {
+		return nil
+	}
+	return ri.tracer.Start(name, ri.span.Context(), start)
+}
+
+// pick returns yes when cond holds, else no.
+func pick(cond bool, yes, no string) string {
+	if cond {
+		return yes
+	}
+	return no
+}
+
 // upstreamCall records one attempt on an upstream target for the access
 // log, and as a span of its own when the request is traced.
 func (ri *reqInfo) upstreamCall(addr string, began time.Time, err error) {
@@ -302,4 +333,17 @@ func (ri *reqInfo) upstreamCall(addr string, began time.Time, err error) {
 		sp.SetError(err.Error())
 	}
 	sp.End(now)
+}
+
+// breakerRejected records, as a span when the request is traced, that
+// the breaker of target addr refused an attempt.
+func (ri *reqInfo) breakerRejected(addr string, began time.Time) {
+	if ri.span == nil {
+		return
+	}
+	sp := ri.stepSpan("circuit breaker", began)
+	sp.SetString("server.address", addr)
+	sp.SetString("gateway.breaker.outcome", "rejected")
+	sp.SetError(errBreakerOpen.Error())
+	sp.End(time.Now())
 }

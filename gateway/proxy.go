@@ -120,7 +120,9 @@ func (p *proxyStep) attempt(ctx *fasthttp.RequestCtx, t *target, deadline time.T
 	}
 	began := time.Now()
 	rejected, err = p.attemptOnce(ctx, t, deadline)
-	if !rejected {
+	if rejected {
+		ri.breakerRejected(t.inst.Addr, began)
+	} else {
 		ri.upstreamCall(t.inst.Addr, began, err)
 	}
 	return rejected, err

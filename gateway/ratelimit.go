@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/valyala/fasthttp"
@@ -160,7 +161,15 @@ func (ls *limiters) release(rl *routeLimit) {
 func withRateLimit(rt *route, trusted *trustedProxies, next handler) handler {
 	rl := rt.limit
 	return func(ctx *fasthttp.RequestCtx) error {
-		d := rl.decide(ctx, trusted)
+		var d ratelimit.Decision
+		if ri := tracedInfo(ctx, rt); ri != nil {
+			sp := ri.stepSpan("rate limit", time.Now())
+			d = rl.decide(ctx, trusted)
+			sp.SetString("gateway.rate_limit.outcome", pick(d.Allowed, "allowed", "refused"))
+			sp.End(time.Now())
+		} else {
+			d = rl.decide(ctx, trusted)
+		}
 		if !d.Allowed {
 			rt.metrics.RateLimited()
 			writeError(ctx, errRateLimited, rt.name)

@@ -33,6 +33,8 @@ type route struct {
 	respHeaders headerOps
 	// logRate is the share of requests the access log samples.
 	logRate float64
+	// traced: the steps record spans of their own (tracing export on).
+	traced bool
 	// limit is the route's rate limit; nil for none.
 	limit *routeLimit
 	// breaker guards the upstream; nil for none. Carried over with the

@@ -124,6 +124,7 @@ func (d *deps) buildRoute(rc *config.Route, cfg *config.Config, trusted *trusted
 		maxBody:     int(srv.MaxBodySize),
 		stripPrefix: []byte(rc.StripPrefix),
 		logRate:     logRate(rc),
+		traced:      d.traced,
 		reqHeaders:  newHeaderOps(rc.RequestHeaders.Set, rc.RequestHeaders.Remove),
 		respHeaders: newHeaderOps(rc.ResponseHeaders.Set, rc.ResponseHeaders.Remove),
 	}
