@@ -240,10 +240,6 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx, snap *snapshot) (rt *route, e
 		return nil, err
 	}
 	var params router.Params
-	var matchStart time.Time
-	if o.tracer != nil {
-		matchStart = time.Now()
-	}
 	id, ok := snap.table.Match(ctx.Method(), ctx.Host(), ctx.Path(), &params)
 	if !ok {
 		ri = o.begin(ctx, logged)
@@ -254,9 +250,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx, snap *snapshot) (rt *route, e
 	logged = logged && rt.sampled()
 	ri = o.begin(ctx, logged)
 	if ri != nil && ri.span != nil {
-		sp := ri.stepSpan("route match", matchStart)
-		sp.SetString("gateway.route", rt.name)
-		sp.End(time.Now())
+		ri.routeMatched(ctx, rt)
 	}
 	m := rt.metrics
 	m.InFlight.Inc()
