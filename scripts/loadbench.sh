@@ -17,6 +17,8 @@
 #   BENCH_WARMUP       unmeasured run before each, default 2s ("0" for none)
 #   BENCH_CONNECTIONS  open connections (wrk -c), default 50
 #   BENCH_TARGETS      which of "direct gateway nginx" to run, default all
+#   BENCH_PAIRS        paired runs per feature cost, default 4
+#   BENCH_PAIR_DURATION  length of each of those runs, default 5s
 #   BENCH_OUT          a directory to keep wrk's reports and the servers' logs in
 #
 # It installs wrk and nginx with apt-get when they are missing, listens on
@@ -35,6 +37,8 @@ upstream_addr=127.0.0.1:19001
 gateway_addr=127.0.0.1:18080 # as in configs/bench.yaml
 grpc_addr=127.0.0.1:19051    # as in configs/bench.yaml
 gateway_admin=127.0.0.1:19901
+twin_addr=127.0.0.1:18082 # the second gateway of the feature costs
+twin_admin=127.0.0.1:19902
 nginx_addr=127.0.0.1:18081
 
 proxy_cpu=0
@@ -57,7 +61,9 @@ seconds() {
 	*) echo "$d" ;;
 	esac
 }
-run_limit=$(($(seconds "$duration") + 30))
+pairs=${BENCH_PAIRS:-4}
+pair_duration=${BENCH_PAIR_DURATION:-5s}
+run_limit=$(($(seconds "$duration") + $(seconds "$pair_duration") + 30))
 warmup_limit=$(($(seconds "$warmup") + 30))
 
 apt_updated=false
@@ -168,6 +174,17 @@ if wants gateway; then
 	pids+=("$gateway_pid")
 	wait_port "$gateway_addr" "$gateway_pid" gateway "$tmp/gateway.log"
 	check gateway "$gateway_addr"
+
+	# Its twin: the same binary and routes on other ports, for the
+	# feature costs.
+	sed -e "s|\"$gateway_addr\"|\"$twin_addr\"|" -e "s|\"$gateway_admin\"|\"$twin_admin\"|" \
+		-e "s|\.\./bridge/|$PWD/bridge/|" configs/bench.yaml >"$tmp/bench-twin.yaml"
+	GOMAXPROCS=1 taskset -c "$proxy_cpu" bin/gateway run -config "$tmp/bench-twin.yaml" \
+		>"$tmp/twin.log" 2>&1 &
+	twin_pid=$!
+	pids+=("$twin_pid")
+	wait_port "$twin_addr" "$twin_pid" "second gateway" "$tmp/twin.log"
+	check "second gateway" "$twin_addr"
 fi
 
 nginx_pid=
@@ -296,39 +313,77 @@ for size in "${sizes[@]}"; do
 	wants nginx && bench nginx "$nginx_addr" "$size" "$nginx_pid"
 done
 
-# What a rate limit, and a breaker with a fallback cache, cost: the same
-# route plain, with a per-client limit set too high to refuse anything, and
-# behind a breaker and cache that never trigger, run in alternation three
-# times so that drift of the machine hits all alike; the median counts.
-limit_costs=()
-guard_costs=()
-log_costs=()
-trace_costs=()
-if wants gateway; then
-	saved=${per_cpu[gateway-13]:-}
-	nrows=${#rows[@]}
-	for round in 1 2 3; do
-		bench gateway "$gateway_addr" 13 "$gateway_pid"
-		plain=${per_cpu[gateway-13]}
-		bench gw+limit "$gateway_addr" 13 "$gateway_pid" limited.bench
-		limited=${per_cpu[gw+limit-13]}
-		limit_costs+=("$(awk -v g="$plain" -v r="$limited" 'BEGIN {printf "%.1f", (g > 0 ? (g - r) * 100 / g : 0)}')")
-		bench gw+guard "$gateway_addr" 13 "$gateway_pid" guarded.bench
-		guarded=${per_cpu[gw+guard-13]}
-		guard_costs+=("$(awk -v g="$plain" -v r="$guarded" 'BEGIN {printf "%.1f", (g > 0 ? (g - r) * 100 / g : 0)}')")
-		bench gw+log "$gateway_addr" 13 "$gateway_pid" logged.bench
-		logged=${per_cpu[gw+log-13]}
-		log_costs+=("$(awk -v g="$plain" -v r="$logged" 'BEGIN {printf "%.1f", (g > 0 ? (g - r) * 100 / g : 0)}')")
-		# The same header bytes under another name, so that only what the
-		# gateway does with a trace context is measured.
-		bench gw+hdr "$gateway_addr" 13 "$gateway_pid" "" "x-notaparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-		untraced=${per_cpu[gw+hdr-13]}
-		bench gw+trace "$gateway_addr" 13 "$gateway_pid" "" "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-		traced=${per_cpu[gw+trace-13]}
-		trace_costs+=("$(awk -v g="$untraced" -v r="$traced" 'BEGIN {printf "%.1f", (g > 0 ? (g - r) * 100 / g : 0)}')")
-		rows=("${rows[@]:0:nrows}") # the rounds print their own line
+# What a feature costs: two gateways on the proxy CPU, the same binary
+# and routes, loaded at the same time (each by its own wrk with half the
+# connections), one with requests for the plain route and one for the
+# same route with the feature; then the roles swap. Whatever the machine
+# does to one run (a neighbour on the core, frequency) it does to both,
+# which back-to-back runs cannot promise. The cost is pooled over the
+# runs: requests per CPU-second of the feature's side against the plain
+# side's.
+costs=()
+
+# duo HOST1 HEADER1 HOST2 HEADER2: gateway 1 serves the first kind of
+# request while gateway 2 serves the second, for pair_duration. Sets
+# duo_n1 duo_t1 duo_n2 duo_t2: requests and CPU ticks of each.
+duo() {
+	local h1=() h2=() a0 b0 w url=/bytes/13
+	[[ -n $1 ]] && h1+=(-H "Host: $1")
+	[[ -n $2 ]] && h1+=(-H "$2")
+	[[ -n $3 ]] && h2+=(-H "Host: $3")
+	[[ -n $4 ]] && h2+=(-H "$4")
+	a0=$(cpu_ticks "$gateway_pid")
+	b0=$(cpu_ticks "$twin_pid")
+	timeout "$run_limit" taskset -c "$load_cpu" wrk -t1 -c$((conns / 2)) -d"$pair_duration" "${h1[@]}" \
+		"http://$gateway_addr$url" >"$tmp/duo1.txt" &
+	w=$!
+	timeout "$run_limit" taskset -c "$load_cpu" wrk -t1 -c$((conns / 2)) -d"$pair_duration" "${h2[@]}" \
+		"http://$twin_addr$url" >"$tmp/duo2.txt"
+	wait "$w"
+	duo_t1=$(($(cpu_ticks "$gateway_pid") - a0))
+	duo_t2=$(($(cpu_ticks "$twin_pid") - b0))
+	duo_n1=$(awk '/ requests in / {print $1}' "$tmp/duo1.txt")
+	duo_n2=$(awk '/ requests in / {print $1}' "$tmp/duo2.txt")
+	if grep -q "Non-2xx\|Socket errors" "$tmp/duo1.txt" "$tmp/duo2.txt"; then
+		echo "loadbench: errors while measuring a feature cost:" >&2
+		cat "$tmp/duo1.txt" "$tmp/duo2.txt" >&2
+		exit 1
+	fi
+}
+
+# compare LABEL HOST HEADER BASE_HOST BASE_HEADER: the cost of the
+# feature that HOST and HEADER reach, against BASE_HOST and BASE_HEADER.
+compare() {
+	local label=$1 i bn=0 bt=0 fn=0 ft=0 b_n b_t f_n f_t per=()
+	duo "$4" "$5" "$2" "$3" # warm-up, not counted
+	for ((i = 0; i < pairs; i++)); do
+		if ((i % 2 == 0)); then
+			duo "$4" "$5" "$2" "$3"
+			b_n=$duo_n1 b_t=$duo_t1 f_n=$duo_n2 f_t=$duo_t2
+		else
+			duo "$2" "$3" "$4" "$5"
+			b_n=$duo_n2 b_t=$duo_t2 f_n=$duo_n1 f_t=$duo_t1
+		fi
+		bn=$((bn + b_n)) bt=$((bt + b_t)) fn=$((fn + f_n)) ft=$((ft + f_t))
+		per+=("$(awk -v bn="$b_n" -v bt="$b_t" -v fn="$f_n" -v ft="$f_t" \
+			'BEGIN {b = bn / bt; f = fn / ft; printf "%.1f", (b - f) * 100 / b}')")
 	done
-	per_cpu[gateway-13]=$saved
+	costs+=("$(printf '%s at 13 B: %s%% (%d paired runs of %s; each: %s%%)' "$label" \
+		"$(awk -v bn="$bn" -v bt="$bt" -v fn="$fn" -v ft="$ft" \
+			'BEGIN {b = bn / bt; f = fn / ft; printf "%.1f", (b - f) * 100 / b}')" \
+		"$pairs" "$pair_duration" "$(IFS=/; echo "${per[*]}")")")
+	echo "loadbench: ${costs[-1]}" >&2
+}
+
+if wants gateway; then
+	compare "rate limit (per client, never refusing) cost" limited.bench "" "" ""
+	compare "breaker and fallback cache (never triggered) cost" guarded.bench "" "" ""
+	compare "access log (every request, JSON to a file) cost" logged.bench "" "" ""
+	# The same header bytes under another name as the base, so that only
+	# what the gateway does with a trace context is measured.
+	compare "trace context passed on (export off) cost" \
+		"" "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" \
+		"" "x-notaparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	# A unary gRPC call through the gateway: JSON to protobuf and back.
 	bench grpc "$gateway_addr" "/v1/users/42?tags=a&verbose=true" "$gateway_pid" grpc.bench
 fi
@@ -342,14 +397,7 @@ echo "$header"
 printf '%s\n' "${rows[@]}"
 if wants gateway; then
 	echo
-	printf 'rate limit cost at 13 B, requests per CPU-second, three alternating rounds: %s%%; median %s%%\n' \
-		"$(IFS=/; echo "${limit_costs[*]}")" "$(printf '%s\n' "${limit_costs[@]}" | sort -g | sed -n 2p)"
-	printf 'breaker and fallback cache cost at 13 B, same rounds: %s%%; median %s%%\n' \
-		"$(IFS=/; echo "${guard_costs[*]}")" "$(printf '%s\n' "${guard_costs[@]}" | sort -g | sed -n 2p)"
-	printf 'access log (every request, JSON to a file) cost at 13 B, same rounds: %s%%; median %s%%\n' \
-		"$(IFS=/; echo "${log_costs[*]}")" "$(printf '%s\n' "${log_costs[@]}" | sort -g | sed -n 2p)"
-	printf 'trace context passed on (export off; against the same bytes in another header) cost at 13 B, same rounds: %s%%; median %s%%\n' \
-		"$(IFS=/; echo "${trace_costs[*]}")" "$(printf '%s\n' "${trace_costs[@]}" | sort -g | sed -n 2p)"
+	printf '%s\n' "${costs[@]}"
 fi
 if wants gateway && wants nginx; then
 	echo
