@@ -201,6 +201,11 @@ type Fallback struct {
 	// Static is a fixed answer, served when there is no cached copy and
 	// the alternate upstream (if any) failed too. Default: none.
 	Static *Respond `yaml:"static"`
+	// OnStatus lists upstream answer statuses (400-599) that take the
+	// fallback chain as a failed upstream does, as nginx's
+	// proxy_cache_use_stale http_503 does. Default: none, the upstream's
+	// answer is passed on whatever its status.
+	OnStatus []int `yaml:"on_status"`
 }
 
 // FallbackCache keeps a route's last good responses in the gateway-wide

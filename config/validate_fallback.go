@@ -46,12 +46,18 @@ func (v *validator) circuitBreaker(cb *CircuitBreaker, p string) {
 	default:
 		v.invalid(p+".per", cb.Per, "must be route or target")
 	}
-	seen := make(map[int]bool, len(cb.FailureOn))
-	for i, st := range cb.FailureOn {
-		sp := p + ".failure_on[" + strconv.Itoa(i) + "]"
+	v.statuses(cb.FailureOn, p+".failure_on", 100, "must be an HTTP status 100-599")
+}
+
+// statuses checks a list of HTTP statuses: each from lowest to 599
+// (else the error says want), none twice.
+func (v *validator) statuses(list []int, p string, lowest int, want string) {
+	seen := make(map[int]bool, len(list))
+	for i, st := range list {
+		sp := p + "[" + strconv.Itoa(i) + "]"
 		switch {
-		case st < 100 || st > 599:
-			v.invalid(sp, st, "must be an HTTP status 100-599")
+		case st < lowest || st > 599:
+			v.invalid(sp, st, want)
 		case seen[st]:
 			v.invalid(sp, st, "listed twice")
 		}
@@ -61,6 +67,7 @@ func (v *validator) circuitBreaker(cb *CircuitBreaker, p string) {
 
 func (v *validator) fallback(f *Fallback, p string) {
 	v.methods(f.Methods, p+".methods")
+	v.statuses(f.OnStatus, p+".on_status", 400, "must be an error status (400-599)")
 	if f.Upstream != nil {
 		v.upstream(f.Upstream, p+".upstream")
 	}

@@ -110,7 +110,10 @@ func (g *guardStep) serve(ctx *fasthttp.RequestCtx) error {
 	} else {
 		err = g.next(ctx)
 	}
-	if err == nil {
+	switch {
+	case err == nil && fb != nil && fb.onStatus(ctx):
+		err = errUpstreamStatus
+	case err == nil:
 		if kb == nil {
 			return nil
 		}
@@ -165,7 +168,7 @@ func callOutcome(ctx *fasthttp.RequestCtx, err error) (status int, connErr bool)
 // open.
 func fallbackCause(err error) bool {
 	switch err {
-	case errUpstreamFailed, errUpstreamTimeout, errNoInstance, errUpstreamSaturated, errBreakerOpen:
+	case errUpstreamFailed, errUpstreamTimeout, errNoInstance, errUpstreamSaturated, errBreakerOpen, errUpstreamStatus:
 		return true
 	}
 	return false

@@ -22,7 +22,11 @@ var (
 	errBreakerOpen       = errors.New("circuit breaker open")
 	errInternal          = errors.New("internal error")
 	errUpstreamTooLarge  = errors.New("upstream response too large")
-	errBadPathParam      = errors.New("a path parameter holds characters a destination cannot take")
+	// errUpstreamStatus: the upstream answered with a status of the
+	// route's fallback.on_status. Never written: the chain answers, or
+	// the upstream's answer stands.
+	errUpstreamStatus = errors.New("upstream answered with a fallback status")
+	errBadPathParam   = errors.New("a path parameter holds characters a destination cannot take")
 	// Publishes: never a 2xx for a message the broker did not confirm.
 	errBrokerUnavailable   = errors.New("broker unavailable")
 	errPublishNotConfirmed = errors.New("broker did not confirm the message")

@@ -63,6 +63,9 @@ type fallback struct {
 	alt     *proxyStep
 	static  *staticAnswer
 	metrics *metrics.Route
+	// statuses are the upstream statuses of fallback.on_status, by bit
+	// (status-400); zero for none.
+	statuses [4]uint64
 }
 
 // routeCache is a route's share of the gateway-wide fallback cache.
@@ -121,6 +124,9 @@ func (d *deps) newFallback(rt *route, rc *config.Route, cfg *config.Config, trus
 	}
 	if c.Static != nil {
 		f.static = newStaticAnswer(c.Static)
+	}
+	for _, st := range c.OnStatus {
+		f.statuses[(st-400)/64] |= 1 << ((st - 400) % 64)
 	}
 	if c.Upstream != nil {
 		p, err := newPool(c.Upstream, d.clients, d.registry, d.check)
@@ -233,6 +239,13 @@ func (f *fallback) close() {
 	}
 }
 
+// onStatus reports whether the upstream's answer to ctx's request has a
+// status of fallback.on_status and the request's method gets the chain.
+func (f *fallback) onStatus(ctx *fasthttp.RequestCtx) bool {
+	st := ctx.Response.StatusCode() - 400
+	return st >= 0 && st < 200 && f.statuses[st/64]&(1<<(st%64)) != 0 && f.eligible(ctx.Method())
+}
+
 // eligible reports whether a request of method gets the fallback chain.
 func (f *fallback) eligible(method []byte) bool {
 	for _, m := range f.methods {
@@ -275,8 +288,10 @@ func (f *fallback) appendKey(dst []byte, route string, ctx *fasthttp.RequestCtx)
 // serve runs the fallback chain for a request whose upstream failed with
 // cause (or whose breaker is open): a fresh enough cached copy, the
 // alternate upstream, the static answer, or cause itself for the
-// gateway's error answer. ran says whether the route's backend ran (and
-// so prepared the request for forwarding) before it failed.
+// gateway's error answer. For errUpstreamStatus the last step is the
+// upstream's own answer, still in ctx unless the alternate was tried (then
+// a 502). ran says whether the route's backend ran (and so prepared the
+// request for forwarding) before it failed.
 func (f *fallback) serve(ctx *fasthttp.RequestCtx, key []byte, cause error, ran bool) error {
 	if c := f.cache; c != nil && key != nil {
 		now := time.Now()
@@ -286,9 +301,13 @@ func (f *fallback) serve(ctx *fasthttp.RequestCtx, key []byte, cause error, ran 
 			return nil
 		}
 	}
-	if f.alt != nil && f.tryAlternate(ctx, ran) {
-		f.metrics.FallbackServed(metrics.SourceUpstream)
-		return nil
+	triedAlt := false
+	if f.alt != nil {
+		var answered bool
+		if answered, triedAlt = f.tryAlternate(ctx, ran); answered {
+			f.metrics.FallbackServed(metrics.SourceUpstream)
+			return nil
+		}
 	}
 	if f.static != nil {
 		resetResponse(&ctx.Response)
@@ -298,17 +317,23 @@ func (f *fallback) serve(ctx *fasthttp.RequestCtx, key []byte, cause error, ran 
 		return nil
 	}
 	f.metrics.FallbackServed(metrics.SourceError)
+	if cause == errUpstreamStatus {
+		if triedAlt {
+			return errUpstreamFailed
+		}
+		return nil
+	}
 	return cause
 }
 
 // tryAlternate forwards the request to the alternate upstream, with its
-// own timeout counted from now, and reports whether it answered. A request
-// whose streamed body the failed attempt may have consumed is not sent
-// again.
-func (f *fallback) tryAlternate(ctx *fasthttp.RequestCtx, ran bool) bool {
+// own timeout counted from now, and reports whether it answered and
+// whether it tried (and so cleared the response). A request whose
+// streamed body the failed attempt may have consumed is not sent again.
+func (f *fallback) tryAlternate(ctx *fasthttp.RequestCtx, ran bool) (answered, tried bool) {
 	req := &ctx.Request
 	if ran && req.IsBodyStream() && req.Header.ContentLength() != 0 {
-		return false
+		return false, false
 	}
 	if !ran {
 		f.alt.prepare(req, ctx.Path(), peerAddr(ctx))
@@ -317,11 +342,11 @@ func (f *fallback) tryAlternate(ctx *fasthttp.RequestCtx, ran bool) bool {
 	}
 	resetResponse(&ctx.Response)
 	if err := f.alt.forward(ctx, time.Now()); err != nil {
-		return false
+		return false, true
 	}
 	f.alt.route.respHeaders.applyResponse(&ctx.Response.Header)
 	markFallback(ctx, fallbackUpstream)
-	return true
+	return true, true
 }
 
 // resetResponse clears what an upstream may have left in resp, keeping a

@@ -296,3 +296,67 @@ func TestCacheMetrics(t *testing.T) {
 		t.Errorf("gateway_cache_evictions_total = %v, want 0", got)
 	}
 }
+
+// TestFallbackOnStatus: an upstream answer whose status the route lists in
+// fallback.on_status takes the chain as a failed upstream does (a stored
+// copy, the alternate, the static answer); with nothing to serve, the
+// upstream's own answer is passed on. Other statuses, and methods without
+// a fallback, are passed on as they are.
+func TestFallbackOnStatus(t *testing.T) {
+	var status atomic.Int64 // what the primary answers; 0 for 200
+	primary := startUpstream(t, func(ctx *fasthttp.RequestCtx) {
+		if st := int(status.Load()); st != 0 {
+			ctx.SetStatusCode(st)
+			ctx.SetBodyString("primary says " + strconv.Itoa(st))
+			return
+		}
+		ctx.SetBodyString("fresh " + string(ctx.Path()))
+	})
+	replica := startUpstream(t, func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("from the replica") })
+	gw := startGateway(t, `
+routes:
+  - name: cached
+    match: { path_prefix: /c/ }
+    upstream: { targets: ["{UP1}"], retries: 0 }
+    fallback: { on_status: [503], cache: {} }
+  - name: replica
+    match: { path_prefix: /r/ }
+    upstream: { targets: ["{UP1}"], retries: 0 }
+    fallback: { on_status: [503, 429], upstream: { targets: ["{UP2}"] } }
+  - name: static
+    match: { path_prefix: /s/ }
+    upstream: { targets: ["{UP1}"], retries: 0 }
+    fallback: { on_status: [500], static: { status: 200, body: "static answer" } }
+`, primary, replica)
+	stored := gw.do(t, "GET", "/c/page", nil, "")
+	if stored.StatusCode() != 200 {
+		t.Fatalf("while healthy: status %d", stored.StatusCode())
+	}
+	tests := []struct {
+		desc, method, path string
+		upstream           int
+		wantStatus         int
+		wantBody           string
+		wantFallback       string
+	}{
+		{desc: "stored copy", method: "GET", path: "/c/page", upstream: 503, wantStatus: 200, wantBody: string(stored.Body()), wantFallback: "cache"},
+		{desc: "no copy: the upstream's answer", method: "GET", path: "/c/never-stored", upstream: 503, wantStatus: 503, wantBody: "primary says 503"},
+		{desc: "status not listed", method: "GET", path: "/c/page", upstream: 500, wantStatus: 500, wantBody: "primary says 500"},
+		{desc: "method without fallback", method: "POST", path: "/c/page", upstream: 503, wantStatus: 503, wantBody: "primary says 503"},
+		{desc: "alternate upstream", method: "GET", path: "/r/x", upstream: 429, wantStatus: 200, wantBody: "from the replica", wantFallback: "upstream"},
+		{desc: "static answer", method: "GET", path: "/s/x", upstream: 500, wantStatus: 200, wantBody: "static answer", wantFallback: "static"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			status.Store(int64(tt.upstream))
+			resp := gw.do(t, tt.method, tt.path, nil, "")
+			if resp.StatusCode() != tt.wantStatus || string(resp.Body()) != tt.wantBody || string(resp.Header.Peek("X-Fallback")) != tt.wantFallback {
+				t.Errorf("status %d body %q X-Fallback %q, want %d %q %q", resp.StatusCode(), resp.Body(),
+					resp.Header.Peek("X-Fallback"), tt.wantStatus, tt.wantBody, tt.wantFallback)
+			}
+		})
+	}
+	if got := gw.metric(t, `gateway_fallback_served_total{route="cached",source="error"}`); got != 1 {
+		t.Errorf("chains that ended without an answer counted %v, want 1", got)
+	}
+}
