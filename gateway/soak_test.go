@@ -30,6 +30,7 @@ var hostileRequests = []string{
 	"GET /api/x HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 16<<10) + "\r\n\r\n",
 	"GET /" + strings.Repeat("a", 8<<10) + " HTTP/1.1\r\nHost: x\r\n\r\n",
 	"GET /api/x HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+	"POST /api/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=" + strings.Repeat("x", 20<<10) + "\r\nhello\r\n0\r\n\r\n",
 	"GET /api/x HTTP/1.1\r\nHo", // a head cut off: the client goes away
 }
 
@@ -47,6 +48,7 @@ func TestSoak(t *testing.T) {
 	})
 	gw := startGateway(t, `
 server: { read_timeout: 2s, idle_timeout: 5s }
+access_log: { output: /dev/null }
 routes:
   - { name: admin, match: { path_prefix: /admin }, respond: { status: 403, body: "no" } }
   - { name: api, match: { path_prefix: /api/ }, upstream: { targets: ["{UP1}"] } }
