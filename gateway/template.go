@@ -1,9 +1,10 @@
 package gateway
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
+
+	"github.com/fastgate/gateway/router"
 )
 
 // pathTemplate is a string with {name} parameters taken from the request
@@ -62,7 +63,7 @@ func (t *pathTemplate) expand(dst, path []byte) ([]byte, bool) {
 			dst = append(dst, p.literal...)
 			continue
 		}
-		v := pathSegment(path, p.segment)
+		v := router.Segment(path, p.segment)
 		if len(v) == 0 {
 			return dst, false
 		}
@@ -77,20 +78,6 @@ func (t *pathTemplate) expand(dst, path []byte) ([]byte, bool) {
 }
 
 // pathSegment returns the i-th segment of path (after the leading "/").
-func pathSegment(path []byte, i int) []byte {
-	path = bytes.TrimPrefix(path, []byte{'/'})
-	for ; i > 0; i-- {
-		j := bytes.IndexByte(path, '/')
-		if j < 0 {
-			return nil
-		}
-		path = path[j+1:]
-	}
-	if j := bytes.IndexByte(path, '/'); j >= 0 {
-		path = path[:j]
-	}
-	return path
-}
 
 func isParamByte(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '~'

@@ -1,5 +1,7 @@
 package router
 
+import "bytes"
+
 // MaxParams is the most parameters one template may have (a catch-all
 // counts as one). Compile rejects templates with more.
 const MaxParams = 8
@@ -75,4 +77,22 @@ func (p *Params) setNames(names []string) {
 	if p != nil {
 		copy(p.names[:p.n], names)
 	}
+}
+
+// Segment returns the i-th segment of path, counted from 0 after the
+// leading "/": the unit a path parameter names. It is borrowed from path;
+// nil when path has fewer segments.
+func Segment(path []byte, i int) []byte {
+	path = bytes.TrimPrefix(path, []byte{'/'})
+	for ; i > 0; i-- {
+		j := bytes.IndexByte(path, '/')
+		if j < 0 {
+			return nil
+		}
+		path = path[j+1:]
+	}
+	if j := bytes.IndexByte(path, '/'); j >= 0 {
+		path = path[:j]
+	}
+	return path
 }

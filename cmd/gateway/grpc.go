@@ -16,6 +16,7 @@ import (
 	grpcbridge "github.com/fastgate/gateway/bridge/grpc"
 	"github.com/fastgate/gateway/config"
 	"github.com/fastgate/gateway/gateway"
+	"github.com/fastgate/gateway/router"
 )
 
 // reflectTimeout bounds fetching a schema by server reflection when a
@@ -203,7 +204,7 @@ func (b *grpcRoute) Serve(ctx *fasthttp.RequestCtx, deadline time.Time) string {
 	req.Body, req.Query, req.Header = body, ctx.URI().QueryString(), &ctx.Request.Header
 	path := ctx.Path()
 	for _, p := range b.params {
-		req.Params = append(req.Params, grpcbridge.Param{Name: p.name, Value: segment(path, p.segment)})
+		req.Params = append(req.Params, grpcbridge.Param{Name: p.name, Value: router.Segment(path, p.segment)})
 	}
 	if b.streaming {
 		return b.serveStream(ctx, req, deadline)
@@ -288,21 +289,4 @@ func writeJSONError(ctx *fasthttp.RequestCtx, status int, msg string) {
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")
 	ctx.Response.SetBodyString(`{"error":"` + msg + `"}` + "\n")
-}
-
-// segment returns the i-th segment of path (after the leading "/"),
-// borrowed from path.
-func segment(path []byte, i int) []byte {
-	path = bytes.TrimPrefix(path, []byte{'/'})
-	for ; i > 0; i-- {
-		j := bytes.IndexByte(path, '/')
-		if j < 0 {
-			return nil
-		}
-		path = path[j+1:]
-	}
-	if j := bytes.IndexByte(path, '/'); j >= 0 {
-		path = path[:j]
-	}
-	return path
 }

@@ -22,7 +22,7 @@ var allowed = map[string][]string{
 	"metrics":              {"github.com/prometheus/client_golang"},
 	"upstream":             {"github.com/valyala/fasthttp"},
 	"gateway":              {"config", "router", "discovery", "metrics", "upstream", "bridge/broker", "accesslog", "tracing", "github.com/valyala/fasthttp", "github.com/prometheus/client_golang", "github.com/fsnotify/fsnotify", "ratelimit", "breaker", "cache", "github.com/redis/go-redis/v9"},
-	"cmd/gateway":          {"config", "gateway", "discovery", "bridge", "github.com/valyala/fasthttp"},
+	"cmd/gateway":          {"config", "gateway", "router", "discovery", "bridge", "github.com/valyala/fasthttp"},
 	"cmd/demo-upstream":    {"github.com/valyala/fasthttp"},
 	"cmd/demo-grpc":        {"bridge/grpc/grpctest"},
 	"internal/archtest":    {},
