@@ -10,7 +10,11 @@
 # nginx (scripts/nginx-bench.conf). For the proxies it reads the CPU time
 # they used during the run from /proc/PID/stat and their peak RSS from
 # /proc/PID/status, and it prints requests per CPU-second of each and the
-# gateway/nginx ratio of those.
+# gateway/nginx ratio of those. Since back-to-back runs on a shared machine
+# drift by more than the differences measured, the ratio to nginx and the
+# costs of the gateway's features (rate limit, breaker and cache, access
+# log, trace context) are also measured with both sides loaded at once on
+# CPU 0, each by its own wrk (see duo below).
 #
 # Environment:
 #   BENCH_DURATION     length of each measured run (wrk -d), default 10s
@@ -323,45 +327,60 @@ done
 # side's.
 costs=()
 
-# duo HOST1 HEADER1 HOST2 HEADER2: gateway 1 serves the first kind of
-# request while gateway 2 serves the second, for pair_duration. Sets
-# duo_n1 duo_t1 duo_n2 duo_t2: requests and CPU ticks of each.
+# duo: loads two servers on the proxy CPU at once for pair_duration, each
+# with its own wrk and half the connections: duo_url1 with the wrk
+# arguments of array duo_args1 against the processes of array duo_pids1,
+# and the same with 2. Sets duo_n1 duo_t1 duo_n2 duo_t2: requests answered
+# and CPU ticks used on each side.
 duo() {
-	local h1=() h2=() a0 b0 w url=/bytes/13
-	[[ -n $1 ]] && h1+=(-H "Host: $1")
-	[[ -n $2 ]] && h1+=(-H "$2")
-	[[ -n $3 ]] && h2+=(-H "Host: $3")
-	[[ -n $4 ]] && h2+=(-H "$4")
-	a0=$(cpu_ticks "$gateway_pid")
-	b0=$(cpu_ticks "$twin_pid")
-	timeout "$run_limit" taskset -c "$load_cpu" wrk -t1 -c$((conns / 2)) -d"$pair_duration" "${h1[@]}" \
-		"http://$gateway_addr$url" >"$tmp/duo1.txt" &
+	local a0 b0 w
+	a0=$(cpu_ticks "${duo_pids1[@]}")
+	b0=$(cpu_ticks "${duo_pids2[@]}")
+	timeout "$run_limit" taskset -c "$load_cpu" wrk -t1 -c$((conns / 2)) -d"$pair_duration" "${duo_args1[@]}" \
+		"$duo_url1" >"$tmp/duo1.txt" &
 	w=$!
-	timeout "$run_limit" taskset -c "$load_cpu" wrk -t1 -c$((conns / 2)) -d"$pair_duration" "${h2[@]}" \
-		"http://$twin_addr$url" >"$tmp/duo2.txt"
+	timeout "$run_limit" taskset -c "$load_cpu" wrk -t1 -c$((conns / 2)) -d"$pair_duration" "${duo_args2[@]}" \
+		"$duo_url2" >"$tmp/duo2.txt"
 	wait "$w"
-	duo_t1=$(($(cpu_ticks "$gateway_pid") - a0))
-	duo_t2=$(($(cpu_ticks "$twin_pid") - b0))
+	duo_t1=$(($(cpu_ticks "${duo_pids1[@]}") - a0))
+	duo_t2=$(($(cpu_ticks "${duo_pids2[@]}") - b0))
 	duo_n1=$(awk '/ requests in / {print $1}' "$tmp/duo1.txt")
 	duo_n2=$(awk '/ requests in / {print $1}' "$tmp/duo2.txt")
 	if grep -q "Non-2xx\|Socket errors" "$tmp/duo1.txt" "$tmp/duo2.txt"; then
-		echo "loadbench: errors while measuring a feature cost:" >&2
+		echo "loadbench: errors in a paired run:" >&2
 		cat "$tmp/duo1.txt" "$tmp/duo2.txt" >&2
 		exit 1
 	fi
+}
+
+# wrk_args HOST HEADER: the wrk arguments that send them, when not empty.
+wrk_args() {
+	[[ -n $1 ]] && printf '%s\n' -H "Host: $1"
+	[[ -n $2 ]] && printf '%s\n' -H "$2"
+	return 0
+}
+
+# gateways HOST1 HEADER1 HOST2 HEADER2: duo on the gateway and its twin,
+# the first getting requests with HOST1 and HEADER1, the twin the others.
+gateways() {
+	duo_url1="http://$gateway_addr/bytes/13" duo_url2="http://$twin_addr/bytes/13"
+	duo_pids1=("$gateway_pid") duo_pids2=("$twin_pid")
+	mapfile -t duo_args1 < <(wrk_args "$1" "$2")
+	mapfile -t duo_args2 < <(wrk_args "$3" "$4")
+	duo
 }
 
 # compare LABEL HOST HEADER BASE_HOST BASE_HEADER: the cost of the
 # feature that HOST and HEADER reach, against BASE_HOST and BASE_HEADER.
 compare() {
 	local label=$1 i bn=0 bt=0 fn=0 ft=0 b_n b_t f_n f_t per=()
-	duo "$4" "$5" "$2" "$3" # warm-up, not counted
+	gateways "$4" "$5" "$2" "$3" # warm-up, not counted
 	for ((i = 0; i < pairs; i++)); do
 		if ((i % 2 == 0)); then
-			duo "$4" "$5" "$2" "$3"
+			gateways "$4" "$5" "$2" "$3"
 			b_n=$duo_n1 b_t=$duo_t1 f_n=$duo_n2 f_t=$duo_t2
 		else
-			duo "$2" "$3" "$4" "$5"
+			gateways "$2" "$3" "$4" "$5"
 			b_n=$duo_n2 b_t=$duo_t2 f_n=$duo_n1 f_t=$duo_t1
 		fi
 		bn=$((bn + b_n)) bt=$((bt + b_t)) fn=$((fn + f_n)) ft=$((ft + f_t))
@@ -375,6 +394,27 @@ compare() {
 	echo "loadbench: ${costs[-1]}" >&2
 }
 
+# versus SIZE: the gateway and nginx loaded at once, pairs times; sets
+# versus_line to the pooled ratio of their requests per CPU-second.
+versus() {
+	local size=$1 i gn=0 gt=0 nn=0 nt=0 per=()
+	duo_url1="http://$gateway_addr/bytes/$size" duo_url2="http://$nginx_addr/bytes/$size"
+	duo_pids1=("$gateway_pid")
+	mapfile -t duo_pids2 < <(procs "$nginx_pid")
+	duo_args1=() duo_args2=()
+	duo # warm-up, not counted
+	for ((i = 0; i < pairs; i++)); do
+		duo
+		gn=$((gn + duo_n1)) gt=$((gt + duo_t1)) nn=$((nn + duo_n2)) nt=$((nt + duo_t2))
+		per+=("$(awk -v gn="$duo_n1" -v gt="$duo_t1" -v nn="$duo_n2" -v nt="$duo_t2" \
+			'BEGIN {printf "%.2f", (gn / gt) / (nn / nt)}')")
+	done
+	versus_line=$(printf '%s %sx (%s)' "$(size_name "$size")" \
+		"$(awk -v gn="$gn" -v gt="$gt" -v nn="$nn" -v nt="$nt" 'BEGIN {printf "%.2f", (gn / gt) / (nn / nt)}')" \
+		"$(IFS=/; echo "${per[*]}")")
+	echo "loadbench: gateway/nginx at once: $versus_line" >&2
+}
+
 if wants gateway; then
 	compare "rate limit (per client, never refusing) cost" limited.bench "" "" ""
 	compare "breaker and fallback cache (never triggered) cost" guarded.bench "" "" ""
@@ -384,6 +424,13 @@ if wants gateway; then
 	compare "trace context passed on (export off) cost" \
 		"" "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" \
 		"" "x-notaparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	versus_lines=()
+	if wants nginx; then
+		for size in "${sizes[@]}"; do
+			versus "$size"
+			versus_lines+=("$versus_line")
+		done
+	fi
 	# A unary gRPC call through the gateway: JSON to protobuf and back.
 	bench grpc "$gateway_addr" "/v1/users/42?tags=a&verbose=true" "$gateway_pid" grpc.bench
 fi
@@ -401,10 +448,12 @@ if wants gateway; then
 fi
 if wants gateway && wants nginx; then
 	echo
-	printf 'gateway/nginx, requests per CPU-second:'
+	printf 'gateway/nginx, requests per CPU-second, back to back (the table):'
 	for size in "${sizes[@]}"; do
 		awk -v g="${per_cpu[gateway-$size]}" -v n="${per_cpu[nginx-$size]}" -v s="$(size_name "$size")" \
 			'BEGIN {printf "  %s %.2fx", s, (n > 0 ? g / n : 0)}'
 	done
 	echo
+	printf 'gateway/nginx, requests per CPU-second, both loaded at once (%d pooled runs of %s; each):\n' "$pairs" "$pair_duration"
+	printf '  %s\n' "${versus_lines[@]}"
 fi
