@@ -1,78 +1,28 @@
 package gateway
 
 import (
-	"compress/gzip"
 	"encoding/hex"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/proto"
+
+	"github.com/fastgate/gateway/tracing/tracingtest"
 )
 
-// spanSink is an OTLP/HTTP trace receiver on loopback, as a collector.
-type spanSink struct {
-	srv   *httptest.Server
-	mu    sync.Mutex
-	spans []*tracepb.Span
-}
-
-func newSpanSink(t *testing.T) *spanSink {
-	s := &spanSink{}
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body io.Reader = r.Body
-		if r.Header.Get("Content-Encoding") == "gzip" {
-			zr, err := gzip.NewReader(r.Body)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusBadRequest)
-				return
-			}
-			body = zr
-		}
-		raw, err := io.ReadAll(body)
-		var msg coltracepb.ExportTraceServiceRequest
-		if err == nil {
-			err = proto.Unmarshal(raw, &msg)
-		}
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		s.mu.Lock()
-		for _, rs := range msg.GetResourceSpans() {
-			for _, ss := range rs.GetScopeSpans() {
-				s.spans = append(s.spans, ss.GetSpans()...)
-			}
-		}
-		s.mu.Unlock()
-		out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
-		w.Header().Set("Content-Type", "application/x-protobuf")
-		_, _ = w.Write(out)
-	}))
-	t.Cleanup(s.srv.Close)
-	return s
-}
-
-// trace waits until the spans of trace id, by name, include every one of
-// names, and returns them.
-func (s *spanSink) trace(t *testing.T, id string, names ...string) map[string]*tracepb.Span {
+// traceSpans waits until the spans rcv got of trace id, by name, include
+// every one of names, and returns them.
+func traceSpans(t *testing.T, rcv *tracingtest.Receiver, id string, names ...string) map[string]*tracepb.Span {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		got := make(map[string]*tracepb.Span)
-		s.mu.Lock()
-		for _, sp := range s.spans {
+		for _, sp := range rcv.Spans() {
 			if hex.EncodeToString(sp.GetTraceId()) == id {
 				got[sp.GetName()] = sp
 			}
 		}
-		s.mu.Unlock()
 		missing := false
 		for _, n := range names {
 			if got[n] == nil {
@@ -108,7 +58,7 @@ func spanAttr(sp *tracepb.Span, key string) string {
 // when one answers), in the client's trace.
 func TestSpansOfGatewayWork(t *testing.T) {
 	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "20") // export every 20ms, not 5s
-	sink := newSpanSink(t)
+	rcv := tracingtest.NewReceiver(t)
 	var up flakyUpstream // garbage instead of HTTP while down
 	upAddr := up.start(t)
 	gw := startGateway(t, strings.ReplaceAll(`
@@ -120,7 +70,7 @@ routes:
     circuit_breaker: { consecutive_failures: 5, open_for: 1m }
     fallback: { cache: { max_stale: 1m } }
     upstream: { targets: ["{UP1}"] }
-`, "{OTLP}", strings.TrimPrefix(sink.srv.URL, "http://")), upAddr)
+`, "{OTLP}", rcv.Endpoint()), upAddr)
 
 	const good, failed = "4bf92f3577b34da6a3ce929d0e0e4736", "5bf92f3577b34da6a3ce929d0e0e4737"
 	sampled := func(trace string) map[string]string {
@@ -130,7 +80,7 @@ routes:
 		t.Fatalf("status %d, want 200", resp.StatusCode())
 	}
 	upName := "upstream " + strings.TrimPrefix(upAddr, "http://")
-	spans := sink.trace(t, good, "gateway request", "route match", "rate limit", "circuit breaker", upName)
+	spans := traceSpans(t, rcv, good, "gateway request", "route match", "rate limit", "circuit breaker", upName)
 	root := spans["gateway request"]
 	if got := hex.EncodeToString(root.GetParentSpanId()); got != "00f067aa0ba902b7" {
 		t.Errorf("request span's parent %s, want the client's span 00f067aa0ba902b7", got)
@@ -156,7 +106,7 @@ routes:
 	if resp.StatusCode() != 200 || string(resp.Body()) != string(good200.Body()) {
 		t.Fatalf("failing upstream: status %d body %q, want the cached copy", resp.StatusCode(), resp.Body())
 	}
-	spans = sink.trace(t, failed, "gateway request", "fallback", upName)
+	spans = traceSpans(t, rcv, failed, "gateway request", "fallback", upName)
 	if got := spanAttr(spans["fallback"], "gateway.fallback"); got != "cache" {
 		t.Errorf("fallback span: gateway.fallback = %q, want cache", got)
 	}

@@ -3,6 +3,8 @@ package tracing
 import (
 	"testing"
 	"time"
+
+	"github.com/fastgate/gateway/tracing/tracingtest"
 )
 
 // BenchmarkPropagate is what a request costs with export off: read the
@@ -46,9 +48,9 @@ func BenchmarkStartEnd(b *testing.B) {
 		b.Run(tt.desc, func(b *testing.B) {
 			var tr *Tracer
 			if tt.desc != "export off" {
-				rcv := newReceiver(b)
-				rcv.discard = true
-				tr = mustNew(b, Settings{Endpoint: rcv.endpoint(), Insecure: true, Ratio: tt.ratio})
+				rcv := tracingtest.NewReceiver(b)
+				rcv.Discard()
+				tr = mustNew(b, Settings{Endpoint: rcv.Endpoint(), Insecure: true, Ratio: tt.ratio})
 			}
 			buf := make([]byte, 0, 64)
 			now := time.Now()

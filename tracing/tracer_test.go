@@ -12,6 +12,8 @@ import (
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/fastgate/gateway/tracing/tracingtest"
 )
 
 // mustNew is New for settings a test knows to be valid; the Tracer is
@@ -77,8 +79,8 @@ func TestNewSettings(t *testing.T) {
 // client's trace, its work is recorded as child spans, and the collector
 // receives all of them with the ids the gateway passed on.
 func TestExport(t *testing.T) {
-	rcv := newReceiver(t)
-	tr := mustNew(t, Settings{Endpoint: rcv.endpoint(), Insecure: true})
+	rcv := tracingtest.NewReceiver(t)
+	tr := mustNew(t, Settings{Endpoint: rcv.Endpoint(), Insecure: true})
 
 	incoming, ok := ParseTraceparent([]byte(sampleTP))
 	if !ok {
@@ -102,7 +104,7 @@ func TestExport(t *testing.T) {
 		t.Errorf("Outgoing = %+v, want the upstream span's context %+v", out, up.Context())
 	}
 
-	spans, services := rcv.received(t)
+	spans, services := received(t, rcv)
 	if len(services) == 0 || services[0] != DefaultServiceName {
 		t.Errorf("service names = %q, want %q", services, DefaultServiceName)
 	}
@@ -192,8 +194,8 @@ func TestSampling(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
-			rcv := newReceiver(t)
-			tr := mustNew(t, Settings{Endpoint: rcv.endpoint(), Insecure: true, Ratio: tt.ratio, ServiceName: "edge"})
+			rcv := tracingtest.NewReceiver(t)
+			tr := mustNew(t, Settings{Endpoint: rcv.Endpoint(), Insecure: true, Ratio: tt.ratio, ServiceName: "edge"})
 			sp := tr.Start("gateway", tt.give, time.Now())
 			sp.SetString("k", "v")
 			out := sp.Outgoing(tt.give)
@@ -202,7 +204,7 @@ func TestSampling(t *testing.T) {
 			if recorded := sp != nil; recorded != tt.wantRecorded {
 				t.Fatalf("recorded = %v, want %v", recorded, tt.wantRecorded)
 			}
-			spans, services := rcv.received(t)
+			spans, services := received(t, rcv)
 			if !tt.wantRecorded {
 				if len(spans) != 0 {
 					t.Errorf("exported %d spans, want none", len(spans))
@@ -316,13 +318,13 @@ func TestNil(t *testing.T) {
 // TestClose checks that Close may be repeated and that spans started
 // after it go nowhere.
 func TestClose(t *testing.T) {
-	rcv := newReceiver(t)
-	tr := mustNew(t, Settings{Endpoint: rcv.endpoint(), Insecure: true, Ratio: 1})
+	rcv := tracingtest.NewReceiver(t)
+	tr := mustNew(t, Settings{Endpoint: rcv.Endpoint(), Insecure: true, Ratio: 1})
 	closeNow(t, tr)
 	closeNow(t, tr)
 	sp := tr.Start("late", SpanContext{}, time.Now())
 	sp.End(time.Now())
-	if spans, _ := rcv.received(t); len(spans) != 0 {
+	if spans, _ := received(t, rcv); len(spans) != 0 {
 		t.Errorf("exported %d spans after Close", len(spans))
 	}
 }
