@@ -239,8 +239,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx, snap *snapshot) (rt *route, e
 		writeError(ctx, err, "")
 		return nil, err
 	}
-	var params router.Params
-	id, ok := snap.table.Match(ctx.Method(), ctx.Host(), ctx.Path(), &params)
+	id, ok := matchRoute(snap.table, ctx)
 	if !ok {
 		ri = o.begin(ctx, logged)
 		writeError(ctx, errNoRoute, "")
@@ -261,6 +260,18 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx, snap *snapshot) (rt *route, e
 	m.Duration.Observe(time.Since(ctx.Time()).Seconds())
 	m.InFlight.Dec()
 	return rt, err
+}
+
+// matchRoute looks ctx's request up in the route table. Not inlined: the
+// Params it needs would otherwise sit in Gateway.handle's frame, on the
+// stack of every request for the whole of its pipeline, which would then
+// more often outgrow a goroutine's first 8 KiB of stack (each idle
+// keep-alive connection keeps what its goroutine grew to).
+//
+//go:noinline
+func matchRoute(t *router.Table, ctx *fasthttp.RequestCtx) (int, bool) {
+	var params router.Params
+	return t.Match(ctx.Method(), ctx.Host(), ctx.Path(), &params)
 }
 
 // run runs the route's pipeline. A panic becomes a 500 and a log line,
