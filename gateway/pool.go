@@ -22,7 +22,7 @@ type pool struct {
 	settings config.Upstream
 	retries  int
 	// budget limits retries in flight (retry_budget); inflight counts the
-	// pool's requests being forwarded.
+	// pool's requests being forwarded (kept only when retries > 0).
 	budget   float64
 	inflight atomic.Int64
 	retrying atomic.Int64
