@@ -18,15 +18,6 @@ import (
 // server that keeps naming new dependencies.
 const maxReflectFiles = 4096
 
-// reflectStream is one open ServerReflectionInfo stream, of either
-// version of the protocol; each call sends one request and reads its
-// answer.
-type reflectStream interface {
-	fileContainingSymbol(symbol string) ([][]byte, error)
-	fileByFilename(name string) ([][]byte, error)
-	listServices() ([]string, error)
-}
-
 // errReflectAnswer is an answer of the wrong kind on a reflection stream.
 var errReflectAnswer = errors.New("grpcbridge: reflection answered with the wrong kind of message")
 
@@ -40,20 +31,19 @@ var errReflectAnswer = errors.New("grpcbridge: reflection answered with the wron
 // server does not implement v1. It uses one stream, ended before it
 // returns; ctx bounds the whole exchange.
 func Reflect(ctx context.Context, cc grpc.ClientConnInterface, services ...string) (*Schema, error) {
-	s, err := reflectOnce(ctx, cc, openReflectV1, services)
+	s, err := reflectOnce(ctx, cc, reflectV1, services)
 	if status.Code(err) == codes.Unimplemented {
-		s, err = reflectOnce(ctx, cc, openReflectV1Alpha, services)
+		s, err = reflectOnce(ctx, cc, reflectV1Alpha, services)
 	}
 	return s, err
 }
 
-// reflectOnce runs one reflection stream, which it ends before it
-// returns.
-func reflectOnce(ctx context.Context, cc grpc.ClientConnInterface,
-	open func(context.Context, grpc.ClientConnInterface) (reflectStream, error), services []string) (*Schema, error) {
+// reflectOnce runs one reflection stream on method (reflectV1 or
+// reflectV1Alpha), which it ends before it returns.
+func reflectOnce(ctx context.Context, cc grpc.ClientConnInterface, method string, services []string) (*Schema, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	st, err := open(ctx, cc)
+	st, err := openReflect(ctx, cc, method)
 	if err != nil {
 		return nil, fmt.Errorf("grpcbridge: server reflection: %w", err)
 	}
@@ -61,7 +51,7 @@ func reflectOnce(ctx context.Context, cc grpc.ClientConnInterface,
 }
 
 // reflectWith fetches the files of names and their imports over st.
-func reflectWith(st reflectStream, names []string) (*Schema, error) {
+func reflectWith(st *reflectStream, names []string) (*Schema, error) {
 	if len(names) == 0 {
 		all, err := st.listServices()
 		if err != nil {
