@@ -4,11 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"net"
 	"os"
-	"os/exec"
-	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -78,85 +74,4 @@ func uniquePrefix(t testing.TB) string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	return "rltest:" + t.Name() + ":" + hex.EncodeToString(b) + ":"
-}
-
-// redisServer is a redis-server the test runs on its own loopback port.
-type redisServer struct {
-	t    testing.TB
-	bin  string
-	port int
-	cmd  *exec.Cmd
-}
-
-func (s *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
-
-// startRedisServer starts redis-server on a free loopback port, without
-// persistence, and waits until it answers. It is stopped at cleanup.
-func startRedisServer(t testing.TB) *redisServer {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("REQUIRE_SERVICES") != "" {
-			t.Fatalf("redis-server: %v (REQUIRE_SERVICES is set)", err)
-		}
-		t.Skipf("redis-server: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	s := &redisServer{t: t, bin: bin, port: port}
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *redisServer) start() {
-	s.t.Helper()
-	s.cmd = exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning")
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	// Ready when it answers PING; bounded in attempts and time.
-	deadline := time.Now().Add(5 * time.Second)
-	for i := 0; ; i++ {
-		c, err := net.DialTimeout("tcp", s.addr(), 100*time.Millisecond)
-		if err == nil {
-			_ = c.SetDeadline(time.Now().Add(time.Second))
-			_, err = c.Write([]byte("PING\r\n"))
-			buf := make([]byte, 7)
-			if err == nil {
-				_, err = c.Read(buf)
-			}
-			c.Close()
-			if err == nil && string(buf) == "+PONG\r\n" {
-				return
-			}
-		}
-		if i >= 500 || time.Now().After(deadline) {
-			s.stop()
-			s.t.Fatalf("redis-server on %s not ready: %v", s.addr(), err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// stop ends the server with SIGTERM and waits for it (killing it after 5s).
-func (s *redisServer) stop() {
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-done
-	}
-	s.cmd = nil
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/fastgate/gateway/internal/testserver"
 )
 
 // outageLimiter is one limiter of TestRedisOutage with what it saw.
@@ -31,14 +33,14 @@ func (o *outageLimiter) seen() []bool {
 // reports the outage once, and once Redis is back the limit is shared
 // through it again.
 func TestRedisOutage(t *testing.T) {
-	srv := startRedisServer(t)
+	srv := testserver.Redis(t).Start()
 	timeout := testTimeout()
 	slack := 100 * time.Millisecond
 	if raceEnabled {
 		slack = 300 * time.Millisecond
 	}
 	prefix := uniquePrefix(t)
-	admin := redis.NewClient(ClientOptions(srv.addr(), time.Second))
+	admin := redis.NewClient(ClientOptions(srv.Addr(), time.Second))
 	t.Cleanup(func() { _ = admin.Close() })
 	ctx := context.Background()
 
@@ -49,7 +51,7 @@ func TestRedisOutage(t *testing.T) {
 
 	var ls []*outageLimiter
 	for _, mode := range []string{OnErrorAllow, OnErrorDeny, OnErrorLocal} {
-		client := redis.NewClient(ClientOptions(srv.addr(), timeout))
+		client := redis.NewClient(ClientOptions(srv.Addr(), timeout))
 		t.Cleanup(func() { _ = client.Close() })
 		o := &outageLimiter{onError: mode}
 		o.r = newRedis(t, RedisSettings{
@@ -76,7 +78,7 @@ func TestRedisOutage(t *testing.T) {
 		}
 	}
 
-	srv.stop()
+	srv.Stop()
 
 	// Down: 300 requests each, 100 a simulated second for 3 seconds.
 	for _, o := range ls {
@@ -106,7 +108,7 @@ func TestRedisOutage(t *testing.T) {
 		}
 	}
 
-	srv.start()
+	srv.Start()
 	if ok, _ := admin.ScriptExists(ctx, gcraScript.Hash()).Result(); len(ok) != 1 || ok[0] {
 		t.Fatalf("SCRIPT EXISTS after the restart = %v, want [false]", ok)
 	}
@@ -160,7 +162,7 @@ func TestRedisOutage(t *testing.T) {
 // each limiter reports exactly one outage and one recovery, whatever was
 // in flight when Redis went away or came back.
 func TestRedisOutageUnderLoad(t *testing.T) {
-	srv := startRedisServer(t)
+	srv := testserver.Redis(t).Start()
 	timeout := testTimeout()
 	slack := 100 * time.Millisecond
 	if raceEnabled {
@@ -169,7 +171,7 @@ func TestRedisOutageUnderLoad(t *testing.T) {
 	prefix := uniquePrefix(t)
 	var ls []*outageLimiter
 	for _, mode := range []string{OnErrorAllow, OnErrorDeny, OnErrorLocal} {
-		client := redis.NewClient(ClientOptions(srv.addr(), timeout))
+		client := redis.NewClient(ClientOptions(srv.Addr(), timeout))
 		t.Cleanup(func() { _ = client.Close() })
 		o := &outageLimiter{onError: mode}
 		o.r = newRedis(t, RedisSettings{
@@ -211,9 +213,9 @@ func TestRedisOutageUnderLoad(t *testing.T) {
 		}
 	}
 	time.Sleep(300 * time.Millisecond)
-	srv.stop()
+	srv.Stop()
 	time.Sleep(700 * time.Millisecond)
-	srv.start()
+	srv.Start()
 	deadline := time.Now().Add(5 * time.Second)
 	for _, o := range ls {
 		for !o.r.Healthy() && time.Now().Before(deadline) {

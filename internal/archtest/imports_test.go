@@ -37,6 +37,7 @@ var allowed = map[string][]string{
 	"bridge/broker/kafka":  {"bridge/broker", "github.com/twmb/franz-go"},
 	"bridge/broker/redis":  {"bridge/broker", "github.com/redis/go-redis/v9"},
 	"bridge/grpc":          {"google.golang.org/grpc", "google.golang.org/protobuf", "google.golang.org/genproto"},
+	"internal/testserver":  {},
 	"tracing/tracingtest":  {"go.opentelemetry.io/proto/otlp", "google.golang.org/protobuf"},
 	"bridge/grpc/grpctest": {"bridge/grpc", "google.golang.org/grpc", "google.golang.org/protobuf", "google.golang.org/genproto"},
 }

@@ -1,14 +1,10 @@
 package nats
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"net"
 	"os"
-	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -159,88 +155,3 @@ func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 }
 
 // natsServer is a nats-server with JetStream that a test runs on its own
-// loopback port and store directory.
-type natsServer struct {
-	t    testing.TB
-	bin  string
-	port int
-	dir  string
-	cmd  *exec.Cmd
-}
-
-func (s *natsServer) url() string { return "nats://127.0.0.1:" + strconv.Itoa(s.port) }
-
-// freePort returns a loopback port nothing listens on (at the moment).
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// ownServer returns a nats-server on a free loopback port, not started
-// yet; it is killed at cleanup.
-func ownServer(t testing.TB) *natsServer {
-	t.Helper()
-	bin, err := exec.LookPath("nats-server")
-	if err != nil {
-		bin = "/usr/sbin/nats-server"
-		if _, serr := os.Stat(bin); serr != nil {
-			if os.Getenv("REQUIRE_SERVICES") != "" {
-				t.Fatalf("nats-server: %v (REQUIRE_SERVICES is set)", err)
-			}
-			t.Skipf("nats-server: %v", err)
-		}
-	}
-	s := &natsServer{t: t, bin: bin, port: freePort(t), dir: t.TempDir()}
-	t.Cleanup(s.stop)
-	return s
-}
-
-// startOwnServer is ownServer, started.
-func startOwnServer(t testing.TB) *natsServer {
-	t.Helper()
-	s := ownServer(t)
-	s.start()
-	return s
-}
-
-// start runs the server and waits until it sends its INFO line.
-func (s *natsServer) start() {
-	s.t.Helper()
-	s.cmd = exec.Command(s.bin, "-a", "127.0.0.1", "-p", strconv.Itoa(s.port), "-js", "-sd", s.dir)
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for i := 0; ; i++ {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(s.port), 100*time.Millisecond)
-		if err == nil {
-			_ = c.SetDeadline(time.Now().Add(time.Second))
-			var line string
-			line, err = bufio.NewReader(c).ReadString('\n')
-			c.Close()
-			if err == nil && strings.HasPrefix(line, "INFO ") {
-				return
-			}
-		}
-		if i >= 500 || time.Now().After(deadline) {
-			s.stop()
-			s.t.Fatalf("nats-server on port %d not ready: %v", s.port, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// stop kills the server (as a crash would) and waits for it to exit.
-func (s *natsServer) stop() {
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
-	s.cmd = nil
-}

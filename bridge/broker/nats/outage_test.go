@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fastgate/gateway/bridge/broker"
+	"github.com/fastgate/gateway/internal/testserver"
 )
 
 // stateLog records OnStateChange calls.
@@ -38,7 +39,7 @@ func (l *stateLog) get() []bool {
 type target struct {
 	t       *testing.T
 	js      bool
-	srv     *natsServer
+	srv     *testserver.Server
 	stream  string
 	subject string
 	sub     *natsgo.Subscription // the latest core subscription
@@ -49,7 +50,7 @@ type target struct {
 // store across restarts, created when missing), or a new subscription.
 func (tg *target) ready() {
 	t := tg.t
-	nc, js := admin(t, tg.srv.url())
+	nc, js := admin(t, "nats://"+tg.srv.Addr())
 	if !tg.js {
 		sub, err := nc.SubscribeSync(tg.subject)
 		if err != nil {
@@ -106,7 +107,7 @@ func (tg *target) ids() []string {
 		return tg.got
 	}
 	var out []string
-	_, js := admin(t, tg.srv.url())
+	_, js := admin(t, "nats://"+tg.srv.Addr())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	st, err := js.Stream(ctx, tg.stream)
@@ -129,11 +130,11 @@ func (tg *target) ids() []string {
 func TestServerDown(t *testing.T) {
 	for _, js := range []bool{true, false} {
 		t.Run(fmt.Sprintf("jetstream=%v", js), func(t *testing.T) {
-			srv := startOwnServer(t)
+			srv := testserver.NATS(t).Start()
 			tg := &target{t: t, js: js, srv: srv, stream: "DOWN", subject: "gwt.down.x"}
 			tg.ready()
 			var states stateLog
-			s := testSettings(srv.url(), js)
+			s := testSettings("nats://"+srv.Addr(), js)
 			s.OnStateChange = states.add
 			p := newPublisher(t, s)
 			publish := func(id string, d time.Duration) (broker.Ack, error) {
@@ -146,7 +147,7 @@ func TestServerDown(t *testing.T) {
 			}
 			tg.drain()
 
-			srv.stop()
+			srv.Stop()
 			eventually(t, 10*time.Second, "Up false", func() bool { return !p.Up() })
 			for i := range 5 {
 				const deadline = time.Second
@@ -166,7 +167,7 @@ func TestServerDown(t *testing.T) {
 				}
 			}
 
-			srv.start()
+			srv.Start()
 			tg.ready()
 			// The same id on every attempt: a JetStream attempt that timed
 			// out but was stored is not stored twice.
@@ -193,9 +194,9 @@ func TestServerDown(t *testing.T) {
 func TestStartWhileDown(t *testing.T) {
 	for _, js := range []bool{true, false} {
 		t.Run(fmt.Sprintf("jetstream=%v", js), func(t *testing.T) {
-			srv := ownServer(t)
+			srv := testserver.NATS(t)
 			var states stateLog
-			s := testSettings(srv.url(), js)
+			s := testSettings("nats://"+srv.Addr(), js)
 			s.OnStateChange = states.add
 			p := newPublisher(t, s)
 			if p.Up() {
@@ -210,7 +211,7 @@ func TestStartWhileDown(t *testing.T) {
 			}
 			t.Logf("publish with no server: %v", err)
 
-			srv.start()
+			srv.Start()
 			tg.ready()
 			eventually(t, 15*time.Second, "publish once the server is up", func() bool {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -232,10 +233,10 @@ func TestStartWhileDown(t *testing.T) {
 // a file stream: after the restart, every publish that was acknowledged
 // is in the stream, and no message is in it twice.
 func TestKillDuringPublishes(t *testing.T) {
-	srv := startOwnServer(t)
+	srv := testserver.NATS(t).Start()
 	tg := &target{t: t, js: true, srv: srv, stream: "KILL", subject: "gwt.kill.x"}
 	tg.ready()
-	p := newPublisher(t, testSettings(srv.url(), true))
+	p := newPublisher(t, testSettings("nats://"+srv.Addr(), true))
 
 	var (
 		mu         sync.Mutex
@@ -272,7 +273,7 @@ func TestKillDuringPublishes(t *testing.T) {
 	}
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
 	eventually(t, 20*time.Second, "200 acknowledged", func() bool { return count() >= 200 })
-	srv.stop()
+	srv.Stop()
 	eventually(t, 10*time.Second, "Up false", func() bool { return !p.Up() })
 	close(stop)
 	wg.Wait()
@@ -280,7 +281,7 @@ func TestKillDuringPublishes(t *testing.T) {
 		t.Fatalf("publish: %v", unexpected)
 	}
 
-	srv.start()
+	srv.Start()
 	stored := map[string]int{}
 	for _, id := range tg.ids() {
 		stored[id]++

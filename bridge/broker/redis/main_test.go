@@ -4,10 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"net"
 	"os"
-	"os/exec"
-	"strconv"
 	"testing"
 	"time"
 
@@ -94,84 +91,3 @@ func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 }
 
 // redisServer is a redis-server a test runs on its own loopback port,
-// without persistence.
-type redisServer struct {
-	t    testing.TB
-	bin  string
-	port int
-	cmd  *exec.Cmd
-}
-
-func (s *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
-
-// ownServer returns a redis-server on a free loopback port, not started
-// yet; it is stopped at cleanup.
-func ownServer(t testing.TB) *redisServer {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		bin = "/usr/bin/redis-server"
-		if _, serr := os.Stat(bin); serr != nil {
-			if os.Getenv("REQUIRE_SERVICES") != "" {
-				t.Fatalf("redis-server: %v (REQUIRE_SERVICES is set)", err)
-			}
-			t.Skipf("redis-server: %v", err)
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	s := &redisServer{t: t, bin: bin, port: port}
-	t.Cleanup(s.stop)
-	return s
-}
-
-func startOwnServer(t testing.TB) *redisServer {
-	t.Helper()
-	s := ownServer(t)
-	s.start()
-	return s
-}
-
-// start runs the server and waits until it answers PING.
-func (s *redisServer) start() {
-	s.t.Helper()
-	s.cmd = exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning")
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for i := 0; ; i++ {
-		c, err := net.DialTimeout("tcp", s.addr(), 100*time.Millisecond)
-		if err == nil {
-			_ = c.SetDeadline(time.Now().Add(time.Second))
-			buf := make([]byte, 7)
-			if _, err = c.Write([]byte("PING\r\n")); err == nil {
-				_, err = c.Read(buf)
-			}
-			c.Close()
-			if err == nil && string(buf) == "+PONG\r\n" {
-				return
-			}
-		}
-		if i >= 500 || time.Now().After(deadline) {
-			s.stop()
-			s.t.Fatalf("redis-server on %s not ready: %v", s.addr(), err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// stop kills the server (as a crash would) and waits for it to exit.
-func (s *redisServer) stop() {
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
-	s.cmd = nil
-}

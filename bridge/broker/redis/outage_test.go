@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fastgate/gateway/bridge/broker"
+	"github.com/fastgate/gateway/internal/testserver"
 )
 
 // stateLog records OnStateChange calls.
@@ -40,18 +41,18 @@ func publishWithin(p *Publisher, m *broker.Message, d time.Duration) (broker.Ack
 // their deadline, never succeed, and Up goes false; Redis back on the
 // same port, Up comes back and the same Publisher publishes again.
 func TestServerDown(t *testing.T) {
-	srv := startOwnServer(t)
+	srv := testserver.Redis(t).Start()
 	var states stateLog
-	s := testSettings(srv.addr())
+	s := testSettings(srv.Addr())
 	s.OnStateChange = states.add
 	p := newPublisher(t, s)
-	c := admin(t, srv.addr())
+	c := admin(t, srv.Addr())
 	stream := key(t, c, "down")
 	if _, err := publishWithin(p, &broker.Message{Destination: stream, Payload: []byte("before")}, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 
-	srv.stop()
+	srv.Stop()
 	eventually(t, 10*time.Second, "Up false (PING)", func() bool { return !p.Up() })
 	for i := range 6 {
 		const deadline = time.Second
@@ -72,7 +73,7 @@ func TestServerDown(t *testing.T) {
 		}
 	}
 
-	srv.start()
+	srv.Start()
 	eventually(t, 10*time.Second, "Up again (PING)", p.Up)
 	ack, err := publishWithin(p, &broker.Message{Destination: stream, Payload: []byte("after")}, 5*time.Second)
 	if err != nil {
@@ -90,23 +91,23 @@ func TestServerDown(t *testing.T) {
 
 // TestUpFollowsPublishes: without PING, Up follows the publishes alone.
 func TestUpFollowsPublishes(t *testing.T) {
-	srv := startOwnServer(t)
-	s := testSettings(srv.addr())
+	srv := testserver.Redis(t).Start()
+	s := testSettings(srv.Addr())
 	s.PingInterval = -1
 	p := newPublisher(t, s)
-	c := admin(t, srv.addr())
+	c := admin(t, srv.Addr())
 	stream := key(t, c, "noping")
 	if !p.Up() {
 		t.Fatal("not up after New")
 	}
-	srv.stop()
+	srv.Stop()
 	if _, err := publishWithin(p, &broker.Message{Destination: stream, Payload: []byte("x")}, time.Second); err == nil {
 		t.Fatal("publish while down succeeded")
 	}
 	if p.Up() {
 		t.Fatal("up after a publish failed to reach Redis")
 	}
-	srv.start()
+	srv.Start()
 	eventually(t, 10*time.Second, "publish after restart", func() bool {
 		_, err := publishWithin(p, &broker.Message{Destination: stream, Payload: []byte("x")}, time.Second)
 		return err == nil
@@ -119,9 +120,9 @@ func TestUpFollowsPublishes(t *testing.T) {
 // TestStartWhileDown: New succeeds with no Redis; publishes fail at once
 // until Redis starts, then succeed with no restart.
 func TestStartWhileDown(t *testing.T) {
-	srv := ownServer(t)
+	srv := testserver.Redis(t)
 	var states stateLog
-	s := testSettings(srv.addr())
+	s := testSettings(srv.Addr())
 	s.OnStateChange = states.add
 	p := newPublisher(t, s)
 	if p.Up() {
@@ -134,7 +135,7 @@ func TestStartWhileDown(t *testing.T) {
 	}
 	t.Logf("publish with no Redis: %v", err)
 
-	srv.start()
+	srv.Start()
 	eventually(t, 10*time.Second, "publish once Redis is up", func() bool {
 		_, err := publishWithin(p, &broker.Message{Destination: stream, Payload: []byte("late")}, time.Second)
 		return err == nil
@@ -145,7 +146,7 @@ func TestStartWhileDown(t *testing.T) {
 	if got := states.get(); !slices.Equal(got, []bool{false, true}) {
 		t.Errorf("state changes %v, want [false true]", got)
 	}
-	c := admin(t, srv.addr())
+	c := admin(t, srv.Addr())
 	if n, err := c.XLen(context.Background(), stream).Result(); err != nil || n < 1 {
 		t.Fatalf("XLEN %d, %v", n, err)
 	}
