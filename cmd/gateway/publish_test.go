@@ -10,9 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +24,7 @@ import (
 
 	"github.com/fastgate/gateway/bridge/broker"
 	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/internal/testserver"
 )
 
 // needService returns addr when something answers there. Otherwise the
@@ -212,65 +211,6 @@ routes:
 }
 
 // natsServer runs a nats-server with JetStream that the test owns, on its
-// own port, so that it can stop and start it.
-type natsServer struct {
-	t    *testing.T
-	bin  string
-	port int
-	dir  string
-	cmd  *exec.Cmd
-}
-
-func newNATSServer(t *testing.T) *natsServer {
-	bin, err := exec.LookPath("nats-server")
-	if err != nil {
-		bin = "/usr/sbin/nats-server"
-	}
-	if _, err := os.Stat(bin); err != nil {
-		if os.Getenv("REQUIRE_SERVICES") != "" {
-			t.Fatalf("nats-server: %v (REQUIRE_SERVICES is set)", err)
-		}
-		t.Skipf("nats-server: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	s := &natsServer{t: t, bin: bin, port: port, dir: t.TempDir()}
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *natsServer) url() string { return "nats://127.0.0.1:" + strconv.Itoa(s.port) }
-
-func (s *natsServer) start() {
-	s.t.Helper()
-	s.cmd = exec.Command(s.bin, "-a", "127.0.0.1", "-p", strconv.Itoa(s.port), "-js", "-sd", s.dir)
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(s.port)); err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatal("nats-server did not come up in 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (s *natsServer) stop() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Kill()
-		_ = s.cmd.Wait()
-		s.cmd = nil
-	}
-}
 
 // waitFor polls cond every 50ms for up to 15s.
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -284,14 +224,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestPublishBrokerDownAndBack(t *testing.T) {
-	srv := newNATSServer(t)
-	srv.start()
+	srv := testserver.NATS(t).Start() // its own, so that it can stop and start it
 	tok := token(t)
 	// On disk, so that the stream outlives the server's restart.
-	_, _ = jetStream(t, srv.url(), "GWDOWN_"+tok, "down."+tok, jetstream.FileStorage)
+	_, _ = jetStream(t, "nats://"+srv.Addr(), "GWDOWN_"+tok, "down."+tok, jetstream.FileStorage)
 	gw := startBridgeGateway(t, `
 brokers:
-  events: { nats: { url: "`+srv.url()+`" }, required: true }
+  events: { nats: { url: "`+"nats://"+srv.Addr()+`" }, required: true }
 routes:
   - name: events
     match: { path: /v1/events, methods: [POST] }
@@ -300,7 +239,7 @@ routes:
 	if resp := gw.do(t, "POST", "/v1/events", nil, "one"); resp.StatusCode() != 202 {
 		t.Fatalf("broker up: status %d, body %s", resp.StatusCode(), resp.Body())
 	}
-	srv.stop()
+	srv.Stop()
 	waitFor(t, "gateway_broker_up turning 0", func() bool { return gw.metric(t, `gateway_broker_up{broker="events"}`) == 0 })
 	for i := range 5 {
 		resp := gw.do(t, "POST", "/v1/events", nil, "lost?")
@@ -311,7 +250,7 @@ routes:
 	if gw.gw.Ready() {
 		t.Error("ready while a required broker is down")
 	}
-	srv.start()
+	srv.Start()
 	waitFor(t, "a publish succeeding again", func() bool {
 		return gw.do(t, "POST", "/v1/events", nil, "two").StatusCode() == 202
 	})
