@@ -167,8 +167,8 @@ var (
 	keyTraceparent = []byte("Traceparent")
 )
 
-// end finishes the request's span, writes its access log line and gives
-// ri back.
+// end finishes the request's span, writes its access log line (finish)
+// and gives ri back.
 func (o *observer) end(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted *trustedProxies, err error, logged bool) {
 	o.finish(ctx, ri, rt, trusted, err, logged)
 	ctx.RemoveUserValue(reqInfoKey)
@@ -176,6 +176,8 @@ func (o *observer) end(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted
 	reqInfoPool.Put(ri)
 }
 
+// finish ends the request's span with its outcome and, when the request
+// is logged, writes its access log line.
 func (o *observer) finish(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted *trustedProxies, err error, logged bool) {
 	now := time.Now()
 	status := ctx.Response.StatusCode()
