@@ -103,7 +103,8 @@ func checkHost(s string) string {
 }
 
 // checkPath checks an exact path or prefix. An exact path may hold
-// parameters: {name} as a whole segment, names unique within the path.
+// parameters: {name} as a whole segment, names unique within the path, and
+// a catch-all {name...} as the last segment (the router's rules).
 func checkPath(p string, template bool) string {
 	if !strings.HasPrefix(p, "/") {
 		return `must start with "/"`
@@ -123,7 +124,8 @@ func checkPath(p string, template bool) string {
 		return "parameters like {id} are only allowed in path, not path_prefix"
 	}
 	names := make(map[string]bool)
-	for _, seg := range strings.Split(p[1:], "/") {
+	segs := strings.Split(p[1:], "/")
+	for i, seg := range segs {
 		if !strings.ContainsAny(seg, "{}") {
 			continue
 		}
@@ -135,6 +137,12 @@ func checkPath(p string, template bool) string {
 			return "a parameter must be a whole path segment, like /users/{id}/posts"
 		}
 		name := seg[1 : len(seg)-1]
+		if n, ok := strings.CutSuffix(name, "..."); ok {
+			if i != len(segs)-1 {
+				return "a catch-all parameter {name...} must be the last segment"
+			}
+			name = n
+		}
 		if !validParam(name) {
 			return "parameter names must match [A-Za-z_][A-Za-z0-9_]*"
 		}

@@ -388,24 +388,20 @@ func (v *validator) match(m *Match, p string) {
 	v.methods(m.Methods, p+".methods")
 }
 
-// methods checks a list of HTTP methods: known ones, each once.
+// methods checks a list of HTTP methods: any RFC 9110 method token
+// (extension methods such as PURGE or PROPFIND included), each once.
 func (v *validator) methods(list []string, p string) {
 	seen := make(map[string]bool, len(list))
 	for i, meth := range list {
 		mp := p + "[" + strconv.Itoa(i) + "]"
 		switch {
-		case !knownMethods[meth]:
-			v.invalid(mp, meth, "unknown method (want one of GET HEAD POST PUT PATCH DELETE OPTIONS TRACE CONNECT)")
+		case !isToken(meth):
+			v.invalid(mp, meth, "not a method name (want a token such as GET, POST or PURGE)")
 		case seen[meth]:
 			v.invalid(mp, meth, "listed twice")
 		}
 		seen[meth] = true
 	}
-}
-
-var knownMethods = map[string]bool{
-	"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true,
-	"DELETE": true, "OPTIONS": true, "TRACE": true, "CONNECT": true,
 }
 
 func (v *validator) stripPrefix(r *Route, p string) {
