@@ -65,7 +65,7 @@ type NATSBroker struct {
 	// URL is the server, or several separated by commas, with credentials
 	// if any ("nats://user:pass@host:4222"). Default
 	// "nats://127.0.0.1:4222".
-	URL string `yaml:"url"`
+	URL string `yaml:"url" redact:"url"`
 	// JetStream publishes through JetStream and answers after the stream
 	// acknowledged the message. false: core NATS, at most once. Default
 	// true.
@@ -75,14 +75,14 @@ type NATSBroker struct {
 // AMQPBroker connects to RabbitMQ.
 type AMQPBroker struct {
 	// URL is the AMQP URI. Default "amqp://guest:guest@127.0.0.1:5672/".
-	URL string `yaml:"url"`
+	URL string `yaml:"url" redact:"url"`
 }
 
 // KafkaBroker connects to Kafka.
 type KafkaBroker struct {
 	// Brokers are the seed brokers, "host:port". Default
 	// ["127.0.0.1:9092"].
-	Brokers []string `yaml:"brokers"`
+	Brokers []string `yaml:"brokers" redact:"url"`
 	// ClientID names the producer to the cluster. Default "gateway".
 	ClientID string `yaml:"client_id"`
 }
@@ -95,7 +95,7 @@ type RedisBroker struct {
 	// Username and Password authenticate (ACL or requirepass). Default
 	// none.
 	Username string `yaml:"username"`
-	Password string `yaml:"password"`
+	Password string `yaml:"password" redact:"secret"`
 	// DB is the database number. Default 0.
 	DB int `yaml:"db"`
 	// MaxLen trims each stream to about this many entries (XADD MAXLEN
@@ -109,7 +109,7 @@ type GRPC struct {
 	// Target is where the method is served: "host:port", several
 	// separated by commas (balanced round robin), or a discovered service,
 	// "consul://NAME" or "etcd://NAME". Required.
-	Target string `yaml:"target"`
+	Target string `yaml:"target" redact:"url"`
 	// Method is "package.Service/Method". Required. Client and
 	// bidirectional streaming methods are not supported.
 	Method string `yaml:"method"`

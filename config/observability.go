@@ -38,7 +38,7 @@ type RouteAccessLog struct {
 type Tracing struct {
 	// Endpoint is the collector's OTLP/HTTP "host:port" (spans go to
 	// /v1/traces). Required.
-	Endpoint string `yaml:"endpoint"`
+	Endpoint string `yaml:"endpoint" redact:"url"`
 	// Insecure sends plain HTTP instead of HTTPS. Default false.
 	Insecure bool `yaml:"insecure"`
 	// Ratio is the share (0..1) of new traces recorded; a request whose

@@ -16,11 +16,13 @@ import (
 const redacted = "<redacted>"
 
 // Redacted returns the effective configuration (defaults applied) as YAML,
-// for the admin listener's /-/config. Every value that came from an
-// environment variable is replaced by "<redacted>", and so is the value of
-// every header set whose name is Authorization, Proxy-Authorization,
-// Cookie or Set-Cookie, or contains "token", "secret" or "key". Fields left
-// empty are left out. Strings are written so that the output, read back
+// for the admin listener's /-/config. "<redacted>" stands in for: every
+// value that came from an environment variable; every field tagged
+// redact:"secret" (passwords, tokens); the user info and every query value
+// of the URLs in fields tagged redact:"url" ("nats://<redacted>@host",
+// "amqp://host/?password=<redacted>"); and the value of every header the
+// configuration sets, unless its name is on a short list of headers that
+// never carry credentials (harmlessHeaders). Fields left empty are left out. Strings are written so that the output, read back
 // by Parse, gives the same configuration (a literal "${" is written "$${").
 //
 // The output is one file: routes holds the routes of every file, merged,
@@ -43,49 +45,66 @@ func (c *Config) Redacted() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// holdsCredentials reports whether c has a credential that Redacted hides
-// (so that the redacted form does not read back as c).
+// holdsCredentials reports whether Redacted hides anything of c but values
+// from the environment (so that the redacted form does not read back as c).
 func (c *Config) holdsCredentials() bool {
-	d := c.Discovery
-	for _, b := range c.Brokers {
-		if (b.Redis != nil && b.Redis.Password != "") ||
-			(b.NATS != nil && redactURL(b.NATS.URL) != b.NATS.URL) ||
-			(b.AMQP != nil && redactURL(b.AMQP.URL) != b.AMQP.URL) {
-			return true
-		}
-	}
-	return (c.Redis != nil && c.Redis.Password != "") ||
-		(d.Consul != nil && d.Consul.Token != "") ||
-		(d.Etcd != nil && d.Etcd.Password != "")
+	e := encoder{}
+	e.node(reflect.ValueOf(c).Elem(), "")
+	return e.hid
 }
 
-// secretField reports whether the field at path holds a credential
-// (passwords and tokens of Redis, Consul, etcd), hidden wherever it came
-// from.
-func secretField(path string) bool {
-	return strings.HasSuffix(path, ".password") || strings.HasSuffix(path, ".token")
-}
+// How a field is redacted, by its redact struct tag.
+const (
+	redactSecret = "secret" // the whole value
+	redactURL    = "url"    // user info and query values of each URL
+)
 
-// redactURL hides the password of a broker URL ("nats://u:p@h" becomes
-// "nats://u:<redacted>@h"), for each comma-separated URL.
-func redactURL(s string) string {
+// redactURLs hides the user info and the query values of each
+// comma-separated URL in s: "nats://TOKEN@h" becomes "nats://<redacted>@h",
+// "amqp://u:p@h/?password=p" becomes "amqp://<redacted>@h/?password=<redacted>".
+// A value without a scheme ("u:p@host:2379") is read as an authority.
+func redactURLs(s string) string {
 	parts := strings.Split(s, ",")
 	for i, u := range parts {
 		scheme, rest, ok := strings.Cut(u, "://")
 		if !ok {
-			continue
+			scheme, rest = "", u
 		}
-		at := strings.LastIndexByte(rest, '@')
-		if at < 0 {
-			continue
+		end := strings.IndexAny(rest, "/?#")
+		if end < 0 {
+			end = len(rest)
 		}
-		user, _, hasPass := strings.Cut(rest[:at], ":")
-		if !hasPass {
-			continue
+		if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
+			rest = redacted + rest[at:]
 		}
-		parts[i] = scheme + "://" + user + ":" + redacted + rest[at:]
+		if q := strings.IndexByte(rest, '?'); q >= 0 {
+			rest = rest[:q+1] + redactQuery(rest[q+1:])
+		}
+		if ok {
+			rest = scheme + "://" + rest
+		}
+		parts[i] = rest
 	}
 	return strings.Join(parts, ",")
+}
+
+// redactQuery hides every value of a query string (and of its fragment):
+// the names say what is set, the values may be passwords or tokens.
+func redactQuery(q string) string {
+	frag := ""
+	if h := strings.IndexByte(q, '#'); h >= 0 {
+		q, frag = q[:h], q[h:]
+	}
+	pairs := strings.Split(q, "&")
+	for i, kv := range pairs {
+		if k, _, ok := strings.Cut(kv, "="); ok {
+			pairs[i] = k + "=" + redacted
+		}
+	}
+	if frag != "" {
+		frag = "#" + redacted
+	}
+	return strings.Join(pairs, "&") + frag
 }
 
 // mapping encodes a map of named sections (brokers), sorted by name.
@@ -109,7 +128,24 @@ func (e *encoder) mapping(v reflect.Value, path string) *yaml.Node {
 	return m
 }
 
-// sensitiveHeader reports whether a header's value is to be hidden.
+// harmlessHeaders are the headers (lower case) whose values /-/config
+// shows: they describe content and caching and never carry credentials.
+// Every other header value a configuration sets is hidden.
+var harmlessHeaders = map[string]bool{
+	"accept": true, "accept-encoding": true, "accept-language": true,
+	"access-control-allow-headers": true, "access-control-allow-methods": true,
+	"access-control-allow-origin": true, "access-control-expose-headers": true,
+	"access-control-max-age": true, "cache-control": true, "connection": true,
+	"content-disposition": true, "content-encoding": true, "content-language": true,
+	"content-security-policy": true, "content-type": true, "expires": true,
+	"keep-alive": true, "location": true, "pragma": true, "referrer-policy": true,
+	"retry-after": true, "server": true, "strict-transport-security": true,
+	"vary": true, "via": true, "x-cache": true, "x-content-type-options": true,
+	"x-frame-options": true, "x-robots-tag": true,
+}
+
+// sensitiveHeader reports whether a header is a credential by its name,
+// which the access log refuses to log.
 func sensitiveHeader(name string) bool {
 	n := strings.ToLower(name)
 	switch n {
@@ -154,11 +190,18 @@ func (c *Config) commentOrigins(root *yaml.Node) {
 }
 
 // encoder builds a yaml.Node tree from the schema structs, field by field
-// in declaration order, hiding secrets by path. Config.Include is left out:
-// the tree holds the routes of every file.
+// in declaration order, hiding values from the environment by path and
+// credentials by the fields' redact tags and header names. Config.Include
+// is left out: the tree holds the routes of every file.
 type encoder struct {
-	secrets map[string]bool // paths to hide; nil for Hash
-	reveal  bool            // show sensitive headers too: for Hash, never for output
+	secrets map[string]bool // paths to hide: values from the environment
+	hid     bool            // something other than secrets was hidden
+}
+
+// hide returns the stand-in for a hidden value and notes that one was.
+func (e *encoder) hide() *yaml.Node {
+	e.hid = true
+	return scalar("!!str", redacted)
 }
 
 func scalar(tag, value string) *yaml.Node {
@@ -169,7 +212,7 @@ func str(s string) *yaml.Node { return scalar("!!str", escapeEnv(s)) }
 
 // node encodes v; it returns nil for a value to leave out.
 func (e *encoder) node(v reflect.Value, path string) *yaml.Node {
-	if e.secrets[path] || (secretField(path) && v.Kind() == reflect.String && v.Len() > 0) {
+	if e.secrets[path] {
 		return scalar("!!str", redacted)
 	}
 	switch v.Type() {
@@ -217,9 +260,6 @@ func (e *encoder) node(v reflect.Value, path string) *yaml.Node {
 		if v.Len() == 0 {
 			return nil
 		}
-		if !e.reveal && strings.HasPrefix(path, "brokers") && strings.HasSuffix(path, ".url") {
-			return str(redactURL(v.String()))
-		}
 		return str(v.String())
 	case reflect.Int:
 		return scalar("!!int", strconv.FormatInt(v.Int(), 10))
@@ -246,7 +286,7 @@ func (e *encoder) structure(v reflect.Value, path string) *yaml.Node {
 		if path == "" && name == "include" {
 			continue
 		}
-		val := e.node(v.Field(i), joinPath(path, name))
+		val := e.field(v.Field(i), joinPath(path, name), f.Tag.Get("redact"))
 		if val == nil || val.Kind == yaml.MappingNode && len(val.Content) == 0 {
 			continue
 		}
@@ -255,8 +295,39 @@ func (e *encoder) structure(v reflect.Value, path string) *yaml.Node {
 	return m
 }
 
+// field encodes a struct field, redacted as its redact tag says.
+func (e *encoder) field(v reflect.Value, path, how string) *yaml.Node {
+	if how == "" || e.secrets[path] {
+		return e.node(v, path)
+	}
+	switch {
+	case v.Kind() == reflect.String && v.Len() == 0:
+		return nil
+	case v.Kind() == reflect.String && how == redactSecret:
+		return e.hide()
+	case v.Kind() == reflect.String && how == redactURL:
+		s := v.String()
+		if r := redactURLs(s); r != s {
+			e.hid = true
+			return str(r)
+		}
+		return str(s)
+	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
+		if v.Len() == 0 {
+			return nil
+		}
+		seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Style: yaml.FlowStyle}
+		for i := 0; i < v.Len(); i++ {
+			seq.Content = append(seq.Content, e.field(v.Index(i), path+"["+strconv.Itoa(i)+"]", how))
+		}
+		return seq
+	}
+	panic("config: redact tag on " + v.Type().String() + " at " + path)
+}
+
 // headers encodes a map of header names to values, sorted by name. Every
-// map in the schema is one; sensitive header values are hidden.
+// map in the schema is one; values are hidden unless the header is
+// harmless.
 func (e *encoder) headers(h map[string]string, path string) *yaml.Node {
 	if len(h) == 0 {
 		return nil
@@ -269,8 +340,11 @@ func (e *encoder) headers(h map[string]string, path string) *yaml.Node {
 	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	for _, k := range keys {
 		val := str(h[k])
-		if !e.reveal && (e.secrets[keyPath(path, k)] || sensitiveHeader(k)) {
+		switch {
+		case e.secrets[keyPath(path, k)]:
 			val = scalar("!!str", redacted)
+		case !harmlessHeaders[strings.ToLower(k)]:
+			val = e.hide()
 		}
 		m.Content = append(m.Content, scalar("!!str", k), val)
 	}

@@ -359,7 +359,7 @@ type Upstream struct {
 // Target is one upstream server.
 type Target struct {
 	// URL is "http://host:port". Required.
-	URL string `yaml:"url"`
+	URL string `yaml:"url" redact:"url"`
 	// Weight is the target's share under balance: weighted. Default 1.
 	Weight int `yaml:"weight"`
 }
@@ -431,7 +431,7 @@ type Redis struct {
 	Address string `yaml:"address"`
 	// Username and Password authenticate (Redis 6 ACLs); default none.
 	Username string `yaml:"username"`
-	Password string `yaml:"password"`
+	Password string `yaml:"password" redact:"secret"`
 	// DB selects the database. Default 0.
 	DB int `yaml:"db"`
 	// Timeout bounds one Redis call; past it the call counts as Redis being
@@ -456,9 +456,9 @@ type Discovery struct {
 // Consul is a Consul agent whose health endpoint lists instances.
 type Consul struct {
 	// Address is host:port or a URL. Default "127.0.0.1:8500".
-	Address string `yaml:"address"`
+	Address string `yaml:"address" redact:"url"`
 	// Token is the ACL token. Default: none.
-	Token string `yaml:"token"`
+	Token string `yaml:"token" redact:"secret"`
 	// Datacenter to ask. Default: the agent's.
 	Datacenter string `yaml:"datacenter"`
 	// Tag keeps only instances with this tag. Default: all.
@@ -476,13 +476,13 @@ type Consul struct {
 type Etcd struct {
 	// Endpoints are the members' client addresses. Default
 	// ["127.0.0.1:2379"].
-	Endpoints []string `yaml:"endpoints"`
+	Endpoints []string `yaml:"endpoints" redact:"url"`
 	// Prefix is where services live: <prefix><service>/<instance-id>.
 	// Default "/services/".
 	Prefix string `yaml:"prefix"`
 	// Username and Password authenticate. Default: none.
 	Username string `yaml:"username"`
-	Password string `yaml:"password"`
+	Password string `yaml:"password" redact:"secret"`
 	// DialTimeout bounds connecting. Default 5s.
 	DialTimeout time.Duration `yaml:"dial_timeout"`
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -43,5 +44,32 @@ routes:
 				t.Errorf("body %q, want %q", resp.Body(), tt.wantBody)
 			}
 		})
+	}
+}
+
+// TestAdminConfigHidesCredentials reads /-/config of a gateway whose
+// configuration holds credentials in places that names alone do not give
+// away.
+func TestAdminConfigHidesCredentials(t *testing.T) {
+	g := startGateway(t, `
+routes:
+  - name: r
+    match: { path: /r }
+    request_headers: { set: { X-Auth: hdrsecret1, Content-Type: text/plain } }
+    respond: { headers: { X-Signature: hdrsecret2 } }
+discovery:
+  etcd: { endpoints: ["http://root:etcdsecret@127.0.0.1:2379"] }
+`)
+	_, body, err := fasthttp.Get(nil, g.admin+"/-/config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"hdrsecret1", "hdrsecret2", "etcdsecret", "root"} {
+		if strings.Contains(string(body), secret) {
+			t.Errorf("/-/config shows %q:\n%s", secret, body)
+		}
+	}
+	if !strings.Contains(string(body), "Content-Type: text/plain") {
+		t.Errorf("/-/config hides a harmless header:\n%s", body)
 	}
 }
