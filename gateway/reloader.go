@@ -3,7 +3,9 @@ package gateway
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,7 +24,15 @@ const DefaultDebounce = 200 * time.Millisecond
 // Reloader loads the configuration file again and applies it: when a
 // watched file changes, and when asked (SIGHUP, POST /-/reload). A file
 // that does not load, or a configuration that does not compile, changes
-// nothing: the old one keeps serving. Safe for concurrent use.
+// nothing: the old one keeps serving.
+//
+// An included file that the last good configuration was read from and that
+// has vanished fails a reload that a file change started, so that a file
+// deleted by mistake (or half-way through a deploy) does not take its
+// routes out of service. Its removal takes effect through an explicit
+// reload, or when the directory it was in was replaced as a whole (a
+// Kubernetes ConfigMap volume swaps its "..data" symlink). Safe for
+// concurrent use.
 type Reloader struct {
 	path     string
 	gw       *Gateway
@@ -36,6 +46,10 @@ type Reloader struct {
 	// an event on anything else is ignored.
 	files map[string]bool
 	globs []string
+	// included lists the included files of the last good configuration;
+	// dirs of its include patterns map to what they were then (dirState).
+	included []string
+	incDirs  map[string]string
 }
 
 // NewReloader watches the configuration at path (and the files it
@@ -93,10 +107,16 @@ func (r *Reloader) Reload(trigger string, dryRun bool) (ReloadResult, error) {
 	return r.reload(trigger, dryRun, false)
 }
 
-func (r *Reloader) reload(trigger string, dryRun, skipSame bool) (ReloadResult, error) {
+// reload loads and applies the configuration. fromFile is true for a
+// reload that a file change started: one that finds nothing changed does
+// nothing, and one whose included files vanished is refused.
+func (r *Reloader) reload(trigger string, dryRun, fromFile bool) (ReloadResult, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	cfg, err := config.Load(r.path)
+	if err == nil && fromFile {
+		err = r.vanished(cfg)
+	}
 	if err != nil {
 		res := ReloadResult{DryRun: dryRun, Errors: errorLines(err)}
 		if !dryRun {
@@ -109,7 +129,7 @@ func (r *Reloader) reload(trigger string, dryRun, skipSame bool) (ReloadResult, 
 	if dryRun {
 		return r.gw.Preview(cfg)
 	}
-	if skipSame {
+	if fromFile {
 		if h := cfg.Hash(); h == r.gw.current.Load().hash {
 			r.follow(cfg)
 			return ReloadResult{Applied: false, Hash: h}, nil
@@ -136,6 +156,47 @@ func (r *Reloader) reload(trigger string, dryRun, skipSame bool) (ReloadResult, 
 	return res, nil
 }
 
+// vanished reports the included files of the last good configuration that
+// cfg no longer reads because they are gone, unless their directory was
+// replaced as a whole since.
+func (r *Reloader) vanished(cfg *config.Config) error {
+	now := make(map[string]bool)
+	for _, f := range cfg.Files() {
+		now[f] = true
+	}
+	var errs []error
+	for _, f := range r.included {
+		if now[f] {
+			continue
+		}
+		if _, err := os.Lstat(f); !errors.Is(err, fs.ErrNotExist) {
+			continue // still there: the include list changed on purpose
+		}
+		dir := filepath.Dir(f)
+		if then, ok := r.incDirs[dir]; ok {
+			if now := dirState(dir); now != "" && now != then {
+				continue // the directory was swapped as a whole
+			}
+		}
+		errs = append(errs, errors.New("gateway: "+f+
+			": an included file of the serving configuration is gone; its routes keep serving until a reload (SIGHUP or POST /-/reload) confirms the removal"))
+	}
+	return errors.Join(errs...)
+}
+
+// dirState identifies what a directory is: where it resolves to and where
+// its "..data" symlink (a Kubernetes ConfigMap volume's) points. Either
+// changes when the directory is replaced as a whole. It is "" for a
+// directory that is gone.
+func dirState(dir string) string {
+	resolved, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return ""
+	}
+	data, _ := os.Readlink(filepath.Join(dir, "..data"))
+	return resolved + "\x00" + data
+}
+
 // follow watches the directories of cfg's files and include patterns.
 // Directories, not files: editors save by writing a new file and renaming
 // it over the old one, and Kubernetes swaps a symlink, and a watch on the
@@ -143,14 +204,20 @@ func (r *Reloader) reload(trigger string, dryRun, skipSame bool) (ReloadResult, 
 func (r *Reloader) follow(cfg *config.Config) {
 	r.files = map[string]bool{r.path: true}
 	r.globs = nil
+	r.included = nil
+	r.incDirs = map[string]string{}
 	want := map[string]bool{filepath.Dir(r.path): true}
-	for _, f := range cfg.Files() {
+	for i, f := range cfg.Files() {
 		abs, err := filepath.Abs(f)
 		if err != nil {
 			continue
 		}
 		r.files[abs] = true
 		want[filepath.Dir(abs)] = true
+		if i > 0 {
+			r.included = append(r.included, f)
+			r.incDirs[filepath.Dir(f)] = dirState(filepath.Dir(f))
+		}
 	}
 	for _, g := range cfg.Includes() {
 		r.globs = append(r.globs, g)

@@ -1,8 +1,11 @@
 package gateway
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -72,4 +75,124 @@ discovery:
 	if !strings.Contains(string(body), "Content-Type: text/plain") {
 		t.Errorf("/-/config hides a harmless header:\n%s", body)
 	}
+}
+
+// TestReloadVanishedIncludeKeepsRoutes deletes the one file an include
+// glob matches: the file change must not take its routes out of service;
+// an explicit reload confirms the removal.
+func TestReloadVanishedIncludeKeepsRoutes(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "routes.d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "routes.d", "a.yaml"), `
+routes:
+  - { name: a, match: { path: /a }, respond: { body: a } }
+`)
+	writeFile(t, filepath.Join(dir, "gateway.yaml"), `
+include: ["routes.d/*.yaml"]
+routes:
+  - { name: main, match: { path: /main }, respond: { body: main } }
+`)
+	g := followFile(t, filepath.Join(dir, "gateway.yaml"), true)
+	const failures = `gateway_config_reloads_total{result="failure"}`
+	before := g.metric(t, failures)
+
+	if err := os.Remove(filepath.Join(dir, "routes.d", "a.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	g.waitMetric(t, failures, func(v float64) bool { return v > before })
+	if s := g.do(t, "GET", "/a", nil, ""); s.StatusCode() != 200 {
+		t.Fatalf("after the file vanished: /a %d, want 200 (the old configuration)", s.StatusCode())
+	}
+	_, err := g.reloader.reload("file change", false, true)
+	if err == nil || !strings.Contains(err.Error(), filepath.Join("routes.d", "a.yaml")) {
+		t.Errorf("a file-triggered reload: %v, want an error naming the vanished file", err)
+	}
+
+	res, err := g.reloader.Reload("SIGHUP", false)
+	if err != nil || !res.Applied {
+		t.Fatalf("explicit reload: %v %+v", err, res)
+	}
+	if s := g.do(t, "GET", "/a", nil, ""); s.StatusCode() != 404 {
+		t.Errorf("after the explicit reload: /a %d, want 404", s.StatusCode())
+	}
+	if s := g.do(t, "GET", "/main", nil, ""); s.StatusCode() != 200 {
+		t.Errorf("after the explicit reload: /main %d", s.StatusCode())
+	}
+	// The glob matching nothing is now the good state: other changes apply.
+	old := g.Config().Hash()
+	writeFile(t, filepath.Join(dir, "routes.d", "b.yaml"), `
+routes:
+  - { name: b, match: { path: /b }, respond: { body: b } }
+`)
+	g.waitHash(t, old)
+	if s := g.do(t, "GET", "/b", nil, ""); s.StatusCode() != 200 {
+		t.Errorf("a new file: /b %d", s.StatusCode())
+	}
+}
+
+// TestReloadConfigMapRemovesInclude removes an included file the way a
+// Kubernetes ConfigMap volume does: a new "..data" directory without it,
+// the symlink swapped, the file's own symlink removed. That replaces the
+// directory as a whole and applies without an explicit reload.
+func TestReloadConfigMapRemovesInclude(t *testing.T) {
+	dir := t.TempDir()
+	vol := filepath.Join(dir, "routes.d")
+	mk := func(version string, files map[string]string) {
+		if err := os.MkdirAll(filepath.Join(vol, version), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, content := range files {
+			if err := os.WriteFile(filepath.Join(vol, version, name), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	symlink := func(target, name string) {
+		if err := os.Symlink(target, filepath.Join(vol, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	routeA := "routes:\n  - { name: a, match: { path: /a }, respond: { body: a } }\n"
+	routeB := "routes:\n  - { name: b, match: { path: /b }, respond: { body: b } }\n"
+	mk("..v1", map[string]string{"a.yaml": routeA, "b.yaml": routeB})
+	symlink("..v1", "..data")
+	symlink("..data/a.yaml", "a.yaml")
+	symlink("..data/b.yaml", "b.yaml")
+	writeFile(t, filepath.Join(dir, "gateway.yaml"), "include: [\"routes.d/*.yaml\"]\nroutes: []\n")
+	g := followFile(t, filepath.Join(dir, "gateway.yaml"), true)
+	if s := g.do(t, "GET", "/a", nil, ""); s.StatusCode() != 200 {
+		t.Fatalf("before: /a %d", s.StatusCode())
+	}
+
+	old := g.Config().Hash()
+	mk("..v2", map[string]string{"b.yaml": routeB})
+	symlink("..v2", "..data_tmp")
+	if err := os.Rename(filepath.Join(vol, "..data_tmp"), filepath.Join(vol, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(vol, "a.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	g.waitHash(t, old)
+	if s := g.do(t, "GET", "/a", nil, ""); s.StatusCode() != 404 {
+		t.Errorf("after the swap: /a %d, want 404", s.StatusCode())
+	}
+	if s := g.do(t, "GET", "/b", nil, ""); s.StatusCode() != 200 {
+		t.Errorf("after the swap: /b %d, want 200", s.StatusCode())
+	}
+}
+
+// waitMetric waits, bounded, until the series' value satisfies ok.
+func (g *fileGateway) waitMetric(t testing.TB, series string, ok func(float64) bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if ok(g.metric(t, series)) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("%s did not reach the wanted value within 5s (now %v)", series, g.metric(t, series))
 }
