@@ -97,10 +97,10 @@ type RedisBroker struct {
 	Username string `yaml:"username"`
 	Password string `yaml:"password" redact:"secret"`
 	// DB is the database number. Default 0.
-	DB int `yaml:"db"`
+	DB int `yaml:"db" range:"0,100000"`
 	// MaxLen trims each stream to about this many entries (XADD MAXLEN
 	// ~). Default 0: streams are not trimmed.
-	MaxLen int `yaml:"max_len"`
+	MaxLen int `yaml:"max_len" range:"0,1000000000"`
 }
 
 // GRPC bridges a route to a gRPC method: the JSON body, path parameters
@@ -139,7 +139,7 @@ type GRPC struct {
 	ResponseMetadata []string `yaml:"response_metadata"`
 	// Timeout is the call's deadline; past it the client gets 504.
 	// Default 30s.
-	Timeout time.Duration `yaml:"timeout"`
+	Timeout time.Duration `yaml:"timeout" range:"1ms,1h"`
 
 	// descriptorSet is the content of Descriptors, read by Load, so that
 	// a reload sees a changed file.
@@ -192,10 +192,10 @@ type Publish struct {
 	Reply bool `yaml:"reply"`
 	// MaxPayload is the largest body published; larger ones get 413.
 	// Default 1MiB.
-	MaxPayload ByteSize `yaml:"max_payload"`
+	MaxPayload ByteSize `yaml:"max_payload" range:"1B,64MiB"`
 	// Timeout bounds the wait for the broker's confirmation; past it the
 	// client gets 504. Default 5s.
-	Timeout time.Duration `yaml:"timeout"`
+	Timeout time.Duration `yaml:"timeout" range:"1ms,1h"`
 }
 
 // Publish modes.

@@ -63,6 +63,21 @@ func checkHostPort(s string) string {
 	return ""
 }
 
+// sameListener reports whether two valid "host:port" listen addresses
+// take the same port on a common interface: the same port, and the same
+// host or either one all interfaces. Port 0 (any free port) never clashes.
+func sameListener(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	na, errPA := strconv.Atoi(pa)
+	nb, errPB := strconv.Atoi(pb)
+	if errA != nil || errB != nil || errPA != nil || errPB != nil || na != nb || na == 0 {
+		return false
+	}
+	all := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return strings.EqualFold(ha, hb) || all(ha) || all(hb)
+}
+
 // validHostname reports whether s (lower case) is a DNS name: dot-separated
 // labels of 1 to 63 letters, digits, '-' or '_', not starting or ending
 // with '-'; 253 bytes at most.
@@ -117,6 +132,9 @@ func checkPath(p string, template bool) string {
 			return "must not contain spaces or control characters"
 		}
 	}
+	if msg := checkNormalPath(p, template); msg != "" {
+		return msg
+	}
 	if !strings.ContainsAny(p, "{}") {
 		return ""
 	}
@@ -150,6 +168,30 @@ func checkPath(p string, template bool) string {
 			return "a parameter name is used twice"
 		}
 		names[name] = true
+	}
+	return ""
+}
+
+// checkNormalPath refuses what no request can match: the gateway routes
+// on the path decoded and cleaned ("//" merged, dot segments removed) and
+// refuses targets holding an encoded "/", "%", backslash or ";", or a raw
+// backslash or ";". A prefix's last segment may be partial ("/r/." matches
+// "/r/.well-known"), so only its complete segments are checked.
+func checkNormalPath(p string, exact bool) string {
+	if strings.ContainsAny(p, "%\\;") {
+		return "must not contain '%', '\\' or ';': requests are routed on the decoded path, and the gateway refuses these characters in it"
+	}
+	if strings.Contains(p, "//") {
+		return `must not contain "//": requests are routed with "//" merged into "/"`
+	}
+	segs := strings.Split(p[1:], "/")
+	if !exact {
+		segs = segs[:len(segs)-1]
+	}
+	for _, seg := range segs {
+		if seg == "." || seg == ".." {
+			return `must not contain "." or ".." segments: requests are routed with them removed`
+		}
 	}
 	return ""
 }

@@ -17,7 +17,7 @@ type AccessLog struct {
 	// Buffer is how many lines wait for the writer at most; when it is
 	// full lines are dropped and counted in
 	// gateway_access_log_dropped_total, never waited for. Default 4096.
-	Buffer int `yaml:"buffer"`
+	Buffer int `yaml:"buffer" range:"1,1000000"`
 	// Query logs the query string too. Default false: the path only.
 	Query bool `yaml:"query"`
 	// Headers lists request headers logged with each line. Authorization,
@@ -48,7 +48,7 @@ type Tracing struct {
 	// ServiceName is the service.name of the spans. Default "gateway".
 	ServiceName string `yaml:"service_name"`
 	// Timeout bounds one export. Default 10s.
-	Timeout time.Duration `yaml:"timeout"`
+	Timeout time.Duration `yaml:"timeout" range:"1ms,1m"`
 }
 
 // Access log formats.
@@ -86,9 +86,6 @@ func (v *validator) accessLog(a *AccessLog) {
 	default:
 		v.invalid("access_log.format", a.Format, "must be json or common")
 	}
-	if a.Buffer < 1 {
-		v.invalid("access_log.buffer", a.Buffer, "must be >= 1")
-	}
 	for i, name := range a.Headers {
 		p := "access_log.headers[" + strconv.Itoa(i) + "]"
 		switch {
@@ -113,5 +110,4 @@ func (v *validator) tracing(t *Tracing) {
 	if t.Ratio != nil && !(*t.Ratio >= 0 && *t.Ratio <= 1) {
 		v.invalid("tracing.ratio", *t.Ratio, "must be within 0 and 1")
 	}
-	v.positive("tracing.timeout", t.Timeout)
 }

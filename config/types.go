@@ -66,43 +66,43 @@ type Config struct {
 type Server struct {
 	// ReadTimeout bounds reading one request's headers and body from the
 	// client. Default 60s. Zero means the default.
-	ReadTimeout time.Duration `yaml:"read_timeout"`
+	ReadTimeout time.Duration `yaml:"read_timeout" range:"100ms,1h"`
 	// WriteTimeout bounds writing one response to the client. Default 60s.
 	// Zero means the default.
-	WriteTimeout time.Duration `yaml:"write_timeout"`
+	WriteTimeout time.Duration `yaml:"write_timeout" range:"100ms,1h"`
 	// IdleTimeout closes a keep-alive client connection idle for this
 	// long. Default 60s. Zero means the default.
-	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	IdleTimeout time.Duration `yaml:"idle_timeout" range:"100ms,1h"`
 	// DrainTimeout is how long a shutdown waits for in-flight requests
 	// before exiting, counted after ShutdownDelay: past it the process
 	// exits whatever is still running. Default 30s. Zero means the
 	// default.
-	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	DrainTimeout time.Duration `yaml:"drain_timeout" range:"100ms,1h"`
 	// ShutdownDelay is how long a shutdown keeps serving after /readyz
 	// turned 503, so that load balancers stop sending new requests before
 	// the listener closes. Default 0: close at once.
-	ShutdownDelay time.Duration `yaml:"shutdown_delay"`
+	ShutdownDelay time.Duration `yaml:"shutdown_delay" range:"0s,10m"`
 	// MaxHeaderBytes is the largest request head (request line plus
 	// headers) accepted; larger ones get 431. Default 8KiB. Zero means the
 	// default.
-	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
+	MaxHeaderBytes ByteSize `yaml:"max_header_bytes" range:"1KiB,64KiB"`
 	// MaxURILength is the longest request target (path and query, as the
 	// client sent it) accepted, in bytes; longer ones get 414. The whole
 	// head must still fit max_header_bytes (431 otherwise). Default 4KiB.
 	// Zero means the default.
-	MaxURILength ByteSize `yaml:"max_uri_length"`
+	MaxURILength ByteSize `yaml:"max_uri_length" range:"256B,64KiB"`
 	// MaxHeaderCount is the most header lines a request may carry; more
 	// get 431. Default 100. Zero means the default.
-	MaxHeaderCount int `yaml:"max_header_count"`
+	MaxHeaderCount int `yaml:"max_header_count" range:"10,1000"`
 	// MaxBodySize is the default request body limit of every route; larger
 	// bodies get 413. Default 10MiB. Zero means the default.
-	MaxBodySize ByteSize `yaml:"max_body_size"`
+	MaxBodySize ByteSize `yaml:"max_body_size" range:"1B,64GiB"`
 	// MaxConnsPerIP limits concurrent client connections from one IP.
 	// Default 0: no limit.
-	MaxConnsPerIP int `yaml:"max_conns_per_ip"`
+	MaxConnsPerIP int `yaml:"max_conns_per_ip" range:"0,1000000"`
 	// Concurrency limits requests handled at once; excess connections get
 	// 503. Default 0: fasthttp's default (256Ki).
-	Concurrency int `yaml:"concurrency"`
+	Concurrency int `yaml:"concurrency" range:"0,10000000"`
 }
 
 // Route is one entry of the route table.
@@ -117,7 +117,7 @@ type Route struct {
 	StripPrefix string `yaml:"strip_prefix"`
 	// MaxBodySize overrides server.max_body_size for this route. Zero
 	// means the server's value.
-	MaxBodySize ByteSize `yaml:"max_body_size"`
+	MaxBodySize ByteSize `yaml:"max_body_size" range:"1B,64GiB"`
 	// RequestHeaders are applied to the request before it is forwarded.
 	RequestHeaders HeaderOps `yaml:"request_headers"`
 	// ResponseHeaders are applied to the answer before it is sent.
@@ -153,21 +153,21 @@ type CircuitBreaker struct {
 	FailureRatio float64 `yaml:"failure_ratio"`
 	// MinRequests is how many calls Window must hold before FailureRatio
 	// applies. Default 0: from the first call.
-	MinRequests int `yaml:"min_requests"`
+	MinRequests int `yaml:"min_requests" range:"0,1000000"`
 	// ConsecutiveFailures opens the breaker after this many failures in a
 	// row. Default 0: the rule is off, unless FailureRatio is 0 too; then
 	// it is 5.
-	ConsecutiveFailures int `yaml:"consecutive_failures"`
+	ConsecutiveFailures int `yaml:"consecutive_failures" range:"0,1000000"`
 	// Window is how far back the counts reach. Default 10s. Zero means the
 	// default.
-	Window time.Duration `yaml:"window"`
+	Window time.Duration `yaml:"window" range:"1s,24h"`
 	// OpenFor is how long the breaker stays open before probing. Default
 	// 30s. Zero means the default.
-	OpenFor time.Duration `yaml:"open_for"`
+	OpenFor time.Duration `yaml:"open_for" range:"100ms,24h"`
 	// HalfOpenRequests is how many probe calls pass once OpenFor is over;
 	// all must succeed to close the breaker. Default 1. Zero means the
 	// default.
-	HalfOpenRequests int `yaml:"half_open_requests"`
+	HalfOpenRequests int `yaml:"half_open_requests" range:"1,1000"`
 	// FailureOn lists the upstream statuses (100-599) that count as
 	// failures. Default: every 5xx. Connection errors and timeouts always
 	// count; a 4xx counts only when listed.
@@ -213,14 +213,14 @@ type Fallback struct {
 type FallbackCache struct {
 	// MaxStale is the age past which a stored copy is no longer served.
 	// Default 5m. Zero means the default.
-	MaxStale time.Duration `yaml:"max_stale"`
+	MaxStale time.Duration `yaml:"max_stale" range:"1s,168h"`
 	// Vary names request headers whose values are part of the cache key,
 	// besides method, host, path and query. Default: none.
 	Vary []string `yaml:"vary"`
 	// MaxEntrySize is the largest response body stored; a response
 	// without Content-Length or with a larger one is not stored. Default
 	// 1MiB. Zero means the default.
-	MaxEntrySize ByteSize `yaml:"max_entry_size"`
+	MaxEntrySize ByteSize `yaml:"max_entry_size" range:"1B,1GiB"`
 	// AllowPrivate stores responses marked Cache-Control: private or
 	// carrying Set-Cookie (the Set-Cookie header itself is never stored).
 	// Set it only when the answers are the same for every client. Default
@@ -243,10 +243,10 @@ type FallbackCache struct {
 type Cache struct {
 	// MaxBytes bounds what the cache holds, keys, headers and bodies
 	// counted. Default 64MiB. Zero means the default.
-	MaxBytes ByteSize `yaml:"max_bytes"`
+	MaxBytes ByteSize `yaml:"max_bytes" range:"64KiB,64GiB"`
 	// MaxEntries bounds the number of entries. Default 0: no limit but
 	// MaxBytes. Otherwise at least 2.
-	MaxEntries int `yaml:"max_entries"`
+	MaxEntries int `yaml:"max_entries" range:"2,100000000,zero"`
 }
 
 // Match selects requests. At least one of Path and PathPrefix is required,
@@ -316,22 +316,22 @@ type Upstream struct {
 	Balance string `yaml:"balance"`
 	// Timeout bounds the whole upstream exchange, from connect to the end
 	// of the response headers; past it the client gets 504. Default 30s.
-	Timeout time.Duration `yaml:"timeout"`
+	Timeout time.Duration `yaml:"timeout" range:"1ms,1h"`
 	// ConnectTimeout bounds a TCP connect to a target. Default 5s.
-	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	ConnectTimeout time.Duration `yaml:"connect_timeout" range:"1ms,1m"`
 	// ReadTimeout bounds each read from a target connection. Default 60s.
-	ReadTimeout time.Duration `yaml:"read_timeout"`
+	ReadTimeout time.Duration `yaml:"read_timeout" range:"1ms,1h"`
 	// WriteTimeout bounds each write to a target connection. Default 60s.
-	WriteTimeout time.Duration `yaml:"write_timeout"`
+	WriteTimeout time.Duration `yaml:"write_timeout" range:"1ms,1h"`
 	// IdleTimeout closes pooled keep-alive connections idle this long.
 	// Default 60s.
-	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	IdleTimeout time.Duration `yaml:"idle_timeout" range:"100ms,1h"`
 	// MaxConns caps open connections per target. Default 512.
-	MaxConns int `yaml:"max_conns"`
+	MaxConns int `yaml:"max_conns" range:"1,100000"`
 	// Retries is how many other targets are tried after a connection
 	// failure. Default 1. Only idempotent methods are retried unless
 	// RetryNonIdempotent is set.
-	Retries *int `yaml:"retries"`
+	Retries *int `yaml:"retries" range:"0,10"`
 	// RetryNonIdempotent allows retrying POST, PATCH and other
 	// non-idempotent requests after a connection failure. Default false:
 	// only idempotent methods and requests carrying an Idempotency-Key
@@ -344,11 +344,11 @@ type Upstream struct {
 	RetryBudget *float64 `yaml:"retry_budget"`
 	// ConnWait is how long a request waits for a connection when
 	// max_conns are busy before it gets 503. Default 250ms; 0: no wait.
-	ConnWait *time.Duration `yaml:"conn_wait"`
+	ConnWait *time.Duration `yaml:"conn_wait" range:"0s,1m"`
 	// MaxResponseSize bounds the upstream's response body: a larger
 	// declared Content-Length is a 502; a chunked body that grows past it
 	// is cut off and the client connection closed. Default 0: no bound.
-	MaxResponseSize ByteSize `yaml:"max_response_size"`
+	MaxResponseSize ByteSize `yaml:"max_response_size" range:"1B,64GiB,zero"`
 	// HostHeader replaces the Host header sent upstream. Default "": the
 	// client's Host is passed on.
 	HostHeader string `yaml:"host_header"`
@@ -361,7 +361,7 @@ type Target struct {
 	// URL is "http://host:port". Required.
 	URL string `yaml:"url" redact:"url"`
 	// Weight is the target's share under balance: weighted. Default 1.
-	Weight int `yaml:"weight"`
+	Weight int `yaml:"weight" range:"1,10000"`
 }
 
 // PassiveHealth takes a target out of rotation after consecutive connection
@@ -369,10 +369,10 @@ type Target struct {
 type PassiveHealth struct {
 	// MaxFailures is how many consecutive failed connects take a target out.
 	// Default 3.
-	MaxFailures int `yaml:"max_failures"`
+	MaxFailures int `yaml:"max_failures" range:"1,10000"`
 	// Cooldown is how long a failed target stays out before it is tried
 	// again. Default 10s.
-	Cooldown time.Duration `yaml:"cooldown"`
+	Cooldown time.Duration `yaml:"cooldown" range:"100ms,24h"`
 }
 
 // ByteSize is a size in bytes. In YAML it is an integer or a string with a
@@ -388,7 +388,7 @@ type RateLimit struct {
 	Rate Rate `yaml:"rate"`
 	// Burst is how many requests may come at once after a quiet spell.
 	// Default: one second's worth of Rate, at least 1.
-	Burst int `yaml:"burst"`
+	Burst int `yaml:"burst" range:"1,1000000000"`
 	// Per says whose bucket a request takes from: "route" (default: one
 	// bucket for everyone), "client_ip" (the client address that
 	// trusted_proxies yields), "header:NAME" or "query:NAME" (the value of
@@ -408,11 +408,11 @@ type RateLimit struct {
 	OnRedisError string `yaml:"on_redis_error"`
 	// Instances is how many gateway instances share a cluster limit; the
 	// local fallback gets Rate / Instances. Default 1.
-	Instances int `yaml:"instances"`
+	Instances int `yaml:"instances" range:"1,10000"`
 	// MaxKeys caps the buckets kept for one limit (per client IP, header
 	// or query value); past it the least recently used are dropped.
 	// Default 100000.
-	MaxKeys int `yaml:"max_keys"`
+	MaxKeys int `yaml:"max_keys" range:"1,100000000"`
 	// Headers adds the RateLimit-Policy and RateLimit headers to admitted
 	// answers too; a refused one always has them. Default false.
 	Headers bool `yaml:"headers"`
@@ -433,12 +433,12 @@ type Redis struct {
 	Username string `yaml:"username"`
 	Password string `yaml:"password" redact:"secret"`
 	// DB selects the database. Default 0.
-	DB int `yaml:"db"`
+	DB int `yaml:"db" range:"0,100000"`
 	// Timeout bounds one Redis call; past it the call counts as Redis being
 	// unreachable. Default 50ms.
-	Timeout time.Duration `yaml:"timeout"`
+	Timeout time.Duration `yaml:"timeout" range:"1ms,1m"`
 	// PoolSize caps connections to Redis. Default 10 per CPU.
-	PoolSize int `yaml:"pool_size"`
+	PoolSize int `yaml:"pool_size" range:"0,10000"`
 }
 
 // Discovery configures service registries.
@@ -469,7 +469,7 @@ type Consul struct {
 	// false: passing instances only.
 	IncludeFailing bool `yaml:"include_failing"`
 	// WaitTime is how long a blocking query waits for a change. Default 5m.
-	WaitTime time.Duration `yaml:"wait_time"`
+	WaitTime time.Duration `yaml:"wait_time" range:"1s,10m"`
 }
 
 // Etcd is an etcd cluster where instances register under a prefix.
@@ -484,5 +484,5 @@ type Etcd struct {
 	Username string `yaml:"username"`
 	Password string `yaml:"password" redact:"secret"`
 	// DialTimeout bounds connecting. Default 5s.
-	DialTimeout time.Duration `yaml:"dial_timeout"`
+	DialTimeout time.Duration `yaml:"dial_timeout" range:"1ms,1m"`
 }

@@ -7,9 +7,9 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // validator checks a decoded, defaulted Config and collects every problem,
@@ -103,10 +103,10 @@ func (v *validator) config(c *Config) {
 			v.invalid(p, tp, msg)
 		}
 	}
-	v.server(&c.Server)
-	if c.Cache != nil {
-		v.cache(c.Cache)
+	if c.Listen != "" && c.Admin != AdminOff && sameListener(c.Listen, c.Admin) {
+		v.invalid("admin", c.Admin, "is the proxy listener's address too ("+strconv.Quote(c.Listen)+"); give the admin listener its own port")
 	}
+	v.ranges(reflect.ValueOf(c).Elem(), "")
 	if c.Redis != nil {
 		v.redis(c.Redis)
 	}
@@ -171,7 +171,6 @@ func (v *validator) discovery(d *Discovery) {
 		default:
 			v.invalid("discovery.consul.consistency", c.Consistency, "must be stale, default or consistent")
 		}
-		v.positive("discovery.consul.wait_time", c.WaitTime)
 	}
 	if e := d.Etcd; e != nil {
 		for i, ep := range e.Endpoints {
@@ -182,20 +181,12 @@ func (v *validator) discovery(d *Discovery) {
 		if !strings.HasPrefix(e.Prefix, "/") {
 			v.invalid("discovery.etcd.prefix", e.Prefix, `must start with "/"`)
 		}
-		v.positive("discovery.etcd.dial_timeout", e.DialTimeout)
 	}
 }
 
 func (v *validator) redis(r *Redis) {
 	if msg := checkHostPort(r.Address); msg != "" {
 		v.invalid("redis.address", r.Address, msg)
-	}
-	v.positive("redis.timeout", r.Timeout)
-	if r.DB < 0 {
-		v.invalid("redis.db", r.DB, "must not be negative")
-	}
-	if r.PoolSize < 0 {
-		v.invalid("redis.pool_size", r.PoolSize, "must not be negative")
 	}
 }
 
@@ -233,9 +224,6 @@ func (v *validator) rateLimit(rl *RateLimit, p string, haveRedis bool) {
 			v.invalid(p+".rate", float64(rl.Rate), "must be > 0")
 		}
 	}
-	if rl.Burst < 1 {
-		v.invalid(p+".burst", rl.Burst, "must be >= 1")
-	}
 	switch {
 	case rl.Per == PerRoute || rl.Per == PerClientIP:
 	case strings.HasPrefix(rl.Per, PerHeader):
@@ -266,12 +254,6 @@ func (v *validator) rateLimit(rl *RateLimit, p string, haveRedis bool) {
 	default:
 		v.invalid(p+".on_redis_error", rl.OnRedisError, "must be local, allow or deny")
 	}
-	if rl.Instances < 1 {
-		v.invalid(p+".instances", rl.Instances, "must be >= 1")
-	}
-	if rl.MaxKeys < 1 {
-		v.invalid(p+".max_keys", rl.MaxKeys, "must be >= 1")
-	}
 }
 
 // where is " (line N)" for a recorded path in the file that from is in,
@@ -288,40 +270,6 @@ func (v *validator) where(path, from string) string {
 	}
 }
 
-func (v *validator) server(s *Server) {
-	v.positive("server.read_timeout", s.ReadTimeout)
-	v.positive("server.write_timeout", s.WriteTimeout)
-	v.positive("server.idle_timeout", s.IdleTimeout)
-	v.positive("server.drain_timeout", s.DrainTimeout)
-	v.positiveSize("server.max_header_bytes", s.MaxHeaderBytes)
-	v.positiveSize("server.max_uri_length", s.MaxURILength)
-	if s.MaxHeaderCount <= 0 {
-		v.errorf("server.max_header_count", "must be > 0")
-	}
-	v.positiveSize("server.max_body_size", s.MaxBodySize)
-	if s.MaxConnsPerIP < 0 {
-		v.errorf("server.max_conns_per_ip", "must be >= 0 (0 means no limit)")
-	}
-	if s.Concurrency < 0 {
-		v.errorf("server.concurrency", "must be >= 0 (0 means the default)")
-	}
-	if s.ShutdownDelay < 0 {
-		v.errorf("server.shutdown_delay", "must be >= 0")
-	}
-}
-
-func (v *validator) positive(path string, d time.Duration) {
-	if d <= 0 {
-		v.errorf(path, "must be > 0")
-	}
-}
-
-func (v *validator) positiveSize(path string, b ByteSize) {
-	if b <= 0 {
-		v.errorf(path, "must be > 0")
-	}
-}
-
 func (v *validator) route(r *Route, p string) {
 	switch {
 	case r.Name == "":
@@ -333,7 +281,6 @@ func (v *validator) route(r *Route, p string) {
 	if r.StripPrefix != "" {
 		v.stripPrefix(r, p+".strip_prefix")
 	}
-	v.positiveSize(p+".max_body_size", r.MaxBodySize)
 	v.headerOps(&r.RequestHeaders, p+".request_headers")
 	v.headerOps(&r.ResponseHeaders, p+".response_headers")
 	var backends []string
@@ -524,42 +471,18 @@ func (v *validator) upstream(u *Upstream, p string) {
 		default:
 			seen[key] = i
 		}
-		if t.Weight < 1 {
-			v.errorf(tp+".weight", "must be >= 1")
-		}
 	}
 	switch u.Balance {
 	case BalanceRoundRobin, BalanceWeighted, BalanceLeastRequest:
 	default:
 		v.invalid(p+".balance", u.Balance, "unknown balance (want round_robin, weighted or least_request)")
 	}
-	v.positive(p+".timeout", u.Timeout)
-	v.positive(p+".connect_timeout", u.ConnectTimeout)
-	v.positive(p+".read_timeout", u.ReadTimeout)
-	v.positive(p+".write_timeout", u.WriteTimeout)
-	v.positive(p+".idle_timeout", u.IdleTimeout)
-	if u.MaxConns < 1 {
-		v.errorf(p+".max_conns", "must be >= 1")
-	}
-	if u.Retries != nil && *u.Retries < 0 {
-		v.errorf(p+".retries", "must be >= 0")
-	}
 	if b := u.RetryBudget; b != nil && !(*b >= 0 && *b <= 1) {
 		v.invalid(p+".retry_budget", *b, "must be within 0 and 1")
-	}
-	if w := u.ConnWait; w != nil && *w < 0 {
-		v.errorf(p+".conn_wait", "must be >= 0")
-	}
-	if u.MaxResponseSize < 0 {
-		v.errorf(p+".max_response_size", "must be >= 0 (0: no bound)")
 	}
 	if strings.ContainsAny(u.HostHeader, " \t\r\n\x00") {
 		v.errorf(p+".host_header", "must not contain spaces or control characters")
 	}
-	if u.PassiveHealth.MaxFailures < 1 {
-		v.errorf(p+".passive_health.max_failures", "must be >= 1")
-	}
-	v.positive(p+".passive_health.cooldown", u.PassiveHealth.Cooldown)
 }
 
 // checkTrustedProxy accepts an IP address or a CIDR range without host

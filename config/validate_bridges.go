@@ -60,12 +60,6 @@ func (v *validator) brokers(bs map[string]*Broker) {
 			if msg := checkDialAddr(b.Redis.Address); msg != "" {
 				v.invalid(p+".redis.address", b.Redis.Address, msg)
 			}
-			if b.Redis.DB < 0 {
-				v.invalid(p+".redis.db", b.Redis.DB, "must be >= 0")
-			}
-			if b.Redis.MaxLen < 0 {
-				v.invalid(p+".redis.max_len", b.Redis.MaxLen, "must be >= 0 (0 keeps every entry)")
-			}
 		}
 	}
 }
@@ -154,7 +148,6 @@ func (v *validator) grpc(r *Route, p string) {
 	}
 	v.headerNames(g.Metadata, p+".metadata")
 	v.headerNames(g.ResponseMetadata, p+".response_metadata")
-	v.positive(p+".timeout", g.Timeout)
 }
 
 func (v *validator) grpcService(p, name, source string) {
@@ -274,8 +267,6 @@ func (v *validator) publish(r *Route, brokers map[string]*Broker, p string) {
 	default:
 		v.invalid(p+".mode", pub.Mode, "must be confirm or fire_and_forget")
 	}
-	v.positiveSize(p+".max_payload", pub.MaxPayload)
-	v.positive(p+".timeout", pub.Timeout)
 }
 
 // template checks that the {name} parameters of s are parameters of the

@@ -30,23 +30,12 @@ func (v *validator) circuitBreaker(cb *CircuitBreaker, p string) {
 	if !(cb.FailureRatio >= 0 && cb.FailureRatio <= 1) {
 		v.invalid(p+".failure_ratio", cb.FailureRatio, "must be within 0 and 1")
 	}
-	if cb.MinRequests < 0 {
-		v.invalid(p+".min_requests", cb.MinRequests, "must be >= 0")
-	}
-	if cb.ConsecutiveFailures < 0 {
-		v.invalid(p+".consecutive_failures", cb.ConsecutiveFailures, "must be >= 0 (0 turns the rule off)")
-	}
-	v.positive(p+".window", cb.Window)
-	v.positive(p+".open_for", cb.OpenFor)
-	if cb.HalfOpenRequests < 1 {
-		v.invalid(p+".half_open_requests", cb.HalfOpenRequests, "must be >= 1")
-	}
 	switch cb.Per {
 	case BreakerPerRoute, BreakerPerTarget:
 	default:
 		v.invalid(p+".per", cb.Per, "must be route or target")
 	}
-	v.statuses(cb.FailureOn, p+".failure_on", 100, "must be an HTTP status 100-599")
+	v.statuses(cb.FailureOn, p+".failure_on", 400, "must be an error status (400-599)")
 }
 
 // statuses checks a list of HTTP statuses: each from lowest to 599
@@ -73,8 +62,6 @@ func (v *validator) fallback(f *Fallback, p string) {
 	}
 	if c := f.Cache; c != nil {
 		cp := p + ".cache"
-		v.positive(cp+".max_stale", c.MaxStale)
-		v.positiveSize(cp+".max_entry_size", c.MaxEntrySize)
 		for i, name := range c.Vary {
 			if !isToken(name) {
 				v.errorf(cp+".vary["+strconv.Itoa(i)+"]", "%q: not a valid header name", name)
@@ -98,13 +85,6 @@ func (v *validator) fallback(f *Fallback, p string) {
 	}
 	if f.Static != nil {
 		v.respond(f.Static, p+".static")
-	}
-}
-
-func (v *validator) cache(c *Cache) {
-	v.positiveSize("cache.max_bytes", c.MaxBytes)
-	if c.MaxEntries < 0 || c.MaxEntries == 1 {
-		v.invalid("cache.max_entries", c.MaxEntries, "must be 0 (no limit) or at least 2")
 	}
 }
 

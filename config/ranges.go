@@ -1,0 +1,135 @@
+package config
+
+import (
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// A numeric setting's sane range is written once, as a struct tag on its
+// field: range:"MIN,MAX" in the field's own unit (a duration, a size or a
+// count), both ends allowed; range:"MIN,MAX,zero" also allows 0, which
+// such a field reads as "off" or "the default". The validator checks every
+// tagged field of the configuration against it, and the README's key
+// table states the same ranges (TestREADMERanges holds them together).
+
+// bounds is a parsed range tag.
+type bounds struct {
+	min, max   int64  // in the field's unit: nanoseconds, bytes, a count
+	text       string // "between 1ms and 1h", as errors say it
+	zero       bool   // 0 is allowed too
+	minT, maxT string // the ends as the tag writes them
+}
+
+// parseBounds reads the range tag of a field of type t. It panics on a
+// malformed tag: the tags are part of the code, and a test reads them all.
+func parseBounds(tag string, t reflect.Type) bounds {
+	parts := strings.Split(tag, ",")
+	if len(parts) == 3 && parts[2] == "zero" {
+		parts = parts[:2]
+	} else if len(parts) != 2 {
+		panic("config: malformed range tag " + strconv.Quote(tag))
+	}
+	b := bounds{zero: len(strings.Split(tag, ",")) == 3, minT: parts[0], maxT: parts[1]}
+	b.min, b.max = parseBound(parts[0], t), parseBound(parts[1], t)
+	if b.min > b.max {
+		panic("config: empty range tag " + strconv.Quote(tag))
+	}
+	b.text = "between " + parts[0] + " and " + parts[1]
+	if b.zero {
+		b.text = "0 or " + b.text
+	}
+	return b
+}
+
+func parseBound(s string, t reflect.Type) int64 {
+	switch t {
+	case durationType:
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			panic("config: range tag: " + err.Error())
+		}
+		return int64(d)
+	case byteSizeType:
+		n, err := parseByteSize(s)
+		if err != nil {
+			panic("config: range tag: " + err.Error())
+		}
+		return int64(n)
+	}
+	if t.Kind() != reflect.Int {
+		panic("config: range tag on " + t.String())
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		panic("config: range tag: " + err.Error())
+	}
+	return n
+}
+
+// formatValue writes a value of a ranged field as a config would.
+func formatValue(n int64, t reflect.Type) string {
+	switch t {
+	case durationType:
+		return time.Duration(n).String()
+	case byteSizeType:
+		return formatSize(ByteSize(n))
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// ranges checks every field with a range tag in v, the struct at path,
+// and in the structs it holds.
+func (v *validator) ranges(val reflect.Value, path string) {
+	switch val.Kind() {
+	case reflect.Pointer:
+		if !val.IsNil() {
+			v.ranges(val.Elem(), path)
+		}
+	case reflect.Slice:
+		for i := 0; i < val.Len(); i++ {
+			v.ranges(val.Index(i), path+"["+strconv.Itoa(i)+"]")
+		}
+	case reflect.Map:
+		for _, k := range val.MapKeys() {
+			if k.Kind() == reflect.String {
+				v.ranges(val.MapIndex(k), keyPath(path, k.String()))
+			}
+		}
+	case reflect.Struct:
+		t := val.Type()
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			fp := joinPath(path, yamlName(f))
+			fv := val.Field(i)
+			tag, ok := f.Tag.Lookup("range")
+			if !ok {
+				v.ranges(fv, fp)
+				continue
+			}
+			if fv.Kind() == reflect.Pointer {
+				if fv.IsNil() {
+					continue
+				}
+				fv = fv.Elem()
+			}
+			v.inRange(fp, fv.Int(), parseBounds(tag, fv.Type()), fv.Type())
+		}
+	}
+}
+
+// inRange reports n, the value of the field at path, when it is outside b.
+func (v *validator) inRange(path string, n int64, b bounds, t reflect.Type) {
+	if (n >= b.min && n <= b.max) || (b.zero && n == 0) {
+		return
+	}
+	if v.secrets[path] {
+		v.errorf(path, "the value from the environment: must be %s", b.text)
+		return
+	}
+	v.errorf(path, "must be %s, got %s", b.text, formatValue(n, t))
+}
