@@ -41,7 +41,10 @@ type decoder struct {
 	set     map[string]bool     // paths that hold a non-null value
 	bad     map[string]bool     // paths that failed to decode
 	secrets map[string]bool     // paths whose value came from the environment
-	budget  int
+	// starts is, for each included file, the merged index of its first
+	// route: errors count routes within their file.
+	starts map[string]int
+	budget int
 }
 
 // newDecoder returns a decoder for a document of about fields values
@@ -54,6 +57,7 @@ func newDecoder(file string, lookup lookupFunc, fields int) *decoder {
 		set:     make(map[string]bool, fields),
 		bad:     make(map[string]bool),
 		secrets: make(map[string]bool),
+		starts:  make(map[string]int),
 		budget:  nodeBudget,
 	}
 }

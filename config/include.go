@@ -188,6 +188,7 @@ func (d *decoder) appendRoutes(n *yaml.Node, c *Config) {
 		return
 	}
 	start := len(c.Routes)
+	d.starts[d.file] = start
 	routes := make([]Route, len(n.Content))
 	for i, item := range n.Content {
 		d.decode(item, reflect.ValueOf(&routes[i]).Elem(), "routes["+strconv.Itoa(start+i)+"]")

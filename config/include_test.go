@@ -148,9 +148,9 @@ routes:
 	want := []FieldError{
 		{File: main, Line: 1, Col: 28, Field: "include[1]",
 			Msg: `"missing.yaml": no such file (looked for ` + filepath.Join(dir, "missing.yaml") + ")"},
-		{File: a, Line: 2, Col: 11, Field: "routes[1].name",
+		{File: a, Line: 2, Col: 11, Field: "routes[0].name",
 			Msg: `"dup": already the name of routes[0] (` + main + ":3)"},
-		{File: a, Line: 4, Col: 24, Field: "routes[1].respond.status", Msg: "1: must be an HTTP status 100-599"},
+		{File: a, Line: 4, Col: 24, Field: "routes[0].respond.status", Msg: "1: must be an HTTP status 100-599"},
 		{File: filepath.Join(dir, "routes.d", "b.yaml"), Line: 1, Col: 1,
 			Msg: "listen is a setting of the main file (" + main + "); an included file holds only routes"},
 	}

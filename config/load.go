@@ -69,13 +69,13 @@ func parseFrom(src source, data []byte, file string, lookup lookupFunc) (*Config
 	}
 	inc := d.include(src, c)
 	if d.budget < 0 {
-		return nil, d.errs.sorted(inc.names)
+		return nil, d.errs.localRoutes(d.starts).sorted(inc.names)
 	}
 	applyDefaults(c, d.set)
-	v := &validator{file: file, pos: d.pos, bad: d.bad, secrets: d.secrets}
+	v := &validator{file: file, pos: d.pos, bad: d.bad, secrets: d.secrets, starts: d.starts}
 	v.config(c)
 	if errs := append(d.errs, v.errs...); len(errs) > 0 {
-		return nil, errs.sorted(inc.names)
+		return nil, errs.localRoutes(d.starts).sorted(inc.names)
 	}
 	c.file, c.pos, c.secrets = file, d.pos, d.secrets
 	c.files, c.includes = inc.files, inc.patterns

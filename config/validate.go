@@ -24,7 +24,20 @@ type validator struct {
 	// haveRedis is true when the top-level redis is set.
 	haveRedis bool
 	brokerSet map[string]*Broker // the configured brokers
+	starts    map[string]int     // each included file's first route
 	errs      Errors
+}
+
+// routeRef names routes[i] for an error about another route: its index
+// within its own file, and where it is (see where) as seen from the field
+// at from.
+func (v *validator) routeRef(i int, field, from string) string {
+	p := "routes[" + strconv.Itoa(i) + "]"
+	at := v.at(p)
+	if start, ok := v.starts[at.file]; ok {
+		p = localRoute(p, start)
+	}
+	return p + v.where("routes["+strconv.Itoa(i)+"]"+field, from)
 }
 
 // invalid reports a bad value, quoting it unless it came from the
@@ -133,8 +146,7 @@ func (v *validator) config(c *Config) {
 			continue
 		}
 		if first, dup := names[r.Name]; dup {
-			v.invalid(p+".name", r.Name, fmt.Sprintf("already the name of routes[%d]%s",
-				first, v.where(fmt.Sprintf("routes[%d].name", first), p+".name")))
+			v.invalid(p+".name", r.Name, "already the name of "+v.routeRef(first, ".name", p+".name"))
 			continue
 		}
 		names[r.Name] = i
@@ -210,8 +222,8 @@ func (v *validator) rateLimits(c *Config) {
 			continue
 		}
 		if *c.Routes[first].RateLimit != *rl {
-			v.errorf(p, "shares bucket %q with routes[%d]%s but its settings differ; a shared bucket has one set of settings",
-				rl.Bucket, first, v.where(fmt.Sprintf("routes[%d].rate_limit", first), p))
+			v.errorf(p, "shares bucket %q with %s but its settings differ; a shared bucket has one set of settings",
+				rl.Bucket, v.routeRef(first, ".rate_limit", p))
 		}
 	}
 }
