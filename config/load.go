@@ -18,9 +18,18 @@ import (
 
 // Load reads and parses the configuration file at path, and the files it
 // includes; see Parse.
-func Load(path string) (*Config, error) {
-	return load(osSource{}, path, os.LookupEnv)
+func Load(path string, checks ...Check) (*Config, error) {
+	return load(osSource{}, path, os.LookupEnv, checks...)
 }
+
+// A Check is a rule on a whole configuration that needs more than this
+// package knows, such as route conflicts, which the router decides. Load
+// and Parse run it after their own validation, even when that found
+// problems, so that every problem is reported at once. It returns each
+// problem with Field (routes counted across all files, as in
+// Config.Routes) and Msg set; Load adds the file and position. It must
+// not keep or change the Config.
+type Check func(*Config) []*FieldError
 
 // LoadFS is Load reading from fsys: name and the files it includes are
 // paths inside fsys (slash-separated, without a leading "/"), and include
@@ -37,16 +46,16 @@ func LoadFS(fsys fs.FS, name string) (*Config, error) {
 // Parse(data, "gateway.yaml") reads them relative to the working
 // directory). When the configuration is invalid the error is an Errors
 // that lists every problem found, each with its file and position.
-func Parse(data []byte, filename string) (*Config, error) {
-	return parse(data, filename, os.LookupEnv)
+func Parse(data []byte, filename string, checks ...Check) (*Config, error) {
+	return parseFrom(osSource{}, data, filename, os.LookupEnv, checks...)
 }
 
-func load(src source, name string, lookup lookupFunc) (*Config, error) {
+func load(src source, name string, lookup lookupFunc, checks ...Check) (*Config, error) {
 	data, err := src.readFile(name)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return parseFrom(src, data, name, lookup)
+	return parseFrom(src, data, name, lookup, checks...)
 }
 
 func parse(data []byte, file string, lookup lookupFunc) (*Config, error) {
@@ -55,7 +64,7 @@ func parse(data []byte, file string, lookup lookupFunc) (*Config, error) {
 
 // parseFrom parses data, the main file named file; src is where its
 // includes are read from.
-func parseFrom(src source, data []byte, file string, lookup lookupFunc) (*Config, error) {
+func parseFrom(src source, data []byte, file string, lookup lookupFunc, checks ...Check) (*Config, error) {
 	root, ferr := parseYAML(data, file, mainFile)
 	if ferr != nil {
 		return nil, Errors{ferr}
@@ -74,12 +83,30 @@ func parseFrom(src source, data []byte, file string, lookup lookupFunc) (*Config
 	applyDefaults(c, d.set)
 	v := &validator{file: file, pos: d.pos, bad: d.bad, secrets: d.secrets, starts: d.starts}
 	v.config(c)
+	c.file, c.pos, c.starts = file, d.pos, d.starts // for RouteRef
+	for _, check := range checks {
+		for _, fe := range check(c) {
+			v.errorf(fe.Field, "%s", fe.Msg)
+		}
+	}
 	if errs := append(d.errs, v.errs...); len(errs) > 0 {
 		return nil, errs.localRoutes(d.starts).sorted(inc.names)
 	}
 	c.file, c.pos, c.secrets = file, d.pos, d.secrets
 	c.files, c.includes = inc.files, inc.patterns
 	return c, nil
+}
+
+// RouteRef names Routes[i] in a message about Routes[from]: "routes[2]
+// (users)", with its index within its own file, and that file when it is
+// not the file of Routes[from]: "routes[0] (users, in routes.d/a.yaml)".
+func (c *Config) RouteRef(i, from int) string {
+	file := c.pos["routes["+strconv.Itoa(i)+"]"].file
+	ref := "routes[" + strconv.Itoa(i-c.starts[file]) + "] (" + c.Routes[i].Name
+	if file != "" && file != c.pos["routes["+strconv.Itoa(from)+"]"].file {
+		ref += ", in " + file
+	}
+	return ref + ")"
 }
 
 // File is the name the configuration was loaded from: the main file.

@@ -60,6 +60,7 @@ type Config struct {
 	secrets  map[string]bool     // field paths whose value came from the environment
 	files    []string            // every file read, main first, absolute
 	includes []string            // Include resolved, absolute
+	starts   map[string]int      // each included file's first route in Routes
 }
 
 // Server holds the limits and timeouts of the proxy listener.

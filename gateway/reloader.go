@@ -113,7 +113,7 @@ func (r *Reloader) Reload(trigger string, dryRun bool) (ReloadResult, error) {
 func (r *Reloader) reload(trigger string, dryRun, fromFile bool) (ReloadResult, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	cfg, err := config.Load(r.path)
+	cfg, err := config.Load(r.path, RouteConflicts)
 	if err == nil && fromFile {
 		err = r.vanished(cfg)
 	}

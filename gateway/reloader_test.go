@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/fastgate/gateway/config"
 )
 
 // TestConfigCatchAllAndExtensionMethods loads a config with a catch-all
@@ -195,4 +198,44 @@ func (g *fileGateway) waitMetric(t testing.TB, series string, ok func(float64) b
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatalf("%s did not reach the wanted value within 5s (now %v)", series, g.metric(t, series))
+}
+
+// TestRouteConflictsListedWithOtherErrors loads a configuration with a
+// route conflict in an included file and other errors: every problem is
+// reported at once, the conflict at its route in its own file.
+func TestRouteConflictsListedWithOtherErrors(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "routes.d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "routes.d", "a.yaml"), `routes:
+  - { name: a1, match: { path: /x, methods: [GET] }, respond: {} }
+  - { name: a2, match: { path: /x, methods: [GET, POST] }, respond: {} }
+  - { name: a3, match: { path: /y }, respond: { status: 1000 } }
+`)
+	path := filepath.Join(dir, "gateway.yaml")
+	writeFile(t, path, `include: ["routes.d/*.yaml"]
+listen: nope
+routes:
+  - { name: main, match: { path: /main }, respond: {} }
+`)
+	_, err := config.Load(path, RouteConflicts)
+	var errs config.Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("got %v, want config.Errors", err)
+	}
+	a := filepath.Join(dir, "routes.d", "a.yaml")
+	want := []string{
+		path + `:2:9: listen: "nope": want host:port, like ":8080" or "127.0.0.1:8080"`,
+		a + `:3:5: routes[1]: conflicts with routes[0] (a1): both match any host, path "/x" and method GET`,
+		a + `:4:57: routes[2].respond.status: 1000: must be an HTTP status 100-599`,
+	}
+	if len(errs) != len(want) {
+		t.Fatalf("got %d errors, want %d:\n%v", len(errs), len(want), err)
+	}
+	for i, w := range want {
+		if got := errs[i].Error(); got != w {
+			t.Errorf("error %d:\n got %s\nwant %s", i, got, w)
+		}
+	}
 }

@@ -92,7 +92,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	}
 	code := 0
 	for _, file := range fs.Args() {
-		cfg, err := config.Load(file)
+		cfg, err := config.Load(file, gateway.RouteConflicts)
 		if err == nil {
 			err = gateway.Check(cfg)
 		}
@@ -159,7 +159,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gateway: %v\n", err)
 		return 2
 	}
-	cfg, err := config.Load(*file)
+	cfg, err := config.Load(*file, gateway.RouteConflicts)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
