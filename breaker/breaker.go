@@ -20,13 +20,15 @@ const (
 	Open     State = 2 // no call passes
 )
 
-// String returns "closed", "half-open" or "open".
+// String returns "closed", "half_open" or "open": the values of the
+// gateway_breaker_transitions_total "to" label, so that logs and metrics
+// name a state the same way.
 func (s State) String() string {
 	switch s {
 	case Closed:
 		return "closed"
 	case HalfOpen:
-		return "half-open"
+		return "half_open"
 	case Open:
 		return "open"
 	}

@@ -261,7 +261,7 @@ func TestProbeWithoutVerdictFreesItsSlot(t *testing.T) {
 		t.Fatal("first probe rejected")
 	}
 	if b.State() != HalfOpen {
-		t.Fatalf("state %s after a probe without verdict, want half-open", b.State())
+		t.Fatalf("state %s after a probe without verdict, want half_open", b.State())
 	}
 	if rejected, _ := call(b, 200); rejected {
 		t.Fatal("second probe rejected")
@@ -389,7 +389,7 @@ func TestSettingsCopied(t *testing.T) {
 }
 
 func TestStateString(t *testing.T) {
-	for s, want := range map[State]string{Closed: "closed", HalfOpen: "half-open", Open: "open", 7: "unknown"} {
+	for s, want := range map[State]string{Closed: "closed", HalfOpen: "half_open", Open: "open", 7: "unknown"} {
 		if got := s.String(); got != want {
 			t.Errorf("State(%d).String() = %q, want %q", s, got, want)
 		}

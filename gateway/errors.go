@@ -33,6 +33,14 @@ var (
 	errPublishTimeout      = errors.New("broker did not confirm the message in time")
 )
 
+// errClientClosed: the client went away before its request body was
+// complete. Answered 499, as nginx logs it; nobody reads the answer.
+var errClientClosed = errors.New("client closed the request")
+
+// statusClientClosed is nginx's status for a client that closed its
+// connection before the answer: no standard status says it.
+const statusClientClosed = 499
+
 // statusOf maps an error of the pipeline to the status the client gets.
 // Anything unknown is a 502: it came from the way to the upstream.
 func statusOf(err error) int {
@@ -51,6 +59,8 @@ func statusOf(err error) int {
 		return fasthttp.StatusBadRequest
 	case errRequestTimeout:
 		return fasthttp.StatusRequestTimeout
+	case errClientClosed:
+		return statusClientClosed
 	case errUpstreamTimeout, errPublishTimeout:
 		return fasthttp.StatusGatewayTimeout
 	case errNoInstance, errUpstreamSaturated, errBreakerOpen, errBrokerUnavailable, errPublishNotConfirmed:

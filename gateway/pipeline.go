@@ -50,6 +50,8 @@ func buildPipeline(rt *route, trusted *trustedProxies) handler {
 
 // withBodyLimit refuses a request whose declared body is larger than the
 // route allows, before reading it. A chunked body is limited as it streams.
+// A streamed body that fails through the client's fault is answered and
+// counted as the client's error (see watchBody).
 func withBodyLimit(rt *route, next handler) handler {
 	limit := rt.maxBody
 	return func(ctx *fasthttp.RequestCtx) error {
@@ -59,12 +61,18 @@ func withBodyLimit(rt *route, next handler) handler {
 			// The unread body is still on the connection: close it.
 			ctx.SetConnectionClose()
 			return errBodyTooLarge
-		case cl == -1 && req.IsBodyStream():
-			l := limitBodyStream(req, limit)
+		case req.IsBodyStream():
+			l := watchBody(req, limit)
 			err := next(ctx)
-			if berr := l.failure(); berr != nil {
-				// Over the limit, or a body the client framed badly: the
-				// upstream got a broken request, the client its own error.
+			berr := l.failure()
+			l.release(req)
+			if berr != nil {
+				// Over the limit, or a body the client framed badly, sent
+				// too slowly or left unfinished: the upstream got a broken
+				// request, the client its own error.
+				if berr != errBodyTooLarge {
+					rt.metrics.ClientError(clientErrorKind(berr))
+				}
 				ctx.SetConnectionClose()
 				return berr
 			}

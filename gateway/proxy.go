@@ -65,6 +65,7 @@ func (p *proxyStep) attempts(ctx *fasthttp.RequestCtx, start time.Time) error {
 	if p.pool.retries > 0 && (isIdempotent(h) || p.pool.settings.RetryNonIdempotent || len(h.Peek(hdrIdempotencyKey)) > 0) {
 		retries = p.pool.retries
 	}
+	streamed := req.IsBodyStream() // sending it uses it up
 	retrying := false
 	defer func() {
 		if retrying {
@@ -93,6 +94,10 @@ func (p *proxyStep) attempts(ctx *fasthttp.RequestCtx, start time.Time) error {
 			break
 		}
 		kind := upstream.KindOf(err)
+		if kind == upstream.Request {
+			// The client's fault: not the upstream's.
+			return clientFault(rt, streamed)
+		}
 		rt.metrics.UpstreamError(metricKind(kind))
 		// Nothing reached the upstream after a connect error, so another
 		// target may take it.
@@ -141,8 +146,10 @@ func (p *proxyStep) attemptOnce(ctx *fasthttp.RequestCtx, t *target, deadline ti
 	rejected = p.breakers.Get(t.inst.Addr).Do(func() (int, bool) {
 		err = p.try(t, &ctx.Request, &ctx.Response, deadline)
 		if err != nil {
-			// Every failed attempt but a full pool says the target is unwell.
-			return 0, upstream.KindOf(err) != upstream.PoolExhausted
+			// Every failed attempt but a full pool or a request that
+			// failed on the client's side says the target is unwell.
+			k := upstream.KindOf(err)
+			return 0, k != upstream.PoolExhausted && k != upstream.Request
 		}
 		return ctx.Response.StatusCode(), false
 	})
@@ -163,6 +170,11 @@ func (p *proxyStep) admitting(skip *discovery.Instance) *target {
 
 // try makes one attempt on target t and keeps its passive health.
 func (p *proxyStep) try(t *target, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
+	if len(req.Header.Host()) == 0 {
+		// HTTP/1.0 may come without Host; the upstream gets the target's,
+		// as nginx sends $proxy_host.
+		req.Header.SetHost(t.inst.Addr)
+	}
 	t.inst.Acquire()
 	err := t.client.Do(req, resp, deadline)
 	t.inst.Release()
@@ -208,6 +220,16 @@ func (p *proxyStep) prepare(req *fasthttp.Request, path []byte, peer netip.Addr)
 	// Send the Host header as set here, not the host of an absolute-form
 	// request line.
 	req.UseHostHeader = true
+}
+
+// clientFault is the error for an attempt that failed because of the
+// client's request. A streamed body's failure is told apart, answered and
+// counted by withBodyLimit, which sees the body's own reader.
+func clientFault(rt *route, streamed bool) error {
+	if !streamed {
+		rt.metrics.ClientError(metrics.ClientMalformed)
+	}
+	return errBadRequest
 }
 
 // upstreamError maps a failed attempt to the error the client gets.

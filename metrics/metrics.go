@@ -23,6 +23,7 @@ type Metrics struct {
 	duration       *prometheus.HistogramVec
 	inFlight       *prometheus.GaugeVec
 	upstreamErrors *prometheus.CounterVec
+	clientErrors   *prometheus.CounterVec
 	rateLimited    *prometheus.CounterVec
 	redisOutages   *prometheus.CounterVec
 	breakerState   *prometheus.GaugeVec
@@ -161,6 +162,10 @@ func New(reg prometheus.Registerer, build Build) *Metrics {
 			Name: "gateway_upstream_errors_total",
 			Help: "Failed upstream attempts, by route and kind (connect, timeout, reset, protocol, pool_exhausted, no_instance, too_large, other).",
 		}, []string{"route", "kind"}),
+		clientErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_client_errors_total",
+			Help: "Requests that failed through the client's fault while being forwarded, by route and kind (malformed, timeout, disconnect); never counted against the upstream.",
+		}, []string{"route", "kind"}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_ratelimit_rejected_total",
 			Help: "Requests answered 429 by a route's rate limit.",
@@ -205,7 +210,7 @@ func New(reg prometheus.Registerer, build Build) *Metrics {
 		Help: "Always 1; the version and commit labels say which build runs.",
 	}, []string{"version", "commit"})
 	buildInfo.WithLabelValues(build.Version, build.Commit).Set(1)
-	reg.MustRegister(m.requests, m.duration, m.inFlight, m.upstreamErrors,
+	reg.MustRegister(m.requests, m.duration, m.inFlight, m.upstreamErrors, m.clientErrors,
 		m.rateLimited, m.redisOutages, m.breakerState, m.targetBreakers, m.breakerChanges, m.fallbacks, &fallbackCollector{m: m}, &discoveryCollector{m: m}, &cacheCollector{m: m},
 		m.reloads, m.lastReload, m.configInfo, buildInfo,
 		collectors.NewGoCollector(),
@@ -254,6 +259,13 @@ func (m *Metrics) Route(name string) *Route {
 		}
 		r.upstreamErrors[k] = m.upstreamErrors.WithLabelValues(name, upstreamErrorKinds[k])
 	}
+	for k := range clientErrorKinds {
+		if name == "" { // requests no route took are never forwarded
+			r.clientErrors[k] = noopCounter{}
+			continue
+		}
+		r.clientErrors[k] = m.clientErrors.WithLabelValues(name, clientErrorKinds[k])
+	}
 	empty := map[uint32]prometheus.Counter{}
 	r.codes.Store(&empty)
 	m.routes[name] = r
@@ -272,6 +284,7 @@ func (m *Metrics) Forget(keep func(name string) bool) {
 		delete(m.routes, name)
 		m.requests.DeletePartialMatch(prometheus.Labels{"route": name})
 		m.upstreamErrors.DeletePartialMatch(prometheus.Labels{"route": name})
+		m.clientErrors.DeletePartialMatch(prometheus.Labels{"route": name})
 		m.duration.DeleteLabelValues(name)
 		m.inFlight.DeleteLabelValues(name)
 		m.rateLimited.DeleteLabelValues(name)
@@ -310,6 +323,27 @@ func (k UpstreamErrorKind) String() string {
 	return upstreamErrorKinds[k]
 }
 
+// ClientErrorKind indexes the kind label of gateway_client_errors_total.
+type ClientErrorKind uint8
+
+// The kinds of client errors.
+const (
+	ClientMalformed  ClientErrorKind = iota // a request body framed badly (400)
+	ClientTimeout                           // a request body too slow to arrive (408)
+	ClientDisconnect                        // the client went away before its body was complete (499)
+	numClientKinds
+)
+
+var clientErrorKinds = [numClientKinds]string{"malformed", "timeout", "disconnect"}
+
+// String returns the label value of k.
+func (k ClientErrorKind) String() string {
+	if k >= numClientKinds {
+		return "malformed"
+	}
+	return clientErrorKinds[k]
+}
+
 // Route holds the series of one route. Safe for concurrent use; recording
 // does not allocate once a (method, code) pair has been seen.
 type Route struct {
@@ -322,6 +356,7 @@ type Route struct {
 	InFlight prometheus.Gauge
 
 	upstreamErrors [numKinds]prometheus.Counter
+	clientErrors   [numClientKinds]prometheus.Counter
 	rateLimited    prometheus.Counter
 	// served holds the fallback counters by source, once the route has a
 	// breaker or a fallback (UseFallbacks); nil before.
@@ -504,6 +539,14 @@ func (r *Route) UpstreamError(kind UpstreamErrorKind) {
 		kind = KindOther
 	}
 	r.upstreamErrors[kind].Inc()
+}
+
+// ClientError counts one request that failed through the client's fault.
+func (r *Route) ClientError(kind ClientErrorKind) {
+	if kind >= numClientKinds {
+		kind = ClientMalformed
+	}
+	r.clientErrors[kind].Inc()
 }
 
 // methodNames bounds the method label: anything else is "OTHER".

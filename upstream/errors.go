@@ -15,7 +15,8 @@ const (
 	Protocol                  // the upstream sent something that is not a valid HTTP/1.1 response
 	PoolExhausted             // all MaxConns connections were busy for ConnWaitTimeout
 	TooLarge                  // the response body is larger than MaxResponseBody
-	Other                     // anything else (client closed, request not sendable)
+	Other                     // anything else (the Client was closed)
+	Request                   // the request could not be sent for a reason of its own: the upstream is not at fault
 )
 
 var kindNames = [...]string{
@@ -27,6 +28,7 @@ var kindNames = [...]string{
 	PoolExhausted: "pool_exhausted",
 	TooLarge:      "too_large",
 	Other:         "other",
+	Request:       "request",
 }
 
 // String returns the kind's metric label, e.g. "connect" or "timeout".
@@ -81,8 +83,9 @@ var (
 	ErrClosed = &Error{Other, "upstream: client closed"}
 	// ErrRequest: the request could not be sent for a reason of its own:
 	// its body stream failed or gave a different length than announced, or
-	// it has no Host. The upstream is not at fault.
-	ErrRequest = &Error{Other, "upstream: request could not be sent (body stream failed or request invalid)"}
+	// it has no Host. The upstream is not at fault: callers must not count
+	// it against the upstream's health.
+	ErrRequest = &Error{Request, "upstream: request could not be sent (body stream failed or request invalid)"}
 )
 
 // KindOf returns the kind of err: None for nil, the kind of the first of

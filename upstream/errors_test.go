@@ -23,7 +23,7 @@ func TestKindOf(t *testing.T) {
 		{desc: "protocol", give: ErrProtocol, want: Protocol},
 		{desc: "pool exhausted", give: ErrPoolExhausted, want: PoolExhausted},
 		{desc: "closed", give: ErrClosed, want: Other},
-		{desc: "request", give: ErrRequest, want: Other},
+		{desc: "request", give: ErrRequest, want: Request},
 		{desc: "wrapped", give: fmt.Errorf("route users: %w", ErrReset), want: Reset},
 		{desc: "joined", give: errors.Join(io.EOF, ErrConnect), want: Connect},
 		{desc: "joined without ours", give: errors.Join(io.EOF, io.ErrClosedPipe), want: Other},
@@ -45,7 +45,7 @@ func TestKindString(t *testing.T) {
 		want string
 	}{
 		{None, "none"}, {Connect, "connect"}, {Timeout, "timeout"}, {Reset, "reset"},
-		{Protocol, "protocol"}, {PoolExhausted, "pool_exhausted"}, {TooLarge, "too_large"}, {Other, "other"}, {Kind(200), "other"},
+		{Protocol, "protocol"}, {PoolExhausted, "pool_exhausted"}, {TooLarge, "too_large"}, {Other, "other"}, {Request, "request"}, {Kind(200), "other"},
 	}
 	for _, tt := range tests {
 		if got := tt.give.String(); got != tt.want {

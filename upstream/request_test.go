@@ -98,7 +98,7 @@ func TestRequestBodyFails(t *testing.T) {
 			req.SetBodyStream(tt.give, tt.size)
 			var resp fasthttp.Response
 			err := c.Do(req, &resp, deadline(5e9))
-			if err != ErrRequest || KindOf(err) != Other {
+			if err != ErrRequest || KindOf(err) != Request {
 				t.Fatalf("Do = %v, want ErrRequest", err)
 			}
 			if st := c.Stats(); st != (Stats{}) {
