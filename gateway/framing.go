@@ -11,6 +11,10 @@ import (
 // read it differently (RFC 9112 sections 5.2 and 6.1):
 //
 //   - a header line folded onto the previous one (obs-fold);
+//   - a space or tab inside a header name ("X Forwarded For",
+//     "Transfer Encoding"): fasthttp refuses every other character that is
+//     not a token's, and a server after the gateway could read the name
+//     without its spaces;
 //   - a chunked request whose head also carries Content-Length (fasthttp
 //     gives Transfer-Encoding precedence and hides it);
 //   - a Transfer-Encoding other than one field whose value is exactly
@@ -36,6 +40,9 @@ func badFraming(h *fasthttp.RequestHeader) bool {
 		} else {
 			raw = nil
 		}
+		if spaceInName(line) {
+			return true
+		}
 		if !chunked {
 			continue
 		}
@@ -49,6 +56,21 @@ func badFraming(h *fasthttp.RequestHeader) bool {
 			if te > 1 || !bytes.EqualFold(v, []byte("chunked")) {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// spaceInName reports whether the name of a raw header line holds a space
+// or a tab.
+func spaceInName(line []byte) bool {
+	i := bytes.IndexByte(line, ':')
+	if i < 0 {
+		return false
+	}
+	for _, c := range line[:i] {
+		if c == ' ' || c == '\t' {
+			return true
 		}
 	}
 	return false
