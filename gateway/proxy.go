@@ -190,7 +190,7 @@ func (p *proxyStep) prepare(req *fasthttp.Request, path []byte, peer netip.Addr)
 	// The upstream connection is pooled whatever the client asked for its
 	// own connection.
 	h.ResetConnectionClose()
-	setForwarded(h, f, peer, p.trusted.contains(peer), scratch[:0])
+	setForwarded(h, f, peer, p.trusted, scratch[:0])
 	switch {
 	case f&flagRequestID == 0 || len(h.Peek(hdrRequestID)) == 0:
 		h.SetBytesV(hdrRequestID, appendRequestID(scratch[:0]))
