@@ -146,11 +146,6 @@ func (o *observer) begin(ctx *fasthttp.RequestCtx, logged bool) *reqInfo {
 	if span == nil && !logged {
 		return nil
 	}
-	if len(h.Peek(hdrRequestID)) == 0 {
-		// Every logged request has an id; a proxied one passes it on.
-		var buf [40]byte
-		h.SetCanonical(keyRequestID, appendRequestID(buf[:0]))
-	}
 	ri := reqInfoPool.Get().(*reqInfo)
 	*ri = reqInfo{tracer: o.tracer, span: span, trace: out}
 	ctx.SetUserValue(reqInfoKey, ri)
@@ -158,6 +153,22 @@ func (o *observer) begin(ctx *fasthttp.RequestCtx, logged bool) *reqInfo {
 }
 
 var reqInfoPool = sync.Pool{New: func() any { return new(reqInfo) }}
+
+// answerRequestID puts the request's id on the answer: the client's
+// X-Request-Id (the first, when it sent several), or a new one, which the
+// request then carries too, for the access log. Every answer the gateway
+// gives, its own errors and fallbacks included, goes through here once it
+// is written, whatever the access log's setting.
+func answerRequestID(ctx *fasthttp.RequestCtx) {
+	h := &ctx.Request.Header
+	id := h.Peek(hdrRequestID)
+	if len(id) == 0 {
+		var buf [40]byte
+		h.SetCanonical(keyRequestID, appendRequestID(buf[:0]))
+		id = h.Peek(hdrRequestID)
+	}
+	ctx.Response.Header.SetCanonical(keyRequestID, id)
+}
 
 // Header names as fasthttp stores them (first letter and each one after
 // a dash upper case), for SetCanonical: it skips the normalization that
@@ -201,10 +212,7 @@ func (o *observer) finish(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trus
 	var client [64]byte
 	var trace [32]byte
 	e.Time = ctx.Time()
-	e.RequestID = h.Peek(hdrRequestID)
-	if len(ctx.Response.Header.Peek(hdrRequestID)) == 0 {
-		ctx.Response.Header.SetCanonical(keyRequestID, e.RequestID)
-	}
+	e.RequestID = h.Peek(hdrRequestID) // answerRequestID ran first
 	if ri.trace.IsValid() {
 		e.TraceID = ri.trace.AppendTraceID(trace[:0])
 	}
