@@ -106,6 +106,12 @@ type reqInfo struct {
 	fallback    string
 	upstream    string
 	upstreamDur time.Duration
+	// target holds the client's path, then its query when the log takes
+	// it, copied before a step (strip_prefix, a rewrite) changes them;
+	// pathLen is where the path ends. Its buffer stays with the pooled
+	// reqInfo.
+	target  []byte
+	pathLen int
 }
 
 // reqInfoKey is the user value key of a request's *reqInfo.
@@ -147,7 +153,16 @@ func (o *observer) begin(ctx *fasthttp.RequestCtx, logged bool) *reqInfo {
 		return nil
 	}
 	ri := reqInfoPool.Get().(*reqInfo)
+	target := ri.target[:0]
 	*ri = reqInfo{tracer: o.tracer, span: span, trace: out}
+	if logged {
+		target = append(target, ctx.Path()...)
+		ri.pathLen = len(target)
+		if o.query {
+			target = append(target, ctx.URI().QueryString()...)
+		}
+	}
+	ri.target = target
 	ctx.SetUserValue(reqInfoKey, ri)
 	return ri
 }
@@ -183,7 +198,7 @@ var (
 func (o *observer) end(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted *trustedProxies, err error, logged bool) {
 	o.finish(ctx, ri, rt, trusted, err, logged)
 	ctx.RemoveUserValue(reqInfoKey)
-	*ri = reqInfo{}
+	*ri = reqInfo{target: ri.target[:0]}
 	reqInfoPool.Put(ri)
 }
 
@@ -217,9 +232,11 @@ func (o *observer) finish(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trus
 		e.TraceID = ri.trace.AppendTraceID(trace[:0])
 	}
 	e.Client = clientAddr(ctx, trusted).AppendTo(client[:0])
-	e.Method, e.Host, e.Path, e.Proto = ctx.Method(), h.Host(), ctx.Path(), h.Protocol()
+	// The path and query as the client sent them (in normal form), not
+	// as strip_prefix or a rewrite left them.
+	e.Method, e.Host, e.Path, e.Proto = ctx.Method(), h.Host(), ri.target[:ri.pathLen], h.Protocol()
 	if o.query {
-		e.Query = ctx.URI().QueryString()
+		e.Query = ri.target[ri.pathLen:]
 	}
 	if rt != nil {
 		e.Route = rt.name
