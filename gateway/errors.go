@@ -49,6 +49,8 @@ func statusOf(err error) int {
 		return fasthttp.StatusRequestURITooLong
 	case errBadRequest, errBadPathParam:
 		return fasthttp.StatusBadRequest
+	case errVersionNotSupported:
+		return fasthttp.StatusHTTPVersionNotSupported
 	case errRequestTimeout:
 		return fasthttp.StatusRequestTimeout
 	case errUpstreamTimeout, errPublishTimeout:

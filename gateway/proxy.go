@@ -43,6 +43,7 @@ func (p *proxyStep) serve(ctx *fasthttp.RequestCtx) error {
 // the pool's timeout counted from start, and leaves the answer in
 // ctx.Response.
 func (p *proxyStep) forward(ctx *fasthttp.RequestCtx, start time.Time) error {
+	defer restoreHTTP10(&ctx.Request.Header, upstreamHTTP11(&ctx.Request.Header))
 	if p.pool.retries == 0 {
 		// Only the retry budget reads inflight, and it is never asked.
 		return p.attempts(ctx, start)
