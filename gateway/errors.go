@@ -51,6 +51,8 @@ func statusOf(err error) int {
 		return fasthttp.StatusBadRequest
 	case errVersionNotSupported:
 		return fasthttp.StatusHTTPVersionNotSupported
+	case errMethodNotAllowed:
+		return fasthttp.StatusMethodNotAllowed
 	case errRequestTimeout:
 		return fasthttp.StatusRequestTimeout
 	case errUpstreamTimeout, errPublishTimeout:
@@ -85,7 +87,10 @@ func writeError(ctx *fasthttp.RequestCtx, err error, route string) {
 	resp.AppendBodyString(`","route":"`)
 	resp.AppendBodyString(route)
 	resp.AppendBodyString("\"}\n")
-	if status == fasthttp.StatusServiceUnavailable {
+	switch status {
+	case fasthttp.StatusServiceUnavailable:
 		resp.Header.Set("Retry-After", "1")
+	case fasthttp.StatusMethodNotAllowed:
+		resp.Header.Set("Allow", allowedMethods)
 	}
 }

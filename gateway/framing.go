@@ -11,6 +11,26 @@ import (
 // HTTP/1.x.
 var errVersionNotSupported = errors.New("http version not supported")
 
+// errMethodNotAllowed answers TRACE on a route that does not list it
+// (405, with allowedMethods in Allow).
+var errMethodNotAllowed = errors.New("method not allowed")
+
+// allowedMethods is the Allow header of a 405: what a route that takes
+// any method takes, TRACE and CONNECT aside.
+const allowedMethods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+
+// withoutTrace refuses TRACE, which has the upstream echo the request,
+// cookies and credentials included, back to whoever sent it (cross-site
+// tracing). Routes that list TRACE in match.methods do without this step.
+func withoutTrace(next handler) handler {
+	return func(ctx *fasthttp.RequestCtx) error {
+		if m := ctx.Method(); string(m) == fasthttp.MethodTrace {
+			return errMethodNotAllowed
+		}
+		return next(ctx)
+	}
+}
+
 // badFraming reports whether a request head that fasthttp accepted is
 // still one the gateway refuses, because a server or proxy after it could
 // read it differently (RFC 9112 sections 5.2 and 6.1):
