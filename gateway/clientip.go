@@ -18,11 +18,17 @@ func clientAddr(ctx *fasthttp.RequestCtx, trusted *trustedProxies) netip.Addr {
 	if !trusted.contains(peer) {
 		return peer
 	}
+	return forwardedClient(&ctx.Request.Header, peer, trusted)
+}
+
+// forwardedClient is clientAddr for a request whose peer is a trusted
+// proxy: the address its X-Forwarded-For lines yield.
+func forwardedClient(h *fasthttp.RequestHeader, peer netip.Addr, trusted *trustedProxies) netip.Addr {
 	// Several X-Forwarded-For lines are one list, in order: the walk
 	// starts at the end of the last one.
 	var lines [maxForwardedLines][]byte
 	n := 0
-	for k, v := range ctx.Request.Header.All() {
+	for k, v := range h.All() {
 		if len(k) == len(hdrXForwardedFor) && bytes.EqualFold(k, []byte(hdrXForwardedFor)) {
 			if n == len(lines) {
 				// More lines than any chain of proxies writes: too many

@@ -57,6 +57,10 @@ func statusOf(err error) int {
 		return fasthttp.StatusRequestURITooLong
 	case errBadRequest, errBadPathParam:
 		return fasthttp.StatusBadRequest
+	case errVersionNotSupported:
+		return fasthttp.StatusHTTPVersionNotSupported
+	case errMethodNotAllowed:
+		return fasthttp.StatusMethodNotAllowed
 	case errRequestTimeout:
 		return fasthttp.StatusRequestTimeout
 	case errClientClosed:
@@ -93,7 +97,10 @@ func writeError(ctx *fasthttp.RequestCtx, err error, route string) {
 	resp.AppendBodyString(`","route":"`)
 	resp.AppendBodyString(route)
 	resp.AppendBodyString("\"}\n")
-	if status == fasthttp.StatusServiceUnavailable {
+	switch status {
+	case fasthttp.StatusServiceUnavailable:
 		resp.Header.Set("Retry-After", "1")
+	case fasthttp.StatusMethodNotAllowed:
+		resp.Header.Set("Allow", allowedMethods)
 	}
 }

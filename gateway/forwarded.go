@@ -56,14 +56,17 @@ func peerAddr(ctx *fasthttp.RequestCtx) netip.Addr {
 	return netip.Addr{}
 }
 
-// setForwarded writes X-Forwarded-For, -Proto and -Host. A trusted peer's
-// headers are kept and its own address appended (several X-Forwarded-For
-// lines are joined into one list first); from anyone else they, and every
-// Forwarded (RFC 7239) header, are replaced, never appended to, so a
-// client cannot forge its address: each goes upstream exactly once. f
+// setForwarded writes X-Forwarded-For, -Proto and -Host, and X-Real-IP. A
+// trusted peer's headers are kept and its own address appended (several
+// X-Forwarded-For lines are joined into one list first); from anyone else
+// they, and every Forwarded (RFC 7239) and True-Client-IP header, are
+// replaced or removed, never appended to, so a client cannot forge its
+// address: each goes upstream exactly once. X-Real-IP is the client's
+// address as clientAddr decides it, unless a trusted peer sent one. f
 // tells which of them the client sent; scratch is a buffer owned by the
 // caller for this request.
-func setForwarded(h *fasthttp.RequestHeader, f headerFlags, peer netip.Addr, trusted bool, scratch []byte) {
+func setForwarded(h *fasthttp.RequestHeader, f headerFlags, peer netip.Addr, t *trustedProxies, scratch []byte) {
+	trusted := t.contains(peer)
 	buf := scratch[:0]
 	if trusted && f&flagXForwardedFor != 0 {
 		for k, v := range h.All() {
@@ -73,6 +76,7 @@ func setForwarded(h *fasthttp.RequestHeader, f headerFlags, peer netip.Addr, tru
 			}
 		}
 	}
+	setRealIP(h, f, peer, t, trusted)
 	if !trusted && f&flagForwarded != 0 {
 		h.Del(hdrForwarded)
 	}
@@ -97,10 +101,39 @@ func setForwarded(h *fasthttp.RequestHeader, f headerFlags, peer netip.Addr, tru
 	}
 }
 
+// setRealIP writes X-Real-IP, as nginx setups commonly do, and removes
+// True-Client-IP from an untrusted peer: both name the client to an
+// upstream, so only the gateway or a trusted proxy may set them. It must
+// run before X-Forwarded-For is rewritten.
+func setRealIP(h *fasthttp.RequestHeader, f headerFlags, peer netip.Addr, t *trustedProxies, trusted bool) {
+	if trusted && f&flagXRealIP != 0 {
+		return
+	}
+	if !trusted {
+		if f&flagTrueClientIP != 0 {
+			h.Del(hdrTrueClientIP)
+		}
+		if f&flagXRealIP != 0 {
+			h.Del(hdrXRealIP)
+		}
+	}
+	client := peer
+	if trusted {
+		client = forwardedClient(h, peer, t)
+	}
+	if !client.IsValid() {
+		return
+	}
+	var buf [64]byte
+	h.SetBytesV(hdrXRealIP, client.AppendTo(buf[:0]))
+}
+
 const (
 	hdrXForwardedFor   = "X-Forwarded-For"
 	hdrXForwardedProto = "X-Forwarded-Proto"
 	hdrXForwardedHost  = "X-Forwarded-Host"
 	hdrForwarded       = "Forwarded"
+	hdrXRealIP         = "X-Real-IP"
+	hdrTrueClientIP    = "True-Client-IP"
 	hdrRequestID       = "X-Request-Id"
 )

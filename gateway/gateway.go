@@ -229,6 +229,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx, snap *snapshot) (rt *route, e
 	logged := o.log != nil
 	var ri *reqInfo
 	defer func() {
+		answerRequestID(ctx)
 		if ri != nil {
 			o.end(ctx, ri, rt, snap.trusted, err, logged)
 		}
@@ -295,6 +296,7 @@ func (g *Gateway) serveExpect(ctx *fasthttp.RequestCtx) int {
 	if err := checkRequest(ctx, snap); err != nil {
 		// Refused before the client sends its body.
 		writeError(ctx, err, "")
+		answerRequestID(ctx)
 		g.unmatched.Request(ctx.Method(), statusOf(err))
 		return statusOf(err)
 	}
@@ -304,6 +306,7 @@ func (g *Gateway) serveExpect(ctx *fasthttp.RequestCtx) int {
 	}
 	rt := snap.routes[id]
 	writeError(ctx, errBodyTooLarge, rt.name)
+	answerRequestID(ctx)
 	rt.metrics.Request(ctx.Method(), fasthttp.StatusRequestEntityTooLarge)
 	return fasthttp.StatusRequestEntityTooLarge
 }
@@ -322,6 +325,7 @@ func (g *Gateway) serveParseError(ctx *fasthttp.RequestCtx, err error) {
 		e = errRequestTimeout
 	}
 	writeError(ctx, e, "")
+	answerRequestID(ctx)
 	g.unmatched.Request(nil, statusOf(e))
 }
 

@@ -8,8 +8,8 @@ import (
 
 // TestHardeningAllocations: a proxied request that carries what the
 // hardening rules act on (a Connection header naming another, forwarded
-// headers to replace, an origin-form path to check) still costs no
-// allocation.
+// headers to replace, X-Real-IP and True-Client-IP among them, an
+// origin-form path to check) still costs no allocation.
 func TestHardeningAllocations(t *testing.T) {
 	up := benchUpstream(t, benchBody)
 	gw := startGateway(t, benchConfig, up)
@@ -25,6 +25,8 @@ func TestHardeningAllocations(t *testing.T) {
 		ctx.Request.Header.Set("X-Hop", "1")
 		ctx.Request.Header.Set("X-Forwarded-For", "6.6.6.6")
 		ctx.Request.Header.Set("Forwarded", "for=6.6.6.6")
+		ctx.Request.Header.Set("X-Real-IP", "6.6.6.6")
+		ctx.Request.Header.Set("True-Client-IP", "6.6.6.6")
 		gw.serve(ctx)
 		if ctx.Response.StatusCode() != 200 {
 			t.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())

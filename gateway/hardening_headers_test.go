@@ -42,6 +42,17 @@ routes:
 			absent: []string{"Forwarded"},
 		},
 		{
+			desc:   "X-Real-IP and True-Client-IP from an untrusted peer: replaced and removed",
+			give:   "Host: a\r\nX-Real-IP: 6.6.6.6\r\nx-real-ip: 7.7.7.7\r\nTrue-Client-IP: 6.6.6.6\r\n",
+			want:   []string{"X-Real-Ip: 127.0.0.1", "X-Forwarded-For: 127.0.0.1"},
+			absent: []string{"True-Client-IP"},
+		},
+		{
+			desc: "X-Real-IP set when the client sent none",
+			give: "Host: a\r\n",
+			want: []string{"X-Real-Ip: 127.0.0.1"},
+		},
+		{
 			desc:   "forwarded headers named in Connection are still the gateway's own",
 			give:   "Host: a\r\nConnection: X-Forwarded-For, X-Request-Id\r\nX-Forwarded-For: 6.6.6.6\r\n",
 			want:   []string{"X-Forwarded-For: 127.0.0.1", "X-Forwarded-Host: a"},
@@ -111,6 +122,63 @@ routes:
 					if k, _, _ := strings.Cut(l, ":"); strings.EqualFold(k, name) || l == name {
 						t.Errorf("upstream received %q:\n%s", l, head)
 					}
+				}
+			}
+		})
+	}
+}
+
+// TestHardeningRealIPTrusted: from a peer in trusted_proxies, X-Real-IP
+// and True-Client-IP are kept as sent, and an absent X-Real-IP is the
+// client address X-Forwarded-For yields.
+func TestHardeningRealIPTrusted(t *testing.T) {
+	up := startWitness(t)
+	gw := startGateway(t, `
+trusted_proxies: [127.0.0.1, 10.0.0.0/8]
+routes:
+  - name: any
+    match: { path_prefix: / }
+    upstream: { targets: ["{UP1}"] }
+`, up.url)
+	tests := []struct {
+		desc string
+		give string
+		want []string
+	}{
+		{
+			desc: "both kept",
+			give: "X-Real-IP: 198.51.100.7\r\nTrue-Client-IP: 198.51.100.8\r\n",
+			want: []string{"X-Real-Ip: 198.51.100.7", "True-Client-Ip: 198.51.100.8"},
+		},
+		{
+			desc: "X-Real-IP from X-Forwarded-For",
+			give: "X-Forwarded-For: 6.6.6.6, 198.51.100.7, 10.1.1.1\r\n",
+			want: []string{"X-Real-Ip: 198.51.100.7", "X-Forwarded-For: 6.6.6.6, 198.51.100.7, 10.1.1.1, 127.0.0.1"},
+		},
+		{
+			desc: "X-Real-IP the peer's without X-Forwarded-For",
+			give: "",
+			want: []string{"X-Real-Ip: 127.0.0.1"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			status, resp := gw.raw(t, "GET /x HTTP/1.1\r\nHost: a\r\n"+tt.give+"Connection: close\r\n\r\n")
+			if !strings.HasPrefix(status, "HTTP/1.1 200") {
+				t.Fatalf("status line %q, want 200; answer:\n%s", status, resp)
+			}
+			_, head, _ := up.last()
+			lines := strings.Split(head, "\r\n")
+			for _, w := range tt.want {
+				name, _, _ := strings.Cut(w, ":")
+				var got []string
+				for _, l := range lines {
+					if k, _, _ := strings.Cut(l, ":"); strings.EqualFold(k, name) {
+						got = append(got, l)
+					}
+				}
+				if len(got) != 1 || got[0] != w {
+					t.Errorf("upstream received %q, want %q once:\n%s", got, w, head)
 				}
 			}
 		})

@@ -15,19 +15,27 @@ import (
 // the requests it answered, and keeps the last request it saw (its request
 // line and headers as fasthttp read them, and its body).
 type witness struct {
-	url      string
-	conns    atomic.Int32
-	requests atomic.Int32
-	mu       sync.Mutex
-	lastURI  string
-	lastHead string
-	lastBody string
+	url       string
+	conns     atomic.Int32
+	requests  atomic.Int32
+	mu        sync.Mutex
+	lastURI   string
+	lastProto string
+	lastHead  string
+	lastBody  string
 }
 
 func (w *witness) last() (uri, head, body string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.lastURI, w.lastHead, w.lastBody
+}
+
+// proto returns the version of the last request line the witness read.
+func (w *witness) proto() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.lastProto
 }
 
 // countingListener counts accepted connections.
@@ -59,6 +67,7 @@ func startWitness(t testing.TB) *witness {
 			w.requests.Add(1)
 			w.mu.Lock()
 			w.lastURI = string(ctx.RequestURI())
+			w.lastProto = string(ctx.Request.Header.Protocol())
 			var head bytes.Buffer
 			for k, v := range ctx.Request.Header.All() {
 				head.Write(k)

@@ -76,7 +76,7 @@ func isConnection(k []byte) bool {
 // headerFlags says which headers that the proxy acts on a message
 // carries, found in one pass so that the common request, which has none
 // of them, costs no per-name search.
-type headerFlags uint8
+type headerFlags uint16
 
 const (
 	flagHopByHop headerFlags = 1 << iota // Connection or any of hopByHop
@@ -86,6 +86,8 @@ const (
 	flagXForwardedHost
 	flagRequestID
 	flagRequestIDs // more than one X-Request-Id line
+	flagXRealIP
+	flagTrueClientIP
 )
 
 // classifyHeader returns the flag of header name k, or 0.
@@ -104,6 +106,9 @@ func classifyHeader(k []byte) headerFlags {
 		if is(hdrForwarded) {
 			return flagForwarded
 		}
+		if is(hdrXRealIP) {
+			return flagXRealIP
+		}
 	case 10:
 		if is("Keep-Alive") || is("Connection") {
 			return flagHopByHop
@@ -115,6 +120,9 @@ func classifyHeader(k []byte) headerFlags {
 	case 14:
 		if is("HTTP2-Settings") {
 			return flagHopByHop
+		}
+		if is(hdrTrueClientIP) {
+			return flagTrueClientIP
 		}
 	case 15:
 		if is(hdrXForwardedFor) {

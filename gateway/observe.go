@@ -106,6 +106,12 @@ type reqInfo struct {
 	fallback    string
 	upstream    string
 	upstreamDur time.Duration
+	// target holds the client's path, then its query when the log takes
+	// it, copied before a step (strip_prefix, a rewrite) changes them;
+	// pathLen is where the path ends. Its buffer stays with the pooled
+	// reqInfo.
+	target  []byte
+	pathLen int
 }
 
 // reqInfoKey is the user value key of a request's *reqInfo.
@@ -146,18 +152,38 @@ func (o *observer) begin(ctx *fasthttp.RequestCtx, logged bool) *reqInfo {
 	if span == nil && !logged {
 		return nil
 	}
-	if len(h.Peek(hdrRequestID)) == 0 {
-		// Every logged request has an id; a proxied one passes it on.
-		var buf [40]byte
-		h.SetCanonical(keyRequestID, appendRequestID(buf[:0]))
-	}
 	ri := reqInfoPool.Get().(*reqInfo)
+	target := ri.target[:0]
 	*ri = reqInfo{tracer: o.tracer, span: span, trace: out}
+	if logged {
+		target = append(target, ctx.Path()...)
+		ri.pathLen = len(target)
+		if o.query {
+			target = append(target, ctx.URI().QueryString()...)
+		}
+	}
+	ri.target = target
 	ctx.SetUserValue(reqInfoKey, ri)
 	return ri
 }
 
 var reqInfoPool = sync.Pool{New: func() any { return new(reqInfo) }}
+
+// answerRequestID puts the request's id on the answer: the client's
+// X-Request-Id (the first, when it sent several), or a new one, which the
+// request then carries too, for the access log. Every answer the gateway
+// gives, its own errors and fallbacks included, goes through here once it
+// is written, whatever the access log's setting.
+func answerRequestID(ctx *fasthttp.RequestCtx) {
+	h := &ctx.Request.Header
+	id := h.Peek(hdrRequestID)
+	if len(id) == 0 {
+		var buf [40]byte
+		h.SetCanonical(keyRequestID, appendRequestID(buf[:0]))
+		id = h.Peek(hdrRequestID)
+	}
+	ctx.Response.Header.SetCanonical(keyRequestID, id)
+}
 
 // Header names as fasthttp stores them (first letter and each one after
 // a dash upper case), for SetCanonical: it skips the normalization that
@@ -172,7 +198,7 @@ var (
 func (o *observer) end(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted *trustedProxies, err error, logged bool) {
 	o.finish(ctx, ri, rt, trusted, err, logged)
 	ctx.RemoveUserValue(reqInfoKey)
-	*ri = reqInfo{}
+	*ri = reqInfo{target: ri.target[:0]}
 	reqInfoPool.Put(ri)
 }
 
@@ -201,17 +227,16 @@ func (o *observer) finish(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trus
 	var client [64]byte
 	var trace [32]byte
 	e.Time = ctx.Time()
-	e.RequestID = h.Peek(hdrRequestID)
-	if len(ctx.Response.Header.Peek(hdrRequestID)) == 0 {
-		ctx.Response.Header.SetCanonical(keyRequestID, e.RequestID)
-	}
+	e.RequestID = h.Peek(hdrRequestID) // answerRequestID ran first
 	if ri.trace.IsValid() {
 		e.TraceID = ri.trace.AppendTraceID(trace[:0])
 	}
 	e.Client = clientAddr(ctx, trusted).AppendTo(client[:0])
-	e.Method, e.Host, e.Path, e.Proto = ctx.Method(), h.Host(), ctx.Path(), h.Protocol()
+	// The path and query as the client sent them (in normal form), not
+	// as strip_prefix or a rewrite left them.
+	e.Method, e.Host, e.Path, e.Proto = ctx.Method(), h.Host(), ri.target[:ri.pathLen], h.Protocol()
 	if o.query {
-		e.Query = ctx.URI().QueryString()
+		e.Query = ri.target[ri.pathLen:]
 	}
 	if rt != nil {
 		e.Route = rt.name

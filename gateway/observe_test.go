@@ -218,3 +218,30 @@ routes:
 		t.Errorf("access log trace_id %v, want %s", lines[0]["trace_id"], trace)
 	}
 }
+
+// TestAccessLogClientPath: the access log shows the path and query the
+// client asked for, not the path strip_prefix sent upstream.
+func TestAccessLogClientPath(t *testing.T) {
+	got := make(chan string, 2)
+	up := startUpstream(t, func(ctx *fasthttp.RequestCtx) { got <- string(ctx.RequestURI()) })
+	var out syncBuffer
+	gw := startLoggedGateway(t, &out, `
+access_log: { query: true }
+routes:
+  - { name: api, match: { path_prefix: /api/ }, strip_prefix: /api, upstream: { targets: ["{UP1}"] } }
+`, up)
+	for _, p := range []string{"/api/users/7?fields=name", "/api//users/./8?x=1"} {
+		if resp := gw.do(t, "GET", p, nil, ""); resp.StatusCode() != 200 {
+			t.Fatalf("GET %s: status %d", p, resp.StatusCode())
+		}
+	}
+	if a, b := <-got, <-got; a != "/users/7?fields=name" || b != "/users/8?x=1" {
+		t.Fatalf("upstream got %q and %q, want the prefix stripped", a, b)
+	}
+	want := [][2]string{{"/api/users/7", "fields=name"}, {"/api/users/8", "x=1"}}
+	for i, l := range out.lines(t, 2) {
+		if l["path"] != want[i][0] || l["query"] != want[i][1] {
+			t.Errorf("line %d: path %v query %v, want %q %q", i, l["path"], l["query"], want[i][0], want[i][1])
+		}
+	}
+}

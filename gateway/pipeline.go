@@ -1,12 +1,16 @@
 package gateway
 
 import (
+	"slices"
+
 	"github.com/valyala/fasthttp"
 )
 
 // buildPipeline composes a route's steps once, when the snapshot is built;
 // nothing is composed per request. The order, and why:
 //
+//  0. TRACE refused (405) unless the route lists it: nothing else is
+//     spent on it.
 //  1. rate limit: a request over its limit costs nothing more than the
 //     decision, and never counts against the breaker or reaches the
 //     upstream.
@@ -44,6 +48,9 @@ func buildPipeline(rt *route, trusted *trustedProxies) handler {
 	h = withBodyLimit(rt, h)
 	if rt.limit != nil {
 		h = withRateLimit(rt, trusted, h)
+	}
+	if !slices.Contains(rt.cfg.Match.Methods, fasthttp.MethodTrace) {
+		h = withoutTrace(h)
 	}
 	return h
 }

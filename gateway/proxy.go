@@ -43,6 +43,7 @@ func (p *proxyStep) serve(ctx *fasthttp.RequestCtx) error {
 // the pool's timeout counted from start, and leaves the answer in
 // ctx.Response.
 func (p *proxyStep) forward(ctx *fasthttp.RequestCtx, start time.Time) error {
+	defer restoreHTTP10(&ctx.Request.Header, upstreamHTTP11(&ctx.Request.Header))
 	if p.pool.retries == 0 {
 		// Only the retry budget reads inflight, and it is never asked.
 		return p.attempts(ctx, start)
@@ -202,7 +203,7 @@ func (p *proxyStep) prepare(req *fasthttp.Request, path []byte, peer netip.Addr)
 	// The upstream connection is pooled whatever the client asked for its
 	// own connection.
 	h.ResetConnectionClose()
-	setForwarded(h, f, peer, p.trusted.contains(peer), scratch[:0])
+	setForwarded(h, f, peer, p.trusted, scratch[:0])
 	switch {
 	case f&flagRequestID == 0 || len(h.Peek(hdrRequestID)) == 0:
 		h.SetBytesV(hdrRequestID, appendRequestID(scratch[:0]))
