@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -72,6 +73,11 @@ type Gateway struct {
 	obs       *observer
 	// acceptErrs counts the accept errors Serve's listeners wait out.
 	acceptErrs *acceptErrors
+	// admins are the servers of ServeAdmin, closed at the end of
+	// Shutdown (under lnMu, as adminClosed).
+	admins      []*http.Server
+	adminClosed bool
+	adminLimits adminLimits
 }
 
 // prefetchBodySize is how much of a request body is read before the
@@ -96,6 +102,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	}
 	g.unmatched = g.metrics.Route("")
 	g.acceptErrs = newAcceptErrors(g.metrics)
+	g.adminLimits = defaultAdminLimits
 	g.deps = &deps{metrics: g.metrics, clients: &g.clients, log: g.log, brokers: &brokers{connect: opts.Brokers}, grpc: opts.GRPC}
 	if len(opts.Sources) > 0 {
 		reg, err := discovery.NewRegistry(discovery.RegistrySettings{
@@ -216,6 +223,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}
 	g.deps.close()
 	g.obs.close()
+	g.closeAdmin()
 	return err
 }
 
