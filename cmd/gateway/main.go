@@ -9,6 +9,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -166,7 +168,13 @@ func cmdRun(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gateway: %v\n", err)
 		return 2
 	}
-	cfg, err := config.Load(*file)
+	path, err := configPath(fs, *file)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	log.Info("gateway: reading the configuration", "file", path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -176,6 +184,25 @@ func cmdRun(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// configPath makes the -config file's name absolute, and says which name
+// and why when there is no such file: without -config the default is a
+// path relative to the working directory, which is easy to miss.
+func configPath(fs *flag.FlagSet, file string) (string, error) {
+	path, err := filepath.Abs(file)
+	if err != nil {
+		return "", fmt.Errorf("gateway: configuration file %q: %w", file, err)
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		given := false
+		fs.Visit(func(f *flag.Flag) { given = given || f.Name == "config" })
+		if !given {
+			return "", fmt.Errorf("gateway: no configuration file at %s (the default %q, relative to the working directory); name one with -config FILE", path, file)
+		}
+		return "", fmt.Errorf("gateway: no configuration file at %s (-config %q)", path, file)
+	}
+	return path, nil
 }
 
 // serve runs the gateway until SIGINT or SIGTERM, then drains it.
