@@ -102,6 +102,15 @@ func applyDefaults(c *Config, set map[string]bool) {
 	if c.Admin == "" {
 		c.Admin = defaultAdmin
 	}
+	for i, h := range c.AdminHosts {
+		c.AdminHosts[i] = strings.ToLower(h)
+	}
+	if !set["admin_endpoints.pprof"] {
+		c.AdminEndpoints.Pprof = true
+	}
+	if !set["admin_endpoints.reload"] {
+		c.AdminEndpoints.Reload = true
+	}
 	s := &c.Server
 	zeroDefault(&s.ReadTimeout, defaultServerTimeout)
 	zeroDefault(&s.WriteTimeout, defaultServerTimeout)

@@ -13,6 +13,19 @@ type Config struct {
 	// /readyz, /-/config, /-/routes). Default "127.0.0.1:9901". The value
 	// "off" disables the admin listener.
 	Admin string `yaml:"admin"`
+	// AdminHosts are more host names (without port) the admin listener
+	// accepts in the Host header of its configuration, reload and debug
+	// endpoints, for a listener reached by name. IP addresses and
+	// "localhost" are always accepted (only loopback ones when it listens
+	// on loopback): a name that is not on the list could be a DNS
+	// rebinding. Default: none.
+	AdminHosts []string `yaml:"admin_hosts"`
+	// AdminAuth requires a bearer token for the admin listener's
+	// configuration, reload and debug endpoints; /metrics, /healthz and
+	// /readyz stay open. Default: absent, no token.
+	AdminAuth *AdminAuth `yaml:"admin_auth"`
+	// AdminEndpoints turns optional admin endpoints off. Default: all on.
+	AdminEndpoints AdminEndpoints `yaml:"admin_endpoints"`
 	// TrustedProxies lists the peers (IP addresses or CIDR ranges) whose
 	// X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host headers are
 	// kept and extended. Headers from any other peer are replaced. Default:
@@ -61,6 +74,30 @@ type Config struct {
 	files    []string            // every file read, main first, absolute
 	includes []string            // Include resolved, absolute
 	starts   map[string]int      // each included file's first route in Routes
+}
+
+// AdminAuth protects admin endpoints with a bearer token.
+type AdminAuth struct {
+	// TokenFile names the file holding the token (surrounding white
+	// space ignored), relative to the main configuration file's directory.
+	// It is read when the configuration loads: a new token takes effect
+	// with the next reload. Required, at most 4KiB, at least 16 bytes.
+	TokenFile string `yaml:"token_file"`
+
+	// token is TokenFile's content, read by Load.
+	token []byte
+}
+
+// Token returns the token read from TokenFile. Read-only.
+func (a *AdminAuth) Token() []byte { return a.token }
+
+// AdminEndpoints switches optional admin endpoints.
+type AdminEndpoints struct {
+	// Pprof serves Go's profiler under /debug/pprof/. Default true.
+	Pprof bool `yaml:"pprof"`
+	// Reload serves POST /-/reload. Default true. Reloads on file change
+	// and SIGHUP go on either way.
+	Reload bool `yaml:"reload"`
 }
 
 // Server holds the limits and timeouts of the proxy listener.

@@ -107,6 +107,7 @@ func (v *validator) config(c *Config) {
 			v.invalid("admin", c.Admin, msg+` (or "off")`)
 		}
 	}
+	v.admin(c)
 	for i, tp := range c.TrustedProxies {
 		p := "trusted_proxies[" + strconv.Itoa(i) + "]"
 		if msg, hint := checkTrustedProxy(tp); msg != "" {

@@ -2,6 +2,9 @@ package gateway
 
 import (
 	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"strconv"
@@ -22,7 +25,10 @@ import (
 //	               ?dry_run=true only say what would change
 //	GET /debug/pprof/...  Go's profiler (CPU, heap, goroutines, trace)
 //
-// It is plain net/http: the admin side is not on the request path.
+// Every endpoint but the first three is guarded (see guarded); reload and
+// pprof can be turned off (admin_endpoints). The serving configuration's
+// settings apply, so a reload changes them at once. It is plain net/http:
+// the admin side is not on the request path.
 func (g *Gateway) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{}))
@@ -36,20 +42,101 @@ func (g *Gateway) AdminHandler() http.Handler {
 		}
 		writeText(w, http.StatusOK, "ready\n")
 	})
-	mux.HandleFunc("GET /-/config", g.serveConfig)
-	mux.HandleFunc("GET /-/routes", g.serveRoutes)
-	mux.HandleFunc("GET /-/config/digest", g.serveDigest)
-	mux.HandleFunc("POST /-/reload", g.serveReload)
-	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("GET /-/config", g.guarded(g.serveConfig))
+	mux.HandleFunc("GET /-/routes", g.guarded(g.serveRoutes))
+	mux.HandleFunc("GET /-/config/digest", g.guarded(g.serveDigest))
+	mux.HandleFunc("POST /-/reload", g.guarded(g.serveReload))
+	mux.HandleFunc("GET /debug/pprof/", g.guarded(g.pprofOn(pprof.Index)))
+	mux.HandleFunc("GET /debug/pprof/profile", g.guarded(g.pprofOn(pprof.Profile)))
+	mux.HandleFunc("GET /debug/pprof/trace", g.guarded(g.pprofOn(pprof.Trace)))
 	return mux
+}
+
+// Bounds of the admin listener. It serves operators and scrapers, not
+// clients: a few connections, each closed soon when idle, so that it never
+// holds the file descriptors the proxy listener needs.
+const (
+	adminMaxConns          = 32
+	adminReadHeaderTimeout = 5 * time.Second
+	adminReadTimeout       = 10 * time.Second
+	// Above pprof's default 30s profile, which it must fit.
+	adminWriteTimeout = 60 * time.Second
+	adminIdleTimeout  = 10 * time.Second
+)
+
+// adminLimits are the admin listener's bounds (tests shorten them).
+type adminLimits struct {
+	maxConns                      int
+	readHeader, read, write, idle time.Duration
+}
+
+var defaultAdminLimits = adminLimits{
+	maxConns: adminMaxConns, readHeader: adminReadHeaderTimeout,
+	read: adminReadTimeout, write: adminWriteTimeout, idle: adminIdleTimeout,
+}
+
+// ServeAdmin serves AdminHandler on ln until Shutdown has finished
+// draining (so that /readyz answers 503 during the shutdown delay), with
+// at most 32 connections at once (more wait in the listen backlog) and
+// timeouts: 5s for a request head, 10s for a whole request, 60s for an
+// answer, 10s idle. It returns nil after Shutdown.
+func (g *Gateway) ServeAdmin(ln net.Listener) error {
+	lim := g.adminLimits
+	srv := &http.Server{
+		Handler:           g.AdminHandler(),
+		ReadHeaderTimeout: lim.readHeader,
+		ReadTimeout:       lim.read,
+		WriteTimeout:      lim.write,
+		IdleTimeout:       lim.idle,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelDebug),
+	}
+	g.lnMu.Lock()
+	if g.adminClosed {
+		g.lnMu.Unlock()
+		_ = ln.Close()
+		return nil
+	}
+	g.admins = append(g.admins, srv)
+	g.lnMu.Unlock()
+	err := srv.Serve(newLimitListener(ln, lim.maxConns))
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// closeAdmin closes the admin listeners and their connections.
+func (g *Gateway) closeAdmin() {
+	g.lnMu.Lock()
+	g.adminClosed = true
+	srvs := g.admins
+	g.admins = nil
+	g.lnMu.Unlock()
+	for _, s := range srvs {
+		_ = s.Close()
+	}
+}
+
+// pprofOn serves h while admin_endpoints.pprof is on, 404 otherwise.
+func (g *Gateway) pprofOn(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		if !g.Config().AdminEndpoints.Pprof {
+			writeText(w, http.StatusNotFound, "gateway: admin: /debug/pprof is off (admin_endpoints.pprof)\n")
+			return
+		}
+		h(w, req)
+	}
 }
 
 // serveReload answers with the ReloadResult as JSON: 200 when the
 // configuration was applied (or, in a dry run, would be), 400 with the
 // list of errors when it was refused.
 func (g *Gateway) serveReload(w http.ResponseWriter, req *http.Request) {
+	if !g.Config().AdminEndpoints.Reload {
+		writeText(w, http.StatusNotFound, "gateway: admin: /-/reload is off (admin_endpoints.reload); reload with SIGHUP or by changing the file\n")
+		return
+	}
 	r := g.reloader.Load()
 	if r == nil {
 		writeText(w, http.StatusNotFound, errNoReloader.Error()+"\n")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -70,6 +71,13 @@ type Gateway struct {
 	clients   clients
 	deps      *deps
 	obs       *observer
+	// acceptErrs counts the accept errors Serve's listeners wait out.
+	acceptErrs *acceptErrors
+	// admins are the servers of ServeAdmin, closed at the end of
+	// Shutdown (under lnMu, as adminClosed).
+	admins      []*http.Server
+	adminClosed bool
+	adminLimits adminLimits
 }
 
 // prefetchBodySize is how much of a request body is read before the
@@ -93,6 +101,8 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		metrics:  metrics.New(opts.Registry, metrics.Build{Version: opts.Version, Commit: opts.Commit}),
 	}
 	g.unmatched = g.metrics.Route("")
+	g.acceptErrs = newAcceptErrors(g.metrics)
+	g.adminLimits = defaultAdminLimits
 	g.deps = &deps{metrics: g.metrics, clients: &g.clients, log: g.log, brokers: &brokers{connect: opts.Brokers}, grpc: opts.GRPC}
 	if len(opts.Sources) > 0 {
 		reg, err := discovery.NewRegistry(discovery.RegistrySettings{
@@ -154,7 +164,11 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 var ErrShutdown = errors.New("gateway: shut down")
 
 // Serve answers requests arriving on ln until Shutdown, and closes ln.
+// Accept errors the process recovers from (out of file descriptors or
+// memory) do not end it: it waits, from 5ms doubling to 1s, and tries
+// again while it serves the connections it has.
 func (g *Gateway) Serve(ln net.Listener) error {
+	ln = newRetryListener(ln, g.acceptErrs, g.log)
 	g.lnMu.Lock()
 	if g.draining.Load() {
 		g.lnMu.Unlock()
@@ -209,6 +223,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}
 	g.deps.close()
 	g.obs.close()
+	g.closeAdmin()
 	return err
 }
 

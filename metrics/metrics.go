@@ -33,6 +33,7 @@ type Metrics struct {
 	reloads        *prometheus.CounterVec
 	lastReload     prometheus.Gauge
 	configInfo     *prometheus.GaugeVec
+	acceptErrors   *prometheus.CounterVec
 
 	mu     sync.Mutex
 	routes map[string]*Route
@@ -202,8 +203,9 @@ func New(reg prometheus.Registerer, build Build) *Metrics {
 			Name: "gateway_config_info",
 			Help: "The configuration serving now: 1 for its hash.",
 		}, []string{"hash"}),
-		routes:  make(map[string]*Route),
-		bridges: newBridgeMetrics(),
+		acceptErrors: newAcceptErrors("emfile", "enfile", "enomem", "other"),
+		routes:       make(map[string]*Route),
+		bridges:      newBridgeMetrics(),
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "gateway_build_info",
@@ -212,7 +214,7 @@ func New(reg prometheus.Registerer, build Build) *Metrics {
 	buildInfo.WithLabelValues(build.Version, build.Commit).Set(1)
 	reg.MustRegister(m.requests, m.duration, m.inFlight, m.upstreamErrors, m.clientErrors,
 		m.rateLimited, m.redisOutages, m.breakerState, m.targetBreakers, m.breakerChanges, m.fallbacks, &fallbackCollector{m: m}, &discoveryCollector{m: m}, &cacheCollector{m: m},
-		m.reloads, m.lastReload, m.configInfo, buildInfo,
+		m.reloads, m.lastReload, m.configInfo, m.acceptErrors, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(m.bridges.collectors()...)

@@ -16,8 +16,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -123,7 +125,14 @@ func printDiff(w io.Writer, cfg *config.Config, adminAddr string) error {
 		adminAddr = "127.0.0.1" + adminAddr
 	}
 	client := &http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Get("http://" + adminAddr + "/-/config/digest")
+	req, err := http.NewRequest(http.MethodGet, "http://"+adminAddr+"/-/config/digest", nil)
+	if err != nil {
+		return fmt.Errorf("ask the running gateway: %w", err)
+	}
+	if a := cfg.AdminAuth; a != nil {
+		req.Header.Set("Authorization", "Bearer "+string(a.Token()))
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("ask the running gateway: %w", err)
 	}
@@ -159,7 +168,13 @@ func cmdRun(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gateway: %v\n", err)
 		return 2
 	}
-	cfg, err := config.Load(*file, gateway.RouteConflicts)
+	path, err := configPath(fs, *file)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	log.Info("gateway: reading the configuration", "file", path)
+	cfg, err := config.Load(path, gateway.RouteConflicts)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -169,6 +184,25 @@ func cmdRun(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// configPath makes the -config file's name absolute, and says which name
+// and why when there is no such file: without -config the default is a
+// path relative to the working directory, which is easy to miss.
+func configPath(fs *flag.FlagSet, file string) (string, error) {
+	path, err := filepath.Abs(file)
+	if err != nil {
+		return "", fmt.Errorf("gateway: configuration file %q: %w", file, err)
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		given := false
+		fs.Visit(func(f *flag.Flag) { given = given || f.Name == "config" })
+		if !given {
+			return "", fmt.Errorf("gateway: no configuration file at %s (the default %q, relative to the working directory); name one with -config FILE", path, file)
+		}
+		return "", fmt.Errorf("gateway: no configuration file at %s (-config %q)", path, file)
+	}
+	return path, nil
 }
 
 // serve runs the gateway until SIGINT or SIGTERM, then drains it.
@@ -200,15 +234,14 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("gateway: listen: %w", err)
 	}
-	var admin *http.Server
 	var adminLn net.Listener
-	if cfg.Admin != "off" {
+	if cfg.Admin != config.AdminOff {
 		adminLn, err = net.Listen("tcp", cfg.Admin)
 		if err != nil {
 			ln.Close()
 			return fmt.Errorf("gateway: admin listen: %w", err)
 		}
-		admin = &http.Server{Handler: gw.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+		warnPublicAdmin(log, adminLn.Addr(), cfg)
 	}
 
 	reloader, err := gateway.NewReloader(cfg.File(), gw, log, gateway.DefaultDebounce)
@@ -225,9 +258,9 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 
 	failed := make(chan error, 2)
 	go func() { failed <- gw.Serve(ln) }()
-	if admin != nil {
+	if adminLn != nil {
 		go func() {
-			if err := admin.Serve(adminLn); !errors.Is(err, http.ErrServerClosed) {
+			if err := gw.ServeAdmin(adminLn); err != nil {
 				failed <- fmt.Errorf("gateway: admin: %w", err)
 			}
 		}()
@@ -256,11 +289,21 @@ wait:
 	if err := gw.Shutdown(drain); err != nil {
 		log.Warn("gateway: drain did not finish in time", "error", err.Error())
 	}
-	if admin != nil {
-		_ = admin.Close()
-	}
 	log.Info("gateway stopped")
 	return nil
+}
+
+// warnPublicAdmin warns when the admin listener is reachable from other
+// hosts while its configuration, reload and debug endpoints are open.
+func warnPublicAdmin(log *slog.Logger, addr net.Addr, cfg *config.Config) {
+	ap, err := netip.ParseAddrPort(addr.String())
+	if err != nil || ap.Addr().Unmap().IsLoopback() || cfg.AdminAuth != nil {
+		return
+	}
+	log.Warn("gateway: the admin listener is reachable from other hosts without admin_auth: "+
+		"/-/config, /-/routes, /-/reload and /debug/pprof are open to anyone who reaches it; "+
+		"set admin_auth.token_file, turn admin_endpoints off, or listen on 127.0.0.1",
+		"admin", addr.String())
 }
 
 // buildCommit is the commit of the build flags or, without one, the VCS
