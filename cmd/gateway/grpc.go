@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"google.golang.org/grpc/codes"
 
 	grpcbridge "github.com/fastgate/gateway/bridge/grpc"
 	"github.com/fastgate/gateway/config"
@@ -70,13 +71,14 @@ func (g *grpcBackends) release(target string, c *sharedConn) {
 }
 
 // build is the gateway's GRPCFactory.
-func (g *grpcBackends) build(rc *config.Route, addrs gateway.AddrSource) (gateway.GRPCBackend, error) {
+func (g *grpcBackends) build(rc *config.Route, addrs gateway.AddrSource, events gateway.GRPCEvents) (gateway.GRPCBackend, error) {
 	c := rc.GRPC
 	shared, err := g.acquire(c.Target, addrs.Addrs())
 	if err != nil {
 		return nil, err
 	}
-	b := &grpcRoute{owner: g, target: c.Target, route: rc.Name, shared: shared, stop: make(chan struct{}), done: make(chan struct{})}
+	b := &grpcRoute{owner: g, target: c.Target, route: rc.Name, shared: shared, events: events,
+		stop: make(chan struct{}), done: make(chan struct{})}
 	ep, streaming, err := endpointFor(rc, shared.conn)
 	if err != nil {
 		g.release(c.Target, shared)
@@ -133,6 +135,7 @@ type grpcRoute struct {
 	target    string
 	route     string
 	shared    *sharedConn
+	events    gateway.GRPCEvents
 	ep        *grpcbridge.Endpoint
 	streaming bool
 	params    []paramSegment
@@ -216,13 +219,7 @@ func (b *grpcRoute) Serve(ctx *fasthttp.RequestCtx, deadline time.Time) string {
 	err = b.ep.Invoke(cctx, req, resp)
 	var bad *grpcbridge.RequestError
 	sent := !errors.As(err, &bad)
-	if grpcbridge.CodeName(resp.Code) == "UNAVAILABLE" && bytes.Contains(resp.Body, []byte("connection error")) {
-		// The gateway could not reach the server: grpc-go's message names
-		// the target's address, which clients have no business seeing.
-		resp.Body = append(resp.Body[:0], `{"error":"upstream unavailable","code":"UNAVAILABLE","route":"`...)
-		resp.Body = append(resp.Body, b.route...)
-		resp.Body = append(resp.Body, "\"}\n"...)
-	}
+	b.hideAddress(resp)
 	writeResponse(ctx, resp)
 	if !sent {
 		return ""
@@ -230,9 +227,21 @@ func (b *grpcRoute) Serve(ctx *fasthttp.RequestCtx, deadline time.Time) string {
 	return grpcbridge.CodeName(resp.Code)
 }
 
+// hideAddress replaces the answer of a server the gateway could not reach:
+// grpc-go's message names the target's address, which clients have no
+// business seeing.
+func (b *grpcRoute) hideAddress(resp *grpcbridge.Response) {
+	if resp.Code == codes.Unavailable && bytes.Contains(resp.Body, []byte("connection error")) {
+		resp.Body = append(resp.Body[:0], `{"error":"upstream unavailable","code":"UNAVAILABLE","route":"`...)
+		resp.Body = append(resp.Body, b.route...)
+		resp.Body = append(resp.Body, "\"}\n"...)
+	}
+}
+
 // serveStream answers a server-streaming method as newline-delimited
 // JSON, one line per message, each flushed as it arrives. The request is
-// copied first: the stream is written after the handler returned.
+// copied first: the stream is written after the handler returned, so the
+// code the stream ended with is counted then, through the route's events.
 func (b *grpcRoute) serveStream(ctx *fasthttp.RequestCtx, req *grpcbridge.Request, deadline time.Time) string {
 	own := &grpcbridge.Request{Body: append([]byte(nil), req.Body...), Query: append([]byte(nil), req.Query...), Header: copyHeaders(&ctx.Request.Header)}
 	for _, p := range req.Params {
@@ -244,14 +253,38 @@ func (b *grpcRoute) serveStream(ctx *fasthttp.RequestCtx, req *grpcbridge.Reques
 		cctx, cancel := context.WithDeadline(context.Background(), deadline)
 		defer cancel()
 		var resp grpcbridge.Response
-		_ = b.ep.Stream(cctx, own, &resp, func(line []byte) error {
+		emitted := false
+		err := b.ep.Stream(cctx, own, &resp, func(line []byte) error {
+			emitted = true
 			if _, err := w.Write(line); err != nil {
 				return err
 			}
 			return w.Flush()
 		})
+		var bad *grpcbridge.RequestError
+		switch {
+		case errors.As(err, &bad):
+			// Nothing was sent: not a call. The head is out already; the
+			// error body is the one line.
+			writeLine(w, resp.Body)
+			return
+		case err != nil:
+			b.events.GRPCCode("CANCELLED") // the client went away
+			return
+		case !emitted && resp.Code != codes.OK:
+			b.hideAddress(&resp)
+			writeLine(w, resp.Body) // ended before the first message
+		}
+		b.events.GRPCCode(grpcbridge.CodeName(resp.Code))
 	})
-	return "OK"
+	return ""
+}
+
+// writeLine writes body as one line of the stream and flushes it.
+func writeLine(w *bufio.Writer, body []byte) {
+	_, _ = w.Write(bytes.TrimRight(body, "\n"))
+	_ = w.WriteByte('\n')
+	_ = w.Flush()
 }
 
 // headerCopy is a request's headers copied for use after the handler.
