@@ -188,7 +188,7 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer closeSources()
-	var grpcs grpcBackends
+	grpcs := grpcBackends{log: log}
 	gw, err := gateway.New(cfg, gateway.Options{
 		Logger: log, Version: version, Commit: buildCommit(), Sources: sources, StateFile: cfg.Discovery.StateFile,
 		Brokers: brokerFactory(log), GRPC: grpcs.build,
