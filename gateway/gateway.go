@@ -44,6 +44,9 @@ type Options struct {
 	// GRPC builds the backends of grpc routes. Nil: a configuration with
 	// grpc routes is refused.
 	GRPC GRPCFactory
+	// GRPCCheck checks grpc routes offline in dry-run reloads. Nil: they
+	// are checked as configuration only.
+	GRPCCheck GRPCCheck
 	// AccessLogOutput, when not nil, receives the access log instead of
 	// the configured access_log.output (which must still be set for a
 	// log to be written).
@@ -93,7 +96,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		metrics:  metrics.New(opts.Registry, metrics.Build{Version: opts.Version, Commit: opts.Commit}),
 	}
 	g.unmatched = g.metrics.Route("")
-	g.deps = &deps{metrics: g.metrics, clients: &g.clients, log: g.log, brokers: &brokers{connect: opts.Brokers}, grpc: opts.GRPC}
+	g.deps = &deps{metrics: g.metrics, clients: &g.clients, log: g.log, brokers: &brokers{connect: opts.Brokers}, grpc: opts.GRPC, grpcCheck: opts.GRPCCheck}
 	if len(opts.Sources) > 0 {
 		reg, err := discovery.NewRegistry(discovery.RegistrySettings{
 			Sources: opts.Sources, StateFile: opts.StateFile, Logger: g.log,

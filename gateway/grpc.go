@@ -18,6 +18,12 @@ import (
 // events receives what the backend learns outside of Serve's return.
 type GRPCFactory func(rc *config.Route, addrs AddrSource, events GRPCEvents) (GRPCBackend, error)
 
+// GRPCCheck checks a grpc route without dialling, for gateway validate
+// and dry-run reloads: it returns the error building the route would
+// return, or a note saying what it could not check offline ("" when it
+// checked everything). cmd/gateway passes the gRPC bridge's.
+type GRPCCheck func(rc *config.Route) (note string, err error)
+
 // GRPCEvents receives what a grpc route's backend reports besides Serve's
 // return value (the route's metrics). Safe for concurrent use.
 type GRPCEvents interface {
@@ -86,8 +92,15 @@ type grpcStep struct {
 func (d *deps) newGRPCStep(rt *route, rc *config.Route) (*grpcStep, error) {
 	g := rc.GRPC
 	s := &grpcStep{route: rt, timeout: g.Timeout}
-	if d.check {
-		return s, nil // a configuration check does not dial
+	if d.check { // a configuration check does not dial
+		if d.grpcCheck == nil {
+			return s, nil
+		}
+		note, err := d.grpcCheck(rc)
+		if note != "" {
+			d.notes = append(d.notes, "route "+rc.Name+": grpc: "+note)
+		}
+		return s, err
 	}
 	if d.grpc == nil {
 		return nil, errors.New("this gateway was built without gRPC support")

@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"google.golang.org/grpc"
 
 	grpcbridge "github.com/fastgate/gateway/bridge/grpc"
+	"github.com/fastgate/gateway/config"
 )
 
 // The schema of a reflection route is fetched when the route is built and,
@@ -139,4 +142,34 @@ func (g *grpcBackends) logger() *slog.Logger {
 		return slog.Default()
 	}
 	return g.log
+}
+
+// checkGRPCRoute is the gateway's GRPCCheck: the checks of building a
+// descriptor-set route (the method exists and does not stream from the
+// client, each path parameter names a field), without dialling. A
+// reflection route cannot be checked offline.
+func checkGRPCRoute(rc *config.Route) (note string, err error) {
+	if rc.GRPC.Reflection {
+		return "not checked offline: schema comes from the server by reflection", nil
+	}
+	schema, err := descriptorSchema(rc)
+	if err != nil {
+		return "", err
+	}
+	_, err = compileMethod(rc, schema, offlineConn{})
+	return "", err
+}
+
+// offlineConn stands for a connection when a method is compiled only to
+// be checked. It is never called.
+type offlineConn struct{}
+
+var errOffline = errors.New("gateway: no connection: the route was only checked")
+
+func (offlineConn) Invoke(context.Context, string, any, any, ...grpc.CallOption) error {
+	return errOffline
+}
+
+func (offlineConn) NewStream(context.Context, *grpc.StreamDesc, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+	return nil, errOffline
 }

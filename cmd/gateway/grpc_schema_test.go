@@ -152,7 +152,7 @@ func TestGRPCReflectionServerDownDuringReload(t *testing.T) {
 func startBridgeGatewayWith(t *testing.T, yaml string, backends *grpcBackends) *bridgeGateway {
 	t.Helper()
 	cfg := loadConfig(t, t.TempDir(), "gateway.yaml", yaml)
-	gw, err := gateway.New(cfg, gateway.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), GRPC: backends.build})
+	gw, err := gateway.New(cfg, gateway.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), GRPC: backends.build, GRPCCheck: checkGRPCRoute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,4 +172,87 @@ func startBridgeGatewayWith(t *testing.T, yaml string, backends *grpcBackends) *
 		<-served
 	})
 	return b
+}
+
+// TestGRPCValidateChecksRoutesOffline: gateway validate refuses, with the
+// route's position, what building a descriptor-set route refuses, and
+// says what it cannot check of a reflection route. No server runs.
+func TestGRPCValidateChecksRoutesOffline(t *testing.T) {
+	for _, tt := range []struct {
+		desc, method, path string
+		reflection         bool
+		wantCode           int
+		want               string // in stderr when wantCode is 1, else in stdout
+	}{
+		{desc: "method found", method: "test.v1.Users/GetUser", path: "/v1/users/{id}", wantCode: 0, want: "ok (1 routes)"},
+		{desc: "missing method", method: "test.v1.Users/Nope", path: "/r", wantCode: 1, want: "test.v1.Users/Nope"},
+		{desc: "client streaming", method: "test.v1.Users/Upload", path: "/r", wantCode: 1, want: "streams from the client"},
+		{desc: "path parameter without a field", method: "test.v1.Users/GetUser", path: "/v1/users/{nope}", wantCode: 1, want: "path parameter {nope}"},
+		{desc: "reflection", method: "test.v1.Users/Nope", path: "/r", reflection: true, wantCode: 0,
+			want: "route r: grpc: not checked offline: schema comes from the server by reflection"},
+	} {
+		t.Run(tt.desc, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "users.pb"), grpctest.DescriptorSet(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			schema := "descriptors: users.pb"
+			if tt.reflection {
+				schema = "reflection: true"
+			}
+			file := filepath.Join(dir, "gateway.yaml")
+			yaml := "routes:\n  - name: r\n    match: { path: \"" + tt.path + "\" }\n" +
+				"    grpc: { target: \"127.0.0.1:1\", method: " + tt.method + ", " + schema + " }\n"
+			if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			code := runMain([]string{"validate", file}, &stdout, &stderr)
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d; stdout %q, stderr %q", code, tt.wantCode, stdout.String(), stderr.String())
+			}
+			out := stdout.String()
+			if code == 1 {
+				out = stderr.String()
+				if !strings.HasPrefix(out, file+":2:5: routes[0]: grpc: ") {
+					t.Errorf("stderr %q: want the route's file:line:col first", out)
+				}
+			}
+			if !strings.Contains(out, tt.want) {
+				t.Errorf("output %q does not say %q", out, tt.want)
+			}
+		})
+	}
+}
+
+// TestGRPCDryRunAgreesWithReload: a dry run refuses the descriptor-set
+// route a reload refuses, and passes (with a note) the reflection route
+// of an unreachable server that a reload applies.
+func TestGRPCDryRunAgreesWithReload(t *testing.T) {
+	addr := freeAddr(t)
+	gw := startBridgeGatewayWith(t, strings.ReplaceAll(reflectionRoutes, "{ADDR}", addr), &grpcBackends{log: slog.New(slog.DiscardHandler)})
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "users.pb"), grpctest.DescriptorSet(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := loadConfig(t, dir, "bad.yaml", strings.ReplaceAll(reflectionRoutes+`  - name: nope
+    match: { path: /nope }
+    grpc: { target: "{ADDR}", method: test.v1.Users/Nope, descriptors: users.pb }
+`, "{ADDR}", addr))
+	preview, perr := gw.gw.Preview(bad)
+	_, aerr := gw.gw.Apply(bad)
+	if perr == nil || aerr == nil || !strings.Contains(perr.Error(), "bad.yaml:10:5: routes[2]: grpc: ") {
+		t.Errorf("a missing method: dry run %v, reload %v; want both refused, the dry run with the position", perr, aerr)
+	}
+	if len(preview.Errors) == 0 {
+		t.Error("the dry run's result lists no error")
+	}
+	unchanged := loadConfig(t, dir, "same.yaml", strings.ReplaceAll(reflectionRoutes, "{ADDR}", addr))
+	preview, perr = gw.gw.Preview(unchanged)
+	if perr != nil || len(preview.Notes) != 1 || !strings.Contains(preview.Notes[0], "route get-user: grpc: not checked offline") {
+		t.Errorf("reflection route, server down: dry run %v, notes %q; want no error and the note", perr, preview.Notes)
+	}
+	if res, err := gw.gw.Apply(unchanged); err != nil || !res.Applied {
+		t.Errorf("reflection route, server down: reload %v, want it applied as the dry run said", err)
+	}
 }

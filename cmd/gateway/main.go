@@ -93,8 +93,9 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	code := 0
 	for _, file := range fs.Args() {
 		cfg, err := config.Load(file)
+		var notes []string
 		if err == nil {
-			err = gateway.Check(cfg)
+			notes, err = gateway.CheckWith(cfg, gateway.CheckOptions{GRPC: checkGRPCRoute})
 		}
 		if err != nil {
 			fmt.Fprintln(stderr, err)
@@ -102,6 +103,9 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		fmt.Fprintf(stdout, "%s: ok (%d routes)\n", file, len(cfg.Routes))
+		for _, n := range notes {
+			fmt.Fprintln(stdout, "  "+n)
+		}
 		if *diff {
 			addr := *admin
 			if addr == "" {
@@ -191,7 +195,7 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	grpcs := grpcBackends{log: log}
 	gw, err := gateway.New(cfg, gateway.Options{
 		Logger: log, Version: version, Commit: buildCommit(), Sources: sources, StateFile: cfg.Discovery.StateFile,
-		Brokers: brokerFactory(log), GRPC: grpcs.build,
+		Brokers: brokerFactory(log), GRPC: grpcs.build, GRPCCheck: checkGRPCRoute,
 	})
 	if err != nil {
 		return err
