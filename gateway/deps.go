@@ -22,12 +22,16 @@ type deps struct {
 	brokers  *brokers
 	// grpc builds grpc routes' backends; nil when the gateway has none.
 	grpc GRPCFactory
+	// grpcCheck checks grpc routes when check is set; nil: not at all.
+	grpcCheck GRPCCheck
 	// registry follows the services upstreams name; nil when no source
 	// was configured at start.
 	registry *discovery.Registry
 	// check is set when compiling only to report errors: registries are
 	// not asked.
 	check bool
+	// notes are what a check could not verify offline, one per line.
+	notes []string
 	log   *slog.Logger
 	// traced: the gateway exports spans, so routes' steps record their
 	// own under each sampled request's span.

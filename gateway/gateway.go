@@ -45,6 +45,9 @@ type Options struct {
 	// GRPC builds the backends of grpc routes. Nil: a configuration with
 	// grpc routes is refused.
 	GRPC GRPCFactory
+	// GRPCCheck checks grpc routes offline in dry-run reloads. Nil: they
+	// are checked as configuration only.
+	GRPCCheck GRPCCheck
 	// AccessLogOutput, when not nil, receives the access log instead of
 	// the configured access_log.output (which must still be set for a
 	// log to be written).
@@ -103,7 +106,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	g.unmatched = g.metrics.Route("")
 	g.acceptErrs = newAcceptErrors(g.metrics)
 	g.adminLimits = defaultAdminLimits
-	g.deps = &deps{metrics: g.metrics, clients: &g.clients, log: g.log, brokers: &brokers{connect: opts.Brokers}, grpc: opts.GRPC}
+	g.deps = &deps{metrics: g.metrics, clients: &g.clients, log: g.log, brokers: &brokers{connect: opts.Brokers}, grpc: opts.GRPC, grpcCheck: opts.GRPCCheck}
 	if len(opts.Sources) > 0 {
 		reg, err := discovery.NewRegistry(discovery.RegistrySettings{
 			Sources: opts.Sources, StateFile: opts.StateFile, Logger: g.log,

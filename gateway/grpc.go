@@ -15,7 +15,26 @@ import (
 // GRPCFactory builds the backend of a grpc route: its schema, method and
 // connection. cmd/gateway passes the gRPC bridge's. It is called when a
 // route is built, at start and at each reload that changes the route.
-type GRPCFactory func(rc *config.Route, addrs AddrSource) (GRPCBackend, error)
+// events receives what the backend learns outside of Serve's return.
+type GRPCFactory func(rc *config.Route, addrs AddrSource, events GRPCEvents) (GRPCBackend, error)
+
+// GRPCCheck checks a grpc route without dialling, for gateway validate
+// and dry-run reloads: it returns the error building the route would
+// return, or a note saying what it could not check offline ("" when it
+// checked everything). cmd/gateway passes the gRPC bridge's.
+type GRPCCheck func(rc *config.Route) (note string, err error)
+
+// GRPCEvents receives what a grpc route's backend reports besides Serve's
+// return value (the route's metrics). Safe for concurrent use.
+type GRPCEvents interface {
+	// GRPCCode counts one call that ended with code, for a call whose
+	// end Serve did not see (a server stream, written after it
+	// returned).
+	GRPCCode(code string)
+	// GRPCSchemaReady records whether the route has the schema its
+	// method needs (false while reflection cannot reach the server).
+	GRPCSchemaReady(ready bool)
+}
 
 // GRPCBackend answers the requests of one grpc route. Safe for concurrent
 // use.
@@ -26,7 +45,8 @@ type GRPCBackend interface {
 	// error's JSON body, or 400 when the request could not build the
 	// method's message (then nothing was sent). It returns the gRPC
 	// status code's name ("OK", "UNAVAILABLE", ...), or "" when nothing
-	// was sent.
+	// was sent or when the code is known only later and counted through
+	// GRPCEvents (a stream).
 	Serve(ctx *fasthttp.RequestCtx, deadline time.Time) (code string)
 	// Close releases the backend's connection.
 	Close() error
@@ -72,8 +92,15 @@ type grpcStep struct {
 func (d *deps) newGRPCStep(rt *route, rc *config.Route) (*grpcStep, error) {
 	g := rc.GRPC
 	s := &grpcStep{route: rt, timeout: g.Timeout}
-	if d.check {
-		return s, nil // a configuration check does not dial
+	if d.check { // a configuration check does not dial
+		if d.grpcCheck == nil {
+			return s, nil
+		}
+		note, err := d.grpcCheck(rc)
+		if note != "" {
+			d.notes = append(d.notes, "route "+rc.Name+": grpc: "+note)
+		}
+		return s, err
 	}
 	if d.grpc == nil {
 		return nil, errors.New("this gateway was built without gRPC support")
@@ -103,7 +130,7 @@ func (d *deps) newGRPCStep(rt *route, rc *config.Route) (*grpcStep, error) {
 		}
 		addrs = list
 	}
-	b, err := d.grpc(rc, addrs)
+	b, err := d.grpc(rc, addrs, rt.metrics)
 	if err != nil {
 		s.close()
 		return nil, err

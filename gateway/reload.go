@@ -34,6 +34,9 @@ type ReloadResult struct {
 	RestartNeeded []string `json:"restart_needed,omitempty"`
 	// Errors lists every problem of a configuration that was refused.
 	Errors []string `json:"errors,omitempty"`
+	// Notes lists what a dry run could not check without applying (the
+	// schema of a gRPC route that comes by reflection).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Summary is the result on one line, as the reload log prints it.
@@ -105,7 +108,9 @@ func (g *Gateway) Preview(cfg *config.Config) (ReloadResult, error) {
 	res := diffConfigs(g.current.Load().cfg, cfg)
 	res.DryRun = true
 	res.Hash = cfg.Hash()
-	if err := Check(cfg); err != nil {
+	notes, err := CheckWith(cfg, CheckOptions{GRPC: g.deps.grpcCheck})
+	res.Notes = notes
+	if err != nil {
 		res.Errors = errorLines(err)
 		return res, err
 	}

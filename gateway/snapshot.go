@@ -281,12 +281,26 @@ func unjoin(err error) []error {
 // Check compiles cfg the way New would, reporting what config validation
 // alone cannot see (route conflicts), and releases everything again.
 func Check(cfg *config.Config) error {
-	d := &deps{metrics: metrics.New(prometheus.NewRegistry(), metrics.Build{Version: "check"}), clients: &clients{}, log: slog.New(slog.DiscardHandler), check: true, brokers: &brokers{}}
+	_, err := CheckWith(cfg, CheckOptions{})
+	return err
+}
+
+// CheckOptions are the checks of the adapters cmd/gateway names.
+type CheckOptions struct {
+	// GRPC checks grpc routes offline. Nil: as configuration only.
+	GRPC GRPCCheck
+}
+
+// CheckWith is Check with the adapters' checks of opts. It also returns
+// notes, one line each, on what could not be checked offline.
+func CheckWith(cfg *config.Config, opts CheckOptions) (notes []string, err error) {
+	d := &deps{metrics: metrics.New(prometheus.NewRegistry(), metrics.Build{Version: "check"}), clients: &clients{}, log: slog.New(slog.DiscardHandler), check: true, brokers: &brokers{},
+		grpcCheck: opts.GRPC}
 	defer d.close()
 	s, err := buildSnapshot(cfg, d, nil)
 	if err != nil {
-		return err
+		return d.notes, err
 	}
 	s.close(d)
-	return nil
+	return d.notes, nil
 }

@@ -13,6 +13,7 @@ type bridgeMetrics struct {
 	publishes       *prometheus.CounterVec
 	publishDuration *prometheus.HistogramVec
 	grpcRequests    *prometheus.CounterVec
+	grpcSchemaReady *prometheus.GaugeVec
 	brokers         atomic.Pointer[func() []BrokerStatus]
 	accessLog       atomic.Pointer[func() uint64]
 }
@@ -32,17 +33,22 @@ func newBridgeMetrics() *bridgeMetrics {
 			Name: "gateway_grpc_requests_total",
 			Help: "Calls of gRPC methods by route and the gRPC status code name (OK, NOT_FOUND, ...).",
 		}, []string{"route", "grpc_code"}),
+		grpcSchemaReady: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gateway_grpc_schema_ready",
+			Help: "Whether a gRPC route has the schema of its method (1) or answers 503 until reflection reaches the server (0).",
+		}, []string{"route"}),
 	}
 }
 
 func (b *bridgeMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{b.publishes, b.publishDuration, b.grpcRequests, &brokerCollector{b: b}, &accessLogCollector{b: b}}
+	return []prometheus.Collector{b.publishes, b.publishDuration, b.grpcRequests, b.grpcSchemaReady, &brokerCollector{b: b}, &accessLogCollector{b: b}}
 }
 
 func (b *bridgeMetrics) forget(route string) {
 	b.publishes.DeletePartialMatch(prometheus.Labels{"route": route})
 	b.publishDuration.DeletePartialMatch(prometheus.Labels{"route": route})
 	b.grpcRequests.DeletePartialMatch(prometheus.Labels{"route": route})
+	b.grpcSchemaReady.DeleteLabelValues(route)
 }
 
 // BrokerStatus is what the metrics export of one declared broker.
@@ -117,6 +123,16 @@ func (p *Publish) Result(result string) {
 // codes are a fixed set of 17.
 func (r *Route) GRPCCode(code string) {
 	r.parent.bridges.grpcRequests.WithLabelValues(r.name, code).Inc()
+}
+
+// GRPCSchemaReady records whether the gRPC route has the schema of its
+// method.
+func (r *Route) GRPCSchemaReady(ready bool) {
+	v := 0.0
+	if ready {
+		v = 1
+	}
+	r.parent.bridges.grpcSchemaReady.WithLabelValues(r.name).Set(v)
 }
 
 // WatchAccessLog sets the function that says how many access log lines

@@ -84,7 +84,7 @@ func newGatewayFor(t testing.TB, cfg *config.Config, connect gateway.BrokerFacto
 		return nil, err
 	}
 	t.Cleanup(closeSources)
-	grpcs := &grpcBackends{}
+	grpcs := &grpcBackends{log: log}
 	return gateway.New(cfg, gateway.Options{Logger: log, Sources: sources, Brokers: connect, GRPC: grpcs.build})
 }
 

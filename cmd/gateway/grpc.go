@@ -7,11 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 
 	grpcbridge "github.com/fastgate/gateway/bridge/grpc"
 	"github.com/fastgate/gateway/config"
@@ -19,16 +23,24 @@ import (
 	"github.com/fastgate/gateway/router"
 )
 
-// reflectTimeout bounds fetching a schema by server reflection when a
-// route is built.
-const reflectTimeout = 10 * time.Second
-
 // grpcBackends builds the backends of grpc routes with the gRPC bridge.
 // Routes with the same target share one connection, kept while any of
 // them uses it: a reload that keeps a target keeps its connection.
 type grpcBackends struct {
+	// log receives the schema outages of reflection routes; nil means
+	// slog.Default().
+	log *slog.Logger
+
 	mu    sync.Mutex
 	conns map[string]*sharedConn // by target
+	// schemas are the last schemas reflection fetched, by target and
+	// service: a route built again while its server cannot be reached
+	// keeps the schema it had.
+	schemas map[schemaKey]*grpcbridge.Schema
+	// down holds the routes whose schema could not be fetched, so that
+	// an outage is logged when it starts and when it ends, across
+	// reloads.
+	down map[string]bool
 }
 
 type sharedConn struct {
@@ -69,74 +81,103 @@ func (g *grpcBackends) release(target string, c *sharedConn) {
 	}
 }
 
-// build is the gateway's GRPCFactory.
-func (g *grpcBackends) build(rc *config.Route, addrs gateway.AddrSource) (gateway.GRPCBackend, error) {
+// build is the gateway's GRPCFactory. A descriptor set that lacks the
+// method is an error; a schema that reflection cannot fetch is not: the
+// route answers 503 (or keeps the schema it had) and fetches it in the
+// background until the server answers.
+func (g *grpcBackends) build(rc *config.Route, addrs gateway.AddrSource, events gateway.GRPCEvents) (gateway.GRPCBackend, error) {
 	c := rc.GRPC
+	var schema *grpcbridge.Schema
+	if !c.Reflection {
+		var err error
+		if schema, err = descriptorSchema(rc); err != nil {
+			return nil, err
+		}
+	}
 	shared, err := g.acquire(c.Target, addrs.Addrs())
 	if err != nil {
 		return nil, err
 	}
-	b := &grpcRoute{owner: g, target: c.Target, route: rc.Name, shared: shared, stop: make(chan struct{}), done: make(chan struct{})}
-	ep, streaming, err := endpointFor(rc, shared.conn)
-	if err != nil {
-		g.release(c.Target, shared)
-		return nil, err
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &grpcRoute{owner: g, target: c.Target, route: rc.Name, rc: *rc, shared: shared, events: events,
+		params: pathParamSegments(rc.Match.Path), ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	fetching := false
+	if schema != nil {
+		m, err := compileMethod(rc, schema, shared.conn)
+		if err != nil {
+			cancel()
+			g.release(c.Target, shared)
+			return nil, err
+		}
+		b.method.Store(m)
+	} else {
+		b.kick = make(chan struct{}, 1)
+		b.keepOld() // until the fetch succeeds
+		fetching = b.fetch() != nil
 	}
-	b.ep, b.streaming = ep, streaming
-	b.params = pathParamSegments(rc.Match.Path)
-	go b.follow(addrs)
+	events.GRPCSchemaReady(b.method.Load() != nil)
+	go b.follow(addrs, fetching)
 	return b, nil
 }
 
-// endpointFor loads the route's schema (descriptor set or reflection) and
-// compiles its method; every error names the method.
-func endpointFor(rc *config.Route, conn *grpcbridge.Conn) (*grpcbridge.Endpoint, bool, error) {
-	c := rc.GRPC
-	var schema *grpcbridge.Schema
-	var err error
-	if set := c.DescriptorSet(); set != nil {
-		schema, err = grpcbridge.ParseDescriptorSet(set)
-		if err != nil {
-			return nil, false, fmt.Errorf("descriptors %q: %w", c.Descriptors, err)
-		}
-	} else {
-		ctx, cancel := context.WithTimeout(context.Background(), reflectTimeout)
-		defer cancel()
-		service, _, _ := strings.Cut(c.Method, "/")
-		schema, err = grpcbridge.Reflect(ctx, conn, service)
-		if err != nil {
-			return nil, false, fmt.Errorf("method %s: reflection: %w", c.Method, err)
-		}
+// descriptorSchema parses the descriptor set of rc.
+func descriptorSchema(rc *config.Route) (*grpcbridge.Schema, error) {
+	schema, err := grpcbridge.ParseDescriptorSet(rc.GRPC.DescriptorSet())
+	if err != nil {
+		return nil, fmt.Errorf("descriptors %q: %w", rc.GRPC.Descriptors, err)
 	}
+	return schema, nil
+}
+
+// grpcMethod is a route's method compiled from a schema.
+type grpcMethod struct {
+	ep        *grpcbridge.Endpoint
+	streaming bool
+}
+
+// compileMethod compiles the method of rc found in schema, calling it on
+// conn; every error names the method.
+func compileMethod(rc *config.Route, schema *grpcbridge.Schema, conn grpc.ClientConnInterface) (*grpcMethod, error) {
+	c := rc.GRPC
 	m, err := schema.Method(c.Method)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	ep, err := grpcbridge.NewEndpoint(m, conn, grpcbridge.EndpointSettings{
 		Route: rc.Name, AllowUnknownFields: c.AllowUnknownFields, EmitDefaults: c.EmitDefaults,
 		UseProtoNames: c.UseProtoNames, Metadata: c.Metadata, ResponseMetadata: c.ResponseMetadata,
 	})
 	if err != nil {
-		return nil, false, fmt.Errorf("method %s: %w", c.Method, err)
+		return nil, fmt.Errorf("method %s: %w", c.Method, err)
 	}
 	for _, p := range pathParamSegments(rc.Match.Path) {
 		if err := ep.CheckField(p.name); err != nil {
-			return nil, false, fmt.Errorf("method %s: path parameter {%s}: %w", c.Method, p.name, err)
+			return nil, fmt.Errorf("method %s: path parameter {%s}: %w", c.Method, p.name, err)
 		}
 	}
-	return ep, m.ServerStreaming(), nil
+	return &grpcMethod{ep: ep, streaming: m.ServerStreaming()}, nil
 }
 
 // grpcRoute is one route's backend.
 type grpcRoute struct {
-	owner     *grpcBackends
-	target    string
-	route     string
-	shared    *sharedConn
-	ep        *grpcbridge.Endpoint
-	streaming bool
-	params    []paramSegment
-	stop      chan struct{}
+	owner  *grpcBackends
+	target string
+	route  string
+	rc     config.Route
+	shared *sharedConn
+	events gateway.GRPCEvents
+	// method is nil while a reflection route has no schema: it answers
+	// 503 then.
+	method atomic.Pointer[grpcMethod]
+	params []paramSegment
+	// kick asks the background loop to fetch the schema now (reflection
+	// routes only); nextKick is when a request may next ask, in Unix
+	// nanoseconds.
+	kick     chan struct{}
+	nextKick atomic.Int64
+	// ctx ends with Close: it stops the background loop and a fetch.
+	ctx       context.Context
+	cancel    context.CancelFunc
 	done      chan struct{}
 	closeOnce sync.Once
 }
@@ -158,28 +199,48 @@ func pathParamSegments(path string) []paramSegment {
 }
 
 // follow passes the route's address changes (a discovered service) to
-// the connection until Close.
-func (b *grpcRoute) follow(addrs gateway.AddrSource) {
+// the connection, and, while fetching, tries to fetch the schema again
+// with a growing backoff or when a request asks (kick), until Close.
+func (b *grpcRoute) follow(addrs gateway.AddrSource, fetching bool) {
 	defer close(b.done)
-	changed := addrs.Changed()
-	if changed == nil {
-		<-b.stop
-		return
+	changed := addrs.Changed() // nil for a fixed list: never ready
+	wait := fetchRetryMin
+	retry := time.NewTimer(wait)
+	defer retry.Stop()
+	if !fetching {
+		retry.Stop()
 	}
 	for {
 		select {
-		case <-b.stop:
+		case <-b.ctx.Done():
 			return
 		case <-changed:
 			_ = b.shared.conn.Update(addrs.Addrs())
+			if fetching { // new instances may answer: try again soon
+				wait = fetchRetryMin
+				retry.Reset(wait)
+			}
+			continue
+		case <-retry.C:
+		case <-b.kick:
+			if !fetching {
+				continue
+			}
 		}
+		if b.fetch() == nil {
+			fetching = false
+			retry.Stop()
+			continue
+		}
+		wait = min(2*wait, fetchRetryMax)
+		retry.Reset(wait)
 	}
 }
 
-// Close stops following addresses and lets go of the connection.
+// Close stops the background loop and lets go of the connection.
 func (b *grpcRoute) Close() error {
 	b.closeOnce.Do(func() {
-		close(b.stop)
+		b.cancel()
 		<-b.done
 		b.owner.release(b.target, b.shared)
 	})
@@ -193,6 +254,11 @@ var (
 
 // Serve implements gateway.GRPCBackend.
 func (b *grpcRoute) Serve(ctx *fasthttp.RequestCtx, deadline time.Time) string {
+	m := b.method.Load()
+	if m == nil {
+		b.noSchema(ctx)
+		return ""
+	}
 	body, err := requestBody(ctx)
 	if err != nil {
 		ctx.SetConnectionClose()
@@ -206,23 +272,17 @@ func (b *grpcRoute) Serve(ctx *fasthttp.RequestCtx, deadline time.Time) string {
 	for _, p := range b.params {
 		req.Params = append(req.Params, grpcbridge.Param{Name: p.name, Value: router.Segment(path, p.segment)})
 	}
-	if b.streaming {
-		return b.serveStream(ctx, req, deadline)
+	if m.streaming {
+		return b.serveStream(ctx, m.ep, req, deadline)
 	}
 	cctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	resp := responsePool.Get().(*grpcbridge.Response)
 	defer func() { resp.Reset(); responsePool.Put(resp) }()
-	err = b.ep.Invoke(cctx, req, resp)
+	err = m.ep.Invoke(cctx, req, resp)
 	var bad *grpcbridge.RequestError
 	sent := !errors.As(err, &bad)
-	if grpcbridge.CodeName(resp.Code) == "UNAVAILABLE" && bytes.Contains(resp.Body, []byte("connection error")) {
-		// The gateway could not reach the server: grpc-go's message names
-		// the target's address, which clients have no business seeing.
-		resp.Body = append(resp.Body[:0], `{"error":"upstream unavailable","code":"UNAVAILABLE","route":"`...)
-		resp.Body = append(resp.Body, b.route...)
-		resp.Body = append(resp.Body, "\"}\n"...)
-	}
+	b.hideAddress(resp)
 	writeResponse(ctx, resp)
 	if !sent {
 		return ""
@@ -230,10 +290,22 @@ func (b *grpcRoute) Serve(ctx *fasthttp.RequestCtx, deadline time.Time) string {
 	return grpcbridge.CodeName(resp.Code)
 }
 
+// hideAddress replaces the answer of a server the gateway could not reach:
+// grpc-go's message names the target's address, which clients have no
+// business seeing.
+func (b *grpcRoute) hideAddress(resp *grpcbridge.Response) {
+	if resp.Code == codes.Unavailable && bytes.Contains(resp.Body, []byte("connection error")) {
+		resp.Body = append(resp.Body[:0], `{"error":"upstream unavailable","code":"UNAVAILABLE","route":"`...)
+		resp.Body = append(resp.Body, b.route...)
+		resp.Body = append(resp.Body, "\"}\n"...)
+	}
+}
+
 // serveStream answers a server-streaming method as newline-delimited
 // JSON, one line per message, each flushed as it arrives. The request is
-// copied first: the stream is written after the handler returned.
-func (b *grpcRoute) serveStream(ctx *fasthttp.RequestCtx, req *grpcbridge.Request, deadline time.Time) string {
+// copied first: the stream is written after the handler returned, so the
+// code the stream ended with is counted then, through the route's events.
+func (b *grpcRoute) serveStream(ctx *fasthttp.RequestCtx, ep *grpcbridge.Endpoint, req *grpcbridge.Request, deadline time.Time) string {
 	own := &grpcbridge.Request{Body: append([]byte(nil), req.Body...), Query: append([]byte(nil), req.Query...), Header: copyHeaders(&ctx.Request.Header)}
 	for _, p := range req.Params {
 		own.Params = append(own.Params, grpcbridge.Param{Name: p.Name, Value: append([]byte(nil), p.Value...)})
@@ -244,14 +316,38 @@ func (b *grpcRoute) serveStream(ctx *fasthttp.RequestCtx, req *grpcbridge.Reques
 		cctx, cancel := context.WithDeadline(context.Background(), deadline)
 		defer cancel()
 		var resp grpcbridge.Response
-		_ = b.ep.Stream(cctx, own, &resp, func(line []byte) error {
+		emitted := false
+		err := ep.Stream(cctx, own, &resp, func(line []byte) error {
+			emitted = true
 			if _, err := w.Write(line); err != nil {
 				return err
 			}
 			return w.Flush()
 		})
+		var bad *grpcbridge.RequestError
+		switch {
+		case errors.As(err, &bad):
+			// Nothing was sent: not a call. The head is out already; the
+			// error body is the one line.
+			writeLine(w, resp.Body)
+			return
+		case err != nil:
+			b.events.GRPCCode("CANCELLED") // the client went away
+			return
+		case !emitted && resp.Code != codes.OK:
+			b.hideAddress(&resp)
+			writeLine(w, resp.Body) // ended before the first message
+		}
+		b.events.GRPCCode(grpcbridge.CodeName(resp.Code))
 	})
-	return "OK"
+	return ""
+}
+
+// writeLine writes body as one line of the stream and flushes it.
+func writeLine(w *bufio.Writer, body []byte) {
+	_, _ = w.Write(bytes.TrimRight(body, "\n"))
+	_ = w.WriteByte('\n')
+	_ = w.Flush()
 }
 
 // headerCopy is a request's headers copied for use after the handler.

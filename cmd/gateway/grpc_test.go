@@ -202,6 +202,42 @@ func TestGRPCBridgeServerStreaming(t *testing.T) {
 	}
 }
 
+// TestGRPCBridgeStreamCountsFinalCode: a stream's answer starts with a
+// 200 head, but gateway_grpc_requests_total counts the status the stream
+// ended with.
+func TestGRPCBridgeStreamCountsFinalCode(t *testing.T) {
+	srv := grpctest.Start(t, grpctest.Options{})
+	yaml, files := grpcConfig(srv.Addr, false)
+	gw := startBridgeGateway(t, yaml, files)
+	for _, tt := range []struct {
+		desc, give string
+		wantLines  int
+	}{
+		{desc: "error after two messages", give: `{"count": 2, "fail_code": 5}`, wantLines: 3},
+		{desc: "error before any message", give: `{"count": 0, "fail_code": 5}`, wantLines: 1},
+	} {
+		t.Run(tt.desc, func(t *testing.T) {
+			resp := gw.do(t, "POST", "/v1/watch", nil, tt.give)
+			lines := strings.Split(strings.TrimSpace(string(resp.Body())), "\n")
+			if resp.StatusCode() != 200 || len(lines) != tt.wantLines || !strings.Contains(lines[len(lines)-1], `"NOT_FOUND"`) {
+				t.Fatalf("status %d, body %q; want 200, %d lines, the last one the NOT_FOUND error", resp.StatusCode(), resp.Body(), tt.wantLines)
+			}
+		})
+	}
+	if got := gw.metric(t, `gateway_grpc_requests_total{grpc_code="NOT_FOUND",route="watch"}`); got != 2 {
+		t.Errorf("streams counted NOT_FOUND %v times, want 2", got)
+	}
+	if got := gw.metric(t, `gateway_grpc_requests_total{grpc_code="OK",route="watch"}`); got != -1 {
+		t.Errorf("streams counted OK %v times, want none", got)
+	}
+	if resp := gw.do(t, "POST", "/v1/watch", nil, `{"count": 1}`); resp.StatusCode() != 200 {
+		t.Fatalf("a stream that ends well: status %d", resp.StatusCode())
+	}
+	if got := gw.metric(t, `gateway_grpc_requests_total{grpc_code="OK",route="watch"}`); got != 1 {
+		t.Errorf("a stream that ended OK counted %v times, want 1", got)
+	}
+}
+
 func TestGRPCBridgeConfigErrorsNameTheMethod(t *testing.T) {
 	srv := grpctest.Start(t, grpctest.Options{})
 	for _, method := range []string{"test.v1.Users/Nope", "test.v1.Users/Upload"} {

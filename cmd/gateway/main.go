@@ -95,8 +95,9 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	code := 0
 	for _, file := range fs.Args() {
 		cfg, err := config.Load(file, gateway.RouteConflicts)
+		var notes []string
 		if err == nil {
-			err = gateway.Check(cfg)
+			notes, err = gateway.CheckWith(cfg, gateway.CheckOptions{GRPC: checkGRPCRoute})
 		}
 		if err != nil {
 			fmt.Fprintln(stderr, err)
@@ -104,6 +105,9 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		fmt.Fprintf(stdout, "%s: ok (%d routes)\n", file, len(cfg.Routes))
+		for _, n := range notes {
+			fmt.Fprintln(stdout, "  "+n)
+		}
 		if *diff {
 			addr := *admin
 			if addr == "" {
@@ -222,10 +226,10 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer closeSources()
-	var grpcs grpcBackends
+	grpcs := grpcBackends{log: log}
 	gw, err := gateway.New(cfg, gateway.Options{
 		Logger: log, Version: version, Commit: buildCommit(), Sources: sources, StateFile: cfg.Discovery.StateFile,
-		Brokers: brokerFactory(log), GRPC: grpcs.build,
+		Brokers: brokerFactory(log), GRPC: grpcs.build, GRPCCheck: checkGRPCRoute,
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,258 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/fastgate/gateway/bridge/grpc/grpctest"
+	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/gateway"
+)
+
+// reflectionRoutes are a reflection route on {ADDR} beside one that does
+// not need it.
+const reflectionRoutes = `
+routes:
+  - name: hello
+    match: { path: /hello }
+    respond: { body: hi }
+  - name: get-user
+    match: { path: "/v1/users/{id}", methods: [GET] }
+    grpc: { target: "{ADDR}", method: test.v1.Users/GetUser, reflection: true }
+`
+
+// loadConfig writes yaml to dir/name and loads it.
+func loadConfig(t *testing.T, dir, name, yaml string) *config.Config {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte("admin: \"off\"\n"+yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// syncBuffer is a log output tests read while the gateway writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) count(sub string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Count(s.b.String(), sub)
+}
+
+const (
+	outageLine = "gRPC schema cannot be fetched"
+	backLine   = "gRPC schema fetched, the route serves again"
+)
+
+func TestGRPCReflectionServerDownAtStart(t *testing.T) {
+	addr := freeAddr(t)
+	var logs syncBuffer
+	backends := &grpcBackends{log: slog.New(slog.NewTextHandler(&logs, nil))}
+	gw := startBridgeGatewayWith(t, strings.ReplaceAll(reflectionRoutes, "{ADDR}", addr), backends)
+
+	if resp := gw.do(t, "GET", "/hello", nil, ""); resp.StatusCode() != 200 {
+		t.Fatalf("the other route: status %d, want 200", resp.StatusCode())
+	}
+	for range 3 {
+		resp := gw.do(t, "GET", "/v1/users/7", nil, "")
+		if resp.StatusCode() != 503 || !strings.Contains(string(resp.Body()), "schema not available") {
+			t.Fatalf("server down: status %d, body %s; want 503, schema not available", resp.StatusCode(), resp.Body())
+		}
+	}
+	if got := gw.metric(t, `gateway_grpc_schema_ready{route="get-user"}`); got != 0 {
+		t.Errorf("gateway_grpc_schema_ready = %v, want 0", got)
+	}
+
+	srv := grpctest.Start(t, grpctest.Options{Addr: addr, Reflection: grpctest.ReflectionV1})
+	waitFor(t, "the route serving once the server is up", func() bool {
+		return gw.do(t, "GET", "/v1/users/7", nil, "").StatusCode() == 200
+	})
+	if got := gw.metric(t, `gateway_grpc_schema_ready{route="get-user"}`); got != 1 {
+		t.Errorf("gateway_grpc_schema_ready = %v once served, want 1", got)
+	}
+	if srv.Calls() == 0 {
+		t.Error("the server got no call")
+	}
+	if n, m := logs.count(outageLine), logs.count(backLine); n != 1 || m != 1 {
+		t.Errorf("logged the outage %d times and its end %d times, want once each", n, m)
+	}
+}
+
+func TestGRPCReflectionServerDownDuringReload(t *testing.T) {
+	srv := grpctest.Start(t, grpctest.Options{Reflection: grpctest.ReflectionV1})
+	addr := srv.Addr
+	yaml := strings.ReplaceAll(reflectionRoutes, "{ADDR}", addr)
+	var logs syncBuffer
+	backends := &grpcBackends{log: slog.New(slog.NewTextHandler(&logs, nil))}
+	gw := startBridgeGatewayWith(t, yaml, backends)
+	if resp := gw.do(t, "GET", "/v1/users/7", nil, ""); resp.StatusCode() != 200 {
+		t.Fatalf("server up: status %d, body %s", resp.StatusCode(), resp.Body())
+	}
+	srv.Stop()
+
+	dir := t.TempDir()
+	for i, next := range []string{
+		yaml, // nothing changed
+		yaml + "  - name: other\n    match: { path: /other }\n    respond: { body: other }\n",
+	} {
+		res, err := gw.gw.Apply(loadConfig(t, dir, "gateway.yaml", next))
+		if err != nil || !res.Applied {
+			t.Fatalf("reload %d with the server down: %v (%v), want it applied", i, err, res.Errors)
+		}
+	}
+	if resp := gw.do(t, "GET", "/other", nil, ""); resp.StatusCode() != 200 {
+		t.Errorf("the added route: status %d, want 200", resp.StatusCode())
+	}
+	// The route kept its schema: it calls the server, which is down.
+	resp := gw.do(t, "GET", "/v1/users/7", nil, "")
+	if resp.StatusCode() != 503 || !strings.Contains(string(resp.Body()), "upstream unavailable") {
+		t.Errorf("server down after reloads: status %d, body %s; want the call's 503 (schema kept)", resp.StatusCode(), resp.Body())
+	}
+	if got := gw.metric(t, `gateway_grpc_schema_ready{route="get-user"}`); got != 1 {
+		t.Errorf("gateway_grpc_schema_ready = %v, want 1 (schema kept)", got)
+	}
+	if n := logs.count(outageLine); n != 1 {
+		t.Errorf("the outage logged %d times over two reloads, want once", n)
+	}
+
+	grpctest.Start(t, grpctest.Options{Addr: addr, Reflection: grpctest.ReflectionV1})
+	waitFor(t, "the route serving once the server is back", func() bool {
+		return gw.do(t, "GET", "/v1/users/7", nil, "").StatusCode() == 200
+	})
+}
+
+// startBridgeGatewayWith is startBridgeGateway with the gRPC backends
+// given.
+func startBridgeGatewayWith(t *testing.T, yaml string, backends *grpcBackends) *bridgeGateway {
+	t.Helper()
+	cfg := loadConfig(t, t.TempDir(), "gateway.yaml", yaml)
+	gw, err := gateway.New(cfg, gateway.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), GRPC: backends.build, GRPCCheck: checkGRPCRoute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() { defer close(served); _ = gw.Serve(ln) }()
+	b := &bridgeGateway{gw: gw, addr: ln.Addr().String(), admin: httptest.NewServer(gw.AdminHandler()),
+		client: &fasthttp.Client{ReadTimeout: 30 * time.Second}}
+	t.Cleanup(func() {
+		b.admin.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = gw.Shutdown(ctx)
+		<-served
+	})
+	return b
+}
+
+// TestGRPCValidateChecksRoutesOffline: gateway validate refuses, with the
+// route's position, what building a descriptor-set route refuses, and
+// says what it cannot check of a reflection route. No server runs.
+func TestGRPCValidateChecksRoutesOffline(t *testing.T) {
+	for _, tt := range []struct {
+		desc, method, path string
+		reflection         bool
+		wantCode           int
+		want               string // in stderr when wantCode is 1, else in stdout
+	}{
+		{desc: "method found", method: "test.v1.Users/GetUser", path: "/v1/users/{id}", wantCode: 0, want: "ok (1 routes)"},
+		{desc: "missing method", method: "test.v1.Users/Nope", path: "/r", wantCode: 1, want: "test.v1.Users/Nope"},
+		{desc: "client streaming", method: "test.v1.Users/Upload", path: "/r", wantCode: 1, want: "streams from the client"},
+		{desc: "path parameter without a field", method: "test.v1.Users/GetUser", path: "/v1/users/{nope}", wantCode: 1, want: "path parameter {nope}"},
+		{desc: "reflection", method: "test.v1.Users/Nope", path: "/r", reflection: true, wantCode: 0,
+			want: "route r: grpc: not checked offline: schema comes from the server by reflection"},
+	} {
+		t.Run(tt.desc, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "users.pb"), grpctest.DescriptorSet(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			schema := "descriptors: users.pb"
+			if tt.reflection {
+				schema = "reflection: true"
+			}
+			file := filepath.Join(dir, "gateway.yaml")
+			yaml := "routes:\n  - name: r\n    match: { path: \"" + tt.path + "\" }\n" +
+				"    grpc: { target: \"127.0.0.1:1\", method: " + tt.method + ", " + schema + " }\n"
+			if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			code := runMain([]string{"validate", file}, &stdout, &stderr)
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d; stdout %q, stderr %q", code, tt.wantCode, stdout.String(), stderr.String())
+			}
+			out := stdout.String()
+			if code == 1 {
+				out = stderr.String()
+				if !strings.HasPrefix(out, file+":2:5: routes[0]: grpc: ") {
+					t.Errorf("stderr %q: want the route's file:line:col first", out)
+				}
+			}
+			if !strings.Contains(out, tt.want) {
+				t.Errorf("output %q does not say %q", out, tt.want)
+			}
+		})
+	}
+}
+
+// TestGRPCDryRunAgreesWithReload: a dry run refuses the descriptor-set
+// route a reload refuses, and passes (with a note) the reflection route
+// of an unreachable server that a reload applies.
+func TestGRPCDryRunAgreesWithReload(t *testing.T) {
+	addr := freeAddr(t)
+	gw := startBridgeGatewayWith(t, strings.ReplaceAll(reflectionRoutes, "{ADDR}", addr), &grpcBackends{log: slog.New(slog.DiscardHandler)})
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "users.pb"), grpctest.DescriptorSet(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := loadConfig(t, dir, "bad.yaml", strings.ReplaceAll(reflectionRoutes+`  - name: nope
+    match: { path: /nope }
+    grpc: { target: "{ADDR}", method: test.v1.Users/Nope, descriptors: users.pb }
+`, "{ADDR}", addr))
+	preview, perr := gw.gw.Preview(bad)
+	_, aerr := gw.gw.Apply(bad)
+	if perr == nil || aerr == nil || !strings.Contains(perr.Error(), "bad.yaml:10:5: routes[2]: grpc: ") {
+		t.Errorf("a missing method: dry run %v, reload %v; want both refused, the dry run with the position", perr, aerr)
+	}
+	if len(preview.Errors) == 0 {
+		t.Error("the dry run's result lists no error")
+	}
+	unchanged := loadConfig(t, dir, "same.yaml", strings.ReplaceAll(reflectionRoutes, "{ADDR}", addr))
+	preview, perr = gw.gw.Preview(unchanged)
+	if perr != nil || len(preview.Notes) != 1 || !strings.Contains(preview.Notes[0], "route get-user: grpc: not checked offline") {
+		t.Errorf("reflection route, server down: dry run %v, notes %q; want no error and the note", perr, preview.Notes)
+	}
+	if res, err := gw.gw.Apply(unchanged); err != nil || !res.Applied {
+		t.Errorf("reflection route, server down: reload %v, want it applied as the dry run said", err)
+	}
+}
