@@ -145,6 +145,9 @@ func (p *publishStep) failed(err error) error {
 	case errors.Is(err, broker.ErrNotConfirmed):
 		p.metrics.Result(metrics.PublishNotConfirmed)
 		return errPublishNotConfirmed
+	case errors.Is(err, broker.ErrNoResponders):
+		p.metrics.Result(metrics.PublishNoResponders)
+		return errNoResponders
 	default:
 		p.metrics.Result(metrics.PublishUnavailable)
 		return errBrokerUnavailable
