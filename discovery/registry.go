@@ -183,7 +183,7 @@ func (r *Registry) startLocked(k key, src Watcher) *watch {
 		st:     ServiceStatus{Source: k.source, Service: k.service, Started: time.Now()},
 	}
 	if rec := r.known[k]; rec != nil {
-		w.eps, w.known, w.st.Restored = rec.eps, true, rec.restored
+		w.eps, w.known, w.st.Restored, w.st.KnownSync = rec.eps, true, rec.restored, rec.synced
 	}
 	r.watches[k] = w
 	r.wg.Go(func() { r.run(ctx, w, src) })
