@@ -159,6 +159,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gateway: %v\n", err)
 		return 2
 	}
+	routeDependencyLogs(log)
 	cfg, err := config.Load(*file)
 	if err != nil {
 		fmt.Fprintln(stderr, err)

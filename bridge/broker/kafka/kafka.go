@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -90,6 +91,9 @@ type Settings struct {
 	// in order, never concurrently, on the publisher's goroutine. Log
 	// there; it must not block. It is not called for Close.
 	OnStateChange func(up bool, err error)
+	// Logger receives the client's own log lines (franz-go), at the
+	// levels clientLogger maps them to. nil means none.
+	Logger *slog.Logger
 }
 
 // Publisher produces records to Kafka with acks from all in-sync
@@ -219,6 +223,9 @@ func options(s Settings) ([]kgo.Opt, error) {
 	}
 	if s.MaxBufferedBytes > 0 {
 		opts = append(opts, kgo.MaxBufferedBytes(s.MaxBufferedBytes))
+	}
+	if s.Logger != nil {
+		opts = append(opts, kgo.WithLogger(clientLogger{s.Logger}))
 	}
 	if s.TLS != nil {
 		opts = append(opts, kgo.DialTLSConfig(s.TLS.Clone()))
