@@ -98,6 +98,11 @@ type watch struct {
 	eps   []Endpoint
 	known bool // eps is a list (synced, restored or carried over)
 	st    ServiceStatus
+	// downSince is when the current outage began (the first failed
+	// attempt after an answer, or since the start); zero while the
+	// registry answers.
+	downSince time.Time
+	downFails uint64 // failed attempts in the current outage
 }
 
 // NewRegistry returns a Registry with the settings s. With a state file,
@@ -183,7 +188,7 @@ func (r *Registry) startLocked(k key, src Watcher) *watch {
 		st:     ServiceStatus{Source: k.source, Service: k.service, Started: time.Now()},
 	}
 	if rec := r.known[k]; rec != nil {
-		w.eps, w.known, w.st.Restored = rec.eps, true, rec.restored
+		w.eps, w.known, w.st.Restored, w.st.KnownSync = rec.eps, true, rec.restored, rec.synced
 	}
 	r.watches[k] = w
 	r.wg.Go(func() { r.run(ctx, w, src) })
@@ -217,14 +222,44 @@ func (r *Registry) run(ctx context.Context, w *watch, src Watcher) {
 }
 
 // apply records one result of w's watcher and, when the list changed,
-// gives every subscriber a new Set.
+// gives every subscriber a new Set. The start and the end of an outage
+// are logged once each.
 func (r *Registry) apply(w *watch, u Update) {
 	now := time.Now()
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.watches[w.key] != w {
+		r.mu.Unlock()
 		return // stopped: a late result
 	}
+	if u.Err == nil && w.downSince.IsZero() {
+		r.applyLocked(w, u, now)
+		r.mu.Unlock()
+		return
+	}
+	began, fails, kept := w.downSince, w.downFails, len(w.eps)
+	if u.Err != nil {
+		if began.IsZero() {
+			w.downSince = now
+		}
+		w.downFails++
+	} else {
+		w.downSince, w.downFails = time.Time{}, 0
+	}
+	r.applyLocked(w, u, now)
+	r.mu.Unlock()
+	switch {
+	case u.Err != nil && began.IsZero():
+		r.log.Warn("discovery: registry unreachable; the last known instances stay in use",
+			"source", w.key.source, "service", w.key.service, "instances", kept, "error", u.Err.Error())
+	case u.Err == nil:
+		r.log.Info("discovery: registry reachable again",
+			"source", w.key.source, "service", w.key.service,
+			"outage", now.Sub(began).Round(time.Millisecond).String(), "failed_attempts", fails)
+	}
+}
+
+// applyLocked is apply with r.mu held, for a watch still running.
+func (r *Registry) applyLocked(w *watch, u Update, now time.Time) {
 	st := &w.st
 	if u.Err != nil {
 		st.Errors++

@@ -148,3 +148,34 @@ func TestStateFileWriteRate(t *testing.T) {
 		t.Errorf("files left in the state directory: %v", entries)
 	}
 }
+
+// TestStateFileStaleness: after a restart served from the state file,
+// staleness counts from the sync time the file recorded, not from the
+// start, so that a stale registry is noticed as soon as it is stale.
+func TestStateFileStaleness(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "discovery-state.json")
+	synced := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	doc := stateDoc{Version: stateVersion, Written: synced, Services: []stateService{{
+		Source: "fake", Service: "users", Synced: synced,
+		Instances: []stateInstance{{Addr: "10.0.0.1:80", Weight: 1}},
+	}}}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The registry is down: the watcher never answers.
+	r := newTestRegistry(t, RegistrySettings{Sources: map[string]Watcher{"fake": newFakeSource()}, StateFile: path})
+	s := mustSubscribe(t, r, "fake", "users")
+	defer s.Close()
+	now := time.Now()
+	st := statusOf(t, r, "fake", "users")
+	if !st.Restored || !st.KnownSync.Equal(synced) {
+		t.Errorf("status %+v, want restored with the file's sync time %v", st, synced)
+	}
+	if got := st.Staleness(now); got < time.Hour || got > time.Hour+time.Minute {
+		t.Errorf("staleness %v, want about 1h (the file's sync time), not the time since start", got)
+	}
+}

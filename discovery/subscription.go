@@ -100,6 +100,11 @@ type ServiceStatus struct {
 	// if it has not since Started. With Consul's blocking queries an
 	// answer comes at least every WaitTime even when nothing changes.
 	LastSync time.Time
+	// KnownSync is when the registry last answered for the list the
+	// watch started with, before Started: the time the state file
+	// recorded, or the last answer to an earlier watch of the service.
+	// Zero when the watch started without a list.
+	KnownSync time.Time
 	// LastChange is when the list last changed; zero if never since Started.
 	LastChange time.Time
 	// Updates counts the list changes applied since Started.
@@ -116,11 +121,15 @@ type ServiceStatus struct {
 }
 
 // Staleness returns how long the list has gone without confirmation
-// from the registry at now: now minus LastSync, or minus Started when
-// the registry has not answered yet.
+// from the registry at now: now minus LastSync; when the registry has not
+// answered since Started, minus KnownSync (a list restored from the state
+// file is as old as the file says), or minus Started without one.
 func (st ServiceStatus) Staleness(now time.Time) time.Duration {
-	if st.LastSync.IsZero() {
-		return now.Sub(st.Started)
+	switch {
+	case !st.LastSync.IsZero():
+		return now.Sub(st.LastSync)
+	case !st.KnownSync.IsZero():
+		return now.Sub(st.KnownSync)
 	}
-	return now.Sub(st.LastSync)
+	return now.Sub(st.Started)
 }

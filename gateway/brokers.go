@@ -37,14 +37,17 @@ type brokerConn struct {
 }
 
 // acquire returns the connection of broker name with settings b, opening
-// it unless one with the same settings is open.
+// it unless one with the same settings is open. The lock is not held
+// while a new connection comes up, so that acquireAll can open several
+// at once.
 func (bs *brokers) acquire(name string, b *config.Broker) (*brokerConn, error) {
 	bs.mu.Lock()
-	defer bs.mu.Unlock()
 	if c := bs.open[name]; c != nil && c.cfg.SameConnection(b) {
 		c.refs++
+		bs.mu.Unlock()
 		return c, nil
 	}
+	bs.mu.Unlock()
 	if bs.connect == nil {
 		return nil, errors.New("this gateway was built without broker support")
 	}
@@ -54,6 +57,8 @@ func (bs *brokers) acquire(name string, b *config.Broker) (*brokerConn, error) {
 	}
 	waitUp(pub, brokerConnectWait)
 	c := &brokerConn{name: name, cfg: *b, pub: pub, refs: 1}
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
 	if bs.open == nil {
 		bs.open = make(map[string]*brokerConn)
 	}
@@ -93,21 +98,29 @@ func (bs *brokers) release(c *brokerConn) {
 }
 
 // acquireAll opens (or shares) every broker cfg declares, sorted by name.
-// On error it holds nothing.
+// New connections come up concurrently, so brokers that are down hold up
+// a start or reload for one brokerConnectWait, not one each. On error it
+// holds nothing.
 func (bs *brokers) acquireAll(cfg *config.Config) ([]*brokerConn, error) {
 	names := make([]string, 0, len(cfg.Brokers))
 	for name := range cfg.Brokers {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	conns := make([]*brokerConn, 0, len(names))
-	for _, name := range names {
-		c, err := bs.acquire(name, cfg.Brokers[name])
+	conns := make([]*brokerConn, len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() { conns[i], errs[i] = bs.acquire(name, cfg.Brokers[name]) })
+	}
+	wg.Wait()
+	for i, err := range errs {
 		if err != nil {
-			bs.releaseAll(conns)
-			return nil, cfgError(cfg, "brokers."+name, err)
+			for _, c := range conns {
+				bs.release(c) // nil for those that failed
+			}
+			return nil, cfgError(cfg, "brokers."+names[i], err)
 		}
-		conns = append(conns, c)
 	}
 	return conns, nil
 }

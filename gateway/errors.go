@@ -31,6 +31,7 @@ var (
 	errBrokerUnavailable   = errors.New("broker unavailable")
 	errPublishNotConfirmed = errors.New("broker did not confirm the message")
 	errPublishTimeout      = errors.New("broker did not confirm the message in time")
+	errNoResponders        = errors.New("no responders for subject")
 )
 
 // errClientClosed: the client went away before its request body was
@@ -67,7 +68,7 @@ func statusOf(err error) int {
 		return statusClientClosed
 	case errUpstreamTimeout, errPublishTimeout:
 		return fasthttp.StatusGatewayTimeout
-	case errNoInstance, errUpstreamSaturated, errBreakerOpen, errBrokerUnavailable, errPublishNotConfirmed:
+	case errNoInstance, errUpstreamSaturated, errBreakerOpen, errBrokerUnavailable, errPublishNotConfirmed, errNoResponders:
 		return fasthttp.StatusServiceUnavailable
 	case errInternal:
 		return fasthttp.StatusInternalServerError

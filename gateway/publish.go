@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -39,14 +40,16 @@ type publishStep struct {
 	maxBody int
 	timeout time.Duration
 	metrics *metrics.Publish
+	fails   *failureLog
 }
 
-func newPublishStep(rt *route, c *config.Publish, b *config.Broker, conn *brokerConn) (*publishStep, error) {
+func newPublishStep(rt *route, c *config.Publish, b *config.Broker, conn *brokerConn, log *slog.Logger) (*publishStep, error) {
 	p := &publishStep{
 		route: rt, conn: conn, kind: b.Kind(), channel: c.Channel != "", exch: c.Exchange,
 		headers: c.Headers, idemHdr: c.IdempotencyHeader, reply: c.Reply,
 		maxBody: int(c.MaxPayload), timeout: c.Timeout,
 		metrics: rt.metrics.Publish(c.Broker),
+		fails:   newFailureLog(log, rt.name, c.Broker),
 	}
 	var err error
 	if p.dest, err = compileTemplate(c.Destination(), rt.cfg.Match.Path); err != nil {
@@ -124,9 +127,10 @@ func (p *publishStep) serve(ctx *fasthttp.RequestCtx) error {
 	defer cancel()
 	start := time.Now()
 	ack, err := broker.PublishWithin(tctx, p.conn.pub, m)
-	p.metrics.Duration.Observe(time.Since(start).Seconds())
+	now := time.Now()
+	p.metrics.Duration.Observe(now.Sub(start).Seconds())
 	if err != nil {
-		return p.failed(err)
+		return p.failed(err, now)
 	}
 	p.metrics.Result(metrics.PublishConfirmed)
 	ctx.SetStatusCode(fasthttp.StatusAccepted)
@@ -135,20 +139,22 @@ func (p *publishStep) serve(ctx *fasthttp.RequestCtx) error {
 	return nil
 }
 
-// failed counts a publish that was not confirmed and returns the error
-// the client gets: 504 past the deadline, 503 otherwise.
-func (p *publishStep) failed(err error) error {
+// failed counts and logs (rate-limited) a publish that was not
+// confirmed at now, and returns the error the client gets: 504 past the
+// deadline, 503 otherwise.
+func (p *publishStep) failed(err error, now time.Time) error {
+	result, answer := metrics.PublishUnavailable, errBrokerUnavailable
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		p.metrics.Result(metrics.PublishTimeout)
-		return errPublishTimeout
+		result, answer = metrics.PublishTimeout, errPublishTimeout
 	case errors.Is(err, broker.ErrNotConfirmed):
-		p.metrics.Result(metrics.PublishNotConfirmed)
-		return errPublishNotConfirmed
-	default:
-		p.metrics.Result(metrics.PublishUnavailable)
-		return errBrokerUnavailable
+		result, answer = metrics.PublishNotConfirmed, errPublishNotConfirmed
+	case errors.Is(err, broker.ErrNoResponders):
+		result, answer = metrics.PublishNoResponders, errNoResponders
 	}
+	p.metrics.Result(result)
+	p.fails.record(result, err, now)
+	return answer
 }
 
 // publishAsync hands m to a goroutine and answers 202 at once: the client
@@ -169,9 +175,10 @@ func (p *publishStep) publishAsync(ctx *fasthttp.RequestCtx, m *broker.Message) 
 		defer cancel()
 		start := time.Now()
 		_, err := broker.PublishWithin(tctx, p.conn.pub, own)
-		p.metrics.Duration.Observe(time.Since(start).Seconds())
+		now := time.Now()
+		p.metrics.Duration.Observe(now.Sub(start).Seconds())
 		if err != nil {
-			_ = p.failed(err)
+			_ = p.failed(err, now)
 			return
 		}
 		p.metrics.Result(metrics.PublishAccepted)
@@ -188,12 +195,13 @@ func (p *publishStep) request(ctx *fasthttp.RequestCtx, m *broker.Message) error
 	defer cancel()
 	start := time.Now()
 	reply, err := p.conn.pub.(broker.Requester).Request(tctx, m)
-	p.metrics.Duration.Observe(time.Since(start).Seconds())
+	now := time.Now()
+	p.metrics.Duration.Observe(now.Sub(start).Seconds())
 	if err == nil && tctx.Err() != nil {
 		err = tctx.Err()
 	}
 	if err != nil {
-		return p.failed(err)
+		return p.failed(err, now)
 	}
 	p.metrics.Result(metrics.PublishConfirmed)
 	ctx.SetStatusCode(fasthttp.StatusOK)
@@ -232,4 +240,56 @@ func (p *publishStep) readBody(ctx *fasthttp.RequestCtx) ([]byte, error) {
 		return nil, errBodyTooLarge
 	}
 	return b, nil
+}
+
+// failureLogInterval is the least time between two log lines of one
+// route about publishes that failed for the same reason.
+const failureLogInterval = 10 * time.Second
+
+// failureLog logs the failed publishes of one route, at warn: the first
+// of each reason (a publish result) at once, then at most one line per
+// reason per failureLogInterval, which counts those left out since the
+// line before. Safe for concurrent use.
+type failureLog struct {
+	log           *slog.Logger
+	route, broker string
+	mu            sync.Mutex
+	reasons       map[string]*failureCount // by result; fixed at construction
+}
+
+type failureCount struct {
+	last       time.Time // when the last line was written
+	suppressed int       // failures left out since
+}
+
+func newFailureLog(log *slog.Logger, route, broker string) *failureLog {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	f := &failureLog{log: log, route: route, broker: broker, reasons: make(map[string]*failureCount)}
+	for _, r := range [...]string{metrics.PublishUnavailable, metrics.PublishNotConfirmed, metrics.PublishNoResponders, metrics.PublishTimeout} {
+		f.reasons[r] = new(failureCount)
+	}
+	return f
+}
+
+// record notes one publish that failed with result at now, because of err
+// (the broker's reason), and logs it unless a line for the same result
+// was written within failureLogInterval.
+func (f *failureLog) record(result string, err error, now time.Time) {
+	c := f.reasons[result]
+	if c == nil {
+		return
+	}
+	f.mu.Lock()
+	if !c.last.IsZero() && now.Sub(c.last) < failureLogInterval {
+		c.suppressed++
+		f.mu.Unlock()
+		return
+	}
+	suppressed := c.suppressed
+	c.last, c.suppressed = now, 0
+	f.mu.Unlock()
+	f.log.Warn("gateway: publish failed", "route", f.route, "broker", f.broker, "result", result,
+		"error", err.Error(), "suppressed", suppressed)
 }

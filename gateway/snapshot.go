@@ -167,7 +167,7 @@ func (d *deps) buildRoute(rc *config.Route, cfg *config.Config, trusted *trusted
 				return rt, fmt.Errorf("publish: %w", err)
 			}
 		}
-		if rt.publish, err = newPublishStep(rt, rc.Publish, b, rt.broker); err != nil {
+		if rt.publish, err = newPublishStep(rt, rc.Publish, b, rt.broker, d.log); err != nil {
 			return rt, fmt.Errorf("publish: %w", err)
 		}
 	default:

@@ -22,7 +22,7 @@ func newBridgeMetrics() *bridgeMetrics {
 	return &bridgeMetrics{
 		publishes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_publish_total",
-			Help: "Publishes by route, broker and result (confirmed, accepted, unavailable, not_confirmed, timeout, too_large).",
+			Help: "Publishes by route, broker and result (confirmed, accepted, unavailable, not_confirmed, no_responders, timeout, too_large).",
 		}, []string{"route", "broker", "result"}),
 		publishDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "gateway_publish_duration_seconds",
@@ -95,6 +95,7 @@ const (
 	PublishAccepted     = "accepted" // fire and forget: sent, not confirmed
 	PublishUnavailable  = "unavailable"
 	PublishNotConfirmed = "not_confirmed"
+	PublishNoResponders = "no_responders" // a NATS request nothing listens for
 	PublishTimeout      = "timeout"
 	PublishTooLarge     = "too_large"
 )
@@ -105,7 +106,7 @@ func (r *Route) Publish(broker string) *Publish {
 		Duration: r.parent.bridges.publishDuration.WithLabelValues(r.name, broker),
 		results:  make(map[string]prometheus.Counter),
 	}
-	for _, res := range []string{PublishConfirmed, PublishAccepted, PublishUnavailable, PublishNotConfirmed, PublishTimeout, PublishTooLarge} {
+	for _, res := range []string{PublishConfirmed, PublishAccepted, PublishUnavailable, PublishNotConfirmed, PublishNoResponders, PublishTimeout, PublishTooLarge} {
 		p.results[res] = r.parent.bridges.publishes.WithLabelValues(r.name, broker, res)
 	}
 	return p

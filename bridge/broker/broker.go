@@ -115,11 +115,15 @@ func (a *Ack) AppendJSON(dst []byte) []byte {
 }
 
 // Errors adapters return (wrapped with detail), which the gateway maps to
-// statuses: ErrUnavailable and ErrNotConfirmed to 503, a deadline to 504.
+// statuses: ErrUnavailable, ErrNotConfirmed and ErrNoResponders to 503, a
+// deadline to 504.
 var (
 	// ErrUnavailable: the broker is not connected.
 	ErrUnavailable = errors.New("broker: not connected")
 	// ErrNotConfirmed: the broker refused or returned the message
 	// (AMQP nack or unroutable, JetStream error, Kafka produce error).
 	ErrNotConfirmed = errors.New("broker: message not confirmed")
+	// ErrNoResponders: the broker is connected but nothing listens for
+	// a request on its subject (NATS "no responders").
+	ErrNoResponders = errors.New("broker: no responders for subject")
 )

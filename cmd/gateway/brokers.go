@@ -15,7 +15,8 @@ import (
 
 // brokerFactory connects declared brokers with their adapters: with
 // discoverySources, the one place that names them. Each connection logs
-// its state changes once.
+// its state changes once, and the errors the NATS server reports outside
+// any publish and the Kafka client's own lines through log.
 func brokerFactory(log *slog.Logger) gateway.BrokerFactory {
 	return func(name string, b *config.Broker) (broker.Publisher, error) {
 		onState := func(up bool, err error) {
@@ -31,11 +32,13 @@ func brokerFactory(log *slog.Logger) gateway.BrokerFactory {
 		}
 		switch {
 		case b.NATS != nil:
-			return nats.New(nats.Settings{URL: b.NATS.URL, JetStream: *b.NATS.JetStream, OnStateChange: onState})
+			onError := func(err error) { log.Warn("gateway: broker error", "broker", name, "error", err.Error()) }
+			return nats.New(nats.Settings{URL: b.NATS.URL, JetStream: *b.NATS.JetStream, OnStateChange: onState, OnError: onError})
 		case b.AMQP != nil:
 			return amqp.New(amqp.Settings{URL: b.AMQP.URL, OnStateChange: onState})
 		case b.Kafka != nil:
-			return kafka.New(kafka.Settings{Brokers: b.Kafka.Brokers, ClientID: b.Kafka.ClientID, OnStateChange: onState})
+			return kafka.New(kafka.Settings{Brokers: b.Kafka.Brokers, ClientID: b.Kafka.ClientID, OnStateChange: onState,
+				Logger: log.With("broker", name)})
 		case b.Redis != nil:
 			r := b.Redis
 			return redis.New(redis.Settings{Addr: r.Address, Username: r.Username, Password: r.Password,

@@ -172,6 +172,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gateway: %v\n", err)
 		return 2
 	}
+	routeDependencyLogs(log)
 	path, err := configPath(fs, *file)
 	if err != nil {
 		fmt.Fprintln(stderr, err)

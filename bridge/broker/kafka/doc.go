@@ -40,6 +40,11 @@
 // MaxBufferedRecords of them: beyond that Publish fails at once with
 // broker.ErrUnavailable. The client reconnects by itself: once a broker
 // answers again, the same Publisher writes again. Up reports what the
-// last metadata request to the cluster (every PingInterval) or the last
-// written record said.
+// last metadata request to the cluster (every PingInterval, and soon
+// after a connection to a broker closed or a publish went unanswered) or
+// the last written record said. While that request found no broker
+// reachable, Publish fails at once with broker.ErrUnavailable instead of
+// holding its caller until the deadline, and asks for another request
+// (at most one per 250ms), so a cluster that is back is written to again
+// within about that.
 package kafka

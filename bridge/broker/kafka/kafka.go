@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,6 +91,9 @@ type Settings struct {
 	// in order, never concurrently, on the publisher's goroutine. Log
 	// there; it must not block. It is not called for Close.
 	OnStateChange func(up bool, err error)
+	// Logger receives the client's own log lines (franz-go), at the
+	// levels clientLogger maps them to. nil means none.
+	Logger *slog.Logger
 }
 
 // Publisher produces records to Kafka with acks from all in-sync
@@ -101,14 +106,31 @@ type Publisher struct {
 	pingTimeout   time.Duration
 	onStateChange func(bool, error)
 
-	ctx    context.Context // ends at Close; the context of every record
-	cancel context.CancelFunc
-	done   chan struct{} // closed when the ping loop returns
-	purge  chan string   // topics to purge from the client (see watch)
-	up     atomic.Bool
-	pool   sync.Pool // *pending
-	close  sync.Once
+	ctx     context.Context // ends at Close; the context of every record
+	cancel  context.CancelFunc
+	done    chan struct{} // closed when the ping loop returns
+	purge   chan string   // topics to purge from the client (see watch)
+	recheck chan struct{} // capacity 1: asks the ping loop to ping soon
+	state   atomic.Int32  // stateUnknown, stateUp or stateDown
+	stateMu sync.Mutex    // serialises setState
+	// down is closed when the state turns to stateDown, and replaced by
+	// an open one when it turns back: publishes waiting for Kafka stop
+	// waiting.
+	down  atomic.Pointer[chan struct{}]
+	pool  sync.Pool // *pending
+	close sync.Once
 }
+
+// States of the connection to the cluster, as the last metadata request
+// or written record saw it.
+const (
+	stateUnknown int32 = iota // no answer yet: publishes wait for one
+	stateUp
+	stateDown // publishes fail at once with errNotConnected
+)
+
+// errNotConnected is the error of a publish while no broker answers.
+var errNotConnected = fmt.Errorf("kafka: no broker reachable: %w", broker.ErrUnavailable)
 
 var _ broker.Publisher = (*Publisher)(nil)
 
@@ -122,15 +144,19 @@ func New(s Settings) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("kafka: %w", err)
-	}
 	p := &Publisher{
-		cl:            cl,
 		pingInterval:  s.PingInterval,
 		pingTimeout:   s.DialTimeout,
 		onStateChange: s.OnStateChange,
+		recheck:       make(chan struct{}, 1),
+	}
+	down := make(chan struct{})
+	p.down.Store(&down)
+	// A connection that closes may be the cluster going away: ping at
+	// once rather than at the next interval.
+	opts = append(opts, kgo.WithHooks(disconnectHook{p}))
+	if p.cl, err = kgo.NewClient(opts...); err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
 	}
 	if p.pingInterval <= 0 {
 		p.pingInterval = DefaultPingInterval
@@ -198,6 +224,9 @@ func options(s Settings) ([]kgo.Opt, error) {
 	if s.MaxBufferedBytes > 0 {
 		opts = append(opts, kgo.MaxBufferedBytes(s.MaxBufferedBytes))
 	}
+	if s.Logger != nil {
+		opts = append(opts, kgo.WithLogger(clientLogger{s.Logger}))
+	}
 	if s.TLS != nil {
 		opts = append(opts, kgo.DialTLSConfig(s.TLS.Clone()))
 	}
@@ -223,8 +252,40 @@ func options(s Settings) ([]kgo.Opt, error) {
 }
 
 // Up reports whether a broker answered the last metadata request the
-// publisher sent (every PingInterval), or a record was written since.
-func (p *Publisher) Up() bool { return p.up.Load() }
+// publisher sent (every PingInterval, and soon after a connection closed
+// or a publish failed), or a record was written since.
+func (p *Publisher) Up() bool { return p.state.Load() == stateUp }
+
+// setState records the state of the connection to the cluster.
+func (p *Publisher) setState(st int32) {
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	old := p.state.Swap(st)
+	switch {
+	case st == stateDown && old != stateDown:
+		close(*p.down.Load())
+	case st != stateDown && old == stateDown:
+		down := make(chan struct{})
+		p.down.Store(&down)
+	}
+}
+
+// nudge asks the ping loop for a ping soon (at most one per
+// minRecheckInterval), without blocking.
+func (p *Publisher) nudge() {
+	select {
+	case p.recheck <- struct{}{}:
+	default:
+	}
+}
+
+// disconnectHook nudges the ping loop when a connection to a broker
+// closes.
+type disconnectHook struct{ p *Publisher }
+
+var _ kgo.HookBrokerDisconnect = disconnectHook{}
+
+func (h disconnectHook) OnBrokerDisconnect(kgo.BrokerMetadata, net.Conn) { h.p.nudge() }
 
 // Close stops the publisher and closes the client: records not yet
 // answered fail, and their publishes return an error wrapping
@@ -238,13 +299,17 @@ func (p *Publisher) Close() error {
 		p.cancel()
 		p.cl.Close() // first: it ends a purge the watch loop may wait on
 		<-p.done
-		p.up.Store(false)
+		p.setState(stateDown)
 	})
 	return nil
 }
 
 // minPurgeInterval is the least time between two purges of one topic.
 const minPurgeInterval = time.Second
+
+// minRecheckInterval is the least time between the start of a ping and
+// a ping asked for by nudge.
+const minRecheckInterval = 250 * time.Millisecond
 
 // watch pings the cluster every pingInterval, until Close, and keeps
 // what Up reports. It also purges from the client the topics Publish
@@ -259,11 +324,16 @@ func (p *Publisher) watch() {
 	defer close(p.done)
 	t := time.NewTicker(p.pingInterval)
 	defer t.Stop()
+	soon := time.NewTimer(time.Hour) // a nudge that came too early
+	soon.Stop()
+	defer soon.Stop()
+	var lastPing time.Time
 	purged := map[string]time.Time{}
 	ping := true
 	reported, first := false, true
 	for {
 		if ping {
+			lastPing = time.Now()
 			ctx, cancel := context.WithTimeout(p.ctx, p.pingTimeout)
 			err := p.cl.Ping(ctx)
 			cancel()
@@ -271,7 +341,11 @@ func (p *Publisher) watch() {
 				return
 			}
 			up := err == nil
-			p.up.Store(up)
+			if up {
+				p.setState(stateUp)
+			} else {
+				p.setState(stateDown)
+			}
 			if p.onStateChange != nil && (first || up != reported) {
 				p.onStateChange(up, err)
 			}
@@ -282,6 +356,14 @@ func (p *Publisher) watch() {
 			return
 		case <-t.C:
 			ping = true
+		case <-soon.C:
+			ping = true
+		case <-p.recheck:
+			wait := minRecheckInterval - time.Since(lastPing)
+			ping = wait <= 0
+			if !ping {
+				soon.Reset(wait)
+			}
 		case topic := <-p.purge:
 			ping = false
 			if time.Since(purged[topic]) >= minPurgeInterval {

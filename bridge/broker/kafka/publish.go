@@ -66,8 +66,8 @@ func (p *Publisher) put(pd *pending) {
 
 // finish is the record's promise, called by the client once.
 func (pd *pending) finish(r *kgo.Record, err error) {
-	if err == nil && !pd.p.up.Load() {
-		pd.p.up.Store(true)
+	if err == nil && pd.p.state.Load() != stateUp {
+		pd.p.setState(stateUp)
 	}
 	if err != nil && errors.Is(err, kerr.UnknownTopicID) {
 		select {
@@ -90,8 +90,9 @@ func (pd *pending) finish(r *kgo.Record, err error) {
 // at; an error wrapping broker.ErrNotConfirmed when Kafka refused the
 // record (a missing topic, a record too large, not enough replicas); one
 // wrapping broker.ErrUnavailable when no broker took it in time
-// (Settings.DeliveryTimeout), the client's buffer is full, or the
-// publisher is closed; and ctx's error, no later than ctx's deadline,
+// (Settings.DeliveryTimeout), the client's buffer is full, the
+// publisher is closed, or, at once, while the last metadata request
+// found no broker reachable (see Up); and ctx's error, no later than ctx's deadline,
 // when Kafka has not answered by then (the record may still be written,
 // up to DeliveryTimeout later). m is not read after Publish returns.
 func (p *Publisher) Publish(ctx context.Context, m *broker.Message) (broker.Ack, error) {
@@ -101,6 +102,13 @@ func (p *Publisher) Publish(ctx context.Context, m *broker.Message) (broker.Ack,
 	if err := ctx.Err(); err != nil {
 		return broker.Ack{}, fmt.Errorf("kafka: produce to %q: %w", m.Destination, err)
 	}
+	if p.state.Load() == stateDown {
+		// The record would wait in the client for DeliveryTimeout: say
+		// now that no broker answers, and have that checked again.
+		p.nudge()
+		return broker.Ack{}, errNotConnected
+	}
+	down := *p.down.Load()
 	pd := p.get()
 	pd.fill(m)
 	// The record's context is the publisher's, not ctx: franz-go fails
@@ -114,9 +122,17 @@ func (p *Publisher) Publish(ctx context.Context, m *broker.Message) (broker.Ack,
 	case err = <-pd.done:
 	case <-ctx.Done():
 		if pd.state.CompareAndSwap(waiting, abandoned) {
+			p.nudge() // a cluster gone quiet: find out before the next ping
 			return broker.Ack{}, fmt.Errorf("kafka: produce to %q: not acknowledged in time: %w", m.Destination, ctx.Err())
 		}
 		err = <-pd.done // answered just now
+	case <-down:
+		// The cluster went away under the record; it may still be
+		// written if a broker comes back within DeliveryTimeout.
+		if pd.state.CompareAndSwap(waiting, abandoned) {
+			return broker.Ack{}, fmt.Errorf("kafka: produce to %q: %w", m.Destination, errNotConnected)
+		}
+		err = <-pd.done
 	}
 	if err != nil {
 		p.put(pd)

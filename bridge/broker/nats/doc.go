@@ -33,8 +33,9 @@
 //
 // # Errors
 //
-// Errors wrap broker.ErrUnavailable when there is no connection (also for
-// a Request that no subscriber answers), broker.ErrNotConfirmed when the
+// Errors wrap broker.ErrUnavailable when there is no connection,
+// broker.ErrNoResponders for a Request to a subject nothing subscribes
+// to (the server says so at once), broker.ErrNotConfirmed when the
 // server refused the message (no stream captures the subject, a JetStream
 // error such as a full stream, a payload over the server's limit), and
 // the context's error when the answer did not come before ctx ended (with

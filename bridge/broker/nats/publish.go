@@ -53,7 +53,7 @@ func (p *Publisher) Publish(ctx context.Context, m *broker.Message) (broker.Ack,
 // Request sends m to the subject m.Destination, with the same headers
 // as Publish, and returns the payload of the first reply, which the
 // caller owns. No subscriber on the subject is an error wrapping
-// broker.ErrUnavailable. Request goes through core NATS, with or without
+// broker.ErrNoResponders. Request goes through core NATS, with or without
 // JetStream (a request to a stream's subject is answered by the stream's
 // PubAck as JSON).
 func (p *Publisher) Request(ctx context.Context, m *broker.Message) ([]byte, error) {
@@ -157,7 +157,7 @@ func (p *Publisher) fail(ctx context.Context, op, subject string, err error) err
 	case errors.Is(err, jetstream.ErrNoStreamResponse):
 		return fmt.Errorf("nats: %s %q: no JetStream stream captures the subject: %w (%w)", op, subject, broker.ErrNotConfirmed, err)
 	case errors.Is(err, natsgo.ErrNoResponders):
-		return fmt.Errorf("nats: %s %q: no subscriber: %w (%w)", op, subject, broker.ErrUnavailable, err)
+		return fmt.Errorf("nats: %s %q: no subscriber: %w (%w)", op, subject, broker.ErrNoResponders, err)
 	}
 	return fmt.Errorf("nats: %s %q: refused: %w (%w)", op, subject, broker.ErrNotConfirmed, err)
 }
