@@ -25,6 +25,12 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/gateway ./cmd/gateway
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/demo-upstream ./cmd/demo-upstream
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/demo-grpc ./cmd/demo-grpc
+
+# What configs/publish.yaml publishes to, made on the local brokers.
+.PHONY: demo-brokers
+demo-brokers:
+	$(GO) run ./cmd/demo-setup
 
 # The demo upstream in the background and the gateway in the foreground;
 # Ctrl-C stops both.

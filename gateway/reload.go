@@ -121,6 +121,14 @@ func (g *Gateway) Preview(cfg *config.Config) (ReloadResult, error) {
 // be applied (a syntax or validation error).
 func (g *Gateway) Rejected() { g.metrics.ConfigRejected() }
 
+// unchanged records a reload that found the configuration it already
+// serves. That is a successful reload: after a broken file is reverted,
+// the last-success timestamp must move past the failure, or the
+// reload-failing alert keeps firing while the file on disk is valid.
+func (g *Gateway) unchanged(hash string) {
+	g.metrics.ConfigApplied(float64(time.Now().Unix()), hash)
+}
+
 // retire closes rt once every request that may have started on it is
 // done. The caller holds g.reload.mu.
 func (g *Gateway) retire(rt *route) {

@@ -132,6 +132,8 @@ func (r *Reloader) reload(trigger string, dryRun, fromFile bool) (ReloadResult, 
 	if fromFile {
 		if h := cfg.Hash(); h == r.gw.current.Load().hash {
 			r.follow(cfg)
+			r.gw.unchanged(h)
+			r.log.Info("gateway: configuration reloaded, nothing changed", "trigger", trigger, "hash", h)
 			return ReloadResult{Applied: false, Hash: h}, nil
 		}
 	}

@@ -25,6 +25,8 @@ var allowed = map[string][]string{
 	"cmd/gateway":          {"config", "gateway", "router", "discovery", "bridge", "github.com/valyala/fasthttp"},
 	"cmd/demo-upstream":    {"github.com/valyala/fasthttp"},
 	"cmd/demo-grpc":        {"bridge/grpc/grpctest"},
+	"cmd/demo-setup":       {"github.com/nats-io/nats.go", "github.com/rabbitmq/amqp091-go", "github.com/redis/go-redis/v9", "github.com/twmb/franz-go"},
+	"internal/tour":        {},
 	"internal/archtest":    {},
 	"breaker":              {"github.com/sony/gobreaker/v2"},
 	"cache":                {"github.com/maypok86/otter/v2", "github.com/redis/go-redis/v9"},

@@ -1,0 +1,281 @@
+package tour
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// A command of a README tour: one shell line (continuations joined) and
+// the `# ` lines right below it, which say what it prints.
+type command struct {
+	line   string
+	expect []string
+	pos    int // line number in the README
+}
+
+// tourCommands returns the commands of the sh blocks of the README
+// section titled title (a "## " heading).
+func tourCommands(t *testing.T, readme, title string) []command {
+	t.Helper()
+	_, section, ok := strings.Cut(readme, "\n## "+title+"\n")
+	if !ok {
+		t.Fatalf("README has no section %q", title)
+	}
+	start := strings.Count(readme[:len(readme)-len(section)], "\n") + 1
+	section, _, _ = strings.Cut(section, "\n## ")
+	var cmds []command
+	inBlock := false
+	last := -1 // index of the command the next # line belongs to
+	lines := strings.Split(section, "\n")
+	for i := 0; i < len(lines); i++ {
+		line := lines[i]
+		switch {
+		case strings.HasPrefix(line, "```"):
+			inBlock = !inBlock && strings.TrimPrefix(line, "```") == "sh"
+			last = -1
+		case !inBlock:
+		case strings.TrimSpace(line) == "":
+			last = -1
+		case strings.HasPrefix(line, "#"):
+			if last >= 0 {
+				cmds[last].expect = append(cmds[last].expect, strings.TrimPrefix(strings.TrimPrefix(line, "#"), " "))
+			}
+		default:
+			c := command{pos: start + i}
+			for strings.HasSuffix(line, "\\") && i+1 < len(lines) {
+				c.line += strings.TrimSuffix(line, "\\")
+				i++
+				line = lines[i]
+			}
+			c.line += line
+			cmds = append(cmds, c)
+			last = len(cmds) - 1
+		}
+	}
+	return cmds
+}
+
+// splitWords splits a shell line into words and pipeline stages: single
+// and double quotes and backslash escapes as sh reads them; a "|" or "&"
+// outside quotes is a word of its own.
+func splitWords(line string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case c == ' ' || c == '\t':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case c == '|' || c == '&':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+			words = append(words, string(c))
+		case c == '\'':
+			end := strings.IndexByte(line[i+1:], '\'')
+			if end < 0 {
+				return nil, errors.New("unclosed '")
+			}
+			cur.WriteString(line[i+1 : i+1+end])
+			i += end + 1
+			inWord = true
+		case c == '"':
+			i++
+			for ; i < len(line) && line[i] != '"'; i++ {
+				if line[i] == '\\' && i+1 < len(line) && strings.IndexByte(`"\$`+"`", line[i+1]) >= 0 {
+					i++
+				}
+				cur.WriteByte(line[i])
+			}
+			if i >= len(line) {
+				return nil, errors.New(`unclosed "`)
+			}
+			inWord = true
+		case c == '\\' && i+1 < len(line):
+			i++
+			cur.WriteByte(line[i])
+			inWord = true
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}
+
+// stages splits words at "|".
+func stages(words []string) [][]string {
+	var out [][]string
+	var cur []string
+	for _, w := range words {
+		if w == "|" {
+			out = append(out, cur)
+			cur = nil
+			continue
+		}
+		cur = append(cur, w)
+	}
+	return append(out, cur)
+}
+
+// filter applies one pipeline stage after curl (grep, wc -c, jq) to out.
+func filter(stage []string, out []byte) ([]byte, error) {
+	switch {
+	case len(stage) >= 2 && stage[0] == "grep":
+		pat := stage[len(stage)-1]
+		if len(stage) == 3 && stage[1] == "-i" {
+			pat = "(?i)" + pat
+		} else if len(stage) != 2 {
+			return nil, fmt.Errorf("grep: only -i is known: %q", stage)
+		}
+		re, err := regexp.Compile(pat)
+		if err != nil {
+			return nil, err
+		}
+		var b bytes.Buffer
+		for _, l := range strings.Split(string(out), "\n") {
+			if re.MatchString(l) {
+				b.WriteString(l + "\n")
+			}
+		}
+		return b.Bytes(), nil
+	case len(stage) == 2 && stage[0] == "wc" && stage[1] == "-c":
+		return []byte(strconv.Itoa(len(out)) + "\n"), nil
+	case len(stage) == 2 && stage[0] == "jq" && strings.HasPrefix(stage[1], "."):
+		var v any
+		if err := json.Unmarshal(out, &v); err != nil {
+			return nil, fmt.Errorf("jq: %w", err)
+		}
+		if f := strings.TrimPrefix(stage[1], "."); f != "" {
+			m, ok := v.(map[string]any)
+			if !ok || strings.ContainsAny(f, ".[]|") {
+				return nil, fmt.Errorf("jq: only . and .field are known: %q", stage[1])
+			}
+			v = m[f]
+		}
+		b, err := json.MarshalIndent(v, "", "  ")
+		return append(b, '\n'), err
+	}
+	return nil, fmt.Errorf("a pipeline stage the tour test does not know: %q", stage)
+}
+
+// matchOutput checks that every expected line matches a line of out.
+// A line that is a JSON value matches a JSON line holding at least its
+// fields, with any number where it has a number; otherwise lines match
+// after trimming spaces and a trailing comma. In both, "…" in an
+// expected string stands for any text.
+func matchOutput(expect []string, out string) []string {
+	lines := strings.Split(out, "\n")
+	var missing []string
+	for _, e := range expect {
+		found := false
+		for _, l := range lines {
+			if lineMatches(e, l) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			missing = append(missing, e)
+		}
+	}
+	return missing
+}
+
+func lineMatches(expect, line string) bool {
+	e := strings.TrimSuffix(strings.TrimSpace(expect), ",")
+	l := strings.TrimSuffix(strings.TrimSpace(line), ",")
+	if strings.HasPrefix(e, "{") || strings.HasPrefix(e, "[") {
+		var ev, lv any
+		if json.Unmarshal([]byte(e), &ev) == nil {
+			return json.Unmarshal([]byte(l), &lv) == nil && jsonMatches(ev, lv)
+		}
+	}
+	return globMatch(e, l)
+}
+
+// jsonMatches reports whether got holds want: every field of an object,
+// every element of an array in order, any number for a number, strings
+// by globMatch.
+func jsonMatches(want, got any) bool {
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, wv := range w {
+			gv, ok := g[k]
+			if !ok || !jsonMatches(wv, gv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !jsonMatches(w[i], g[i]) {
+				return false
+			}
+		}
+		return true
+	case float64:
+		_, ok := got.(float64)
+		return ok
+	case string:
+		g, ok := got.(string)
+		return ok && globMatch(w, g)
+	default:
+		return want == got
+	}
+}
+
+// globMatch matches s against pattern, where "…" stands for any text.
+func globMatch(pattern, s string) bool {
+	parts := strings.Split(pattern, "…")
+	if len(parts) == 1 {
+		return pattern == s
+	}
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	for _, p := range parts[1 : len(parts)-1] {
+		i := strings.Index(s, p)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(p):]
+	}
+	return strings.HasSuffix(s, parts[len(parts)-1])
+}
+
+// readme returns the README's text.
+func readme(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
