@@ -14,6 +14,8 @@ import (
 var readmeFixtures = map[string]string{
 	// the descriptor set of bin/demo-grpc's schema (test.v1.Users)
 	"users.pb": "../../bridge/grpc/grpctest/testdata/users.pb",
+	// a bearer token for the admin listener's example
+	"admin-token": "testdata/admin-token",
 }
 
 // TestReadmeConfigsValidate: every yaml block of the README is a whole
