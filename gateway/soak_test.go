@@ -40,6 +40,17 @@ var hostileRequests = []string{
 	"GET /reset/x HTTP/1.1\r\nHost: x\r\n\r\n",
 }
 
+// clientFaults are requests to a breaker-guarded route whose fault is the
+// client's alone, sent past the body the gateway reads ahead (so that the
+// request is already on its way upstream) and then cut off: a malformed
+// chunk, and a client gone in the middle of its body. The route's breaker
+// must not open: good requests to it keep being answered.
+var clientFaults = []string{
+	"POST /guarded/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+		"11170\r\n" + strings.Repeat("a", 70000) + "\r\nzz\r\nhello\r\n0\r\n\r\n",
+	"POST /guarded/x HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n" + strings.Repeat("a", 100000),
+}
+
 // resetUpstream answers every request with a head and half its body, then
 // resets the connection.
 func resetUpstream(t *testing.T) string {
@@ -168,6 +179,24 @@ routes:
 		})
 	}
 
+	wg.Go(func() { // client faults against the guarded route
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			c, err := net.DialTimeout("tcp", gw.addr, 2*time.Second)
+			if err != nil {
+				continue
+			}
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			_, _ = io.WriteString(c, clientFaults[i%len(clientFaults)])
+			c.Close()
+			hostile.Add(1)
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
 	wg.Go(func() { // a slow body: one chunk every 100 ms until read_timeout
 		for {
 			select {
