@@ -17,7 +17,8 @@ import (
 
 // hostileRequests are requests a gateway must refuse, each on its own
 // connection: smuggling, bad framing, paths that try to reach /admin,
-// oversized heads.
+// oversized heads, a header name with spaces, a version other than
+// HTTP/1.x, TRACE, and an upstream that resets mid-body.
 var hostileRequests = []string{
 	"POST /api/x HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
 	"POST /api/x HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcd",
@@ -32,6 +33,58 @@ var hostileRequests = []string{
 	"GET /api/x HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
 	"POST /api/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=" + strings.Repeat("x", 20<<10) + "\r\nhello\r\n0\r\n\r\n",
 	"GET /api/x HTTP/1.1\r\nHo", // a head cut off: the client goes away
+	"GET /api/x HTTP/1.1\r\nHost: x\r\nX Forwarded For: 6.6.6.6\r\n\r\n",
+	"GET /api/x HTTP/2.0\r\nHost: x\r\n\r\n",
+	"TRACE /api/x HTTP/1.1\r\nHost: x\r\n\r\n",
+	// The upstream resets in the middle of its body.
+	"GET /reset/x HTTP/1.1\r\nHost: x\r\n\r\n",
+}
+
+// clientFaults are requests to a breaker-guarded route whose fault is the
+// client's alone, sent past the body the gateway reads ahead (so that the
+// request is already on its way upstream) and then cut off: a malformed
+// chunk, and a client gone in the middle of its body. The route's breaker
+// must not open: good requests to it keep being answered.
+var clientFaults = []string{
+	"POST /guarded/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+		"11170\r\n" + strings.Repeat("a", 70000) + "\r\nzz\r\nhello\r\n0\r\n\r\n",
+	"POST /guarded/x HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n" + strings.Repeat("a", 100000),
+}
+
+// resetUpstream answers every request with a head and half its body, then
+// resets the connection.
+func resetUpstream(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil || line == "\r\n" {
+						break
+					}
+				}
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"+strings.Repeat("b", 500))
+				if tc, ok := c.(*net.TCPConn); ok {
+					_ = tc.SetLinger(0)
+				}
+			})
+		}
+	})
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	return "http://" + ln.Addr().String()
 }
 
 // TestSoak mixes good traffic with hostile requests for GATEWAY_SOAK (e.g.
@@ -44,7 +97,14 @@ func TestSoak(t *testing.T) {
 		t.Skip("set GATEWAY_SOAK to a duration (make soak runs 10m)")
 	}
 	up := startUpstream(t, func(ctx *fasthttp.RequestCtx) {
-		ctx.SetBodyString("ok " + string(ctx.Path()))
+		// The client address the upstream is told, which good clients
+		// try to forge.
+		h := &ctx.Request.Header
+		if len(h.Peek("True-Client-IP")) > 0 {
+			ctx.SetBodyString("forged True-Client-IP")
+			return
+		}
+		ctx.SetBodyString("ok " + string(ctx.Path()) + " " + string(h.Peek("X-Real-IP")))
 	})
 	gw := startGateway(t, `
 server: { read_timeout: 2s, idle_timeout: 5s }
@@ -52,9 +112,14 @@ access_log: { output: /dev/null }
 routes:
   - { name: admin, match: { path_prefix: /admin }, respond: { status: 403, body: "no" } }
   - { name: api, match: { path_prefix: /api/ }, upstream: { targets: ["{UP1}"] } }
+  - name: guarded
+    match: { path_prefix: /guarded/ }
+    upstream: { targets: ["{UP1}"], retries: 0 }
+    circuit_breaker: { consecutive_failures: 5, open_for: 1m }
+  - { name: reset, match: { path_prefix: /reset/ }, upstream: { targets: ["{UP2}"], retries: 0 } }
   - { name: limited, match: { path: /limited }, rate_limit: { rate: 100/s, burst: 10 }, respond: { body: "ok" } }
   - { name: all, match: { path_prefix: / }, upstream: { targets: ["{UP1}"] } }
-`, up)
+`, up, resetUpstream(t))
 
 	var good, bad, wrong, hostile atomic.Int64
 	stop := make(chan struct{})
@@ -69,11 +134,19 @@ routes:
 				default:
 				}
 				path := "/api/" + string(rune('a'+w)) + "/" + itoa3(i%1000)
+				if w == 0 {
+					path = "/guarded/" + itoa3(i%1000)
+				}
 				var req fasthttp.Request
 				var resp fasthttp.Response
 				req.SetRequestURI("http://" + gw.addr + path)
-				if err := c.DoTimeout(&req, &resp, 5*time.Second); err != nil || resp.StatusCode() != 200 || string(resp.Body()) != "ok "+path {
-					wrong.Add(1)
+				req.Header.Set("X-Real-IP", "6.6.6.6")
+				req.Header.Set("True-Client-IP", "6.6.6.6")
+				if err := c.DoTimeout(&req, &resp, 5*time.Second); err != nil || resp.StatusCode() != 200 ||
+					string(resp.Body()) != "ok "+path+" 127.0.0.1" || len(resp.Header.Peek("X-Request-Id")) == 0 {
+					if wrong.Add(1) <= 3 {
+						t.Logf("%s: status %d, body %.60q, error %v", path, resp.StatusCode(), resp.Body(), err)
+					}
 					continue
 				}
 				good.Add(1)
@@ -105,6 +178,51 @@ routes:
 			}
 		})
 	}
+
+	wg.Go(func() { // client faults against the guarded route
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			c, err := net.DialTimeout("tcp", gw.addr, 2*time.Second)
+			if err != nil {
+				continue
+			}
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			_, _ = io.WriteString(c, clientFaults[i%len(clientFaults)])
+			c.Close()
+			hostile.Add(1)
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+	wg.Go(func() { // a slow body: one chunk every 100 ms until read_timeout
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			c, err := net.DialTimeout("tcp", gw.addr, 2*time.Second)
+			if err != nil {
+				continue
+			}
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			_, err = io.WriteString(c, "POST /api/slow HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+			for n := 0; err == nil && n < 30; n++ {
+				select {
+				case <-stop:
+					n = 30
+					continue
+				case <-time.After(100 * time.Millisecond):
+				}
+				_, err = io.WriteString(c, "1\r\na\r\n")
+			}
+			c.Close()
+			hostile.Add(1)
+		}
+	})
 
 	sample := func() (goroutines int, heap uint64) {
 		runtime.GC()
