@@ -33,9 +33,11 @@
 // a reloader to watch.
 //
 // Errors in an included file name that file and the line and column in
-// it; field paths number routes across all files, the main file's first
-// ("routes[5].name" may be the first route of the second file), and
-// Config.PositionOf maps such a path back to its file and line. A problem
+// it, and number its routes within it (its first route is "routes[0]").
+// Config.Routes, and the field paths of Config.PositionOf, number routes
+// across all files, the main file's first ("routes[5].name" may be the
+// first route of the second file); Config.LocalField turns such a path
+// into the one errors show. A problem
 // with an include entry itself (no such file, a malformed glob) is
 // reported at the entry in the main file.
 //

@@ -230,6 +230,19 @@ func TestLoadFS(t *testing.T) {
 	if file, line, _, ok := c.PositionOf("routes[1].name"); !ok || file != "etc/common.yaml" || line != 2 {
 		t.Errorf("PositionOf(routes[1].name) = %q, %d, %v", file, line, ok)
 	}
+	for give, want := range map[string]string{
+		"routes[1].name":             "routes[0].name",
+		"routes[1].upstream.timeout": "routes[0].upstream.timeout", // not written
+		"routes[0].name":             "routes[0].name",
+		"listen":                     "listen",
+	} {
+		if got := c.LocalField(give); got != want {
+			t.Errorf("LocalField(%s) = %s, want %s", give, got, want)
+		}
+	}
+	if got, want := c.RouteRef(1, 0), "routes[0] (common, in etc/common.yaml)"; got != want {
+		t.Errorf("RouteRef(1, 0) = %q, want %q", got, want)
+	}
 
 	_, err = LoadFS(fsys, "etc/gw/escape.yaml")
 	want := `etc/gw/escape.yaml:1:11: include[0]: "../../../x.yaml": must stay inside the file system the configuration is read from ("..", past its root)

@@ -97,6 +97,21 @@ func parseFrom(src source, data []byte, file string, lookup lookupFunc, checks .
 	return c, nil
 }
 
+// LocalField turns a field path that numbers routes across all files, as
+// Routes does ("routes[5].upstream"), into the path that errors show, which
+// numbers them within the route's file ("routes[0].upstream" for the first
+// route of an included file).
+func (c *Config) LocalField(field string) string {
+	end := strings.IndexByte(field, ']')
+	if !strings.HasPrefix(field, "routes[") || end < 0 {
+		return field
+	}
+	if start := c.starts[c.pos[field[:end+1]].file]; start > 0 {
+		return localRoute(field, start)
+	}
+	return field
+}
+
 // RouteRef names Routes[i] in a message about Routes[from]: "routes[2]
 // (users)", with its index within its own file, and that file when it is
 // not the file of Routes[from]: "routes[0] (users, in routes.d/a.yaml)".
@@ -131,7 +146,8 @@ func (c *Config) Includes() []string { return slices.Clone(c.includes) }
 // Position reports where a field was written, by its path as errors name
 // it: "routes[3]", "routes[3].upstream.timeout",
 // "routes[0].request_headers.set.Authorization". Routes are numbered across
-// all files (see FieldError). ok is false for a field that no file wrote
+// all files, as in Routes (errors number them within their file: see
+// LocalField). ok is false for a field that no file wrote
 // (and for a Config not made by Parse or Load). The line and column are in
 // the file PositionOf reports, which is not File for a route from an
 // included file.

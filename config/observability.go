@@ -29,7 +29,7 @@ type AccessLog struct {
 // RouteAccessLog is a route's share of the access log.
 type RouteAccessLog struct {
 	// Sample is the share (0..1) of the route's requests logged. Default 1.
-	Sample *float64 `yaml:"sample"`
+	Sample *float64 `yaml:"sample" range:"0,1"`
 	// Off silences the route. Default false.
 	Off bool `yaml:"off"`
 }
@@ -44,7 +44,7 @@ type Tracing struct {
 	// Ratio is the share (0..1) of new traces recorded; a request whose
 	// traceparent is sampled is always recorded, one whose traceparent is
 	// not never is. Default 0.01.
-	Ratio *float64 `yaml:"ratio"`
+	Ratio *float64 `yaml:"ratio" range:"0,1"`
 	// ServiceName is the service.name of the spans. Default "gateway".
 	ServiceName string `yaml:"service_name"`
 	// Timeout bounds one export. Default 10s.
@@ -97,17 +97,8 @@ func (v *validator) accessLog(a *AccessLog) {
 	}
 }
 
-func (v *validator) routeAccessLog(a *RouteAccessLog, p string) {
-	if a.Sample != nil && !(*a.Sample >= 0 && *a.Sample <= 1) {
-		v.invalid(p+".sample", *a.Sample, "must be within 0 and 1")
-	}
-}
-
 func (v *validator) tracing(t *Tracing) {
 	if msg := checkDialAddr(t.Endpoint); t.Endpoint == "" || msg != "" {
 		v.errorf("tracing.endpoint", "want the collector's host:port (OTLP/HTTP)")
-	}
-	if t.Ratio != nil && !(*t.Ratio >= 0 && *t.Ratio <= 1) {
-		v.invalid("tracing.ratio", *t.Ratio, "must be within 0 and 1")
 	}
 }

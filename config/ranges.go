@@ -9,17 +9,18 @@ import (
 
 // A numeric setting's sane range is written once, as a struct tag on its
 // field: range:"MIN,MAX" in the field's own unit (a duration, a size or a
-// count), both ends allowed; range:"MIN,MAX,zero" also allows 0, which
+// count or a share), both ends allowed; range:"MIN,MAX,zero" also allows 0, which
 // such a field reads as "off" or "the default". The validator checks every
 // tagged field of the configuration against it, and the README's key
 // table states the same ranges (TestREADMERanges holds them together).
 
 // bounds is a parsed range tag.
 type bounds struct {
-	min, max   int64  // in the field's unit: nanoseconds, bytes, a count
-	text       string // "between 1ms and 1h", as errors say it
-	zero       bool   // 0 is allowed too
-	minT, maxT string // the ends as the tag writes them
+	min, max   int64   // in the field's unit: nanoseconds, bytes, a count
+	fmin, fmax float64 // for a float field
+	text       string  // "between 1ms and 1h", as errors say it
+	zero       bool    // 0 is allowed too
+	minT, maxT string  // the ends as the tag writes them
 }
 
 // parseBounds reads the range tag of a field of type t. It panics on a
@@ -32,7 +33,16 @@ func parseBounds(tag string, t reflect.Type) bounds {
 		panic("config: malformed range tag " + strconv.Quote(tag))
 	}
 	b := bounds{zero: len(strings.Split(tag, ",")) == 3, minT: parts[0], maxT: parts[1]}
-	b.min, b.max = parseBound(parts[0], t), parseBound(parts[1], t)
+	if t.Kind() == reflect.Float64 {
+		var err1, err2 error
+		b.fmin, err1 = strconv.ParseFloat(parts[0], 64)
+		b.fmax, err2 = strconv.ParseFloat(parts[1], 64)
+		if err1 != nil || err2 != nil || !(b.fmin <= b.fmax) {
+			panic("config: malformed range tag " + strconv.Quote(tag))
+		}
+	} else {
+		b.min, b.max = parseBound(parts[0], t), parseBound(parts[1], t)
+	}
 	if b.min > b.max {
 		panic("config: empty range tag " + strconv.Quote(tag))
 	}
@@ -117,9 +127,27 @@ func (v *validator) ranges(val reflect.Value, path string) {
 				}
 				fv = fv.Elem()
 			}
-			v.inRange(fp, fv.Int(), parseBounds(tag, fv.Type()), fv.Type())
+			b := parseBounds(tag, fv.Type())
+			if fv.Kind() == reflect.Float64 {
+				v.inRangeFloat(fp, fv.Float(), b)
+				continue
+			}
+			v.inRange(fp, fv.Int(), b, fv.Type())
 		}
 	}
+}
+
+// inRangeFloat reports f, the value of the field at path, when it is
+// outside b (or not a number).
+func (v *validator) inRangeFloat(path string, f float64, b bounds) {
+	if (f >= b.fmin && f <= b.fmax) || (b.zero && f == 0) {
+		return
+	}
+	if v.secrets[path] {
+		v.errorf(path, "the value from the environment: must be %s", b.text)
+		return
+	}
+	v.errorf(path, "must be %s, got %s", b.text, strconv.FormatFloat(f, 'g', -1, 64))
 }
 
 // inRange reports n, the value of the field at path, when it is outside b.

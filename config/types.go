@@ -188,7 +188,7 @@ type Route struct {
 type CircuitBreaker struct {
 	// FailureRatio opens the breaker when at least this share (0..1) of
 	// the calls within Window failed. Default 0: the ratio rule is off.
-	FailureRatio float64 `yaml:"failure_ratio"`
+	FailureRatio float64 `yaml:"failure_ratio" range:"0,1"`
 	// MinRequests is how many calls Window must hold before FailureRatio
 	// applies. Default 0: from the first call.
 	MinRequests int `yaml:"min_requests" range:"0,1000000"`
@@ -379,7 +379,7 @@ type Upstream struct {
 	// that may be retries at any moment; 3 concurrent retries are always
 	// allowed. It keeps retries from multiplying the load on an upstream
 	// that is failing. Default 0.2.
-	RetryBudget *float64 `yaml:"retry_budget"`
+	RetryBudget *float64 `yaml:"retry_budget" range:"0,1"`
 	// ConnWait is how long a request waits for a connection when
 	// max_conns are busy before it gets 503. Default 250ms; 0: no wait.
 	ConnWait *time.Duration `yaml:"conn_wait" range:"0s,1m"`

@@ -320,9 +320,6 @@ func (v *validator) route(r *Route, p string) {
 		v.errorf(p, "needs one of respond, upstream, grpc or publish")
 	}
 	v.guard(r, p)
-	if r.AccessLog != nil {
-		v.routeAccessLog(r.AccessLog, p+".access_log")
-	}
 }
 
 func (v *validator) match(m *Match, p string) {
@@ -489,9 +486,6 @@ func (v *validator) upstream(u *Upstream, p string) {
 	case BalanceRoundRobin, BalanceWeighted, BalanceLeastRequest:
 	default:
 		v.invalid(p+".balance", u.Balance, "unknown balance (want round_robin, weighted or least_request)")
-	}
-	if b := u.RetryBudget; b != nil && !(*b >= 0 && *b <= 1) {
-		v.invalid(p+".retry_budget", *b, "must be within 0 and 1")
 	}
 	if strings.ContainsAny(u.HostHeader, " \t\r\n\x00") {
 		v.errorf(p+".host_header", "must not contain spaces or control characters")

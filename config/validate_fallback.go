@@ -27,9 +27,6 @@ func (v *validator) guard(r *Route, p string) {
 }
 
 func (v *validator) circuitBreaker(cb *CircuitBreaker, p string) {
-	if !(cb.FailureRatio >= 0 && cb.FailureRatio <= 1) {
-		v.invalid(p+".failure_ratio", cb.FailureRatio, "must be within 0 and 1")
-	}
 	switch cb.Per {
 	case BreakerPerRoute, BreakerPerTarget:
 	default:

@@ -47,7 +47,7 @@ type Reloader struct {
 	files map[string]bool
 	globs []string
 	// included lists the included files of the last good configuration;
-	// dirs of its include patterns map to what they were then (dirState).
+	// incDirs maps their directories to what they were then (dirState).
 	included []string
 	incDirs  map[string]string
 }
@@ -176,7 +176,7 @@ func (r *Reloader) vanished(cfg *config.Config) error {
 		}
 		dir := filepath.Dir(f)
 		if then, ok := r.incDirs[dir]; ok {
-			if now := dirState(dir); now != "" && now != then {
+			if cur := dirState(dir); cur != "" && cur != then {
 				continue // the directory was swapped as a whole
 			}
 		}

@@ -103,8 +103,8 @@ func buildSnapshot(cfg *config.Config, d *deps, prev *snapshot) (_ *snapshot, er
 			}
 			if errors.As(e, &conflict) {
 				field := "routes[" + strconv.Itoa(conflict.B) + "]"
-				errs = append(errs, cfgError(cfg, field, fmt.Errorf("conflicts with routes[%d] (%s): %s",
-					conflict.A, cfg.Routes[conflict.A].Name, conflict.Reason)))
+				errs = append(errs, cfgError(cfg, field, fmt.Errorf("conflicts with %s: %s",
+					cfg.RouteRef(conflict.A, conflict.B), conflict.Reason)))
 				continue
 			}
 			errs = append(errs, e)
@@ -266,7 +266,7 @@ func routeKey(rc *config.Route, cfg *config.Config) string {
 // cfgError prefixes err with the file, line and column of field.
 func cfgError(cfg *config.Config, field string, err error) error {
 	if file, line, col, ok := cfg.PositionOf(field); ok {
-		return fmt.Errorf("%s:%d:%d: %s: %w", file, line, col, field, err)
+		return fmt.Errorf("%s:%d:%d: %s: %w", file, line, col, cfg.LocalField(field), err)
 	}
 	return fmt.Errorf("%s: %s: %w", cfg.File(), field, err)
 }
