@@ -1,9 +1,18 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/gateway"
 )
 
 // TestPublishNoResponders: a request route whose subject nothing listens
@@ -67,5 +76,76 @@ routes:
 	}
 	if got := gw.metric(t, `gateway_publish_total{broker="k",result="unavailable",route="events"}`); got != 3 {
 		t.Errorf("unavailable count %v, want 3", got)
+	}
+}
+
+// TestPublishNotConfirmedLogged: publishes to a JetStream subject no
+// stream captures, on the real NATS server, answer 503 and leave one warn
+// line for the burst, with the broker's reason.
+func TestPublishNotConfirmedLogged(t *testing.T) {
+	addr := needService(t, "nats", "127.0.0.1:4222")
+	cfg, err := config.Parse([]byte(`
+admin: "off"
+brokers:
+  js: { nats: { url: "nats://`+addr+`" } }
+routes:
+  - name: orphan
+    match: { path: /v1/orphan, methods: [POST] }
+    publish: { broker: js, subject: "orphan.`+token(t)+`", timeout: 5s }
+`), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	log := slog.New(slog.NewJSONHandler(&out, nil))
+	gw, err := gateway.New(cfg, gateway.Options{Logger: log, Brokers: brokerFactory(log)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() { defer close(served); _ = gw.Serve(ln) }()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = gw.Shutdown(ctx)
+		<-served
+	}()
+	c := &fasthttp.HostClient{Addr: ln.Addr().String()}
+	defer c.CloseIdleConnections()
+	for i := range 3 {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		req.SetRequestURI("http://x/v1/orphan")
+		req.Header.SetMethod("POST")
+		req.SetBodyString("lost")
+		if err := c.DoTimeout(req, resp, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode() != 503 || !strings.Contains(string(resp.Body()), "broker did not confirm the message") {
+			t.Errorf("publish %d: status %d body %s, want 503 not confirmed", i, resp.StatusCode(), resp.Body())
+		}
+		fasthttp.ReleaseRequest(req)
+		fasthttp.ReleaseResponse(resp)
+	}
+	var lines []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		if m["msg"] == "gateway: publish failed" {
+			lines = append(lines, m)
+		}
+	}
+	if len(lines) != 1 {
+		t.Fatalf("%d publish failure lines for a burst of 3, want 1:\n%s", len(lines), out.String())
+	}
+	e, _ := lines[0]["error"].(string)
+	if lines[0]["level"] != "WARN" || lines[0]["route"] != "orphan" || lines[0]["broker"] != "js" ||
+		lines[0]["result"] != "not_confirmed" || !strings.Contains(e, "no JetStream stream") {
+		t.Errorf("line %v, want route, broker, result not_confirmed and the broker's reason", lines[0])
 	}
 }
