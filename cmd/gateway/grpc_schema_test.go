@@ -256,3 +256,29 @@ func TestGRPCDryRunAgreesWithReload(t *testing.T) {
 		t.Errorf("reflection route, server down: reload %v, want it applied as the dry run said", err)
 	}
 }
+
+// TestGRPCReflectionRemovedRouteLeavesNoSeries: a route removed while its
+// server is down still fetches until it is closed (after the drain);
+// when that fetch succeeds, the removed route's gauge stays gone.
+func TestGRPCReflectionRemovedRouteLeavesNoSeries(t *testing.T) {
+	addr := freeAddr(t)
+	var logs syncBuffer
+	gw := startBridgeGatewayWith(t, strings.ReplaceAll(reflectionRoutes, "{ADDR}", addr),
+		&grpcBackends{log: slog.New(slog.NewTextHandler(&logs, nil))})
+	const series = `gateway_grpc_schema_ready{route="get-user"}`
+	if got := gw.metric(t, series); got != 0 {
+		t.Fatalf("%s = %v, want 0", series, got)
+	}
+	hello := "\nroutes:\n  - name: hello\n    match: { path: /hello }\n    respond: { body: hi }\n"
+	if _, err := gw.gw.Apply(loadConfig(t, t.TempDir(), "gateway.yaml", hello)); err != nil {
+		t.Fatal(err)
+	}
+	if got := gw.metric(t, series); got != -1 {
+		t.Fatalf("%s = %v after the route left, want no series", series, got)
+	}
+	grpctest.Start(t, grpctest.Options{Addr: addr, Reflection: grpctest.ReflectionV1})
+	waitFor(t, "the retiring route fetching its schema", func() bool { return logs.count(backLine) == 1 })
+	if got := gw.metric(t, series); got != -1 {
+		t.Errorf("%s = %v after the removed route fetched its schema, want no series", series, got)
+	}
+}
