@@ -282,3 +282,19 @@ func TestGRPCReflectionRemovedRouteLeavesNoSeries(t *testing.T) {
 		t.Errorf("%s = %v after the removed route fetched its schema, want no series", series, got)
 	}
 }
+
+// TestGRPCReflectionRequestFetchesSchema: with the background retry an
+// hour away, a request after the server came back makes the route fetch
+// its schema (at most once a second) and serve.
+func TestGRPCReflectionRequestFetchesSchema(t *testing.T) {
+	addr := freeAddr(t)
+	gw := startBridgeGatewayWith(t, strings.ReplaceAll(reflectionRoutes, "{ADDR}", addr),
+		&grpcBackends{log: slog.New(slog.DiscardHandler), retryWait: time.Hour})
+	if resp := gw.do(t, "GET", "/v1/users/7", nil, ""); resp.StatusCode() != 503 {
+		t.Fatalf("server down: status %d, want 503", resp.StatusCode())
+	}
+	grpctest.Start(t, grpctest.Options{Addr: addr, Reflection: grpctest.ReflectionV1})
+	waitFor(t, "a request bringing the schema", func() bool {
+		return gw.do(t, "GET", "/v1/users/7", nil, "").StatusCode() == 200
+	})
+}
