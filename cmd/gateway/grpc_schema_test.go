@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -297,4 +298,49 @@ func TestGRPCReflectionRequestFetchesSchema(t *testing.T) {
 	waitFor(t, "a request bringing the schema", func() bool {
 		return gw.do(t, "GET", "/v1/users/7", nil, "").StatusCode() == 200
 	})
+}
+
+// TestBinaryGRPCServerDown: `gateway run` starts with a reflection route
+// whose server is down, and its dry-run reloads check gRPC routes as
+// gateway validate does.
+func TestBinaryGRPCServerDown(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "users.pb"), grpctest.DescriptorSet(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	grpcAddr, admin := freeAddr(t), freeAddr(t)
+	base := "listen: \"127.0.0.1:0\"\nadmin: \"" + admin + "\"\n" + strings.ReplaceAll(reflectionRoutes, "{ADDR}", grpcAddr)
+	cfg := filepath.Join(dir, "gateway.yaml")
+	if err := os.WriteFile(cfg, []byte(base), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, addr := startBinary(t, bin, cfg)
+	if resp := get(t, addr, "/hello"); !strings.HasPrefix(resp, "HTTP/1.1 200") {
+		t.Errorf("the other route:\n%s", resp)
+	}
+	if resp := get(t, addr, "/v1/users/1"); !strings.HasPrefix(resp, "HTTP/1.1 503") {
+		t.Errorf("the route of the server that is down:\n%s", resp)
+	}
+	dryRun := func() (int, string) {
+		t.Helper()
+		client := &http.Client{Timeout: 10 * time.Second}
+		resp, err := client.Post("http://"+admin+"/-/reload?dry_run=true", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := dryRun(); code != 200 || !strings.Contains(body, "route get-user: grpc: not checked offline") {
+		t.Errorf("dry run: %d %s; want 200 and the reflection route's note", code, body)
+	}
+	bad := base + "  - name: nope\n    match: { path: /nope }\n    grpc: { target: \"" + grpcAddr + "\", method: test.v1.Users/Nope, descriptors: users.pb }\n"
+	if err := os.WriteFile(cfg, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := dryRun(); code != 400 || !strings.Contains(body, "gateway.yaml:11:5: routes[2]: grpc: ") {
+		t.Errorf("dry run of a missing method: %d %s; want 400 and the position", code, body)
+	}
 }
