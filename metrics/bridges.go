@@ -127,13 +127,20 @@ func (r *Route) GRPCCode(code string) {
 }
 
 // GRPCSchemaReady records whether the gRPC route has the schema of its
-// method.
+// method. A route the metrics forgot (it left the configuration, and its
+// backend still fetches until it is closed) records nothing.
 func (r *Route) GRPCSchemaReady(ready bool) {
 	v := 0.0
 	if ready {
 		v = 1
 	}
-	r.parent.bridges.grpcSchemaReady.WithLabelValues(r.name).Set(v)
+	m := r.parent
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.routes[r.name] != r {
+		return
+	}
+	m.bridges.grpcSchemaReady.WithLabelValues(r.name).Set(v)
 }
 
 // WatchAccessLog sets the function that says how many access log lines

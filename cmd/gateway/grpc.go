@@ -30,6 +30,10 @@ type grpcBackends struct {
 	// log receives the schema outages of reflection routes; nil means
 	// slog.Default().
 	log *slog.Logger
+	// retryWait is the first wait before a failed schema fetch is tried
+	// again in the background, doubled after each failure up to
+	// fetchRetryMax (or retryWait, if longer). 0 means fetchRetryMin.
+	retryWait time.Duration
 
 	mu    sync.Mutex
 	conns map[string]*sharedConn // by target
@@ -204,7 +208,11 @@ func pathParamSegments(path string) []paramSegment {
 func (b *grpcRoute) follow(addrs gateway.AddrSource, fetching bool) {
 	defer close(b.done)
 	changed := addrs.Changed() // nil for a fixed list: never ready
-	wait := fetchRetryMin
+	first := b.owner.retryWait
+	if first <= 0 {
+		first = fetchRetryMin
+	}
+	wait := first
 	retry := time.NewTimer(wait)
 	defer retry.Stop()
 	if !fetching {
@@ -217,7 +225,7 @@ func (b *grpcRoute) follow(addrs gateway.AddrSource, fetching bool) {
 		case <-changed:
 			_ = b.shared.conn.Update(addrs.Addrs())
 			if fetching { // new instances may answer: try again soon
-				wait = fetchRetryMin
+				wait = first
 				retry.Reset(wait)
 			}
 			continue
@@ -232,7 +240,7 @@ func (b *grpcRoute) follow(addrs gateway.AddrSource, fetching bool) {
 			retry.Stop()
 			continue
 		}
-		wait = min(2*wait, fetchRetryMax)
+		wait = min(2*wait, max(fetchRetryMax, first))
 		retry.Reset(wait)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -240,5 +241,92 @@ func TestGRPCDryRunAgreesWithReload(t *testing.T) {
 	}
 	if res, err := gw.gw.Apply(unchanged); err != nil || !res.Applied {
 		t.Errorf("reflection route, server down: reload %v, want it applied as the dry run said", err)
+	}
+}
+
+// TestGRPCReflectionRemovedRouteLeavesNoSeries: a route removed while its
+// server is down still fetches until it is closed (after the drain);
+// when that fetch succeeds, the removed route's gauge stays gone.
+func TestGRPCReflectionRemovedRouteLeavesNoSeries(t *testing.T) {
+	addr := freeAddr(t)
+	var logs syncBuffer
+	gw := startBridgeGatewayWith(t, strings.ReplaceAll(reflectionRoutes, "{ADDR}", addr),
+		&grpcBackends{log: slog.New(slog.NewTextHandler(&logs, nil))})
+	const series = `gateway_grpc_schema_ready{route="get-user"}`
+	if got := gw.metric(t, series); got != 0 {
+		t.Fatalf("%s = %v, want 0", series, got)
+	}
+	hello := "\nroutes:\n  - name: hello\n    match: { path: /hello }\n    respond: { body: hi }\n"
+	if _, err := gw.gw.Apply(loadConfig(t, t.TempDir(), "gateway.yaml", hello)); err != nil {
+		t.Fatal(err)
+	}
+	if got := gw.metric(t, series); got != -1 {
+		t.Fatalf("%s = %v after the route left, want no series", series, got)
+	}
+	grpctest.Start(t, grpctest.Options{Addr: addr, Reflection: grpctest.ReflectionV1})
+	waitFor(t, "the retiring route fetching its schema", func() bool { return logs.count(backLine) == 1 })
+	if got := gw.metric(t, series); got != -1 {
+		t.Errorf("%s = %v after the removed route fetched its schema, want no series", series, got)
+	}
+}
+
+// TestGRPCReflectionRequestFetchesSchema: with the background retry an
+// hour away, a request after the server came back makes the route fetch
+// its schema (at most once a second) and serve.
+func TestGRPCReflectionRequestFetchesSchema(t *testing.T) {
+	addr := freeAddr(t)
+	gw := startBridgeGatewayWith(t, strings.ReplaceAll(reflectionRoutes, "{ADDR}", addr),
+		&grpcBackends{log: slog.New(slog.DiscardHandler), retryWait: time.Hour})
+	if resp := gw.do(t, "GET", "/v1/users/7", nil, ""); resp.StatusCode() != 503 {
+		t.Fatalf("server down: status %d, want 503", resp.StatusCode())
+	}
+	grpctest.Start(t, grpctest.Options{Addr: addr, Reflection: grpctest.ReflectionV1})
+	waitFor(t, "a request bringing the schema", func() bool {
+		return gw.do(t, "GET", "/v1/users/7", nil, "").StatusCode() == 200
+	})
+}
+
+// TestBinaryGRPCServerDown: `gateway run` starts with a reflection route
+// whose server is down, and its dry-run reloads check gRPC routes as
+// gateway validate does.
+func TestBinaryGRPCServerDown(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "users.pb"), grpctest.DescriptorSet(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	grpcAddr, admin := freeAddr(t), freeAddr(t)
+	base := "listen: \"127.0.0.1:0\"\nadmin: \"" + admin + "\"\n" + strings.ReplaceAll(reflectionRoutes, "{ADDR}", grpcAddr)
+	cfg := filepath.Join(dir, "gateway.yaml")
+	if err := os.WriteFile(cfg, []byte(base), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, addr := startBinary(t, bin, cfg)
+	if resp := get(t, addr, "/hello"); !strings.HasPrefix(resp, "HTTP/1.1 200") {
+		t.Errorf("the other route:\n%s", resp)
+	}
+	if resp := get(t, addr, "/v1/users/1"); !strings.HasPrefix(resp, "HTTP/1.1 503") {
+		t.Errorf("the route of the server that is down:\n%s", resp)
+	}
+	dryRun := func() (int, string) {
+		t.Helper()
+		client := &http.Client{Timeout: 10 * time.Second}
+		resp, err := client.Post("http://"+admin+"/-/reload?dry_run=true", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := dryRun(); code != 200 || !strings.Contains(body, "route get-user: grpc: not checked offline") {
+		t.Errorf("dry run: %d %s; want 200 and the reflection route's note", code, body)
+	}
+	bad := base + "  - name: nope\n    match: { path: /nope }\n    grpc: { target: \"" + grpcAddr + "\", method: test.v1.Users/Nope, descriptors: users.pb }\n"
+	if err := os.WriteFile(cfg, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := dryRun(); code != 400 || !strings.Contains(body, "gateway.yaml:11:5: routes[2]: grpc: ") {
+		t.Errorf("dry run of a missing method: %d %s; want 400 and the position", code, body)
 	}
 }
