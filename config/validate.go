@@ -557,6 +557,10 @@ func (v *validator) upstream(u *Upstream, p string) {
 	if u.MaxResponseSize < 0 {
 		v.errorf(p+".max_response_size", "must be >= 0 (0: no bound)")
 	}
+	v.positive(p+".body_idle_timeout", u.BodyIdleTimeout)
+	if u.MaxStreamedBodies < 1 {
+		v.errorf(p+".max_streamed_bodies", "must be >= 1")
+	}
 	if strings.ContainsAny(u.HostHeader, " \t\r\n\x00") {
 		v.errorf(p+".host_header", "must not contain spaces or control characters")
 	}

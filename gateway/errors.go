@@ -33,6 +33,10 @@ var (
 	errPublishTimeout      = errors.New("broker did not confirm the message in time")
 )
 
+// errStreamsBusy: the route's upstream.max_streamed_bodies requests with
+// a streamed body are being forwarded already.
+var errStreamsBusy = errors.New("too many streamed request bodies in flight; retry later")
+
 // errClientClosed: the client went away before its request body was
 // complete. Answered 499, as nginx logs it; nobody reads the answer.
 var errClientClosed = errors.New("client closed the request")
@@ -63,7 +67,7 @@ func statusOf(err error) int {
 		return statusClientClosed
 	case errUpstreamTimeout, errPublishTimeout:
 		return fasthttp.StatusGatewayTimeout
-	case errNoInstance, errUpstreamSaturated, errBreakerOpen, errBrokerUnavailable, errPublishNotConfirmed:
+	case errNoInstance, errUpstreamSaturated, errStreamsBusy, errBreakerOpen, errBrokerUnavailable, errPublishNotConfirmed:
 		return fasthttp.StatusServiceUnavailable
 	case errInternal:
 		return fasthttp.StatusInternalServerError

@@ -93,6 +93,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		metrics:  metrics.New(opts.Registry, metrics.Build{Version: opts.Version, Commit: opts.Commit}),
 	}
 	g.unmatched = g.metrics.Route("")
+	g.clients.log = g.log
 	g.deps = &deps{metrics: g.metrics, clients: &g.clients, log: g.log, brokers: &brokers{connect: opts.Brokers}, grpc: opts.GRPC}
 	if len(opts.Sources) > 0 {
 		reg, err := discovery.NewRegistry(discovery.RegistrySettings{

@@ -106,6 +106,9 @@ type reqInfo struct {
 	fallback    string
 	upstream    string
 	upstreamDur time.Duration
+	// upstreamErr is the kind of the last failed upstream attempt, as
+	// gateway_upstream_errors_total names it; "" when none failed.
+	upstreamErr string
 }
 
 // reqInfoKey is the user value key of a request's *reqInfo.
@@ -225,6 +228,10 @@ func (o *observer) finish(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trus
 	e.Duration = now.Sub(ctx.Time())
 	e.Upstream, e.UpstreamDuration = ri.upstream, ri.upstreamDur
 	e.Source = source
+	if err != nil {
+		e.Error = err.Error()
+	}
+	e.UpstreamError = ri.upstreamErr
 	var hdrs [8]accesslog.Header
 	e.Headers = hdrs[:0]
 	for _, name := range o.headers {

@@ -43,6 +43,15 @@ func (p *proxyStep) serve(ctx *fasthttp.RequestCtx) error {
 // the pool's timeout counted from start, and leaves the answer in
 // ctx.Response.
 func (p *proxyStep) forward(ctx *fasthttp.RequestCtx, start time.Time) error {
+	if ctx.Request.IsBodyStream() {
+		// A slow client's body holds its upstream connection while it
+		// trickles in: such requests get a bounded share of the pool.
+		if !p.pool.takeStream() {
+			p.route.metrics.UpstreamError(metrics.KindPoolExhausted)
+			return errStreamsBusy
+		}
+		defer p.pool.doneStream()
+	}
 	if p.pool.retries == 0 {
 		// Only the retry budget reads inflight, and it is never asked.
 		return p.attempts(ctx, start)
@@ -77,6 +86,7 @@ func (p *proxyStep) attempts(ctx *fasthttp.RequestCtx, start time.Time) error {
 		t := p.pool.pick(start, skip)
 		if t == nil {
 			rt.metrics.UpstreamError(metrics.KindNoInstance)
+			p.failed(ctx, nil, kindNoInstance, errNoInstance)
 			return errNoInstance
 		}
 		rejected, err := p.attempt(ctx, t, deadline)
@@ -102,12 +112,15 @@ func (p *proxyStep) attempts(ctx *fasthttp.RequestCtx, start time.Time) error {
 		// Nothing reached the upstream after a connect error, so another
 		// target may take it.
 		if kind == upstream.Connect && attempt < retries && time.Now().Before(deadline) && (retrying || p.pool.takeRetry()) {
+			p.failed(ctx, t, kind, nil)
 			retrying = true
 			attempt++
 			skip = t.inst
 			continue
 		}
-		return upstreamError(kind)
+		err = upstreamError(kind)
+		p.failed(ctx, t, kind, err)
+		return err
 	}
 
 	resp := &ctx.Response
@@ -220,6 +233,29 @@ func (p *proxyStep) prepare(req *fasthttp.Request, path []byte, peer netip.Addr)
 	// Send the Host header as set here, not the host of an absolute-form
 	// request line.
 	req.UseHostHeader = true
+}
+
+// failed records a failed attempt on target t (nil: no target to pick)
+// for operators: a log line, at most one per errorLogEvery for each
+// route, target and kind, and the access log's upstream_error. answer is
+// the error the client gets, nil when another target is tried. Not on
+// the success path.
+func (p *proxyStep) failed(ctx *fasthttp.RequestCtx, t *target, kind upstream.Kind, answer error) {
+	status := 0
+	if answer != nil {
+		status = statusOf(answer)
+	}
+	if t == nil {
+		p.pool.noInstance.report(p.pool.log, p.route.name, "", kind, status, time.Now())
+	} else {
+		t.errs.report(p.pool.log, p.route.name, t.inst.Addr, kind, status, time.Now())
+	}
+	if ri := requestInfo(ctx); ri != nil {
+		ri.upstreamErr = metricKind(kind).String()
+		if kind == kindNoInstance {
+			ri.upstreamErr = metrics.KindNoInstance.String()
+		}
+	}
 }
 
 // clientFault is the error for an attempt that failed because of the
