@@ -190,11 +190,20 @@ func (p *proxyStep) try(t *target, req *fasthttp.Request, resp *fasthttp.Respons
 	}
 	t.inst.Acquire()
 	err := t.client.Do(req, resp, deadline)
+	broken := false
+	if err == nil {
+		// Wait for the body's first bytes: an upstream that breaks right
+		// after its head still gets the client a 502, not an empty reply.
+		if err = upstream.Prefetch(resp); err != nil {
+			resp.Reset()
+			broken = true
+		}
+	}
 	t.inst.Release()
 	switch {
 	case err == nil:
 		t.inst.ReportSuccess()
-	case upstream.KindOf(err) == upstream.Connect:
+	case broken, upstream.KindOf(err) == upstream.Connect:
 		t.inst.ReportFailure(time.Now().UnixNano())
 	}
 	return err

@@ -170,6 +170,33 @@ func (b *body) copyDirect(w io.Writer) (int64, error) {
 	return int64(m), werr
 }
 
+// Prefetch waits for the first bytes of resp's streamed body, if it has
+// one from a Client, so that an upstream that fails right after its head
+// (a reset, a bad first chunk, a body cut short and the connection
+// closed) is found while the caller can still answer with an error
+// instead of a broken response. It returns nil or one of the sentinel
+// errors; after an error the caller resets resp, which closes the
+// connection. No allocation.
+func Prefetch(resp *fasthttp.Response) error {
+	b, ok := resp.BodyStream().(*body)
+	if !ok || b.state == stDone {
+		return nil
+	}
+	buf, err := b.next()
+	switch {
+	case err == io.EOF:
+		return nil
+	case err != nil:
+		return err
+	}
+	// More of a plain body is due than is buffered: if the upstream has
+	// closed already, it never comes.
+	if !b.chunked && b.left != math.MaxInt64 && int64(len(buf)) < b.left && b.pc.probe.closed() {
+		return b.fail(io.ErrUnexpectedEOF)
+	}
+	return nil
+}
+
 // SupportsBodyWriteTo tells fasthttp that WriteTo may replace Read.
 func (b *body) SupportsBodyWriteTo() bool { return true }
 
