@@ -202,7 +202,10 @@ func (p *proxyStep) try(t *target, req *fasthttp.Request, resp *fasthttp.Respons
 	t.inst.Release()
 	switch {
 	case err == nil:
-		t.inst.ReportSuccess()
+		if !p.watchAnswer(t, resp) {
+			// A streamed answer's success is reported at its end.
+			t.inst.ReportSuccess()
+		}
 	case broken, upstream.KindOf(err) == upstream.Connect:
 		t.inst.ReportFailure(time.Now().UnixNano())
 	}

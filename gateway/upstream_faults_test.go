@@ -282,3 +282,57 @@ routes:
 		})
 	}
 }
+
+// TestUpstreamBrokenMidBody: an answer the upstream breaks after part of
+// it reached the client is aborted, and counted as an upstream failure:
+// the upstream error counter and the breaker learn it.
+func TestUpstreamBrokenMidBody(t *testing.T) {
+	sent := make(chan struct{}, 4)
+	up := rawUpstream(t, func(c net.Conn) {
+		if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+		select {
+		case <-sent: // the client has the first chunk
+		case <-time.After(5 * time.Second):
+		}
+		_, _ = io.WriteString(c, "zz\r\nbroken\r\n")
+	})
+	gw := startGateway(t, `
+routes:
+  - name: r
+    match: { path: /r }
+    upstream: { targets: ["{UP1}"], retries: 0 }
+    circuit_breaker: { failure_ratio: 0.5, min_requests: 4, open_for: 1m }
+`, up)
+	for i := range 2 {
+		c, err := net.DialTimeout("tcp", gw.addr, 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		_, _ = io.WriteString(c, "GET /r HTTP/1.1\r\nHost: x\r\n\r\n")
+		br := bufio.NewReader(c)
+		var got strings.Builder
+		for !strings.Contains(got.String(), "hello") {
+			line, err := br.ReadString('\n')
+			got.WriteString(line)
+			if err != nil {
+				t.Fatalf("request %d: %v before the first chunk; got %q", i, err, got.String())
+			}
+		}
+		sent <- struct{}{}
+		rest, _ := io.ReadAll(br)
+		c.Close()
+		if !strings.HasPrefix(got.String(), "HTTP/1.1 200 OK") || strings.Contains(string(rest), "0\r\n\r\n") {
+			t.Fatalf("request %d: %q then %q: want the answer aborted", i, got.String(), rest)
+		}
+	}
+	if got := gw.metric(t, `gateway_upstream_errors_total{kind="protocol",route="r"}`); got != 2 {
+		t.Errorf("protocol errors counted %v, want 2", got)
+	}
+	if status, _ := gw.raw(t, "GET /r HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); status != "HTTP/1.1 503 Service Unavailable" {
+		t.Errorf("after 2 broken answers: status %q, want 503 (breaker open)", status)
+	}
+}

@@ -2,8 +2,11 @@ package gateway
 
 import (
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/fastgate/gateway/upstream"
 )
@@ -51,4 +54,62 @@ func (l *errorLog) report(log *slog.Logger, route, target string, kind upstream.
 	log.Warn("gateway: upstream request failed",
 		"route", route, "target", target, "reason", reason, "status", status,
 		"suppressed", w.suppressed.Swap(0))
+}
+
+// bodyWatch learns how an upstream answer's streamed body ended, after
+// the handler returned and while the server wrote it to the client. An
+// answer the upstream broke there (reset, bad chunk, cut short) is
+// counted as the upstream failure it is: the upstream error counter, the
+// breakers, passive health and the log. Pooled: one per streamed answer.
+type bodyWatch struct {
+	p      *proxyStep
+	t      *target
+	status int
+}
+
+var _ upstream.BodyWatcher = (*bodyWatch)(nil)
+
+var bodyWatches = sync.Pool{New: func() any { return new(bodyWatch) }}
+
+// watchAnswer attaches a bodyWatch to the streamed body of resp, which
+// target t sent, and reports whether it did.
+func (p *proxyStep) watchAnswer(t *target, resp *fasthttp.Response) bool {
+	if !resp.IsBodyStream() {
+		return false
+	}
+	w := bodyWatches.Get().(*bodyWatch)
+	*w = bodyWatch{p: p, t: t, status: resp.StatusCode()}
+	if !upstream.Watch(resp, w) {
+		*w = bodyWatch{}
+		bodyWatches.Put(w)
+		return false
+	}
+	return true
+}
+
+// BodyEnded implements upstream.BodyWatcher.
+func (w *bodyWatch) BodyEnded(err error) {
+	p, t, status := w.p, w.t, w.status
+	*w = bodyWatch{}
+	bodyWatches.Put(w)
+	kind := upstream.KindOf(err)
+	switch kind {
+	case upstream.None:
+		t.inst.ReportSuccess()
+		return
+	case upstream.Reset, upstream.Protocol, upstream.Timeout, upstream.TooLarge:
+	default:
+		return // the client stopped reading: says nothing of the upstream
+	}
+	rt := p.route
+	rt.metrics.UpstreamError(metricKind(kind))
+	now := time.Now()
+	t.inst.ReportFailure(now.UnixNano())
+	if p.breakers != nil {
+		p.breakers.Get(t.inst.Addr).Record(0, true)
+	}
+	if rt.breaker != nil && p.pool == rt.upstream {
+		rt.breaker.Record(0, true)
+	}
+	t.errs.report(p.pool.log, rt.name, t.inst.Addr, kind, status, now)
 }

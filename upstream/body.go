@@ -27,6 +27,34 @@ type body struct {
 	trailer   int       // trailer bytes read so far
 	err       error     // sticky: io.EOF at the end, or a failure
 	at        time.Time // last read from the network (or Do's start)
+	watch     BodyWatcher
+}
+
+// BodyWatcher learns how a streamed response body ended; see Watch.
+type BodyWatcher interface {
+	// BodyEnded is called once, when the body is closed, after its
+	// connection was released: err is nil when the body was read to its
+	// end, the sentinel error (ErrReset, ErrProtocol, ErrTimeout,
+	// ErrTooLarge) when the upstream broke it, or ErrAbandoned when the
+	// reader closed it before its end.
+	BodyEnded(err error)
+}
+
+// ErrAbandoned: a streamed body was closed before its end without an
+// error of its own (whoever read it stopped, e.g. the client went away).
+// The upstream is not at fault.
+var ErrAbandoned = &Error{Other, "upstream: body closed before its end by its reader"}
+
+// Watch makes w learn how resp's streamed body from a Client ends. It
+// reports false, and w learns nothing, when resp has no such body. No
+// allocation when w is a pointer.
+func Watch(resp *fasthttp.Response, w BodyWatcher) bool {
+	b, ok := resp.BodyStream().(*body)
+	if !ok {
+		return false
+	}
+	b.watch = w
+	return true
 }
 
 // States of a body.
@@ -217,8 +245,18 @@ func (b *body) Close() error {
 	} else {
 		c.drop(pc)
 	}
+	w, err := b.watch, b.err
+	switch {
+	case b.state == stDone:
+		err = nil
+	case err == nil || err == io.EOF:
+		err = ErrAbandoned
+	}
 	*b = body{}
 	bodyPool.Put(b)
+	if w != nil {
+		w.BodyEnded(err)
+	}
 	return nil
 }
 

@@ -463,3 +463,51 @@ func TestPrefetch(t *testing.T) {
 		})
 	}
 }
+
+type endRecorder struct {
+	calls int
+	err   error
+}
+
+func (r *endRecorder) BodyEnded(err error) { r.calls++; r.err = err }
+
+// TestWatch: a watcher learns once how a streamed body ended.
+func TestWatch(t *testing.T) {
+	tests := []struct {
+		desc    string
+		give    string
+		readAll bool
+		want    error
+	}{
+		{desc: "read to its end", give: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", readAll: true, want: nil},
+		{desc: "broken by the upstream", give: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n", readAll: true, want: ErrProtocol},
+		{desc: "closed early by its reader", give: "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nhello", want: ErrAbandoned},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			u := startRaw(t, func(c net.Conn, _ int) {
+				if _, ok := readRequest(bufioReader(c)); !ok {
+					return
+				}
+				_, _ = io.WriteString(c, tt.give)
+				closeWrite(c)
+			})
+			c := newClient(t, Settings{Addr: u.addr, MaxBufferedBody: -1})
+			var resp fasthttp.Response
+			if err := c.Do(newGet(u.addr, "/"), &resp, deadline(5e9)); err != nil {
+				t.Fatalf("Do: %v", err)
+			}
+			var rec endRecorder
+			if !Watch(&resp, &rec) {
+				t.Fatal("Watch: no streamed body")
+			}
+			if tt.readAll {
+				_, _ = io.ReadAll(resp.BodyStream())
+			}
+			resp.Reset() // closes the body
+			if rec.calls != 1 || rec.err != tt.want {
+				t.Errorf("BodyEnded called %d times with %v, want once with %v", rec.calls, rec.err, tt.want)
+			}
+		})
+	}
+}
