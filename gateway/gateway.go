@@ -257,7 +257,9 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx, snap *snapshot) (rt *route, e
 	if err = g.run(ctx, rt); err != nil {
 		writeError(ctx, err, rt.name)
 	}
-	m.Request(ctx.Method(), ctx.Response.StatusCode())
+	if !countsAtEnd(ctx) {
+		m.Request(ctx.Method(), ctx.Response.StatusCode())
+	}
 	m.Duration.Observe(time.Since(ctx.Time()).Seconds())
 	m.InFlight.Dec()
 	return rt, err

@@ -285,7 +285,8 @@ routes:
 
 // TestUpstreamBrokenMidBody: an answer the upstream breaks after part of
 // it reached the client is aborted, and counted as an upstream failure:
-// the upstream error counter and the breaker learn it.
+// code "aborted" in the request counter, the upstream error counter and
+// the breaker learn it.
 func TestUpstreamBrokenMidBody(t *testing.T) {
 	sent := make(chan struct{}, 4)
 	up := rawUpstream(t, func(c net.Conn) {
@@ -331,6 +332,12 @@ routes:
 	}
 	if got := gw.metric(t, `gateway_upstream_errors_total{kind="protocol",route="r"}`); got != 2 {
 		t.Errorf("protocol errors counted %v, want 2", got)
+	}
+	if got := gw.metric(t, `gateway_requests_total{code="aborted",method="GET",route="r"}`); got != 2 {
+		t.Errorf("requests counted aborted: %v, want 2", got)
+	}
+	if got := gw.metric(t, `gateway_requests_total{code="200",method="GET",route="r"}`); got != -1 {
+		t.Errorf("requests counted 200: %v, want none", got)
 	}
 	if status, _ := gw.raw(t, "GET /r HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); status != "HTTP/1.1 503 Service Unavailable" {
 		t.Errorf("after 2 broken answers: status %q, want 503 (breaker open)", status)

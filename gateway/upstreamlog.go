@@ -8,6 +8,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/fastgate/gateway/metrics"
 	"github.com/fastgate/gateway/upstream"
 )
 
@@ -65,6 +66,23 @@ type bodyWatch struct {
 	p      *proxyStep
 	t      *target
 	status int
+	// count: the request is counted in gateway_requests_total here, when
+	// its body ends, rather than when its handler returned.
+	count  bool
+	method metrics.Method
+}
+
+// countsAtEnd hands the counting of ctx's answer in gateway_requests_total
+// to the watcher of its streamed body, if it has one: it is counted when
+// the body ends, with code "aborted" when the upstream broke it. false:
+// the caller counts it now.
+func countsAtEnd(ctx *fasthttp.RequestCtx) bool {
+	w, ok := upstream.WatcherOf(&ctx.Response).(*bodyWatch)
+	if !ok {
+		return false
+	}
+	w.count, w.method = true, metrics.MethodOf(ctx.Method())
+	return true
 }
 
 var _ upstream.BodyWatcher = (*bodyWatch)(nil)
@@ -89,19 +107,25 @@ func (p *proxyStep) watchAnswer(t *target, resp *fasthttp.Response) bool {
 
 // BodyEnded implements upstream.BodyWatcher.
 func (w *bodyWatch) BodyEnded(err error) {
-	p, t, status := w.p, w.t, w.status
+	p, t, status, count, method := w.p, w.t, w.status, w.count, w.method
 	*w = bodyWatch{}
 	bodyWatches.Put(w)
+	rt := p.route
 	kind := upstream.KindOf(err)
 	switch kind {
 	case upstream.None:
 		t.inst.ReportSuccess()
+		fallthrough
+	default: // complete, or the client stopped reading: nothing of the upstream
+		if count {
+			rt.metrics.RequestOf(method, status)
+		}
 		return
 	case upstream.Reset, upstream.Protocol, upstream.Timeout, upstream.TooLarge:
-	default:
-		return // the client stopped reading: says nothing of the upstream
 	}
-	rt := p.route
+	if count {
+		rt.metrics.RequestOf(method, metrics.CodeAborted)
+	}
 	rt.metrics.UpstreamError(metricKind(kind))
 	now := time.Now()
 	t.inst.ReportFailure(now.UnixNano())

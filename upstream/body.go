@@ -45,6 +45,14 @@ type BodyWatcher interface {
 // The upstream is not at fault.
 var ErrAbandoned = &Error{Other, "upstream: body closed before its end by its reader"}
 
+// WatcherOf returns the watcher of resp's streamed body, nil when none.
+func WatcherOf(resp *fasthttp.Response) BodyWatcher {
+	if b, ok := resp.BodyStream().(*body); ok {
+		return b.watch
+	}
+	return nil
+}
+
 // Watch makes w learn how resp's streamed body from a Client ends. It
 // reports false, and w learns nothing, when resp has no such body. No
 // allocation when w is a pointer.
