@@ -14,6 +14,7 @@ import (
 	"github.com/fastgate/gateway/accesslog"
 	"github.com/fastgate/gateway/config"
 	"github.com/fastgate/gateway/tracing"
+	"github.com/fastgate/gateway/upstream"
 )
 
 // Trace context headers (W3C).
@@ -171,8 +172,19 @@ var (
 )
 
 // end finishes the request's span, writes its access log line (finish)
-// and gives ri back.
+// and gives ri back. For an upstream answer whose body is still to be
+// written this happens when the body ends (see bodyWatch), so that the
+// line and the span say whether the upstream broke it.
 func (o *observer) end(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted *trustedProxies, err error, logged bool) {
+	if w, ok := upstream.WatcherOf(&ctx.Response).(*bodyWatch); ok && err == nil && w.ctx == ctx {
+		w.obs, w.ri, w.rt, w.trusted, w.logged = o, ri, rt, trusted, logged
+		return
+	}
+	o.endNow(ctx, ri, rt, trusted, err, logged)
+}
+
+// endNow is end, now.
+func (o *observer) endNow(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted *trustedProxies, err error, logged bool) {
 	o.finish(ctx, ri, rt, trusted, err, logged)
 	ctx.RemoveUserValue(reqInfoKey)
 	*ri = reqInfo{}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -70,7 +71,19 @@ type bodyWatch struct {
 	// its body ends, rather than when its handler returned.
 	count  bool
 	method metrics.Method
+	// ctx is the request, set with count; obs and the rest, when set, are
+	// the request's observer.end, run when the body ends.
+	ctx     *fasthttp.RequestCtx
+	obs     *observer
+	ri      *reqInfo
+	rt      *route
+	trusted *trustedProxies
+	logged  bool
 }
+
+// errUpstreamAborted is the access log's and span's error of an answer
+// the upstream broke after its head; the client's connection was closed.
+var errUpstreamAborted = errors.New("upstream broke its answer after the head")
 
 // countsAtEnd hands the counting of ctx's answer in gateway_requests_total
 // to the watcher of its streamed body, if it has one: it is counted when
@@ -81,7 +94,7 @@ func countsAtEnd(ctx *fasthttp.RequestCtx) bool {
 	if !ok {
 		return false
 	}
-	w.count, w.method = true, metrics.MethodOf(ctx.Method())
+	w.count, w.method, w.ctx = true, metrics.MethodOf(ctx.Method()), ctx
 	return true
 }
 
@@ -108,6 +121,7 @@ func (p *proxyStep) watchAnswer(t *target, resp *fasthttp.Response) bool {
 // BodyEnded implements upstream.BodyWatcher.
 func (w *bodyWatch) BodyEnded(err error) {
 	p, t, status, count, method := w.p, w.t, w.status, w.count, w.method
+	ctx, obs, ri, wrt, trusted, logged := w.ctx, w.obs, w.ri, w.rt, w.trusted, w.logged
 	*w = bodyWatch{}
 	bodyWatches.Put(w)
 	rt := p.route
@@ -120,11 +134,18 @@ func (w *bodyWatch) BodyEnded(err error) {
 		if count {
 			rt.metrics.RequestOf(method, status)
 		}
+		if obs != nil {
+			obs.endNow(ctx, ri, wrt, trusted, nil, logged)
+		}
 		return
 	case upstream.Reset, upstream.Protocol, upstream.Timeout, upstream.TooLarge:
 	}
 	if count {
 		rt.metrics.RequestOf(method, metrics.CodeAborted)
+	}
+	if obs != nil {
+		ri.upstreamErr = metricKind(kind).String()
+		obs.endNow(ctx, ri, wrt, trusted, errUpstreamAborted, logged)
 	}
 	rt.metrics.UpstreamError(metricKind(kind))
 	now := time.Now()

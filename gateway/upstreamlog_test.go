@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -144,5 +145,56 @@ func TestErrorLogWindow(t *testing.T) {
 		if lines[i]["reason"] != w.reason || lines[i]["suppressed"] != w.suppressed {
 			t.Errorf("line %d: %v; want reason %s, suppressed %v", i, lines[i], w.reason, w.suppressed)
 		}
+	}
+}
+
+// TestAccessLogBrokenMidBody: the access log line of an answer the
+// upstream broke after its head says so; a good streamed answer's line
+// has no error.
+func TestAccessLogBrokenMidBody(t *testing.T) {
+	broken := rawUpstream(t, func(c net.Conn) {
+		buf := make([]byte, 4096)
+		if _, err := c.Read(buf); err != nil {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n")
+	})
+	good := rawUpstream(t, func(c net.Conn) {
+		buf := make([]byte, 4096)
+		if _, err := c.Read(buf); err != nil {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+	})
+	var logOut, accessOut syncBuffer
+	addr, stop := serveLogged(t, &logOut, &accessOut, `
+access_log: { output: stdout }
+routes:
+  - { name: broken, match: { path: /broken }, upstream: { targets: ["{UP1}"], retries: 0 } }
+  - { name: good, match: { path: /good }, upstream: { targets: ["{UP2}"], retries: 0 } }
+`, broken, good)
+	gw := &testGateway{addr: addr}
+	gw.raw(t, "GET /broken HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	if status, _ := gw.raw(t, "GET /good HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); status != "HTTP/1.1 200 OK" {
+		t.Fatalf("good: status %q", status)
+	}
+	stop()
+	lines := accessOut.lines(t, 2)
+	for _, l := range lines {
+		switch l["route"] {
+		case "broken":
+			if l["error"] != errUpstreamAborted.Error() || l["upstream_error"] != "protocol" {
+				t.Errorf("broken answer's line %v: want error %q and upstream_error protocol", l, errUpstreamAborted.Error())
+			}
+		case "good":
+			if l["error"] != nil || l["upstream_error"] != nil || l["status"] != float64(200) {
+				t.Errorf("good answer's line %v: want status 200 and no error", l)
+			}
+		default:
+			t.Errorf("unexpected line %v", l)
+		}
+	}
+	if got := logLines(t, &logOut, "gateway: upstream request failed"); len(got) != 1 || got[0]["reason"] != "protocol" {
+		t.Errorf("log lines %v: want one with reason protocol", got)
 	}
 }
