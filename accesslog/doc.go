@@ -35,7 +35,7 @@
 //	status       number
 //	bytes_in?    bytes_out?   numbers
 //	duration_ms  number, 3 decimals
-//	upstream?    upstream_ms?  source?
+//	upstream?    upstream_ms?  source?  error?  upstream_error?
 //	headers?     object: lower-case header name to value
 //
 // For example (one line):

@@ -48,6 +48,15 @@ type Entry struct {
 	// Source is what answered: upstream, cache, static, respond,
 	// rate_limit, breaker, grpc, publish or error; "": left out.
 	Source string
+	// Error is the error the gateway answered with, as its JSON body
+	// says it (e.g. "upstream timed out"); "" when none, and then left
+	// out.
+	Error string
+	// UpstreamError is the kind of the last failed upstream attempt
+	// (connect, timeout, reset, protocol, pool_exhausted, no_instance,
+	// too_large), also when a fallback answered; "" when none, and then
+	// left out.
+	UpstreamError string
 	// Headers are extra request headers to log, each name once. The
 	// caller filters out secrets. A header with an empty value is left
 	// out. The common format does not write them.
@@ -96,6 +105,8 @@ func appendJSON(b []byte, e *Entry) []byte {
 		b = appendMillis(b, e.UpstreamDuration)
 	}
 	b = appendOptional(b, `,"source":`, e.Source)
+	b = appendOptional(b, `,"error":`, e.Error)
+	b = appendOptional(b, `,"upstream_error":`, e.UpstreamError)
 	b = appendHeaders(b, e.Headers)
 	return append(b, "}\n"...)
 }

@@ -33,6 +33,15 @@ func TestJSONLine(t *testing.T) {
 			want: `{"time":"2026-03-01T12:00:00.123Z","method":"GET","path":"/","status":404,"bytes_in":0,"bytes_out":0,"duration_ms":0.042}` + "\n",
 		},
 		{
+			desc: "the error answered and the upstream's failure",
+			give: func() *Entry {
+				e := minimalEntry()
+				e.Status, e.Error, e.UpstreamError = 502, "upstream failed", "reset"
+				return e
+			}(),
+			want: `{"time":"2026-03-01T12:00:00.123Z","method":"GET","path":"/","status":502,"duration_ms":0.042,"error":"upstream failed","upstream_error":"reset"}` + "\n",
+		},
+		{
 			desc: "headers without value left out",
 			give: func() *Entry {
 				e := minimalEntry()

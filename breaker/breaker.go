@@ -276,3 +276,12 @@ func (b *Breaker) Do(call func() (status int, connErr bool)) (rejected bool) {
 	})
 	return err == gobreaker.ErrOpenState || err == gobreaker.ErrTooManyRequests
 }
+
+// Record counts the outcome of a call that Do already let through and
+// counted, found out later: an answer that broke after Do returned (the
+// upstream reset in the middle of its body). It is counted as one more
+// call, unless the breaker is open or has no half-open probe free; it
+// allocates nothing.
+func (b *Breaker) Record(status int, connErr bool) {
+	b.Do(func() (int, bool) { return status, connErr })
+}

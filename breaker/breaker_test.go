@@ -395,3 +395,16 @@ func TestStateString(t *testing.T) {
 		}
 	}
 }
+
+// TestRecord: outcomes found out after Do count like calls.
+func TestRecord(t *testing.T) {
+	b := mustNew(t, "r", Settings{ConsecutiveFailures: 2})
+	b.Record(0, true)
+	if b.State() != Closed {
+		t.Fatalf("state %s after one failure, want closed", b.State())
+	}
+	b.Record(0, true)
+	if b.State() != Open {
+		t.Fatalf("state %s after two failures, want open", b.State())
+	}
+}

@@ -28,6 +28,7 @@ const (
 	defaultRetries        = 1
 	defaultRetryBudget    = 0.2
 	defaultConnWait       = 250 * time.Millisecond
+	defaultBodyIdle       = 30 * time.Second
 	defaultMaxFailures    = 3
 	defaultCooldown       = 10 * time.Second
 	defaultStatus         = 200
@@ -272,6 +273,10 @@ func upstreamDefaults(u *Upstream, p string, set map[string]bool) {
 	if u.ConnWait == nil {
 		w := defaultConnWait
 		u.ConnWait = &w
+	}
+	absent("body_idle_timeout", &u.BodyIdleTimeout, defaultBodyIdle)
+	if !set[p+".max_streamed_bodies"] {
+		u.MaxStreamedBodies = max(u.MaxConns/2, 1)
 	}
 	if !set[p+".passive_health.max_failures"] {
 		u.PassiveHealth.MaxFailures = defaultMaxFailures

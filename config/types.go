@@ -390,6 +390,15 @@ type Upstream struct {
 	// HostHeader replaces the Host header sent upstream. Default "": the
 	// client's Host is passed on.
 	HostHeader string `yaml:"host_header"`
+	// BodyIdleTimeout bounds the wait for each next piece of a streamed
+	// request body (chunked, or over 64 KiB) from the client; past it the
+	// client gets 408 and the upstream request is cut off. Default 30s.
+	BodyIdleTimeout time.Duration `yaml:"body_idle_timeout" range:"100ms,1h"`
+	// MaxStreamedBodies caps the requests with a streamed body being
+	// forwarded at once, so that slow uploads cannot hold every upstream
+	// connection; past it such a request gets 503 at once. Default: half
+	// of max_conns, at least 1.
+	MaxStreamedBodies int `yaml:"max_streamed_bodies" range:"1,100000"`
 	// PassiveHealth takes failing targets out of rotation.
 	PassiveHealth PassiveHealth `yaml:"passive_health"`
 }

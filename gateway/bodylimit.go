@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -30,6 +31,8 @@ var errChunkedTooLarge = errors.New("gateway: request body too large")
 type limitedBody struct {
 	r    io.Reader
 	h    *fasthttp.RequestHeader
+	ctx  *fasthttp.RequestCtx
+	idle time.Duration // bound on the wait for each read; 0: none
 	left int
 	// short is how many bytes of a declared length are still to come;
 	// an end before them is a client gone (fasthttp's stream just ends).
@@ -56,6 +59,11 @@ func (l *limitedBody) Read(p []byte) (int, error) {
 	}
 	if len(p) > l.left {
 		p = p[:l.left]
+	}
+	if l.idle > 0 {
+		// A client that stops sending its body gives up the upstream
+		// connection it holds after idle, not after the route's timeout.
+		_ = l.ctx.SetReadDeadline(time.Now().Add(l.idle))
 	}
 	n, err := l.r.Read(p)
 	l.left -= n
@@ -120,16 +128,18 @@ func clientErrorKind(err error) metrics.ClientErrorKind {
 	return metrics.ClientMalformed
 }
 
-// watchBody puts a limitedBody in front of req's body stream: a chunked
-// body is cut at limit bytes, one with a declared length is passed as it
-// is. release undoes it.
-func watchBody(req *fasthttp.Request, limit int) *limitedBody {
+// watchBody puts a limitedBody in front of the body stream of ctx's
+// request: a chunked body is cut at limit bytes, one with a declared
+// length is passed as it is; with idle > 0 each read waits at most that
+// long for the client. release undoes it.
+func watchBody(ctx *fasthttp.RequestCtx, limit int, idle time.Duration) *limitedBody {
+	req := &ctx.Request
 	l := limitedBodies.Get().(*limitedBody)
 	cl := req.Header.ContentLength()
 	if cl >= 0 {
 		limit = math.MaxInt // checked against the limit before reading
 	}
-	*l = limitedBody{r: req.BodyStream(), h: &req.Header, left: limit, short: max(cl, 0)}
+	*l = limitedBody{r: req.BodyStream(), h: &req.Header, ctx: ctx, idle: idle, left: limit, short: max(cl, 0)}
 	req.SetBodyStream(l, cl)
 	return l
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"log/slog"
 	"sync"
 	"time"
 
@@ -27,6 +28,9 @@ type clientKey struct {
 type clients struct {
 	mu   sync.Mutex
 	pool map[clientKey]*sharedClient
+	// log receives the pools' rate-limited lines about upstream
+	// failures; nil: none.
+	log *slog.Logger
 }
 
 type sharedClient struct {

@@ -34,6 +34,10 @@ var (
 	errNoResponders        = errors.New("no responders for subject")
 )
 
+// errStreamsBusy: the route's upstream.max_streamed_bodies requests with
+// a streamed body are being forwarded already.
+var errStreamsBusy = errors.New("too many streamed request bodies in flight; retry later")
+
 // errClientClosed: the client went away before its request body was
 // complete. Answered 499, as nginx logs it; nobody reads the answer.
 var errClientClosed = errors.New("client closed the request")
@@ -68,7 +72,7 @@ func statusOf(err error) int {
 		return statusClientClosed
 	case errUpstreamTimeout, errPublishTimeout:
 		return fasthttp.StatusGatewayTimeout
-	case errNoInstance, errUpstreamSaturated, errBreakerOpen, errBrokerUnavailable, errPublishNotConfirmed, errNoResponders:
+	case errNoInstance, errUpstreamSaturated, errStreamsBusy, errBreakerOpen, errBrokerUnavailable, errPublishNotConfirmed, errNoResponders:
 		return fasthttp.StatusServiceUnavailable
 	case errInternal:
 		return fasthttp.StatusInternalServerError

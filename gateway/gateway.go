@@ -107,6 +107,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	g.acceptErrs = newAcceptErrors(g.metrics)
 	g.adminLimits = defaultAdminLimits
 	g.deps = &deps{metrics: g.metrics, clients: &g.clients, log: g.log, brokers: &brokers{connect: opts.Brokers}, grpc: opts.GRPC, grpcCheck: opts.GRPCCheck}
+	g.clients.log = g.log
 	if len(opts.Sources) > 0 {
 		reg, err := discovery.NewRegistry(discovery.RegistrySettings{
 			Sources: opts.Sources, StateFile: opts.StateFile, Logger: g.log,
@@ -275,7 +276,9 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx, snap *snapshot) (rt *route, e
 	if err = g.run(ctx, rt); err != nil {
 		writeError(ctx, err, rt.name)
 	}
-	m.Request(ctx.Method(), ctx.Response.StatusCode())
+	if !countsAtEnd(ctx) {
+		m.Request(ctx.Method(), ctx.Response.StatusCode())
+	}
 	m.Duration.Observe(time.Since(ctx.Time()).Seconds())
 	m.InFlight.Dec()
 	return rt, err

@@ -14,6 +14,7 @@ import (
 	"github.com/fastgate/gateway/accesslog"
 	"github.com/fastgate/gateway/config"
 	"github.com/fastgate/gateway/tracing"
+	"github.com/fastgate/gateway/upstream"
 )
 
 // Trace context headers (W3C).
@@ -112,6 +113,9 @@ type reqInfo struct {
 	// reqInfo.
 	target  []byte
 	pathLen int
+	// upstreamErr is the kind of the last failed upstream attempt, as
+	// gateway_upstream_errors_total names it; "" when none failed.
+	upstreamErr string
 }
 
 // reqInfoKey is the user value key of a request's *reqInfo.
@@ -194,8 +198,19 @@ var (
 )
 
 // end finishes the request's span, writes its access log line (finish)
-// and gives ri back.
+// and gives ri back. For an upstream answer whose body is still to be
+// written this happens when the body ends (see bodyWatch), so that the
+// line and the span say whether the upstream broke it.
 func (o *observer) end(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted *trustedProxies, err error, logged bool) {
+	if w, ok := upstream.WatcherOf(&ctx.Response).(*bodyWatch); ok && err == nil && w.ctx == ctx {
+		w.obs, w.ri, w.rt, w.trusted, w.logged = o, ri, rt, trusted, logged
+		return
+	}
+	o.endNow(ctx, ri, rt, trusted, err, logged)
+}
+
+// endNow is end, now.
+func (o *observer) endNow(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted *trustedProxies, err error, logged bool) {
 	o.finish(ctx, ri, rt, trusted, err, logged)
 	ctx.RemoveUserValue(reqInfoKey)
 	*ri = reqInfo{target: ri.target[:0]}
@@ -250,6 +265,10 @@ func (o *observer) finish(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trus
 	e.Duration = now.Sub(ctx.Time())
 	e.Upstream, e.UpstreamDuration = ri.upstream, ri.upstreamDur
 	e.Source = source
+	if err != nil {
+		e.Error = err.Error()
+	}
+	e.UpstreamError = ri.upstreamErr
 	var hdrs [8]accesslog.Header
 	e.Headers = hdrs[:0]
 	for _, name := range o.headers {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"slices"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -61,6 +62,10 @@ func buildPipeline(rt *route, trusted *trustedProxies) handler {
 // counted as the client's error (see watchBody).
 func withBodyLimit(rt *route, next handler) handler {
 	limit := rt.maxBody
+	var idle time.Duration
+	if rt.upstream != nil {
+		idle = rt.upstream.settings.BodyIdleTimeout
+	}
 	return func(ctx *fasthttp.RequestCtx) error {
 		req := &ctx.Request
 		switch cl := req.Header.ContentLength(); {
@@ -69,7 +74,7 @@ func withBodyLimit(rt *route, next handler) handler {
 			ctx.SetConnectionClose()
 			return errBodyTooLarge
 		case req.IsBodyStream():
-			l := watchBody(req, limit)
+			l := watchBody(ctx, limit, idle)
 			err := next(ctx)
 			berr := l.failure()
 			l.release(req)

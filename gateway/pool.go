@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"log/slog"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,14 @@ type pool struct {
 	health   discovery.HealthSettings
 	cur      atomicTargets
 
+	// streams counts requests with a streamed body being forwarded, up
+	// to maxStreams (max_streamed_bodies).
+	streams    atomic.Int64
+	maxStreams int64
+	// log and noInstance: the rate-limited log of the pool's failures.
+	log        *slog.Logger
+	noInstance errorLog
+
 	// For a discovered service: the subscription and the goroutine that
 	// follows it.
 	sub  *discovery.Subscription
@@ -51,6 +60,8 @@ type target struct {
 	inst   *discovery.Instance
 	client *upstream.Client
 	key    clientKey
+	// errs rate-limits the log lines about this target's failures.
+	errs *errorLog
 }
 
 // discoveryWait bounds how long compiling a route waits for a registry's
@@ -70,6 +81,7 @@ func newPool(u *config.Upstream, cs *clients, reg *discovery.Registry, check boo
 		settings: *u,
 		health:   discovery.HealthSettings{MaxFailures: u.PassiveHealth.MaxFailures, Cooldown: u.PassiveHealth.Cooldown},
 	}
+	p.maxStreams, p.log = int64(u.MaxStreamedBodies), cs.log
 	if u.Retries != nil {
 		p.retries = *u.Retries
 	}
@@ -155,7 +167,7 @@ func (p *pool) build(prev *targetSet, set *discovery.Set) (*targetSet, error) {
 	u := &p.settings
 	for _, inst := range set.Instances() {
 		if t, ok := old[inst.Addr]; ok {
-			ts.targets = append(ts.targets, target{inst: inst, client: t.client, key: t.key})
+			ts.targets = append(ts.targets, target{inst: inst, client: t.client, key: t.key, errs: t.errs})
 			continue
 		}
 		k := clientKey{
@@ -177,7 +189,7 @@ func (p *pool) build(prev *targetSet, set *discovery.Set) (*targetSet, error) {
 			}
 			return nil, fmt.Errorf("target %s: %w", inst.Addr, err)
 		}
-		ts.targets = append(ts.targets, target{inst: inst, client: c, key: k})
+		ts.targets = append(ts.targets, target{inst: inst, client: c, key: k, errs: new(errorLog)})
 	}
 	return ts, nil
 }
@@ -278,3 +290,23 @@ func (p *pool) takeRetry() bool {
 }
 
 func (p *pool) doneRetry() { p.retrying.Add(-1) }
+
+// takeStream reports whether one more request with a streamed body may be
+// forwarded now; the caller gives it back with doneStream. A pool built
+// without max_streamed_bodies (tests) has no bound.
+func (p *pool) takeStream() bool {
+	if p.maxStreams <= 0 {
+		return true
+	}
+	if p.streams.Add(1) > p.maxStreams {
+		p.streams.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (p *pool) doneStream() {
+	if p.maxStreams > 0 {
+		p.streams.Add(-1)
+	}
+}

@@ -44,6 +44,15 @@ func (p *proxyStep) serve(ctx *fasthttp.RequestCtx) error {
 // ctx.Response.
 func (p *proxyStep) forward(ctx *fasthttp.RequestCtx, start time.Time) error {
 	defer restoreHTTP10(&ctx.Request.Header, upstreamHTTP11(&ctx.Request.Header))
+	if ctx.Request.IsBodyStream() {
+		// A slow client's body holds its upstream connection while it
+		// trickles in: such requests get a bounded share of the pool.
+		if !p.pool.takeStream() {
+			p.route.metrics.UpstreamError(metrics.KindPoolExhausted)
+			return errStreamsBusy
+		}
+		defer p.pool.doneStream()
+	}
 	if p.pool.retries == 0 {
 		// Only the retry budget reads inflight, and it is never asked.
 		return p.attempts(ctx, start)
@@ -78,6 +87,7 @@ func (p *proxyStep) attempts(ctx *fasthttp.RequestCtx, start time.Time) error {
 		t := p.pool.pick(start, skip)
 		if t == nil {
 			rt.metrics.UpstreamError(metrics.KindNoInstance)
+			p.failed(ctx, nil, kindNoInstance, errNoInstance)
 			return errNoInstance
 		}
 		rejected, err := p.attempt(ctx, t, deadline)
@@ -103,12 +113,15 @@ func (p *proxyStep) attempts(ctx *fasthttp.RequestCtx, start time.Time) error {
 		// Nothing reached the upstream after a connect error, so another
 		// target may take it.
 		if kind == upstream.Connect && attempt < retries && time.Now().Before(deadline) && (retrying || p.pool.takeRetry()) {
+			p.failed(ctx, t, kind, nil)
 			retrying = true
 			attempt++
 			skip = t.inst
 			continue
 		}
-		return upstreamError(kind)
+		err = upstreamError(kind)
+		p.failed(ctx, t, kind, err)
+		return err
 	}
 
 	resp := &ctx.Response
@@ -178,11 +191,23 @@ func (p *proxyStep) try(t *target, req *fasthttp.Request, resp *fasthttp.Respons
 	}
 	t.inst.Acquire()
 	err := t.client.Do(req, resp, deadline)
+	broken := false
+	if err == nil {
+		// Wait for the body's first bytes: an upstream that breaks right
+		// after its head still gets the client a 502, not an empty reply.
+		if err = upstream.Prefetch(resp); err != nil {
+			resp.Reset()
+			broken = true
+		}
+	}
 	t.inst.Release()
 	switch {
 	case err == nil:
-		t.inst.ReportSuccess()
-	case upstream.KindOf(err) == upstream.Connect:
+		if !p.watchAnswer(t, resp) {
+			// A streamed answer's success is reported at its end.
+			t.inst.ReportSuccess()
+		}
+	case broken, upstream.KindOf(err) == upstream.Connect:
 		t.inst.ReportFailure(time.Now().UnixNano())
 	}
 	return err
@@ -221,6 +246,29 @@ func (p *proxyStep) prepare(req *fasthttp.Request, path []byte, peer netip.Addr)
 	// Send the Host header as set here, not the host of an absolute-form
 	// request line.
 	req.UseHostHeader = true
+}
+
+// failed records a failed attempt on target t (nil: no target to pick)
+// for operators: a log line, at most one per errorLogEvery for each
+// route, target and kind, and the access log's upstream_error. answer is
+// the error the client gets, nil when another target is tried. Not on
+// the success path.
+func (p *proxyStep) failed(ctx *fasthttp.RequestCtx, t *target, kind upstream.Kind, answer error) {
+	status := 0
+	if answer != nil {
+		status = statusOf(answer)
+	}
+	if t == nil {
+		p.pool.noInstance.report(p.pool.log, p.route.name, "", kind, status, time.Now())
+	} else {
+		t.errs.report(p.pool.log, p.route.name, t.inst.Addr, kind, status, time.Now())
+	}
+	if ri := requestInfo(ctx); ri != nil {
+		ri.upstreamErr = metricKind(kind).String()
+		if kind == kindNoInstance {
+			ri.upstreamErr = metrics.KindNoInstance.String()
+		}
+	}
 }
 
 // clientFault is the error for an attempt that failed because of the

@@ -227,3 +227,119 @@ routes:
 		t.Error("budget 0: every request retried, want at most 3 retries in flight and the rest 502")
 	}
 }
+
+// TestUpstreamBrokenAfterHead: an upstream that resets or sends a bad
+// chunk right after its head, before any byte reached the client, gets the
+// client a 502, and counts as an upstream failure everywhere: the request
+// metric, the upstream error counter, the breaker.
+func TestUpstreamBrokenAfterHead(t *testing.T) {
+	reset := rawUpstream(t, func(c net.Conn) {
+		if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+	})
+	badChunk := rawUpstream(t, func(c net.Conn) {
+		if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nSECRET\r\n0\r\n\r\n")
+	})
+	gw := startGateway(t, `
+routes:
+  - name: reset
+    match: { path: /reset }
+    upstream: { targets: ["{UP1}"], retries: 0 }
+    circuit_breaker: { consecutive_failures: 3, open_for: 1m }
+  - name: bad-chunk
+    match: { path: /bad-chunk }
+    upstream: { targets: ["{UP2}"], retries: 0 }
+    circuit_breaker: { consecutive_failures: 3, open_for: 1m }
+`, reset, badChunk)
+	for _, tt := range []struct{ route, kind string }{{"reset", "reset"}, {"bad-chunk", "protocol"}} {
+		t.Run(tt.route, func(t *testing.T) {
+			for i := range 3 {
+				status, resp := gw.raw(t, "GET /"+tt.route+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+				if status != "HTTP/1.1 502 Bad Gateway" || strings.Contains(resp, "SECRET") {
+					t.Fatalf("request %d: status %q: want the gateway's 502", i, status)
+				}
+			}
+			if status, _ := gw.raw(t, "GET /"+tt.route+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); status != "HTTP/1.1 503 Service Unavailable" {
+				t.Errorf("after 3 failures: status %q, want 503 (breaker open)", status)
+			}
+			if got := gw.metric(t, `gateway_upstream_errors_total{kind="`+tt.kind+`",route="`+tt.route+`"}`); got != 3 {
+				t.Errorf("upstream errors of kind %s: %v, want 3", tt.kind, got)
+			}
+			if got := gw.metric(t, `gateway_requests_total{code="502",method="GET",route="`+tt.route+`"}`); got != 3 {
+				t.Errorf("requests counted 502: %v, want 3", got)
+			}
+			if got := gw.metric(t, `gateway_requests_total{code="200",method="GET",route="`+tt.route+`"}`); got != -1 {
+				t.Errorf("requests counted 200: %v, want none", got)
+			}
+		})
+	}
+}
+
+// TestUpstreamBrokenMidBody: an answer the upstream breaks after part of
+// it reached the client is aborted, and counted as an upstream failure:
+// code "aborted" in the request counter, the upstream error counter and
+// the breaker learn it.
+func TestUpstreamBrokenMidBody(t *testing.T) {
+	sent := make(chan struct{}, 4)
+	up := rawUpstream(t, func(c net.Conn) {
+		if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+		select {
+		case <-sent: // the client has the first chunk
+		case <-time.After(5 * time.Second):
+		}
+		_, _ = io.WriteString(c, "zz\r\nbroken\r\n")
+	})
+	gw := startGateway(t, `
+routes:
+  - name: r
+    match: { path: /r }
+    upstream: { targets: ["{UP1}"], retries: 0 }
+    circuit_breaker: { failure_ratio: 0.5, min_requests: 4, open_for: 1m }
+`, up)
+	for i := range 2 {
+		c, err := net.DialTimeout("tcp", gw.addr, 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		_, _ = io.WriteString(c, "GET /r HTTP/1.1\r\nHost: x\r\n\r\n")
+		br := bufio.NewReader(c)
+		var got strings.Builder
+		for !strings.Contains(got.String(), "hello") {
+			line, err := br.ReadString('\n')
+			got.WriteString(line)
+			if err != nil {
+				t.Fatalf("request %d: %v before the first chunk; got %q", i, err, got.String())
+			}
+		}
+		sent <- struct{}{}
+		rest, _ := io.ReadAll(br)
+		c.Close()
+		if !strings.HasPrefix(got.String(), "HTTP/1.1 200 OK") || strings.Contains(string(rest), "0\r\n\r\n") {
+			t.Fatalf("request %d: %q then %q: want the answer aborted", i, got.String(), rest)
+		}
+	}
+	if got := gw.metric(t, `gateway_upstream_errors_total{kind="protocol",route="r"}`); got != 2 {
+		t.Errorf("protocol errors counted %v, want 2", got)
+	}
+	if got := gw.metric(t, `gateway_requests_total{code="aborted",method="GET",route="r"}`); got != 2 {
+		t.Errorf("requests counted aborted: %v, want 2", got)
+	}
+	if got := gw.metric(t, `gateway_requests_total{code="200",method="GET",route="r"}`); got != -1 {
+		t.Errorf("requests counted 200: %v, want none", got)
+	}
+	if status, _ := gw.raw(t, "GET /r HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); status != "HTTP/1.1 503 Service Unavailable" {
+		t.Errorf("after 2 broken answers: status %q, want 503 (breaker open)", status)
+	}
+}

@@ -378,9 +378,27 @@ type Route struct {
 // Name returns the route label value.
 func (r *Route) Name() string { return r.name }
 
+// Method is a request method as the method label holds it.
+type Method uint8
+
+// MethodOf returns the label index of method.
+func MethodOf(method []byte) Method { return Method(methodIndex(method)) }
+
+// CodeAborted is the code of an answer that was cut off after its head
+// because the upstream broke it; its label value is "aborted".
+const CodeAborted = 0
+
 // Request counts one answered request.
 func (r *Route) Request(method []byte, code int) {
-	mi := methodIndex(method)
+	r.RequestOf(MethodOf(method), code)
+}
+
+// RequestOf is Request with the method given by MethodOf.
+func (r *Route) RequestOf(method Method, code int) {
+	mi := int(method)
+	if mi >= len(methodNames) {
+		mi = len(methodNames) - 1
+	}
 	key := uint32(mi)<<16 | uint32(code)&0xffff
 	if c, ok := (*r.codes.Load())[key]; ok {
 		c.Inc()
@@ -396,7 +414,11 @@ func (r *Route) newCode(key uint32, mi int, code int) prometheus.Counter {
 	if c, ok := old[key]; ok {
 		return c
 	}
-	c := r.parent.requests.WithLabelValues(r.name, methodNames[mi], strconv.Itoa(code))
+	label := strconv.Itoa(code)
+	if code == CodeAborted {
+		label = "aborted"
+	}
+	c := r.parent.requests.WithLabelValues(r.name, methodNames[mi], label)
 	next := make(map[uint32]prometheus.Counter, len(old)+1)
 	for k, v := range old {
 		next[k] = v

@@ -27,6 +27,42 @@ type body struct {
 	trailer   int       // trailer bytes read so far
 	err       error     // sticky: io.EOF at the end, or a failure
 	at        time.Time // last read from the network (or Do's start)
+	watch     BodyWatcher
+}
+
+// BodyWatcher learns how a streamed response body ended; see Watch.
+type BodyWatcher interface {
+	// BodyEnded is called once, when the body is closed, after its
+	// connection was released: err is nil when the body was read to its
+	// end, the sentinel error (ErrReset, ErrProtocol, ErrTimeout,
+	// ErrTooLarge) when the upstream broke it, or ErrAbandoned when the
+	// reader closed it before its end.
+	BodyEnded(err error)
+}
+
+// ErrAbandoned: a streamed body was closed before its end without an
+// error of its own (whoever read it stopped, e.g. the client went away).
+// The upstream is not at fault.
+var ErrAbandoned = &Error{Other, "upstream: body closed before its end by its reader"}
+
+// WatcherOf returns the watcher of resp's streamed body, nil when none.
+func WatcherOf(resp *fasthttp.Response) BodyWatcher {
+	if b, ok := resp.BodyStream().(*body); ok {
+		return b.watch
+	}
+	return nil
+}
+
+// Watch makes w learn how resp's streamed body from a Client ends. It
+// reports false, and w learns nothing, when resp has no such body. No
+// allocation when w is a pointer.
+func Watch(resp *fasthttp.Response, w BodyWatcher) bool {
+	b, ok := resp.BodyStream().(*body)
+	if !ok {
+		return false
+	}
+	b.watch = w
+	return true
 }
 
 // States of a body.
@@ -170,6 +206,33 @@ func (b *body) copyDirect(w io.Writer) (int64, error) {
 	return int64(m), werr
 }
 
+// Prefetch waits for the first bytes of resp's streamed body, if it has
+// one from a Client, so that an upstream that fails right after its head
+// (a reset, a bad first chunk, a body cut short and the connection
+// closed) is found while the caller can still answer with an error
+// instead of a broken response. It returns nil or one of the sentinel
+// errors; after an error the caller resets resp, which closes the
+// connection. No allocation.
+func Prefetch(resp *fasthttp.Response) error {
+	b, ok := resp.BodyStream().(*body)
+	if !ok || b.state == stDone {
+		return nil
+	}
+	buf, err := b.next()
+	switch {
+	case err == io.EOF:
+		return nil
+	case err != nil:
+		return err
+	}
+	// More of a plain body is due than is buffered: if the upstream has
+	// closed already, it never comes.
+	if !b.chunked && b.left != math.MaxInt64 && int64(len(buf)) < b.left && b.pc.probe.closed() {
+		return b.fail(io.ErrUnexpectedEOF)
+	}
+	return nil
+}
+
 // SupportsBodyWriteTo tells fasthttp that WriteTo may replace Read.
 func (b *body) SupportsBodyWriteTo() bool { return true }
 
@@ -190,8 +253,18 @@ func (b *body) Close() error {
 	} else {
 		c.drop(pc)
 	}
+	w, err := b.watch, b.err
+	switch {
+	case b.state == stDone:
+		err = nil
+	case err == nil || err == io.EOF:
+		err = ErrAbandoned
+	}
 	*b = body{}
 	bodyPool.Put(b)
+	if w != nil {
+		w.BodyEnded(err)
+	}
 	return nil
 }
 

@@ -414,3 +414,100 @@ func TestMaxResponseBody(t *testing.T) {
 		})
 	}
 }
+
+// TestPrefetch: an upstream that fails right after its head is found
+// before the body is handed on; a good body is left whole.
+func TestPrefetch(t *testing.T) {
+	tests := []struct {
+		desc string
+		give string // raw response; the connection is closed after it
+		want error
+		body string // read after a nil Prefetch
+	}{
+		{desc: "closed after the head", give: "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", want: ErrReset},
+		{desc: "chunked closed after the head", give: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", want: ErrReset},
+		{desc: "bad first chunk", give: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", want: ErrProtocol},
+		{desc: "good chunked", give: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", body: "hello"},
+		{desc: "good fixed", give: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", body: "hello"},
+		{desc: "empty", give: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", body: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			u := startRaw(t, func(c net.Conn, _ int) {
+				if _, ok := readRequest(bufioReader(c)); !ok {
+					return
+				}
+				_, _ = io.WriteString(c, tt.give)
+				closeWrite(c)
+			})
+			c := newClient(t, Settings{Addr: u.addr, MaxBufferedBody: -1})
+			var resp fasthttp.Response
+			if err := c.Do(newGet(u.addr, "/"), &resp, deadline(5e9)); err != nil {
+				t.Fatalf("Do: %v", err)
+			}
+			err := Prefetch(&resp)
+			if err != tt.want {
+				t.Fatalf("Prefetch = %v, want %v", err, tt.want)
+			}
+			if err != nil {
+				resp.Reset()
+				if st := c.Stats(); st.Open != 0 {
+					t.Errorf("stats after a failed prefetch = %+v, want no open connection", st)
+				}
+				return
+			}
+			body, _, err := readBody(t, &resp)
+			if err != nil || string(body) != tt.body {
+				t.Errorf("body after Prefetch: %q, %v; want %q", body, err, tt.body)
+			}
+		})
+	}
+}
+
+type endRecorder struct {
+	calls int
+	err   error
+}
+
+func (r *endRecorder) BodyEnded(err error) { r.calls++; r.err = err }
+
+// TestWatch: a watcher learns once how a streamed body ended.
+func TestWatch(t *testing.T) {
+	tests := []struct {
+		desc    string
+		give    string
+		readAll bool
+		want    error
+	}{
+		{desc: "read to its end", give: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", readAll: true, want: nil},
+		{desc: "broken by the upstream", give: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n", readAll: true, want: ErrProtocol},
+		{desc: "closed early by its reader", give: "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nhello", want: ErrAbandoned},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			u := startRaw(t, func(c net.Conn, _ int) {
+				if _, ok := readRequest(bufioReader(c)); !ok {
+					return
+				}
+				_, _ = io.WriteString(c, tt.give)
+				closeWrite(c)
+			})
+			c := newClient(t, Settings{Addr: u.addr, MaxBufferedBody: -1})
+			var resp fasthttp.Response
+			if err := c.Do(newGet(u.addr, "/"), &resp, deadline(5e9)); err != nil {
+				t.Fatalf("Do: %v", err)
+			}
+			var rec endRecorder
+			if !Watch(&resp, &rec) {
+				t.Fatal("Watch: no streamed body")
+			}
+			if tt.readAll {
+				_, _ = io.ReadAll(resp.BodyStream())
+			}
+			resp.Reset() // closes the body
+			if rec.calls != 1 || rec.err != tt.want {
+				t.Errorf("BodyEnded called %d times with %v, want once with %v", rec.calls, rec.err, tt.want)
+			}
+		})
+	}
+}

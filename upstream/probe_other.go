@@ -11,3 +11,4 @@ type probe struct{}
 func (*probe) init(net.Conn) {}
 func (*probe) reset()        {}
 func (*probe) alive() bool   { return true }
+func (*probe) closed() bool  { return false }

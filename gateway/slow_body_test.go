@@ -1,0 +1,125 @@
+package gateway
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// slowClient opens a connection, sends a chunked request head and its
+// first chunk, and keeps the connection open. Its answer, if one comes,
+// arrives on the returned channel ("" when the connection ended without).
+func slowClient(t *testing.T, addr, path string) (net.Conn, <-chan string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.WriteString(c, "POST "+path+" HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	answer := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		answer <- strings.TrimSpace(line)
+	}()
+	return c, answer
+}
+
+// TestSlowBodiesCannotTakeThePool: clients trickling their bodies hold
+// at most max_streamed_bodies upstream connections; the others get 503 at
+// once, and good requests are still proxied.
+func TestSlowBodiesCannotTakeThePool(t *testing.T) {
+	var entered atomic.Int64
+	up := startUpstream(t, func(ctx *fasthttp.RequestCtx) {
+		if r := ctx.RequestBodyStream(); r != nil {
+			entered.Add(1)
+			_, _ = io.Copy(io.Discard, r)
+		}
+		ctx.SetBodyString("ok")
+	})
+	gw := startGateway(t, `
+routes:
+  - name: r
+    match: { path_prefix: / }
+    upstream: { targets: ["{UP1}"], max_conns: 4, body_idle_timeout: 20s }
+`, up)
+	const slow = 6
+	held, refused := 0, 0
+	for i := range slow {
+		before := entered.Load()
+		_, answer := slowClient(t, gw.addr, "/upload")
+		deadline := time.Now().Add(5 * time.Second)
+	wait:
+		for {
+			select {
+			case status := <-answer:
+				if status != "HTTP/1.1 503 Service Unavailable" {
+					t.Fatalf("slow client %d: answered %q, want 503 or no answer yet", i, status)
+				}
+				refused++
+				break wait
+			case <-time.After(5 * time.Millisecond):
+				if entered.Load() > before {
+					held++
+					break wait
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("slow client %d: neither forwarded nor refused", i)
+				}
+			}
+		}
+	}
+	if held != 2 || refused != slow-2 {
+		t.Errorf("%d slow clients forwarded, %d refused; want 2 (half of max_conns) and %d", held, refused, slow-2)
+	}
+	for i := range 10 {
+		if resp := gw.do(t, "GET", "/good", nil, ""); resp.StatusCode() != 200 {
+			t.Fatalf("good request %d while slow clients hold on: status %d %q", i, resp.StatusCode(), resp.Body())
+		}
+	}
+}
+
+// TestSlowBodyIdleTimeout: a client that stops sending its body gets 408
+// after body_idle_timeout, counted as its own error, and frees the
+// upstream connection.
+func TestSlowBodyIdleTimeout(t *testing.T) {
+	up := startUpstream(t, func(ctx *fasthttp.RequestCtx) {
+		if r := ctx.RequestBodyStream(); r != nil {
+			_, _ = io.Copy(io.Discard, r)
+		}
+		ctx.SetBodyString("ok")
+	})
+	gw := startGateway(t, `
+routes:
+  - name: r
+    match: { path_prefix: / }
+    upstream: { targets: ["{UP1}"], max_conns: 1, body_idle_timeout: 100ms }
+    circuit_breaker: { consecutive_failures: 1, open_for: 1m }
+`, up)
+	for i := range 3 {
+		_, answer := slowClient(t, gw.addr, "/upload")
+		select {
+		case status := <-answer:
+			if status != "HTTP/1.1 408 Request Timeout" {
+				t.Fatalf("stalled client %d: answered %q, want 408", i, status)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("stalled client %d: no answer within 10s", i)
+		}
+	}
+	if resp := gw.do(t, "GET", "/good", nil, ""); resp.StatusCode() != 200 {
+		t.Fatalf("good request after stalled bodies: status %d %q", resp.StatusCode(), resp.Body())
+	}
+	if got := gw.metric(t, `gateway_client_errors_total{kind="timeout",route="r"}`); got != 3 {
+		t.Errorf("client timeouts counted %v, want 3", got)
+	}
+}
