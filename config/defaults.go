@@ -276,7 +276,8 @@ func upstreamDefaults(u *Upstream, p string, set map[string]bool) {
 	}
 	absent("body_idle_timeout", &u.BodyIdleTimeout, defaultBodyIdle)
 	if !set[p+".max_streamed_bodies"] {
-		u.MaxStreamedBodies = max(u.MaxConns/2, 1)
+		// Clamped, so that an out-of-range max_conns is reported for itself only.
+		u.MaxStreamedBodies = min(max(u.MaxConns/2, 1), 100000)
 	}
 	if !set[p+".passive_health.max_failures"] {
 		u.PassiveHealth.MaxFailures = defaultMaxFailures
