@@ -155,8 +155,11 @@ ensure() {
 		return 1
 	fi
 	# Installing a package may have started it already.
+	local ours=false
 	if ! answers "$port"; then
+		rm -f "$state_dir/$name.pid"
 		start "$name"
+		ours=true
 	fi
 	local deadline=$((SECONDS + wait_secs))
 	until answers "$port"; do
@@ -167,8 +170,8 @@ ensure() {
 		fi
 		sleep 0.5
 	done
-	if [[ -s $state_dir/$name.pid ]]; then
-		log "$name" "127.0.0.1:$port started, pid $(<"$state_dir/$name.pid") (logs in $state_dir)"
+	if $ours; then
+		log "$name" "127.0.0.1:$port started, pid $(cat "$state_dir/$name.pid" 2>/dev/null || echo unknown) (logs in $state_dir)"
 		started+=("$name")
 	else
 		log "$name" "127.0.0.1:$port started by its package's service manager (logs in $state_dir); not stopped by this script"
