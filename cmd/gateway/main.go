@@ -236,7 +236,7 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 		log.Warn(limErr.Error())
 	} else {
 		log.Info("gateway: open file limit", "soft", soft, "hard", hard, "concurrency", gw.Concurrency())
-		if c := cfg.Server.Concurrency; c > 0 && uint64(c) > soft {
+		if c := cfg.Server.Concurrency; c > 0 && soft > 0 && uint64(c) > soft {
 			log.Warn("gateway: server.concurrency is above the open file limit: clients can use up the descriptors upstream connections need; raise the limit (ulimit -n, LimitNOFILE=) or lower server.concurrency",
 				"concurrency", c, "limit", soft)
 		}
