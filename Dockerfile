@@ -4,16 +4,26 @@
 # certificates, /etc/passwd with the non-root user 65532, nothing else).
 #
 #   make image                      # docker build with VERSION and COMMIT from git
-#   docker run --rm --read-only --tmpfs /tmp -p 8080:8080 -p 9901:9901 fastgate/gateway:VERSION
+#   docker run --rm --read-only --tmpfs /tmp -p 8080:8080 fastgate/gateway:VERSION
 #   docker run --rm --read-only --tmpfs /tmp -p 8080:8080 -p 9901:9901 \
-#       -v "$PWD/my.yaml:/etc/gateway/gateway.yaml:ro" fastgate/gateway:VERSION
+#       -v "$PWD/conf:/etc/gateway:ro" fastgate/gateway:VERSION
 #
-# The default configuration is configs/gateway.yaml with its admin listener
-# on 0.0.0.0:9901 instead of 127.0.0.1:9901, which no published port could
-# reach. A configuration of your own needs `admin: "0.0.0.0:9901"` (or
-# ":9901") for /metrics, /healthz and /readyz to be reachable. The gateway
-# writes no file unless discovery.state_file names one: put it under /tmp
-# (a tmpfs with --read-only) or on a volume.
+# The default configuration is configs/container.yaml: a placeholder that
+# answers by itself (no upstream exists in the container) and keeps the
+# admin listener on the container's loopback, where /-/config, /-/reload
+# and /debug/pprof cannot be reached from outside. Mount your own over
+# /etc/gateway/gateway.yaml (or the directory); to scrape /metrics from
+# outside, give it `admin: ":9901"` with `admin_auth: { token_file: ... }`
+# (see the README's Admin listener section). The gateway writes no file
+# unless discovery.state_file names one: put it under /tmp (a tmpfs with
+# --read-only) or on a volume.
+#
+# The base images are named by tag, not yet pinned by digest. To pin them,
+# look up the digest of each tag where you pull from and append it, e.g.
+#   docker buildx imagetools inspect golang:1.26 --format '{{json .Manifest.Digest}}'
+#   crane digest gcr.io/distroless/static-debian12:nonroot
+#   FROM gcr.io/distroless/static-debian12:nonroot@sha256:<digest>
+# and let a bot (Dependabot, Renovate) move the pins with the tags.
 
 FROM --platform=$BUILDPLATFORM golang:1.26 AS build
 WORKDIR /src
@@ -29,11 +39,6 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
     go build -trimpath -buildvcs=false \
         -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" \
         -o /out/gateway ./cmd/gateway
-# The image's configuration: the default one, admin on all interfaces.
-RUN mkdir -p /out/etc/gateway \
- && sed 's/^admin: "127\.0\.0\.1:9901"$/admin: "0.0.0.0:9901"/' configs/gateway.yaml > /out/etc/gateway/gateway.yaml \
- && grep -qx 'admin: "0.0.0.0:9901"' /out/etc/gateway/gateway.yaml \
- || { echo 'configs/gateway.yaml: no line admin: "127.0.0.1:9901" to rewrite'; exit 1; }
 
 FROM gcr.io/distroless/static-debian12:nonroot
 ARG VERSION=dev
@@ -43,7 +48,7 @@ LABEL org.opencontainers.image.title="fastgate gateway" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${COMMIT}"
 COPY --from=build /out/gateway /usr/local/bin/gateway
-COPY --from=build /out/etc/gateway/gateway.yaml /etc/gateway/gateway.yaml
+COPY configs/container.yaml /etc/gateway/gateway.yaml
 # nonroot in the distroless /etc/passwd, by number so that runtimes which
 # refuse to run a named user as root (runAsNonRoot) can check it.
 USER 65532:65532

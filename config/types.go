@@ -138,8 +138,11 @@ type Server struct {
 	// MaxConnsPerIP limits concurrent client connections from one IP.
 	// Default 0: no limit.
 	MaxConnsPerIP int `yaml:"max_conns_per_ip" range:"0,1000000"`
-	// Concurrency limits requests handled at once; excess connections get
-	// 503. Default 0: fasthttp's default (256Ki).
+	// Concurrency limits client connections served at once (idle
+	// keep-alive ones included); excess connections get 503. Default 0:
+	// derived from the open-file limit (three quarters of it less 128,
+	// 64 to 256Ki), so that clients cannot take the descriptors upstream
+	// connections need.
 	Concurrency int `yaml:"concurrency" range:"0,10000000"`
 }
 

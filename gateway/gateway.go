@@ -139,6 +139,9 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	g.metrics.WatchBrokers(func() []metrics.BrokerStatus { return brokerStatus(g.current.Load()) })
 	g.metrics.ConfigApplied(float64(time.Now().Unix()), snap.hash)
 	s := cfg.Server
+	if s.Concurrency == 0 {
+		s.Concurrency = defaultConcurrency()
+	}
 	g.server = &fasthttp.Server{
 		Handler:       g.serve,
 		ErrorHandler:  g.serveParseError,
@@ -163,6 +166,11 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	}
 	return g, nil
 }
+
+// Concurrency is the most client connections the proxy listener serves at
+// once (server.concurrency, or the default derived from the open-file
+// limit); more are answered 503 and closed.
+func (g *Gateway) Concurrency() int { return g.server.Concurrency }
 
 // ErrShutdown is what Serve returns when Shutdown has begun before it.
 var ErrShutdown = errors.New("gateway: shut down")

@@ -1,12 +1,15 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/fastgate/gateway/config"
 )
@@ -167,22 +170,66 @@ routes:
 	}
 }
 
-// TestRateLimitCluster: two gateways sharing one Redis share the limit.
+// TestRateLimitCluster: two gateways sharing one Redis share the limit,
+// and the test leaves no key behind (its bucket's key would live
+// burst/rate, four hours).
 func TestRateLimitCluster(t *testing.T) {
 	addr := redisAddr(t)
-	cfg := fmt.Sprintf(`
+	bucket := fmt.Sprintf("t%d", time.Now().UnixNano())
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	t.Run("shared", func(t *testing.T) {
+		t.Cleanup(func() { deleteRedisKeys(t, rdb, "*"+bucket+"*") })
+		cfg := fmt.Sprintf(`
 redis: { address: "%s", timeout: 200ms }
 routes:
   - name: shared
     match: { path: /s }
     rate_limit: { rate: 1/h, burst: 4, scope: cluster, bucket: %s }
     respond: {}
-`, addr, fmt.Sprintf("t%d", time.Now().UnixNano()))
-	a, b := startGateway(t, cfg), startGateway(t, cfg)
-	okA, _ := burstCount(t, a, 3, "/s", nil)
-	okB, _ := burstCount(t, b, 3, "/s", nil)
-	if okA+okB != 4 {
-		t.Errorf("admitted %d + %d across two gateways, want 4 in all", okA, okB)
+`, addr, bucket)
+		a, b := startGateway(t, cfg), startGateway(t, cfg)
+		okA, _ := burstCount(t, a, 3, "/s", nil)
+		okB, _ := burstCount(t, b, 3, "/s", nil)
+		if okA+okB != 4 {
+			t.Errorf("admitted %d + %d across two gateways, want 4 in all", okA, okB)
+		}
+	})
+	if keys := redisKeys(t, rdb, "*"+bucket+"*"); len(keys) > 0 {
+		t.Errorf("the test left %q in Redis", keys)
+	}
+}
+
+// redisKeys lists the keys matching pattern (at most 1000).
+func redisKeys(t *testing.T, rdb *redis.Client, pattern string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var keys []string
+	var cursor uint64
+	for range 100 {
+		page, next, err := rdb.Scan(ctx, cursor, pattern, 1000).Result()
+		if err != nil {
+			t.Errorf("redis SCAN %s: %v", pattern, err)
+			return keys
+		}
+		keys = append(keys, page...)
+		if cursor = next; cursor == 0 || len(keys) >= 1000 {
+			break
+		}
+	}
+	return keys
+}
+
+// deleteRedisKeys deletes the keys matching pattern.
+func deleteRedisKeys(t *testing.T, rdb *redis.Client, pattern string) {
+	t.Helper()
+	if keys := redisKeys(t, rdb, pattern); len(keys) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := rdb.Del(ctx, keys...).Err(); err != nil {
+			t.Errorf("redis DEL: %v", err)
+		}
 	}
 }
 

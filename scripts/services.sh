@@ -2,13 +2,19 @@
 # Makes sure the named services answer on loopback, for the tests:
 #
 #   scripts/services.sh [redis] [nats] [rabbitmq] [etcd]
+#   scripts/services.sh stop [redis] [nats] [rabbitmq] [etcd]
 #
 # A service that already answers on its port is left alone. Otherwise its
 # Debian package is installed when its program is missing, and it is started
-# bound to 127.0.0.1, in the background, with its logs and data under
-# $SERVICES_DIR (default /tmp/gateway-services). Running it again is harmless.
-# It prints one line per service and exits non-zero if any does not come up
-# within $SERVICES_WAIT seconds (default 60).
+# bound to 127.0.0.1, in the background, with its logs, data and pid file
+# under $SERVICES_DIR (default /tmp/gateway-services). Running it again is
+# harmless. It prints one line per service, says which ones it started and
+# how to stop them, and exits non-zero if any does not come up within
+# $SERVICES_WAIT seconds (default 60).
+#
+# "stop" stops the services this script started (all of them when none is
+# named), found by their pid files; a service it did not start (already
+# running, or started by a package install) is left alone.
 set -euo pipefail
 
 state_dir=${SERVICES_DIR:-${TMPDIR:-/tmp}/gateway-services}
@@ -52,16 +58,19 @@ start() {
 	redis)
 		"$(program redis-server)" --daemonize yes --bind 127.0.0.1 --port 6379 \
 			--save "" --appendonly no --dir "$state_dir" \
+			--pidfile "$state_dir/redis.pid" \
 			--logfile "$state_dir/redis.log" >/dev/null
 		;;
 	nats)
 		mkdir -p "$state_dir/nats"
 		setsid nohup "$(program nats-server)" -a 127.0.0.1 -p 4222 -js \
 			-sd "$state_dir/nats" </dev/null >"$state_dir/nats.log" 2>&1 &
+		echo $! >"$state_dir/nats.pid"
 		;;
 	rabbitmq)
 		# The node, epmd and the distribution port all stay on loopback.
 		RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 ERL_EPMD_ADDRESS=127.0.0.1 \
+			RABBITMQ_PID_FILE="$state_dir/rabbitmq.pid" \
 			RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS='-kernel inet_dist_use_interface {127,0,0,1}' \
 			"$(program rabbitmq-server)" -detached >"$state_dir/rabbitmq.log" 2>&1
 		;;
@@ -75,8 +84,53 @@ start() {
 			--initial-advertise-peer-urls http://127.0.0.1:2380 \
 			--initial-cluster default=http://127.0.0.1:2380 \
 			</dev/null >"$state_dir/etcd.log" 2>&1 &
+		echo $! >"$state_dir/etcd.pid"
+		echo "$data" >"$state_dir/etcd.data"
 		;;
 	esac
+}
+
+# stop NAME: stops the service if this script started it (its pid file
+# names a live process running its program), and removes what it kept.
+stop() {
+	local name=$1 prog pidfile pid
+	case $name in
+	redis) prog=redis-server ;;
+	nats) prog=nats-server ;;
+	rabbitmq) prog=beam ;;
+	etcd) prog=etcd ;;
+	*)
+		log "$name" "unknown service (known: redis nats rabbitmq etcd)"
+		return 2
+		;;
+	esac
+	pidfile=$state_dir/$name.pid
+	if [[ ! -s $pidfile ]]; then
+		log "$name" "not started by this script; left alone"
+		return
+	fi
+	pid=$(<"$pidfile")
+	if [[ ! $pid =~ ^[0-9]+$ ]] || ! kill -0 "$pid" 2>/dev/null ||
+		! grep -q "$prog" "/proc/$pid/cmdline" 2>/dev/null; then
+		log "$name" "pid $pid from $pidfile is not a running $prog; left alone"
+		rm -f "$pidfile"
+		return
+	fi
+	kill -TERM "$pid"
+	local deadline=$((SECONDS + wait_secs))
+	while kill -0 "$pid" 2>/dev/null; do
+		if ((SECONDS >= deadline)); then
+			log "$name" "FAILED: pid $pid still running ${wait_secs}s after SIGTERM"
+			return 1
+		fi
+		sleep 0.2
+	done
+	rm -f "$pidfile"
+	if [[ $name == etcd && -s $state_dir/etcd.data ]]; then
+		rm -rf -- "$(<"$state_dir/etcd.data")"
+		rm -f "$state_dir/etcd.data"
+	fi
+	log "$name" "stopped (pid $pid)"
 }
 
 ensure() {
@@ -101,8 +155,11 @@ ensure() {
 		return 1
 	fi
 	# Installing a package may have started it already.
+	local ours=false
 	if ! answers "$port"; then
+		rm -f "$state_dir/$name.pid"
 		start "$name"
+		ours=true
 	fi
 	local deadline=$((SECONDS + wait_secs))
 	until answers "$port"; do
@@ -113,11 +170,30 @@ ensure() {
 		fi
 		sleep 0.5
 	done
-	log "$name" "127.0.0.1:$port started (logs in $state_dir)"
+	if $ours; then
+		log "$name" "127.0.0.1:$port started, pid $(cat "$state_dir/$name.pid" 2>/dev/null || echo unknown) (logs in $state_dir)"
+		started+=("$name")
+	else
+		log "$name" "127.0.0.1:$port started by its package's service manager (logs in $state_dir); not stopped by this script"
+	fi
 }
 
 status=0
+if [[ ${1:-} == stop ]]; then
+	shift
+	if (($# == 0)); then
+		set -- redis nats rabbitmq etcd
+	fi
+	for service in "$@"; do
+		stop "$service" || status=1
+	done
+	exit $status
+fi
+started=()
 for service in "$@"; do
 	ensure "$service" || status=1
 done
+if ((${#started[@]} > 0)); then
+	echo "started: ${started[*]}; stop them with: scripts/services.sh stop (or make services-stop)"
+fi
 exit $status

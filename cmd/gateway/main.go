@@ -222,6 +222,8 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
+	// Before anything opens a descriptor or sizes itself by the limit.
+	soft, hard, limErr := gateway.FileLimit()
 	sources, closeSources, err := discoverySources(cfg, log)
 	if err != nil {
 		return err
@@ -234,6 +236,15 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	})
 	if err != nil {
 		return err
+	}
+	if limErr != nil {
+		log.Warn(limErr.Error())
+	} else {
+		log.Info("gateway: open file limit", "soft", soft, "hard", hard, "concurrency", gw.Concurrency())
+		if c := cfg.Server.Concurrency; c > 0 && soft > 0 && uint64(c) > soft {
+			log.Warn("gateway: server.concurrency is above the open file limit: clients can use up the descriptors upstream connections need; raise the limit (ulimit -n, LimitNOFILE=) or lower server.concurrency",
+				"concurrency", c, "limit", soft)
+		}
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
