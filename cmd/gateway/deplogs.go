@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	amqp091 "github.com/rabbitmq/amqp091-go"
 	goredis "github.com/redis/go-redis/v9"
@@ -15,21 +16,58 @@ import (
 
 // routeDependencyLogs sends the log lines that client libraries write on
 // their own through log, in the gateway's format, instead of their plain
-// text on stderr. The loggers it sets are process-wide; grpc-go's and
-// amqp091's are plain variables, read without a lock, so they are set by
-// the first call only, which must come before the libraries are used:
-// call it at start. franz-go and nats.go take theirs per connection (see
+// text on stderr. The loggers it sets are process-wide plain variables,
+// read without a lock, so they are set by the first call only, which must
+// come before the libraries are used (call it at start); a later call
+// only changes where their lines go. franz-go and nats.go take theirs per connection (see
 // brokerFactory); the etcd client's zap logger stays off (discovery logs
 // etcd's outages itself).
 func routeDependencyLogs(log *slog.Logger) {
-	goredis.SetLogger(redisLogger{log})
-	setUnsyncedLoggers.Do(func() {
-		grpclog.SetLoggerV2(grpcLogger{log})
-		amqp091.SetLogger(amqpLogger{log})
+	depHandler.current.Store(&handlerBox{log.Handler()})
+	setDependencyLoggers.Do(func() {
+		dep := slog.New(&depHandler)
+		goredis.SetLogger(redisLogger{dep})
+		grpclog.SetLoggerV2(grpcLogger{dep})
+		amqp091.SetLogger(amqpLogger{dep})
 	})
 }
 
-var setUnsyncedLoggers sync.Once
+var (
+	setDependencyLoggers sync.Once
+	// depHandler is where the libraries' lines go: the handler of the
+	// latest routeDependencyLogs call. Their loggers are set once (a
+	// later set would race with the libraries reading them), so a later
+	// call swaps the handler instead.
+	depHandler swapHandler
+)
+
+// handlerBox lets an atomic.Pointer hold a slog.Handler interface value.
+type handlerBox struct{ h slog.Handler }
+
+// swapHandler passes each record to the handler stored last. Safe for
+// concurrent use.
+type swapHandler struct{ current atomic.Pointer[handlerBox] }
+
+func (s *swapHandler) handler() slog.Handler {
+	if b := s.current.Load(); b != nil {
+		return b.h
+	}
+	return slog.DiscardHandler
+}
+
+func (s *swapHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return s.handler().Enabled(ctx, l)
+}
+
+func (s *swapHandler) Handle(ctx context.Context, r slog.Record) error {
+	return s.handler().Handle(ctx, r)
+}
+
+func (s *swapHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return s.handler().WithAttrs(attrs)
+}
+
+func (s *swapHandler) WithGroup(name string) slog.Handler { return s.handler().WithGroup(name) }
 
 // redisLogger takes go-redis's lines. go-redis only prints what it counts
 // as errors by default (failed dials, bad connections), which it retries
