@@ -196,8 +196,17 @@ routes:
 // flight stay within the retry budget.
 func TestRetriesIdempotencyKeyAndBudget(t *testing.T) {
 	dead := deadAddr(t)
+	// During a burst the live target holds every request until each of
+	// the burst's requests has either reached it or failed, so that the
+	// retries are in flight together however slow the machine.
+	var arrivals atomic.Int64
+	open := make(chan struct{})
+	close(open)
+	var gate atomic.Pointer[chan struct{}]
+	gate.Store(&open)
 	slow := startUpstream(t, func(ctx *fasthttp.RequestCtx) {
-		time.Sleep(300 * time.Millisecond)
+		arrivals.Add(1)
+		<-*gate.Load()
 		ctx.SetBodyString("ok")
 	})
 	gw := startGateway(t, `
@@ -220,16 +229,26 @@ routes:
 	}
 
 	burst := func(path string) (failed int64) {
+		const size = 16
+		held := make(chan struct{})
+		gate.Store(&held)
+		var release sync.Once
+		let := func() { release.Do(func() { close(held) }) }
+		defer let()
+		from := arrivals.Load()
 		var wg sync.WaitGroup
 		var n atomic.Int64
-		for range 16 {
+		for range size {
 			wg.Go(func() {
 				if gw.do(t, "GET", path, nil, "").StatusCode() != 200 {
 					n.Add(1)
 				}
 			})
 		}
+		waitFor(t, 10*time.Second, func() bool { return arrivals.Load()-from+n.Load() >= size })
+		let()
 		wg.Wait()
+		gate.Store(&open)
 		return n.Load()
 	}
 	if failed := burst("/generous"); failed != 0 {
