@@ -13,11 +13,10 @@ import (
 )
 
 // switchUpstream answers every request with the status it holds now,
-// after an optional delay or until an optional hold channel closes, and
-// counts the requests it got.
+// once an optional hold channel is closed, and counts the requests it
+// got.
 type switchUpstream struct {
 	status atomic.Int64
-	delay  atomic.Int64 // nanoseconds
 	hold   atomic.Pointer[chan struct{}]
 	hits   atomic.Int64
 }
@@ -26,9 +25,6 @@ func (u *switchUpstream) start(t *testing.T) string {
 	u.status.CompareAndSwap(0, 200)
 	return startUpstream(t, func(ctx *fasthttp.RequestCtx) {
 		u.hits.Add(1)
-		if d := time.Duration(u.delay.Load()); d > 0 {
-			time.Sleep(d)
-		}
 		if h := u.hold.Load(); h != nil {
 			<-*h
 		}
