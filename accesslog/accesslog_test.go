@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -227,6 +228,7 @@ func TestCloseDuringLog(t *testing.T) {
 	var out syncBuffer
 	l := mustNew(t, Settings{Output: &out, Buffer: 64})
 	accepted := make([][]int, goroutines)
+	var logged atomic.Int64
 	var wg sync.WaitGroup
 	for g := range goroutines {
 		wg.Go(func() {
@@ -235,10 +237,12 @@ func TestCloseDuringLog(t *testing.T) {
 				if l.Log(entryN(prefix, i)) {
 					accepted[g] = append(accepted[g], i)
 				}
+				logged.Add(1)
 			}
 		})
 	}
-	time.Sleep(time.Millisecond)
+	// Close while the goroutines log: once every one may have started.
+	waitFor(t, 5*time.Second, "logging under way", func() bool { return logged.Load() >= goroutines })
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -13,10 +13,11 @@ import (
 )
 
 // switchUpstream answers every request with the status it holds now,
-// after an optional delay, and counts the requests it got.
+// once an optional hold channel is closed, and counts the requests it
+// got.
 type switchUpstream struct {
 	status atomic.Int64
-	delay  atomic.Int64 // nanoseconds
+	hold   atomic.Pointer[chan struct{}]
 	hits   atomic.Int64
 }
 
@@ -24,8 +25,8 @@ func (u *switchUpstream) start(t *testing.T) string {
 	u.status.CompareAndSwap(0, 200)
 	return startUpstream(t, func(ctx *fasthttp.RequestCtx) {
 		u.hits.Add(1)
-		if d := time.Duration(u.delay.Load()); d > 0 {
-			time.Sleep(d)
+		if h := u.hold.Load(); h != nil {
+			<-*h
 		}
 		ctx.SetStatusCode(int(u.status.Load()))
 		ctx.SetBodyString("from upstream")
@@ -69,7 +70,13 @@ routes:
 	// Half-open: exactly two probes pass, however many requests come.
 	time.Sleep(250 * time.Millisecond)
 	up.status.Store(200)
-	up.delay.Store(int64(150 * time.Millisecond))
+	// The probes are held at the upstream until every request has either
+	// reached it or been rejected, so all six come while they are out.
+	held := make(chan struct{})
+	var release sync.Once
+	let := func() { release.Do(func() { close(held) }) }
+	defer let()
+	up.hold.Store(&held)
 	var wg sync.WaitGroup
 	var passed, rejected atomic.Int64
 	for range 6 {
@@ -82,13 +89,15 @@ routes:
 			}
 		})
 	}
+	waitFor(t, 10*time.Second, func() bool { return up.hits.Load()-3+rejected.Load() >= 6 })
+	let()
 	wg.Wait()
+	up.hold.Store(nil)
 	if got := up.hits.Load() - 3; got != 2 || passed.Load() != 2 || rejected.Load() != 4 {
 		t.Fatalf("half-open: %d probes reached the upstream, %d passed, %d rejected; want 2, 2, 4",
 			got, passed.Load(), rejected.Load())
 	}
 	// Both probes succeeded: closed again.
-	up.delay.Store(0)
 	if got := gw.metric(t, state); got != 0 {
 		t.Errorf("%s = %v after good probes, want 0", state, got)
 	}

@@ -120,11 +120,12 @@ func TestDiscoveredInstancesFollowed(t *testing.T) {
 	}
 }
 
-// TestDiscoveryChurnUnderLoad: the instance set changes every 100 ms for
-// 10 s while requests flow; one instance stays throughout, so none fails.
+// TestDiscoveryChurnUnderLoad: the instance set changes a hundred times
+// while requests flow, each set serving a few dozen of them; one instance
+// stays throughout, so none fails.
 func TestDiscoveryChurnUnderLoad(t *testing.T) {
 	if testing.Short() {
-		t.Skip("ten seconds of churn")
+		t.Skip("a hundred changes under load")
 	}
 	reg := newFakeRegistry()
 	stable := instanceUpstream(t, "stable")
@@ -134,6 +135,9 @@ func TestDiscoveryChurnUnderLoad(t *testing.T) {
 	stop := make(chan struct{})
 	var failed, ok atomic.Int64
 	var wg sync.WaitGroup
+	var halted sync.Once
+	halt := func() { halted.Do(func() { close(stop) }); wg.Wait() }
+	defer halt() // also when a wait below fails
 	for c := 0; c < 8; c++ {
 		wg.Add(1)
 		go func() {
@@ -165,10 +169,12 @@ func TestDiscoveryChurnUnderLoad(t *testing.T) {
 			}
 		}
 		reg.set("users", set...)
-		time.Sleep(100 * time.Millisecond)
+		// Let requests flow across each change: a few answers on the new
+		// set before the next, however slow the machine.
+		from := ok.Load() + failed.Load()
+		waitFor(t, 10*time.Second, func() bool { return ok.Load()+failed.Load() >= from+32 })
 	}
-	close(stop)
-	wg.Wait()
+	halt()
 	if failed.Load() != 0 || ok.Load() == 0 {
 		t.Errorf("%d answered, %d failed during churn; want none failed", ok.Load(), failed.Load())
 	}
@@ -183,7 +189,9 @@ func TestDiscoveryRegistryDown(t *testing.T) {
 	g := startDiscoveryGateway(t, reg, discoveredRoute)
 	reg.down.Store(true)
 	reg.set("users") // the registry fails instead of answering
-	time.Sleep(50 * time.Millisecond)
+	waitFor(t, 5*time.Second, func() bool {
+		return g.metric(t, `gateway_discovery_errors_total{service="users",source="etcd"}`) >= 1
+	})
 	if got := seen(t, g, 3); got["200 a"] != 3 {
 		t.Errorf("registry down: %v, want the last known instance serving", got)
 	}
@@ -227,13 +235,19 @@ func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
 // instance that the registry drops completes normally.
 func TestDiscoveryRemovedInstanceFinishesInFlight(t *testing.T) {
 	reg := newFakeRegistry()
+	// The slow instance holds the request until the removal is applied.
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var arrive, let sync.Once
 	slow := startUpstream(t, func(ctx *fasthttp.RequestCtx) {
-		time.Sleep(300 * time.Millisecond)
+		arrive.Do(func() { close(arrived) })
+		<-release
 		ctx.SetBodyString("slow")
 	})
+	t.Cleanup(func() { let.Do(func() { close(release) }) })
 	other := instanceUpstream(t, "other")
 	reg.set("users", slow)
-	g := startDiscoveryGateway(t, reg, discoveredRoute)
+	// A timeout far above the time the removal takes on a loaded machine.
+	g := startDiscoveryGateway(t, reg, strings.Replace(discoveredRoute, "timeout: 1s", "timeout: 10s", 1))
 	done := make(chan string, 1)
 	go func() {
 		c, err := net.Dial("tcp", g.addr)
@@ -242,15 +256,23 @@ func TestDiscoveryRemovedInstanceFinishesInFlight(t *testing.T) {
 			return
 		}
 		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 		_, _ = io.WriteString(c, "GET /svc/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 		all, _ := io.ReadAll(c)
 		resp := string(all)
 		status, _, _ := strings.Cut(resp, "\r\n")
 		done <- status + " " + resp[strings.LastIndex(resp, "\n")+1:]
 	}()
-	time.Sleep(100 * time.Millisecond) // the request is on the slow instance
+	select {
+	case <-arrived: // the request is on the slow instance
+	case got := <-done:
+		t.Fatalf("the request never reached the slow instance: %q", got)
+	}
+	updates := `gateway_discovery_updates_total{service="users",source="etcd"}`
+	before := g.metric(t, updates)
 	reg.set("users", other)
+	waitFor(t, 5*time.Second, func() bool { return g.metric(t, updates) > before })
+	let.Do(func() { close(release) })
 	if got := <-done; got != "HTTP/1.1 200 OK slow" {
 		t.Errorf("in-flight request on a removed instance: %q, want it to finish", got)
 	}

@@ -131,8 +131,10 @@ routes:
 		}
 	}
 	// Failing (timeouts past the route's 200ms): the alternate answers,
-	// with its own timeout.
-	primary.delay.Store(int64(400 * time.Millisecond))
+	// with its own timeout. The primary holds its requests until the end.
+	hung := make(chan struct{})
+	t.Cleanup(func() { close(hung) }) // before the upstream's own cleanup waits
+	primary.hold.Store(&hung)
 	for i := range 3 {
 		check("failing "+string(rune('0'+i)), gw.do(t, "GET", "/api/items?x=1", nil, ""), "replica /items?x=1 replica.internal")
 	}

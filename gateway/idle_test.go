@@ -42,7 +42,7 @@ routes:
 	// One warm-up connection so that pools and metric children exist.
 	warm := openIdle(t, gw.addr)
 	warm.Close()
-	time.Sleep(50 * time.Millisecond)
+	waitFor(t, 5*time.Second, func() bool { return gw.server.GetOpenConnectionsCount() == 0 })
 	before := measure()
 	held := make([]net.Conn, 0, conns)
 	defer func() {
@@ -53,7 +53,7 @@ routes:
 	for i := 0; i < conns; i++ {
 		held = append(held, openIdle(t, gw.addr))
 	}
-	time.Sleep(100 * time.Millisecond)
+	waitFor(t, 5*time.Second, func() bool { return gw.server.GetOpenConnectionsCount() == conns })
 	after := measure()
 	per := (int64(after) - int64(before)) / conns
 	t.Logf("%d idle keep-alive connections: %d bytes each", conns, per)

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -60,6 +61,17 @@ func heapWatch() (stop func() uint64) {
 
 const streamSize = 1 << 30 // 1 GiB
 
+// streamDeadline bounds a gigabyte transfer by the test binary's own
+// deadline rather than a guess: under -race on a loaded machine a
+// gigabyte can take minutes, and the gateway's default 60s server
+// timeouts (which the stream tests lift to 1h) used to cut it off.
+func streamDeadline(t *testing.T) time.Time {
+	if d, ok := t.Deadline(); ok {
+		return d.Add(-5 * time.Second)
+	}
+	return time.Now().Add(time.Hour)
+}
+
 // heapBound is what the whole test process, client, gateway and upstream,
 // may hold while a gigabyte passes through: far below the body size.
 const heapBound = 96 << 20
@@ -72,6 +84,7 @@ func TestStreamDownload(t *testing.T) {
 		ctx.SetBodyStream(&pattern{left: streamSize}, streamSize)
 	})
 	gw := startGateway(t, `
+server: { read_timeout: 1h, write_timeout: 1h }
 routes:
   - { name: big, match: { path: /big }, upstream: { targets: ["{UP1}"], timeout: 10s } }
 `, up)
@@ -82,7 +95,7 @@ routes:
 		t.Fatal(err)
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(3 * time.Minute))
+	_ = c.SetDeadline(streamDeadline(t))
 	fmt.Fprintf(c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
 	br := bufio.NewReaderSize(c, 64<<10)
 	var resp fasthttp.ResponseHeader
@@ -113,9 +126,9 @@ func TestStreamUpload(t *testing.T) {
 		ctx.SetBodyString(strconv.FormatInt(n, 10))
 	})
 	gw := startGateway(t, `
-server: { max_body_size: 2GiB }
+server: { max_body_size: 2GiB, read_timeout: 1h, write_timeout: 1h }
 routes:
-  - { name: up, match: { path: /up }, upstream: { targets: ["{UP1}"], timeout: 3m } }
+  - { name: up, match: { path: /up }, upstream: { targets: ["{UP1}"], timeout: 1h } }
 `, up)
 	runtime.GC()
 	stop := heapWatch()
@@ -124,7 +137,7 @@ routes:
 		t.Fatal(err)
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(3 * time.Minute))
+	_ = c.SetDeadline(streamDeadline(t))
 	fmt.Fprintf(c, "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", streamSize)
 	if _, err := io.Copy(c, &pattern{left: streamSize}); err != nil {
 		t.Fatal(err)
@@ -143,10 +156,18 @@ routes:
 }
 
 func TestGracefulDrain(t *testing.T) {
+	// The upstream holds the request until the test has seen the drain
+	// begin, so the request is in flight for certain, however slow the
+	// machine.
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var once, arrive sync.Once
 	up := startUpstream(t, func(ctx *fasthttp.RequestCtx) {
-		time.Sleep(700 * time.Millisecond)
+		arrive.Do(func() { close(arrived) })
+		<-release
 		ctx.SetBodyString("finished")
 	})
+	let := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(let) // runs before the upstream's own cleanup waits for it
 	gw := startGateway(t, `
 routes:
   - { name: slow, match: { path: /slow }, upstream: { targets: ["{UP1}"] } }
@@ -167,21 +188,48 @@ routes:
 		}
 		res <- result{resp.StatusCode(), string(resp.Body())}
 	}()
-	time.Sleep(200 * time.Millisecond) // the request is now in flight
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	select {
+	case <-arrived:
+	case r := <-res:
+		t.Fatalf("the request never reached the upstream: %d %s", r.status, r.body)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request did not reach the upstream within 10s")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	shutdownDone := make(chan error, 1)
 	go func() { shutdownDone <- gw.Shutdown(ctx) }()
 
-	time.Sleep(100 * time.Millisecond)
-	if gw.Ready() {
-		t.Error("still ready while draining")
-	}
-	if c, err := net.DialTimeout("tcp", gw.addr, time.Second); err == nil {
+	waitFor(t, 5*time.Second, func() bool { return !gw.Ready() }) // not ready once draining
+	// The listener closes soon after; until the request is released the
+	// gateway is still draining, so a refused dial is refused while
+	// draining.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", gw.addr, time.Second)
+		if err != nil {
+			break
+		}
 		c.Close()
-		t.Error("new connection accepted while draining")
+		if time.Now().After(deadline) {
+			t.Fatal("new connections still accepted 5s into the drain")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	r := <-res
+	select {
+	case r := <-res:
+		t.Fatalf("the in-flight request ended before its upstream answered: %d %s", r.status, r.body)
+	case err := <-shutdownDone:
+		t.Fatalf("shutdown returned %v with a request in flight", err)
+	default:
+	}
+	let()
+	var r result
+	select {
+	case r = <-res:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the in-flight request got no answer within 10s of its upstream's")
+	}
 	if r.status != 200 || r.body != "finished" {
 		t.Errorf("in-flight request: %d %q, want 200 finished", r.status, r.body)
 	}

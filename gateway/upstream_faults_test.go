@@ -153,29 +153,41 @@ routes:
 
 // TestPoolExhausted: with every connection busy past conn_wait, 503.
 func TestPoolExhausted(t *testing.T) {
+	// The upstream holds the first request, and so the one connection,
+	// until the second has been refused.
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var arrive, let sync.Once
 	up := startUpstream(t, func(ctx *fasthttp.RequestCtx) {
-		time.Sleep(500 * time.Millisecond)
+		arrive.Do(func() { close(arrived) })
+		<-release
 		ctx.SetBodyString("slow")
 	})
+	letGo := func() { let.Do(func() { close(release) }) }
+	t.Cleanup(letGo)
 	gw := startGateway(t, `
 routes:
-  - { name: r, match: { path_prefix: / }, upstream: { targets: ["{UP1}"], max_conns: 1, conn_wait: 50ms } }
+  - { name: r, match: { path_prefix: / }, upstream: { targets: ["{UP1}"], max_conns: 1, conn_wait: 50ms, timeout: 10s } }
 `, up)
-	var wg sync.WaitGroup
-	var ok, busy atomic.Int64
-	for range 2 {
-		wg.Go(func() {
-			switch gw.do(t, "GET", "/", nil, "").StatusCode() {
-			case 200:
-				ok.Add(1)
-			case 503:
-				busy.Add(1)
-			}
-		})
+	first := make(chan int, 1)
+	go func() {
+		c := &fasthttp.Client{MaxIdemponentCallAttempts: 1, ReadTimeout: 10 * time.Second}
+		status, _, err := c.Get(nil, "http://"+gw.addr+"/")
+		if err != nil {
+			status = -1
+		}
+		first <- status
+	}()
+	select {
+	case <-arrived:
+	case s := <-first:
+		t.Fatalf("first request: status %d before it reached the upstream", s)
 	}
-	wg.Wait()
-	if ok.Load() != 1 || busy.Load() != 1 {
-		t.Errorf("%d answered, %d refused; want 1 and 1 (503) with one connection", ok.Load(), busy.Load())
+	if s := gw.do(t, "GET", "/", nil, "").StatusCode(); s != 503 {
+		t.Errorf("second request with the one connection busy: status %d, want 503", s)
+	}
+	letGo()
+	if s := <-first; s != 200 {
+		t.Errorf("first request: status %d, want 200", s)
 	}
 }
 
@@ -184,8 +196,17 @@ routes:
 // flight stay within the retry budget.
 func TestRetriesIdempotencyKeyAndBudget(t *testing.T) {
 	dead := deadAddr(t)
+	// During a burst the live target holds every request until each of
+	// the burst's requests has either reached it or failed, so that the
+	// retries are in flight together however slow the machine.
+	var arrivals atomic.Int64
+	open := make(chan struct{})
+	close(open)
+	var gate atomic.Pointer[chan struct{}]
+	gate.Store(&open)
 	slow := startUpstream(t, func(ctx *fasthttp.RequestCtx) {
-		time.Sleep(300 * time.Millisecond)
+		arrivals.Add(1)
+		<-*gate.Load()
 		ctx.SetBodyString("ok")
 	})
 	gw := startGateway(t, `
@@ -208,16 +229,26 @@ routes:
 	}
 
 	burst := func(path string) (failed int64) {
+		const size = 16
+		held := make(chan struct{})
+		gate.Store(&held)
+		var release sync.Once
+		let := func() { release.Do(func() { close(held) }) }
+		defer let()
+		from := arrivals.Load()
 		var wg sync.WaitGroup
 		var n atomic.Int64
-		for range 16 {
+		for range size {
 			wg.Go(func() {
 				if gw.do(t, "GET", path, nil, "").StatusCode() != 200 {
 					n.Add(1)
 				}
 			})
 		}
+		waitFor(t, 10*time.Second, func() bool { return arrivals.Load()-from+n.Load() >= size })
+		let()
 		wg.Wait()
+		gate.Store(&open)
 		return n.Load()
 	}
 	if failed := burst("/generous"); failed != 0 {

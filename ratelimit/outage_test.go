@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -192,7 +193,11 @@ func TestRedisOutageUnderLoad(t *testing.T) {
 		mu      sync.Mutex
 		slowest time.Duration
 	)
-	for _, o := range ls {
+	decided := make([]atomic.Int64, len(ls)) // decisions made, per limiter
+	var halted sync.Once
+	halt := func() { halted.Do(func() { close(stop) }); wg.Wait() }
+	defer halt() // also when a wait below fails
+	for i, o := range ls {
 		for range 2 {
 			wg.Go(func() {
 				for range 10_000 { // bounded; stop ends it first
@@ -204,6 +209,7 @@ func TestRedisOutageUnderLoad(t *testing.T) {
 					start := time.Now()
 					o.r.Allow([]byte("load"), start)
 					took := time.Since(start)
+					decided[i].Add(1)
 					mu.Lock()
 					slowest = max(slowest, took)
 					mu.Unlock()
@@ -212,19 +218,40 @@ func TestRedisOutageUnderLoad(t *testing.T) {
 			})
 		}
 	}
-	time.Sleep(300 * time.Millisecond)
-	srv.Stop()
-	time.Sleep(700 * time.Millisecond)
-	srv.Start()
-	deadline := time.Now().Add(5 * time.Second)
-	for _, o := range ls {
-		for !o.r.Healthy() && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
+	// waitUntil polls cond for each limiter, bounded.
+	waitUntil := func(what string, cond func(i int, o *outageLimiter) bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for i, o := range ls {
+			for !cond(i, o) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: not %s within 10s (%+v)", o.onError, what, o.r.Stats())
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
 		}
 	}
-	time.Sleep(200 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	// moreDecisions waits until each limiter has decided n more times.
+	moreDecisions := func(n int64) {
+		t.Helper()
+		from := make([]int64, len(ls))
+		for i := range ls {
+			from[i] = decided[i].Load()
+		}
+		waitUntil("deciding", func(i int, _ *outageLimiter) bool { return decided[i].Load() >= from[i]+n })
+	}
+	moreDecisions(20)
+	srv.Stop()
+	// Down for a while under load: each limiter has seen the outage,
+	// retried Redis a few times, and decided by on_redis_error.
+	waitUntil("down", func(_ int, o *outageLimiter) bool {
+		s := o.r.Stats()
+		return !o.r.Healthy() && s.Fallbacks >= 20 && s.Errors >= 3
+	})
+	srv.Start()
+	waitUntil("back up", func(_ int, o *outageLimiter) bool { return o.r.Healthy() })
+	moreDecisions(20)
+	halt()
 
 	t.Logf("slowest decision %v", slowest)
 	if slowest > timeout+slack {

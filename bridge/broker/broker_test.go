@@ -42,19 +42,23 @@ func TestAckJSON(t *testing.T) {
 	}
 }
 
-// stuck is a publisher that ignores its context, as some clients do.
-type stuck struct{ release chan struct{} }
+// stuck is a publisher that ignores its context, as some clients do. It
+// closes wrote, when not nil, once it has written to the payload.
+type stuck struct{ release, wrote chan struct{} }
 
 func (s *stuck) Publish(ctx context.Context, m *Message) (Ack, error) {
 	<-s.release
 	m.Payload[0] = 'X' // writes its own copy, never the caller's buffer
+	if s.wrote != nil {
+		close(s.wrote)
+	}
 	return Ack{Kind: "nats"}, nil
 }
 func (s *stuck) Up() bool     { return true }
 func (s *stuck) Close() error { return nil }
 
 func TestPublishWithinReturnsAtDeadline(t *testing.T) {
-	p := &stuck{release: make(chan struct{})}
+	p := &stuck{release: make(chan struct{}), wrote: make(chan struct{})}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	payload := []byte("abc")
@@ -63,7 +67,11 @@ func TestPublishWithinReturnsAtDeadline(t *testing.T) {
 		t.Fatalf("err = %v, want deadline exceeded", err)
 	}
 	close(p.release)
-	time.Sleep(10 * time.Millisecond)
+	select {
+	case <-p.wrote:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stuck publish did not finish within 10s of its release")
+	}
 	if string(payload) != "abc" {
 		t.Errorf("caller's payload changed to %q", payload)
 	}

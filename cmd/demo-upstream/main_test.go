@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +35,8 @@ func start(t *testing.T) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	read := make(chan struct{})
+	lns[0] = &readListener{Listener: lns[0], read: read}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, lns, log.New(io.Discard, "", 0)) }()
@@ -210,6 +214,8 @@ func TestShutdownCutsDelayShort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	read := make(chan struct{})
+	lns[0] = &readListener{Listener: lns[0], read: read}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, lns, log.New(io.Discard, "", 0)) }()
@@ -224,7 +230,13 @@ func TestShutdownCutsDelayShort(t *testing.T) {
 		resp.Body.Close()
 		status <- resp.StatusCode
 	}()
-	time.Sleep(200 * time.Millisecond) // let the request arrive
+	select {
+	case <-read: // the server is reading the request: it is in flight
+	case got := <-status:
+		t.Fatalf("delayed request ended with %d before the server read it", got)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server read no request within 10s")
+	}
 	began := time.Now()
 	cancel()
 	if got := <-status; got != http.StatusServiceUnavailable {
@@ -237,6 +249,34 @@ func TestShutdownCutsDelayShort(t *testing.T) {
 		t.Errorf("shutdown took %v", d)
 	}
 	http.DefaultClient.CloseIdleConnections()
+}
+
+// readListener closes read once the server has read from a connection.
+type readListener struct {
+	net.Listener
+	read chan struct{}
+	once sync.Once
+}
+
+func (l *readListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &readConn{Conn: c, l: l}, nil
+}
+
+type readConn struct {
+	net.Conn
+	l *readListener
+}
+
+func (c *readConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.l.once.Do(func() { close(c.l.read) })
+	}
+	return n, err
 }
 
 func TestListenAll(t *testing.T) {

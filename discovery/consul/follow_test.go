@@ -212,7 +212,7 @@ func TestOneWatchForManySubscribers(t *testing.T) {
 	for _, sub := range subs {
 		waitSet(t, sub, "first list", users1, users2)
 	}
-	time.Sleep(500 * time.Millisecond) // a few blocking rounds
+	eventually(t, 10*time.Second, "a few blocking rounds", func() bool { return len(f.log("users")) >= 4 })
 	f.deregister("users-1")
 	for _, sub := range subs {
 		waitSet(t, sub, "users-1 gone", users2)

@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"errors"
+	"net"
 	"strconv"
 	"sync"
 	"testing"
@@ -142,7 +143,30 @@ func TestOutage(t *testing.T) {
 // TestCloseWhileDown closes a publisher whose records wait for a cluster
 // that never comes: the waiting publish returns ErrUnavailable.
 func TestCloseWhileDown(t *testing.T) {
-	p := newPublisher(t, Settings{Brokers: []string{"127.0.0.1:" + strconv.Itoa(freePort(t))}})
+	// A broker that accepts connections and never answers: neither the
+	// pings nor the record end before Close (a refused connection would
+	// turn the publisher down and end the publish first).
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { silent.Close() })
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	p := newPublisher(t, Settings{Brokers: []string{silent.Addr().String()}, DialTimeout: time.Minute, DeliveryTimeout: time.Minute})
 	errc := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -150,7 +174,17 @@ func TestCloseWhileDown(t *testing.T) {
 		_, err := p.Publish(ctx, &broker.Message{Destination: "events", Payload: []byte("x")})
 		errc <- err
 	}()
-	time.Sleep(100 * time.Millisecond)
+	// Close once the record waits in the client for the cluster.
+	for deadline := time.Now().Add(10 * time.Second); p.cl.BufferedProduceRecords() == 0; time.Sleep(5 * time.Millisecond) {
+		select {
+		case err := <-errc:
+			t.Fatalf("the publish returned %v before its record was buffered", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no record buffered within 10s")
+		}
+	}
 	_ = p.Close()
 	select {
 	case err := <-errc:
