@@ -18,14 +18,15 @@
 # unless discovery.state_file names one: put it under /tmp (a tmpfs with
 # --read-only) or on a volume.
 #
-# The base images are named by tag, not yet pinned by digest. To pin them,
-# look up the digest of each tag where you pull from and append it, e.g.
+# The base images are pinned by the digest of their multi-platform index
+# (the tag says what the image is, the digest which build of it): golang
+# 1.26 as of 1.26.5, and distroless static-debian12:nonroot. To move a pin,
+# read the tag's current index digest and replace it, for example
 #   docker buildx imagetools inspect golang:1.26 --format '{{json .Manifest.Digest}}'
 #   crane digest gcr.io/distroless/static-debian12:nonroot
-#   FROM gcr.io/distroless/static-debian12:nonroot@sha256:<digest>
-# and let a bot (Dependabot, Renovate) move the pins with the tags.
+# or let a bot (Dependabot, Renovate) move them with the tags.
 
-FROM --platform=$BUILDPLATFORM golang:1.26 AS build
+FROM --platform=$BUILDPLATFORM golang:1.26@sha256:3aff6657219a4d9c14e27fb1d8976c49c29fddb70ba835014f477e1c70636647 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
@@ -40,7 +41,7 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
         -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" \
         -o /out/gateway ./cmd/gateway
 
-FROM gcr.io/distroless/static-debian12:nonroot
+FROM gcr.io/distroless/static-debian12:nonroot@sha256:d093aa3e30dbadd3efe1310db061a14da60299baff8450a17fe0ccc514a16639
 ARG VERSION=dev
 ARG COMMIT=unknown
 LABEL org.opencontainers.image.title="fastgate gateway" \
