@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // readmeFixtures are the files the configuration examples of the README
@@ -104,6 +107,72 @@ func readmeBlocks(readme, lang string) []readmeBlock {
 		case cur != nil:
 			cur.text += l + "\n"
 		}
+	}
+	return out
+}
+
+// TestDocLinks: every relative link of the README and of docs/ names a
+// file of the repository and, after a #, a heading of that file (its
+// GitHub anchor), so that moving text between pages cannot leave a link
+// behind.
+func TestDocLinks(t *testing.T) {
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	n := 0
+	for name, path := range docFiles(t) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(string(b), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			n++
+			file, anchor, _ := strings.Cut(target, "#")
+			dest := path
+			if file != "" {
+				dest = filepath.Join(filepath.Dir(path), filepath.FromSlash(file))
+			}
+			text, err := os.ReadFile(dest)
+			if err != nil {
+				t.Errorf("%s: link %s: %v", name, target, err)
+				continue
+			}
+			if anchor != "" && !slices.Contains(headingAnchors(string(text)), anchor) {
+				t.Errorf("%s: link %s: no heading with that anchor in %s", name, target, dest)
+			}
+		}
+	}
+	if n < 20 {
+		t.Errorf("%d relative links found in README.md and docs/, want at least 20", n)
+	}
+}
+
+// headingAnchors returns the anchors GitHub gives the headings of a
+// Markdown text (outside fenced blocks): lower case, spaces as hyphens,
+// punctuation other than - and _ left out.
+func headingAnchors(text string) []string {
+	var out []string
+	fenced := false
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, "```") {
+			fenced = !fenced
+		}
+		if fenced || !strings.HasPrefix(l, "#") {
+			continue
+		}
+		title := strings.TrimSpace(strings.TrimLeft(l, "#"))
+		var b strings.Builder
+		for _, r := range strings.ToLower(title) {
+			switch {
+			case r == ' ':
+				b.WriteByte('-')
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+				b.WriteRune(r)
+			}
+		}
+		out = append(out, b.String())
 	}
 	return out
 }
