@@ -35,6 +35,12 @@ build:
 	CGO_ENABLED=$(CGO_ENABLED) $(GO) build -trimpath -ldflags "$(STRIP_FLAGS) $(LDFLAGS)" -o bin/demo-upstream ./cmd/demo-upstream
 	CGO_ENABLED=$(CGO_ENABLED) $(GO) build -trimpath -ldflags "$(STRIP_FLAGS) $(LDFLAGS)" -o bin/demo-grpc ./cmd/demo-grpc
 
+# docs/config-reference.md from the config types' doc comments; a test in
+# internal/configdoc fails when the checked-in file differs.
+.PHONY: docs
+docs:
+	$(GO) run ./internal/configdoc -o docs/config-reference.md
+
 # What configs/publish.yaml publishes to, made on the local brokers.
 .PHONY: demo-brokers
 demo-brokers:

@@ -7,11 +7,11 @@ import (
 	"testing"
 )
 
-// rangedField is a field with a range tag, by the key the README's table
-// gives it ("routes[].upstream.timeout").
+// rangedField is a field with a range tag, by the key the Keys table of
+// docs/config.md gives it ("routes[].upstream.timeout").
 type rangedField struct {
 	key  string
-	text string // the range as the README writes it: "`1ms`–`1h`"
+	text string // the range as the table writes it: "`1ms`–`1h`"
 }
 
 // rangedFields lists every field with a range tag, each at the first key
@@ -62,11 +62,11 @@ func rangedFields(t reflect.Type, key string, seen map[string]bool, out *[]range
 	}
 }
 
-// TestREADMERanges checks that the README's key table states the range of
-// every setting that has one, in the row of its key (or of the key's
-// parent, for list items such as targets[].weight).
+// TestREADMERanges checks that the key table of docs/config.md states the
+// range of every setting that has one, in the row of its key (or of the
+// key's parent, for list items such as targets[].weight).
 func TestREADMERanges(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
+	readme, err := os.ReadFile("../docs/config.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,9 +101,9 @@ func TestREADMERanges(t *testing.T) {
 		}
 		switch {
 		case !ok:
-			t.Errorf("%s: no row in the README's key table", f.key)
+			t.Errorf("%s: no row in the key table of docs/config.md", f.key)
 		case !strings.Contains(row, f.text):
-			t.Errorf("%s: the README's row does not state the range %s:\n%s", f.key, f.text, row)
+			t.Errorf("%s: the row of docs/config.md does not state the range %s:\n%s", f.key, f.text, row)
 		}
 	}
 }

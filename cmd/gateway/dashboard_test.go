@@ -24,6 +24,9 @@ const (
 	dashboardFile = "../../configs/grafana/gateway-dashboard.json"
 	alertsFile    = "../../configs/prometheus/gateway-alerts.yml"
 	readmeFile    = "../../README.md"
+	// The pages of docs/ that hold the tables the tests tie to the code.
+	configDoc        = "../../docs/config.md"
+	observabilityDoc = "../../docs/observability.md"
 )
 
 // exported is the set of metric families the gateway exports, and which of
@@ -87,7 +90,7 @@ func (r recorder) MustRegister(cs ...prometheus.Collector) {
 // those without series until a route of their kind serves (breakers,
 // discovery, bridges): metrics.New is where the gateway registers them
 // all. A gateway built in-process confirms that what it serves on /metrics
-// is among them, and the README's Metrics table must list exactly the
+// is among them, and the Metrics table of docs/observability.md must list exactly the
 // gateway_ ones.
 func exportedMetrics(t *testing.T) exported {
 	t.Helper()
@@ -136,32 +139,32 @@ routes:
 		t.Error("/metrics lacks gateway_build_info with its commit and version labels")
 	}
 
-	// The README's Metrics table is the contract.
+	// The Metrics table of docs/observability.md is the contract.
 	documented := readmeMetrics(t)
 	for name := range documented {
 		if !rec.names[name] {
-			t.Errorf("README Metrics table lists %s, which the gateway does not export", name)
+			t.Errorf("docs/observability.md Metrics table lists %s, which the gateway does not export", name)
 		}
 	}
 	for name := range rec.names {
 		if strings.HasPrefix(name, "gateway_") && !documented[name] {
-			t.Errorf("the gateway exports %s, which the README Metrics table does not list", name)
+			t.Errorf("the gateway exports %s, which the docs/observability.md Metrics table does not list", name)
 		}
 	}
 	return rec.exported
 }
 
-// readmeMetrics returns the names in the first column of the README's
-// Metrics table.
+// readmeMetrics returns the names in the first column of the Metrics
+// table of docs/observability.md.
 func readmeMetrics(t *testing.T) map[string]bool {
 	t.Helper()
-	b, err := os.ReadFile(readmeFile)
+	b, err := os.ReadFile(observabilityDoc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, section, ok := strings.Cut(string(b), "\n## Metrics\n")
 	if !ok {
-		t.Fatal("README has no Metrics section")
+		t.Fatal("docs/observability.md has no Metrics section")
 	}
 	section, _, _ = strings.Cut(section, "\n## ")
 	names := map[string]bool{}
@@ -176,7 +179,7 @@ func readmeMetrics(t *testing.T) map[string]bool {
 		}
 	}
 	if len(names) == 0 {
-		t.Fatal("README Metrics table lists no metric")
+		t.Fatal("docs/observability.md Metrics table lists no metric")
 	}
 	return names
 }

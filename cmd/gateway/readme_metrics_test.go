@@ -14,10 +14,11 @@ import (
 
 // TestReadmeMetricLabelValues: the values of the labels with a fixed set
 // (upstream error kinds, fallback sources, publish results, reload
-// results, breaker states) that the README's Metrics table lists are the
+// results, breaker states) that the Metrics table of docs/observability.md
+// lists are the
 // ones the gateway exports. The children of these labels are made when a
 // route is built, so a gateway with a route of each kind shows them all;
-// breaker transitions appear as they happen, so there the README must list
+// breaker transitions appear as they happen, so there the table must list
 // at least those seen.
 func TestReadmeMetricLabelValues(t *testing.T) {
 	body, readme := servedMetrics(t)
@@ -39,7 +40,7 @@ func TestReadmeMetricLabelValues(t *testing.T) {
 		documented := readmeMetricValues(t, string(readme), tt.metric)
 		for _, v := range served {
 			if !slices.Contains(documented, v) {
-				t.Errorf("README Metrics table: %s lacks the %s value %q (it lists %q)", tt.metric, tt.label, v, documented)
+				t.Errorf("docs/observability.md Metrics table: %s lacks the %s value %q (it lists %q)", tt.metric, tt.label, v, documented)
 			}
 		}
 		if !tt.exact {
@@ -47,13 +48,13 @@ func TestReadmeMetricLabelValues(t *testing.T) {
 		}
 		for _, v := range documented {
 			if !slices.Contains(served, v) {
-				t.Errorf("README Metrics table: %s lists the %s value %q, which the gateway does not export (it exports %q)", tt.metric, tt.label, v, served)
+				t.Errorf("docs/observability.md Metrics table: %s lists the %s value %q, which the gateway does not export (it exports %q)", tt.metric, tt.label, v, served)
 			}
 		}
 	}
 }
 
-// TestReadmeMetricLabels: the labels column of the README's Metrics table
+// TestReadmeMetricLabels: the labels column of the Metrics table of docs/observability.md
 // names exactly the labels of each metric the gateway serves (with a
 // route of each kind, a publish route and an open breaker).
 func TestReadmeMetricLabels(t *testing.T) {
@@ -85,7 +86,7 @@ func TestReadmeMetricLabels(t *testing.T) {
 		slices.Sort(labels)
 		slices.Sort(documented)
 		if !slices.Equal(labels, documented) {
-			t.Errorf("README Metrics table: %s has the labels %q, the gateway serves %q", metric, documented, labels)
+			t.Errorf("docs/observability.md Metrics table: %s has the labels %q, the gateway serves %q", metric, documented, labels)
 		}
 	}
 }
@@ -108,14 +109,14 @@ func readmeMetricLabels(t *testing.T, readme, metric string) []string {
 		}
 		return out
 	}
-	t.Errorf("README Metrics table has no row for %s", metric)
+	t.Errorf("docs/observability.md Metrics table has no row for %s", metric)
 	return nil
 }
 
 // servedMetrics returns what /metrics serves for a gateway with a route of
 // each kind (proxy with a route breaker and fallbacks, proxy with target
 // breakers, publish), after a failed request on each breaker's route, and
-// the README.
+// docs/observability.md.
 func servedMetrics(t *testing.T) (exposition, readme []byte) {
 	t.Helper()
 	gw := startBridgeGateway(t, `
@@ -146,7 +147,7 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if readme, err = os.ReadFile(readmeFile); err != nil {
+	if readme, err = os.ReadFile(observabilityDoc); err != nil {
 		t.Fatal(err)
 	}
 	return exposition, readme
@@ -170,12 +171,13 @@ func labelValues(exposition []byte, metric, label string) []string {
 }
 
 // readmeMetricValues returns the backticked words of the meaning column
-// of metric's row in the README's Metrics table, outside parentheses.
+// of metric's row in the Metrics table of docs/observability.md, outside
+// parentheses.
 func readmeMetricValues(t *testing.T, readme, metric string) []string {
 	t.Helper()
 	_, section, ok := strings.Cut(readme, "\n## Metrics\n")
 	if !ok {
-		t.Fatal("README has no Metrics section")
+		t.Fatal("docs/observability.md has no Metrics section")
 	}
 	section, _, _ = strings.Cut(section, "\n## ")
 	tick := regexp.MustCompile("`([^`]+)`")
@@ -192,6 +194,6 @@ func readmeMetricValues(t *testing.T, readme, metric string) []string {
 		}
 		return out
 	}
-	t.Fatalf("README Metrics table has no row for %s", metric)
+	t.Fatalf("docs/observability.md Metrics table has no row for %s", metric)
 	return nil
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/fastgate/gateway/config"
 )
 
-// TestReadmeConfigKeys: the README's Keys table lists every key of the
+// TestReadmeConfigKeys: the Keys table of docs/config.md lists every key of the
 // configuration schema (config.Config's yaml tags) and no key the schema
 // lacks. A row may document a key whose value has keys of its own as one
 // (`routes[].upstream.targets`, `routes[].fallback.upstream`).
@@ -23,7 +23,7 @@ func TestReadmeConfigKeys(t *testing.T) {
 	if len(code) < 50 {
 		t.Fatalf("only %d keys found in config.Config", len(code))
 	}
-	b, err := os.ReadFile(readmeFile)
+	b, err := os.ReadFile(configDoc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func TestReadmeConfigKeys(t *testing.T) {
 	}
 	for key := range code {
 		if !slices.ContainsFunc(documented, func(doc string) bool { return covers(doc, key) }) {
-			t.Errorf("README Keys table lacks %s", key)
+			t.Errorf("docs/config.md Keys table lacks %s", key)
 		}
 	}
 	for _, doc := range documented {
@@ -42,7 +42,7 @@ func TestReadmeConfigKeys(t *testing.T) {
 			found = found || covers(doc, key)
 		}
 		if !found {
-			t.Errorf("README Keys table lists %s, which the configuration does not have", doc)
+			t.Errorf("docs/config.md Keys table lists %s, which the configuration does not have", doc)
 		}
 	}
 }
@@ -84,13 +84,13 @@ func schemaKeys(t reflect.Type, prefix string, out map[string]bool) {
 	}
 }
 
-// readmeKeys returns the keys the first column of the README's Keys table
-// names: `a.b.c` / `.d` (+ `.e`) names a.b.c, a.b.d and a.b.e.
+// readmeKeys returns the keys the first column of the Keys table of
+// docs/config.md names: `a.b.c` / `.d` (+ `.e`) names a.b.c, a.b.d and a.b.e.
 func readmeKeys(t *testing.T, readme string) []string {
 	t.Helper()
-	_, section, ok := strings.Cut(readme, "\n### Keys\n")
+	_, section, ok := strings.Cut(readme, "\n## Keys\n")
 	if !ok {
-		t.Fatal("README has no Keys section")
+		t.Fatal("docs/config.md has no Keys section")
 	}
 	section, _, _ = strings.Cut(section, "\n#")
 	tick := regexp.MustCompile("`([^`]+)`")
@@ -112,13 +112,13 @@ func readmeKeys(t *testing.T, readme string) []string {
 		}
 	}
 	if len(keys) < 50 {
-		t.Fatalf("README Keys table lists only %d keys", len(keys))
+		t.Fatalf("docs/config.md Keys table lists only %d keys", len(keys))
 	}
 	return keys
 }
 
-// TestReadmeAdminEndpoints: every endpoint of the README's Admin listener
-// table is served by the admin handler, with its method.
+// TestReadmeAdminEndpoints: every endpoint of the Admin listener table of
+// docs/observability.md is served by the admin handler, with its method.
 func TestReadmeAdminEndpoints(t *testing.T) {
 	gw := startBridgeGateway(t, `
 routes:
@@ -126,13 +126,13 @@ routes:
     match: { path: /hello }
     respond: { body: "hi" }
 `, nil)
-	b, err := os.ReadFile(readmeFile)
+	b, err := os.ReadFile(observabilityDoc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, section, ok := strings.Cut(string(b), "\n## Admin listener\n")
 	if !ok {
-		t.Fatal("README has no Admin listener section")
+		t.Fatal("docs/observability.md has no Admin listener section")
 	}
 	section, _, _ = strings.Cut(section, "\n## ")
 	row := regexp.MustCompile("^\\| `(GET|POST) (/[^` ]*)` \\|")
@@ -158,10 +158,10 @@ routes:
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusMethodNotAllowed || string(body) == "404 page not found\n" {
-			t.Errorf("README Admin listener table: %s %s answers %d %q", m[1], m[2], resp.StatusCode, body)
+			t.Errorf("docs/observability.md Admin listener table: %s %s answers %d %q", m[1], m[2], resp.StatusCode, body)
 		}
 	}
 	if n < 7 {
-		t.Errorf("README Admin listener table: %d endpoints found, want at least 7", n)
+		t.Errorf("docs/observability.md Admin listener table: %d endpoints found, want at least 7", n)
 	}
 }

@@ -31,6 +31,7 @@ var allowed = map[string][]string{
 	"cmd/demo-setup":       {"github.com/nats-io/nats.go", "github.com/rabbitmq/amqp091-go", "github.com/redis/go-redis/v9", "github.com/twmb/franz-go"},
 	"internal/tour":        {},
 	"internal/archtest":    {},
+	"internal/configdoc":   {},
 	"breaker":              {"github.com/sony/gobreaker/v2"},
 	"cache":                {"github.com/maypok86/otter/v2", "github.com/redis/go-redis/v9"},
 	"ratelimit":            {"golang.org/x/time/rate", "github.com/redis/go-redis/v9"},

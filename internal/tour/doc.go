@@ -1,5 +1,5 @@
-// Package tour runs the README's tours (the quick tour, the gRPC tour and
-// the publish tour) against the real binaries, so that the commands the
-// README shows and the answers it prints cannot drift from what the
-// gateway does. It holds tests only.
+// Package tour runs the tours of the documentation (the README's quick
+// tour, docs/grpc.md and docs/publish.md) against the real binaries, so
+// that the commands they show and the answers they print cannot drift from
+// what the gateway does. It holds tests only.
 package tour

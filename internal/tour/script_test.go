@@ -6,30 +6,35 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 )
 
-// A command of a README tour: one shell line (continuations joined) and
+// A command of a tour: one shell line (continuations joined) and
 // the `# ` lines right below it, which say what it prints.
 type command struct {
 	line   string
 	expect []string
-	pos    int // line number in the README
+	pos    string // file:line of the command, as README.md:42
 }
 
-// tourCommands returns the commands of the sh blocks of the README
-// section titled title (a "## " heading).
-func tourCommands(t *testing.T, readme, title string) []command {
+// tourCommands returns the commands of the sh blocks of the section titled
+// title (a "## " heading) of text, the file named file; with no title, of
+// the whole file (a page of docs/ that is one tour).
+func tourCommands(t *testing.T, file, text, title string) []command {
 	t.Helper()
-	_, section, ok := strings.Cut(readme, "\n## "+title+"\n")
-	if !ok {
-		t.Fatalf("README has no section %q", title)
+	section, start := text, 1
+	if title != "" {
+		_, rest, ok := strings.Cut(text, "\n## "+title+"\n")
+		if !ok {
+			t.Fatalf("%s has no section %q", file, title)
+		}
+		start = strings.Count(text[:len(text)-len(rest)], "\n") + 1
+		section, _, _ = strings.Cut(rest, "\n## ")
 	}
-	start := strings.Count(readme[:len(readme)-len(section)], "\n") + 1
-	section, _, _ = strings.Cut(section, "\n## ")
 	var cmds []command
 	inBlock := false
 	last := -1 // index of the command the next # line belongs to
@@ -48,7 +53,7 @@ func tourCommands(t *testing.T, readme, title string) []command {
 				cmds[last].expect = append(cmds[last].expect, strings.TrimPrefix(strings.TrimPrefix(line, "#"), " "))
 			}
 		default:
-			c := command{pos: start + i}
+			c := command{pos: file + ":" + strconv.Itoa(start+i)}
 			for strings.HasSuffix(line, "\\") && i+1 < len(lines) {
 				c.line += strings.TrimSuffix(line, "\\")
 				i++
@@ -270,10 +275,11 @@ func globMatch(pattern, s string) bool {
 	return strings.HasSuffix(s, parts[len(parts)-1])
 }
 
-// readme returns the README's text.
-func readme(t *testing.T) string {
+// readDoc returns the text of file, a path from the repository's root
+// (README.md, docs/grpc.md).
+func readDoc(t *testing.T, file string) string {
 	t.Helper()
-	b, err := os.ReadFile("../../README.md")
+	b, err := os.ReadFile(filepath.Join("../..", file))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,14 +62,19 @@ func TestTourCommands(t *testing.T) {
 		"# the next one", "curl c", "```", "", "```yaml", "curl d", "```",
 		"## Other", "```sh", "curl e", "```", "",
 	}, "\n")
-	got := tourCommands(t, text, "Tour")
+	got := tourCommands(t, "F.md", text, "Tour")
 	if len(got) != 2 {
 		t.Fatalf("%d commands, want 2: %+v", len(got), got)
 	}
-	if got[0].line != "curl -i a   -d b" || !slices.Equal(got[0].expect, []string{"HTTP/1.1 200 OK", "body"}) || got[0].pos != 8 {
+	if got[0].line != "curl -i a   -d b" || !slices.Equal(got[0].expect, []string{"HTTP/1.1 200 OK", "body"}) || got[0].pos != "F.md:8" {
 		t.Errorf("first command %+v", got[0])
 	}
 	if got[1].line != "curl c" || len(got[1].expect) != 0 {
 		t.Errorf("second command %+v", got[1])
+	}
+	// Without a title the whole file is the tour.
+	got = tourCommands(t, "F.md", text, "")
+	if len(got) != 3 || got[0].pos != "F.md:8" || got[2].line != "curl e" || got[2].pos != "F.md:22" {
+		t.Errorf("whole file: %+v", got)
 	}
 }

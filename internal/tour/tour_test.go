@@ -28,17 +28,18 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// The README sections whose sh blocks are tours, and how many of their
+// The tours: the README section or the page of docs/ (the whole page when
+// section is empty) whose sh blocks are a tour, and how many of their
 // commands at least must have answers to check (so that a tour cannot
 // lose its checks unnoticed).
 var tours = []struct {
-	section string
-	checked int
-	setup   func(t *testing.T, r *run)
+	file, section string
+	checked       int
+	setup         func(t *testing.T, r *run)
 }{
-	{section: "A quick tour", checked: 8, setup: quickTour},
-	{section: "gRPC routes", checked: 4},
-	{section: "Publishing to brokers", checked: 5, setup: publishTour},
+	{file: "README.md", section: "A quick tour", checked: 8, setup: quickTour},
+	{file: "docs/grpc.md", checked: 4},
+	{file: "docs/publish.md", checked: 5, setup: publishTour},
 }
 
 // quickTour starts what `make run` (scripts/run.sh) starts: the demo
@@ -48,14 +49,13 @@ func quickTour(t *testing.T, r *run) {
 	r.exec(t, command{line: "bin/gateway run -config configs/gateway.yaml &"})
 }
 
-// TestTour runs every command of the README's tours against the real
+// TestTour runs every command of the tours against the real
 // binaries on free ports (a temporary copy of each configuration with its
-// ports rewritten), and checks the lines the README says they print.
+// ports rewritten), and checks the lines the tours say they print.
 func TestTour(t *testing.T) {
-	text := readme(t)
 	bin := buildBinaries(t)
 	for _, tt := range tours {
-		cmds := tourCommands(t, text, tt.section)
+		cmds := tourCommands(t, tt.file, readDoc(t, tt.file), tt.section)
 		checked := 0
 		for _, c := range cmds {
 			if len(c.expect) > 0 {
@@ -63,9 +63,9 @@ func TestTour(t *testing.T) {
 			}
 		}
 		if checked < tt.checked {
-			t.Errorf("README %q: %d commands with answers, want at least %d", tt.section, checked, tt.checked)
+			t.Errorf("%s %q: %d commands with answers, want at least %d", tt.file, tt.section, checked, tt.checked)
 		}
-		t.Run(tt.section, func(t *testing.T) {
+		t.Run(strings.TrimSpace(tt.file+" "+tt.section), func(t *testing.T) {
 			t.Parallel()
 			r := newRun(t, bin)
 			if tt.setup != nil {
@@ -108,7 +108,7 @@ func buildBinaries(t *testing.T) string {
 // run is one tour: its processes, its ports and its temporary files.
 type run struct {
 	bin, dir string
-	// ports maps each port the README uses to a free one.
+	// ports maps each port the tours use to a free one.
 	ports map[string]string
 	// env is added to the environment of every process.
 	env []string
@@ -122,7 +122,7 @@ type run struct {
 	answers []map[string]any
 }
 
-// readmePorts are the ports of the README's examples.
+// readmePorts are the ports of the tours' examples.
 var readmePorts = []string{"8080", "9901", "9001", "9002", "50051", "50052", "9092"}
 
 func newRun(t *testing.T, bin string) *run {
@@ -151,7 +151,7 @@ func freePort(t *testing.T) string {
 
 var portRE = regexp.MustCompile(`(localhost|127\.0\.0\.1)?:(\d+)\b`)
 
-// rewrite replaces the README's ports by this run's.
+// rewrite replaces the tours' ports by this run's.
 func (r *run) rewrite(s string) string {
 	return portRE.ReplaceAllStringFunc(s, func(m string) string {
 		host, port, _ := strings.Cut(m, ":")
@@ -187,7 +187,7 @@ func (r *run) exec(t *testing.T, c command) {
 	t.Helper()
 	words, err := splitWords(c.line)
 	if err != nil || len(words) == 0 {
-		t.Fatalf("README:%d: %q: %v", c.pos, c.line, err)
+		t.Fatalf("%s: %q: %v", c.pos, c.line, err)
 	}
 	var out []byte
 	switch {
@@ -201,13 +201,13 @@ func (r *run) exec(t *testing.T, c command) {
 		cmd := exec.Command(filepath.Join(r.bin, "gateway"), words[1:]...)
 		cmd.Dir = "../.."
 		if out, err = cmd.CombinedOutput(); err != nil {
-			t.Errorf("README:%d: %s: %v\n%s", c.pos, c.line, err, out)
+			t.Errorf("%s: %s: %v\n%s", c.pos, c.line, err, out)
 		}
 	default:
 		out = r.pipeline(t, c, stages(words))
 	}
 	if missing := matchOutput(r.expected(c), string(out)); len(missing) > 0 {
-		t.Errorf("README:%d: %s\nprinted:\n%s\nlacks the lines:\n%s", c.pos, c.line, out, strings.Join(missing, "\n"))
+		t.Errorf("%s: %s\nprinted:\n%s\nlacks the lines:\n%s", c.pos, c.line, out, strings.Join(missing, "\n"))
 	}
 }
 
@@ -232,22 +232,22 @@ func (r *run) make(t *testing.T, c command, targets []string) {
 			cmd.Env = append(os.Environ(), r.env...)
 			out, err := cmd.CombinedOutput()
 			if err != nil {
-				t.Fatalf("README:%d: demo-setup: %v\n%s", c.pos, err, out)
+				t.Fatalf("%s: demo-setup: %v\n%s", c.pos, err, out)
 			}
 			t.Logf("%s", out)
 		default:
-			t.Fatalf("README:%d: make %s: a target the tour test does not know", c.pos, target)
+			t.Fatalf("%s: make %s: a target the tour test does not know", c.pos, target)
 		}
 	}
 }
 
-// start starts one of the binaries in the background, as the README's
+// start starts one of the binaries in the background, as the tours'
 // "bin/NAME ... &" does, and waits (bounded) until it serves.
 func (r *run) start(t *testing.T, c command, words []string) {
 	t.Helper()
 	name, ok := strings.CutPrefix(words[0], "bin/")
 	if !ok {
-		t.Fatalf("README:%d: %q: only bin/ commands run in the background", c.pos, c.line)
+		t.Fatalf("%s: %q: only bin/ commands run in the background", c.pos, c.line)
 	}
 	args := make([]string, 0, len(words)-1)
 	for i, w := range words[1:] {
@@ -261,7 +261,7 @@ func (r *run) start(t *testing.T, c command, words []string) {
 	cmd.Env = append(os.Environ(), r.env...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("README:%d: %v", c.pos, err)
+		t.Fatalf("%s: %v", c.pos, err)
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
@@ -297,7 +297,7 @@ func (r *run) start(t *testing.T, c command, words []string) {
 			}
 		}
 		if addrs == nil {
-			t.Fatalf("README:%d: %s without -listen", c.pos, name)
+			t.Fatalf("%s: %s without -listen", c.pos, name)
 		}
 		ready = func() bool {
 			for _, a := range addrs {
@@ -314,11 +314,11 @@ func (r *run) start(t *testing.T, c command, words []string) {
 	for !ready() {
 		select {
 		case <-exited:
-			t.Fatalf("README:%d: %s exited:\n%s", c.pos, name, out.String())
+			t.Fatalf("%s: %s exited:\n%s", c.pos, name, out.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("README:%d: %s not serving after 30s:\n%s", c.pos, name, out.String())
+			t.Fatalf("%s: %s not serving after 30s:\n%s", c.pos, name, out.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -332,30 +332,30 @@ func (r *run) pipeline(t *testing.T, c command, st [][]string) []byte {
 	if h := st[0]; len(h) == 4 && h[0] == "head" && h[1] == "-c" && h[3] == "/dev/zero" {
 		n, err := strconv.Atoi(h[2])
 		if err != nil {
-			t.Fatalf("README:%d: %v", c.pos, err)
+			t.Fatalf("%s: %v", c.pos, err)
 		}
 		stdin = make([]byte, n)
 		st = st[1:]
 	}
 	if len(st[0]) == 0 || st[0][0] != "curl" {
-		t.Fatalf("README:%d: %q: a command the tour test does not know", c.pos, c.line)
+		t.Fatalf("%s: %q: a command the tour test does not know", c.pos, c.line)
 	}
 	out, status, err := r.curl(st[0][1:], stdin)
 	if err != nil {
-		t.Fatalf("README:%d: %s: %v", c.pos, c.line, err)
+		t.Fatalf("%s: %s: %v", c.pos, c.line, err)
 	}
 	if len(c.expect) == 0 && status >= 400 {
-		t.Errorf("README:%d: %s: status %d\n%s", c.pos, c.line, status, out)
+		t.Errorf("%s: %s: status %d\n%s", c.pos, c.line, status, out)
 	}
 	for _, f := range st[1:] {
 		if out, err = filter(f, out); err != nil {
-			t.Fatalf("README:%d: %v", c.pos, err)
+			t.Fatalf("%s: %v", c.pos, err)
 		}
 	}
 	return out
 }
 
-// curl does what curl does with the options the README uses (-i, -s, -X,
+// curl does what curl does with the options the tours use (-i, -s, -X,
 // -H, -d, --data-binary, @- for stdin) and returns what it prints.
 func (r *run) curl(args []string, stdin []byte) ([]byte, int, error) {
 	var method, url string
