@@ -14,7 +14,7 @@
 # and /debug/pprof cannot be reached from outside. Mount your own over
 # /etc/gateway/gateway.yaml (or the directory); to scrape /metrics from
 # outside, give it `admin: ":9901"` with `admin_auth: { token_file: ... }`
-# (see the README's Admin listener section). The gateway writes no file
+# (see docs/observability.md, Admin listener). The gateway writes no file
 # unless discovery.state_file names one: put it under /tmp (a tmpfs with
 # --read-only) or on a volume.
 #

@@ -11,7 +11,7 @@ import (
 // field: range:"MIN,MAX" in the field's own unit (a duration, a size or a
 // count or a share), both ends allowed; range:"MIN,MAX,zero" also allows 0, which
 // such a field reads as "off" or "the default". The validator checks every
-// tagged field of the configuration against it, and the README's key
+// tagged field of the configuration against it, and docs/config.md's key
 // table states the same ranges (TestREADMERanges holds them together).
 
 // bounds is a parsed range tag.

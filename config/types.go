@@ -65,7 +65,7 @@ type Config struct {
 	// Brokers are the message brokers that publish routes send to, by
 	// name. Default: none.
 	Brokers map[string]*Broker `yaml:"brokers"`
-	// Routes are matched by the router; see the README for precedence.
+	// Routes are matched by the router; see docs/routing.md for precedence.
 	Routes []Route `yaml:"routes"`
 
 	file     string              // the name given to Load or Parse

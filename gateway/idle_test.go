@@ -20,7 +20,7 @@ import (
 // streaming on, fasthttp keeps each connection's read buffer
 // (server.max_header_bytes, 8 KiB) between requests, and the connection's
 // goroutine keeps an 8 KiB stack. Without streaming it measures about
-// 10 KiB. The README states the figure.
+// 10 KiB. docs/performance.md states the figure.
 func TestIdleConnectionMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("opens many connections")

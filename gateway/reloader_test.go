@@ -14,7 +14,7 @@ import (
 )
 
 // TestConfigCatchAllAndExtensionMethods loads a config with a catch-all
-// template and extension methods, as the README documents them, and sends
+// template and extension methods, as docs/routing.md documents them, and sends
 // requests through the gateway.
 func TestConfigCatchAllAndExtensionMethods(t *testing.T) {
 	up := startUpstream(t, func(ctx *fasthttp.RequestCtx) {

@@ -5,5 +5,5 @@
 // The gateway answers a publish with a 2xx only after Publish returned a
 // nil error, so an adapter returns nil only once its broker confirmed the
 // message (or, for brokers that cannot confirm, once the message left for
-// the broker, as its README section states).
+// the broker, as docs/publish.md states).
 package broker
