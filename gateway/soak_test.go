@@ -89,9 +89,14 @@ func resetUpstream(t *testing.T) string {
 
 // TestSoak mixes good traffic with hostile requests for GATEWAY_SOAK (e.g.
 // "10m"; `make soak` runs it) and checks that every good request is
-// answered right and that goroutines and heap stay flat. It is long by
+// answered right and that goroutines and heap stay flat. Beside it, on
+// Linux, a gateway in a child process with a low open-file limit runs out
+// of descriptors every few seconds (soak_fd_linux_test.go). It is long by
 // design and does not run in make test.
 func TestSoak(t *testing.T) {
+	if soakFDChild() {
+		return
+	}
 	d, err := time.ParseDuration(os.Getenv("GATEWAY_SOAK"))
 	if err != nil {
 		t.Skip("set GATEWAY_SOAK to a duration (make soak runs 10m)")
@@ -100,6 +105,13 @@ func TestSoak(t *testing.T) {
 		// The client address the upstream is told, which good clients
 		// try to forge.
 		h := &ctx.Request.Header
+		if strings.HasPrefix(string(ctx.Path()), "/slow/") {
+			// Read the body as a real service would, so that a slow one
+			// holds the upstream connection.
+			if body := ctx.RequestBodyStream(); body != nil {
+				_, _ = io.Copy(io.Discard, body)
+			}
+		}
 		if len(h.Peek("True-Client-IP")) > 0 {
 			ctx.SetBodyString("forged True-Client-IP")
 			return
@@ -116,14 +128,20 @@ routes:
     match: { path_prefix: /guarded/ }
     upstream: { targets: ["{UP1}"], retries: 0 }
     circuit_breaker: { consecutive_failures: 5, open_for: 1m }
+  - name: slow
+    match: { path_prefix: /slow/ }
+    upstream: { targets: ["{UP1}"], max_conns: 4, body_idle_timeout: 500ms }
   - { name: reset, match: { path_prefix: /reset/ }, upstream: { targets: ["{UP2}"], retries: 0 } }
   - { name: limited, match: { path: /limited }, rate_limit: { rate: 100/s, burst: 10 }, respond: { body: "ok" } }
   - { name: all, match: { path_prefix: / }, upstream: { targets: ["{UP1}"] } }
 `, up, resetUpstream(t))
 
 	var good, bad, wrong, hostile atomic.Int64
+	var reset502, resetCut atomic.Int64 // answers to the mid-body resets
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	fds := startFDSoak(t, up)
+	wg.Go(func() { fds.run(t, stop) })
 	for w := range 4 { // good clients on keep-alive connections
 		wg.Go(func() {
 			c := &fasthttp.Client{MaxConnsPerHost: 4}
@@ -134,8 +152,11 @@ routes:
 				default:
 				}
 				path := "/api/" + string(rune('a'+w)) + "/" + itoa3(i%1000)
-				if w == 0 {
+				switch w {
+				case 0:
 					path = "/guarded/" + itoa3(i%1000)
+				case 1:
+					path = "/slow/" + itoa3(i%1000)
 				}
 				var req fasthttp.Request
 				var resp fasthttp.Response
@@ -171,6 +192,16 @@ routes:
 				status, _ := bufio.NewReader(c).ReadString('\n')
 				c.Close()
 				hostile.Add(1)
+				if strings.HasPrefix(raw, "GET /reset/") {
+					switch {
+					case strings.HasPrefix(status, "HTTP/1.1 502"):
+						reset502.Add(1)
+					case status == "":
+						resetCut.Add(1) // streamed and cut off: counted as aborted
+					default:
+						t.Errorf("a mid-body upstream reset answered %q, want 502 or a closed connection", strings.TrimSpace(status))
+					}
+				}
 				if strings.HasPrefix(status, "HTTP/1.1 2") {
 					bad.Add(1)
 					t.Errorf("hostile request answered %q: %q", strings.TrimSpace(status), raw[:min(len(raw), 60)])
@@ -197,32 +228,20 @@ routes:
 			time.Sleep(10 * time.Millisecond)
 		}
 	})
-	wg.Go(func() { // a slow body: one chunk every 100 ms until read_timeout
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			c, err := net.DialTimeout("tcp", gw.addr, 2*time.Second)
-			if err != nil {
-				continue
-			}
-			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-			_, err = io.WriteString(c, "POST /api/slow HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
-			for n := 0; err == nil && n < 30; n++ {
+	var slowCut, slowRefused atomic.Int64
+	for range 4 { // slow bodies: more than the slow route lets stream at once
+		wg.Go(func() {
+			for {
 				select {
 				case <-stop:
-					n = 30
-					continue
-				case <-time.After(100 * time.Millisecond):
+					return
+				default:
 				}
-				_, err = io.WriteString(c, "1\r\na\r\n")
+				slowBody(t, gw.addr, stop, &slowCut, &slowRefused)
+				hostile.Add(1)
 			}
-			c.Close()
-			hostile.Add(1)
-		}
-	})
+		})
+	}
 
 	sample := func() (goroutines int, heap uint64) {
 		runtime.GC()
@@ -241,18 +260,81 @@ routes:
 	}
 	close(stop)
 	wg.Wait()
-	t.Logf("%d good requests, %d hostile; goroutines %d → max %d, heap %d KiB → max %d KiB",
-		good.Load(), hostile.Load(), g0, maxG, h0>>10, maxH>>10)
+	t.Logf("%d good requests, %d hostile (%d slow bodies cut, %d refused); goroutines %d → max %d, heap %d KiB → max %d KiB",
+		good.Load(), hostile.Load(), slowCut.Load(), slowRefused.Load(), g0, maxG, h0>>10, maxH>>10)
+	fds.report(t)
+	t.Logf("mid-body resets: %d answered 502, %d cut off", reset502.Load(), resetCut.Load())
+	checkSoakMetrics(t, gw, resetCut.Load())
 	if wrong.Load() != 0 {
 		t.Errorf("%d good requests answered wrongly", wrong.Load())
 	}
 	if good.Load() == 0 || hostile.Load() == 0 {
 		t.Fatal("no traffic")
 	}
+	if slowCut.Load() == 0 {
+		t.Error("no slow body was cut off with 408")
+	}
 	if maxG > g0+50 {
 		t.Errorf("goroutines grew from %d to %d", g0, maxG)
 	}
 	if maxH > 2*h0+16<<20 {
 		t.Errorf("heap grew from %d KiB to %d KiB", h0>>10, maxH>>10)
+	}
+}
+
+// slowBody trickles a chunked body to the slow route, one chunk every
+// 100 ms (within its body_idle_timeout) for a second, then stalls: the
+// gateway must cut it off with 408, or refuse it with 503 when the route
+// already streams as many bodies as it allows.
+func slowBody(t *testing.T, addr string, stop <-chan struct{}, cut, refused *atomic.Int64) {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	_, err = io.WriteString(c, "POST /slow/body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for n := 0; err == nil && n < 10; n++ {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		_, err = io.WriteString(c, "1\r\na\r\n")
+	}
+	status, _ := bufio.NewReader(c).ReadString('\n')
+	switch {
+	case strings.HasPrefix(status, "HTTP/1.1 408"):
+		cut.Add(1)
+	case strings.HasPrefix(status, "HTTP/1.1 503"):
+		refused.Add(1)
+	case strings.HasPrefix(status, "HTTP/1.1 2"):
+		t.Errorf("a stalled body was answered %q", strings.TrimSpace(status))
+	}
+}
+
+// checkSoakMetrics checks that the faults the soak sends were seen as
+// what they are: the client faults as the client's, leaving the guarded
+// route's breaker closed, and the mid-body resets as the upstream's,
+// each of the cut ones counted as aborted.
+func checkSoakMetrics(t *testing.T, gw *testGateway, resetCut int64) {
+	for _, series := range []string{
+		`gateway_client_errors_total{kind="malformed",route="guarded"}`,
+		`gateway_client_errors_total{kind="disconnect",route="guarded"}`,
+		`gateway_upstream_errors_total{kind="reset",route="reset"}`,
+	} {
+		if v := gw.metric(t, series); v <= 0 {
+			t.Errorf("%s = %g, want > 0", series, v)
+		}
+	}
+	if resetCut > 0 {
+		if v := gw.metric(t, `gateway_requests_total{code="aborted",method="GET",route="reset"}`); v < float64(resetCut) {
+			t.Errorf("%d mid-body resets cut off, %g counted as aborted", resetCut, v)
+		}
+	}
+	if v := gw.metric(t, `gateway_breaker_state{route="guarded"}`); v != 0 {
+		t.Errorf("the guarded route's breaker is in state %g after client faults, want 0 (closed)", v)
 	}
 }
