@@ -32,6 +32,9 @@ type snapshot struct {
 	// brokers are the connections of the declared brokers, held while
 	// the snapshot serves.
 	brokers []*brokerConn
+	// pending lists the settings of the loaded file that wait for a
+	// restart; cfg holds their running values.
+	pending []string
 }
 
 // buildSnapshot compiles cfg. Routes of prev whose settings did not change
