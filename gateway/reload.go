@@ -195,10 +195,10 @@ func diffConfigs(old, next *config.Config) ReloadResult {
 		switch {
 		case !ok:
 			res.Added = append(res.Added, r.Name)
-		case reflect.DeepEqual(o, r):
+		case routeKey(o, old) == routeKey(r, next):
 			res.Unchanged++
 		default:
-			res.Changed[r.Name] = changedFields(o, r)
+			res.Changed[r.Name] = routeChanges(o, r, old, next)
 		}
 	}
 	for _, r := range old.Routes {
