@@ -8,11 +8,11 @@ import "time"
 type Config struct {
 	// Listen is the address of the proxy listener. Default ":8080".
 	// Changing it needs a restart.
-	Listen string `yaml:"listen"`
+	Listen string `yaml:"listen" reload:"restart"`
 	// Admin is the address of the admin listener (/metrics, /healthz,
 	// /readyz, /-/config, /-/routes). Default "127.0.0.1:9901". The value
 	// "off" disables the admin listener.
-	Admin string `yaml:"admin"`
+	Admin string `yaml:"admin" reload:"restart"`
 	// AdminHosts are more host names (without port) the admin listener
 	// accepts in the Host header of its configuration, reload and debug
 	// endpoints, for a listener reached by name. IP addresses and
@@ -38,7 +38,7 @@ type Config struct {
 	Redis *Redis `yaml:"redis"`
 	// Discovery configures the registries that upstream.service names are
 	// resolved in. Changing it needs a restart.
-	Discovery Discovery `yaml:"discovery"`
+	Discovery Discovery `yaml:"discovery" reload:"restart"`
 	// Include names more files whose routes are appended to Routes, file
 	// after file, after the routes written here. Each entry is a path or a
 	// glob (filepath.Glob syntax: "routes.d/*.yaml"), relative to the
@@ -54,14 +54,14 @@ type Config struct {
 	// Cache sizes the store of fallback copies (routes' fallback.cache).
 	// Default: absent, which stands for the defaults of its fields.
 	// Changing it needs a restart.
-	Cache *Cache `yaml:"cache"`
+	Cache *Cache `yaml:"cache" reload:"restart"`
 	// AccessLog writes one line per request. Default: absent, no access
 	// log. Changing it needs a restart.
-	AccessLog *AccessLog `yaml:"access_log"`
+	AccessLog *AccessLog `yaml:"access_log" reload:"restart"`
 	// Tracing exports spans over OTLP. Default: absent, no export (an
 	// incoming traceparent is still passed on with the gateway's own span
 	// id). Changing it needs a restart.
-	Tracing *Tracing `yaml:"tracing"`
+	Tracing *Tracing `yaml:"tracing" reload:"restart"`
 	// Brokers are the message brokers that publish routes send to, by
 	// name. Default: none.
 	Brokers map[string]*Broker `yaml:"brokers"`
@@ -104,13 +104,13 @@ type AdminEndpoints struct {
 type Server struct {
 	// ReadTimeout bounds reading one request's headers and body from the
 	// client. Default 60s. Zero means the default.
-	ReadTimeout time.Duration `yaml:"read_timeout" range:"100ms,1h"`
+	ReadTimeout time.Duration `yaml:"read_timeout" range:"100ms,1h" reload:"restart"`
 	// WriteTimeout bounds writing one response to the client. Default 60s.
 	// Zero means the default.
-	WriteTimeout time.Duration `yaml:"write_timeout" range:"100ms,1h"`
+	WriteTimeout time.Duration `yaml:"write_timeout" range:"100ms,1h" reload:"restart"`
 	// IdleTimeout closes a keep-alive client connection idle for this
 	// long. Default 60s. Zero means the default.
-	IdleTimeout time.Duration `yaml:"idle_timeout" range:"100ms,1h"`
+	IdleTimeout time.Duration `yaml:"idle_timeout" range:"100ms,1h" reload:"restart"`
 	// DrainTimeout is how long a shutdown waits for in-flight requests
 	// before exiting, counted after ShutdownDelay: past it the process
 	// exits whatever is still running. Default 30s. Zero means the
@@ -123,7 +123,7 @@ type Server struct {
 	// MaxHeaderBytes is the largest request head (request line plus
 	// headers) accepted; larger ones get 431. Default 8KiB. Zero means the
 	// default.
-	MaxHeaderBytes ByteSize `yaml:"max_header_bytes" range:"1KiB,64KiB"`
+	MaxHeaderBytes ByteSize `yaml:"max_header_bytes" range:"1KiB,64KiB" reload:"restart"`
 	// MaxURILength is the longest request target (path and query, as the
 	// client sent it) accepted, in bytes; longer ones get 414. The whole
 	// head must still fit max_header_bytes (431 otherwise). Default 4KiB.
@@ -137,13 +137,13 @@ type Server struct {
 	MaxBodySize ByteSize `yaml:"max_body_size" range:"1B,64GiB"`
 	// MaxConnsPerIP limits concurrent client connections from one IP.
 	// Default 0: no limit.
-	MaxConnsPerIP int `yaml:"max_conns_per_ip" range:"0,1000000"`
+	MaxConnsPerIP int `yaml:"max_conns_per_ip" range:"0,1000000" reload:"restart"`
 	// Concurrency limits client connections served at once (idle
 	// keep-alive ones included); excess connections get 503. Default 0:
 	// derived from the open-file limit (three quarters of it less 128,
 	// 64 to 256Ki), so that clients cannot take the descriptors upstream
 	// connections need.
-	Concurrency int `yaml:"concurrency" range:"0,10000000"`
+	Concurrency int `yaml:"concurrency" range:"0,10000000" reload:"restart"`
 }
 
 // Route is one entry of the route table.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -173,13 +174,21 @@ func writeText(w http.ResponseWriter, status int, body string) {
 	_, _ = w.Write([]byte(body))
 }
 
+// serveConfig shows the configuration in effect: a setting that needs a
+// restart keeps its running value, and a comment on the first line names
+// those whose new value waits for one.
 func (g *Gateway) serveConfig(w http.ResponseWriter, _ *http.Request) {
-	out, err := g.current.Load().cfg.Redacted()
+	snap := g.current.Load()
+	out, err := snap.cfg.Redacted()
 	if err != nil {
 		writeText(w, http.StatusInternalServerError, err.Error()+"\n")
 		return
 	}
 	w.Header().Set("Content-Type", "application/yaml")
+	if len(snap.pending) > 0 {
+		_, _ = w.Write([]byte("# pending a restart (the file sets other values; shown are those in effect): " +
+			strings.Join(snap.pending, ", ") + "\n"))
+	}
 	_, _ = w.Write(out)
 }
 

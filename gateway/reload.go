@@ -19,7 +19,8 @@ type ReloadResult struct {
 	Applied bool `json:"applied"`
 	// DryRun is true when nothing was applied on purpose.
 	DryRun bool `json:"dry_run,omitempty"`
-	// Hash identifies the configuration that was loaded.
+	// Hash identifies the configuration that serves (or would): the one
+	// loaded, with restart-only settings at their running values.
 	Hash string `json:"hash,omitempty"`
 	// Added, Removed and Changed list route names; Changed maps each
 	// changed route to the settings that differ.
@@ -30,7 +31,8 @@ type ReloadResult struct {
 	// Settings lists top-level settings that changed and take effect now.
 	Settings []string `json:"settings,omitempty"`
 	// RestartNeeded lists settings that changed but keep their old value
-	// until the process restarts.
+	// until the process restarts: those tagged reload:"restart" in the
+	// config types, and redis once its client is in use.
 	RestartNeeded []string `json:"restart_needed,omitempty"`
 	// Errors lists every problem of a configuration that was refused.
 	Errors []string `json:"errors,omitempty"`
@@ -63,7 +65,8 @@ type reloadState struct {
 // current one, routes whose settings did not change are carried over with
 // their state, and one pointer swap makes it serve. Requests in flight
 // finish on the configuration they started with; routes that left are
-// closed once their last request is done. On error nothing changes.
+// closed once their last request is done. Restart-only settings keep
+// their running values (cfg.InEffect). On error nothing changes.
 func (g *Gateway) Apply(cfg *config.Config) (ReloadResult, error) {
 	g.reload.mu.Lock()
 	defer g.reload.mu.Unlock()
@@ -71,17 +74,15 @@ func (g *Gateway) Apply(cfg *config.Config) (ReloadResult, error) {
 		return ReloadResult{}, errors.New("gateway: shut down")
 	}
 	old := g.current.Load()
-	next, err := buildSnapshot(cfg, g.deps, old)
-	res := diffConfigs(old.cfg, cfg)
-	if g.deps.redisChanged(cfg.Redis) {
-		res.RestartNeeded = append(res.RestartNeeded, "redis")
-	}
+	res, eff := g.plan(old.cfg, cfg)
+	next, err := buildSnapshot(eff, g.deps, old)
 	if err != nil {
 		g.metrics.ConfigRejected()
 		res.Errors = errorLines(err)
 		return res, err
 	}
 	res.Hash = next.hash
+	next.pending = res.RestartNeeded
 	g.current.Store(next)
 	res.Applied = true
 	g.metrics.ConfigApplied(float64(time.Now().Unix()), res.Hash)
@@ -105,9 +106,9 @@ func (g *Gateway) Apply(cfg *config.Config) (ReloadResult, error) {
 // Preview checks cfg as Apply would and says what applying it would
 // change, without changing anything.
 func (g *Gateway) Preview(cfg *config.Config) (ReloadResult, error) {
-	res := diffConfigs(g.current.Load().cfg, cfg)
+	res, eff := g.plan(g.current.Load().cfg, cfg)
 	res.DryRun = true
-	res.Hash = cfg.Hash()
+	res.Hash = eff.Hash()
 	notes, err := CheckWith(cfg, CheckOptions{GRPC: g.deps.grpcCheck})
 	res.Notes = notes
 	if err != nil {
@@ -159,7 +160,27 @@ func (g *Gateway) closeRetiring() {
 	}
 }
 
-// diffConfigs compares two configurations route by route.
+// plan compares the serving configuration old with next (diffConfigs)
+// and returns the configuration that would serve: next with the running
+// values of the settings that need a restart, so that the snapshot's
+// configuration, its hash and /-/config are the ones in effect. Besides
+// the tagged settings, a Redis client already in use keeps its settings.
+func (g *Gateway) plan(old, next *config.Config) (ReloadResult, *config.Config) {
+	res := diffConfigs(old, next)
+	var keep []string
+	if g.deps.redisChanged(next.Redis) {
+		if i := slices.Index(res.Settings, "redis"); i >= 0 {
+			res.Settings = slices.Delete(res.Settings, i, i+1)
+		}
+		res.RestartNeeded = append(res.RestartNeeded, "redis")
+		keep = append(keep, "redis")
+	}
+	eff, _ := next.InEffect(old, keep...)
+	return res, eff
+}
+
+// diffConfigs compares two configurations route by route, and their
+// top-level settings as their reload tags say (config.Changes).
 func diffConfigs(old, next *config.Config) ReloadResult {
 	res := ReloadResult{Changed: map[string][]string{}}
 	before := make(map[string]*config.Route, len(old.Routes))
@@ -174,10 +195,10 @@ func diffConfigs(old, next *config.Config) ReloadResult {
 		switch {
 		case !ok:
 			res.Added = append(res.Added, r.Name)
-		case reflect.DeepEqual(o, r):
+		case routeKey(o, old) == routeKey(r, next):
 			res.Unchanged++
 		default:
-			res.Changed[r.Name] = changedFields(o, r)
+			res.Changed[r.Name] = routeChanges(o, r, old, next)
 		}
 	}
 	for _, r := range old.Routes {
@@ -185,50 +206,7 @@ func diffConfigs(old, next *config.Config) ReloadResult {
 			res.Removed = append(res.Removed, r.Name)
 		}
 	}
-	if old.Listen != next.Listen {
-		res.RestartNeeded = append(res.RestartNeeded, "listen")
-	}
-	if old.Admin != next.Admin {
-		res.RestartNeeded = append(res.RestartNeeded, "admin")
-	}
-	if !reflect.DeepEqual(old.Discovery, next.Discovery) {
-		res.RestartNeeded = append(res.RestartNeeded, "discovery")
-	}
-	srvOld, srvNew := old.Server, next.Server
-	// Per-route defaults and the drain time apply at once; the rest are
-	// the listener's own and fixed when it starts.
-	if srvOld.MaxBodySize != srvNew.MaxBodySize {
-		res.Settings = append(res.Settings, "server.max_body_size")
-	}
-	// These are read per request or at shutdown, from the serving
-	// configuration.
-	for _, f := range []struct {
-		name      string
-		old, next *time.Duration
-	}{
-		{"drain_timeout", &srvOld.DrainTimeout, &srvNew.DrainTimeout},
-		{"shutdown_delay", &srvOld.ShutdownDelay, &srvNew.ShutdownDelay},
-	} {
-		if *f.old != *f.next {
-			res.Settings = append(res.Settings, "server."+f.name)
-		}
-		*f.old, *f.next = 0, 0
-	}
-	if srvOld.MaxURILength != srvNew.MaxURILength {
-		res.Settings = append(res.Settings, "server.max_uri_length")
-	}
-	if srvOld.MaxHeaderCount != srvNew.MaxHeaderCount {
-		res.Settings = append(res.Settings, "server.max_header_count")
-	}
-	srvOld.MaxBodySize, srvNew.MaxBodySize = 0, 0
-	srvOld.MaxURILength, srvNew.MaxURILength = 0, 0
-	srvOld.MaxHeaderCount, srvNew.MaxHeaderCount = 0, 0
-	for _, f := range changedFields(&srvOld, &srvNew) {
-		res.RestartNeeded = append(res.RestartNeeded, "server."+f)
-	}
-	if !slices.Equal(old.TrustedProxies, next.TrustedProxies) {
-		res.Settings = append(res.Settings, "trusted_proxies")
-	}
+	res.Settings, res.RestartNeeded = config.Changes(old, next)
 	if len(res.Changed) == 0 {
 		res.Changed = nil
 	}

@@ -32,6 +32,9 @@ type snapshot struct {
 	// brokers are the connections of the declared brokers, held while
 	// the snapshot serves.
 	brokers []*brokerConn
+	// pending lists the settings of the loaded file that wait for a
+	// restart; cfg holds their running values.
+	pending []string
 }
 
 // buildSnapshot compiles cfg. Routes of prev whose settings did not change
@@ -62,10 +65,6 @@ func buildSnapshot(cfg *config.Config, d *deps, prev *snapshot) (_ *snapshot, er
 			d.brokers.releaseAll(s.brokers)
 		}
 	}()
-	// A route can be carried over when its own settings and the
-	// server-wide ones compiled into it are unchanged.
-	sameInputs := prev != nil && prev.cfg.Server.MaxBodySize == cfg.Server.MaxBodySize &&
-		slices.Equal(prev.cfg.TrustedProxies, cfg.TrustedProxies)
 
 	rules := make([]router.Rule, len(cfg.Routes))
 	var errs []error
@@ -78,7 +77,8 @@ func buildSnapshot(cfg *config.Config, d *deps, prev *snapshot) (_ *snapshot, er
 			Path:       rc.Match.Path,
 			PathPrefix: rc.Match.PathPrefix,
 		}
-		if rt := old[rc.Name]; rt != nil && sameInputs && reflect.DeepEqual(&rt.cfg, rc) && sameBroker(prev.cfg, cfg, rc) && !reflected(rc) {
+		// An unchanged route (routeKey) is carried over with its state.
+		if rt := old[rc.Name]; rt != nil && !reflected(rc) && routeKey(&rt.cfg, prev.cfg) == routeKey(rc, cfg) {
 			s.routes = append(s.routes, rt)
 			continue
 		}
@@ -225,16 +225,6 @@ func (s *snapshot) closeExcept(prev *snapshot, d *deps) {
 // the schema again (its connection is kept).
 func reflected(rc *config.Route) bool { return rc.GRPC != nil && rc.GRPC.Reflection }
 
-// sameBroker reports whether route rc publishes through a broker whose
-// connection settings are the same in prev and cfg (or does not publish).
-func sameBroker(prev, cfg *config.Config, rc *config.Route) bool {
-	if rc.Publish == nil {
-		return true
-	}
-	name := rc.Publish.Broker
-	return prev.Brokers[name].SameConnection(cfg.Brokers[name])
-}
-
 // routeSet returns s's routes as a set; nil for a nil snapshot.
 func (s *snapshot) routeSet() map[*route]bool {
 	if s == nil {
@@ -248,19 +238,62 @@ func (s *snapshot) routeSet() map[*route]bool {
 }
 
 // routeKey identifies everything a compiled route depends on: its own
-// settings and the server-wide ones baked into it, for comparing a
-// configuration with a running gateway's by digest.
+// settings (the content of its body files included) and the top-level
+// ones built into it. It is the one definition of an unchanged route: a
+// reload carries over a route whose key is the same and reports it
+// unchanged, and gateway validate -diff compares keys by digest. A change
+// to a setting that routeChanges names changes the key.
 func routeKey(rc *config.Route, cfg *config.Config) string {
-	b, err := json.Marshal(struct {
+	in := struct {
 		Route   *config.Route
+		Bodies  [2][sha256.Size]byte
 		MaxBody config.ByteSize
 		Trusted []string
-	}{rc, cfg.Server.MaxBodySize, cfg.TrustedProxies})
+		Broker  *config.Broker
+	}{Route: rc, MaxBody: cfg.Server.MaxBodySize, Trusted: cfg.TrustedProxies, Broker: publishedTo(rc, cfg)}
+	if len(in.Trusted) == 0 {
+		in.Trusted = nil
+	}
+	if rc.Respond != nil {
+		in.Bodies[0] = sha256.Sum256(rc.Respond.Content())
+	}
+	if f := rc.Fallback; f != nil && f.Static != nil {
+		in.Bodies[1] = sha256.Sum256(f.Static.Content())
+	}
+	b, err := json.Marshal(in)
 	if err != nil { // plain data: cannot happen; never carry over then
 		return ""
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// routeChanges names what makes route next differ from route old (of the
+// configurations oldCfg and nextCfg): its own fields by their key, and
+// the top-level settings built into it, as routeKey takes them.
+func routeChanges(old, next *config.Route, oldCfg, nextCfg *config.Config) []string {
+	out := changedFields(old, next)
+	if oldCfg.Server.MaxBodySize != nextCfg.Server.MaxBodySize {
+		out = append(out, "server.max_body_size")
+	}
+	if !slices.Equal(oldCfg.TrustedProxies, nextCfg.TrustedProxies) {
+		out = append(out, "trusted_proxies")
+	}
+	if next.Publish != nil && !reflect.DeepEqual(publishedTo(old, oldCfg), publishedTo(next, nextCfg)) {
+		out = append(out, "brokers."+next.Publish.Broker)
+	}
+	return out
+}
+
+// publishedTo returns the connection settings of the broker rc publishes
+// to (Required, which only readiness reads, left out); nil for none.
+func publishedTo(rc *config.Route, cfg *config.Config) *config.Broker {
+	if rc.Publish == nil || cfg.Brokers[rc.Publish.Broker] == nil {
+		return nil
+	}
+	b := *cfg.Brokers[rc.Publish.Broker]
+	b.Required = false
+	return &b
 }
 
 // cfgError prefixes err with the file, line and column of field.
