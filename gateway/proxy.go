@@ -26,10 +26,6 @@ type proxyStep struct {
 	breakers *breaker.Set
 }
 
-// hdrIdempotencyKey marks a request the client may safely send twice:
-// such a request is retried like an idempotent one.
-const hdrIdempotencyKey = "Idempotency-Key"
-
 // scratchSize fits a forwarded-for chain of a few proxies and a rewritten
 // path on the stack; longer values spill to the heap, which is rare.
 const scratchSize = 512
@@ -72,7 +68,7 @@ func (p *proxyStep) attempts(ctx *fasthttp.RequestCtx, start time.Time) error {
 	h := &req.Header
 	deadline := start.Add(p.pool.settings.Timeout)
 	retries := 0
-	if p.pool.retries > 0 && (isIdempotent(h) || p.pool.settings.RetryNonIdempotent || len(h.Peek(hdrIdempotencyKey)) > 0) {
+	if p.pool.retries > 0 && (p.pool.settings.RetryNonIdempotent || upstream.Idempotent(h)) {
 		retries = p.pool.retries
 	}
 	streamed := req.IsBodyStream() // sending it uses it up
@@ -312,17 +308,6 @@ func metricKind(k upstream.Kind) metrics.UpstreamErrorKind {
 	default:
 		return metrics.KindOther
 	}
-}
-
-// isIdempotent reports whether a method may be sent twice (RFC 9110
-// section 9.2.2).
-func isIdempotent(h *fasthttp.RequestHeader) bool {
-	switch string(h.Method()) {
-	case fasthttp.MethodGet, fasthttp.MethodHead, fasthttp.MethodPut,
-		fasthttp.MethodDelete, fasthttp.MethodOptions, fasthttp.MethodTrace:
-		return true
-	}
-	return false
 }
 
 // rewriteURI sets the request line's target for the upstream: the path
