@@ -58,7 +58,7 @@ func FuzzPrepareRequest(f *testing.F) {
 		if !bytes.HasPrefix(path, []byte("/api")) {
 			p.route.stripPrefix = nil
 		}
-		p.prepare(&req, path, peer)
+		p.prepare(&req, path, peer, "http")
 
 		h := &req.Header
 		for _, name := range append(hopByHop[:], "Connection") {

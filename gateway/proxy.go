@@ -31,7 +31,7 @@ type proxyStep struct {
 const scratchSize = 512
 
 func (p *proxyStep) serve(ctx *fasthttp.RequestCtx) error {
-	p.prepare(&ctx.Request, ctx.Path(), peerAddr(ctx))
+	p.prepare(&ctx.Request, ctx.Path(), peerAddr(ctx), schemeOf(ctx))
 	return p.forward(ctx, ctx.Time())
 }
 
@@ -211,8 +211,9 @@ func (p *proxyStep) try(t *target, req *fasthttp.Request, resp *fasthttp.Respons
 
 // prepare turns the client's request into the one sent upstream, in place:
 // path rewritten, hop-by-hop headers gone, forwarded headers and request id
-// set, the route's header rules applied.
-func (p *proxyStep) prepare(req *fasthttp.Request, path []byte, peer netip.Addr) {
+// set, the route's header rules applied. proto is the scheme the client
+// used (see schemeOf).
+func (p *proxyStep) prepare(req *fasthttp.Request, path []byte, peer netip.Addr, proto string) {
 	rt := p.route
 	h := &req.Header
 	var scratch [scratchSize]byte
@@ -224,7 +225,7 @@ func (p *proxyStep) prepare(req *fasthttp.Request, path []byte, peer netip.Addr)
 	// The upstream connection is pooled whatever the client asked for its
 	// own connection.
 	h.ResetConnectionClose()
-	setForwarded(h, f, peer, p.trusted, scratch[:0])
+	setForwarded(h, f, peer, proto, p.trusted, scratch[:0])
 	switch {
 	case f&flagRequestID == 0 || len(h.Peek(hdrRequestID)) == 0:
 		h.SetBytesV(hdrRequestID, appendRequestID(scratch[:0]))
