@@ -31,8 +31,18 @@ type proxyStep struct {
 const scratchSize = 512
 
 func (p *proxyStep) serve(ctx *fasthttp.RequestCtx) error {
-	p.prepare(&ctx.Request, ctx.Path(), peerAddr(ctx), schemeOf(ctx))
+	p.prepareFrom(ctx)
 	return p.forward(ctx, ctx.Time())
+}
+
+// prepareFrom is prepare for the client's own request. It is kept out of
+// serve so that serve's frame, which stays on the stack while the request
+// is forwarded, does not grow: an idle connection's goroutine keeps the
+// stack its deepest request grew.
+//
+//go:noinline
+func (p *proxyStep) prepareFrom(ctx *fasthttp.RequestCtx) {
+	p.prepare(&ctx.Request, ctx.Path(), peerAddr(ctx), schemeOf(ctx))
 }
 
 // forward sends the prepared request to one of the pool's targets, within
