@@ -216,7 +216,7 @@ func (c *Client) Close() error {
 // upstream's Connection: close, or HTTP/1.0 without keep-alive, closes the
 // upstream connection after the response, not the caller's), and the
 // status line's protocol is HTTP/1.1 even for an HTTP/1.0 upstream. Other
-// hop-by-hop headers (Keep-Alive, Upgrade, ...) are left to the caller.
+// hop-by-hop headers ([HopByHop]) are left to the caller.
 //
 // On error resp is reset and the error is one of the package's sentinels.
 // The one retry Do makes by itself: when a connection taken from the idle
