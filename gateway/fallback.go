@@ -336,7 +336,7 @@ func (f *fallback) tryAlternate(ctx *fasthttp.RequestCtx, ran bool) (answered, t
 		return false, false
 	}
 	if !ran {
-		f.alt.prepare(req, ctx.Path(), peerAddr(ctx))
+		f.alt.prepareFrom(ctx)
 	} else if hh := f.alt.pool.settings.HostHeader; hh != "" {
 		req.Header.SetHost(hh)
 	}

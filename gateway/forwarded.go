@@ -62,10 +62,11 @@ func peerAddr(ctx *fasthttp.RequestCtx) netip.Addr {
 // they, and every Forwarded (RFC 7239) and True-Client-IP header, are
 // replaced or removed, never appended to, so a client cannot forge its
 // address: each goes upstream exactly once. X-Real-IP is the client's
-// address as clientAddr decides it, unless a trusted peer sent one. f
+// address as clientAddr decides it, unless a trusted peer sent one.
+// X-Forwarded-Proto is proto, the scheme of the client's connection. f
 // tells which of them the client sent; scratch is a buffer owned by the
 // caller for this request.
-func setForwarded(h *fasthttp.RequestHeader, f headerFlags, peer netip.Addr, t *trustedProxies, scratch []byte) {
+func setForwarded(h *fasthttp.RequestHeader, f headerFlags, peer netip.Addr, proto string, t *trustedProxies, scratch []byte) {
 	trusted := t.contains(peer)
 	buf := scratch[:0]
 	if trusted && f&flagXForwardedFor != 0 {
@@ -91,7 +92,7 @@ func setForwarded(h *fasthttp.RequestHeader, f headerFlags, peer netip.Addr, t *
 		if f&flagXForwardedProto != 0 {
 			h.Del(hdrXForwardedProto)
 		}
-		h.Set(hdrXForwardedProto, "http")
+		h.Set(hdrXForwardedProto, proto)
 	}
 	if !trusted || f&flagXForwardedHost == 0 {
 		if f&flagXForwardedHost != 0 {
@@ -99,6 +100,15 @@ func setForwarded(h *fasthttp.RequestHeader, f headerFlags, peer netip.Addr, t *
 		}
 		h.SetBytesV(hdrXForwardedHost, h.Host())
 	}
+}
+
+// schemeOf returns the scheme of the connection ctx came on: "https" on
+// a TLS connection, whichever listener made it, "http" otherwise.
+func schemeOf(ctx *fasthttp.RequestCtx) string {
+	if ctx.IsTLS() {
+		return "https"
+	}
+	return "http"
 }
 
 // setRealIP writes X-Real-IP, as nginx setups commonly do, and removes

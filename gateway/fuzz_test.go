@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/upstream"
 )
 
 // FuzzPrepareRequest feeds arbitrary requests through the rewriting done
@@ -58,10 +59,10 @@ func FuzzPrepareRequest(f *testing.F) {
 		if !bytes.HasPrefix(path, []byte("/api")) {
 			p.route.stripPrefix = nil
 		}
-		p.prepare(&req, path, peer)
+		p.prepare(&req, path, peer, "http")
 
 		h := &req.Header
-		for _, name := range append(hopByHop[:], "Connection") {
+		for _, name := range upstream.HopByHop() {
 			if v := h.Peek(name); len(v) > 0 {
 				t.Errorf("%s: %q survived", name, v)
 			}

@@ -9,18 +9,9 @@ import (
 	"slices"
 
 	"github.com/valyala/fasthttp"
-)
 
-// hopByHop are the headers of RFC 9110 section 7.6.1 that describe one
-// connection and must not be forwarded, plus the legacy Proxy-Connection
-// and HTTP2-Settings, which belongs to an h2c upgrade (RFC 7540 section
-// 3.2.1) that the gateway never passes on.
-// Transfer-Encoding and Content-Length are framing that fasthttp rewrites
-// itself when it writes the message.
-var hopByHop = [...]string{
-	"Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection",
-	"TE", "Trailer", "Upgrade", "HTTP2-Settings",
-}
+	"github.com/fastgate/gateway/upstream"
+)
 
 // maxConnectionTokens bounds the names taken from a message's Connection
 // headers.
@@ -79,7 +70,7 @@ func isConnection(k []byte) bool {
 type headerFlags uint16
 
 const (
-	flagHopByHop headerFlags = 1 << iota // Connection or any of hopByHop
+	flagHopByHop headerFlags = 1 << iota // any of upstream.HopByHop
 	flagForwarded
 	flagXForwardedFor
 	flagXForwardedProto
@@ -92,16 +83,11 @@ const (
 
 // classifyHeader returns the flag of header name k, or 0.
 func classifyHeader(k []byte) headerFlags {
+	if upstream.IsHopByHop(k) {
+		return flagHopByHop
+	}
 	is := func(name string) bool { return len(k) == len(name) && bytes.EqualFold(k, []byte(name)) }
 	switch len(k) {
-	case 2:
-		if is("TE") {
-			return flagHopByHop
-		}
-	case 7:
-		if is("Upgrade") || is("Trailer") {
-			return flagHopByHop
-		}
 	case 9:
 		if is(hdrForwarded) {
 			return flagForwarded
@@ -109,18 +95,11 @@ func classifyHeader(k []byte) headerFlags {
 		if is(hdrXRealIP) {
 			return flagXRealIP
 		}
-	case 10:
-		if is("Keep-Alive") || is("Connection") {
-			return flagHopByHop
-		}
 	case 12:
 		if is(hdrRequestID) {
 			return flagRequestID
 		}
 	case 14:
-		if is("HTTP2-Settings") {
-			return flagHopByHop
-		}
 		if is(hdrTrueClientIP) {
 			return flagTrueClientIP
 		}
@@ -132,20 +111,9 @@ func classifyHeader(k []byte) headerFlags {
 		if is(hdrXForwardedHost) {
 			return flagXForwardedHost
 		}
-		if is("Proxy-Connection") {
-			return flagHopByHop
-		}
 	case 17:
 		if is(hdrXForwardedProto) {
 			return flagXForwardedProto
-		}
-	case 18:
-		if is("Proxy-Authenticate") {
-			return flagHopByHop
-		}
-	case 19:
-		if is("Proxy-Authorization") {
-			return flagHopByHop
 		}
 	}
 	return 0
@@ -201,8 +169,7 @@ func stripRequestHopByHop(h *fasthttp.RequestHeader) {
 			h.DelBytes(name)
 		}
 	}
-	h.Del(fasthttp.HeaderConnection)
-	for _, name := range hopByHop {
+	for _, name := range upstream.HopByHop() {
 		h.Del(name)
 	}
 }
@@ -220,8 +187,7 @@ func stripResponseHopByHop(h *fasthttp.ResponseHeader) {
 			h.DelBytes(name)
 		}
 	}
-	h.Del(fasthttp.HeaderConnection)
-	for _, name := range hopByHop {
+	for _, name := range upstream.HopByHop() {
 		h.Del(name)
 	}
 }

@@ -26,17 +26,23 @@ type proxyStep struct {
 	breakers *breaker.Set
 }
 
-// hdrIdempotencyKey marks a request the client may safely send twice:
-// such a request is retried like an idempotent one.
-const hdrIdempotencyKey = "Idempotency-Key"
-
 // scratchSize fits a forwarded-for chain of a few proxies and a rewritten
 // path on the stack; longer values spill to the heap, which is rare.
 const scratchSize = 512
 
 func (p *proxyStep) serve(ctx *fasthttp.RequestCtx) error {
-	p.prepare(&ctx.Request, ctx.Path(), peerAddr(ctx))
+	p.prepareFrom(ctx)
 	return p.forward(ctx, ctx.Time())
+}
+
+// prepareFrom is prepare for the client's own request. It is kept out of
+// serve so that serve's frame, which stays on the stack while the request
+// is forwarded, does not grow: an idle connection's goroutine keeps the
+// stack its deepest request grew.
+//
+//go:noinline
+func (p *proxyStep) prepareFrom(ctx *fasthttp.RequestCtx) {
+	p.prepare(&ctx.Request, ctx.Path(), peerAddr(ctx), schemeOf(ctx))
 }
 
 // forward sends the prepared request to one of the pool's targets, within
@@ -72,7 +78,7 @@ func (p *proxyStep) attempts(ctx *fasthttp.RequestCtx, start time.Time) error {
 	h := &req.Header
 	deadline := start.Add(p.pool.settings.Timeout)
 	retries := 0
-	if p.pool.retries > 0 && (isIdempotent(h) || p.pool.settings.RetryNonIdempotent || len(h.Peek(hdrIdempotencyKey)) > 0) {
+	if p.pool.retries > 0 && (p.pool.settings.RetryNonIdempotent || upstream.Idempotent(h)) {
 		retries = p.pool.retries
 	}
 	streamed := req.IsBodyStream() // sending it uses it up
@@ -215,8 +221,9 @@ func (p *proxyStep) try(t *target, req *fasthttp.Request, resp *fasthttp.Respons
 
 // prepare turns the client's request into the one sent upstream, in place:
 // path rewritten, hop-by-hop headers gone, forwarded headers and request id
-// set, the route's header rules applied.
-func (p *proxyStep) prepare(req *fasthttp.Request, path []byte, peer netip.Addr) {
+// set, the route's header rules applied. proto is the scheme the client
+// used (see schemeOf).
+func (p *proxyStep) prepare(req *fasthttp.Request, path []byte, peer netip.Addr, proto string) {
 	rt := p.route
 	h := &req.Header
 	var scratch [scratchSize]byte
@@ -228,7 +235,7 @@ func (p *proxyStep) prepare(req *fasthttp.Request, path []byte, peer netip.Addr)
 	// The upstream connection is pooled whatever the client asked for its
 	// own connection.
 	h.ResetConnectionClose()
-	setForwarded(h, f, peer, p.trusted, scratch[:0])
+	setForwarded(h, f, peer, proto, p.trusted, scratch[:0])
 	switch {
 	case f&flagRequestID == 0 || len(h.Peek(hdrRequestID)) == 0:
 		h.SetBytesV(hdrRequestID, appendRequestID(scratch[:0]))
@@ -312,17 +319,6 @@ func metricKind(k upstream.Kind) metrics.UpstreamErrorKind {
 	default:
 		return metrics.KindOther
 	}
-}
-
-// isIdempotent reports whether a method may be sent twice (RFC 9110
-// section 9.2.2).
-func isIdempotent(h *fasthttp.RequestHeader) bool {
-	switch string(h.Method()) {
-	case fasthttp.MethodGet, fasthttp.MethodHead, fasthttp.MethodPut,
-		fasthttp.MethodDelete, fasthttp.MethodOptions, fasthttp.MethodTrace:
-		return true
-	}
-	return false
 }
 
 // rewriteURI sets the request line's target for the upstream: the path

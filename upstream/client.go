@@ -216,15 +216,14 @@ func (c *Client) Close() error {
 // upstream's Connection: close, or HTTP/1.0 without keep-alive, closes the
 // upstream connection after the response, not the caller's), and the
 // status line's protocol is HTTP/1.1 even for an HTTP/1.0 upstream. Other
-// hop-by-hop headers (Keep-Alive, Upgrade, ...) are left to the caller.
+// hop-by-hop headers ([HopByHop]) are left to the caller.
 //
 // On error resp is reset and the error is one of the package's sentinels.
 // The one retry Do makes by itself: when a connection taken from the idle
 // pool fails before any byte of the response arrived (the upstream closed
 // it while idle), the request is sent once more on a new connection, if it
-// has no body stream and either nothing of it was written or its method is
-// idempotent (GET, HEAD, OPTIONS, TRACE, or an Idempotency-Key header), as
-// Go's net/http transport does. Requests that may not be retried are sent
+// has no body stream and either nothing of it was written or it is
+// [Idempotent], as Go's net/http transport does. Requests that may not be retried are sent
 // only on idle connections that pass a liveness check.
 func (c *Client) Do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
 	// Keep resp's body buffer, if it has one, for this response: a round
@@ -238,7 +237,7 @@ func (c *Client) Do(req *fasthttp.Request, resp *fasthttp.Response, deadline tim
 		return ErrTimeout
 	}
 	replayable := !req.IsBodyStream()
-	idem := replayable && idempotent(req)
+	idem := replayable && Idempotent(&req.Header)
 	pc, err := c.acquire(now, deadline, !idem)
 	if err != nil {
 		return err
@@ -258,14 +257,24 @@ func (c *Client) Do(req *fasthttp.Request, resp *fasthttp.Response, deadline tim
 
 var strHTTP11 = []byte("HTTP/1.1")
 
-// idempotent reports whether req may be sent again after it possibly
-// reached the upstream.
-func idempotent(req *fasthttp.Request) bool {
-	switch string(req.Header.Method()) {
-	case fasthttp.MethodGet, fasthttp.MethodHead, fasthttp.MethodOptions, fasthttp.MethodTrace:
+// hdrIdempotencyKey is the header of draft-ietf-httpapi-idempotency-key-header.
+// The older X-Idempotency-Key does not count: it is not in the draft.
+const hdrIdempotencyKey = "Idempotency-Key"
+
+// Idempotent reports whether a request may be sent again after it may
+// have reached the upstream: its method is idempotent (RFC 9110 section
+// 9.2.2: GET, HEAD, PUT, DELETE, OPTIONS, TRACE) or it carries a
+// non-empty Idempotency-Key header. It is the one rule for both the
+// client's re-send on a stale connection and the gateway's retries on
+// another target; whether the body can be sent again is the caller's
+// concern.
+func Idempotent(h *fasthttp.RequestHeader) bool {
+	switch string(h.Method()) {
+	case fasthttp.MethodGet, fasthttp.MethodHead, fasthttp.MethodPut,
+		fasthttp.MethodDelete, fasthttp.MethodOptions, fasthttp.MethodTrace:
 		return true
 	}
-	return len(req.Header.Peek("Idempotency-Key")) > 0 || len(req.Header.Peek("X-Idempotency-Key")) > 0
+	return len(h.Peek(hdrIdempotencyKey)) > 0
 }
 
 // roundTrip writes req on pc and reads the response head and, if buffered,

@@ -106,6 +106,20 @@ func TestRetryOnlyWhenSafe(t *testing.T) {
 			r.Header.Set("Idempotency-Key", "k1")
 			r.SetBodyString("x")
 		}, want: nil, wantRequests: 3},
+		{desc: "PUT is retried", give: func(r *fasthttp.Request) {
+			r.Header.SetMethod(fasthttp.MethodPut)
+			r.SetBodyString("x")
+		}, want: nil, wantRequests: 3},
+		{desc: "DELETE is retried", give: func(r *fasthttp.Request) { r.Header.SetMethod(fasthttp.MethodDelete) }, want: nil, wantRequests: 3},
+		{desc: "PATCH is not retried", give: func(r *fasthttp.Request) {
+			r.Header.SetMethod(fasthttp.MethodPatch)
+			r.SetBodyString("x")
+		}, want: ErrReset, wantRequests: 2},
+		{desc: "POST with X-Idempotency-Key is not retried", give: func(r *fasthttp.Request) {
+			r.Header.SetMethod(fasthttp.MethodPost)
+			r.Header.Set("X-Idempotency-Key", "k1")
+			r.SetBodyString("x")
+		}, want: ErrReset, wantRequests: 2},
 		{desc: "PUT with consumed body stream is not retried", give: func(r *fasthttp.Request) {
 			r.Header.SetMethod(fasthttp.MethodPut)
 			r.Header.Set("Idempotency-Key", "k1")

@@ -1,5 +1,5 @@
 // Command demo-grpc serves the test.v1.Users gRPC service (the schema in
-// bridge/grpc/grpctest/testdata/users.proto) with server reflection, for
+// bridge/grpcbridge/grpctest/testdata/users.proto) with server reflection, for
 // trying configs/grpc.yaml by hand and for the gRPC load benchmark.
 //
 //	demo-grpc -listen 127.0.0.1:50051
@@ -12,7 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/fastgate/gateway/bridge/grpc/grpctest"
+	"github.com/fastgate/gateway/bridge/grpcbridge/grpctest"
 )
 
 func main() {

@@ -15,8 +15,8 @@ import (
 	"github.com/fastgate/gateway/bridge/broker/kafka"
 	"github.com/fastgate/gateway/bridge/broker/nats"
 	"github.com/fastgate/gateway/bridge/broker/redis"
-	grpcbridge "github.com/fastgate/gateway/bridge/grpc"
-	"github.com/fastgate/gateway/bridge/grpc/grpctest"
+	"github.com/fastgate/gateway/bridge/grpcbridge"
+	"github.com/fastgate/gateway/bridge/grpcbridge/grpctest"
 )
 
 // BenchmarkGRPC compares a JSON to gRPC to JSON round trip through the

@@ -17,7 +17,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
-	grpcbridge "github.com/fastgate/gateway/bridge/grpc"
+	"github.com/fastgate/gateway/bridge/grpcbridge"
 	"github.com/fastgate/gateway/config"
 	"github.com/fastgate/gateway/gateway"
 	"github.com/fastgate/gateway/router"

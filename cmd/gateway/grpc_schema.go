@@ -11,7 +11,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"google.golang.org/grpc"
 
-	grpcbridge "github.com/fastgate/gateway/bridge/grpc"
+	"github.com/fastgate/gateway/bridge/grpcbridge"
 	"github.com/fastgate/gateway/config"
 )
 

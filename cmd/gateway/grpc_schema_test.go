@@ -16,7 +16,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/fastgate/gateway/bridge/grpc/grpctest"
+	"github.com/fastgate/gateway/bridge/grpcbridge/grpctest"
 	"github.com/fastgate/gateway/config"
 	"github.com/fastgate/gateway/gateway"
 )

@@ -11,7 +11,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/fastgate/gateway/bridge/grpc/grpctest"
+	"github.com/fastgate/gateway/bridge/grpcbridge/grpctest"
 	"github.com/fastgate/gateway/discovery/etcd"
 )
 

@@ -16,7 +16,7 @@ import (
 // and docs/ name, with the repository's file that stands in for each.
 var readmeFixtures = map[string]string{
 	// the descriptor set of bin/demo-grpc's schema (test.v1.Users)
-	"users.pb": "../../bridge/grpc/grpctest/testdata/users.pb",
+	"users.pb": "../../bridge/grpcbridge/grpctest/testdata/users.pb",
 	// a bearer token for the admin listener's example
 	"admin-token": "testdata/admin-token",
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"os/exec"
+	"path"
 	"strings"
 	"testing"
 )
@@ -25,31 +26,32 @@ var allowed = map[string][]string{
 	// cmd/gateway names the concrete adapters, and routes the loggers of
 	// the libraries that keep a process-wide one (go-redis, grpc-go,
 	// amqp091) into the gateway's slog handler.
-	"cmd/gateway":          {"config", "gateway", "router", "discovery", "bridge", "github.com/valyala/fasthttp", "github.com/redis/go-redis/v9", "google.golang.org/grpc", "github.com/rabbitmq/amqp091-go"},
-	"cmd/demo-upstream":    {"github.com/valyala/fasthttp"},
-	"cmd/demo-grpc":        {"bridge/grpc/grpctest"},
-	"cmd/demo-setup":       {"github.com/nats-io/nats.go", "github.com/rabbitmq/amqp091-go", "github.com/redis/go-redis/v9", "github.com/twmb/franz-go"},
-	"internal/tour":        {},
-	"internal/archtest":    {},
-	"internal/configdoc":   {},
-	"breaker":              {"github.com/sony/gobreaker/v2"},
-	"cache":                {"github.com/maypok86/otter/v2", "github.com/redis/go-redis/v9"},
-	"ratelimit":            {"golang.org/x/time/rate", "github.com/redis/go-redis/v9"},
-	"tracing":              {"go.opentelemetry.io/otel"},
-	"accesslog":            {},
-	"bridge/broker":        {},
-	"bridge/broker/nats":   {"bridge/broker", "github.com/nats-io/nats.go"},
-	"bridge/broker/amqp":   {"bridge/broker", "github.com/rabbitmq/amqp091-go"},
-	"bridge/broker/kafka":  {"bridge/broker", "github.com/twmb/franz-go"},
-	"bridge/broker/redis":  {"bridge/broker", "github.com/redis/go-redis/v9"},
-	"bridge/grpc":          {"google.golang.org/grpc", "google.golang.org/protobuf", "google.golang.org/genproto"},
-	"internal/testserver":  {},
-	"tracing/tracingtest":  {"go.opentelemetry.io/proto/otlp", "google.golang.org/protobuf"},
-	"bridge/grpc/grpctest": {"bridge/grpc", "google.golang.org/grpc", "google.golang.org/protobuf", "google.golang.org/genproto"},
+	"cmd/gateway":                {"config", "gateway", "router", "discovery", "bridge", "github.com/valyala/fasthttp", "github.com/redis/go-redis/v9", "google.golang.org/grpc", "github.com/rabbitmq/amqp091-go"},
+	"cmd/demo-upstream":          {"github.com/valyala/fasthttp"},
+	"cmd/demo-grpc":              {"bridge/grpcbridge/grpctest"},
+	"cmd/demo-setup":             {"github.com/nats-io/nats.go", "github.com/rabbitmq/amqp091-go", "github.com/redis/go-redis/v9", "github.com/twmb/franz-go"},
+	"internal/tour":              {},
+	"internal/archtest":          {},
+	"internal/configdoc":         {},
+	"breaker":                    {"github.com/sony/gobreaker/v2"},
+	"cache":                      {"github.com/maypok86/otter/v2", "github.com/redis/go-redis/v9"},
+	"ratelimit":                  {"golang.org/x/time/rate", "github.com/redis/go-redis/v9"},
+	"tracing":                    {"go.opentelemetry.io/otel"},
+	"accesslog":                  {},
+	"bridge/broker":              {},
+	"bridge/broker/nats":         {"bridge/broker", "github.com/nats-io/nats.go"},
+	"bridge/broker/amqp":         {"bridge/broker", "github.com/rabbitmq/amqp091-go"},
+	"bridge/broker/kafka":        {"bridge/broker", "github.com/twmb/franz-go"},
+	"bridge/broker/redis":        {"bridge/broker", "github.com/redis/go-redis/v9"},
+	"bridge/grpcbridge":          {"google.golang.org/grpc", "google.golang.org/protobuf", "google.golang.org/genproto"},
+	"internal/testserver":        {},
+	"tracing/tracingtest":        {"go.opentelemetry.io/proto/otlp", "google.golang.org/protobuf"},
+	"bridge/grpcbridge/grpctest": {"bridge/grpcbridge", "google.golang.org/grpc", "google.golang.org/protobuf", "google.golang.org/genproto"},
 }
 
 type pkg struct {
 	ImportPath string
+	Name       string
 	Imports    []string
 	Standard   bool
 }
@@ -70,6 +72,11 @@ func TestImportDirections(t *testing.T) {
 		}
 		seen++
 		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")
+		// A package is named as its directory, so that its call sites
+		// read as its path says.
+		if p.Name != "main" && p.Name != path.Base(p.ImportPath) {
+			t.Errorf("package %s declares package %s: rename one so that they agree", rel, p.Name)
+		}
 		rules, ok := allowed[rel]
 		if !ok {
 			t.Errorf("package %s has no import rule: add it to allowed", rel)

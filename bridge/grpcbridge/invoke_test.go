@@ -7,7 +7,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	grpcbridge "github.com/fastgate/gateway/bridge/grpc"
+	"github.com/fastgate/gateway/bridge/grpcbridge"
 )
 
 func params(kv ...string) []grpcbridge.Param {

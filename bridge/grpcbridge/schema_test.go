@@ -12,8 +12,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
 
-	grpcbridge "github.com/fastgate/gateway/bridge/grpc"
-	"github.com/fastgate/gateway/bridge/grpc/grpctest"
+	"github.com/fastgate/gateway/bridge/grpcbridge"
+	"github.com/fastgate/gateway/bridge/grpcbridge/grpctest"
 )
 
 func TestLoadDescriptorSetErrors(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	grpcbridge "github.com/fastgate/gateway/bridge/grpc"
+	"github.com/fastgate/gateway/bridge/grpcbridge"
 )
 
 func TestInvokeMetadata(t *testing.T) {

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	grpcbridge "github.com/fastgate/gateway/bridge/grpc"
-	"github.com/fastgate/gateway/bridge/grpc/grpctest"
+	"github.com/fastgate/gateway/bridge/grpcbridge"
+	"github.com/fastgate/gateway/bridge/grpcbridge/grpctest"
 )
 
 // callTimeout bounds every call of the tests that does not test a

@@ -8,8 +8,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	grpcbridge "github.com/fastgate/gateway/bridge/grpc"
-	"github.com/fastgate/gateway/bridge/grpc/grpctest"
+	"github.com/fastgate/gateway/bridge/grpcbridge"
+	"github.com/fastgate/gateway/bridge/grpcbridge/grpctest"
 )
 
 // waitFor calls e until ok holds for what the call returned, at most 200

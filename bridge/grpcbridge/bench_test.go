@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	grpcbridge "github.com/fastgate/gateway/bridge/grpc"
+	"github.com/fastgate/gateway/bridge/grpcbridge"
 )
 
 // BenchmarkInvoke measures one JSON -> gRPC -> JSON round trip on

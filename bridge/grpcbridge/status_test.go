@@ -8,8 +8,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	grpcbridge "github.com/fastgate/gateway/bridge/grpc"
-	"github.com/fastgate/gateway/bridge/grpc/grpctest"
+	"github.com/fastgate/gateway/bridge/grpcbridge"
+	"github.com/fastgate/gateway/bridge/grpcbridge/grpctest"
 )
 
 func TestInvokeStatusCodes(t *testing.T) {

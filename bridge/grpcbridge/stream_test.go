@@ -8,7 +8,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	grpcbridge "github.com/fastgate/gateway/bridge/grpc"
+	"github.com/fastgate/gateway/bridge/grpcbridge"
 )
 
 func TestStream(t *testing.T) {
