@@ -13,6 +13,7 @@ import (
 
 	"github.com/fastgate/gateway/config"
 	"github.com/fastgate/gateway/gateway"
+	"github.com/fastgate/gateway/internal/logtest"
 )
 
 // TestPublishNoResponders: a request route whose subject nothing listens
@@ -96,7 +97,7 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out logtest.Buffer
 	log := slog.New(slog.NewJSONHandler(&out, nil))
 	gw, err := gateway.New(cfg, gateway.Options{Logger: log, Brokers: brokerFactory(log)})
 	if err != nil {

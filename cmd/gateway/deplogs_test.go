@@ -1,44 +1,26 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/fastgate/gateway/internal/logtest"
 )
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestDependencyLogsAreJSON: with the gateway's logger in JSON, a dial
 // that go-redis fails is logged as a JSON line through that logger, not
 // as go-redis's own plain line on stderr; grpc-go's and amqp091's lines
 // go the same way.
 func TestDependencyLogsAreJSON(t *testing.T) {
-	var out syncBuffer
+	var out logtest.Buffer
 	log, err := newLogger(&out, "info", "json")
 	if err != nil {
 		t.Fatal(err)

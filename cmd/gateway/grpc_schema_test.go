@@ -19,6 +19,7 @@ import (
 	"github.com/fastgate/gateway/bridge/grpcbridge/grpctest"
 	"github.com/fastgate/gateway/config"
 	"github.com/fastgate/gateway/gateway"
+	"github.com/fastgate/gateway/internal/logtest"
 )
 
 // reflectionRoutes are a reflection route on {ADDR} beside one that does
@@ -47,11 +48,6 @@ func loadConfig(t *testing.T, dir, name, yaml string) *config.Config {
 	return cfg
 }
 
-// count says how often sub appears in the log so far.
-func (s *syncBuffer) count(sub string) int {
-	return strings.Count(s.String(), sub)
-}
-
 const (
 	outageLine = "gRPC schema cannot be fetched"
 	backLine   = "gRPC schema fetched, the route serves again"
@@ -59,7 +55,7 @@ const (
 
 func TestGRPCReflectionServerDownAtStart(t *testing.T) {
 	addr := freeAddr(t)
-	var logs syncBuffer
+	var logs logtest.Buffer
 	backends := &grpcBackends{log: slog.New(slog.NewTextHandler(&logs, nil))}
 	gw := startBridgeGatewayWith(t, strings.ReplaceAll(reflectionRoutes, "{ADDR}", addr), backends)
 
@@ -86,7 +82,7 @@ func TestGRPCReflectionServerDownAtStart(t *testing.T) {
 	if srv.Calls() == 0 {
 		t.Error("the server got no call")
 	}
-	if n, m := logs.count(outageLine), logs.count(backLine); n != 1 || m != 1 {
+	if n, m := logs.Count(outageLine), logs.Count(backLine); n != 1 || m != 1 {
 		t.Errorf("logged the outage %d times and its end %d times, want once each", n, m)
 	}
 }
@@ -95,7 +91,7 @@ func TestGRPCReflectionServerDownDuringReload(t *testing.T) {
 	srv := grpctest.Start(t, grpctest.Options{Reflection: grpctest.ReflectionV1})
 	addr := srv.Addr
 	yaml := strings.ReplaceAll(reflectionRoutes, "{ADDR}", addr)
-	var logs syncBuffer
+	var logs logtest.Buffer
 	backends := &grpcBackends{log: slog.New(slog.NewTextHandler(&logs, nil))}
 	gw := startBridgeGatewayWith(t, yaml, backends)
 	if resp := gw.do(t, "GET", "/v1/users/7", nil, ""); resp.StatusCode() != 200 {
@@ -124,7 +120,7 @@ func TestGRPCReflectionServerDownDuringReload(t *testing.T) {
 	if got := gw.metric(t, `gateway_grpc_schema_ready{route="get-user"}`); got != 1 {
 		t.Errorf("gateway_grpc_schema_ready = %v, want 1 (schema kept)", got)
 	}
-	if n := logs.count(outageLine); n != 1 {
+	if n := logs.Count(outageLine); n != 1 {
 		t.Errorf("the outage logged %d times over two reloads, want once", n)
 	}
 
@@ -249,7 +245,7 @@ func TestGRPCDryRunAgreesWithReload(t *testing.T) {
 // when that fetch succeeds, the removed route's gauge stays gone.
 func TestGRPCReflectionRemovedRouteLeavesNoSeries(t *testing.T) {
 	addr := freeAddr(t)
-	var logs syncBuffer
+	var logs logtest.Buffer
 	gw := startBridgeGatewayWith(t, strings.ReplaceAll(reflectionRoutes, "{ADDR}", addr),
 		&grpcBackends{log: slog.New(slog.NewTextHandler(&logs, nil))})
 	const series = `gateway_grpc_schema_ready{route="get-user"}`
@@ -264,7 +260,7 @@ func TestGRPCReflectionRemovedRouteLeavesNoSeries(t *testing.T) {
 		t.Fatalf("%s = %v after the route left, want no series", series, got)
 	}
 	grpctest.Start(t, grpctest.Options{Addr: addr, Reflection: grpctest.ReflectionV1})
-	waitFor(t, "the retiring route fetching its schema", func() bool { return logs.count(backLine) == 1 })
+	waitFor(t, "the retiring route fetching its schema", func() bool { return logs.Count(backLine) == 1 })
 	if got := gw.metric(t, series); got != -1 {
 		t.Errorf("%s = %v after the removed route fetched its schema, want no series", series, got)
 	}

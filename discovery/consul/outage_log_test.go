@@ -1,57 +1,20 @@
 package consul
 
 import (
-	"bytes"
-	"encoding/json"
 	"log/slog"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/fastgate/gateway/discovery"
+	"github.com/fastgate/gateway/internal/logtest"
 )
-
-// jsonLog collects a logger's JSON lines, safe for concurrent writes.
-type jsonLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *jsonLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-// count returns how many lines have a msg starting with prefix, and the
-// last of them.
-func (l *jsonLog) count(t *testing.T, prefix string) (int, map[string]any) {
-	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n, last := 0, map[string]any(nil)
-	for _, s := range strings.Split(strings.TrimSpace(l.buf.String()), "\n") {
-		if s == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(s), &m); err != nil {
-			t.Fatalf("log line %q: %v", s, err)
-		}
-		if msg, _ := m["msg"].(string); strings.HasPrefix(msg, prefix) {
-			n, last = n+1, m
-		}
-	}
-	return n, last
-}
 
 // TestOutageLogged: Consul stopped, then back: one warn line when the
 // outage starts, with the error, and one info line when it ends, with
 // its duration, however many attempts failed in between.
 func TestOutageLogged(t *testing.T) {
 	f := newFakeConsul(t)
-	var logs jsonLog
+	var logs logtest.Buffer
 	r, err := discovery.NewRegistry(discovery.RegistrySettings{
 		Sources: map[string]discovery.Watcher{"consul": newTestWatcher(t, testSettings(f))},
 		Logger:  slog.New(slog.NewJSONHandler(&logs, nil)),
@@ -69,11 +32,11 @@ func TestOutageLogged(t *testing.T) {
 
 	f.stop()
 	eventually(t, 10*time.Second, "failed attempts", func() bool { return status(t, r, "users").Errors >= 3 })
-	n, down := logs.count(t, "discovery: registry unreachable")
+	n, down := logs.Last(t, "discovery: registry unreachable")
 	if e, _ := down["error"].(string); n != 1 || down["level"] != "WARN" || down["source"] != "consul" || down["service"] != "users" || e == "" {
 		t.Fatalf("%d outage lines, last %v; want 1 warn with the error", n, down)
 	}
-	if n, _ := logs.count(t, "discovery: registry reachable again"); n != 0 {
+	if n, _ := logs.Last(t, "discovery: registry reachable again"); n != 0 {
 		t.Fatalf("%d recovery lines while Consul is down", n)
 	}
 
@@ -83,7 +46,7 @@ func TestOutageLogged(t *testing.T) {
 		st := status(t, r, "users")
 		return st.LastSync.After(st.LastErrorAt)
 	})
-	n, back := logs.count(t, "discovery: registry reachable again")
+	n, back := logs.Last(t, "discovery: registry reachable again")
 	if n != 1 || back["level"] != "INFO" || back["service"] != "users" {
 		t.Fatalf("%d recovery lines, last %v; want 1 info", n, back)
 	}
@@ -93,7 +56,7 @@ func TestOutageLogged(t *testing.T) {
 	if got, _ := back["failed_attempts"].(float64); got < float64(failed) {
 		t.Errorf("failed_attempts %v, want at least %d", back["failed_attempts"], failed)
 	}
-	if n, _ := logs.count(t, "discovery: registry unreachable"); n != 1 {
+	if n, _ := logs.Last(t, "discovery: registry unreachable"); n != 1 {
 		t.Errorf("%d outage lines in all, want 1", n)
 	}
 }

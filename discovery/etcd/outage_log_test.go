@@ -1,50 +1,13 @@
 package etcd
 
 import (
-	"bytes"
-	"encoding/json"
 	"log/slog"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/fastgate/gateway/discovery"
+	"github.com/fastgate/gateway/internal/logtest"
 )
-
-// jsonLog collects a logger's JSON lines, safe for concurrent writes.
-type jsonLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *jsonLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-// count returns how many lines have a msg starting with prefix, and the
-// last of them.
-func (l *jsonLog) count(t *testing.T, prefix string) (int, map[string]any) {
-	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n, last := 0, map[string]any(nil)
-	for _, s := range strings.Split(strings.TrimSpace(l.buf.String()), "\n") {
-		if s == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(s), &m); err != nil {
-			t.Fatalf("log line %q: %v", s, err)
-		}
-		if msg, _ := m["msg"].(string); strings.HasPrefix(msg, prefix) {
-			n, last = n+1, m
-		}
-	}
-	return n, last
-}
 
 // TestOutageLogged: a real etcd stopped, then started again: one warn
 // line when the outage starts, with the error, and one info line when
@@ -52,7 +15,7 @@ func (l *jsonLog) count(t *testing.T, prefix string) (int, map[string]any) {
 func TestOutageLogged(t *testing.T) {
 	e := startOwnEtcd(t)
 	put(t, newClient(t, e.endpoint), Key("", "users", "a"), Value{Address: "127.0.0.1", Port: 9001})
-	var logs jsonLog
+	var logs logtest.Buffer
 	r, err := discovery.NewRegistry(discovery.RegistrySettings{
 		Sources: map[string]discovery.Watcher{"etcd": newTestWatcher(t, testSettings(e.endpoint, ""))},
 		Logger:  slog.New(slog.NewJSONHandler(&logs, nil)),
@@ -66,7 +29,7 @@ func TestOutageLogged(t *testing.T) {
 
 	e.stop()
 	eventually(t, 10*time.Second, "failed attempts", func() bool { return status(t, r, "users").Errors >= 2 })
-	n, down := logs.count(t, "discovery: registry unreachable")
+	n, down := logs.Last(t, "discovery: registry unreachable")
 	if er, _ := down["error"].(string); n != 1 || down["level"] != "WARN" || down["source"] != "etcd" || down["service"] != "users" || er == "" {
 		t.Fatalf("%d outage lines, last %v; want 1 warn with the error", n, down)
 	}
@@ -76,14 +39,14 @@ func TestOutageLogged(t *testing.T) {
 		st := status(t, r, "users")
 		return st.LastSync.After(st.LastErrorAt)
 	})
-	n, back := logs.count(t, "discovery: registry reachable again")
+	n, back := logs.Last(t, "discovery: registry reachable again")
 	if n != 1 || back["level"] != "INFO" || back["source"] != "etcd" {
 		t.Fatalf("%d recovery lines, last %v; want 1 info", n, back)
 	}
 	if d, err := time.ParseDuration(back["outage"].(string)); err != nil || d <= 0 {
 		t.Errorf("outage %v (%v), want its duration", back["outage"], err)
 	}
-	if n, _ := logs.count(t, "discovery: registry unreachable"); n != 1 {
+	if n, _ := logs.Last(t, "discovery: registry unreachable"); n != 1 {
 		t.Errorf("%d outage lines in all, want 1", n)
 	}
 }

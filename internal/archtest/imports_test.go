@@ -45,6 +45,7 @@ var allowed = map[string][]string{
 	"bridge/broker/redis":        {"bridge/broker", "github.com/redis/go-redis/v9"},
 	"bridge/grpcbridge":          {"google.golang.org/grpc", "google.golang.org/protobuf", "google.golang.org/genproto"},
 	"internal/testserver":        {},
+	"internal/logtest":           {},
 	"tracing/tracingtest":        {"go.opentelemetry.io/proto/otlp", "google.golang.org/protobuf"},
 	"bridge/grpcbridge/grpctest": {"bridge/grpcbridge", "google.golang.org/grpc", "google.golang.org/protobuf", "google.golang.org/genproto"},
 }

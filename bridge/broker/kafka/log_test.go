@@ -1,39 +1,22 @@
 package kafka
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/fastgate/gateway/internal/logtest"
 )
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestClientLogsThroughSlog: with Settings.Logger, the client's own lines
 // are JSON lines of that logger, prefixed "kafka: ", its errors at warn.
 func TestClientLogsThroughSlog(t *testing.T) {
-	var out syncBuffer
+	var out logtest.Buffer
 	log := slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	newPublisher(t, Settings{Brokers: []string{"127.0.0.1:" + strconv.Itoa(freePort(t))}, Logger: log})
 	deadline := time.Now().Add(10 * time.Second)
@@ -65,7 +48,7 @@ func TestClientLogsThroughSlog(t *testing.T) {
 			t.Errorf("%s: level %v, want %v", tt.desc, got, tt.want)
 		}
 	}
-	var warn syncBuffer
+	var warn logtest.Buffer
 	clientLogger{slog.New(slog.NewJSONHandler(&warn, nil))}.Log(kgo.LogLevelError, "unable to produce", "broker", 1)
 	if s := warn.String(); !strings.Contains(s, `"level":"WARN","msg":"kafka: unable to produce","broker":1`) {
 		t.Errorf("error line %s, want a warn", s)
