@@ -185,16 +185,7 @@ routes:
 	if err != nil {
 		fail(err)
 	}
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		fail(err)
-	}
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		fail(err)
-	}
-	lim.Cur = uint64(len(fds) + emfileFree)
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+	if err := limitOpenFiles(emfileFree); err != nil {
 		fail(err)
 	}
 	served := make(chan error, 1)
@@ -247,4 +238,20 @@ func rawGet(t *testing.T, c net.Conn) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// limitOpenFiles sets the process's soft open-file limit to the
+// descriptors it has open now plus free, so that accepting free more
+// connections runs it out of descriptors.
+func limitOpenFiles(free int) error {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return err
+	}
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return err
+	}
+	lim.Cur = uint64(len(fds) + free)
+	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
 }

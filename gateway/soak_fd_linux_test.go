@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -315,16 +314,7 @@ routes:
 	if err != nil {
 		fail(err)
 	}
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		fail(err)
-	}
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		fail(err)
-	}
-	lim.Cur = uint64(len(fds) + soakFDFree)
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+	if err := limitOpenFiles(soakFDFree); err != nil {
 		fail(err)
 	}
 	served := make(chan error, 1)
