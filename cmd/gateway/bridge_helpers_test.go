@@ -36,6 +36,13 @@ func startBridgeGateway(t testing.TB, yaml string, files map[string][]byte) *bri
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveBridgeGateway(t, gw)
+}
+
+// serveBridgeGateway serves gw on a loopback port, with its admin handler
+// beside it, until the test ends.
+func serveBridgeGateway(t testing.TB, gw *gateway.Gateway) *bridgeGateway {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

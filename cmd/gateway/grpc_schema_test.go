@@ -2,19 +2,14 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/valyala/fasthttp"
 
 	"github.com/fastgate/gateway/bridge/grpcbridge/grpctest"
 	"github.com/fastgate/gateway/config"
@@ -139,22 +134,7 @@ func startBridgeGatewayWith(t *testing.T, yaml string, backends *grpcBackends) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan struct{})
-	go func() { defer close(served); _ = gw.Serve(ln) }()
-	b := &bridgeGateway{gw: gw, addr: ln.Addr().String(), admin: httptest.NewServer(gw.AdminHandler()),
-		client: &fasthttp.Client{ReadTimeout: 30 * time.Second}}
-	t.Cleanup(func() {
-		b.admin.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = gw.Shutdown(ctx)
-		<-served
-	})
-	return b
+	return serveBridgeGateway(t, gw)
 }
 
 // TestGRPCValidateChecksRoutesOffline: gateway validate refuses, with the
