@@ -36,6 +36,8 @@ func TestAllocations(t *testing.T) {
 			set.Get(target).Do(func() (int, bool) { return status, false })
 		}},
 		{desc: "state", give: func() { closed.State() }},
+		{desc: "open remaining", give: func() { open.OpenRemaining(time.Time{}) }},
+		{desc: "set, open remaining", give: func() { set.OpenRemaining(time.Time{}) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -171,6 +172,9 @@ type Breaker struct {
 	cb       *gobreaker.CircuitBreaker[struct{}]
 	failures statusSet
 	settings Settings
+	// openUntil is when the open state ends, in Unix nanoseconds; 0 when
+	// the breaker is not open. Set on each change of state.
+	openUntil atomic.Int64
 }
 
 // New returns a closed Breaker named name (the route, or the target of a
@@ -200,8 +204,15 @@ func build(name string, s Settings) *Breaker {
 	if bucket := n.Window / windowBuckets; bucket > 0 {
 		st.BucketPeriod = bucket
 	}
-	if fn := s.OnStateChange; fn != nil {
-		st.OnStateChange = func(name string, from, to gobreaker.State) {
+	openFor, fn := n.OpenFor, s.OnStateChange
+	st.OnStateChange = func(name string, from, to gobreaker.State) {
+		// gobreaker keeps its own expiry to itself: note when ours ends.
+		var until int64
+		if to == gobreaker.StateOpen {
+			until = time.Now().Add(openFor).UnixNano()
+		}
+		b.openUntil.Store(until)
+		if fn != nil {
 			fn(name, State(from), State(to))
 		}
 	}
@@ -237,6 +248,18 @@ func (b *Breaker) Settings() Settings { return b.settings }
 // State returns the current state. Past OpenFor an open breaker turns
 // half-open here (calling OnStateChange).
 func (b *Breaker) State() State { return State(b.cb.State()) }
+
+// OpenRemaining returns how long after now the breaker stays open before it
+// lets a probe through; 0 when it is not open, or its open time has
+// passed (the next call or State turns it half-open). It neither takes
+// the breaker's lock nor allocates.
+func (b *Breaker) OpenRemaining(now time.Time) time.Duration {
+	until := b.openUntil.Load()
+	if until == 0 {
+		return 0
+	}
+	return max(time.Duration(until-now.UnixNano()), 0)
+}
 
 // IsFailure is the failure_on rule: connErr (a connection error or a
 // timeout) always fails; otherwise status fails when it is a 5xx, or,

@@ -408,3 +408,29 @@ func TestRecord(t *testing.T) {
 		t.Fatalf("state %s after two failures, want open", b.State())
 	}
 }
+
+func TestOpenRemaining(t *testing.T) {
+	b := mustNew(t, "r", Settings{ConsecutiveFailures: 1, OpenFor: time.Minute})
+	if d := b.OpenRemaining(time.Now()); d != 0 {
+		t.Errorf("closed: OpenRemaining = %v, want 0", d)
+	}
+	before := time.Now()
+	trip(t, b)
+	now := time.Now()
+	if d := b.OpenRemaining(now); d <= time.Minute-now.Sub(before) || d > time.Minute {
+		t.Errorf("just opened: OpenRemaining = %v, want about 1m", d)
+	}
+	if d := b.OpenRemaining(now.Add(45 * time.Second)); d <= 14*time.Second || d > 15*time.Second {
+		t.Errorf("45s later: OpenRemaining = %v, want about 15s", d)
+	}
+	if d := b.OpenRemaining(now.Add(2 * time.Minute)); d != 0 {
+		t.Errorf("past open_for: OpenRemaining = %v, want 0", d)
+	}
+
+	short := mustNew(t, "r", Settings{ConsecutiveFailures: 1, OpenFor: 20 * time.Millisecond})
+	trip(t, short)
+	waitState(t, short, HalfOpen, 5*time.Second)
+	if d := short.OpenRemaining(time.Now().Add(-time.Hour)); d != 0 {
+		t.Errorf("half-open: OpenRemaining = %v, want 0", d)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // DefaultMaxTargets is the bound of a Set made with maxTargets 0.
@@ -54,6 +55,19 @@ func (s *Set) Get(target string) *Breaker {
 		return b
 	}
 	return s.add(target)
+}
+
+// OpenRemaining returns how long after now the soonest of the Set's open
+// breakers stays open, that is, until some target may be probed again;
+// 0 when none is open. It allocates nothing.
+func (s *Set) OpenRemaining(now time.Time) time.Duration {
+	var soonest time.Duration
+	for _, b := range *s.targets.Load() {
+		if d := b.OpenRemaining(now); d > 0 && (soonest == 0 || d < soonest) {
+			soonest = d
+		}
+	}
+	return soonest
 }
 
 // Len returns the number of breakers the Set holds.

@@ -113,3 +113,32 @@ func TestSetOnTarget(t *testing.T) {
 		t.Errorf("OnTarget called with %v, want [a:1 b:2]", made)
 	}
 }
+
+// TestSetOpenRemaining: a Set's open time is that of its soonest open
+// target; closed targets do not count.
+func TestSetOpenRemaining(t *testing.T) {
+	s, err := NewSet(Settings{ConsecutiveFailures: 1, OpenFor: time.Minute}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Get("127.0.0.1:9003") // stays closed
+	if d := s.OpenRemaining(time.Now()); d != 0 {
+		t.Errorf("none open: OpenRemaining = %v, want 0", d)
+	}
+	first := s.Get("127.0.0.1:9001")
+	trip(t, first)
+	now := time.Now()
+	// The second opens at least a millisecond after the first.
+	for time.Since(now) < time.Millisecond {
+	}
+	second := s.Get("127.0.0.1:9002")
+	trip(t, second)
+	now = time.Now()
+	want := first.OpenRemaining(now)
+	if want <= 0 || want >= second.OpenRemaining(now) {
+		t.Fatalf("first %v, second %v: want the first open sooner", want, second.OpenRemaining(now))
+	}
+	if d := s.OpenRemaining(now); d != want {
+		t.Errorf("OpenRemaining = %v, want the first target's %v", d, want)
+	}
+}

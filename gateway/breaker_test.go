@@ -215,3 +215,57 @@ routes:
 		t.Errorf("after the breaker changed: status %d, %d upstream hits; want 500 from a closed breaker, and 2", s, up.hits.Load())
 	}
 }
+
+// TestBreakerRetryAfter: an open breaker's 503 says in Retry-After how
+// long it stays open, for a route's breaker and for per-target ones.
+func TestBreakerRetryAfter(t *testing.T) {
+	tests := []struct {
+		desc    string
+		breaker string
+		want    []string // Retry-After values allowed, a slow run losing a second
+	}{
+		{desc: "route breaker", breaker: "{ consecutive_failures: 1, open_for: 1m }", want: []string{"60", "59"}},
+		{desc: "per-target breakers", breaker: "{ per: target, consecutive_failures: 1, open_for: 2m }", want: []string{"120", "119"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			var a, b switchUpstream
+			a.status.Store(502)
+			b.status.Store(503)
+			gw := startGateway(t, `
+routes:
+  - name: api
+    match: { path_prefix: /api/ }
+    upstream: { targets: ["{UP1}", "{UP2}"], retries: 0 }
+    circuit_breaker: `+tt.breaker+`
+`, a.start(t), b.start(t))
+			for i := 0; i < 2 && a.hits.Load()+b.hits.Load() < 2; i++ {
+				gw.do(t, "GET", "/api/x", nil, "")
+			}
+			resp := gw.do(t, "GET", "/api/x", nil, "")
+			got := string(resp.Header.Peek("Retry-After"))
+			if resp.StatusCode() != 503 || got != tt.want[0] && got != tt.want[1] {
+				t.Fatalf("open: status %d, Retry-After %q; want 503 with %q", resp.StatusCode(), got, tt.want[0])
+			}
+		})
+	}
+}
+
+func TestRetryAfterSeconds(t *testing.T) {
+	tests := []struct {
+		give time.Duration
+		want int64
+	}{
+		{give: 0, want: 1},
+		{give: time.Millisecond, want: 1},
+		{give: time.Second, want: 1},
+		{give: time.Second + 1, want: 2},
+		{give: 29*time.Second + 500*time.Millisecond, want: 30},
+		{give: time.Minute, want: 60},
+	}
+	for _, tt := range tests {
+		if got := retryAfterSeconds(tt.give); got != tt.want {
+			t.Errorf("retryAfterSeconds(%v) = %d, want %d", tt.give, got, tt.want)
+		}
+	}
+}

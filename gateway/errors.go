@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"errors"
+	"strconv"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -109,3 +111,31 @@ func writeError(ctx *fasthttp.RequestCtx, err error, route string) {
 		resp.Header.Set("Allow", allowedMethods)
 	}
 }
+
+// writeRouteError is writeError for a request that route rt took. A
+// breaker-open 503 says in Retry-After when a probe may pass again: the
+// seconds until the route's breaker, or the soonest of its targets',
+// turns half-open, rounded up, at least 1.
+func writeRouteError(ctx *fasthttp.RequestCtx, err error, rt *route) {
+	writeError(ctx, err, rt.name)
+	if err != errBreakerOpen {
+		return
+	}
+	now := time.Now()
+	var wait time.Duration
+	if rt.breaker != nil {
+		wait = rt.breaker.OpenRemaining(now)
+	}
+	if rt.targetBreakers != nil {
+		wait = max(wait, rt.targetBreakers.OpenRemaining(now))
+	}
+	var buf [20]byte
+	ctx.Response.Header.SetCanonical(keyRetryAfter, strconv.AppendInt(buf[:0], retryAfterSeconds(wait), 10))
+}
+
+// retryAfterSeconds is wait in whole seconds, rounded up, at least 1.
+func retryAfterSeconds(wait time.Duration) int64 {
+	return max(int64((wait+time.Second-1)/time.Second), 1)
+}
+
+var keyRetryAfter = []byte("Retry-After")

@@ -282,7 +282,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx, snap *snapshot) (rt *route, e
 	m := rt.metrics
 	m.InFlight.Inc()
 	if err = g.run(ctx, rt); err != nil {
-		writeError(ctx, err, rt.name)
+		writeRouteError(ctx, err, rt)
 	}
 	if !countsAtEnd(ctx) {
 		m.Request(ctx.Method(), ctx.Response.StatusCode())

@@ -104,7 +104,10 @@ type reqInfo struct {
 	trace tracing.SpanContext
 	// fallback is the step of the fallback chain that answered, as
 	// X-Fallback says it; "" when none did.
-	fallback    string
+	fallback string
+	// limited: the route's rate limit refused the request and wrote
+	// the gateway's own 429. An upstream's 429 leaves it false.
+	limited     bool
 	upstream    string
 	upstreamDur time.Duration
 	// target holds the client's path, then its query when the log takes
@@ -222,7 +225,7 @@ func (o *observer) endNow(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trus
 func (o *observer) finish(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted *trustedProxies, err error, logged bool) {
 	now := time.Now()
 	status := ctx.Response.StatusCode()
-	source := answerSource(ctx, ri, rt, err)
+	source := answerSource(ri, rt, err)
 	if sp := ri.span; sp != nil {
 		if rt != nil {
 			sp.SetString("gateway.route", rt.name)
@@ -280,9 +283,9 @@ func (o *observer) finish(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trus
 }
 
 // answerSource says what answered a request, for logs and spans.
-func answerSource(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, err error) string {
+func answerSource(ri *reqInfo, rt *route, err error) string {
 	switch {
-	case err == errRateLimited, rt != nil && rt.limit != nil && ctx.Response.StatusCode() == fasthttp.StatusTooManyRequests:
+	case err == errRateLimited, ri.limited:
 		return "rate_limit"
 	case err == errBreakerOpen:
 		return "breaker"

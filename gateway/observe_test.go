@@ -245,3 +245,33 @@ routes:
 		}
 	}
 }
+
+// TestAccessLogUpstream429: on a rate-limited route an upstream's own 429
+// is the upstream's answer; only the gateway's refusal is rate_limit.
+func TestAccessLogUpstream429(t *testing.T) {
+	up := startUpstream(t, func(ctx *fasthttp.RequestCtx) {
+		ctx.SetStatusCode(fasthttp.StatusTooManyRequests)
+		ctx.SetBodyString("slow down, from upstream")
+	})
+	var out syncBuffer
+	gw := startLoggedGateway(t, &out, `
+access_log: {}
+routes:
+  - name: limited
+    match: { path_prefix: / }
+    upstream: { targets: ["{UP1}"], retries: 0 }
+    rate_limit: { rate: 1/h, burst: 1 }
+`, up)
+	for i, want := range []string{"slow down, from upstream", `"error":"rate limit exceeded"`} {
+		resp := gw.do(t, "GET", "/x", nil, "")
+		if resp.StatusCode() != 429 || !strings.Contains(string(resp.Body()), want) {
+			t.Fatalf("request %d: status %d, body %q; want 429 with %q", i, resp.StatusCode(), resp.Body(), want)
+		}
+	}
+	lines := out.lines(t, 2)
+	for i, want := range []string{"upstream", "rate_limit"} {
+		if l := lines[i]; l["status"] != float64(429) || l["source"] != want {
+			t.Errorf("line %d: status %v source %v; want 429 %s", i, l["status"], l["source"], want)
+		}
+	}
+}

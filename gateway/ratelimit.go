@@ -174,6 +174,9 @@ func withRateLimit(rt *route, trusted *trustedProxies, next handler) handler {
 			rt.metrics.RateLimited()
 			writeError(ctx, errRateLimited, rt.name)
 			rl.writeHeaders(&ctx.Response.Header, d)
+			if ri := requestInfo(ctx); ri != nil {
+				ri.limited = true
+			}
 			return nil
 		}
 		if err := next(ctx); err != nil || !rl.always {
