@@ -164,38 +164,16 @@ func TestAcceptOutOfDescriptors(t *testing.T) {
 // emfileChild serves on loopback under a low open-file limit until its
 // stdin closes, then prints the EMFILE count and exits.
 func emfileChild() {
-	fail := func(err error) {
-		fmt.Fprintln(os.Stderr, "child:", err)
-		os.Exit(3)
-	}
-	cfg, err := config.Parse([]byte(`
+	gw, served := serveLimited(`
 admin: "off"
 routes:
   - { name: hello, match: { path_prefix: / }, respond: { body: "hi" } }
-`), "emfile.yaml")
-	if err != nil {
-		fail(err)
-	}
-	reg := prometheus.NewRegistry()
-	gw, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)), Registry: reg})
-	if err != nil {
-		fail(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fail(err)
-	}
-	if err := limitOpenFiles(emfileFree); err != nil {
-		fail(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- gw.Serve(ln) }()
-	fmt.Println("addr " + ln.Addr().String())
+`, emfileFree)
 	stdinClosed := make(chan struct{})
 	go func() { _, _ = io.Copy(io.Discard, os.Stdin); close(stdinClosed) }()
 	select {
 	case err := <-served:
-		fail(fmt.Errorf("serve returned: %v", err))
+		childFail(fmt.Errorf("serve returned: %v", err))
 	case <-stdinClosed:
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -254,4 +232,36 @@ func limitOpenFiles(free int) error {
 	}
 	lim.Cur = uint64(len(fds) + free)
 	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+}
+
+// serveLimited is a child process's start: it builds the gateway of yaml,
+// serves it on a loopback port with the open-file limit set free
+// descriptors above what is open, and prints "addr ADDR" for the parent.
+func serveLimited(yaml string, free int) (*Gateway, <-chan error) {
+	cfg, err := config.Parse([]byte(yaml), "child.yaml")
+	if err != nil {
+		childFail(err)
+	}
+	gw, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)), Registry: prometheus.NewRegistry()})
+	if err != nil {
+		childFail(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		childFail(err)
+	}
+	if err := limitOpenFiles(free); err != nil {
+		childFail(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- gw.Serve(ln) }()
+	fmt.Println("addr " + ln.Addr().String())
+	return gw, served
+}
+
+// childFail ends a child process on an error the parent reads from its
+// stderr.
+func childFail(err error) {
+	fmt.Fprintln(os.Stderr, "child:", err)
+	os.Exit(3)
 }

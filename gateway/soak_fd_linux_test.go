@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -18,10 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-
-	"github.com/fastgate/gateway/config"
 )
 
 // Descriptor exhaustion in the soak: a second gateway runs in a child
@@ -292,34 +288,13 @@ func soakFDChild() bool {
 	if os.Getenv(soakFDChildEnv) != "1" {
 		return false
 	}
-	fail := func(err error) {
-		fmt.Fprintln(os.Stderr, "child:", err)
-		os.Exit(3)
-	}
-	cfg, err := config.Parse([]byte(`
+	gw, served := serveLimited(`
 admin: "off"
 access_log: { output: /dev/null }
 routes:
   - { name: hello, match: { path: /hello }, respond: { body: "hi" } }
   - { name: up, match: { path_prefix: /up/ }, upstream: { targets: ["`+os.Getenv("GATEWAY_SOAK_FD_UPSTREAM")+`"] } }
-`), "soak-fd.yaml")
-	if err != nil {
-		fail(err)
-	}
-	gw, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)), Registry: prometheus.NewRegistry()})
-	if err != nil {
-		fail(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fail(err)
-	}
-	if err := limitOpenFiles(soakFDFree); err != nil {
-		fail(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- gw.Serve(ln) }()
-	fmt.Println("addr " + ln.Addr().String())
+`, soakFDFree)
 	lines := make(chan string)
 	go func() {
 		sc := bufio.NewScanner(os.Stdin)
@@ -331,7 +306,7 @@ routes:
 	for {
 		select {
 		case err := <-served:
-			fail(fmt.Errorf("serve returned: %v", err))
+			childFail(fmt.Errorf("serve returned: %v", err))
 		case l, ok := <-lines:
 			if !ok {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
