@@ -146,9 +146,12 @@ func (m *Memory) weightOf(size int64) int64 { return max(size, m.minWeight) }
 // under the lock of the entry's bucket.
 func (m *Memory) deleted(ev otter.DeletionEvent[string, *Entry]) {
 	size := entrySize(len(ev.Key), ev.Value)
-	m.weight.Add(-m.weightOf(size))
+	// The reservation is released last: a writer may take the room only
+	// once the bytes and entry it held have left the counters, so that
+	// Stats never reads more than the bounds.
 	m.bytes.Add(-size)
 	m.entries.Add(-1)
+	m.weight.Add(-m.weightOf(size))
 	if ev.Cause.IsEviction() {
 		m.evictions.Add(1)
 	}
