@@ -2,18 +2,17 @@ package gateway
 
 import (
 	"bytes"
-	"errors"
 
 	"github.com/valyala/fasthttp"
 )
 
 // errVersionNotSupported answers a request line whose version is not
 // HTTP/1.x.
-var errVersionNotSupported = errors.New("http version not supported")
+var errVersionNotSupported = newAnswer(fasthttp.StatusHTTPVersionNotSupported, "http version not supported")
 
 // errMethodNotAllowed answers TRACE on a route that does not list it
 // (405, with allowedMethods in Allow).
-var errMethodNotAllowed = errors.New("method not allowed")
+var errMethodNotAllowed = newAnswer(fasthttp.StatusMethodNotAllowed, "method not allowed")
 
 // allowedMethods is the Allow header of a 405: what a route that takes
 // any method takes, TRACE and CONNECT aside.

@@ -48,8 +48,10 @@ func FuzzPrepareRequest(f *testing.F) {
 			}
 		}
 		p := &proxyStep{
-			route: &route{stripPrefix: []byte("/api"), reqHeaders: newHeaderOps(map[string]string{"X-Route": "r"}, nil)},
-			pool:  &pool{settings: config.Upstream{}},
+			route:       &route{},
+			stripPrefix: []byte("/api"),
+			reqHeaders:  newHeaderOps(map[string]string{"X-Route": "r"}, nil),
+			pool:        &pool{settings: config.Upstream{}},
 		}
 		p.trusted = trustNone
 		if trusted {
@@ -57,7 +59,7 @@ func FuzzPrepareRequest(f *testing.F) {
 		}
 		path := append([]byte(nil), req.URI().Path()...)
 		if !bytes.HasPrefix(path, []byte("/api")) {
-			p.route.stripPrefix = nil
+			p.stripPrefix = nil
 		}
 		p.prepare(&req, path, peer, "http")
 

@@ -89,6 +89,21 @@ type grpcStep struct {
 	timeout time.Duration
 }
 
+func buildGRPCStep(b *routeBuild) (step, error) {
+	if b.rc.GRPC == nil {
+		return nil, nil
+	}
+	s, err := b.d.newGRPCStep(b.rt, b.rc)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *grpcStep) wrap(handler) handler { return s.serve }
+
+func (s *grpcStep) drainTime() time.Duration { return s.timeout }
+
 func (d *deps) newGRPCStep(rt *route, rc *config.Route) (*grpcStep, error) {
 	g := rc.GRPC
 	s := &grpcStep{route: rt, timeout: g.Timeout}

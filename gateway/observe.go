@@ -105,9 +105,12 @@ type reqInfo struct {
 	// fallback is the step of the fallback chain that answered, as
 	// X-Fallback says it; "" when none did.
 	fallback string
-	// limited: the route's rate limit refused the request and wrote
-	// the gateway's own 429. An upstream's 429 leaves it false.
-	limited     bool
+	// cur is the span of the step running now, under which the spans of
+	// the steps below it start; nil: the request's span.
+	cur *tracing.Span
+	// reached is the deepest step of the route's pipeline the request
+	// got to (traced requests only).
+	reached     int
 	upstream    string
 	upstreamDur time.Duration
 	// target holds the client's path, then its query when the log takes
@@ -282,14 +285,15 @@ func (o *observer) finish(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trus
 	o.log.Log(&e)
 }
 
-// answerSource says what answered a request, for logs and spans.
+// answerSource says what answered a request, for logs and spans: the
+// answer that refused it (its source, else "error"), the step of the
+// fallback chain that answered, or the route's backend. An upstream's own
+// 429 is the upstream's answer, never the rate limit's.
 func answerSource(ri *reqInfo, rt *route, err error) string {
-	switch {
-	case err == errRateLimited, ri.limited:
-		return "rate_limit"
-	case err == errBreakerOpen:
-		return "breaker"
-	case err != nil || rt == nil:
+	if err != nil || rt == nil {
+		if a, ok := err.(*answer); ok && a.source != "" {
+			return a.source
+		}
 		return "error"
 	}
 	switch ri.fallback {
@@ -300,15 +304,7 @@ func answerSource(ri *reqInfo, rt *route, err error) string {
 	case fallbackUpstream:
 		return "fallback_upstream"
 	}
-	switch {
-	case rt.respond != nil:
-		return "respond"
-	case rt.grpc != nil:
-		return "grpc"
-	case rt.publish != nil:
-		return "publish"
-	}
-	return "upstream"
+	return rt.source
 }
 
 // sampled decides whether the route logs this request.
@@ -337,27 +333,18 @@ func logRate(rc *config.Route) float64 {
 	return 1
 }
 
-// tracedInfo returns the request's reqInfo when the request records spans
-// and its route's steps record their own; else nil, without a lookup when
-// export is off.
-func tracedInfo(ctx *fasthttp.RequestCtx, rt *route) *reqInfo {
-	if !rt.traced {
-		return nil
-	}
-	if ri := requestInfo(ctx); ri != nil && ri.span != nil {
-		return ri
-	}
-	return nil
-}
-
 // stepSpan starts a span of the gateway's own work at start, under the
-// request's span; nil (whose methods do nothing) when ri is nil or the
-// request records no spans.
+// span of the step running now; nil (whose methods do nothing) when ri is
+// nil or the request records no spans.
 func (ri *reqInfo) stepSpan(name string, start time.Time) *tracing.Span {
 	if ri == nil || ri.span == nil {
 		return nil
 	}
-	return ri.tracer.Start(name, ri.span.Context(), start)
+	parent := ri.span
+	if ri.cur != nil {
+		parent = ri.cur
+	}
+	return ri.tracer.Start(name, parent.Context(), start)
 }
 
 // pick returns yes when cond holds, else no.
@@ -376,7 +363,7 @@ func (ri *reqInfo) upstreamCall(addr string, began time.Time, err error) {
 	if ri.span == nil {
 		return
 	}
-	sp := ri.tracer.Start("upstream "+addr, ri.span.Context(), began)
+	sp := ri.stepSpan("upstream "+addr, began)
 	sp.SetString("server.address", addr)
 	if err != nil {
 		sp.SetError(err.Error())

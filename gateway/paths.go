@@ -2,11 +2,12 @@ package gateway
 
 import (
 	"bytes"
-	"errors"
+
+	"github.com/valyala/fasthttp"
 )
 
 // errURITooLong answers a request target over server.max_uri_length.
-var errURITooLong = errors.New("request URI too long")
+var errURITooLong = newAnswer(fasthttp.StatusRequestURITooLong, "request URI too long")
 
 // targetForm is what checkTarget found a request target to be.
 type targetForm uint8

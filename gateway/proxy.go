@@ -8,6 +8,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/fastgate/gateway/breaker"
+	"github.com/fastgate/gateway/config"
 	"github.com/fastgate/gateway/discovery"
 	"github.com/fastgate/gateway/metrics"
 	"github.com/fastgate/gateway/upstream"
@@ -21,9 +22,59 @@ type proxyStep struct {
 	route   *route
 	pool    *pool
 	trusted *trustedProxies
+	// stripPrefix is removed from the path before forwarding; reqHeaders
+	// are the route's request header rules.
+	stripPrefix []byte
+	reqHeaders  headerOps
 	// breakers holds one breaker per target (circuit_breaker.per: target);
 	// nil otherwise.
 	breakers *breaker.Set
+	// routeBreaker is the route's own breaker, told of answers that break
+	// after their head; nil for none (and for a fallback's alternate).
+	routeBreaker breakerRecorder
+}
+
+// newProxyStep forwards rt's requests to the pool of u.
+func newProxyStep(b *routeBuild, u *config.Upstream) (*proxyStep, error) {
+	p, err := newPool(u, b.d.clients, b.d.registry, b.d.check)
+	if err != nil {
+		return nil, err
+	}
+	rc := b.rc
+	return &proxyStep{
+		route: b.rt, pool: p, trusted: b.trusted,
+		stripPrefix: []byte(rc.StripPrefix),
+		reqHeaders:  newHeaderOps(rc.RequestHeaders.Set, rc.RequestHeaders.Remove),
+	}, nil
+}
+
+// buildProxyStep builds an upstream route's backend, with the breakers the
+// circuit_breaker step left.
+func buildProxyStep(b *routeBuild) (step, error) {
+	if b.rc.Upstream == nil {
+		return nil, nil
+	}
+	p, err := newProxyStep(b, b.rc.Upstream)
+	if err != nil {
+		return nil, err
+	}
+	p.breakers, p.routeBreaker = b.targetBreakers, b.breaker
+	return p, nil
+}
+
+func (p *proxyStep) wrap(handler) handler { return p.serve }
+
+func (p *proxyStep) close() { p.pool.close() }
+
+func (p *proxyStep) drainTime() time.Duration { return p.pool.settings.Timeout }
+
+// retryAfter is the time until the first of the target breakers turns
+// half-open; 0 without breakers per target.
+func (p *proxyStep) retryAfter(now time.Time) time.Duration {
+	if p.breakers == nil {
+		return 0
+	}
+	return p.breakers.OpenRemaining(now)
 }
 
 // scratchSize fits a forwarded-for chain of a few proxies and a rewritten
@@ -224,10 +275,9 @@ func (p *proxyStep) try(t *target, req *fasthttp.Request, resp *fasthttp.Respons
 // set, the route's header rules applied. proto is the scheme the client
 // used (see schemeOf).
 func (p *proxyStep) prepare(req *fasthttp.Request, path []byte, peer netip.Addr, proto string) {
-	rt := p.route
 	h := &req.Header
 	var scratch [scratchSize]byte
-	rewriteURI(req, path, rt.stripPrefix, scratch[:0])
+	rewriteURI(req, path, p.stripPrefix, scratch[:0])
 	f := scanRequestHeaders(h)
 	if f&flagHopByHop != 0 {
 		stripRequestHopByHop(h)
@@ -246,7 +296,7 @@ func (p *proxyStep) prepare(req *fasthttp.Request, path []byte, peer netip.Addr,
 		h.Del(hdrRequestID)
 		h.SetBytesV(hdrRequestID, id)
 	}
-	rt.reqHeaders.applyRequest(h)
+	p.reqHeaders.applyRequest(h)
 	if hh := p.pool.settings.HostHeader; hh != "" {
 		h.SetHost(hh)
 	}

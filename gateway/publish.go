@@ -26,6 +26,7 @@ const maxFireAndForget = 1024
 type publishStep struct {
 	route   *route
 	conn    *brokerConn // nil when only checking a configuration
+	brokers *brokers    // conn's owner, for close
 	kind    string
 	dest    *pathTemplate
 	key     *pathTemplate // nil: no key, or keyHeader
@@ -41,6 +42,43 @@ type publishStep struct {
 	timeout time.Duration
 	metrics *metrics.Publish
 	fails   *failureLog
+}
+
+// buildPublishStep builds a publish route's backend on its broker's
+// connection, which it holds until it is closed.
+func buildPublishStep(b *routeBuild) (step, error) {
+	c := b.rc.Publish
+	if c == nil {
+		return nil, nil
+	}
+	bc := b.cfg.Brokers[c.Broker]
+	var conn *brokerConn
+	if !b.d.check {
+		var err error
+		if conn, err = b.d.brokers.acquire(c.Broker, bc); err != nil {
+			return nil, err
+		}
+	}
+	p, err := newPublishStep(b.rt, c, bc, conn, b.d.log)
+	if err != nil {
+		b.d.brokers.release(conn)
+		return nil, err
+	}
+	p.brokers = b.d.brokers
+	return p, nil
+}
+
+func (p *publishStep) wrap(handler) handler { return p.serve }
+
+func (p *publishStep) drainTime() time.Duration { return p.timeout }
+
+// close waits for the fire-and-forget publishes in flight, then lets go of
+// the broker's connection.
+func (p *publishStep) close() {
+	p.flush()
+	if p.brokers != nil {
+		p.brokers.release(p.conn)
+	}
 }
 
 func newPublishStep(rt *route, c *config.Publish, b *config.Broker, conn *brokerConn, log *slog.Logger) (*publishStep, error) {

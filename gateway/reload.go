@@ -142,7 +142,7 @@ func (g *Gateway) retire(rt *route) {
 		delete(g.reload.retiring, rt)
 		g.reload.mu.Unlock()
 		if pending {
-			rt.close(g.deps)
+			rt.close()
 		}
 	})
 }
@@ -156,7 +156,7 @@ func (g *Gateway) closeRetiring() {
 	g.reload.mu.Unlock()
 	for rt, t := range pending {
 		t.Stop()
-		rt.close(g.deps)
+		rt.close()
 	}
 }
 

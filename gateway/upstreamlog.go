@@ -153,8 +153,8 @@ func (w *bodyWatch) BodyEnded(err error) {
 	if p.breakers != nil {
 		p.breakers.Get(t.inst.Addr).Record(0, true)
 	}
-	if rt.breaker != nil && p.pool == rt.upstream {
-		rt.breaker.Record(0, true)
+	if p.routeBreaker != nil {
+		p.routeBreaker.Record(0, true)
 	}
 	t.errs.report(p.pool.log, rt.name, t.inst.Addr, kind, status, now)
 }
