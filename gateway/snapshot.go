@@ -31,6 +31,9 @@ type snapshot struct {
 	// brokers are the connections of the declared brokers, held while
 	// the snapshot serves.
 	brokers []*brokerConn
+	// obs is the access log and tracer of the requests the snapshot
+	// serves.
+	obs *observer
 	// pending lists the settings of the loaded file that wait for a
 	// restart; cfg holds their running values.
 	pending []string
@@ -40,12 +43,18 @@ type snapshot struct {
 // are carried over as they are, with their state (connection pools, and
 // the buckets, breakers and caches of later steps); the rest are built
 // fresh. On error nothing new is left open and prev is untouched.
-func buildSnapshot(cfg *config.Config, d *deps, prev *snapshot) (_ *snapshot, err error) {
+func buildSnapshot(cfg *config.Config, d *deps, prev *snapshot, obs *observer) (_ *snapshot, err error) {
 	trusted, err := newTrustedProxies(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
 	}
-	s := &snapshot{cfg: cfg, hash: cfg.Hash(), trusted: trusted}
+	s := &snapshot{cfg: cfg, hash: cfg.Hash(), trusted: trusted, obs: obs}
+	// The steps record spans of their own when spans are exported; a
+	// reload that turns the export on or off builds every route again.
+	d.traced = obs.tracer != nil
+	if prev != nil && (prev.obs.tracer != nil) != d.traced {
+		prev = nil
+	}
 	if !d.check {
 		if s.brokers, err = d.brokers.acquireAll(cfg); err != nil {
 			return nil, err
@@ -242,7 +251,7 @@ func CheckWith(cfg *config.Config, opts CheckOptions) (notes []string, err error
 	d := &deps{metrics: metrics.New(prometheus.NewRegistry(), metrics.Build{Version: "check"}), clients: &clients{}, log: slog.New(slog.DiscardHandler), check: true, brokers: &brokers{},
 		grpcCheck: opts.GRPC}
 	defer d.close()
-	s, err := buildSnapshot(cfg, d, nil)
+	s, err := buildSnapshot(cfg, d, nil, &observer{})
 	if err != nil {
 		return d.notes, err
 	}
