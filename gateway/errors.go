@@ -6,17 +6,15 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/fastgate/gateway/internal/httpx"
 )
 
 // Errors the pipeline returns. Each maps to one status in statusOf; they are
 // preallocated so the request path never builds an error.
 var (
 	errNoRoute           = errors.New("no route matches")
-	errBodyTooLarge      = errors.New("request body too large")
 	errRateLimited       = errors.New("rate limit exceeded")
-	errHeaderTooLarge    = errors.New("request header too large")
-	errBadRequest        = errors.New("malformed request")
-	errRequestTimeout    = errors.New("request not received in time")
 	errUpstreamFailed    = errors.New("upstream failed")
 	errUpstreamTimeout   = errors.New("upstream timed out")
 	errNoInstance        = errors.New("no upstream instance available")
@@ -40,38 +38,17 @@ var (
 // a streamed body are being forwarded already.
 var errStreamsBusy = errors.New("too many streamed request bodies in flight; retry later")
 
-// errClientClosed: the client went away before its request body was
-// complete. Answered 499, as nginx logs it; nobody reads the answer.
-var errClientClosed = errors.New("client closed the request")
-
-// statusClientClosed is nginx's status for a client that closed its
-// connection before the answer: no standard status says it.
-const statusClientClosed = 499
-
-// statusOf maps an error of the pipeline to the status the client gets.
-// Anything unknown is a 502: it came from the way to the upstream.
+// statusOf maps an error of the pipeline to the status the client gets:
+// the status an error carries (httpx.Error), else the one of its sentinel
+// here. Anything unknown is a 502: it came from the way to the upstream.
 func statusOf(err error) int {
 	switch err {
 	case errNoRoute:
 		return fasthttp.StatusNotFound
-	case errBodyTooLarge:
-		return fasthttp.StatusRequestEntityTooLarge
 	case errRateLimited:
 		return fasthttp.StatusTooManyRequests
-	case errHeaderTooLarge:
-		return fasthttp.StatusRequestHeaderFieldsTooLarge
-	case errURITooLong:
-		return fasthttp.StatusRequestURITooLong
-	case errBadRequest, errBadPathParam:
+	case errBadPathParam:
 		return fasthttp.StatusBadRequest
-	case errVersionNotSupported:
-		return fasthttp.StatusHTTPVersionNotSupported
-	case errMethodNotAllowed:
-		return fasthttp.StatusMethodNotAllowed
-	case errRequestTimeout:
-		return fasthttp.StatusRequestTimeout
-	case errClientClosed:
-		return statusClientClosed
 	case errUpstreamTimeout, errPublishTimeout:
 		return fasthttp.StatusGatewayTimeout
 	case errNoInstance, errUpstreamSaturated, errStreamsBusy, errBreakerOpen, errBrokerUnavailable, errPublishNotConfirmed, errNoResponders:
@@ -79,6 +56,9 @@ func statusOf(err error) int {
 	case errInternal:
 		return fasthttp.StatusInternalServerError
 	default:
+		if s, ok := err.(interface{ StatusCode() int }); ok {
+			return s.StatusCode()
+		}
 		return fasthttp.StatusBadGateway
 	}
 }
@@ -108,7 +88,7 @@ func writeError(ctx *fasthttp.RequestCtx, err error, route string) {
 	case fasthttp.StatusServiceUnavailable:
 		resp.Header.Set("Retry-After", "1")
 	case fasthttp.StatusMethodNotAllowed:
-		resp.Header.Set("Allow", allowedMethods)
+		resp.Header.Set("Allow", httpx.AllowedMethods)
 	}
 }
 

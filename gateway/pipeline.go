@@ -4,6 +4,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/fastgate/gateway/internal/httpx"
 	"github.com/valyala/fasthttp"
 )
 
@@ -28,7 +29,7 @@ import (
 //     nor to a static fallback.
 //  5. backend: the gateway's own answer (respond), the upstream (proxy),
 //     a gRPC call, or a broker publish.
-func buildPipeline(rt *route, trusted *trustedProxies) handler {
+func buildPipeline(rt *route, trusted *httpx.TrustedProxies) handler {
 	var backend handler
 	switch {
 	case rt.respond != nil:
@@ -59,7 +60,7 @@ func buildPipeline(rt *route, trusted *trustedProxies) handler {
 // withBodyLimit refuses a request whose declared body is larger than the
 // route allows, before reading it. A chunked body is limited as it streams.
 // A streamed body that fails through the client's fault is answered and
-// counted as the client's error (see watchBody).
+// counted as the client's error (see httpx.WatchBody).
 func withBodyLimit(rt *route, next handler) handler {
 	limit := rt.maxBody
 	var idle time.Duration
@@ -72,17 +73,17 @@ func withBodyLimit(rt *route, next handler) handler {
 		case cl > limit:
 			// The unread body is still on the connection: close it.
 			ctx.SetConnectionClose()
-			return errBodyTooLarge
+			return httpx.ErrBodyTooLarge
 		case req.IsBodyStream():
-			l := watchBody(ctx, limit, idle)
+			l := httpx.WatchBody(ctx, limit, idle)
 			err := next(ctx)
-			berr := l.failure()
-			l.release(req)
+			berr := l.Failure()
+			l.Release(req)
 			if berr != nil {
 				// Over the limit, or a body the client framed badly, sent
 				// too slowly or left unfinished: the upstream got a broken
 				// request, the client its own error.
-				if berr != errBodyTooLarge {
+				if berr != httpx.ErrBodyTooLarge {
 					rt.metrics.ClientError(clientErrorKind(berr))
 				}
 				ctx.SetConnectionClose()

@@ -11,6 +11,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/internal/httpx"
 	"github.com/fastgate/gateway/ratelimit"
 )
 
@@ -158,7 +159,7 @@ func (ls *limiters) release(rl *routeLimit) {
 // withRateLimit is the first step of a route: a request over the limit is
 // answered 429 before anything else is spent on it, and never reaches the
 // breaker or the upstream.
-func withRateLimit(rt *route, trusted *trustedProxies, next handler) handler {
+func withRateLimit(rt *route, trusted *httpx.TrustedProxies, next handler) handler {
 	rl := rt.limit
 	return func(ctx *fasthttp.RequestCtx) error {
 		var d ratelimit.Decision
@@ -189,7 +190,7 @@ func withRateLimit(rt *route, trusted *trustedProxies, next handler) handler {
 
 // decide takes a token for ctx's request. The local limiter is called
 // directly, so that the key built on the stack stays there.
-func (rl *routeLimit) decide(ctx *fasthttp.RequestCtx, trusted *trustedProxies) ratelimit.Decision {
+func (rl *routeLimit) decide(ctx *fasthttp.RequestCtx, trusted *httpx.TrustedProxies) ratelimit.Decision {
 	if rl.local != nil {
 		var ip [16]byte
 		key := rl.keyOf(ctx, trusted, &ip)
@@ -206,10 +207,10 @@ func (rl *routeLimit) decide(ctx *fasthttp.RequestCtx, trusted *trustedProxies) 
 
 // keyOf returns the bucket key of ctx's request, borrowed from the
 // request or built in ip.
-func (rl *routeLimit) keyOf(ctx *fasthttp.RequestCtx, trusted *trustedProxies, ip *[16]byte) []byte {
+func (rl *routeLimit) keyOf(ctx *fasthttp.RequestCtx, trusted *httpx.TrustedProxies, ip *[16]byte) []byte {
 	switch rl.key {
 	case keyClientIP:
-		*ip = clientAddr(ctx, trusted).As16()
+		*ip = httpx.ClientAddr(ctx, trusted).As16()
 		return ip[:]
 	case keyHeader:
 		return ctx.Request.Header.Peek(rl.name)

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/internal/httpx"
 	"github.com/fastgate/gateway/metrics"
 	"github.com/fastgate/gateway/router"
 )
@@ -28,7 +29,7 @@ type snapshot struct {
 	hash    string
 	table   *router.Table
 	routes  []*route
-	trusted *trustedProxies
+	trusted *httpx.TrustedProxies
 	// brokers are the connections of the declared brokers, held while
 	// the snapshot serves.
 	brokers []*brokerConn
@@ -42,7 +43,7 @@ type snapshot struct {
 // the buckets, breakers and caches of later steps); the rest are built
 // fresh. On error nothing new is left open and prev is untouched.
 func buildSnapshot(cfg *config.Config, d *deps, prev *snapshot) (_ *snapshot, err error) {
-	trusted, err := newTrustedProxies(cfg.TrustedProxies)
+	trusted, err := httpx.NewTrustedProxies(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +116,7 @@ func buildSnapshot(cfg *config.Config, d *deps, prev *snapshot) (_ *snapshot, er
 	return s, nil
 }
 
-func (d *deps) buildRoute(rc *config.Route, cfg *config.Config, trusted *trustedProxies) (rt *route, err error) {
+func (d *deps) buildRoute(rc *config.Route, cfg *config.Config, trusted *httpx.TrustedProxies) (rt *route, err error) {
 	srv := cfg.Server
 	rt = &route{
 		name:        rc.Name,
