@@ -3,8 +3,9 @@ package httpx
 import "github.com/valyala/fasthttp"
 
 // Error is an error the client is answered with, and the HTTP status of
-// that answer. The package's errors are preallocated values compared by
-// identity; none is built on the request path.
+// that answer. The package's errors are preallocated values, compared by
+// identity and never changed (so safe to share between requests); none is
+// built on the request path.
 type Error struct {
 	Status int    // the HTTP status of the answer
 	Msg    string // what the answer's body says

@@ -11,11 +11,15 @@ import (
 )
 
 // TrustedProxies decides whose X-Forwarded-* headers are believed.
-// Immutable once built.
+// Immutable once built, so safe for concurrent use; one built from no
+// entries trusts nobody.
 type TrustedProxies struct {
 	prefixes []netip.Prefix
 }
 
+// NewTrustedProxies builds the set of trusted_proxies entries: addresses
+// ("192.0.2.1") and prefixes ("10.0.0.0/8"). Its errors start with
+// "trusted_proxies: ".
 func NewTrustedProxies(entries []string) (*TrustedProxies, error) {
 	t := &TrustedProxies{}
 	for _, e := range entries {
@@ -36,6 +40,7 @@ func NewTrustedProxies(entries []string) (*TrustedProxies, error) {
 	return t, nil
 }
 
+// Contains reports whether a, IPv4-mapped or not, is a trusted proxy.
 func (t *TrustedProxies) Contains(a netip.Addr) bool {
 	a = a.Unmap()
 	for _, p := range t.prefixes {
