@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/fastgate/gateway/internal/httpx"
 	"github.com/valyala/fasthttp"
 )
 
@@ -38,10 +39,6 @@ func newAnswer(status int, msg string) *answer { return &answer{status: status, 
 // several steps. The answers only one step gives are declared with it.
 var (
 	errNoRoute           = newAnswer(fasthttp.StatusNotFound, "no route matches")
-	errBodyTooLarge      = newAnswer(fasthttp.StatusRequestEntityTooLarge, "request body too large")
-	errHeaderTooLarge    = newAnswer(fasthttp.StatusRequestHeaderFieldsTooLarge, "request header too large")
-	errBadRequest        = newAnswer(fasthttp.StatusBadRequest, "malformed request")
-	errRequestTimeout    = newAnswer(fasthttp.StatusRequestTimeout, "request not received in time")
 	errUpstreamFailed    = newAnswer(fasthttp.StatusBadGateway, "upstream failed")
 	errUpstreamTimeout   = newAnswer(fasthttp.StatusGatewayTimeout, "upstream timed out")
 	errNoInstance        = newAnswer(fasthttp.StatusServiceUnavailable, "no upstream instance available")
@@ -66,14 +63,6 @@ var (
 // errStreamsBusy: the route's upstream.max_streamed_bodies requests with
 // a streamed body are being forwarded already.
 var errStreamsBusy = newAnswer(fasthttp.StatusServiceUnavailable, "too many streamed request bodies in flight; retry later")
-
-// errClientClosed: the client went away before its request body was
-// complete. Answered 499, as nginx logs it; nobody reads the answer.
-var errClientClosed = newAnswer(statusClientClosed, "client closed the request")
-
-// statusClientClosed is nginx's status for a client that closed its
-// connection before the answer: no standard status says it.
-const statusClientClosed = 499
 
 // statusOf is the status the client gets for err: the one it carries, or
 // 502 for anything else, which came from the way to the upstream.
@@ -110,7 +99,7 @@ func writeError(ctx *fasthttp.RequestCtx, err error, route string) {
 	case fasthttp.StatusServiceUnavailable:
 		resp.Header.SetCanonical(keyRetryAfter, one)
 	case fasthttp.StatusMethodNotAllowed:
-		resp.Header.Set("Allow", allowedMethods)
+		resp.Header.Set("Allow", httpx.AllowedMethods)
 	}
 }
 

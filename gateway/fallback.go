@@ -15,6 +15,7 @@ import (
 
 	"github.com/fastgate/gateway/cache"
 	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/internal/httpx"
 	"github.com/fastgate/gateway/metrics"
 )
 
@@ -453,7 +454,7 @@ func (f *fallback) store(ctx *fasthttp.RequestCtx, key []byte) error {
 // and an upstream's own Age and Date.
 func appendStoredHeaders(dst []byte, h *fasthttp.ResponseHeader) []byte {
 	for k, v := range h.All() {
-		if classifyHeader(k)&(flagHopByHop|flagRequestID) != 0 || notStored(k) {
+		if httpx.ClassifyHeader(k)&(httpx.FlagHopByHop|httpx.FlagRequestID) != 0 || notStored(k) {
 			continue
 		}
 		dst = append(dst, k...)

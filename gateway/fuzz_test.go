@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/internal/httpx"
 	"github.com/fastgate/gateway/upstream"
 )
 
@@ -30,11 +31,11 @@ func FuzzPrepareRequest(f *testing.F) {
 		f.Add([]byte(s), false)
 		f.Add([]byte(s), true)
 	}
-	trustAll, err := newTrustedProxies([]string{"0.0.0.0/0", "::/0"})
+	trustAll, err := httpx.NewTrustedProxies([]string{"0.0.0.0/0", "::/0"})
 	if err != nil {
 		f.Fatal(err)
 	}
-	trustNone, _ := newTrustedProxies(nil)
+	trustNone, _ := httpx.NewTrustedProxies(nil)
 	peer := netip.MustParseAddr("192.0.2.7")
 	f.Fuzz(func(t *testing.T, raw []byte, trusted bool) {
 		var req fasthttp.Request

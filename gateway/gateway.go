@@ -18,6 +18,7 @@ import (
 
 	"github.com/fastgate/gateway/config"
 	"github.com/fastgate/gateway/discovery"
+	"github.com/fastgate/gateway/internal/httpx"
 	"github.com/fastgate/gateway/metrics"
 	"github.com/fastgate/gateway/router"
 )
@@ -333,7 +334,7 @@ func (g *Gateway) serveExpect(ctx *fasthttp.RequestCtx) int {
 		return fasthttp.StatusContinue
 	}
 	rt := snap.routes[id]
-	writeError(ctx, errBodyTooLarge, rt.name)
+	writeError(ctx, httpx.ErrBodyTooLarge, rt.name)
 	answerRequestID(ctx)
 	rt.metrics.Request(ctx.Method(), fasthttp.StatusRequestEntityTooLarge)
 	return fasthttp.StatusRequestEntityTooLarge
@@ -343,14 +344,14 @@ func (g *Gateway) serveExpect(ctx *fasthttp.RequestCtx) int {
 func (g *Gateway) serveParseError(ctx *fasthttp.RequestCtx, err error) {
 	var small *fasthttp.ErrSmallBuffer
 	var netErr net.Error
-	e := errBadRequest
+	e := httpx.ErrBadRequest
 	switch {
 	case errors.As(err, &small):
-		e = errHeaderTooLarge
+		e = httpx.ErrHeaderTooLarge
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		e = errBodyTooLarge
+		e = httpx.ErrBodyTooLarge
 	case errors.As(err, &netErr) && netErr.Timeout():
-		e = errRequestTimeout
+		e = httpx.ErrRequestTimeout
 	}
 	writeError(ctx, e, "")
 	answerRequestID(ctx)

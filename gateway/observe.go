@@ -13,6 +13,7 @@ import (
 
 	"github.com/fastgate/gateway/accesslog"
 	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/internal/httpx"
 	"github.com/fastgate/gateway/tracing"
 	"github.com/fastgate/gateway/upstream"
 )
@@ -186,11 +187,11 @@ var reqInfoPool = sync.Pool{New: func() any { return new(reqInfo) }}
 // is written, whatever the access log's setting.
 func answerRequestID(ctx *fasthttp.RequestCtx) {
 	h := &ctx.Request.Header
-	id := h.Peek(hdrRequestID)
+	id := h.Peek(httpx.HeaderRequestID)
 	if len(id) == 0 {
 		var buf [40]byte
-		h.SetCanonical(keyRequestID, appendRequestID(buf[:0]))
-		id = h.Peek(hdrRequestID)
+		h.SetCanonical(keyRequestID, httpx.AppendRequestID(buf[:0]))
+		id = h.Peek(httpx.HeaderRequestID)
 	}
 	ctx.Response.Header.SetCanonical(keyRequestID, id)
 }
@@ -207,7 +208,7 @@ var (
 // and gives ri back. For an upstream answer whose body is still to be
 // written this happens when the body ends (see bodyWatch), so that the
 // line and the span say whether the upstream broke it.
-func (o *observer) end(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted *trustedProxies, err error, logged bool) {
+func (o *observer) end(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted *httpx.TrustedProxies, err error, logged bool) {
 	if w, ok := upstream.WatcherOf(&ctx.Response).(*bodyWatch); ok && err == nil && w.ctx == ctx {
 		w.obs, w.ri, w.rt, w.trusted, w.logged = o, ri, rt, trusted, logged
 		return
@@ -216,7 +217,7 @@ func (o *observer) end(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted
 }
 
 // endNow is end, now.
-func (o *observer) endNow(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted *trustedProxies, err error, logged bool) {
+func (o *observer) endNow(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted *httpx.TrustedProxies, err error, logged bool) {
 	o.finish(ctx, ri, rt, trusted, err, logged)
 	ctx.RemoveUserValue(reqInfoKey)
 	*ri = reqInfo{target: ri.target[:0]}
@@ -225,7 +226,7 @@ func (o *observer) endNow(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trus
 
 // finish ends the request's span with its outcome and, when the request
 // is logged, writes its access log line.
-func (o *observer) finish(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted *trustedProxies, err error, logged bool) {
+func (o *observer) finish(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted *httpx.TrustedProxies, err error, logged bool) {
 	now := time.Now()
 	status := ctx.Response.StatusCode()
 	source := answerSource(ri, rt, err)
@@ -248,11 +249,11 @@ func (o *observer) finish(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trus
 	var client [64]byte
 	var trace [32]byte
 	e.Time = ctx.Time()
-	e.RequestID = h.Peek(hdrRequestID) // answerRequestID ran first
+	e.RequestID = h.Peek(httpx.HeaderRequestID) // answerRequestID ran first
 	if ri.trace.IsValid() {
 		e.TraceID = ri.trace.AppendTraceID(trace[:0])
 	}
-	e.Client = clientAddr(ctx, trusted).AppendTo(client[:0])
+	e.Client = httpx.ClientAddr(ctx, trusted).AppendTo(client[:0])
 	// The path and query as the client sent them (in normal form), not
 	// as strip_prefix or a rewrite left them.
 	e.Method, e.Host, e.Path, e.Proto = ctx.Method(), h.Host(), ri.target[:ri.pathLen], h.Protocol()

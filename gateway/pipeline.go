@@ -4,6 +4,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/fastgate/gateway/internal/httpx"
 	"github.com/valyala/fasthttp"
 )
 
@@ -23,7 +24,7 @@ func (methodStep) wrap(next handler) handler { return withoutTrace(next) }
 // bodyLimitStep refuses a request whose declared body is larger than the
 // route allows, before reading it. A chunked body is limited as it
 // streams. A streamed body that fails through the client's fault is
-// answered and counted as the client's error (see watchBody).
+// answered and counted as the client's error (see httpx.WatchBody).
 type bodyLimitStep struct {
 	rt    *route
 	limit int
@@ -52,17 +53,17 @@ func (s *bodyLimitStep) serve(ctx *fasthttp.RequestCtx) error {
 	case cl > s.limit:
 		// The unread body is still on the connection: close it.
 		ctx.SetConnectionClose()
-		return errBodyTooLarge
+		return httpx.ErrBodyTooLarge
 	case req.IsBodyStream():
-		l := watchBody(ctx, s.limit, s.idle)
+		l := httpx.WatchBody(ctx, s.limit, s.idle)
 		err := s.next(ctx)
-		berr := l.failure()
-		l.release(req)
+		berr := l.Failure()
+		l.Release(req)
 		if berr != nil {
 			// Over the limit, or a body the client framed badly, sent
 			// too slowly or left unfinished: the upstream got a broken
 			// request, the client its own error.
-			if berr != errBodyTooLarge {
+			if berr != httpx.ErrBodyTooLarge {
 				s.rt.metrics.ClientError(clientErrorKind(berr))
 			}
 			ctx.SetConnectionClose()

@@ -10,6 +10,7 @@ import (
 	"github.com/fastgate/gateway/breaker"
 	"github.com/fastgate/gateway/config"
 	"github.com/fastgate/gateway/discovery"
+	"github.com/fastgate/gateway/internal/httpx"
 	"github.com/fastgate/gateway/metrics"
 	"github.com/fastgate/gateway/upstream"
 )
@@ -21,7 +22,7 @@ import (
 type proxyStep struct {
 	route   *route
 	pool    *pool
-	trusted *trustedProxies
+	trusted *httpx.TrustedProxies
 	// stripPrefix is removed from the path before forwarding; reqHeaders
 	// are the route's request header rules.
 	stripPrefix []byte
@@ -93,14 +94,14 @@ func (p *proxyStep) serve(ctx *fasthttp.RequestCtx) error {
 //
 //go:noinline
 func (p *proxyStep) prepareFrom(ctx *fasthttp.RequestCtx) {
-	p.prepare(&ctx.Request, ctx.Path(), peerAddr(ctx), schemeOf(ctx))
+	p.prepare(&ctx.Request, ctx.Path(), httpx.PeerAddr(ctx), httpx.SchemeOf(ctx))
 }
 
 // forward sends the prepared request to one of the pool's targets, within
 // the pool's timeout counted from start, and leaves the answer in
 // ctx.Response.
 func (p *proxyStep) forward(ctx *fasthttp.RequestCtx, start time.Time) error {
-	defer restoreHTTP10(&ctx.Request.Header, upstreamHTTP11(&ctx.Request.Header))
+	defer httpx.RestoreHTTP10(&ctx.Request.Header, httpx.UpstreamHTTP11(&ctx.Request.Header))
 	if ctx.Request.IsBodyStream() {
 		// A slow client's body holds its upstream connection while it
 		// trickles in: such requests get a bounded share of the pool.
@@ -182,12 +183,12 @@ func (p *proxyStep) attempts(ctx *fasthttp.RequestCtx, start time.Time) error {
 	}
 
 	resp := &ctx.Response
-	if scanResponseHeaders(&resp.Header)&flagHopByHop != 0 {
-		stripResponseHopByHop(&resp.Header)
+	if httpx.ScanResponseHeaders(&resp.Header)&httpx.FlagHopByHop != 0 {
+		httpx.StripResponseHopByHop(&resp.Header)
 	}
 	// The upstream closing its connection says nothing about the client's.
 	resp.Header.ResetConnectionClose()
-	resp.Header.SetBytesV(hdrRequestID, h.Peek(hdrRequestID))
+	resp.Header.SetBytesV(httpx.HeaderRequestID, h.Peek(httpx.HeaderRequestID))
 	return nil
 }
 
@@ -278,23 +279,23 @@ func (p *proxyStep) prepare(req *fasthttp.Request, path []byte, peer netip.Addr,
 	h := &req.Header
 	var scratch [scratchSize]byte
 	rewriteURI(req, path, p.stripPrefix, scratch[:0])
-	f := scanRequestHeaders(h)
-	if f&flagHopByHop != 0 {
-		stripRequestHopByHop(h)
+	f := httpx.ScanRequestHeaders(h)
+	if f&httpx.FlagHopByHop != 0 {
+		httpx.StripRequestHopByHop(h)
 	}
 	// The upstream connection is pooled whatever the client asked for its
 	// own connection.
 	h.ResetConnectionClose()
-	setForwarded(h, f, peer, proto, p.trusted, scratch[:0])
+	httpx.SetForwarded(h, f, peer, proto, p.trusted, scratch[:0])
 	switch {
-	case f&flagRequestID == 0 || len(h.Peek(hdrRequestID)) == 0:
-		h.SetBytesV(hdrRequestID, appendRequestID(scratch[:0]))
-	case f&flagRequestIDs != 0:
+	case f&httpx.FlagRequestID == 0 || len(h.Peek(httpx.HeaderRequestID)) == 0:
+		h.SetBytesV(httpx.HeaderRequestID, httpx.AppendRequestID(scratch[:0]))
+	case f&httpx.FlagRequestIDs != 0:
 		// Several X-Request-Id lines: the upstream gets the first alone,
 		// the one the client's answer carries.
-		id := append(scratch[:0], h.Peek(hdrRequestID)...)
-		h.Del(hdrRequestID)
-		h.SetBytesV(hdrRequestID, id)
+		id := append(scratch[:0], h.Peek(httpx.HeaderRequestID)...)
+		h.Del(httpx.HeaderRequestID)
+		h.SetBytesV(httpx.HeaderRequestID, id)
 	}
 	p.reqHeaders.applyRequest(h)
 	if hh := p.pool.settings.HostHeader; hh != "" {
@@ -335,7 +336,7 @@ func clientFault(rt *route, streamed bool) error {
 	if !streamed {
 		rt.metrics.ClientError(metrics.ClientMalformed)
 	}
-	return errBadRequest
+	return httpx.ErrBadRequest
 }
 
 // upstreamError maps a failed attempt to the error the client gets.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fastgate/gateway/bridge/broker"
 	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/internal/httpx"
 	"github.com/fastgate/gateway/metrics"
 )
 
@@ -114,7 +115,7 @@ func newPublishStep(rt *route, c *config.Publish, b *config.Broker, conn *broker
 func (p *publishStep) serve(ctx *fasthttp.RequestCtx) error {
 	payload, err := p.readBody(ctx)
 	if err != nil {
-		if err == errBodyTooLarge {
+		if err == httpx.ErrBodyTooLarge {
 			p.metrics.Result(metrics.PublishTooLarge)
 		}
 		return err
@@ -139,11 +140,11 @@ func (p *publishStep) serve(ctx *fasthttp.RequestCtx) error {
 	h := &ctx.Request.Header
 	m.ID = string(h.Peek(p.idemHdr))
 	m.ContentType = string(h.ContentType())
-	id := h.Peek(hdrRequestID)
+	id := h.Peek(httpx.HeaderRequestID)
 	if len(id) == 0 {
-		id = appendRequestID(nil)
+		id = httpx.AppendRequestID(nil)
 	}
-	m.Headers = append(m.Headers, broker.Header{Name: hdrRequestID, Value: string(id)})
+	m.Headers = append(m.Headers, broker.Header{Name: httpx.HeaderRequestID, Value: string(id)})
 	for _, name := range [...]string{hdrTraceparent, hdrTracestate} {
 		if v := h.Peek(name); len(v) > 0 {
 			m.Headers = append(m.Headers, broker.Header{Name: name, Value: string(v)})
@@ -154,7 +155,7 @@ func (p *publishStep) serve(ctx *fasthttp.RequestCtx) error {
 			m.Headers = append(m.Headers, broker.Header{Name: name, Value: string(v)})
 		}
 	}
-	ctx.Response.Header.SetBytesV(hdrRequestID, id)
+	ctx.Response.Header.SetBytesV(httpx.HeaderRequestID, id)
 	switch {
 	case p.reply:
 		return p.request(ctx, m)
@@ -263,7 +264,7 @@ func (p *publishStep) readBody(ctx *fasthttp.RequestCtx) ([]byte, error) {
 	req := &ctx.Request
 	if cl := req.Header.ContentLength(); cl > p.maxBody {
 		ctx.SetConnectionClose()
-		return nil, errBodyTooLarge
+		return nil, httpx.ErrBodyTooLarge
 	}
 	if !req.IsBodyStream() {
 		return req.Body(), nil
@@ -272,10 +273,10 @@ func (p *publishStep) readBody(ctx *fasthttp.RequestCtx) ([]byte, error) {
 	switch {
 	case err != nil:
 		ctx.SetConnectionClose()
-		return nil, errBadRequest
+		return nil, httpx.ErrBadRequest
 	case len(b) > p.maxBody:
 		ctx.SetConnectionClose()
-		return nil, errBodyTooLarge
+		return nil, httpx.ErrBodyTooLarge
 	}
 	return b, nil
 }

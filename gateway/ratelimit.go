@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/internal/httpx"
 	"github.com/fastgate/gateway/ratelimit"
 )
 
@@ -163,7 +164,7 @@ var errRateLimited = &answer{status: fasthttp.StatusTooManyRequests, msg: "rate 
 type rateLimitStep struct {
 	rt       *route
 	limit    *routeLimit
-	trusted  *trustedProxies
+	trusted  *httpx.TrustedProxies
 	limiters *limiters
 	next     handler
 }
@@ -212,7 +213,7 @@ func (s *rateLimitStep) serve(ctx *fasthttp.RequestCtx) error {
 
 // decide takes a token for ctx's request. The local limiter is called
 // directly, so that the key built on the stack stays there.
-func (rl *routeLimit) decide(ctx *fasthttp.RequestCtx, trusted *trustedProxies) ratelimit.Decision {
+func (rl *routeLimit) decide(ctx *fasthttp.RequestCtx, trusted *httpx.TrustedProxies) ratelimit.Decision {
 	if rl.local != nil {
 		var ip [16]byte
 		key := rl.keyOf(ctx, trusted, &ip)
@@ -229,10 +230,10 @@ func (rl *routeLimit) decide(ctx *fasthttp.RequestCtx, trusted *trustedProxies) 
 
 // keyOf returns the bucket key of ctx's request, borrowed from the
 // request or built in ip.
-func (rl *routeLimit) keyOf(ctx *fasthttp.RequestCtx, trusted *trustedProxies, ip *[16]byte) []byte {
+func (rl *routeLimit) keyOf(ctx *fasthttp.RequestCtx, trusted *httpx.TrustedProxies, ip *[16]byte) []byte {
 	switch rl.key {
 	case keyClientIP:
-		*ip = clientAddr(ctx, trusted).As16()
+		*ip = httpx.ClientAddr(ctx, trusted).As16()
 		return ip[:]
 	case keyHeader:
 		return ctx.Request.Header.Peek(rl.name)

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/internal/httpx"
 	"github.com/fastgate/gateway/metrics"
 	"github.com/fastgate/gateway/router"
 )
@@ -27,7 +28,7 @@ type snapshot struct {
 	hash    string
 	table   *router.Table
 	routes  []*route
-	trusted *trustedProxies
+	trusted *httpx.TrustedProxies
 	// brokers are the connections of the declared brokers, held while
 	// the snapshot serves.
 	brokers []*brokerConn
@@ -44,7 +45,7 @@ type snapshot struct {
 // the buckets, breakers and caches of later steps); the rest are built
 // fresh. On error nothing new is left open and prev is untouched.
 func buildSnapshot(cfg *config.Config, d *deps, prev *snapshot, obs *observer) (_ *snapshot, err error) {
-	trusted, err := newTrustedProxies(cfg.TrustedProxies)
+	trusted, err := httpx.NewTrustedProxies(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
 	}

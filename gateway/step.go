@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/internal/httpx"
 )
 
 // A step is one per-route feature of the pipeline: the rate limit, the
@@ -109,7 +110,7 @@ type routeBuild struct {
 	rt      *route
 	rc      *config.Route
 	cfg     *config.Config
-	trusted *trustedProxies
+	trusted *httpx.TrustedProxies
 
 	// Left by circuit_breaker for the upstream backend: the route's
 	// breaker, which also hears of failures after the answer's head, and
@@ -120,7 +121,7 @@ type routeBuild struct {
 
 // buildRoute builds rc's steps from stepTable and composes its pipeline.
 // On error, what was built is released again.
-func (d *deps) buildRoute(rc *config.Route, cfg *config.Config, trusted *trustedProxies) (_ *route, err error) {
+func (d *deps) buildRoute(rc *config.Route, cfg *config.Config, trusted *httpx.TrustedProxies) (_ *route, err error) {
 	rt := &route{
 		name:    rc.Name,
 		cfg:     *rc,

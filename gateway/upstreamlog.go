@@ -9,6 +9,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/fastgate/gateway/internal/httpx"
 	"github.com/fastgate/gateway/metrics"
 	"github.com/fastgate/gateway/upstream"
 )
@@ -77,7 +78,7 @@ type bodyWatch struct {
 	obs     *observer
 	ri      *reqInfo
 	rt      *route
-	trusted *trustedProxies
+	trusted *httpx.TrustedProxies
 	logged  bool
 }
 
