@@ -70,7 +70,7 @@ type Gateway struct {
 	lnMu      sync.Mutex
 	listeners []net.Listener
 	reload    reloadState
-	reloader  atomic.Pointer[Reloader]
+	onReload  atomic.Pointer[ReloadFunc]
 	clients   clients
 	deps      *deps
 	obs       *observer
