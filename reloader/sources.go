@@ -23,10 +23,13 @@ type sources struct {
 }
 
 // sourcesOf lists what cfg was read from. It is the one place that says
-// which files a configuration depends on: a setting that names a file
-// read when the configuration is applied (the coming
-// tls.certificates) adds its files to files here, and the Reloader then
-// watches them as it watches the included ones.
+// which files a configuration depends on: a setting that names files the
+// configuration is built from (the coming tls.certificates) adds them to
+// files here, and the Reloader then watches them as it watches the
+// included ones. A change of such a file reaches the Target as a
+// FileChange; a Target that leaves a configuration whose Config.Hash is
+// unchanged as it is (the gateway's does) must then see that file's
+// content in the hash, or its change is taken for nothing.
 func sourcesOf(cfg *config.Config) sources {
 	var s sources
 	for i, f := range cfg.Files() {
