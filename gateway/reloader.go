@@ -14,9 +14,13 @@ import (
 type ReloadFunc func(trigger string, dryRun bool) (ReloadResult, error)
 
 // SetReloadFunc makes POST /-/reload call reload. Until it is set (a
-// gateway not started from a file), /-/reload answers 404. Safe for
-// concurrent use.
+// gateway not started from a file), and after it is set to nil,
+// /-/reload answers 404. Safe for concurrent use.
 func (g *Gateway) SetReloadFunc(reload ReloadFunc) {
+	if reload == nil {
+		g.onReload.Store(nil)
+		return
+	}
 	g.onReload.Store(&reload)
 }
 

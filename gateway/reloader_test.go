@@ -290,6 +290,10 @@ func TestAdminReloadCallsTheReloadFunc(t *testing.T) {
 			}
 		})
 	}
+	g.SetReloadFunc(nil)
+	if status, _ := adminDo(t, "POST", g.admin+"/-/reload", "", "", nil); status != 404 {
+		t.Errorf("after the reload function was unset: %d, want 404", status)
+	}
 }
 
 // TestReloadTargetSkipsWhatServesOnFileChange: a file change that loads
