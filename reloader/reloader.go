@@ -43,7 +43,9 @@ type Settings[R any] struct {
 // Reloader loads the configuration file again and hands it to its Target:
 // when a watched file changes, and when asked (SIGHUP, POST /-/reload). A
 // file that does not load changes nothing: the Target is told it was
-// refused, and the old configuration keeps serving.
+// refused, and the old configuration keeps serving. Changes of watched
+// files are debounced: the configuration is loaded once Debounce has
+// passed without another change.
 //
 // An included file that the last good configuration was read from and that
 // has vanished fails a reload that a file change started, so that a file
