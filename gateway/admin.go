@@ -138,8 +138,8 @@ func (g *Gateway) serveReload(w http.ResponseWriter, req *http.Request) {
 		writeText(w, http.StatusNotFound, "gateway: admin: /-/reload is off (admin_endpoints.reload); reload with SIGHUP or by changing the file\n")
 		return
 	}
-	r := g.reloader.Load()
-	if r == nil {
+	reload := g.onReload.Load()
+	if reload == nil {
 		writeText(w, http.StatusNotFound, errNoReloader.Error()+"\n")
 		return
 	}
@@ -148,7 +148,7 @@ func (g *Gateway) serveReload(w http.ResponseWriter, req *http.Request) {
 	if dry {
 		trigger = "admin dry run"
 	}
-	res, err := r.Reload(trigger, dry)
+	res, err := (*reload)(trigger, dry)
 	status := http.StatusOK
 	if err != nil {
 		status = http.StatusBadRequest

@@ -71,7 +71,7 @@ type Gateway struct {
 	lnMu      sync.Mutex
 	listeners []net.Listener
 	reload    reloadState
-	reloader  atomic.Pointer[Reloader]
+	onReload  atomic.Pointer[ReloadFunc]
 	clients   clients
 	deps      *deps
 	// observers are the access logs and tracers of the snapshots that

@@ -19,13 +19,14 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/reloader"
 )
 
 // fileGateway is a gateway started from a file with a Reloader following it.
 type fileGateway struct {
 	*testGateway
 	path     string
-	reloader *Reloader
+	reloader *reloader.Reloader[ReloadResult]
 }
 
 // startFileGateway writes yaml to a file in a temp dir and serves it with
@@ -53,10 +54,14 @@ func followFile(t testing.TB, path string, watch bool) *fileGateway {
 		t.Fatal(err)
 	}
 	tg := serveConfig(t, cfg)
-	r, err := NewReloader(path, tg.Gateway, tg.log, 20*time.Millisecond)
+	r, err := reloader.New(reloader.Settings[ReloadResult]{
+		Config: cfg, Target: tg.ReloadTarget(), Checks: []config.Check{RouteConflicts},
+		Logger: tg.log, Debounce: 20 * time.Millisecond,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	tg.SetReloadFunc(r.Reload)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	if !watch {

@@ -31,6 +31,7 @@ import (
 	"github.com/fastgate/gateway/discovery/consul"
 	"github.com/fastgate/gateway/discovery/etcd"
 	"github.com/fastgate/gateway/gateway"
+	"github.com/fastgate/gateway/reloader"
 )
 
 // version and commit are set at build time with
@@ -260,7 +261,9 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 		warnPublicAdmin(log, adminLn.Addr(), cfg)
 	}
 
-	reloader, err := gateway.NewReloader(cfg.File(), gw, log, gateway.DefaultDebounce)
+	configFiles, err := reloader.New(reloader.Settings[gateway.ReloadResult]{
+		Config: cfg, Target: gw.ReloadTarget(), Checks: []config.Check{gateway.RouteConflicts}, Logger: log,
+	})
 	if err != nil {
 		ln.Close()
 		if adminLn != nil {
@@ -269,7 +272,8 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 		return fmt.Errorf("gateway: watch the configuration: %w", err)
 	}
 	watching := make(chan struct{})
-	go func() { defer close(watching); reloader.Run(ctx) }()
+	gw.SetReloadFunc(configFiles.Reload)
+	go func() { defer close(watching); configFiles.Run(ctx) }()
 	defer func() { cancel(); <-watching }()
 
 	failed := make(chan error, 2)
@@ -288,7 +292,7 @@ wait:
 	for {
 		select {
 		case <-hup:
-			_, _ = reloader.Reload("SIGHUP", false)
+			_, _ = configFiles.Reload("SIGHUP", false)
 		case sig := <-stop:
 			log.Info("gateway draining", "signal", sig.String(), "drain_timeout", gw.Config().Server.DrainTimeout.String())
 			break wait
