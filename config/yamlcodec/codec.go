@@ -91,9 +91,9 @@ func Scalar(tag, value string) *yaml.Node {
 	return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: value}
 }
 
-// String returns a string node that reads back as s (a literal "${" is
+// str returns a string node that reads back as s (a literal "${" is
 // written "$${").
-func String(s string) *yaml.Node { return Scalar("!!str", EscapeEnv(s)) }
+func str(s string) *yaml.Node { return Scalar("!!str", EscapeEnv(s)) }
 
 // formatInt writes n for a range error about a field of type t.
 func (c *Codec) formatInt(n int64, t reflect.Type) string {

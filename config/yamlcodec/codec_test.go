@@ -259,8 +259,8 @@ func TestInclude(t *testing.T) {
 	if d.File() != "main.yaml" {
 		t.Errorf("File() = %q after Include, want the main file", d.File())
 	}
-	if _, _, err := Resolve(src, "main.yaml", "../x.yaml"); err == nil || !strings.Contains(err.Error(), "must stay inside") {
-		t.Errorf("Resolve outside the FS: %v", err)
+	if _, _, err := resolve(src, "main.yaml", "../x.yaml"); err == nil || !strings.Contains(err.Error(), "must stay inside") {
+		t.Errorf("resolve outside the FS: %v", err)
 	}
 }
 

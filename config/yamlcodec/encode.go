@@ -95,7 +95,7 @@ func (e *Encoder) node(v reflect.Value, path string) *yaml.Node {
 		if v.Len() == 0 {
 			return nil
 		}
-		return String(v.String())
+		return str(v.String())
 	case reflect.Int:
 		return Scalar("!!int", strconv.FormatInt(v.Int(), 10))
 	case reflect.Bool:
@@ -145,9 +145,9 @@ func (e *Encoder) field(v reflect.Value, path, how string) *yaml.Node {
 		s := v.String()
 		if r := redactURLs(s); r != s {
 			e.hid = true
-			return String(r)
+			return str(r)
 		}
-		return String(s)
+		return str(s)
 	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
 		if v.Len() == 0 {
 			return nil
@@ -177,7 +177,7 @@ func (e *Encoder) mapping(v reflect.Value, path string) *yaml.Node {
 		if val == nil {
 			val = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Style: yaml.FlowStyle}
 		}
-		m.Content = append(m.Content, String(k), val)
+		m.Content = append(m.Content, str(k), val)
 	}
 	return m
 }
@@ -195,7 +195,7 @@ func (e *Encoder) stringMap(h map[string]string, path string) *yaml.Node {
 	sort.Strings(keys)
 	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	for _, k := range keys {
-		val := String(h[k])
+		val := str(h[k])
 		switch {
 		case e.Secrets[KeyPath(path, k)]:
 			val = Scalar("!!str", Redacted)

@@ -130,9 +130,9 @@ func plainKey(s string) bool {
 	return true
 }
 
-// ParentPath drops the last element of a path: "a.b[2]" -> "a.b" -> "a",
+// parentPath drops the last element of a path: "a.b[2]" -> "a.b" -> "a",
 // `a.set["x y"]` -> "a.set".
-func ParentPath(p string) string {
+func parentPath(p string) string {
 	if strings.HasSuffix(p, `"]`) {
 		if i := strings.LastIndex(p, `["`); i >= 0 {
 			return p[:i]

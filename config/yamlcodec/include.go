@@ -44,7 +44,7 @@ func (d *Decoder) Include(src Source, path string, patterns []string, read func(
 		if d.Bad[path] || d.Bad[entry] {
 			continue // already reported
 		}
-		names, resolved, err := Resolve(src, main, pattern)
+		names, resolved, err := resolve(src, main, pattern)
 		if resolved != "" {
 			inc.Patterns = append(inc.Patterns, src.Abs(resolved))
 		}
@@ -73,46 +73,43 @@ func (d *Decoder) Include(src Source, path string, patterns []string, read func(
 	return inc
 }
 
-// An IncludeError is a problem with an include entry.
-type IncludeError struct {
-	// Msg says what is wrong ("no such file").
-	Msg string
-	// Resolved is the file looked for, when it was not found.
-	Resolved string
-	// Hint says what to write instead; it repeats the entry.
-	Hint string
+// includeError is a problem with an include entry.
+type includeError struct {
+	msg      string
+	resolved string // the file looked for, when it was not found
+	hint     string // what to write instead; it repeats the entry
 }
 
-func (e *IncludeError) Error() string { return e.Msg }
+func (e *includeError) Error() string { return e.msg }
 
-// Resolve lists the files that one include pattern of the file main names,
+// resolve lists the files that one include pattern of the file main names,
 // in the order they are read (see Decoder.Include). resolved is the
 // pattern placed in main's directory, "" when the pattern cannot be used.
-// A problem is an *IncludeError.
-func Resolve(src Source, main, pattern string) (names []string, resolved string, err error) {
+// A problem is an *includeError.
+func resolve(src Source, main, pattern string) (names []string, resolved string, err error) {
 	if pattern == "" {
-		return nil, "", &IncludeError{Msg: "must not be empty"}
+		return nil, "", &includeError{msg: "must not be empty"}
 	}
 	resolved, glob, err := src.Join(main, pattern)
 	if err != nil {
-		return nil, "", &IncludeError{Msg: err.Error()}
+		return nil, "", &includeError{msg: err.Error()}
 	}
 	if !src.HasMeta(pattern) {
 		info, err := src.Stat(resolved)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			return nil, resolved, &IncludeError{Msg: "no such file", Resolved: resolved}
+			return nil, resolved, &includeError{msg: "no such file", resolved: resolved}
 		case err != nil:
-			return nil, resolved, &IncludeError{Msg: "cannot read: " + bareError(err).Error()}
+			return nil, resolved, &includeError{msg: "cannot read: " + bareError(err).Error()}
 		case info.IsDir():
-			return nil, resolved, &IncludeError{Msg: "is a directory",
-				Hint: fmt.Sprintf("to include the files in it, write a glob such as %q", strings.TrimSuffix(pattern, "/")+"/*.yaml")}
+			return nil, resolved, &includeError{msg: "is a directory",
+				hint: fmt.Sprintf("to include the files in it, write a glob such as %q", strings.TrimSuffix(pattern, "/")+"/*.yaml")}
 		}
 		return []string{resolved}, resolved, nil
 	}
 	matches, err := src.Glob(glob)
 	if err != nil {
-		return nil, resolved, &IncludeError{Msg: "not a valid glob pattern (see filepath.Match)"}
+		return nil, resolved, &includeError{msg: "not a valid glob pattern (see filepath.Match)"}
 	}
 	hidden := strings.HasPrefix(src.Base(pattern), ".")
 	for _, m := range matches {
@@ -141,14 +138,14 @@ func bareError(err error) error {
 // file. An entry that came from the environment is not quoted.
 func (d *Decoder) entryError(path, pattern string, err error) {
 	var msg string
-	var ie *IncludeError
+	var ie *includeError
 	switch {
 	case d.Secrets[path]:
 		msg = "the value from the environment: " + err.Error()
-	case errors.As(err, &ie) && ie.Hint != "":
-		msg = fmt.Sprintf("%q: %s; %s", pattern, ie.Msg, ie.Hint)
-	case errors.As(err, &ie) && ie.Resolved != "" && ie.Resolved != pattern:
-		msg = fmt.Sprintf("%q: %s (looked for %s)", pattern, ie.Msg, ie.Resolved)
+	case errors.As(err, &ie) && ie.hint != "":
+		msg = fmt.Sprintf("%q: %s; %s", pattern, ie.msg, ie.hint)
+	case errors.As(err, &ie) && ie.resolved != "" && ie.resolved != pattern:
+		msg = fmt.Sprintf("%q: %s (looked for %s)", pattern, ie.msg, ie.resolved)
 	default:
 		msg = strconv.Quote(pattern) + ": " + err.Error()
 	}

@@ -25,7 +25,7 @@ type Reporter struct {
 // Errorf reports a problem with the field at path, unless path or a field
 // that holds it failed to decode.
 func (r *Reporter) Errorf(path, format string, args ...any) {
-	for p := path; ; p = ParentPath(p) {
+	for p := path; ; p = parentPath(p) {
 		if r.Bad[p] {
 			return // a consequence of a decode error, not a new problem
 		}
@@ -56,7 +56,7 @@ func (r *Reporter) Invalid(path string, value any, msg string) {
 // At is where path was written, or the nearest enclosing field that was;
 // the main file without a line when there is none.
 func (r *Reporter) At(path string) Position {
-	for p := path; ; p = ParentPath(p) {
+	for p := path; ; p = parentPath(p) {
 		if pos, ok := r.Pos[p]; ok {
 			return pos
 		}
