@@ -27,7 +27,7 @@
 //
 //   - range:"MIN,MAX" (or "MIN,MAX,zero") on a number, duration or sized
 //     field: Codec.CheckRanges reports values outside it;
-//   - reload:"restart" on a field: Differences tells settings that wait
+//   - reload:"restart" on a field: WalkSettings tells settings that wait
 //     for a restart from those that apply at once;
 //   - redact:"secret" (the whole value) or redact:"url" (user info and
 //     query values of URLs) on a string field: Codec.Encode hides them.
