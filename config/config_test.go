@@ -299,13 +299,11 @@ func TestAliasExpansionBounded(t *testing.T) {
 	}
 	b.WriteString("}\nx-r: &r { name: r, match: { path: /r }, respond: { headers: *h } }\n")
 	b.WriteString("routes: [" + strings.Repeat("*r, ", 2000) + "]\n")
-	start := time.Now()
+	// The bound is the decoder's node budget, seen in its error; no wall
+	// clock, which a loaded machine stretches.
 	_, err := parse([]byte(b.String()), "bomb.yaml", noEnv)
 	var errs Errors
 	if !errors.As(err, &errs) || len(errs) != 1 || !strings.Contains(errs[0].Msg, "too many nested aliases") {
 		t.Errorf("got %v, want one too-complex error", err)
-	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("took %v", d)
 	}
 }
