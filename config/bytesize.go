@@ -2,11 +2,21 @@ package config
 
 import (
 	"errors"
-	"fmt"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/fastgate/gateway/config/yamlcodec"
+	"go.yaml.in/yaml/v3"
 )
+
+// Sizes in bytes, as every section writes them.
+
+// ByteSize is a size in bytes. In YAML it is an integer or a string with a
+// unit: "512", "64KiB", "10MiB", "1GiB", "10MB" (powers of 1000 for KB, MB,
+// GB; of 1024 for KiB, MiB, GiB).
+type ByteSize int64
 
 // byteUnits lists the units of a ByteSize, largest first, so that
 // formatSize picks the largest one that divides a value.
@@ -74,29 +84,44 @@ func formatSize(b ByteSize) string {
 	return strconv.FormatInt(int64(b), 10) // not reached: "B" divides everything
 }
 
-// parseRate reads "100", "0.5", "100/s", "600/m" or "5000/h" as requests
-// a second.
-func parseRate(s string) (Rate, error) {
-	num, unit, hasUnit := strings.Cut(strings.TrimSpace(s), "/")
-	f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
-		return 0, fmt.Errorf("bad rate %q", s)
-	}
-	if hasUnit {
-		switch strings.TrimSpace(unit) {
-		case "s", "sec", "second":
-		case "m", "min", "minute":
-			f /= 60
-		case "h", "hour":
-			f /= 3600
-		default:
-			return 0, fmt.Errorf("bad rate unit in %q", s)
+// byteSizeCodec reads and writes a ByteSize: 512, "64KiB", "10MB".
+var byteSizeCodec = yamlcodec.Type{
+	Of: reflect.TypeFor[ByteSize](),
+	Decode: func(d *yamlcodec.Decoder, n *yaml.Node, v reflect.Value, path string) bool {
+		const want = "a size like 512, 64KiB or 10MB"
+		s, fromEnv, ok := d.Typed(n, path, want, "!!int", "!!str")
+		if !ok {
+			return true
 		}
-	}
-	return Rate(f), nil
-}
-
-// formatRate writes r so that parseRate reads it back.
-func formatRate(r Rate) string {
-	return strconv.FormatFloat(float64(r), 'g', -1, 64)
+		if strings.HasPrefix(s, "-") {
+			d.Errorf(n, path, "must not be negative")
+			return true
+		}
+		b, err := parseByteSize(s)
+		if err != nil && n.ShortTag() == "!!int" && !fromEnv {
+			// YAML integers may be written 0x10 or 1_000.
+			var i int64
+			if i, err = strconv.ParseInt(s, 0, 64); err == nil {
+				b = ByteSize(i)
+			}
+		}
+		if err != nil {
+			d.BadValue(n, path, want, fromEnv)
+			return true
+		}
+		v.SetInt(int64(b))
+		return true
+	},
+	Encode: func(v reflect.Value) *yaml.Node {
+		s := formatSize(ByteSize(v.Int()))
+		if s == "0" {
+			return yamlcodec.Scalar("!!int", s)
+		}
+		return yamlcodec.Scalar("!!str", s)
+	},
+	ParseBound: func(s string) (int64, error) {
+		n, err := parseByteSize(s)
+		return int64(n), err
+	},
+	FormatBound: func(n int64) string { return formatSize(ByteSize(n)) },
 }

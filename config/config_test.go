@@ -91,59 +91,6 @@ func TestFormatSize(t *testing.T) {
 	}
 }
 
-func TestExpand(t *testing.T) {
-	t.Parallel()
-	env := map[string]string{"HOST": "db", "PORT": "5432", "EMPTY": "", "DOLLAR": "${HOST}"}
-	lookup := func(name string) (string, bool) {
-		v, ok := env[name]
-		return v, ok
-	}
-	tests := []struct {
-		desc     string
-		give     string
-		want     string
-		wantRefs bool
-		wantErr  string
-	}{
-		{desc: "no reference", give: "plain $HOST text", want: "plain $HOST text"},
-		{desc: "whole value", give: "${HOST}", want: "db", wantRefs: true},
-		{desc: "inside text", give: "http://${HOST}:${PORT}/", want: "http://db:5432/", wantRefs: true},
-		{desc: "default when unset", give: "${NOPE:-fallback}", want: "fallback", wantRefs: true},
-		{desc: "default when empty", give: "${EMPTY:-fallback}", want: "fallback", wantRefs: true},
-		{desc: "value beats default", give: "${HOST:-fallback}", want: "db", wantRefs: true},
-		{desc: "empty default", give: "a${NOPE:-}b", want: "ab", wantRefs: true},
-		{desc: "default with colon", give: "${NOPE:-:8080}", want: ":8080", wantRefs: true},
-		{desc: "set but empty without default", give: "[${EMPTY}]", want: "[]", wantRefs: true},
-		{desc: "escape", give: "$${HOST}", want: "${HOST}"},
-		{desc: "escape then reference", give: "$${HOST}=${HOST}", want: "${HOST}=db", wantRefs: true},
-		{desc: "dollars before escape", give: "$$$${X}", want: "$$${X}"},
-		{desc: "lone dollars", give: "$ $$ $", want: "$ $$ $"},
-		{desc: "values are not expanded again", give: "${DOLLAR}", want: "${HOST}", wantRefs: true},
-		{desc: "unset", give: "Bearer ${TOKEN}", wantErr: "environment variable TOKEN is not set"},
-		{desc: "unterminated", give: "${HOST", wantErr: `unterminated "${"`},
-		{desc: "empty name", give: "${}", wantErr: `invalid environment variable name ""`},
-		{desc: "bad name", give: "${A-B}", wantErr: `invalid environment variable name "A-B"`},
-		{desc: "name with digit first", give: "${1A}", wantErr: `invalid environment variable name "1A"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
-			got, refs, err := expand(tt.give, lookup)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("expand(%q) error = %v, want %q", tt.give, err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || got != tt.want || refs != tt.wantRefs {
-				t.Fatalf("expand(%q) = %q, %v, %v; want %q, %v", tt.give, got, refs, err, tt.want, tt.wantRefs)
-			}
-			if back, _, err := expand(escapeEnv(got), noEnv); err != nil || back != got {
-				t.Fatalf("escapeEnv(%q) reads back as %q, %v", got, back, err)
-			}
-		})
-	}
-}
-
 // TestEnvValues checks the values the environment put in, which the golden
 // file of the same config only shows redacted.
 func TestEnvValues(t *testing.T) {
@@ -288,26 +235,6 @@ func TestErrorsAs(t *testing.T) {
 	}
 }
 
-func TestFieldErrorFormat(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		desc string
-		give FieldError
-		want string
-	}{
-		{"full", FieldError{"f.yaml", 3, 7, "routes[1].upstream.timeout", "must be > 0"}, "f.yaml:3:7: routes[1].upstream.timeout: must be > 0"},
-		{"no field", FieldError{"f.yaml", 3, 1, "", "unknown field \"x\""}, `f.yaml:3:1: unknown field "x"`},
-		{"no column", FieldError{"f.yaml", 3, 0, "", "invalid YAML: x"}, "f.yaml:3: invalid YAML: x"},
-		{"no position", FieldError{"f.yaml", 0, 0, "", "empty"}, "f.yaml: empty"},
-		{"line breaks escaped", FieldError{"f.yaml", 1, 1, "a", "x\ny"}, `f.yaml:1:1: a: x\ny`},
-	}
-	for _, tt := range tests {
-		if got := tt.give.Error(); got != tt.want {
-			t.Errorf("%s: got %q, want %q", tt.desc, got, tt.want)
-		}
-	}
-}
-
 // TestSyntaxErrorLine checks that a YAML syntax error names the line where
 // the file stops making sense, not the line the YAML parser reports (often
 // the line before the enclosing block).
@@ -372,13 +299,11 @@ func TestAliasExpansionBounded(t *testing.T) {
 	}
 	b.WriteString("}\nx-r: &r { name: r, match: { path: /r }, respond: { headers: *h } }\n")
 	b.WriteString("routes: [" + strings.Repeat("*r, ", 2000) + "]\n")
-	start := time.Now()
+	// The bound is the decoder's node budget, seen in its error; no wall
+	// clock, which a loaded machine stretches.
 	_, err := parse([]byte(b.String()), "bomb.yaml", noEnv)
 	var errs Errors
 	if !errors.As(err, &errs) || len(errs) != 1 || !strings.Contains(errs[0].Msg, "too many nested aliases") {
 		t.Errorf("got %v, want one too-complex error", err)
-	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("took %v", d)
 	}
 }

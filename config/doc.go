@@ -63,6 +63,22 @@
 //	gateway.yaml:12:16: routes[1].upstream.timeout: must be > 0
 //	routes.d/users.yaml:3:11: routes[4].name: "users": already the name of routes[0] (gateway.yaml:8)
 //
+// # Layout
+//
+// The generic YAML machinery (strict decoding with positions, environment
+// references, includes and globs, the range, reload and redact struct
+// tags) is package config/yamlcodec, which knows nothing of routes. This
+// package holds the schema, one file per feature, each with the feature's
+// types, its defaults and its checks: route.go (routes, matching, header
+// changes), respond.go, upstream.go, grpc.go, publish.go, brokers.go,
+// ratelimit.go, breaker.go, fallback.go (and the fallback cache),
+// discovery.go, redis.go, server.go, admin.go and observability.go.
+// config.go holds Config and the order in which the features' defaults
+// and checks run (route.go the same for a route), so that a new section
+// is a file, one field of Config or Route, and a line in each of those
+// two places. codec.go lists the schema's types that the codec reads in a
+// syntax of their own (ByteSize, Rate, Target's short form).
+//
 // # Concurrency
 //
 // A Config is not changed after Parse returns it; its methods may be

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/fastgate/gateway/config/yamlcodec"
 )
 
 // FuzzParse checks that Parse never panics, that every error line starts
@@ -33,7 +35,7 @@ func FuzzParse(f *testing.F) {
 		}
 		return "", false
 	}
-	src := fsSource{fstest.MapFS{}}
+	src := yamlcodec.FS(fstest.MapFS{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := parseFrom(src, data, "fuzz.yaml", lookup)
 		if err != nil {

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fastgate/gateway/config/yamlcodec"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected files of testdata/*.txtar")
@@ -66,7 +68,7 @@ var goldenOnly = map[string]bool{"env": true, "want.yaml": true, "errors.txt": t
 // runGolden writes the configuration files of a to a temporary directory,
 // loads its config.yaml and returns the name of the expected file that
 // applies and the actual content.
-func runGolden(t *testing.T, a *archive, lookup lookupFunc) (string, []byte) {
+func runGolden(t *testing.T, a *archive, lookup yamlcodec.LookupFunc) (string, []byte) {
 	t.Helper()
 	dir := t.TempDir()
 	for _, f := range a.files {
@@ -84,7 +86,7 @@ func runGolden(t *testing.T, a *archive, lookup lookupFunc) (string, []byte) {
 	relative := func(b []byte) []byte {
 		return bytes.ReplaceAll(b, []byte(dir+string(filepath.Separator)), nil)
 	}
-	c, err := load(osSource{}, filepath.Join(dir, "config.yaml"), lookup)
+	c, err := load(yamlcodec.OS(), filepath.Join(dir, "config.yaml"), lookup)
 	if err != nil {
 		return "errors.txt", relative([]byte(err.Error() + "\n"))
 	}
@@ -100,7 +102,7 @@ func runGolden(t *testing.T, a *archive, lookup lookupFunc) (string, []byte) {
 }
 
 // envLookup reads NAME=value lines into a lookup function.
-func envLookup(t *testing.T, data []byte) lookupFunc {
+func envLookup(t *testing.T, data []byte) yamlcodec.LookupFunc {
 	env := make(map[string]string)
 	for _, line := range strings.Split(string(data), "\n") {
 		if line == "" || strings.HasPrefix(line, "#") {

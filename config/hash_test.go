@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/fastgate/gateway/config/yamlcodec"
 )
 
 func TestHash(t *testing.T) {
@@ -30,7 +32,7 @@ routes:
 			v, ok := env[name]
 			return v, ok
 		}
-		c, err := parseFrom(fsSource{fsys}, []byte(files["gateway.yaml"]), "gateway.yaml", lookup)
+		c, err := parseFrom(yamlcodec.FS(fsys), []byte(files["gateway.yaml"]), "gateway.yaml", lookup)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/fastgate/gateway/config/yamlcodec"
 )
 
 // writeTree writes files (slash-separated names) under dir.
@@ -277,7 +279,7 @@ func TestRedactedMergedReadsBack(t *testing.T) {
 		"gateway.yaml":    {Data: []byte("include: [routes.d/*.yaml]\nroutes: [{ name: main, match: { path: /main }, respond: {} }]\n")},
 		"routes.d/a.yaml": {Data: []byte(teamRoutes)},
 	}
-	c, err := parseFrom(fsSource{fsys}, fsys["gateway.yaml"].Data, "gateway.yaml", noEnv)
+	c, err := parseFrom(yamlcodec.FS(fsys), fsys["gateway.yaml"].Data, "gateway.yaml", noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +290,7 @@ func TestRedactedMergedReadsBack(t *testing.T) {
 	if strings.Contains(string(out), "\ninclude:") {
 		t.Errorf("effective config keeps the include key:\n%s", out)
 	}
-	c2, err := parseFrom(fsSource{fstest.MapFS{}}, out, "out.yaml", noEnv)
+	c2, err := parseFrom(yamlcodec.FS(fstest.MapFS{}), out, "out.yaml", noEnv)
 	if err != nil {
 		t.Fatalf("effective config does not parse: %v\n%s", err, out)
 	}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -101,4 +102,15 @@ func (v *validator) tracing(t *Tracing) {
 	if msg := checkDialAddr(t.Endpoint); t.Endpoint == "" || msg != "" {
 		v.errorf("tracing.endpoint", "want the collector's host:port (OTLP/HTTP)")
 	}
+}
+
+// sensitiveHeader reports whether a header is a credential by its name,
+// which the access log refuses to log.
+func sensitiveHeader(name string) bool {
+	n := strings.ToLower(name)
+	switch n {
+	case "authorization", "proxy-authorization", "cookie", "set-cookie":
+		return true
+	}
+	return strings.Contains(n, "token") || strings.Contains(n, "secret") || strings.Contains(n, "key")
 }

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/fastgate/gateway/config/yamlcodec"
 )
 
 // Every top-level setting is either applied by a reload or tagged
@@ -25,7 +27,7 @@ func TestEverySettingHasAReloadRule(t *testing.T) {
 	var gotLive, gotRestart []string
 	var c Config
 	v := reflect.ValueOf(&c).Elem()
-	walkSettings(v, v, "", func(path string, _, _ reflect.Value, restartOnly bool) {
+	yamlcodec.WalkSettings(v, v, notSettings, func(path string, _, _ reflect.Value, restartOnly bool) {
 		if restartOnly {
 			gotRestart = append(gotRestart, path)
 		} else {

@@ -1,4 +1,4 @@
-package config
+package yamlcodec
 
 import (
 	"errors"
@@ -6,10 +6,10 @@ import (
 	"strings"
 )
 
-// lookupFunc reads an environment variable; os.LookupEnv in production.
-type lookupFunc func(name string) (string, bool)
+// LookupFunc reads an environment variable; os.LookupEnv in production.
+type LookupFunc func(name string) (string, bool)
 
-// expand replaces environment references in s:
+// Expand replaces environment references in s:
 //
 //	${NAME}          the value of NAME; an error when NAME is not set
 //	${NAME:-default} the value of NAME, or default when NAME is unset or empty
@@ -18,7 +18,7 @@ type lookupFunc func(name string) (string, bool)
 // A default runs up to the first "}" and is not expanded again; neither is
 // the value of a variable. refs reports whether s held any reference, so the
 // caller can treat the value as a secret.
-func expand(s string, lookup lookupFunc) (out string, refs bool, err error) {
+func Expand(s string, lookup LookupFunc) (out string, refs bool, err error) {
 	if !strings.Contains(s, "${") {
 		return s, false, nil
 	}
@@ -42,7 +42,7 @@ func expand(s string, lookup lookupFunc) (out string, refs bool, err error) {
 		i += 2 + end + 1
 		refs = true
 		name, def, hasDef := strings.Cut(ref, ":-")
-		if !validEnvName(name) {
+		if !ValidEnvName(name) {
 			return "", true, fmt.Errorf("invalid environment variable name %q in \"${%s}\"", name, ref)
 		}
 		val, ok := lookup(name)
@@ -57,13 +57,13 @@ func expand(s string, lookup lookupFunc) (out string, refs bool, err error) {
 	return b.String(), refs, nil
 }
 
-// escapeEnv makes s read back as itself through expand.
-func escapeEnv(s string) string {
+// EscapeEnv makes s read back as itself through Expand.
+func EscapeEnv(s string) string {
 	return strings.ReplaceAll(s, "${", "$${")
 }
 
-// validEnvName reports whether s is [A-Za-z_][A-Za-z0-9_]*.
-func validEnvName(s string) bool {
+// ValidEnvName reports whether s is [A-Za-z_][A-Za-z0-9_]*.
+func ValidEnvName(s string) bool {
 	if s == "" {
 		return false
 	}

@@ -1,0 +1,82 @@
+package yamlcodec
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// A Reporter collects the problems that checks of decoded values find,
+// each placed at the position of its field, or of the nearest enclosing
+// field a file wrote. It stays quiet about fields that failed to decode
+// (they are reported already) and does not print values that came from
+// the environment. Its maps are a Decoder's.
+type Reporter struct {
+	// File is the main file, where a problem without any recorded
+	// position is placed.
+	File string
+	// Pos, Bad and Secrets are a Decoder's records.
+	Pos     map[string]Position
+	Bad     map[string]bool
+	Secrets map[string]bool
+	// Errs are the problems found so far.
+	Errs Errors
+}
+
+// Errorf reports a problem with the field at path, unless path or a field
+// that holds it failed to decode.
+func (r *Reporter) Errorf(path, format string, args ...any) {
+	for p := path; ; p = parentPath(p) {
+		if r.Bad[p] {
+			return // a consequence of a decode error, not a new problem
+		}
+		if p == "" {
+			break
+		}
+	}
+	at := r.At(path)
+	r.Errs = append(r.Errs, &FieldError{
+		File: at.File, Line: at.Line, Col: at.Col, Field: path,
+		Msg: fmt.Sprintf(format, args...),
+	})
+}
+
+// Invalid reports a bad value, quoting it unless it came from the
+// environment: such values may be secrets, and errors end up in logs.
+func (r *Reporter) Invalid(path string, value any, msg string) {
+	if r.Secrets[path] {
+		r.Errorf(path, "the value from the environment: %s", msg)
+		return
+	}
+	if s, ok := value.(string); ok {
+		value = strconv.Quote(s)
+	}
+	r.Errorf(path, "%v: %s", value, msg)
+}
+
+// At is where path was written, or the nearest enclosing field that was;
+// the main file without a line when there is none.
+func (r *Reporter) At(path string) Position {
+	for p := path; ; p = parentPath(p) {
+		if pos, ok := r.Pos[p]; ok {
+			return pos
+		}
+		if p == "" {
+			return Position{File: r.File}
+		}
+	}
+}
+
+// Where is " (line N)" for a recorded path in the file that from is in,
+// " (file:N)" for one in another file, or "", for a message at from that
+// refers to path.
+func (r *Reporter) Where(path, from string) string {
+	pos, ok := r.Pos[path]
+	switch {
+	case !ok:
+		return ""
+	case pos.File == r.At(from).File:
+		return " (line " + strconv.Itoa(pos.Line) + ")"
+	default:
+		return " (" + pos.File + ":" + strconv.Itoa(pos.Line) + ")"
+	}
+}
