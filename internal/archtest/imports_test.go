@@ -92,7 +92,7 @@ func TestImportDirections(t *testing.T) {
 				continue
 			}
 			if !permitted(imp, rules) {
-				t.Errorf("%s imports %s, which DESIGN.md does not allow", rel, imp)
+				t.Errorf("%s imports %s, which docs/design.md does not allow", rel, imp)
 			}
 		}
 	}
