@@ -24,6 +24,11 @@
 #   BENCH_PAIRS        paired runs per feature cost, default 4
 #   BENCH_PAIR_DURATION  length of each of those runs, default 5s
 #   BENCH_OUT          a directory to keep wrk's reports and the servers' logs in
+#   BENCH_BASELINE     a git revision: its gateway is built and runs as the
+#                      second gateway, and instead of the feature costs the
+#                      paired runs compare this tree's build against it, on
+#                      the plain route and on the whole pipeline (rate
+#                      limit, breaker and fallback cache); nothing else runs
 #
 # It installs wrk and nginx with apt-get when they are missing, listens on
 # loopback only (18080, 18081, 19001, 19051, 19901), and stops everything it
@@ -156,6 +161,14 @@ done
 echo "loadbench: building" >&2
 go build -trimpath -o bin/demo-upstream ./cmd/demo-upstream
 wants gateway && go build -trimpath -o bin/gateway ./cmd/gateway
+twin_bin=bin/gateway
+if [[ -n ${BENCH_BASELINE:-} ]]; then
+	echo "loadbench: building the baseline $BENCH_BASELINE" >&2
+	git worktree add -q --detach "$tmp/baseline" "$BENCH_BASELINE"
+	(cd "$tmp/baseline" && go build -trimpath -o "$tmp/gateway-baseline" ./cmd/gateway)
+	git worktree remove --force "$tmp/baseline"
+	twin_bin=$tmp/gateway-baseline
+fi
 wants gateway && go build -trimpath -o bin/demo-grpc ./cmd/demo-grpc
 
 if wants gateway; then # the gRPC server behind configs/bench.yaml's grpc route
@@ -183,7 +196,7 @@ if wants gateway; then
 	# feature costs.
 	sed -e "s|\"$gateway_addr\"|\"$twin_addr\"|" -e "s|\"$gateway_admin\"|\"$twin_admin\"|" \
 		-e "s|\.\./bridge/|$PWD/bridge/|" configs/bench.yaml >"$tmp/bench-twin.yaml"
-	GOMAXPROCS=1 taskset -c "$proxy_cpu" bin/gateway run -config "$tmp/bench-twin.yaml" \
+	GOMAXPROCS=1 taskset -c "$proxy_cpu" "$twin_bin" run -config "$tmp/bench-twin.yaml" \
 		>"$tmp/twin.log" 2>&1 &
 	twin_pid=$!
 	pids+=("$twin_pid")
@@ -311,6 +324,7 @@ fi
 header=$(printf '%-7s %-8s %9s %8s %8s %8s %12s %10s %9s %7s' \
 	body target 'req/s' 'p50 ms' 'p99 ms' 'CPU s' 'CPU s/100k' 'req/CPU-s' 'RSS MiB' errors)
 echo "loadbench: wrk -t1 -c$conns -d$duration per run; $header" >&2
+[[ -n ${BENCH_BASELINE:-} ]] && sizes=() # only the paired runs below
 for size in "${sizes[@]}"; do
 	wants direct && bench direct "$upstream_addr" "$size" ""
 	wants gateway && bench gateway "$gateway_addr" "$size" "$gateway_pid"
@@ -414,6 +428,29 @@ versus() {
 		"$(IFS=/; echo "${per[*]}")")
 	echo "loadbench: gateway/nginx at once: $versus_line" >&2
 }
+
+# builds LABEL HOST: this build (the gateway) and the baseline (the twin)
+# loaded at once on the same route, pairs times; prints the pooled ratio
+# of their requests per CPU-second.
+builds() {
+	local label=$1 i nn=0 nt=0 bn=0 bt=0 per=()
+	gateways "$2" "" "$2" "" # warm-up, not counted
+	for ((i = 0; i < pairs; i++)); do
+		gateways "$2" "" "$2" ""
+		nn=$((nn + duo_n1)) nt=$((nt + duo_t1)) bn=$((bn + duo_n2)) bt=$((bt + duo_t2))
+		per+=("$(awk -v nn="$duo_n1" -v nt="$duo_t1" -v bn="$duo_n2" -v bt="$duo_t2" \
+			'BEGIN {printf "%.3f", (nn / nt) / (bn / bt)}')")
+	done
+	printf 'this build / %s, %s at 13 B: %sx (%d paired runs of %s; each: %s)\n' "$BENCH_BASELINE" "$label" \
+		"$(awk -v nn="$nn" -v nt="$nt" -v bn="$bn" -v bt="$bt" 'BEGIN {printf "%.3f", (nn / nt) / (bn / bt)}')" \
+		"$pairs" "$pair_duration" "$(IFS=/; echo "${per[*]}")"
+}
+
+if [[ -n ${BENCH_BASELINE:-} ]]; then
+	builds "plain route" ""
+	builds "rate limit, breaker and fallback cache" full.bench
+	exit 0
+fi
 
 if wants gateway; then
 	compare "rate limit (per client, never refusing) cost" limited.bench "" "" ""
