@@ -48,6 +48,12 @@ var allowed = map[string][]string{
 	"internal/logtest":           {},
 	"tracing/tracingtest":        {"go.opentelemetry.io/proto/otlp", "google.golang.org/protobuf"},
 	"bridge/grpcbridge/grpctest": {"bridge/grpcbridge", "google.golang.org/grpc", "google.golang.org/protobuf", "google.golang.org/genproto"},
+	// auth is the access-control family: the root holds what its methods
+	// share, each sub-package one method; none imports gateway or config.
+	"auth":                   {"github.com/valyala/fasthttp"},
+	"auth/internal/ttlcache": {},
+	"auth/jwks":              {},
+	"auth/jwt":               {"auth", "auth/jwks", "auth/internal/ttlcache", "github.com/golang-jwt/jwt/v5"},
 }
 
 type pkg struct {
