@@ -53,6 +53,7 @@ var allowed = map[string][]string{
 	"auth":                   {"github.com/valyala/fasthttp"},
 	"auth/internal/ttlcache": {},
 	"auth/jwks":              {},
+	"auth/apikey":            {},
 	"auth/jwt":               {"auth", "auth/jwks", "auth/internal/ttlcache", "github.com/golang-jwt/jwt/v5"},
 }
 
