@@ -54,6 +54,7 @@ var allowed = map[string][]string{
 	"auth/internal/ttlcache": {},
 	"auth/jwks":              {},
 	"auth/apikey":            {},
+	"auth/basic":             {"auth", "auth/internal/ttlcache", "golang.org/x/crypto/bcrypt"},
 	"auth/jwt":               {"auth", "auth/jwks", "auth/internal/ttlcache", "github.com/golang-jwt/jwt/v5"},
 }
 
