@@ -56,6 +56,7 @@ var allowed = map[string][]string{
 	"auth/apikey":            {},
 	"auth/basic":             {"auth", "auth/internal/ttlcache", "golang.org/x/crypto/bcrypt"},
 	"auth/cors":              {"github.com/valyala/fasthttp"},
+	"auth/forward":           {"auth/internal/ttlcache", "github.com/valyala/fasthttp"},
 	"auth/iplist":            {},
 	"auth/jwt":               {"auth", "auth/jwks", "auth/internal/ttlcache", "github.com/golang-jwt/jwt/v5"},
 }
