@@ -9,7 +9,8 @@
 // gateway trusts: its own view of the connection and of trusted proxies).
 // Inbound copies of those headers are never passed on, and the settings
 // refuse to name them, so a client cannot spoof its address or scheme to
-// the deciding service. No request body is sent.
+// the deciding service. The request body is sent only with SendBody, up
+// to a cap.
 //
 // A 2xx answer admits the request and yields the allow-listed headers to
 // add upstream. Any other answer refuses it, and yields what goes back to

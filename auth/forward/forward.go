@@ -35,6 +35,13 @@ type Settings struct {
 	// MaxBodyBytes caps the endpoint's answer body; a longer one is an
 	// error. Zero means 64 KiB.
 	MaxBodyBytes int
+	// SendBody sends the request's body (and its Content-Type) to the
+	// endpoint; false (the default) sends none.
+	SendBody bool
+	// MaxRequestBodyBytes caps the body sent with SendBody; a longer
+	// body is refused with ErrRequestTooLarge (the caller answers 413).
+	// Zero means 64 KiB.
+	MaxRequestBodyBytes int
 	// MaxConns bounds the connections to the endpoint; zero means 512.
 	MaxConns int
 	// CacheTTL keeps decisions this long; zero disables the cache.
@@ -85,6 +92,9 @@ var (
 	ErrUnreachable = errors.New("forward: the auth endpoint cannot be reached")
 	ErrTooLarge    = errors.New("forward: the auth endpoint's answer is over the size cap")
 	ErrBadAnswer   = errors.New("forward: the auth endpoint's answer is malformed")
+	// ErrRequestTooLarge is returned, without calling the endpoint, when
+	// SendBody is on and the request's body is over its cap.
+	ErrRequestTooLarge = errors.New("forward: the request body is over the cap for the auth endpoint")
 )
 
 // Client calls one endpoint. It is safe for concurrent use.
@@ -120,6 +130,9 @@ func New(s Settings) (*Client, error) {
 	}
 	if s.MaxBodyBytes <= 0 {
 		s.MaxBodyBytes = 64 << 10
+	}
+	if s.MaxRequestBodyBytes <= 0 {
+		s.MaxRequestBodyBytes = 64 << 10
 	}
 	if s.MaxConns <= 0 {
 		s.MaxConns = 512
@@ -208,6 +221,9 @@ func (c *Client) Check(req *fasthttp.Request, fwd Forwarded, now time.Time) (*De
 }
 
 func (c *Client) call(in *fasthttp.Request, fwd Forwarded) (*Decision, error) {
+	if c.s.SendBody && len(in.Body()) > c.s.MaxRequestBodyBytes {
+		return nil, ErrRequestTooLarge
+	}
 	out := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(out)
@@ -226,6 +242,12 @@ func (c *Client) call(in *fasthttp.Request, fwd Forwarded) (*Decision, error) {
 	setIf(&out.Header, "X-Forwarded-Proto", fwd.Proto)
 	setIf(&out.Header, "X-Forwarded-Host", fwd.Host)
 	setIf(&out.Header, "X-Forwarded-For", fwd.For)
+	if c.s.SendBody {
+		out.SetBody(in.Body())
+		if ct := in.Header.ContentType(); len(ct) > 0 {
+			out.Header.SetContentTypeBytes(ct)
+		}
+	}
 
 	if err := c.hc.DoTimeout(out, resp, c.s.Timeout); err != nil {
 		return nil, classify(err)

@@ -294,3 +294,30 @@ func TestNewRefusesBadSettings(t *testing.T) {
 		})
 	}
 }
+
+func TestBodyOnlyWhenAsked(t *testing.T) {
+	var mu sync.Mutex
+	var bodies []string
+	url, calls := authServer(t, func(ctx *fasthttp.RequestCtx) {
+		mu.Lock()
+		bodies = append(bodies, string(ctx.Request.Header.ContentType())+"|"+string(ctx.Request.Body()))
+		mu.Unlock()
+	})
+	post := func() *fasthttp.Request {
+		return inbound(t, "POST /pay HTTP/1.1\nHost: a\nContent-Type: application/json\nContent-Length: 12\n\n{\"amount\":5}")
+	}
+	for _, s := range []Settings{{URL: url}, {URL: url, SendBody: true}} {
+		if _, err := newClient(t, s).Check(post(), Forwarded{}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	small := newClient(t, Settings{URL: url, SendBody: true, MaxRequestBodyBytes: 4})
+	if _, err := small.Check(post(), Forwarded{}, time.Now()); !errors.Is(err, ErrRequestTooLarge) {
+		t.Fatalf("a body over the cap: %v, want ErrRequestTooLarge", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls.Load() != 2 || len(bodies) != 2 || bodies[0] != "|" || bodies[1] != `application/json|{"amount":5}` {
+		t.Fatalf("the endpoint got %q in %d calls, want no body then the body, and no call for the body over the cap", bodies, calls.Load())
+	}
+}
