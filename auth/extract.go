@@ -81,7 +81,9 @@ func Bearer(h *fasthttp.RequestHeader) []byte {
 }
 
 // SchemeValue returns what follows "scheme " in an Authorization value,
-// matching the scheme without regard to case, or nil. It does not allocate.
+// matching the lower-case scheme without regard to case, or nil. The
+// result is a sub-slice of authorization, valid as long as it is. It does
+// not allocate.
 func SchemeValue(authorization []byte, scheme string) []byte {
 	if len(authorization) <= len(scheme) || authorization[len(scheme)] != ' ' || !asciiPrefixFold(authorization, scheme) {
 		return nil
