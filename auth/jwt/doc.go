@@ -4,7 +4,8 @@
 // and the claims the caller maps to upstream headers.
 //
 // Signatures are checked by github.com/golang-jwt/jwt/v5 with only the
-// provider's asymmetric algorithms allowed; a key is handed out only for
+// provider's asymmetric algorithms allowed and strict (canonical) base64,
+// so one token has one spelling; a key is handed out only for
 // an algorithm of its own type and curve, so `none` and HMAC tokens
 // (algorithm confusion) are refused twice over. Which key a token gets is
 // decided by jwks.Set.Find: by kid, and without a kid only from a

@@ -127,7 +127,7 @@ func New(s Settings, keys KeySource) (*Provider, error) {
 	if p.maxLen <= 0 {
 		p.maxLen = 8 << 10
 	}
-	p.opts = []gojwt.ParserOption{gojwt.WithValidMethods(s.Algorithms), gojwt.WithLeeway(s.ClockSkew)}
+	p.opts = []gojwt.ParserOption{gojwt.WithValidMethods(s.Algorithms), gojwt.WithLeeway(s.ClockSkew), gojwt.WithStrictDecoding()}
 	if !s.ExpirationOptional {
 		p.opts = append(p.opts, gojwt.WithExpirationRequired())
 	}

@@ -58,6 +58,7 @@ func TestVerifyRefusals(t *testing.T) {
 		{desc: "empty", give: "", want: auth.Missing},
 		{desc: "bad base64 in the header", give: "%%%." + parts[1] + "." + parts[2], want: auth.Invalid},
 		{desc: "bad base64 in the signature", give: parts[0] + "." + parts[1] + ".***", want: auth.Invalid},
+		{desc: "non-canonical base64 (unused bits set)", give: parts[0] + "." + parts[1] + "." + flipUnusedBits(parts[2]), want: auth.Invalid},
 		{desc: "truncated", give: valid[:len(valid)-10], want: auth.Invalid},
 		{desc: "two parts", give: parts[0] + "." + parts[1], want: auth.Invalid},
 		{desc: "payload swapped", give: parts[0] + "." + enc.EncodeToString([]byte(`{"sub":"admin","exp":9999999999}`)) + "." + parts[2], want: auth.Invalid},
@@ -270,4 +271,15 @@ func TestNewRefusesBadSettings(t *testing.T) {
 			}
 		})
 	}
+}
+
+// flipUnusedBits sets the low bits of a raw base64url string's last
+// character that encode no data: the same bytes, written differently.
+func flipUnusedBits(s string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	if len(s)%4 == 0 || len(s)%4 == 1 {
+		panic("no unused bits in a string of this length")
+	}
+	i := strings.IndexByte(alphabet, s[len(s)-1])
+	return s[:len(s)-1] + string(alphabet[i|1])
 }
