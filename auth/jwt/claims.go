@@ -6,6 +6,24 @@ import (
 	"strings"
 )
 
+// lookup returns the claim name: a top-level claim of that name, else,
+// for a dotted name, the value at that path through nested objects
+// ("realm_access.roles"), else nil.
+func lookup(claims map[string]any, name string) any {
+	if v, ok := claims[name]; ok {
+		return v
+	}
+	var cur any = claims
+	for part := range strings.SplitSeq(name, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[part]
+	}
+	return cur
+}
+
 // holds reports whether claim v satisfies rule r.
 func holds(v any, r ClaimRule) bool {
 	vals := values(v)

@@ -25,7 +25,9 @@ type KeySource interface {
 
 var _ KeySource = (*jwks.Source)(nil)
 
-// ClaimRule requires a claim. A string claim holds a value when it equals
+// ClaimRule requires a claim. A dotted name reaches into nested objects
+// ("realm_access.roles") when no top-level claim has that name. A string
+// claim holds a value when it equals
 // it or when one of its space-separated words does (so "scope" holding
 // "read write" holds "read"); an array claim holds each of its elements;
 // numbers and booleans hold their JSON text.
@@ -60,7 +62,7 @@ type Settings struct {
 	// RequiredClaims must all hold; a token failing one is Forbidden.
 	RequiredClaims []ClaimRule
 	// Claims names the claims returned as strings in Result.Claims, in
-	// this order.
+	// this order; a dotted name reaches into nested objects.
 	Claims []string
 	// CacheSize bounds the cache of verified tokens; zero means 10000,
 	// negative disables the cache.
@@ -226,14 +228,14 @@ func (p *Provider) verify(token string, now time.Time) (*Result, *jwks.Key, auth
 		return nil, nil, reasonOf(err), err
 	}
 	for _, r := range p.s.RequiredClaims {
-		if !holds(claims[r.Name], r) {
+		if !holds(lookup(claims, r.Name), r) {
 			return nil, nil, auth.Forbidden, fmt.Errorf("%w: %s", ErrClaim, r.Name)
 		}
 	}
 	res := &Result{Claims: make([]string, len(p.s.Claims))}
 	res.Subject, _ = claims["sub"].(string)
 	for i, name := range p.s.Claims {
-		res.Claims[i] = headerValue(claims[name])
+		res.Claims[i] = headerValue(lookup(claims, name))
 	}
 	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
 		res.Expires = exp.Time

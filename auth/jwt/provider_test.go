@@ -99,6 +99,9 @@ func TestVerifyRefusals(t *testing.T) {
 		{desc: "no scope", settings: Settings{RequiredClaims: []ClaimRule{{Name: "scope", AnyOf: []string{"read"}}}}, give: valid, want: auth.Forbidden},
 		{desc: "roles hold all", settings: Settings{RequiredClaims: []ClaimRule{{Name: "roles", AllOf: []string{"a", "b"}}}}, give: rs.mint(t, with(good, "roles", []string{"b", "a"})), want: auth.Allowed},
 		{desc: "roles lack one", settings: Settings{RequiredClaims: []ClaimRule{{Name: "roles", AllOf: []string{"a", "b"}}}}, give: rs.mint(t, with(good, "roles", []string{"a"})), want: auth.Forbidden},
+		{desc: "nested roles", settings: Settings{RequiredClaims: []ClaimRule{{Name: "realm_access.roles", AnyOf: []string{"admin"}}}}, give: rs.mint(t, with(good, "realm_access", map[string]any{"roles": []string{"user", "admin"}})), want: auth.Allowed},
+		{desc: "nested roles lack", settings: Settings{RequiredClaims: []ClaimRule{{Name: "realm_access.roles", AnyOf: []string{"admin"}}}}, give: rs.mint(t, with(good, "realm_access", map[string]any{"roles": []string{"user"}})), want: auth.Forbidden},
+		{desc: "nested path through a string", settings: Settings{RequiredClaims: []ClaimRule{{Name: "sub.x"}}}, give: valid, want: auth.Forbidden},
 		{desc: "claim present", settings: Settings{RequiredClaims: []ClaimRule{{Name: "email_verified", AnyOf: []string{"true"}}}}, give: rs.mint(t, with(good, "email_verified", true)), want: auth.Allowed},
 		{desc: "expected value", settings: Settings{RequiredClaims: []ClaimRule{{Name: "tenant", AnyOf: []string{"acme", "globex"}}}}, give: rs.mint(t, with(good, "tenant", "initech")), want: auth.Forbidden},
 	} {
@@ -134,7 +137,7 @@ func TestVerifyWithoutKIDOnlyFromASingleKeyProvider(t *testing.T) {
 func TestVerifyReturnsTheChosenClaims(t *testing.T) {
 	now := time.Now()
 	rs := rsaSigner(t, "rsa")
-	p := newProvider(t, Settings{Claims: []string{"sub", "email", "roles", "level", "org", "evil", "absent"}}, keysOf(rs))
+	p := newProvider(t, Settings{Claims: []string{"sub", "email", "roles", "level", "org", "evil", "absent", "org.id"}}, keysOf(rs))
 	tok := rs.mint(t, with(claimsAt(now),
 		"email", "u@example.com",
 		"roles", []string{"admin", "dev"},
@@ -146,7 +149,7 @@ func TestVerifyReturnsTheChosenClaims(t *testing.T) {
 	if reason != auth.Allowed {
 		t.Fatalf("Verify: %v (%v)", reason, err)
 	}
-	want := []string{"user-1", "u@example.com", "admin,dev", "3", `{"id":"o1"}`, "", ""}
+	want := []string{"user-1", "u@example.com", "admin,dev", "3", `{"id":"o1"}`, "", "", "o1"}
 	if strings.Join(res.Claims, "|") != strings.Join(want, "|") {
 		t.Fatalf("Claims = %q, want %q", res.Claims, want)
 	}
