@@ -13,7 +13,8 @@
 //
 // A verified token is kept in a bounded cache, keyed by a seeded hash of
 // the whole token and confirmed by comparing the whole token, until its
-// exp (one minute for a token without exp), and never past the moment its
+// exp plus the clock skew (as long as a verification would accept it; one
+// minute for a token without exp), and never past the moment its
 // key leaves the key set: each entry points at the *jwks.Key that
 // verified it and is ignored once that key is Dropped. A repeated valid
 // token thus costs a hash, a map lookup and a compare, without

@@ -186,9 +186,11 @@ func (p *Provider) Verify(token []byte, now time.Time) (*Result, auth.Reason, er
 		return nil, reason, err
 	}
 	if p.cache != nil {
+		// Until exp plus the skew: the parser accepts the token until
+		// then, so the cache answers exactly as a verification would.
 		until := now.Add(noExpiryCacheFor)
 		if !res.Expires.IsZero() {
-			until = res.Expires
+			until = res.Expires.Add(p.s.ClockSkew)
 		}
 		p.cache.Put(h, &cached{token: bytes.Clone(token), result: res, key: key}, until.UnixNano(), now.UnixNano())
 	}

@@ -178,6 +178,21 @@ func TestCacheServesOnlyTheSameTokenUntilItsExpiry(t *testing.T) {
 	}
 }
 
+func TestCacheHonoursTheClockSkew(t *testing.T) {
+	now := time.Now()
+	rs := rsaSigner(t, "rsa")
+	p := newProvider(t, Settings{ClockSkew: 30 * time.Second}, keysOf(rs))
+	tok := []byte(rs.mint(t, with(claimsAt(now), "exp", now.Add(time.Minute).Unix())))
+	first, _, _ := p.Verify(tok, now)
+	within, reason, _ := p.Verify(tok, now.Add(80*time.Second))
+	if first == nil || within != first || reason != auth.Allowed {
+		t.Fatalf("within the skew after exp: %v, want the cached result", reason)
+	}
+	if _, reason, _ := p.Verify(tok, now.Add(91*time.Second)); reason != auth.Expired {
+		t.Fatalf("past exp and skew: %v, want expired", reason)
+	}
+}
+
 func TestCacheForgetsTokensOfADroppedKey(t *testing.T) {
 	now := time.Now()
 	old, next := rsaSigner(t, "old"), ecSigner(t, "new")
