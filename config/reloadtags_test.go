@@ -15,12 +15,12 @@ func TestEverySettingHasAReloadRule(t *testing.T) {
 		"admin_hosts", "admin_auth", "admin_endpoints.pprof", "admin_endpoints.reload",
 		"trusted_proxies", "server.drain_timeout", "server.shutdown_delay",
 		"server.max_uri_length", "server.max_header_count", "server.max_body_size",
-		"redis", "brokers",
+		"redis", "brokers", "access_log", "tracing",
 	}
 	restart := []string{
 		"listen", "admin", "server.read_timeout", "server.write_timeout",
 		"server.idle_timeout", "server.max_header_bytes", "server.max_conns_per_ip",
-		"server.concurrency", "discovery", "cache", "access_log", "tracing",
+		"server.concurrency", "discovery", "cache",
 	}
 	var gotLive, gotRestart []string
 	var c Config
@@ -52,11 +52,11 @@ routes: [{ name: a, match: { path: /a }, respond: { body: a } }]
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("GW_TEST_TRACE", "collector.internal:4318")
+	t.Setenv("GW_TEST_CONSUL", "consul.internal:8500")
 	next, err := Parse([]byte(`
 listen: ":8081"
 trusted_proxies: [10.0.0.0/8]
-tracing: { endpoint: "${GW_TEST_TRACE}" }
+discovery: { consul: { address: "${GW_TEST_CONSUL}" } }
 server: { idle_timeout: 5s, max_body_size: 1MiB }
 routes: [{ name: b, match: { path: /b }, respond: { body: b } }]
 `), "b.yaml")
@@ -67,7 +67,7 @@ routes: [{ name: b, match: { path: /b }, respond: { body: b } }]
 	if want := []string{"trusted_proxies", "server.max_body_size"}; !slices.Equal(live, want) {
 		t.Errorf("live %q, want %q", live, want)
 	}
-	wantPending := []string{"listen", "server.idle_timeout", "tracing"}
+	wantPending := []string{"listen", "server.idle_timeout", "discovery"}
 	if !slices.Equal(restart, wantPending) {
 		t.Errorf("restart %q, want %q", restart, wantPending)
 	}
@@ -76,13 +76,13 @@ routes: [{ name: b, match: { path: /b }, respond: { body: b } }]
 	if !slices.Equal(pending, wantPending) {
 		t.Errorf("pending %q, want %q", pending, wantPending)
 	}
-	if eff.Listen != ":8080" || eff.Tracing != nil || eff.Server.IdleTimeout != running.Server.IdleTimeout {
-		t.Errorf("in effect: listen %q tracing %v idle %v: want the running values", eff.Listen, eff.Tracing, eff.Server.IdleTimeout)
+	if eff.Listen != ":8080" || eff.Discovery.Consul != nil || eff.Server.IdleTimeout != running.Server.IdleTimeout {
+		t.Errorf("in effect: listen %q consul %v idle %v: want the running values", eff.Listen, eff.Discovery.Consul, eff.Server.IdleTimeout)
 	}
 	if eff.Server.MaxBodySize != 1<<20 || len(eff.TrustedProxies) != 1 || eff.Routes[0].Name != "b" {
 		t.Errorf("in effect: the live settings and routes of the new file are lost: %+v", eff.Server)
 	}
-	if next.Listen != ":8081" || next.Tracing == nil {
+	if next.Listen != ":8081" || next.Discovery.Consul == nil {
 		t.Error("InEffect changed its receiver")
 	}
 	if _, restart := Changes(running, eff); len(restart) != 0 {
@@ -95,7 +95,7 @@ routes: [{ name: b, match: { path: /b }, respond: { body: b } }]
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(shown), "collector.internal") {
+	if strings.Contains(string(shown), "consul.internal") {
 		t.Errorf("a value from the environment is shown after InEffect:\n%s", shown)
 	}
 	if eff, pending := next.InEffect(next); eff != next || pending != nil {

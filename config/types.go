@@ -56,12 +56,16 @@ type Config struct {
 	// Changing it needs a restart.
 	Cache *Cache `yaml:"cache" reload:"restart"`
 	// AccessLog writes one line per request. Default: absent, no access
-	// log. Changing it needs a restart.
-	AccessLog *AccessLog `yaml:"access_log" reload:"restart"`
+	// log. A reload applies a change: requests from then on log through
+	// the new settings, and the old log is flushed and closed once the
+	// requests that started before the reload are done.
+	AccessLog *AccessLog `yaml:"access_log"`
 	// Tracing exports spans over OTLP. Default: absent, no export (an
 	// incoming traceparent is still passed on with the gateway's own span
-	// id). Changing it needs a restart.
-	Tracing *Tracing `yaml:"tracing" reload:"restart"`
+	// id). A reload applies a change as for access_log; one that turns
+	// the export on or off builds every route again, so their breakers
+	// and local rate-limit buckets start afresh.
+	Tracing *Tracing `yaml:"tracing"`
 	// Brokers are the message brokers that publish routes send to, by
 	// name. Default: none.
 	Brokers map[string]*Broker `yaml:"brokers"`

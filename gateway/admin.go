@@ -225,15 +225,15 @@ func (g *Gateway) serveRoutes(w http.ResponseWriter, _ *http.Request) {
 			PathPrefix: rt.cfg.Match.PathPrefix,
 			Methods:    rt.cfg.Match.Methods,
 		}
-		switch {
-		case rt.respond != nil:
+		switch b := rt.backend.(type) {
+		case *respondStep:
 			v.Backend = "respond"
-		case rt.upstream != nil:
+		case *proxyStep:
 			v.Backend = "upstream"
-			v.Balance = rt.upstream.settings.Balance
-			v.Service = rt.upstream.settings.Service
-			v.Discovery = rt.upstream.settings.Discovery
-			for _, t := range rt.upstream.targets() {
+			v.Balance = b.pool.settings.Balance
+			v.Service = b.pool.settings.Service
+			v.Discovery = b.pool.settings.Discovery
+			for _, t := range b.pool.targets() {
 				v.Targets = append(v.Targets, targetView{
 					Address:  t.inst.Addr,
 					Weight:   t.inst.Weight,

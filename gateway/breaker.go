@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"cmp"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -9,7 +8,6 @@ import (
 	"github.com/fastgate/gateway/breaker"
 	"github.com/fastgate/gateway/config"
 	"github.com/fastgate/gateway/metrics"
-	"github.com/fastgate/gateway/tracing"
 )
 
 // newRouteBreaker builds rc's circuit breaker, named by the route. Its
@@ -64,54 +62,128 @@ func breakerSettings(c *config.CircuitBreaker, onChange func(name string, from, 
 	}
 }
 
-// guardStep runs the backend behind the route's breaker, serves the
-// fallback chain when the upstream failed or the breaker is open, and
-// keeps good answers for the fallback cache. Either of br and fb may be
-// nil, not both.
-type guardStep struct {
-	route *route
-	next  handler
-	br    *breaker.Breaker
-	fb    *fallback
+// breakerRecorder is the route's breaker as the upstream backend sees it:
+// it also hears of failures after an answer's head was forwarded.
+type breakerRecorder interface {
+	Record(status int, connErr bool)
 }
 
-func (g *guardStep) serve(ctx *fasthttp.RequestCtx) error {
-	fb := g.fb
+// targetBreakers are the breakers per upstream target (per: target).
+type targetBreakers = *breaker.Set
+
+// breakerStep runs the steps below it behind the route's breaker: while
+// it is open they do not run and the request gets errRouteBreakerOpen
+// (which the fallback above may answer).
+type breakerStep struct {
+	br   *breaker.Breaker
+	next handler
+}
+
+// buildBreakerStep builds the route's circuit breaker. With per: target
+// it builds the breakers per target instead, which the upstream backend
+// holds (routeBuild.targetBreakers), and no step of its own.
+func buildBreakerStep(b *routeBuild) (step, error) {
+	rc, m, d := b.rc, b.rt.metrics, b.d
+	switch cb := rc.CircuitBreaker; {
+	case cb != nil && cb.Per == config.BreakerPerTarget:
+		set, err := d.newTargetBreakers(rc, m)
+		if err != nil {
+			return nil, err
+		}
+		b.targetBreakers = set
+		if !d.check {
+			m.NoBreaker()
+		}
+		return nil, nil
+	case cb != nil:
+		br, err := d.newRouteBreaker(rc, m)
+		if err != nil {
+			return nil, err
+		}
+		if !d.check {
+			m.NoTargetBreakers()
+		}
+		b.breaker = br
+		return &breakerStep{br: br}, nil
+	case !d.check:
+		m.NoBreaker()
+		m.NoTargetBreakers()
+	}
+	return nil, nil
+}
+
+func (s *breakerStep) wrap(next handler) handler {
+	s.next = next
+	return s.serve
+}
+
+// retryAfter is the time until the breaker turns half-open.
+func (s *breakerStep) retryAfter(now time.Time) time.Duration { return s.br.OpenRemaining(now) }
+
+func (s *breakerStep) serve(ctx *fasthttp.RequestCtx) error {
+	var err error
+	// The closure does not escape: Do calls it before returning.
+	if s.br.Do(func() (int, bool) {
+		err = s.next(ctx)
+		return callOutcome(ctx, err)
+	}) {
+		return errRouteBreakerOpen
+	}
+	return err
+}
+
+// errRouteBreakerOpen is errBreakerOpen from the route's own breaker: the
+// steps below it did not run. (The upstream backend answers errBreakerOpen
+// when the breakers of all its targets are open.)
+var errRouteBreakerOpen = &answer{status: errBreakerOpen.status, msg: errBreakerOpen.msg, source: errBreakerOpen.source, retry: true}
+
+// fallbackStep serves the fallback chain when the steps below it failed
+// to reach the upstream or the breaker is open, and keeps good answers
+// for the fallback cache.
+type fallbackStep struct {
+	route string
+	fb    *fallback
+	next  handler
+}
+
+func buildFallbackStep(b *routeBuild) (step, error) {
+	if b.rc.Fallback == nil {
+		return nil, nil
+	}
+	fb, err := b.d.newFallback(b)
+	if err != nil {
+		return nil, err
+	}
+	b.rt.metrics.UseFallbacks()
+	return &fallbackStep{route: b.rt.name, fb: fb}, nil
+}
+
+func (s *fallbackStep) wrap(next handler) handler {
+	s.next = next
+	return s.serve
+}
+
+func (s *fallbackStep) close() { s.fb.close() }
+
+// drainTime: the alternate starts when the first upstream gave up.
+func (s *fallbackStep) drainTime() time.Duration {
+	if s.fb.alt == nil {
+		return 0
+	}
+	return s.fb.alt.pool.settings.Timeout
+}
+
+func (s *fallbackStep) serve(ctx *fasthttp.RequestCtx) error {
+	fb := s.fb
 	var kb *[]byte // the request's cache key, when the route caches
-	if fb != nil && fb.cache != nil && fb.keyed(ctx.Method()) {
+	if fb.cache != nil && fb.keyed(ctx.Method()) {
 		kb = keyPool.Get().(*[]byte)
-		*kb = fb.appendKey((*kb)[:0], g.route.name, ctx)
+		*kb = fb.appendKey((*kb)[:0], s.route, ctx)
 		defer putKey(kb)
 	}
-	var err error
-	rejected := false
-	if g.br != nil {
-		ri := tracedInfo(ctx, g.route)
-		var sp *tracing.Span
-		if ri != nil {
-			// The span covers the call the breaker guards.
-			sp = ri.stepSpan("circuit breaker", time.Now())
-		}
-		// The closure does not escape: Do calls it before returning.
-		rejected = g.br.Do(func() (int, bool) {
-			err = g.next(ctx)
-			return callOutcome(ctx, err)
-		})
-		if rejected {
-			err = errBreakerOpen
-		}
-		if sp != nil {
-			sp.SetString("gateway.breaker.outcome", pick(rejected, "rejected", "admitted"))
-			if err != nil {
-				sp.SetError(err.Error())
-			}
-			sp.End(time.Now())
-		}
-	} else {
-		err = g.next(ctx)
-	}
+	err := s.next(ctx)
 	switch {
-	case err == nil && fb != nil && fb.onStatus(ctx):
+	case err == nil && fb.onStatus(ctx):
 		err = errUpstreamStatus
 	case err == nil:
 		if kb == nil {
@@ -121,22 +193,16 @@ func (g *guardStep) serve(ctx *fasthttp.RequestCtx) error {
 			return nil
 		}
 	}
-	if fb == nil || !fallbackCause(err) || !fb.eligible(ctx.Method()) {
+	if !fallbackCause(err) || !fb.eligible(ctx.Method()) {
 		return err
 	}
 	var key []byte
 	if kb != nil {
 		key = *kb
 	}
-	ri := tracedInfo(ctx, g.route)
-	if ri == nil {
-		return fb.serve(ctx, key, err, !rejected)
-	}
-	sp := ri.stepSpan("fallback", time.Now())
-	err = fb.serve(ctx, key, err, !rejected)
-	sp.SetString("gateway.fallback", cmp.Or(ri.fallback, "error"))
-	sp.End(time.Now())
-	return err
+	// When the route's breaker refused, the backend did not run, and did
+	// not prepare the request for forwarding.
+	return fb.serve(ctx, key, err, err != errRouteBreakerOpen)
 }
 
 // putKey returns a key buffer to keyPool, unless a rare long key grew it.
@@ -168,7 +234,7 @@ func callOutcome(ctx *fasthttp.RequestCtx, err error) (status int, connErr bool)
 // open.
 func fallbackCause(err error) bool {
 	switch err {
-	case errUpstreamFailed, errUpstreamTimeout, errNoInstance, errUpstreamSaturated, errBreakerOpen, errUpstreamStatus:
+	case errUpstreamFailed, errUpstreamTimeout, errNoInstance, errUpstreamSaturated, errBreakerOpen, errRouteBreakerOpen, errUpstreamStatus:
 		return true
 	}
 	return false

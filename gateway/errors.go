@@ -1,86 +1,76 @@
 package gateway
 
 import (
-	"errors"
 	"strconv"
 	"time"
 
+	"github.com/fastgate/gateway/internal/httpx"
 	"github.com/valyala/fasthttp"
 )
 
-// Errors the pipeline returns. Each maps to one status in statusOf; they are
-// preallocated so the request path never builds an error.
+// answer is an error the gateway answers with itself: the status, the
+// message of its JSON body, and what else the answer says. A step that
+// refuses a request returns one; the gateway writes it (writeRouteError).
+// Answers are declared once, beside the step that gives them, and are
+// compared by identity, so the request path never builds an error.
+type answer struct {
+	status int
+	msg    string
+	// source names what answered, for the access log and the request's
+	// span, when it is not "error": "rate_limit", "breaker".
+	source string
+	// keepHeaders: the headers the step set on the response before it
+	// returned the answer stand (the rate limit's RateLimit headers). Only
+	// for a step that answers before anything reached the backend.
+	keepHeaders bool
+	// retry: a 503 says in Retry-After when the route's steps would admit
+	// a request again (route.retryAfter), not a flat second.
+	retry bool
+}
+
+func (a *answer) Error() string { return a.msg }
+
+// StatusCode is the status the client gets.
+func (a *answer) StatusCode() int { return a.status }
+
+func newAnswer(status int, msg string) *answer { return &answer{status: status, msg: msg} }
+
+// Answers of the request checks and the way to a backend, shared by
+// several steps. The answers only one step gives are declared with it.
 var (
-	errNoRoute           = errors.New("no route matches")
-	errBodyTooLarge      = errors.New("request body too large")
-	errRateLimited       = errors.New("rate limit exceeded")
-	errHeaderTooLarge    = errors.New("request header too large")
-	errBadRequest        = errors.New("malformed request")
-	errRequestTimeout    = errors.New("request not received in time")
-	errUpstreamFailed    = errors.New("upstream failed")
-	errUpstreamTimeout   = errors.New("upstream timed out")
-	errNoInstance        = errors.New("no upstream instance available")
-	errUpstreamSaturated = errors.New("upstream connection pool exhausted")
-	errBreakerOpen       = errors.New("circuit breaker open")
-	errInternal          = errors.New("internal error")
-	errUpstreamTooLarge  = errors.New("upstream response too large")
+	errNoRoute           = newAnswer(fasthttp.StatusNotFound, "no route matches")
+	errUpstreamFailed    = newAnswer(fasthttp.StatusBadGateway, "upstream failed")
+	errUpstreamTimeout   = newAnswer(fasthttp.StatusGatewayTimeout, "upstream timed out")
+	errNoInstance        = newAnswer(fasthttp.StatusServiceUnavailable, "no upstream instance available")
+	errUpstreamSaturated = newAnswer(fasthttp.StatusServiceUnavailable, "upstream connection pool exhausted")
+	// errBreakerOpen: the breakers of every target of the route are
+	// open (per: target); errRouteBreakerOpen is the route's own.
+	errBreakerOpen      = &answer{status: fasthttp.StatusServiceUnavailable, msg: "circuit breaker open", source: "breaker", retry: true}
+	errInternal         = newAnswer(fasthttp.StatusInternalServerError, "internal error")
+	errUpstreamTooLarge = newAnswer(fasthttp.StatusBadGateway, "upstream response too large")
 	// errUpstreamStatus: the upstream answered with a status of the
 	// route's fallback.on_status. Never written: the chain answers, or
 	// the upstream's answer stands.
-	errUpstreamStatus = errors.New("upstream answered with a fallback status")
-	errBadPathParam   = errors.New("a path parameter holds characters a destination cannot take")
+	errUpstreamStatus = newAnswer(fasthttp.StatusBadGateway, "upstream answered with a fallback status")
+	errBadPathParam   = newAnswer(fasthttp.StatusBadRequest, "a path parameter holds characters a destination cannot take")
 	// Publishes: never a 2xx for a message the broker did not confirm.
-	errBrokerUnavailable   = errors.New("broker unavailable")
-	errPublishNotConfirmed = errors.New("broker did not confirm the message")
-	errPublishTimeout      = errors.New("broker did not confirm the message in time")
-	errNoResponders        = errors.New("no responders for subject")
+	errBrokerUnavailable   = newAnswer(fasthttp.StatusServiceUnavailable, "broker unavailable")
+	errPublishNotConfirmed = newAnswer(fasthttp.StatusServiceUnavailable, "broker did not confirm the message")
+	errPublishTimeout      = newAnswer(fasthttp.StatusGatewayTimeout, "broker did not confirm the message in time")
+	errNoResponders        = newAnswer(fasthttp.StatusServiceUnavailable, "no responders for subject")
 )
 
 // errStreamsBusy: the route's upstream.max_streamed_bodies requests with
 // a streamed body are being forwarded already.
-var errStreamsBusy = errors.New("too many streamed request bodies in flight; retry later")
+var errStreamsBusy = newAnswer(fasthttp.StatusServiceUnavailable, "too many streamed request bodies in flight; retry later")
 
-// errClientClosed: the client went away before its request body was
-// complete. Answered 499, as nginx logs it; nobody reads the answer.
-var errClientClosed = errors.New("client closed the request")
-
-// statusClientClosed is nginx's status for a client that closed its
-// connection before the answer: no standard status says it.
-const statusClientClosed = 499
-
-// statusOf maps an error of the pipeline to the status the client gets.
-// Anything unknown is a 502: it came from the way to the upstream.
+// statusOf is the status the client gets for err: the one it carries, or
+// 502 for anything else, which came from the way to the upstream.
 func statusOf(err error) int {
-	switch err {
-	case errNoRoute:
-		return fasthttp.StatusNotFound
-	case errBodyTooLarge:
-		return fasthttp.StatusRequestEntityTooLarge
-	case errRateLimited:
-		return fasthttp.StatusTooManyRequests
-	case errHeaderTooLarge:
-		return fasthttp.StatusRequestHeaderFieldsTooLarge
-	case errURITooLong:
-		return fasthttp.StatusRequestURITooLong
-	case errBadRequest, errBadPathParam:
-		return fasthttp.StatusBadRequest
-	case errVersionNotSupported:
-		return fasthttp.StatusHTTPVersionNotSupported
-	case errMethodNotAllowed:
-		return fasthttp.StatusMethodNotAllowed
-	case errRequestTimeout:
-		return fasthttp.StatusRequestTimeout
-	case errClientClosed:
-		return statusClientClosed
-	case errUpstreamTimeout, errPublishTimeout:
-		return fasthttp.StatusGatewayTimeout
-	case errNoInstance, errUpstreamSaturated, errStreamsBusy, errBreakerOpen, errBrokerUnavailable, errPublishNotConfirmed, errNoResponders:
-		return fasthttp.StatusServiceUnavailable
-	case errInternal:
-		return fasthttp.StatusInternalServerError
-	default:
-		return fasthttp.StatusBadGateway
+	if s, ok := err.(interface{ StatusCode() int }); ok {
+		return s.StatusCode()
 	}
+	return fasthttp.StatusBadGateway
 }
 
 // writeError answers with the gateway's own JSON error body:
@@ -89,13 +79,14 @@ func statusOf(err error) int {
 // nothing needs escaping.
 func writeError(ctx *fasthttp.RequestCtx, err error, route string) {
 	status := statusOf(err)
+	a, _ := err.(*answer)
 	resp := &ctx.Response
-	// Anything an upstream already put in the response must not leak out,
-	// but a decision to close the connection stands.
-	closeConn := resp.ConnectionClose()
-	resp.Reset()
-	if closeConn {
-		resp.SetConnectionClose()
+	if a != nil && a.keepHeaders {
+		resp.ResetBody()
+	} else {
+		// Anything an upstream already put in the response must not leak
+		// out, but a decision to close the connection stands.
+		resetResponse(resp)
 	}
 	resp.SetStatusCode(status)
 	resp.Header.SetContentType("application/json")
@@ -106,31 +97,23 @@ func writeError(ctx *fasthttp.RequestCtx, err error, route string) {
 	resp.AppendBodyString("\"}\n")
 	switch status {
 	case fasthttp.StatusServiceUnavailable:
-		resp.Header.Set("Retry-After", "1")
+		resp.Header.SetCanonical(keyRetryAfter, one)
 	case fasthttp.StatusMethodNotAllowed:
-		resp.Header.Set("Allow", allowedMethods)
+		resp.Header.Set("Allow", httpx.AllowedMethods)
 	}
 }
 
-// writeRouteError is writeError for a request that route rt took. A
-// breaker-open 503 says in Retry-After when a probe may pass again: the
-// seconds until the route's breaker, or the soonest of its targets',
-// turns half-open, rounded up, at least 1.
+// writeRouteError is writeError for a request that route rt took. An
+// answer that asks for it says in Retry-After when the route's steps would
+// admit a request again (a breaker turning half-open): in seconds, rounded
+// up, at least 1.
 func writeRouteError(ctx *fasthttp.RequestCtx, err error, rt *route) {
 	writeError(ctx, err, rt.name)
-	if err != errBreakerOpen {
+	if a, ok := err.(*answer); !ok || !a.retry {
 		return
 	}
-	now := time.Now()
-	var wait time.Duration
-	if rt.breaker != nil {
-		wait = rt.breaker.OpenRemaining(now)
-	}
-	if rt.targetBreakers != nil {
-		wait = max(wait, rt.targetBreakers.OpenRemaining(now))
-	}
 	var buf [20]byte
-	ctx.Response.Header.SetCanonical(keyRetryAfter, strconv.AppendInt(buf[:0], retryAfterSeconds(wait), 10))
+	ctx.Response.Header.SetCanonical(keyRetryAfter, strconv.AppendInt(buf[:0], retryAfterSeconds(rt.retryAfter(time.Now())), 10))
 }
 
 // retryAfterSeconds is wait in whole seconds, rounded up, at least 1.
@@ -138,4 +121,7 @@ func retryAfterSeconds(wait time.Duration) int64 {
 	return max(int64((wait+time.Second-1)/time.Second), 1)
 }
 
-var keyRetryAfter = []byte("Retry-After")
+var (
+	keyRetryAfter = []byte("Retry-After")
+	one           = []byte("1")
+)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fastgate/gateway/cache"
 	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/internal/httpx"
 	"github.com/fastgate/gateway/metrics"
 )
 
@@ -60,9 +61,12 @@ type fallback struct {
 	cache   *routeCache // nil without fallback.cache
 	// alt forwards to the alternate upstream; nil without
 	// fallback.upstream.
-	alt     *proxyStep
-	static  *staticAnswer
-	metrics *metrics.Route
+	alt *proxyStep
+	// respHeaders are the route's response header rules, applied to the
+	// alternate's answer as to the upstream's.
+	respHeaders headerOps
+	static      *staticAnswer
+	metrics     *metrics.Route
 	// statuses are the upstream statuses of fallback.on_status, by bit
 	// (status-400); zero for none.
 	statuses [4]uint64
@@ -115,10 +119,11 @@ func (s *recentSlot) stored(h uint64, now time.Time) {
 	s.hash.Store(h)
 }
 
-func (d *deps) newFallback(rt *route, rc *config.Route, cfg *config.Config, trusted *trustedProxies) (*fallback, error) {
-	m := rt.metrics
+func (d *deps) newFallback(b *routeBuild) (*fallback, error) {
+	rc, cfg := b.rc, b.cfg
+	m := b.rt.metrics
 	c := rc.Fallback
-	f := &fallback{metrics: m}
+	f := &fallback{metrics: m, respHeaders: newHeaderOps(rc.ResponseHeaders.Set, rc.ResponseHeaders.Remove)}
 	for _, meth := range c.Methods {
 		f.methods = append(f.methods, []byte(meth))
 	}
@@ -129,11 +134,11 @@ func (d *deps) newFallback(rt *route, rc *config.Route, cfg *config.Config, trus
 		f.statuses[(st-400)/64] |= 1 << ((st - 400) % 64)
 	}
 	if c.Upstream != nil {
-		p, err := newPool(c.Upstream, d.clients, d.registry, d.check)
+		alt, err := newProxyStep(b, c.Upstream)
 		if err != nil {
 			return nil, fmt.Errorf("upstream: %w", err)
 		}
-		f.alt = &proxyStep{route: rt, pool: p, trusted: trusted}
+		f.alt = alt
 	}
 	if cc := c.Cache; cc != nil {
 		var store cache.Store
@@ -344,7 +349,7 @@ func (f *fallback) tryAlternate(ctx *fasthttp.RequestCtx, ran bool) (answered, t
 	if err := f.alt.forward(ctx, time.Now()); err != nil {
 		return false, true
 	}
-	f.alt.route.respHeaders.applyResponse(&ctx.Response.Header)
+	f.respHeaders.applyResponse(&ctx.Response.Header)
 	markFallback(ctx, fallbackUpstream)
 	return true, true
 }
@@ -449,7 +454,7 @@ func (f *fallback) store(ctx *fasthttp.RequestCtx, key []byte) error {
 // and an upstream's own Age and Date.
 func appendStoredHeaders(dst []byte, h *fasthttp.ResponseHeader) []byte {
 	for k, v := range h.All() {
-		if classifyHeader(k)&(flagHopByHop|flagRequestID) != 0 || notStored(k) {
+		if httpx.ClassifyHeader(k)&(httpx.FlagHopByHop|httpx.FlagRequestID) != 0 || notStored(k) {
 			continue
 		}
 		dst = append(dst, k...)

@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/internal/httpx"
 	"github.com/fastgate/gateway/upstream"
 )
 
@@ -30,11 +31,11 @@ func FuzzPrepareRequest(f *testing.F) {
 		f.Add([]byte(s), false)
 		f.Add([]byte(s), true)
 	}
-	trustAll, err := newTrustedProxies([]string{"0.0.0.0/0", "::/0"})
+	trustAll, err := httpx.NewTrustedProxies([]string{"0.0.0.0/0", "::/0"})
 	if err != nil {
 		f.Fatal(err)
 	}
-	trustNone, _ := newTrustedProxies(nil)
+	trustNone, _ := httpx.NewTrustedProxies(nil)
 	peer := netip.MustParseAddr("192.0.2.7")
 	f.Fuzz(func(t *testing.T, raw []byte, trusted bool) {
 		var req fasthttp.Request
@@ -48,8 +49,10 @@ func FuzzPrepareRequest(f *testing.F) {
 			}
 		}
 		p := &proxyStep{
-			route: &route{stripPrefix: []byte("/api"), reqHeaders: newHeaderOps(map[string]string{"X-Route": "r"}, nil)},
-			pool:  &pool{settings: config.Upstream{}},
+			route:       &route{},
+			stripPrefix: []byte("/api"),
+			reqHeaders:  newHeaderOps(map[string]string{"X-Route": "r"}, nil),
+			pool:        &pool{settings: config.Upstream{}},
 		}
 		p.trusted = trustNone
 		if trusted {
@@ -57,7 +60,7 @@ func FuzzPrepareRequest(f *testing.F) {
 		}
 		path := append([]byte(nil), req.URI().Path()...)
 		if !bytes.HasPrefix(path, []byte("/api")) {
-			p.route.stripPrefix = nil
+			p.stripPrefix = nil
 		}
 		p.prepare(&req, path, peer, "http")
 

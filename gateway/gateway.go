@@ -18,6 +18,7 @@ import (
 
 	"github.com/fastgate/gateway/config"
 	"github.com/fastgate/gateway/discovery"
+	"github.com/fastgate/gateway/internal/httpx"
 	"github.com/fastgate/gateway/metrics"
 	"github.com/fastgate/gateway/router"
 )
@@ -73,7 +74,9 @@ type Gateway struct {
 	reloader  atomic.Pointer[Reloader]
 	clients   clients
 	deps      *deps
-	obs       *observer
+	// observers are the access logs and tracers of the snapshots that
+	// requests may still use.
+	observers observers
 	// acceptErrs counts the accept errors Serve's listeners wait out.
 	acceptErrs *acceptErrors
 	// admins are the servers of ServeAdmin, closed at the end of
@@ -118,23 +121,20 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		g.deps.registry = reg
 		g.metrics.WatchDiscovery(func() []metrics.ServiceStatus { return discoveryStatus(reg) })
 	}
-	obs, err := newObserver(cfg, opts.AccessLogOutput)
+	g.observers.out = opts.AccessLogOutput
+	obs, _, err := g.observers.build(cfg, nil, nil)
 	if err != nil {
 		g.deps.close()
 		return nil, err
 	}
-	g.deps.traced = obs.tracer != nil
-	snap, err := buildSnapshot(cfg, g.deps, nil)
+	snap, err := buildSnapshot(cfg, g.deps, nil, obs)
 	if err != nil {
 		g.metrics.ConfigRejected()
-		obs.close()
+		g.observers.close(obs)
 		g.deps.close()
 		return nil, err
 	}
-	g.obs = obs
-	if obs.log != nil {
-		g.metrics.WatchAccessLog(obs.log.Dropped)
-	}
+	g.metrics.WatchAccessLog(g.observers.droppedLines)
 	g.current.Store(snap)
 	g.metrics.WatchBrokers(func() []metrics.BrokerStatus { return brokerStatus(g.current.Load()) })
 	g.metrics.ConfigApplied(float64(time.Now().Unix()), snap.hash)
@@ -234,7 +234,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		snap.close(g.deps)
 	}
 	g.deps.close()
-	g.obs.close()
+	g.observers.closeAll()
 	g.closeAdmin()
 	return err
 }
@@ -252,7 +252,7 @@ func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 // handle answers one request and returns the route that took it (nil for
 // none) and the pipeline's error, already written as the answer.
 func (g *Gateway) handle(ctx *fasthttp.RequestCtx, snap *snapshot) (rt *route, err error) {
-	o := g.obs
+	o := snap.obs
 	logged := o.log != nil
 	var ri *reqInfo
 	defer func() {
@@ -334,7 +334,7 @@ func (g *Gateway) serveExpect(ctx *fasthttp.RequestCtx) int {
 		return fasthttp.StatusContinue
 	}
 	rt := snap.routes[id]
-	writeError(ctx, errBodyTooLarge, rt.name)
+	writeError(ctx, httpx.ErrBodyTooLarge, rt.name)
 	answerRequestID(ctx)
 	rt.metrics.Request(ctx.Method(), fasthttp.StatusRequestEntityTooLarge)
 	return fasthttp.StatusRequestEntityTooLarge
@@ -344,14 +344,14 @@ func (g *Gateway) serveExpect(ctx *fasthttp.RequestCtx) int {
 func (g *Gateway) serveParseError(ctx *fasthttp.RequestCtx, err error) {
 	var small *fasthttp.ErrSmallBuffer
 	var netErr net.Error
-	e := errBadRequest
+	e := httpx.ErrBadRequest
 	switch {
 	case errors.As(err, &small):
-		e = errHeaderTooLarge
+		e = httpx.ErrHeaderTooLarge
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		e = errBodyTooLarge
+		e = httpx.ErrBodyTooLarge
 	case errors.As(err, &netErr) && netErr.Timeout():
-		e = errRequestTimeout
+		e = httpx.ErrRequestTimeout
 	}
 	writeError(ctx, e, "")
 	answerRequestID(ctx)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fastgate/gateway/config"
 	"github.com/fastgate/gateway/discovery"
+	"github.com/fastgate/gateway/internal/httpx"
 )
 
 // GRPCFactory builds the backend of a grpc route: its schema, method and
@@ -89,6 +90,21 @@ type grpcStep struct {
 	timeout time.Duration
 }
 
+func buildGRPCStep(b *routeBuild) (step, error) {
+	if b.rc.GRPC == nil {
+		return nil, nil
+	}
+	s, err := b.d.newGRPCStep(b.rt, b.rc)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *grpcStep) wrap(handler) handler { return s.serve }
+
+func (s *grpcStep) drainTime() time.Duration { return s.timeout }
+
 func (d *deps) newGRPCStep(rt *route, rc *config.Route) (*grpcStep, error) {
 	g := rc.GRPC
 	s := &grpcStep{route: rt, timeout: g.Timeout}
@@ -151,13 +167,13 @@ func grpcService(target string) (source, service string, ok bool) {
 
 func (s *grpcStep) serve(ctx *fasthttp.RequestCtx) error {
 	h := &ctx.Request.Header
-	id := h.Peek(hdrRequestID)
+	id := h.Peek(httpx.HeaderRequestID)
 	if len(id) == 0 {
 		var scratch [64]byte
-		h.SetBytesV(hdrRequestID, appendRequestID(scratch[:0]))
-		id = h.Peek(hdrRequestID)
+		h.SetBytesV(httpx.HeaderRequestID, httpx.AppendRequestID(scratch[:0]))
+		id = h.Peek(httpx.HeaderRequestID)
 	}
-	ctx.Response.Header.SetBytesV(hdrRequestID, id)
+	ctx.Response.Header.SetBytesV(httpx.HeaderRequestID, id)
 	code := s.backend.Serve(ctx, ctx.Time().Add(s.timeout))
 	if code != "" {
 		s.route.metrics.GRPCCode(code)

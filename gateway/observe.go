@@ -13,6 +13,7 @@ import (
 
 	"github.com/fastgate/gateway/accesslog"
 	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/internal/httpx"
 	"github.com/fastgate/gateway/tracing"
 	"github.com/fastgate/gateway/upstream"
 )
@@ -105,9 +106,12 @@ type reqInfo struct {
 	// fallback is the step of the fallback chain that answered, as
 	// X-Fallback says it; "" when none did.
 	fallback string
-	// limited: the route's rate limit refused the request and wrote
-	// the gateway's own 429. An upstream's 429 leaves it false.
-	limited     bool
+	// cur is the span of the step running now, under which the spans of
+	// the steps below it start; nil: the request's span.
+	cur *tracing.Span
+	// reached is the deepest step of the route's pipeline the request
+	// got to (traced requests only).
+	reached     int
 	upstream    string
 	upstreamDur time.Duration
 	// target holds the client's path, then its query when the log takes
@@ -183,11 +187,11 @@ var reqInfoPool = sync.Pool{New: func() any { return new(reqInfo) }}
 // is written, whatever the access log's setting.
 func answerRequestID(ctx *fasthttp.RequestCtx) {
 	h := &ctx.Request.Header
-	id := h.Peek(hdrRequestID)
+	id := h.Peek(httpx.HeaderRequestID)
 	if len(id) == 0 {
 		var buf [40]byte
-		h.SetCanonical(keyRequestID, appendRequestID(buf[:0]))
-		id = h.Peek(hdrRequestID)
+		h.SetCanonical(keyRequestID, httpx.AppendRequestID(buf[:0]))
+		id = h.Peek(httpx.HeaderRequestID)
 	}
 	ctx.Response.Header.SetCanonical(keyRequestID, id)
 }
@@ -204,7 +208,7 @@ var (
 // and gives ri back. For an upstream answer whose body is still to be
 // written this happens when the body ends (see bodyWatch), so that the
 // line and the span say whether the upstream broke it.
-func (o *observer) end(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted *trustedProxies, err error, logged bool) {
+func (o *observer) end(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted *httpx.TrustedProxies, err error, logged bool) {
 	if w, ok := upstream.WatcherOf(&ctx.Response).(*bodyWatch); ok && err == nil && w.ctx == ctx {
 		w.obs, w.ri, w.rt, w.trusted, w.logged = o, ri, rt, trusted, logged
 		return
@@ -213,7 +217,7 @@ func (o *observer) end(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted
 }
 
 // endNow is end, now.
-func (o *observer) endNow(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted *trustedProxies, err error, logged bool) {
+func (o *observer) endNow(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted *httpx.TrustedProxies, err error, logged bool) {
 	o.finish(ctx, ri, rt, trusted, err, logged)
 	ctx.RemoveUserValue(reqInfoKey)
 	*ri = reqInfo{target: ri.target[:0]}
@@ -222,7 +226,7 @@ func (o *observer) endNow(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trus
 
 // finish ends the request's span with its outcome and, when the request
 // is logged, writes its access log line.
-func (o *observer) finish(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted *trustedProxies, err error, logged bool) {
+func (o *observer) finish(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trusted *httpx.TrustedProxies, err error, logged bool) {
 	now := time.Now()
 	status := ctx.Response.StatusCode()
 	source := answerSource(ri, rt, err)
@@ -245,11 +249,11 @@ func (o *observer) finish(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trus
 	var client [64]byte
 	var trace [32]byte
 	e.Time = ctx.Time()
-	e.RequestID = h.Peek(hdrRequestID) // answerRequestID ran first
+	e.RequestID = h.Peek(httpx.HeaderRequestID) // answerRequestID ran first
 	if ri.trace.IsValid() {
 		e.TraceID = ri.trace.AppendTraceID(trace[:0])
 	}
-	e.Client = clientAddr(ctx, trusted).AppendTo(client[:0])
+	e.Client = httpx.ClientAddr(ctx, trusted).AppendTo(client[:0])
 	// The path and query as the client sent them (in normal form), not
 	// as strip_prefix or a rewrite left them.
 	e.Method, e.Host, e.Path, e.Proto = ctx.Method(), h.Host(), ri.target[:ri.pathLen], h.Protocol()
@@ -282,14 +286,15 @@ func (o *observer) finish(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trus
 	o.log.Log(&e)
 }
 
-// answerSource says what answered a request, for logs and spans.
+// answerSource says what answered a request, for logs and spans: the
+// answer that refused it (its source, else "error"), the step of the
+// fallback chain that answered, or the route's backend. An upstream's own
+// 429 is the upstream's answer, never the rate limit's.
 func answerSource(ri *reqInfo, rt *route, err error) string {
-	switch {
-	case err == errRateLimited, ri.limited:
-		return "rate_limit"
-	case err == errBreakerOpen:
-		return "breaker"
-	case err != nil || rt == nil:
+	if err != nil || rt == nil {
+		if a, ok := err.(*answer); ok && a.source != "" {
+			return a.source
+		}
 		return "error"
 	}
 	switch ri.fallback {
@@ -300,15 +305,7 @@ func answerSource(ri *reqInfo, rt *route, err error) string {
 	case fallbackUpstream:
 		return "fallback_upstream"
 	}
-	switch {
-	case rt.respond != nil:
-		return "respond"
-	case rt.grpc != nil:
-		return "grpc"
-	case rt.publish != nil:
-		return "publish"
-	}
-	return "upstream"
+	return rt.source
 }
 
 // sampled decides whether the route logs this request.
@@ -337,27 +334,18 @@ func logRate(rc *config.Route) float64 {
 	return 1
 }
 
-// tracedInfo returns the request's reqInfo when the request records spans
-// and its route's steps record their own; else nil, without a lookup when
-// export is off.
-func tracedInfo(ctx *fasthttp.RequestCtx, rt *route) *reqInfo {
-	if !rt.traced {
-		return nil
-	}
-	if ri := requestInfo(ctx); ri != nil && ri.span != nil {
-		return ri
-	}
-	return nil
-}
-
 // stepSpan starts a span of the gateway's own work at start, under the
-// request's span; nil (whose methods do nothing) when ri is nil or the
-// request records no spans.
+// span of the step running now; nil (whose methods do nothing) when ri is
+// nil or the request records no spans.
 func (ri *reqInfo) stepSpan(name string, start time.Time) *tracing.Span {
 	if ri == nil || ri.span == nil {
 		return nil
 	}
-	return ri.tracer.Start(name, ri.span.Context(), start)
+	parent := ri.span
+	if ri.cur != nil {
+		parent = ri.cur
+	}
+	return ri.tracer.Start(name, parent.Context(), start)
 }
 
 // pick returns yes when cond holds, else no.
@@ -376,7 +364,7 @@ func (ri *reqInfo) upstreamCall(addr string, began time.Time, err error) {
 	if ri.span == nil {
 		return
 	}
-	sp := ri.tracer.Start("upstream "+addr, ri.span.Context(), began)
+	sp := ri.stepSpan("upstream "+addr, began)
 	sp.SetString("server.address", addr)
 	if err != nil {
 		sp.SetError(err.Error())

@@ -8,7 +8,9 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/fastgate/gateway/breaker"
+	"github.com/fastgate/gateway/config"
 	"github.com/fastgate/gateway/discovery"
+	"github.com/fastgate/gateway/internal/httpx"
 	"github.com/fastgate/gateway/metrics"
 	"github.com/fastgate/gateway/upstream"
 )
@@ -20,10 +22,60 @@ import (
 type proxyStep struct {
 	route   *route
 	pool    *pool
-	trusted *trustedProxies
+	trusted *httpx.TrustedProxies
+	// stripPrefix is removed from the path before forwarding; reqHeaders
+	// are the route's request header rules.
+	stripPrefix []byte
+	reqHeaders  headerOps
 	// breakers holds one breaker per target (circuit_breaker.per: target);
 	// nil otherwise.
 	breakers *breaker.Set
+	// routeBreaker is the route's own breaker, told of answers that break
+	// after their head; nil for none (and for a fallback's alternate).
+	routeBreaker breakerRecorder
+}
+
+// newProxyStep forwards rt's requests to the pool of u.
+func newProxyStep(b *routeBuild, u *config.Upstream) (*proxyStep, error) {
+	p, err := newPool(u, b.d.clients, b.d.registry, b.d.check)
+	if err != nil {
+		return nil, err
+	}
+	rc := b.rc
+	return &proxyStep{
+		route: b.rt, pool: p, trusted: b.trusted,
+		stripPrefix: []byte(rc.StripPrefix),
+		reqHeaders:  newHeaderOps(rc.RequestHeaders.Set, rc.RequestHeaders.Remove),
+	}, nil
+}
+
+// buildProxyStep builds an upstream route's backend, with the breakers the
+// circuit_breaker step left.
+func buildProxyStep(b *routeBuild) (step, error) {
+	if b.rc.Upstream == nil {
+		return nil, nil
+	}
+	p, err := newProxyStep(b, b.rc.Upstream)
+	if err != nil {
+		return nil, err
+	}
+	p.breakers, p.routeBreaker = b.targetBreakers, b.breaker
+	return p, nil
+}
+
+func (p *proxyStep) wrap(handler) handler { return p.serve }
+
+func (p *proxyStep) close() { p.pool.close() }
+
+func (p *proxyStep) drainTime() time.Duration { return p.pool.settings.Timeout }
+
+// retryAfter is the time until the first of the target breakers turns
+// half-open; 0 without breakers per target.
+func (p *proxyStep) retryAfter(now time.Time) time.Duration {
+	if p.breakers == nil {
+		return 0
+	}
+	return p.breakers.OpenRemaining(now)
 }
 
 // scratchSize fits a forwarded-for chain of a few proxies and a rewritten
@@ -42,14 +94,14 @@ func (p *proxyStep) serve(ctx *fasthttp.RequestCtx) error {
 //
 //go:noinline
 func (p *proxyStep) prepareFrom(ctx *fasthttp.RequestCtx) {
-	p.prepare(&ctx.Request, ctx.Path(), peerAddr(ctx), schemeOf(ctx))
+	p.prepare(&ctx.Request, ctx.Path(), httpx.PeerAddr(ctx), httpx.SchemeOf(ctx))
 }
 
 // forward sends the prepared request to one of the pool's targets, within
 // the pool's timeout counted from start, and leaves the answer in
 // ctx.Response.
 func (p *proxyStep) forward(ctx *fasthttp.RequestCtx, start time.Time) error {
-	defer restoreHTTP10(&ctx.Request.Header, upstreamHTTP11(&ctx.Request.Header))
+	defer httpx.RestoreHTTP10(&ctx.Request.Header, httpx.UpstreamHTTP11(&ctx.Request.Header))
 	if ctx.Request.IsBodyStream() {
 		// A slow client's body holds its upstream connection while it
 		// trickles in: such requests get a bounded share of the pool.
@@ -131,12 +183,12 @@ func (p *proxyStep) attempts(ctx *fasthttp.RequestCtx, start time.Time) error {
 	}
 
 	resp := &ctx.Response
-	if scanResponseHeaders(&resp.Header)&flagHopByHop != 0 {
-		stripResponseHopByHop(&resp.Header)
+	if httpx.ScanResponseHeaders(&resp.Header)&httpx.FlagHopByHop != 0 {
+		httpx.StripResponseHopByHop(&resp.Header)
 	}
 	// The upstream closing its connection says nothing about the client's.
 	resp.Header.ResetConnectionClose()
-	resp.Header.SetBytesV(hdrRequestID, h.Peek(hdrRequestID))
+	resp.Header.SetBytesV(httpx.HeaderRequestID, h.Peek(httpx.HeaderRequestID))
 	return nil
 }
 
@@ -224,29 +276,28 @@ func (p *proxyStep) try(t *target, req *fasthttp.Request, resp *fasthttp.Respons
 // set, the route's header rules applied. proto is the scheme the client
 // used (see schemeOf).
 func (p *proxyStep) prepare(req *fasthttp.Request, path []byte, peer netip.Addr, proto string) {
-	rt := p.route
 	h := &req.Header
 	var scratch [scratchSize]byte
-	rewriteURI(req, path, rt.stripPrefix, scratch[:0])
-	f := scanRequestHeaders(h)
-	if f&flagHopByHop != 0 {
-		stripRequestHopByHop(h)
+	rewriteURI(req, path, p.stripPrefix, scratch[:0])
+	f := httpx.ScanRequestHeaders(h)
+	if f&httpx.FlagHopByHop != 0 {
+		httpx.StripRequestHopByHop(h)
 	}
 	// The upstream connection is pooled whatever the client asked for its
 	// own connection.
 	h.ResetConnectionClose()
-	setForwarded(h, f, peer, proto, p.trusted, scratch[:0])
+	httpx.SetForwarded(h, f, peer, proto, p.trusted, scratch[:0])
 	switch {
-	case f&flagRequestID == 0 || len(h.Peek(hdrRequestID)) == 0:
-		h.SetBytesV(hdrRequestID, appendRequestID(scratch[:0]))
-	case f&flagRequestIDs != 0:
+	case f&httpx.FlagRequestID == 0 || len(h.Peek(httpx.HeaderRequestID)) == 0:
+		h.SetBytesV(httpx.HeaderRequestID, httpx.AppendRequestID(scratch[:0]))
+	case f&httpx.FlagRequestIDs != 0:
 		// Several X-Request-Id lines: the upstream gets the first alone,
 		// the one the client's answer carries.
-		id := append(scratch[:0], h.Peek(hdrRequestID)...)
-		h.Del(hdrRequestID)
-		h.SetBytesV(hdrRequestID, id)
+		id := append(scratch[:0], h.Peek(httpx.HeaderRequestID)...)
+		h.Del(httpx.HeaderRequestID)
+		h.SetBytesV(httpx.HeaderRequestID, id)
 	}
-	rt.reqHeaders.applyRequest(h)
+	p.reqHeaders.applyRequest(h)
 	if hh := p.pool.settings.HostHeader; hh != "" {
 		h.SetHost(hh)
 	}
@@ -285,7 +336,7 @@ func clientFault(rt *route, streamed bool) error {
 	if !streamed {
 		rt.metrics.ClientError(metrics.ClientMalformed)
 	}
-	return errBadRequest
+	return httpx.ErrBadRequest
 }
 
 // upstreamError maps a failed attempt to the error the client gets.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fastgate/gateway/bridge/broker"
 	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/internal/httpx"
 	"github.com/fastgate/gateway/metrics"
 )
 
@@ -26,6 +27,7 @@ const maxFireAndForget = 1024
 type publishStep struct {
 	route   *route
 	conn    *brokerConn // nil when only checking a configuration
+	brokers *brokers    // conn's owner, for close
 	kind    string
 	dest    *pathTemplate
 	key     *pathTemplate // nil: no key, or keyHeader
@@ -41,6 +43,43 @@ type publishStep struct {
 	timeout time.Duration
 	metrics *metrics.Publish
 	fails   *failureLog
+}
+
+// buildPublishStep builds a publish route's backend on its broker's
+// connection, which it holds until it is closed.
+func buildPublishStep(b *routeBuild) (step, error) {
+	c := b.rc.Publish
+	if c == nil {
+		return nil, nil
+	}
+	bc := b.cfg.Brokers[c.Broker]
+	var conn *brokerConn
+	if !b.d.check {
+		var err error
+		if conn, err = b.d.brokers.acquire(c.Broker, bc); err != nil {
+			return nil, err
+		}
+	}
+	p, err := newPublishStep(b.rt, c, bc, conn, b.d.log)
+	if err != nil {
+		b.d.brokers.release(conn)
+		return nil, err
+	}
+	p.brokers = b.d.brokers
+	return p, nil
+}
+
+func (p *publishStep) wrap(handler) handler { return p.serve }
+
+func (p *publishStep) drainTime() time.Duration { return p.timeout }
+
+// close waits for the fire-and-forget publishes in flight, then lets go of
+// the broker's connection.
+func (p *publishStep) close() {
+	p.flush()
+	if p.brokers != nil {
+		p.brokers.release(p.conn)
+	}
 }
 
 func newPublishStep(rt *route, c *config.Publish, b *config.Broker, conn *brokerConn, log *slog.Logger) (*publishStep, error) {
@@ -76,7 +115,7 @@ func newPublishStep(rt *route, c *config.Publish, b *config.Broker, conn *broker
 func (p *publishStep) serve(ctx *fasthttp.RequestCtx) error {
 	payload, err := p.readBody(ctx)
 	if err != nil {
-		if err == errBodyTooLarge {
+		if err == httpx.ErrBodyTooLarge {
 			p.metrics.Result(metrics.PublishTooLarge)
 		}
 		return err
@@ -101,11 +140,11 @@ func (p *publishStep) serve(ctx *fasthttp.RequestCtx) error {
 	h := &ctx.Request.Header
 	m.ID = string(h.Peek(p.idemHdr))
 	m.ContentType = string(h.ContentType())
-	id := h.Peek(hdrRequestID)
+	id := h.Peek(httpx.HeaderRequestID)
 	if len(id) == 0 {
-		id = appendRequestID(nil)
+		id = httpx.AppendRequestID(nil)
 	}
-	m.Headers = append(m.Headers, broker.Header{Name: hdrRequestID, Value: string(id)})
+	m.Headers = append(m.Headers, broker.Header{Name: httpx.HeaderRequestID, Value: string(id)})
 	for _, name := range [...]string{hdrTraceparent, hdrTracestate} {
 		if v := h.Peek(name); len(v) > 0 {
 			m.Headers = append(m.Headers, broker.Header{Name: name, Value: string(v)})
@@ -116,7 +155,7 @@ func (p *publishStep) serve(ctx *fasthttp.RequestCtx) error {
 			m.Headers = append(m.Headers, broker.Header{Name: name, Value: string(v)})
 		}
 	}
-	ctx.Response.Header.SetBytesV(hdrRequestID, id)
+	ctx.Response.Header.SetBytesV(httpx.HeaderRequestID, id)
 	switch {
 	case p.reply:
 		return p.request(ctx, m)
@@ -225,7 +264,7 @@ func (p *publishStep) readBody(ctx *fasthttp.RequestCtx) ([]byte, error) {
 	req := &ctx.Request
 	if cl := req.Header.ContentLength(); cl > p.maxBody {
 		ctx.SetConnectionClose()
-		return nil, errBodyTooLarge
+		return nil, httpx.ErrBodyTooLarge
 	}
 	if !req.IsBodyStream() {
 		return req.Body(), nil
@@ -234,10 +273,10 @@ func (p *publishStep) readBody(ctx *fasthttp.RequestCtx) ([]byte, error) {
 	switch {
 	case err != nil:
 		ctx.SetConnectionClose()
-		return nil, errBadRequest
+		return nil, httpx.ErrBadRequest
 	case len(b) > p.maxBody:
 		ctx.SetConnectionClose()
-		return nil, errBodyTooLarge
+		return nil, httpx.ErrBodyTooLarge
 	}
 	return b, nil
 }

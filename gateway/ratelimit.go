@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/valyala/fasthttp"
 
 	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/internal/httpx"
 	"github.com/fastgate/gateway/ratelimit"
 )
 
@@ -155,41 +155,65 @@ func (ls *limiters) release(rl *routeLimit) {
 	}
 }
 
-// withRateLimit is the first step of a route: a request over the limit is
-// answered 429 before anything else is spent on it, and never reaches the
-// breaker or the upstream.
-func withRateLimit(rt *route, trusted *trustedProxies, next handler) handler {
-	rl := rt.limit
-	return func(ctx *fasthttp.RequestCtx) error {
-		var d ratelimit.Decision
-		if ri := tracedInfo(ctx, rt); ri != nil {
-			sp := ri.stepSpan("rate limit", time.Now())
-			d = rl.decide(ctx, trusted)
-			sp.SetString("gateway.rate_limit.outcome", pick(d.Allowed, "allowed", "refused"))
-			sp.End(time.Now())
-		} else {
-			d = rl.decide(ctx, trusted)
-		}
-		if !d.Allowed {
-			rt.metrics.RateLimited()
-			writeError(ctx, errRateLimited, rt.name)
-			rl.writeHeaders(&ctx.Response.Header, d)
-			if ri := requestInfo(ctx); ri != nil {
-				ri.limited = true
-			}
-			return nil
-		}
-		if err := next(ctx); err != nil || !rl.always {
-			return err
-		}
-		rl.writeHeaders(&ctx.Response.Header, d)
-		return nil
+// errRateLimited is the answer of a request over the route's limit.
+var errRateLimited = &answer{status: fasthttp.StatusTooManyRequests, msg: "rate limit exceeded", source: "rate_limit", keepHeaders: true}
+
+// rateLimitStep answers 429 to a request over the route's limit before
+// anything else is spent on it, with the RateLimit headers of its bucket;
+// an admitted request is passed on.
+type rateLimitStep struct {
+	rt       *route
+	limit    *routeLimit
+	trusted  *httpx.TrustedProxies
+	limiters *limiters
+	next     handler
+}
+
+func buildRateLimitStep(b *routeBuild) (step, error) {
+	rc := b.rc
+	if rc.RateLimit == nil {
+		return nil, nil
 	}
+	var client redis.UniversalClient
+	if rc.RateLimit.Scope == config.ScopeCluster {
+		var err error
+		if client, err = b.d.redisFor(b.cfg.Redis); err != nil {
+			return nil, err
+		}
+	}
+	rl, err := b.d.newRouteLimit(rc, client)
+	if err != nil {
+		return nil, err
+	}
+	return &rateLimitStep{rt: b.rt, limit: rl, trusted: b.trusted, limiters: &b.d.limiters}, nil
+}
+
+func (s *rateLimitStep) wrap(next handler) handler {
+	s.next = next
+	return s.serve
+}
+
+// close gives back the route's use of a shared bucket.
+func (s *rateLimitStep) close() { s.limiters.release(s.limit) }
+
+func (s *rateLimitStep) serve(ctx *fasthttp.RequestCtx) error {
+	rl := s.limit
+	d := rl.decide(ctx, s.trusted)
+	if !d.Allowed {
+		s.rt.metrics.RateLimited()
+		rl.writeHeaders(&ctx.Response.Header, d)
+		return errRateLimited
+	}
+	if err := s.next(ctx); err != nil || !rl.always {
+		return err
+	}
+	rl.writeHeaders(&ctx.Response.Header, d)
+	return nil
 }
 
 // decide takes a token for ctx's request. The local limiter is called
 // directly, so that the key built on the stack stays there.
-func (rl *routeLimit) decide(ctx *fasthttp.RequestCtx, trusted *trustedProxies) ratelimit.Decision {
+func (rl *routeLimit) decide(ctx *fasthttp.RequestCtx, trusted *httpx.TrustedProxies) ratelimit.Decision {
 	if rl.local != nil {
 		var ip [16]byte
 		key := rl.keyOf(ctx, trusted, &ip)
@@ -206,10 +230,10 @@ func (rl *routeLimit) decide(ctx *fasthttp.RequestCtx, trusted *trustedProxies) 
 
 // keyOf returns the bucket key of ctx's request, borrowed from the
 // request or built in ip.
-func (rl *routeLimit) keyOf(ctx *fasthttp.RequestCtx, trusted *trustedProxies, ip *[16]byte) []byte {
+func (rl *routeLimit) keyOf(ctx *fasthttp.RequestCtx, trusted *httpx.TrustedProxies, ip *[16]byte) []byte {
 	switch rl.key {
 	case keyClientIP:
-		*ip = clientAddr(ctx, trusted).As16()
+		*ip = httpx.ClientAddr(ctx, trusted).As16()
 		return ip[:]
 	case keyHeader:
 		return ctx.Request.Header.Peek(rl.name)

@@ -75,12 +75,25 @@ func (g *Gateway) Apply(cfg *config.Config) (ReloadResult, error) {
 	}
 	old := g.current.Load()
 	res, eff := g.plan(old.cfg, cfg)
-	next, err := buildSnapshot(eff, g.deps, old)
-	if err != nil {
-		g.metrics.ConfigRejected()
-		res.Errors = errorLines(err)
-		return res, err
+	obs, freshObs, err := g.observers.build(eff, old.cfg, old.obs)
+	if err == nil {
+		var next *snapshot
+		if next, err = buildSnapshot(eff, g.deps, old, obs); err == nil {
+			return g.swap(old, next, res, freshObs), nil
+		}
+		if freshObs {
+			g.observers.close(obs)
+		}
 	}
+	g.metrics.ConfigRejected()
+	res.Errors = errorLines(err)
+	return res, err
+}
+
+// swap makes next serve in old's place and retires what old held that
+// next does not: its routes, its brokers and, when next has a fresh one,
+// its observer.
+func (g *Gateway) swap(old, next *snapshot, res ReloadResult, freshObs bool) ReloadResult {
 	res.Hash = next.hash
 	next.pending = res.RestartNeeded
 	g.current.Store(next)
@@ -93,14 +106,20 @@ func (g *Gateway) Apply(cfg *config.Config) (ReloadResult, error) {
 	}
 	g.metrics.Forget(func(name string) bool { return names[name] })
 	kept := next.routeSet()
+	var drain time.Duration
 	for _, rt := range old.routes {
+		drain = max(drain, rt.drainTime())
 		if !kept[rt] {
 			g.retire(rt)
 		}
 	}
 	// The routes that still publish hold their brokers themselves.
 	g.deps.brokers.releaseAll(old.brokers)
-	return res, nil
+	if freshObs {
+		// The longest a request that started on old may still run.
+		g.observers.retire(old.obs, drain)
+	}
+	return res
 }
 
 // Preview checks cfg as Apply would and says what applying it would
@@ -142,7 +161,7 @@ func (g *Gateway) retire(rt *route) {
 		delete(g.reload.retiring, rt)
 		g.reload.mu.Unlock()
 		if pending {
-			rt.close(g.deps)
+			rt.close()
 		}
 	})
 }
@@ -156,7 +175,7 @@ func (g *Gateway) closeRetiring() {
 	g.reload.mu.Unlock()
 	for rt, t := range pending {
 		t.Stop()
-		rt.close(g.deps)
+		rt.close()
 	}
 }
 

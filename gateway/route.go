@@ -6,14 +6,14 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/fastgate/gateway/breaker"
 	"github.com/fastgate/gateway/config"
 	"github.com/fastgate/gateway/metrics"
 )
 
-// handler is the one shape every step of a route's pipeline has. A step
-// either answers (writes ctx.Response and returns nil) or returns one of
-// the errors of errors.go, which the gateway turns into a status.
+// handler is the shape of a route's composed pipeline and of each step's
+// part of it: it answers (writes ctx.Response and returns nil), or passes
+// the request on, or returns an error carrying the gateway's answer (see
+// answer in errors.go).
 type handler func(ctx *fasthttp.RequestCtx) error
 
 // route is one compiled route. Immutable after build; shared by every
@@ -22,75 +22,55 @@ type route struct {
 	name    string
 	cfg     config.Route
 	metrics *metrics.Route
-	// handle runs the route's pipeline, composed once at build time
-	// (pipeline.go).
+	// handle runs the route's pipeline, composed once at build time from
+	// its steps (step.go).
 	handle handler
+	// steps are the route's steps in stepTable's order; backend is the
+	// last of them, and source its name, the answer source of what it
+	// answers.
+	steps   []step
+	backend step
+	source  string
 	// maxBody is the largest request body accepted, in bytes.
 	maxBody int
-	// stripPrefix is removed from the path before forwarding.
-	stripPrefix []byte
-	reqHeaders  headerOps
-	respHeaders headerOps
 	// logRate is the share of requests the access log samples.
 	logRate float64
-	// traced: the steps record spans of their own (tracing export on).
-	traced bool
-	// limit is the route's rate limit; nil for none.
-	limit *routeLimit
-	// breaker guards the upstream; nil for none. Carried over with the
-	// route across reloads, so its state survives them.
-	breaker *breaker.Breaker
-	// targetBreakers guard each upstream target (per: target); nil for
-	// none.
-	targetBreakers *breaker.Set
-	// fallback answers when the upstream failed; nil for none.
-	fallback *fallback
-	// Exactly one backend is set.
-	grpc    *grpcStep
-	publish *publishStep
-	// broker is the connection publish uses; held until close.
-	broker   *brokerConn
-	respond  *staticAnswer
-	upstream *pool
 }
 
-// close releases what the route holds. Only call it once no request can
-// still be using the route.
-func (rt *route) close(d *deps) {
-	if rt.upstream != nil {
-		rt.upstream.close()
+// close releases what the route's steps hold, innermost first. Only call
+// it once no request can still be using the route.
+func (rt *route) close() {
+	for i := len(rt.steps) - 1; i >= 0; i-- {
+		if c, ok := rt.steps[i].(closer); ok {
+			c.close()
+		}
 	}
-	if rt.fallback != nil {
-		rt.fallback.close()
-	}
-	if rt.publish != nil {
-		rt.publish.flush()
-	}
-	d.brokers.release(rt.broker)
-	if rt.grpc != nil {
-		rt.grpc.close()
-	}
-	d.limiters.release(rt.limit)
 }
 
 // drainTime is how long a request that started on rt may still be using
-// it: past its upstream deadline nothing new starts on its pools.
+// it: past its steps' deadlines nothing new starts on their pools. The
+// steps' times add up: an alternate upstream starts when the first one
+// gave up.
 func (rt *route) drainTime() time.Duration {
 	var d time.Duration
-	if rt.upstream != nil {
-		d = rt.upstream.settings.Timeout
-	}
-	if rt.publish != nil {
-		d = rt.publish.timeout
-	}
-	if rt.grpc != nil {
-		d = rt.grpc.timeout
-	}
-	if rt.fallback != nil && rt.fallback.alt != nil {
-		// The alternate starts when the first upstream gave up.
-		d += rt.fallback.alt.pool.settings.Timeout
+	for _, s := range rt.steps {
+		if dr, ok := s.(drainer); ok {
+			d += dr.drainTime()
+		}
 	}
 	return d + time.Second
+}
+
+// retryAfter is how long from now until the route's steps would admit a
+// request again: the longest wait any of them names.
+func (rt *route) retryAfter(now time.Time) time.Duration {
+	var wait time.Duration
+	for _, s := range rt.steps {
+		if r, ok := s.(retryAfterer); ok {
+			wait = max(wait, r.retryAfter(now))
+		}
+	}
+	return wait
 }
 
 // staticAnswer is a respond route's answer, built once.
@@ -121,6 +101,18 @@ func (a *staticAnswer) serve(ctx *fasthttp.RequestCtx) error {
 	}
 	return nil
 }
+
+// respondStep is a respond route's backend: the gateway answers itself.
+type respondStep struct{ answer *staticAnswer }
+
+func buildRespondStep(b *routeBuild) (step, error) {
+	if b.rc.Respond == nil {
+		return nil, nil
+	}
+	return &respondStep{answer: newStaticAnswer(b.rc.Respond)}, nil
+}
+
+func (s *respondStep) wrap(handler) handler { return s.answer.serve }
 
 // atomicTargets holds a pool's current instances.
 type atomicTargets struct{ p atomic.Pointer[targetSet] }

@@ -10,12 +10,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/redis/go-redis/v9"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/internal/httpx"
 	"github.com/fastgate/gateway/metrics"
 	"github.com/fastgate/gateway/router"
 )
@@ -28,10 +28,13 @@ type snapshot struct {
 	hash    string
 	table   *router.Table
 	routes  []*route
-	trusted *trustedProxies
+	trusted *httpx.TrustedProxies
 	// brokers are the connections of the declared brokers, held while
 	// the snapshot serves.
 	brokers []*brokerConn
+	// obs is the access log and tracer of the requests the snapshot
+	// serves.
+	obs *observer
 	// pending lists the settings of the loaded file that wait for a
 	// restart; cfg holds their running values.
 	pending []string
@@ -41,12 +44,18 @@ type snapshot struct {
 // are carried over as they are, with their state (connection pools, and
 // the buckets, breakers and caches of later steps); the rest are built
 // fresh. On error nothing new is left open and prev is untouched.
-func buildSnapshot(cfg *config.Config, d *deps, prev *snapshot) (_ *snapshot, err error) {
-	trusted, err := newTrustedProxies(cfg.TrustedProxies)
+func buildSnapshot(cfg *config.Config, d *deps, prev *snapshot, obs *observer) (_ *snapshot, err error) {
+	trusted, err := httpx.NewTrustedProxies(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
 	}
-	s := &snapshot{cfg: cfg, hash: cfg.Hash(), trusted: trusted}
+	s := &snapshot{cfg: cfg, hash: cfg.Hash(), trusted: trusted, obs: obs}
+	// The steps record spans of their own when spans are exported; a
+	// reload that turns the export on or off builds every route again.
+	d.traced = obs.tracer != nil
+	if prev != nil && (prev.obs.tracer != nil) != d.traced {
+		prev = nil
+	}
 	if !d.check {
 		if s.brokers, err = d.brokers.acquireAll(cfg); err != nil {
 			return nil, err
@@ -115,97 +124,10 @@ func buildSnapshot(cfg *config.Config, d *deps, prev *snapshot) (_ *snapshot, er
 	return s, nil
 }
 
-func (d *deps) buildRoute(rc *config.Route, cfg *config.Config, trusted *trustedProxies) (rt *route, err error) {
-	srv := cfg.Server
-	rt = &route{
-		name:        rc.Name,
-		cfg:         *rc,
-		metrics:     d.metrics.Route(rc.Name),
-		maxBody:     int(srv.MaxBodySize),
-		stripPrefix: []byte(rc.StripPrefix),
-		logRate:     logRate(rc),
-		traced:      d.traced,
-		reqHeaders:  newHeaderOps(rc.RequestHeaders.Set, rc.RequestHeaders.Remove),
-		respHeaders: newHeaderOps(rc.ResponseHeaders.Set, rc.ResponseHeaders.Remove),
-	}
-	defer func() {
-		if err != nil {
-			rt.close(d)
-		}
-	}()
-	if rc.MaxBodySize > 0 {
-		rt.maxBody = int(rc.MaxBodySize)
-	}
-	if rc.RateLimit != nil {
-		var client redis.UniversalClient
-		if rc.RateLimit.Scope == config.ScopeCluster {
-			if client, err = d.redisFor(cfg.Redis); err != nil {
-				return rt, fmt.Errorf("rate_limit: %w", err)
-			}
-		}
-		if rt.limit, err = d.newRouteLimit(rc, client); err != nil {
-			return rt, fmt.Errorf("rate_limit: %w", err)
-		}
-	}
-	switch {
-	case rc.Respond != nil:
-		rt.respond = newStaticAnswer(rc.Respond)
-	case rc.Upstream != nil:
-		p, err := newPool(rc.Upstream, d.clients, d.registry, d.check)
-		if err != nil {
-			return rt, fmt.Errorf("upstream: %w", err)
-		}
-		rt.upstream = p
-	case rc.GRPC != nil:
-		if rt.grpc, err = d.newGRPCStep(rt, rc); err != nil {
-			return rt, fmt.Errorf("grpc: %w", err)
-		}
-	case rc.Publish != nil:
-		b := cfg.Brokers[rc.Publish.Broker]
-		if !d.check {
-			if rt.broker, err = d.brokers.acquire(rc.Publish.Broker, b); err != nil {
-				return rt, fmt.Errorf("publish: %w", err)
-			}
-		}
-		if rt.publish, err = newPublishStep(rt, rc.Publish, b, rt.broker, d.log); err != nil {
-			return rt, fmt.Errorf("publish: %w", err)
-		}
-	default:
-		return rt, errors.New("no backend: set respond, upstream, grpc or publish")
-	}
-	switch cb := rc.CircuitBreaker; {
-	case cb != nil && cb.Per == config.BreakerPerTarget:
-		if rt.targetBreakers, err = d.newTargetBreakers(rc, rt.metrics); err != nil {
-			return rt, fmt.Errorf("circuit_breaker: %w", err)
-		}
-		if !d.check {
-			rt.metrics.NoBreaker()
-		}
-	case cb != nil:
-		if rt.breaker, err = d.newRouteBreaker(rc, rt.metrics); err != nil {
-			return rt, fmt.Errorf("circuit_breaker: %w", err)
-		}
-		if !d.check {
-			rt.metrics.NoTargetBreakers()
-		}
-	case !d.check:
-		rt.metrics.NoBreaker()
-		rt.metrics.NoTargetBreakers()
-	}
-	if rc.Fallback != nil {
-		if rt.fallback, err = d.newFallback(rt, rc, cfg, trusted); err != nil {
-			return rt, fmt.Errorf("fallback: %w", err)
-		}
-		rt.metrics.UseFallbacks()
-	}
-	rt.handle = buildPipeline(rt, trusted)
-	return rt, nil
-}
-
 // close releases what the snapshot and its routes hold.
 func (s *snapshot) close(d *deps) {
 	for _, rt := range s.routes {
-		rt.close(d)
+		rt.close()
 	}
 	d.brokers.releaseAll(s.brokers)
 }
@@ -215,7 +137,7 @@ func (s *snapshot) closeExcept(prev *snapshot, d *deps) {
 	held := prev.routeSet()
 	for _, rt := range s.routes {
 		if !held[rt] {
-			rt.close(d)
+			rt.close()
 		}
 	}
 }
@@ -330,7 +252,7 @@ func CheckWith(cfg *config.Config, opts CheckOptions) (notes []string, err error
 	d := &deps{metrics: metrics.New(prometheus.NewRegistry(), metrics.Build{Version: "check"}), clients: &clients{}, log: slog.New(slog.DiscardHandler), check: true, brokers: &brokers{},
 		grpcCheck: opts.GRPC}
 	defer d.close()
-	s, err := buildSnapshot(cfg, d, nil)
+	s, err := buildSnapshot(cfg, d, nil, &observer{})
 	if err != nil {
 		return d.notes, err
 	}

@@ -80,20 +80,33 @@ routes:
 		t.Fatalf("status %d, want 200", resp.StatusCode())
 	}
 	upName := "upstream " + strings.TrimPrefix(upAddr, "http://")
-	spans := traceSpans(t, rcv, good, "gateway request", "route match", "rate limit", "circuit breaker", upName)
+	spans := traceSpans(t, rcv, good, "gateway request", "route match", "method", "rate limit", "body limit", "fallback", "circuit breaker", "upstream", upName)
 	root := spans["gateway request"]
 	if got := hex.EncodeToString(root.GetParentSpanId()); got != "00f067aa0ba902b7" {
 		t.Errorf("request span's parent %s, want the client's span 00f067aa0ba902b7", got)
 	}
-	for _, name := range []string{"route match", "rate limit", "circuit breaker", upName} {
-		if sp := spans[name]; string(sp.GetParentSpanId()) != string(root.GetSpanId()) {
-			t.Errorf("span %q is not a child of the request's span", name)
+	// Each step's span is a child of the step's above it, the way the
+	// pipeline runs them: method, rate limit, body limit, fallback, circuit
+	// breaker, then the upstream call.
+	for child, parent := range map[string]string{
+		"route match":     "gateway request",
+		"method":          "gateway request",
+		"rate limit":      "method",
+		"body limit":      "rate limit",
+		"fallback":        "body limit",
+		"circuit breaker": "fallback",
+		"upstream":        "circuit breaker",
+		upName:            "upstream",
+	} {
+		if sp := spans[child]; sp == nil || string(sp.GetParentSpanId()) != string(spans[parent].GetSpanId()) {
+			t.Errorf("span %q is not a child of %q", child, parent)
 		}
 	}
 	for name, want := range map[string][2]string{
 		"route match":     {"gateway.route", "guarded"},
-		"rate limit":      {"gateway.rate_limit.outcome", "allowed"},
-		"circuit breaker": {"gateway.breaker.outcome", "admitted"},
+		"rate limit":      {"gateway.step.outcome", "passed"},
+		"circuit breaker": {"gateway.step.outcome", "passed"},
+		"upstream":        {"gateway.step.outcome", "answered"},
 	} {
 		if got := spanAttr(spans[name], want[0]); got != want[1] {
 			t.Errorf("span %q: %s = %q, want %q", name, want[0], got, want[1])
@@ -106,9 +119,15 @@ routes:
 	if resp.StatusCode() != 200 || string(resp.Body()) != string(good200.Body()) {
 		t.Fatalf("failing upstream: status %d body %q, want the cached copy", resp.StatusCode(), resp.Body())
 	}
-	spans = traceSpans(t, rcv, failed, "gateway request", "fallback", upName)
-	if got := spanAttr(spans["fallback"], "gateway.fallback"); got != "cache" {
-		t.Errorf("fallback span: gateway.fallback = %q, want cache", got)
+	spans = traceSpans(t, rcv, failed, "gateway request", "fallback", "circuit breaker", upName)
+	if got := spanAttr(spans["gateway request"], "gateway.answered_by"); got != "cache" {
+		t.Errorf("request span: gateway.answered_by = %q, want cache", got)
+	}
+	if got := spanAttr(spans["fallback"], "gateway.step.outcome"); got != "passed" {
+		t.Errorf("fallback span: gateway.step.outcome = %q, want passed", got)
+	}
+	if code := spans["fallback"].GetStatus().GetCode(); code == tracepb.Status_STATUS_CODE_ERROR {
+		t.Error("the fallback answered from its cache, yet its span is an error")
 	}
 	for _, name := range []string{upName, "circuit breaker"} {
 		if code := spans[name].GetStatus().GetCode(); code != tracepb.Status_STATUS_CODE_ERROR {

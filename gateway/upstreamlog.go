@@ -9,6 +9,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/fastgate/gateway/internal/httpx"
 	"github.com/fastgate/gateway/metrics"
 	"github.com/fastgate/gateway/upstream"
 )
@@ -77,7 +78,7 @@ type bodyWatch struct {
 	obs     *observer
 	ri      *reqInfo
 	rt      *route
-	trusted *trustedProxies
+	trusted *httpx.TrustedProxies
 	logged  bool
 }
 
@@ -153,8 +154,8 @@ func (w *bodyWatch) BodyEnded(err error) {
 	if p.breakers != nil {
 		p.breakers.Get(t.inst.Addr).Record(0, true)
 	}
-	if rt.breaker != nil && p.pool == rt.upstream {
-		rt.breaker.Record(0, true)
+	if p.routeBreaker != nil {
+		p.routeBreaker.Record(0, true)
 	}
 	t.errs.report(p.pool.log, rt.name, t.inst.Addr, kind, status, now)
 }

@@ -1,23 +1,17 @@
-package gateway
+package httpx
 
-import (
-	"bytes"
-	"errors"
-)
+import "bytes"
 
-// errURITooLong answers a request target over server.max_uri_length.
-var errURITooLong = errors.New("request URI too long")
-
-// targetForm is what checkTarget found a request target to be.
-type targetForm uint8
+// TargetForm is what CheckTarget found a request target to be.
+type TargetForm uint8
 
 const (
-	targetBad      targetForm = iota // refused with 400
-	targetOrigin                     // "/path?query"
-	targetAbsolute                   // "http://host/path?query"
+	TargetBad      TargetForm = iota // refused with 400 (ErrBadRequest)
+	TargetOrigin                     // "/path?query"
+	TargetAbsolute                   // "http://host/path?query"
 )
 
-// checkTarget applies the gateway's path policy to a request target as the
+// CheckTarget applies the gateway's path policy to a request target as the
 // client sent it, before anything routes on it. fasthttp's URI.Path, which
 // routing, rate-limit keys, cache keys and forwarding all use, decodes
 // every percent-encoding, merges "//" and removes dot segments; the policy
@@ -33,36 +27,36 @@ const (
 //     holds "://", which fasthttp would read as a host.
 //
 // It scans the target once and does not allocate.
-func checkTarget(raw []byte) targetForm {
-	form := targetOrigin
+func CheckTarget(raw []byte) TargetForm {
+	form := TargetOrigin
 	if len(raw) == 0 {
-		return targetBad
+		return TargetBad
 	}
 	if raw[0] != '/' {
 		rest, ok := cutScheme(raw)
 		if !ok {
-			return targetBad
+			return TargetBad
 		}
 		end := bytes.IndexAny(rest, "/?#")
 		if end < 0 {
 			end = len(rest)
 		}
 		if end == 0 || bytes.IndexByte(rest[:end], '@') >= 0 {
-			return targetBad // no host, or userinfo
+			return TargetBad // no host, or userinfo
 		}
-		raw, form = rest[end:], targetAbsolute
+		raw, form = rest[end:], TargetAbsolute
 	} else if len(raw) > 1 && raw[1] == '/' && bytes.Contains(raw, []byte("://")) {
-		return targetBad
+		return TargetBad
 	}
 	if bytes.IndexByte(raw, '#') >= 0 {
-		return targetBad
+		return TargetBad
 	}
 	path := raw
 	if i := bytes.IndexByte(raw, '?'); i >= 0 {
 		path = raw[:i]
 	}
 	if !checkPath(path) {
-		return targetBad
+		return TargetBad
 	}
 	return form
 }
@@ -78,7 +72,7 @@ func cutScheme(raw []byte) ([]byte, bool) {
 }
 
 // checkPath checks the path part of a request target (possibly empty, for
-// "http://host") against the policy of checkTarget.
+// "http://host") against the policy of CheckTarget.
 func checkPath(path []byte) bool {
 	depth := 0
 	segLen, dots := 0, 0 // decoded length of the current segment, and its dots

@@ -1,4 +1,4 @@
-package gateway
+package httpx
 
 import (
 	"bytes"
@@ -10,14 +10,18 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// trustedProxies decides whose X-Forwarded-* headers are believed.
-// Immutable once built.
-type trustedProxies struct {
+// TrustedProxies decides whose X-Forwarded-* headers are believed.
+// Immutable once built, so safe for concurrent use; one built from no
+// entries trusts nobody.
+type TrustedProxies struct {
 	prefixes []netip.Prefix
 }
 
-func newTrustedProxies(entries []string) (*trustedProxies, error) {
-	t := &trustedProxies{}
+// NewTrustedProxies builds the set of trusted_proxies entries: addresses
+// ("192.0.2.1") and prefixes ("10.0.0.0/8"). Its errors start with
+// "trusted_proxies: ".
+func NewTrustedProxies(entries []string) (*TrustedProxies, error) {
+	t := &TrustedProxies{}
 	for _, e := range entries {
 		if strings.Contains(e, "/") {
 			p, err := netip.ParsePrefix(e)
@@ -36,7 +40,8 @@ func newTrustedProxies(entries []string) (*trustedProxies, error) {
 	return t, nil
 }
 
-func (t *trustedProxies) contains(a netip.Addr) bool {
+// Contains reports whether a, IPv4-mapped or not, is a trusted proxy.
+func (t *TrustedProxies) Contains(a netip.Addr) bool {
 	a = a.Unmap()
 	for _, p := range t.prefixes {
 		if p.Contains(a) {
@@ -46,8 +51,8 @@ func (t *trustedProxies) contains(a netip.Addr) bool {
 	return false
 }
 
-// peerAddr returns the address of the connection's peer without allocating.
-func peerAddr(ctx *fasthttp.RequestCtx) netip.Addr {
+// PeerAddr returns the address of the connection's peer without allocating.
+func PeerAddr(ctx *fasthttp.RequestCtx) netip.Addr {
 	if tcp, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
 		if a, ok := netip.AddrFromSlice(tcp.IP); ok {
 			return a.Unmap()
@@ -56,20 +61,20 @@ func peerAddr(ctx *fasthttp.RequestCtx) netip.Addr {
 	return netip.Addr{}
 }
 
-// setForwarded writes X-Forwarded-For, -Proto and -Host, and X-Real-IP. A
+// SetForwarded writes X-Forwarded-For, -Proto and -Host, and X-Real-IP. A
 // trusted peer's headers are kept and its own address appended (several
 // X-Forwarded-For lines are joined into one list first); from anyone else
 // they, and every Forwarded (RFC 7239) and True-Client-IP header, are
 // replaced or removed, never appended to, so a client cannot forge its
 // address: each goes upstream exactly once. X-Real-IP is the client's
-// address as clientAddr decides it, unless a trusted peer sent one.
+// address as ClientAddr decides it, unless a trusted peer sent one.
 // X-Forwarded-Proto is proto, the scheme of the client's connection. f
 // tells which of them the client sent; scratch is a buffer owned by the
 // caller for this request.
-func setForwarded(h *fasthttp.RequestHeader, f headerFlags, peer netip.Addr, proto string, t *trustedProxies, scratch []byte) {
-	trusted := t.contains(peer)
+func SetForwarded(h *fasthttp.RequestHeader, f HeaderFlags, peer netip.Addr, proto string, t *TrustedProxies, scratch []byte) {
+	trusted := t.Contains(peer)
 	buf := scratch[:0]
-	if trusted && f&flagXForwardedFor != 0 {
+	if trusted && f&FlagXForwardedFor != 0 {
 		for k, v := range h.All() {
 			if len(v) > 0 && len(k) == len(hdrXForwardedFor) && bytes.EqualFold(k, []byte(hdrXForwardedFor)) {
 				buf = append(buf, v...)
@@ -78,33 +83,33 @@ func setForwarded(h *fasthttp.RequestHeader, f headerFlags, peer netip.Addr, pro
 		}
 	}
 	setRealIP(h, f, peer, t, trusted)
-	if !trusted && f&flagForwarded != 0 {
+	if !trusted && f&FlagForwarded != 0 {
 		h.Del(hdrForwarded)
 	}
-	if f&flagXForwardedFor != 0 {
+	if f&FlagXForwardedFor != 0 {
 		h.Del(hdrXForwardedFor)
 	}
 	if peer.IsValid() {
 		buf = peer.AppendTo(buf)
 	}
 	h.SetBytesV(hdrXForwardedFor, buf)
-	if !trusted || f&flagXForwardedProto == 0 {
-		if f&flagXForwardedProto != 0 {
+	if !trusted || f&FlagXForwardedProto == 0 {
+		if f&FlagXForwardedProto != 0 {
 			h.Del(hdrXForwardedProto)
 		}
 		h.Set(hdrXForwardedProto, proto)
 	}
-	if !trusted || f&flagXForwardedHost == 0 {
-		if f&flagXForwardedHost != 0 {
+	if !trusted || f&FlagXForwardedHost == 0 {
+		if f&FlagXForwardedHost != 0 {
 			h.Del(hdrXForwardedHost)
 		}
 		h.SetBytesV(hdrXForwardedHost, h.Host())
 	}
 }
 
-// schemeOf returns the scheme of the connection ctx came on: "https" on
+// SchemeOf returns the scheme of the connection ctx came on: "https" on
 // a TLS connection, whichever listener made it, "http" otherwise.
-func schemeOf(ctx *fasthttp.RequestCtx) string {
+func SchemeOf(ctx *fasthttp.RequestCtx) string {
 	if ctx.IsTLS() {
 		return "https"
 	}
@@ -115,15 +120,15 @@ func schemeOf(ctx *fasthttp.RequestCtx) string {
 // True-Client-IP from an untrusted peer: both name the client to an
 // upstream, so only the gateway or a trusted proxy may set them. It must
 // run before X-Forwarded-For is rewritten.
-func setRealIP(h *fasthttp.RequestHeader, f headerFlags, peer netip.Addr, t *trustedProxies, trusted bool) {
-	if trusted && f&flagXRealIP != 0 {
+func setRealIP(h *fasthttp.RequestHeader, f HeaderFlags, peer netip.Addr, t *TrustedProxies, trusted bool) {
+	if trusted && f&FlagXRealIP != 0 {
 		return
 	}
 	if !trusted {
-		if f&flagTrueClientIP != 0 {
+		if f&FlagTrueClientIP != 0 {
 			h.Del(hdrTrueClientIP)
 		}
-		if f&flagXRealIP != 0 {
+		if f&FlagXRealIP != 0 {
 			h.Del(hdrXRealIP)
 		}
 	}
@@ -137,13 +142,3 @@ func setRealIP(h *fasthttp.RequestHeader, f headerFlags, peer netip.Addr, t *tru
 	var buf [64]byte
 	h.SetBytesV(hdrXRealIP, client.AppendTo(buf[:0]))
 }
-
-const (
-	hdrXForwardedFor   = "X-Forwarded-For"
-	hdrXForwardedProto = "X-Forwarded-Proto"
-	hdrXForwardedHost  = "X-Forwarded-Host"
-	hdrForwarded       = "Forwarded"
-	hdrXRealIP         = "X-Real-IP"
-	hdrTrueClientIP    = "True-Client-IP"
-	hdrRequestID       = "X-Request-Id"
-)

@@ -1,4 +1,4 @@
-package gateway
+package httpx
 
 import (
 	"net"
@@ -9,7 +9,7 @@ import (
 )
 
 func TestClientAddr(t *testing.T) {
-	trusted, err := newTrustedProxies([]string{"10.0.0.0/8", "192.0.2.1"})
+	trusted, err := NewTrustedProxies([]string{"10.0.0.0/8", "192.0.2.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestClientAddr(t *testing.T) {
 			}
 			peer := netip.MustParseAddr(tt.peer)
 			ctx.Init(&req, &net.TCPAddr{IP: peer.AsSlice(), Port: 1234}, nil)
-			if got := clientAddr(&ctx, trusted); got.String() != tt.want {
+			if got := ClientAddr(&ctx, trusted); got.String() != tt.want {
 				t.Errorf("client %s, want %s", got, tt.want)
 			}
 		})

@@ -1,4 +1,4 @@
-package gateway
+package httpx
 
 import (
 	"bytes"
@@ -7,23 +7,23 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// clientAddr returns the client's address as trusted_proxies decide it: the
+// ClientAddr returns the client's address as trusted_proxies decide it: the
 // connection's peer, unless the peer is a trusted proxy, in which case the
 // right-most address of X-Forwarded-For that is not itself a trusted proxy
 // (the left-most one when they all are). A malformed entry ends the walk:
 // what a client wrote to the left of it cannot be believed. Rate limits by
 // client, and logs, use this address.
-func clientAddr(ctx *fasthttp.RequestCtx, trusted *trustedProxies) netip.Addr {
-	peer := peerAddr(ctx)
-	if !trusted.contains(peer) {
+func ClientAddr(ctx *fasthttp.RequestCtx, trusted *TrustedProxies) netip.Addr {
+	peer := PeerAddr(ctx)
+	if !trusted.Contains(peer) {
 		return peer
 	}
 	return forwardedClient(&ctx.Request.Header, peer, trusted)
 }
 
-// forwardedClient is clientAddr for a request whose peer is a trusted
+// forwardedClient is ClientAddr for a request whose peer is a trusted
 // proxy: the address its X-Forwarded-For lines yield.
-func forwardedClient(h *fasthttp.RequestHeader, peer netip.Addr, trusted *trustedProxies) netip.Addr {
+func forwardedClient(h *fasthttp.RequestHeader, peer netip.Addr, trusted *TrustedProxies) netip.Addr {
 	// Several X-Forwarded-For lines are one list, in order: the walk
 	// starts at the end of the last one.
 	var lines [maxForwardedLines][]byte
@@ -60,7 +60,7 @@ const maxForwardedLines = 8
 // walkForwardedFor walks one X-Forwarded-For value from the right. It
 // returns the last address taken, whether every entry parsed, and whether
 // the walk is over because an address is not a trusted proxy.
-func walkForwardedFor(xff []byte, trusted *trustedProxies) (last netip.Addr, ok, done bool) {
+func walkForwardedFor(xff []byte, trusted *TrustedProxies) (last netip.Addr, ok, done bool) {
 	for len(xff) > 0 {
 		i := bytes.LastIndexByte(xff, ',')
 		tok := bytes.TrimSpace(xff[i+1:])
@@ -74,7 +74,7 @@ func walkForwardedFor(xff []byte, trusted *trustedProxies) (last netip.Addr, ok,
 			return last, false, true
 		}
 		last = a
-		if !trusted.contains(a) {
+		if !trusted.Contains(a) {
 			return last, true, true
 		}
 	}
