@@ -7,10 +7,9 @@
 // route pulls in only what it uses and each stays small:
 //
 //   - auth/jwt: JSON Web Tokens checked against a provider's keys, with a
-//     bounded cache of verified tokens;
-//   - auth/jwks: the key set of a provider, from a JWKS URL (fetched at
-//     start, refreshed in the background, the last good set kept) or from
-//     static PEM keys;
+//     bounded cache of verified tokens; its part auth/jwt/jwks holds the
+//     key set of a provider, from a JWKS URL (fetched at start, refreshed
+//     in the background, the last good set kept) or from static PEM keys;
 //   - auth/apikey: API keys held as SHA-256 hashes, each naming a consumer;
 //   - auth/basic: HTTP basic auth against bcrypt hashes (htpasswd files);
 //   - auth/iplist: CIDR allow and deny lists;
@@ -18,4 +17,7 @@
 //   - auth/forward: the forward-auth client (an HTTP endpoint decides).
 //
 // No package here imports gateway or config: each takes its own Settings.
+// The methods import only the family's root (auth), their own parts
+// (auth/jwt imports auth/jwt/jwks) and the family's internal cache
+// (auth/internal/ttlcache), never one another.
 package auth

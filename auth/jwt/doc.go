@@ -1,5 +1,5 @@
 // Package jwt checks JSON Web Tokens for a route: a Provider verifies a
-// token's signature with its key source's keys (auth/jwks), then its
+// token's signature with its key source's keys (auth/jwt/jwks), then its
 // issuer, audiences, times and required claims, and returns the subject
 // and the claims the caller maps to upstream headers.
 //

@@ -15,7 +15,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
-	"github.com/fastgate/gateway/auth/jwks"
+	"github.com/fastgate/gateway/auth/jwt/jwks"
 )
 
 // Tokens are minted with go-jose, a library independent of the one that

@@ -11,7 +11,7 @@ import (
 
 	"github.com/fastgate/gateway/auth"
 	"github.com/fastgate/gateway/auth/internal/ttlcache"
-	"github.com/fastgate/gateway/auth/jwks"
+	"github.com/fastgate/gateway/auth/jwt/jwks"
 )
 
 // KeySource yields a provider's keys; *jwks.Source is one.

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/fastgate/gateway/auth"
-	"github.com/fastgate/gateway/auth/jwks"
+	"github.com/fastgate/gateway/auth/jwt/jwks"
 )
 
 func with(base map[string]any, kv ...any) map[string]any {

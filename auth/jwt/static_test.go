@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/fastgate/gateway/auth"
-	"github.com/fastgate/gateway/auth/jwks"
+	"github.com/fastgate/gateway/auth/jwt/jwks"
 )
 
 // TestStaticPEMKeys: a provider configured with public keys in PEM,

@@ -53,13 +53,13 @@ var allowed = map[string][]string{
 	// share, each sub-package one method; none imports gateway or config.
 	"auth":                   {"github.com/valyala/fasthttp"},
 	"auth/internal/ttlcache": {},
-	"auth/jwks":              {},
+	"auth/jwt/jwks":          {},
 	"auth/apikey":            {},
 	"auth/basic":             {"auth", "auth/internal/ttlcache", "golang.org/x/crypto/bcrypt"},
 	"auth/cors":              {"github.com/valyala/fasthttp"},
 	"auth/forward":           {"auth/internal/ttlcache", "github.com/valyala/fasthttp"},
 	"auth/iplist":            {},
-	"auth/jwt":               {"auth", "auth/jwks", "auth/internal/ttlcache", "github.com/golang-jwt/jwt/v5"},
+	"auth/jwt":               {"auth", "auth/jwt/jwks", "auth/internal/ttlcache", "github.com/golang-jwt/jwt/v5"},
 }
 
 type pkg struct {
