@@ -3,6 +3,7 @@ package forward
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -292,25 +293,27 @@ func classify(err error) error {
 	return fmt.Errorf("%w: %v", ErrBadAnswer, err)
 }
 
-// cacheKey hashes the values of the key headers, each after its name,
-// and the method and path when asked.
+// cacheKey hashes the values of the key headers and, when asked, the
+// method and path, each prefixed by its length so that no two requests
+// share a key unless they share those values. Keys that fit a stack
+// buffer (the common case) cost no allocation.
 func (c *Client) cacheKey(req *fasthttp.Request) [32]byte {
-	h := sha256.New()
+	var buf [2048]byte
+	b := buf[:0]
 	for _, name := range c.s.CacheKeyHeaders {
-		h.Write([]byte(name))
-		h.Write([]byte{0})
-		for _, v := range req.Header.PeekAll(name) {
-			h.Write(v)
-			h.Write([]byte{0})
+		values := req.Header.PeekAll(name)
+		b = binary.BigEndian.AppendUint32(b, uint32(len(values)))
+		for _, v := range values {
+			b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
+			b = append(b, v...)
 		}
-		h.Write([]byte{1})
 	}
 	if c.s.CacheKeyRequest {
-		h.Write(req.Header.Method())
-		h.Write([]byte{0})
-		h.Write(req.URI().Path())
+		m, path := req.Header.Method(), req.URI().Path()
+		b = binary.BigEndian.AppendUint32(b, uint32(len(m)))
+		b = append(b, m...)
+		b = binary.BigEndian.AppendUint32(b, uint32(len(path)))
+		b = append(b, path...)
 	}
-	var key [32]byte
-	h.Sum(key[:0])
-	return key
+	return sha256.Sum256(b)
 }

@@ -274,6 +274,30 @@ func TestDecisionCache(t *testing.T) {
 	}
 }
 
+func TestCacheKeysDoNotCollide(t *testing.T) {
+	c := newClient(t, Settings{URL: "http://127.0.0.1:1/", CacheTTL: time.Minute, CacheKeyHeaders: []string{"Authorization", "Cookie"}, CacheKeyRequest: true})
+	heads := []string{
+		"GET /a HTTP/1.1\nHost: h\nAuthorization: x\n",
+		"GET /a HTTP/1.1\nHost: h\nAuthorization: x\nAuthorization: y\n",
+		"GET /a HTTP/1.1\nHost: h\nAuthorization: xy\n",
+		"GET /a HTTP/1.1\nHost: h\nCookie: x\n",
+		"GET /a HTTP/1.1\nHost: h\n",
+		"GET /b HTTP/1.1\nHost: h\nAuthorization: x\n",
+		"POST /a HTTP/1.1\nHost: h\nAuthorization: x\nContent-Length: 0\n",
+	}
+	seen := map[[32]byte]string{}
+	for _, h := range heads {
+		k := c.cacheKey(inbound(t, h))
+		if other, dup := seen[k]; dup {
+			t.Fatalf("%q and %q share a cache key", h, other)
+		}
+		seen[k] = h
+	}
+	if c.cacheKey(inbound(t, heads[0])) != c.cacheKey(inbound(t, "GET /a?q=1 HTTP/1.1\nHost: other\nAuthorization: x\nX-Else: 1\n")) {
+		t.Fatal("requests differing only outside the key got different keys")
+	}
+}
+
 func TestNewRefusesBadSettings(t *testing.T) {
 	for _, tt := range []struct {
 		desc string
