@@ -9,7 +9,9 @@
 // an algorithm of its own type and curve, so `none` and HMAC tokens
 // (algorithm confusion) are refused twice over. Which key a token gets is
 // decided by jwks.Set.Find: by kid, and without a kid only from a
-// provider of exactly one key.
+// provider of exactly one key. Keys named by the token itself (jku, x5u,
+// jwk, x5c) are never used, and a token with critical extensions (crit)
+// is refused, as RFC 7515 requires of a verifier that supports none.
 //
 // A verified token is kept in a bounded cache, keyed by a seeded hash of
 // the whole token and confirmed by comparing the whole token, until its

@@ -202,7 +202,11 @@ func newProvider(t testing.TB, s Settings, keys KeySource) *Provider {
 // withHeader mints claims with one extra protected header (any value).
 func (s signer) withHeader(t testing.TB, name string, value any, claims map[string]any) string {
 	t.Helper()
-	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: s.alg, Key: s.priv}, (&jose.SignerOptions{}).WithHeader(jose.HeaderKey(name), value))
+	opts := (&jose.SignerOptions{}).WithHeader(jose.HeaderKey(name), value)
+	if s.kid != "" {
+		opts = opts.WithHeader("kid", s.kid)
+	}
+	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: s.alg, Key: s.priv}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

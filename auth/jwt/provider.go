@@ -160,6 +160,7 @@ var (
 	ErrUnknownKey = errors.New("jwt: no key of the provider matches the token's kid (a token without kid needs a provider of one key)")
 	ErrKeyAlg     = errors.New("jwt: the token's algorithm does not fit its key")
 	ErrClaim      = errors.New("jwt: a required claim does not hold")
+	ErrCritical   = errors.New("jwt: the token names critical header extensions (crit), none of which are supported")
 )
 
 // Verify checks token as of now. On success it returns the result and
@@ -202,6 +203,9 @@ func (p *Provider) Verify(token []byte, now time.Time) (*Result, auth.Reason, er
 func (p *Provider) verify(token string, now time.Time) (*Result, *jwks.Key, auth.Reason, error) {
 	var used *jwks.Key
 	keyfunc := func(t *gojwt.Token) (any, error) {
+		if _, crit := t.Header["crit"]; crit {
+			return nil, ErrCritical
+		}
 		kid, hasKID := t.Header["kid"].(string)
 		if _, present := t.Header["kid"]; present && !hasKID {
 			return nil, ErrUnknownKey

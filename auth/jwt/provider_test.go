@@ -92,6 +92,7 @@ func TestVerifyRefusals(t *testing.T) {
 		{desc: "unsupported algorithm", give: signer{kid: "rsa", alg: "HS512", priv: []byte(strings.Repeat("k", 64))}.mint(t, good), want: auth.Invalid},
 		{desc: "unknown kid", give: rsaSigner(t, "other").mint(t, good), want: auth.Invalid},
 		{desc: "kid not a string", give: signer{kid: "", alg: rs.alg, priv: rs.priv}.withHeader(t, "kid", 7, good), want: auth.Invalid},
+		{desc: "critical extension", give: rs.withHeader(t, "crit", []string{"exp"}, good), want: auth.Invalid},
 		{desc: "no kid, two keys", give: rsaSigner(t, "").mint(t, good), want: auth.Invalid},
 		{desc: "signed by another key under a known kid", give: rsaSigner2(t, "rsa").mint(t, good), want: auth.Invalid},
 		{desc: "scope holds read", settings: Settings{RequiredClaims: []ClaimRule{{Name: "scope", AnyOf: []string{"read"}}}}, give: rs.mint(t, with(good, "scope", "write read")), want: auth.Allowed},
@@ -119,6 +120,19 @@ func TestVerifyRefusals(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestVerifyRefusesCriticalExtensions(t *testing.T) {
+	now := time.Now()
+	rs := rsaSigner(t, "rsa")
+	p := newProvider(t, Settings{}, keysOf(rs))
+	if _, reason, err := p.Verify([]byte(rs.withHeader(t, "typ", "JWT", claimsAt(now))), now); reason != auth.Allowed {
+		t.Fatalf("the same token without crit: %v (%v)", reason, err)
+	}
+	_, reason, err := p.Verify([]byte(rs.withHeader(t, "crit", []string{"exp"}, claimsAt(now))), now)
+	if reason != auth.Invalid || !errors.Is(err, ErrCritical) {
+		t.Fatalf("a token with crit: %v (%v), want invalid with ErrCritical", reason, err)
+	}
+}
 
 func TestVerifyWithoutKIDOnlyFromASingleKeyProvider(t *testing.T) {
 	now := time.Now()
