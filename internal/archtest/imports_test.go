@@ -52,6 +52,17 @@ var allowed = map[string][]string{
 	"internal/logtest":           {},
 	"tracing/tracingtest":        {"go.opentelemetry.io/proto/otlp", "google.golang.org/protobuf"},
 	"bridge/grpcbridge/grpctest": {"bridge/grpcbridge", "google.golang.org/grpc", "google.golang.org/protobuf", "google.golang.org/genproto"},
+	// auth is the access-control family: the root holds what its methods
+	// share, each sub-package one method; none imports gateway or config.
+	"auth":                   {"github.com/valyala/fasthttp"},
+	"auth/internal/ttlcache": {},
+	"auth/jwt/jwks":          {},
+	"auth/apikey":            {},
+	"auth/basic":             {"auth", "auth/internal/ttlcache", "golang.org/x/crypto/bcrypt"},
+	"auth/cors":              {"github.com/valyala/fasthttp"},
+	"auth/forward":           {"auth/internal/ttlcache", "github.com/valyala/fasthttp"},
+	"auth/iplist":            {},
+	"auth/jwt":               {"auth", "auth/jwt/jwks", "auth/internal/ttlcache", "github.com/golang-jwt/jwt/v5"},
 }
 
 type pkg struct {
