@@ -26,7 +26,7 @@ type lineServer struct {
 	// handshakes counts finished handshakes, failures those that failed.
 	handshakes atomic.Int64
 	failures   atomic.Int64
-	lastErr    atomic.Value // error of the last failed handshake
+	lastErr    atomic.Pointer[error] // error of the last failed handshake
 }
 
 func startLineServer(t testing.TB, cfg *tls.Config, s certs.ListenerSettings) *lineServer {
@@ -39,7 +39,7 @@ func startLineServer(t testing.TB, cfg *tls.Config, s certs.ListenerSettings) *l
 	user := s.OnHandshake
 	s.OnHandshake = func(st *tls.ConnectionState, err error) {
 		if err != nil {
-			srv.lastErr.Store(err)
+			srv.lastErr.Store(&err)
 			srv.failures.Add(1)
 		} else {
 			srv.handshakes.Add(1)

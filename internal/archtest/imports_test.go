@@ -38,6 +38,8 @@ var allowed = map[string][]string{
 	"ratelimit":                  {"golang.org/x/time/rate", "github.com/redis/go-redis/v9"},
 	"tracing":                    {"go.opentelemetry.io/otel"},
 	"accesslog":                  {},
+	"certs":                      {},
+	"certs/certstest":            {},
 	"bridge/broker":              {},
 	"bridge/broker/nats":         {"bridge/broker", "github.com/nats-io/nats.go"},
 	"bridge/broker/amqp":         {"bridge/broker", "github.com/rabbitmq/amqp091-go"},
