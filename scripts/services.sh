@@ -120,11 +120,13 @@ start() {
 		;;
 	pebble)
 		# Its config names its HTTPS certificate relative to testdata.
-		(cd "$repo/certs/acme/testdata" &&
+		(
+			cd "$repo/certs/acme/testdata" || exit 1
 			PEBBLE_VA_ALWAYS_VALID=1 PEBBLE_VA_NOSLEEP=1 setsid nohup "$(program pebble)" \
 				-config pebble-config.json -strict=false \
 				</dev/null >"$state_dir/pebble.log" 2>&1 &
-			echo $! >"$state_dir/pebble.pid")
+			echo $! >"$state_dir/pebble.pid"
+		)
 		;;
 	esac
 }
