@@ -17,6 +17,7 @@ import (
 	"sync"
 
 	"github.com/caddyserver/certmagic"
+	"github.com/fastgate/gateway/certs"
 )
 
 // LetsEncrypt is the directory of Let's Encrypt's production CA, the
@@ -193,6 +194,39 @@ func splitPort(addr string, def int) (host string, port int, err error) {
 
 // Domains returns the managed names, lower-case, in the order given.
 func (m *Manager) Domains() []string { return append([]string(nil), m.names...) }
+
+// Expiry returns, for each managed domain that has a certificate in
+// memory, its names and the end of its validity (the latest one when a
+// renewal left two), for the same gauge as certs.Store.Expiry. CertFile
+// is empty.
+func (m *Manager) Expiry() []certs.Expiry {
+	var out []certs.Expiry
+	for _, name := range m.names {
+		var latest *x509.Certificate
+		var names []string
+		for _, c := range m.cache.AllMatchingCertificates(name) {
+			if c.Leaf == nil || !contains(c.Names, name) {
+				continue
+			}
+			if latest == nil || c.Leaf.NotAfter.After(latest.NotAfter) {
+				latest, names = c.Leaf, append([]string(nil), c.Names...)
+			}
+		}
+		if latest != nil {
+			out = append(out, certs.Expiry{Names: names, NotAfter: latest.NotAfter})
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
 
 // Start loads the managed certificates from storage and obtains, in the
 // background, those missing or due for renewal; it returns once that is

@@ -153,6 +153,9 @@ func TestObtainAndServe(t *testing.T) {
 	domain := "a-" + randomHex(t, 4) + ".acme.test"
 	g := startGateway(t, gatewayOptions{dir: dir, domains: []string{domain}, fallback: certs.NewStore(set)})
 
+	if exp := g.manager.Expiry(); len(exp) != 0 {
+		t.Errorf("Expiry() before any certificate: %+v", exp)
+	}
 	// Before the certificate exists, and for other names, the file
 	// certificates answer.
 	if got := served(t, g.tlsAddr, "files.example.test", ca.Pool()); got == nil {
@@ -168,6 +171,9 @@ func TestObtainAndServe(t *testing.T) {
 	})
 	if len(got.DNSNames) != 1 || got.DNSNames[0] != domain {
 		t.Errorf("served names %v, want %s", got.DNSNames, domain)
+	}
+	if exp := g.manager.Expiry(); len(exp) != 1 || exp[0].Names[0] != domain || !exp[0].NotAfter.Equal(got.NotAfter) {
+		t.Errorf("Expiry() = %+v, want %s until %v", exp, domain, got.NotAfter)
 	}
 	if g.count("cert_obtained", domain) != 1 {
 		t.Errorf("events %v, want one cert_obtained for %s", g.events, domain)

@@ -40,7 +40,7 @@ var allowed = map[string][]string{
 	"accesslog":                  {},
 	"certs":                      {},
 	"certs/certstest":            {},
-	"certs/acme":                 {"github.com/caddyserver/certmagic", "github.com/redis/go-redis/v9", "go.uber.org/zap"},
+	"certs/acme":                 {"certs", "github.com/caddyserver/certmagic", "github.com/redis/go-redis/v9", "go.uber.org/zap"},
 	"bridge/broker":              {},
 	"bridge/broker/nats":         {"bridge/broker", "github.com/nats-io/nats.go"},
 	"bridge/broker/amqp":         {"bridge/broker", "github.com/rabbitmq/amqp091-go"},
