@@ -154,6 +154,9 @@ func applyDefaults(c *Config, set map[string]bool) {
 		if r.Fallback != nil {
 			fallbackDefaults(r.Fallback, p+".fallback", set)
 		}
+		if r.WebSocket != nil {
+			webSocketDefaults(r.WebSocket)
+		}
 	}
 	for _, b := range c.Brokers {
 		if b != nil {

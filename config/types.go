@@ -187,6 +187,9 @@ type Route struct {
 	// Fallback is what the client gets when the upstream failed or the
 	// breaker is open. Only with Upstream. Default: none, the plain error.
 	Fallback *Fallback `yaml:"fallback"`
+	// WebSocket says how the route passes WebSocket upgrades. Only with
+	// Upstream. Default: on, with the defaults of its fields.
+	WebSocket *WebSocket `yaml:"websocket"`
 }
 
 // CircuitBreaker is a route's circuit breaker. It opens when either rule

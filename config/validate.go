@@ -320,6 +320,9 @@ func (v *validator) route(r *Route, p string) {
 		v.errorf(p, "needs one of respond, upstream, grpc or publish")
 	}
 	v.guard(r, p)
+	if r.WebSocket != nil {
+		v.webSocket(r, p+".websocket")
+	}
 }
 
 func (v *validator) match(m *Match, p string) {
