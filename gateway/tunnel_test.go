@@ -305,8 +305,8 @@ func TestTunnelIdleTimeout(t *testing.T) {
 func TestTunnelMaxLifetime(t *testing.T) {
 	up := startWSUpstream(t, echo)
 	gw := startGateway(t, wsRoute1+"    websocket: { max_lifetime: 500ms }\n", up.url)
+	opened := time.Now() // before the gateway's count starts
 	c := mustDialWS(t, gw)
-	opened := time.Now()
 	// Busy all along: only the lifetime ends it.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
