@@ -237,7 +237,7 @@ func (w *wsRoute) exchange(ctx *fasthttp.RequestCtx, p *proxyStep, tg *target, d
 	br := bufio.NewReaderSize(conn, maxUpgradeHead)
 	for interim := 0; ; interim++ {
 		if err := resp.Header.Read(br); err != nil {
-			if isTimeoutErr(err) {
+			if isTimeoutErr(err) || !time.Now().Before(deadline) {
 				return fail(upstream.Timeout, errUpstreamTimeout)
 			}
 			return fail(upstream.Protocol, errUpstreamFailed)
@@ -260,7 +260,7 @@ func (w *wsRoute) exchange(ctx *fasthttp.RequestCtx, p *proxyStep, tg *target, d
 			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 				return fail(upstream.TooLarge, errUpstreamTooLarge)
 			}
-			if isTimeoutErr(err) {
+			if isTimeoutErr(err) || !time.Now().Before(deadline) {
 				return fail(upstream.Timeout, errUpstreamTimeout)
 			}
 			return fail(upstream.Reset, errUpstreamFailed)
