@@ -17,9 +17,10 @@ type tunnels struct {
 	mu   sync.Mutex
 	open map[*tunnel]struct{}
 	// closed: Shutdown began; no tunnel is added any more, and empty is
-	// closed when the last one leaves.
-	closed bool
-	empty  chan struct{}
+	// closed (emptied) once none is left.
+	closed  bool
+	empty   chan struct{}
+	emptied bool
 }
 
 func newTunnels() *tunnels {
@@ -46,6 +47,10 @@ func (r *tunnels) add(t *tunnel) bool {
 	t.reg = r
 	t.wait = time.AfterFunc(hijackWait, t.abandon)
 	r.open[t] = struct{}{}
+	if t.ws.retired {
+		// Its route left service while the upgrade was on its way.
+		t.closeAt(time.Now().Add(t.ws.drain), metrics.CloseReload, frameReload)
+	}
 	return true
 }
 
@@ -53,11 +58,15 @@ func (r *tunnels) add(t *tunnel) bool {
 func (r *tunnels) remove(t *tunnel) {
 	r.mu.Lock()
 	delete(r.open, t)
-	if r.closed && len(r.open) == 0 && r.empty != nil {
-		close(r.empty)
-		r.empty = nil
-	}
+	r.checkEmptyLocked()
 	r.mu.Unlock()
+}
+
+func (r *tunnels) checkEmptyLocked() {
+	if r.closed && len(r.open) == 0 && !r.emptied {
+		close(r.empty)
+		r.emptied = true
+	}
 }
 
 // count returns the number of tunnels registered.
@@ -86,10 +95,21 @@ func (r *tunnels) retire(rt *route) {
 	if r == nil {
 		return
 	}
-	list := r.matching(func(t *tunnel) bool { return t.ws.route == rt })
-	if len(list) > 0 {
-		spread(list, list[0].ws.drain, time.Now())
+	p, ok := rt.backend.(*proxyStep)
+	if !ok || p.ws == nil {
+		return
 	}
+	w := p.ws
+	r.mu.Lock()
+	w.retired = true
+	var list []*tunnel
+	for t := range r.open {
+		if t.ws == w {
+			list = append(list, t)
+		}
+	}
+	r.mu.Unlock()
+	spread(list, w.drain, time.Now())
 }
 
 // targetLeft closes the tunnels of w to target addr, which left the
@@ -113,11 +133,8 @@ func spread(list []*tunnel, delay time.Duration, now time.Time) {
 func (r *tunnels) shutdown(ctx context.Context) error {
 	r.mu.Lock()
 	r.closed = true
+	r.checkEmptyLocked()
 	empty := r.empty
-	if len(r.open) == 0 && empty != nil {
-		close(empty)
-		r.empty = nil
-	}
 	r.mu.Unlock()
 	now := time.Now()
 	for _, t := range r.matching(func(*tunnel) bool { return true }) {

@@ -186,6 +186,12 @@ func TestTunnelShutdown(t *testing.T) {
 		t.Errorf("shutdown: %v", err)
 	}
 	<-served
+	// A second Shutdown finds nothing left to wait for.
+	again, cancelAgain := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelAgain()
+	if err := gw.Shutdown(again); err != nil {
+		t.Errorf("second shutdown: %v", err)
+	}
 	if n := gw.deps.tunnels.count(); n != 0 {
 		t.Errorf("%d tunnels left after Shutdown returned", n)
 	}

@@ -51,7 +51,10 @@ type wsRoute struct {
 	bufSize  int
 	open     atomic.Int64
 	m        *metrics.Tunnels
-	bufs     sync.Pool
+	// retired: the route left service; a tunnel added now is drained at
+	// once. Guarded by reg.mu.
+	retired bool
+	bufs    sync.Pool
 }
 
 // newWSRoute returns the WebSocket part of the upstream route being
