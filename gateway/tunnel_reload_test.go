@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -226,4 +227,91 @@ func testMetric(t testing.TB, gw *Gateway, name, reason string) float64 {
 		}
 	}
 	return -1
+}
+
+// TestTunnelOpenedDuringRemovalDrains: an upgrade under way while a
+// reload removes its route still gets its tunnel closed with 1001, not a
+// tunnel on a route that no longer exists.
+func TestTunnelOpenedDuringRemovalDrains(t *testing.T) {
+	arrived, release := make(chan struct{}), make(chan struct{})
+	up := startWSUpstream(t, echo)
+	// The handshake reaches the upstream through a gate the test opens.
+	gate := startGate(t, up.url, arrived, release)
+	gw := startGateway(t, wsAndHello, gate)
+	dialed := make(chan *websocket.Conn, 1)
+	go func() {
+		c, _, err := dialWS(t, gw, nil)
+		if err != nil {
+			t.Errorf("dial: %v", err)
+		}
+		dialed <- c
+	}()
+	<-arrived
+	applyYAML(t, gw, `
+routes:
+  - { name: hello, match: { path: /hello }, respond: { body: "hi" } }
+`, up.url)
+	close(release)
+	c := <-dialed
+	if c == nil {
+		return
+	}
+	if s := closeStatus(t, c, 5*time.Second); s != websocket.StatusGoingAway {
+		t.Errorf("closed with %v, want 1001", s)
+	}
+	waitFor(t, 5*time.Second, func() bool { return gw.deps.tunnels.count() == 0 })
+}
+
+// startGate forwards TCP connections to the upstream at target, each
+// only after it signalled arrived (its first bytes came) and release is
+// closed.
+func startGate(t *testing.T, target string, arrived, release chan struct{}) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var once sync.Once
+	done := make(chan struct{})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				buf := make([]byte, 4096)
+				n, err := c.Read(buf)
+				if err != nil {
+					return
+				}
+				once.Do(func() { close(arrived) })
+				select {
+				case <-release:
+				case <-done:
+					return
+				}
+				u, err := net.Dial("tcp", strings.TrimPrefix(target, "http://"))
+				if err != nil {
+					return
+				}
+				defer u.Close()
+				if _, err := u.Write(buf[:n]); err != nil {
+					return
+				}
+				go func() { _, _ = io.Copy(u, c); _ = u.Close() }()
+				_, _ = io.Copy(c, u)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		close(done)
+		ln.Close()
+		wg.Wait()
+	})
+	return "http://" + ln.Addr().String()
 }
