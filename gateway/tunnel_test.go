@@ -404,3 +404,31 @@ func rawAnswer(t testing.TB, gw *testGateway, request string) *fasthttp.Response
 	}
 	return resp
 }
+
+// TestTunnelRouteSteps: the route's steps apply to the upgrade request
+// (here its rate limit), and the target is picked as for any request: a
+// dead target is skipped after its connect error.
+func TestTunnelRouteSteps(t *testing.T) {
+	up := startWSUpstream(t, echo)
+	gw := startGateway(t, `
+routes:
+  - name: ws
+    match: { path_prefix: /ws }
+    upstream: { targets: ["{UP1}", "{UP2}"], retries: 1 }
+    rate_limit: { rate: "4/h", burst: 4 }
+`, deadAddr(t), up.url)
+	for i := range 4 {
+		c, _, err := dialWS(t, gw, nil)
+		if err != nil {
+			t.Fatalf("upgrade %d with a dead target beside a live one: %v", i, err)
+		}
+		roundTrip(t, c, websocket.MessageText, []byte("through the live target"))
+	}
+	_, resp, err := dialWS(t, gw, nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("fifth upgrade over the rate limit: %v %v, want 429", resp, err)
+	}
+	if v := gw.metric(t, `gateway_upstream_errors_total{kind="connect",route="ws"}`); v < 1 {
+		t.Errorf("connect errors counted: %v, want at least 1", v)
+	}
+}
