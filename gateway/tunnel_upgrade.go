@@ -204,7 +204,8 @@ func (w *wsRoute) attempt(ctx *fasthttp.RequestCtx, p *proxyStep, tg *target, de
 	return t, kind, err
 }
 
-// exchange dials tg, writes the upgrade and reads the answer's head.
+// exchange dials tg, writes the upgrade and reads the answer: a 101 makes
+// the tunnel; another answer is left in ctx.Response whole.
 func (w *wsRoute) exchange(ctx *fasthttp.RequestCtx, p *proxyStep, tg *target, deadline time.Time) (*tunnel, upstream.Kind, error) {
 	req, resp := &ctx.Request, &ctx.Response
 	if len(req.Header.Host()) == 0 {
@@ -238,35 +239,13 @@ func (w *wsRoute) exchange(ctx *fasthttp.RequestCtx, p *proxyStep, tg *target, d
 		return fail(ioKind(err), ioAnswer(err))
 	}
 	br := bufio.NewReaderSize(conn, maxUpgradeHead)
-	for interim := 0; ; interim++ {
-		if err := resp.Header.Read(br); err != nil {
-			if isTimeoutErr(err) || !time.Now().Before(deadline) {
-				return fail(upstream.Timeout, errUpstreamTimeout)
-			}
-			return fail(upstream.Protocol, errUpstreamFailed)
-		}
-		code := resp.StatusCode()
-		if code >= 200 || code == fasthttp.StatusSwitchingProtocols {
-			break
-		}
-		if interim >= 16 {
-			return fail(upstream.Protocol, errUpstreamFailed)
-		}
+	if kind, err := readUpgradeAnswer(br, resp, deadline); err != nil {
+		return fail(kind, err)
 	}
 	if resp.StatusCode() != fasthttp.StatusSwitchingProtocols {
 		// A refusal (401, 404, 426...) is passed on as any answer.
-		limit := maxUpgradeRefusal
-		if m := p.pool.settings.MaxResponseSize; m > 0 {
-			limit = int(min(int64(m), int64(^uint(0)>>1)))
-		}
-		if err := resp.ReadBody(br, limit); err != nil {
-			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-				return fail(upstream.TooLarge, errUpstreamTooLarge)
-			}
-			if isTimeoutErr(err) || !time.Now().Before(deadline) {
-				return fail(upstream.Timeout, errUpstreamTimeout)
-			}
-			return fail(upstream.Reset, errUpstreamFailed)
+		if kind, err := readRefusal(br, resp, p.pool.settings.MaxResponseSize, deadline); err != nil {
+			return fail(kind, err)
 		}
 		conn.Close()
 		tg.inst.ReportSuccess()
@@ -288,6 +267,47 @@ func (w *wsRoute) exchange(ctx *fasthttp.RequestCtx, p *proxyStep, tg *target, d
 		t.early = bytes.Clone(b)
 	}
 	return t, 0, nil
+}
+
+// readUpgradeAnswer reads the head of the upstream's final answer to an
+// upgrade (a 101 or a status of 200 and above) into resp, skipping other
+// interim answers.
+func readUpgradeAnswer(br *bufio.Reader, resp *fasthttp.Response, deadline time.Time) (upstream.Kind, error) {
+	for interim := 0; ; interim++ {
+		if err := resp.Header.Read(br); err != nil {
+			if isTimeoutErr(err) || !time.Now().Before(deadline) {
+				return upstream.Timeout, errUpstreamTimeout
+			}
+			return upstream.Protocol, errUpstreamFailed
+		}
+		code := resp.StatusCode()
+		if code >= 200 || code == fasthttp.StatusSwitchingProtocols {
+			return 0, nil
+		}
+		if interim >= 16 {
+			return upstream.Protocol, errUpstreamFailed
+		}
+	}
+}
+
+// readRefusal reads the body of an answer to an upgrade that is not a
+// 101, up to bound (upstream.max_response_size; 0: maxUpgradeRefusal).
+func readRefusal(br *bufio.Reader, resp *fasthttp.Response, bound config.ByteSize, deadline time.Time) (upstream.Kind, error) {
+	limit := maxUpgradeRefusal
+	if bound > 0 {
+		limit = int(min(int64(bound), int64(^uint(0)>>1)))
+	}
+	err := resp.ReadBody(br, limit)
+	switch {
+	case err == nil:
+		return 0, nil
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		return upstream.TooLarge, errUpstreamTooLarge
+	case isTimeoutErr(err) || !time.Now().Before(deadline):
+		return upstream.Timeout, errUpstreamTimeout
+	default:
+		return upstream.Reset, errUpstreamFailed
+	}
 }
 
 // finishAnswer makes the upstream's answer head the client's: hop-by-hop
