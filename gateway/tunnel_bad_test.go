@@ -229,3 +229,42 @@ func TestSwitchingProtocolsUnasked(t *testing.T) {
 	}
 	stillServes(t, gw)
 }
+
+// TestTunnelsAbandoned: clients that open tunnels and drop their
+// connections without a close frame leave nothing behind.
+func TestTunnelsAbandoned(t *testing.T) {
+	const n = 300
+	up := startWSUpstream(t, echo)
+	gw := startGateway(t, wsAndHelloRoutes, up.url)
+	var conns []net.Conn
+	for i := range n {
+		c, err := net.Dial("tcp", gw.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		if _, err := io.WriteString(c, upgradeRequest("/ws", "")); err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			// Half of them wait for the 101 first.
+			var resp fasthttp.ResponseHeader
+			if err := resp.Read(bufio.NewReader(c)); err != nil || resp.StatusCode() != 101 {
+				t.Fatalf("upgrade %d: %d %v", i, resp.StatusCode(), err)
+			}
+		}
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	// Every upgrade got its 101 (and its tunnel) before they all end.
+	waitFor(t, 10*time.Second, func() bool {
+		return gw.metric(t, `gateway_requests_total{code="101",method="GET",route="ws"}`) == n
+	})
+	waitFor(t, 10*time.Second, func() bool { return gw.deps.tunnels.count() == 0 })
+	if v := gw.metric(t, `gateway_websocket_tunnels_open{route="ws"}`); v != 0 {
+		t.Errorf("open tunnels: %v, want 0", v)
+	}
+	stillServes(t, gw)
+	roundTrip(t, mustDialWS(t, gw), websocket.MessageText, []byte("still tunnels"))
+}
