@@ -50,6 +50,9 @@ type Route struct {
 	// Fallback is what the client gets when the upstream failed or the
 	// breaker is open. Only with Upstream. Default: none, the plain error.
 	Fallback *Fallback `yaml:"fallback"`
+	// WebSocket says how the route passes WebSocket upgrades. Only with
+	// Upstream. Default: on, with the defaults of its fields.
+	WebSocket *WebSocket `yaml:"websocket"`
 }
 
 // Match selects requests. At least one of Path and PathPrefix is required,
@@ -103,6 +106,9 @@ func routeDefaults(r *Route, p string, set map[string]bool, maxBody ByteSize) {
 	}
 	if r.Fallback != nil {
 		fallbackDefaults(r.Fallback, p+".fallback", set)
+	}
+	if r.WebSocket != nil {
+		webSocketDefaults(r.WebSocket)
 	}
 }
 
@@ -165,6 +171,9 @@ func (v *validator) route(r *Route, p string) {
 	}
 	v.routeBreaker(r, p)
 	v.routeFallback(r, p)
+	if r.WebSocket != nil {
+		v.webSocket(r, p+".websocket")
+	}
 }
 
 func (v *validator) match(m *Match, p string) {

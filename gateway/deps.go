@@ -36,6 +36,9 @@ type deps struct {
 	// traced: the gateway exports spans, so routes' steps record their
 	// own under each sampled request's span.
 	traced bool
+	// tunnels registers the open WebSocket tunnels; nil when only
+	// checking a configuration.
+	tunnels *tunnels
 
 	// cache holds the routes' fallback copies; made by the first route
 	// with fallback.cache (cacheFor).

@@ -33,6 +33,9 @@ type proxyStep struct {
 	// routeBreaker is the route's own breaker, told of answers that break
 	// after their head; nil for none (and for a fallback's alternate).
 	routeBreaker breakerRecorder
+	// ws turns WebSocket upgrades into tunnels; nil when the route has
+	// them off (and for a fallback's alternate).
+	ws *wsRoute
 }
 
 // newProxyStep forwards rt's requests to the pool of u.
@@ -60,6 +63,9 @@ func buildProxyStep(b *routeBuild) (step, error) {
 		return nil, err
 	}
 	p.breakers, p.routeBreaker = b.targetBreakers, b.breaker
+	if p.ws = newWSRoute(b); p.ws != nil {
+		p.ws.watchTargets(p.pool)
+	}
 	return p, nil
 }
 
@@ -83,6 +89,9 @@ func (p *proxyStep) retryAfter(now time.Time) time.Duration {
 const scratchSize = 512
 
 func (p *proxyStep) serve(ctx *fasthttp.RequestCtx) error {
+	if p.ws != nil && ctx.Request.Header.ConnectionUpgrade() {
+		return p.ws.serve(ctx, p)
+	}
 	p.prepareFrom(ctx)
 	return p.forward(ctx, ctx.Time())
 }

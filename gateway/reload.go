@@ -152,6 +152,7 @@ func (g *Gateway) unchanged(hash string) {
 // retire closes rt once every request that may have started on it is
 // done. The caller holds g.reload.mu.
 func (g *Gateway) retire(rt *route) {
+	g.deps.tunnels.retire(rt)
 	if g.reload.retiring == nil {
 		g.reload.retiring = make(map[*route]*time.Timer)
 	}
