@@ -196,8 +196,9 @@ func (p *proxyStep) attempts(ctx *fasthttp.RequestCtx, start time.Time) error {
 		httpx.StripResponseHopByHop(&resp.Header)
 	}
 	// The upstream closing its connection says nothing about the client's.
+	// (Its X-Request-Id, if any, is replaced by the request's own with
+	// every answer: answerRequestID.)
 	resp.Header.ResetConnectionClose()
-	resp.Header.SetBytesV(httpx.HeaderRequestID, h.Peek(httpx.HeaderRequestID))
 	return nil
 }
 
