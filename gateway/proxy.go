@@ -33,6 +33,9 @@ type proxyStep struct {
 	// routeBreaker is the route's own breaker, told of answers that break
 	// after their head; nil for none (and for a fallback's alternate).
 	routeBreaker breakerRecorder
+	// sendIdle is server.write_timeout, given to the writing of each
+	// piece of a streamed answer (bodyWatch.BodyProgress).
+	sendIdle time.Duration
 	// ws turns WebSocket upgrades into tunnels; nil when the route has
 	// them off (and for a fallback's alternate).
 	ws *wsRoute
@@ -49,6 +52,7 @@ func newProxyStep(b *routeBuild, u *config.Upstream) (*proxyStep, error) {
 		route: b.rt, pool: p, trusted: b.trusted,
 		stripPrefix: []byte(rc.StripPrefix),
 		reqHeaders:  newHeaderOps(rc.RequestHeaders.Set, rc.RequestHeaders.Remove),
+		sendIdle:    b.cfg.Server.WriteTimeout,
 	}, nil
 }
 
@@ -199,6 +203,11 @@ func (p *proxyStep) attempts(ctx *fasthttp.RequestCtx, start time.Time) error {
 	// (Its X-Request-Id, if any, is replaced by the request's own with
 	// every answer: answerRequestID.)
 	resp.Header.ResetConnectionClose()
+	if p.sendIdle > 0 && resp.IsBodyStream() {
+		if w, ok := upstream.WatcherOf(resp).(*bodyWatch); ok {
+			w.conn, w.sendIdle = ctx.Conn(), p.sendIdle
+		}
+	}
 	return nil
 }
 
@@ -260,7 +269,13 @@ func (p *proxyStep) try(t *target, req *fasthttp.Request, resp *fasthttp.Respons
 	t.inst.Acquire()
 	err := t.client.Do(req, resp, deadline)
 	broken := false
-	if err == nil {
+	switch {
+	case err != nil:
+	case eventStream(&resp.Header):
+		// The client gets an event stream's head at once, not with its
+		// first event, which may be long in coming.
+		resp.ImmediateHeaderFlush = true
+	default:
 		// Wait for the body's first bytes: an upstream that breaks right
 		// after its head still gets the client a 502, not an empty reply.
 		if err = upstream.Prefetch(resp); err != nil {
@@ -432,3 +447,10 @@ func stripPrefix(req *fasthttp.Request, path, prefix, scratch []byte) {
 	buf = append(buf, rest...)
 	req.URI().SetPathBytes(buf)
 }
+
+// eventStream reports whether h is the head of a server-sent event stream.
+func eventStream(h *fasthttp.ResponseHeader) bool {
+	return bytes.HasPrefix(h.ContentType(), textEventStream)
+}
+
+var textEventStream = []byte("text/event-stream")
