@@ -72,6 +72,7 @@ type Gateway struct {
 	listeners []net.Listener
 	reload    reloadState
 	onReload  atomic.Pointer[ReloadFunc]
+	source    atomic.Pointer[func() metrics.ConfigSourceStatus] // SetConfigSource
 	clients   clients
 	deps      *deps
 	// observers are the access logs and tracers of the snapshots that
@@ -196,7 +197,7 @@ func (g *Gateway) Serve(ln net.Listener) error {
 // shutting down, and is connected to every broker marked required.
 func (g *Gateway) Ready() bool {
 	s := g.current.Load()
-	if s == nil || g.draining.Load() {
+	if s == nil || g.draining.Load() || !g.sourceLoaded() {
 		return false
 	}
 	_, ok := brokersReady(s)
