@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,9 +36,12 @@ type Settings[R any] struct {
 	Backoff discovery.Backoff
 	// StateFile is where the last good version is kept. "" means no copy.
 	StateFile string
-	// Local is the instance's own config_source, set on each version
-	// before it is applied (a version cannot hold one). Nil leaves it out.
-	Local *config.ConfigSource
+	// Local is the instance's own configuration (its file, with the
+	// config_source). The settings that need a restart (listen, admin,
+	// discovery, cache, config_source, the listener's) are each
+	// instance's own: every version is applied with Local's values of
+	// them, and a version that sets one differently is logged. Required.
+	Local *config.Config
 	// Target receives each version loaded. Required.
 	Target reloader.Target[R]
 	// Checks are passed to the loading of every version (the gateway's
@@ -55,7 +59,7 @@ type Source[R any] struct {
 	progress time.Duration
 	backoff  discovery.Backoff
 	state    string
-	local    *config.ConfigSource
+	local    *config.Config
 	target   reloader.Target[R]
 	checks   []config.Check
 	log      *slog.Logger
@@ -67,6 +71,8 @@ type Source[R any] struct {
 	// holding no version number (0 none).
 	refusedRev int64
 	gone       bool // current was deleted: reported once
+	// warned holds the version whose own settings were last reported.
+	warned []int64
 
 	stMu   sync.Mutex
 	status metrics.ConfigSourceStatus
@@ -74,8 +80,8 @@ type Source[R any] struct {
 
 // New returns a Source. It does not connect yet: Run does.
 func New[R any](s Settings[R]) (*Source[R], error) {
-	if s.Target == nil {
-		return nil, errors.New("etcd: Settings.Target is required")
+	if s.Target == nil || s.Local == nil {
+		return nil, errors.New("etcd: Settings.Target and Settings.Local are required")
 	}
 	if s.Logger == nil {
 		s.Logger = slog.Default()
@@ -127,7 +133,7 @@ var errCompacted = errors.New("etcd: watch revision compacted")
 // answer before a version serves, the copy on disk is applied.
 func (s *Source[R]) Run(ctx context.Context) {
 	fails := 0
-	outage := false
+	outage, copyTried := false, false
 	for ctx.Err() == nil {
 		reached, err := s.round(ctx)
 		if ctx.Err() != nil {
@@ -143,9 +149,12 @@ func (s *Source[R]) Run(ctx context.Context) {
 		s.setStatus(func(st *metrics.ConfigSourceStatus) { st.Reachable = false })
 		if !outage {
 			outage = true
-			s.log.Warn("gateway: config source does not answer; the version serving keeps serving", "error", err.Error())
+			s.log.Warn("gateway: config source does not answer; what serves keeps serving", "error", err.Error())
 		}
-		s.loadCopy()
+		if !copyTried {
+			copyTried = true
+			s.loadCopy()
+		}
 		if reached {
 			fails = 0
 			outage = false
@@ -278,9 +287,19 @@ func (s *Source[R]) applyLocked(v configsource.Version, req reloader.Request, fr
 		}
 		return res, err
 	}
-	cfg.ConfigSource = s.local
+	loaded := cfg
+	cfg, own := cfg.InEffect(s.local)
 	if req.DryRun {
 		return s.target.Preview(cfg, req)
+	}
+	own = slices.DeleteFunc(own, func(p string) bool { // only what the version wrote
+		_, _, ok := loaded.Position(p)
+		return !ok
+	})
+	if len(own) > 0 && !slices.Contains(s.warned, v.Number) {
+		s.warned = append(s.warned[:0], v.Number)
+		s.log.Warn("gateway: the version sets settings that are each instance's own; this instance keeps those of its file",
+			"version", v.Number, "settings", strings.Join(own, ","))
 	}
 	res, err := s.target.Apply(cfg, req)
 	if err != nil {
@@ -319,7 +338,8 @@ func (s *Source[R]) refusedLocked(n, rev int64, err error) {
 	})
 }
 
-// loadCopy applies the copy on disk when no version serves yet.
+// loadCopy applies the copy on disk when no version serves yet (Run
+// tries once, when etcd first fails to answer).
 func (s *Source[R]) loadCopy() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
