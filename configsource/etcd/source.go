@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -76,6 +77,8 @@ type Source[R any] struct {
 
 	stMu   sync.Mutex
 	status metrics.ConfigSourceStatus
+
+	compactions atomic.Int64 // watches ended by a compaction
 }
 
 // New returns a Source. It does not connect yet: Run does.
@@ -143,6 +146,7 @@ func (s *Source[R]) Run(ctx context.Context) {
 			// Not a failure: read current again at once (one key; nothing
 			// is applied when it names the version serving).
 			s.log.Info("gateway: config source watch fell behind a compaction; reading the current version again")
+			s.compactions.Add(1)
 			fails = 0
 			continue
 		}
@@ -260,8 +264,13 @@ func (s *Source[R]) follow(ctx context.Context, p pointer, trigger string) error
 				"key", s.st.currentKey(), "serving", s.served)
 		}
 		return nil
-	case p.Version == s.served || p.Version == s.refused:
-		return nil // nothing to apply, nothing new to report
+	case p.Version == s.served:
+		// Nothing to apply; what serves is what etcd names.
+		s.refused, s.refusedRev = 0, 0
+		s.setStatus(func(st *metrics.ConfigSourceStatus) { st.FromDisk, st.Refused, st.RefusedError = false, 0, "" })
+		return nil
+	case p.Version == s.refused:
+		return nil // reported already
 	}
 	s.gone = false
 	v, err := s.st.version(ctx, p.Version)
