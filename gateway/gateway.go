@@ -193,8 +193,9 @@ func (g *Gateway) Serve(ln net.Listener) error {
 	return g.server.Serve(ln)
 }
 
-// Ready reports whether the gateway serves a configuration, is not
-// shutting down, and is connected to every broker marked required.
+// Ready reports whether the gateway serves a configuration (with a config
+// source, a version of it), is not shutting down, and is connected to
+// every broker marked required.
 func (g *Gateway) Ready() bool {
 	s := g.current.Load()
 	if s == nil || g.draining.Load() || !g.sourceLoaded() {
