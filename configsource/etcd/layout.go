@@ -155,6 +155,10 @@ func (s *store) current(ctx context.Context) (pointer, error) {
 	rctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	resp, err := s.cli.Get(rctx, s.currentKey())
+	if status.Code(err) == codes.ResourceExhausted {
+		// Refused once: its mod revision is unknown, -1 stands for it.
+		return pointer{ModRevision: -1, Bad: fmt.Errorf("%s: the value is larger than a version number can be", s.currentKey())}, nil
+	}
 	if err != nil {
 		return pointer{}, fmt.Errorf("etcd: read %s: %w", s.currentKey(), err)
 	}

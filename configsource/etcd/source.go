@@ -72,6 +72,7 @@ type Source[R any] struct {
 	// holding no version number (0 none).
 	refusedRev int64
 	gone       bool // current was deleted: reported once
+	copyTried  bool // the copy on disk was tried (once)
 	// warned holds the version whose own settings were last reported.
 	warned []int64
 
@@ -79,6 +80,7 @@ type Source[R any] struct {
 	status metrics.ConfigSourceStatus
 
 	compactions atomic.Int64 // watches ended by a compaction
+	outage      atomic.Bool  // etcd stopped answering; logged once
 }
 
 // New returns a Source. It does not connect yet: Run does.
@@ -136,7 +138,6 @@ var errCompacted = errors.New("etcd: watch revision compacted")
 // answer before a version serves, the copy on disk is applied.
 func (s *Source[R]) Run(ctx context.Context) {
 	fails := 0
-	outage, copyTried := false, false
 	for ctx.Err() == nil {
 		reached, err := s.round(ctx)
 		if ctx.Err() != nil {
@@ -150,23 +151,24 @@ func (s *Source[R]) Run(ctx context.Context) {
 			fails = 0
 			continue
 		}
-		s.setStatus(func(st *metrics.ConfigSourceStatus) { st.Reachable = false })
-		if !outage {
-			outage = true
-			s.log.Warn("gateway: config source does not answer; what serves keeps serving", "error", err.Error())
-		}
-		if !copyTried {
-			copyTried = true
-			s.loadCopy()
-		}
+		s.lost(err)
+		s.loadCopy()
 		if reached {
 			fails = 0
-			outage = false
 		}
 		fails++
 		if !discovery.Sleep(ctx, s.backoff.Delay(fails)) {
 			return
 		}
+	}
+}
+
+// lost records that etcd stopped answering (or a watch broke): logged
+// once per outage.
+func (s *Source[R]) lost(err error) {
+	s.setStatus(func(st *metrics.ConfigSourceStatus) { st.Reachable = false })
+	if !s.outage.Swap(true) {
+		s.log.Warn("gateway: config source does not answer; what serves keeps serving", "error", err.Error())
 	}
 }
 
@@ -178,6 +180,9 @@ func (s *Source[R]) round(ctx context.Context) (reached bool, _ error) {
 		return false, err
 	}
 	s.setStatus(func(st *metrics.ConfigSourceStatus) { st.Reachable = true })
+	if s.outage.Swap(false) {
+		s.log.Info("gateway: config source answers again")
+	}
 	if err := s.follow(ctx, p, "etcd"); err != nil {
 		return true, err
 	}
@@ -260,9 +265,10 @@ func (s *Source[R]) follow(ctx context.Context, p pointer, trigger string) error
 	case p.Version == 0:
 		if !s.gone {
 			s.gone = true
-			s.log.Warn("gateway: config source names no current version; the version serving keeps serving",
+			s.log.Warn("gateway: config source names no current version; what serves keeps serving",
 				"key", s.st.currentKey(), "serving", s.served)
 		}
+		s.loadCopyLocked()
 		return nil
 	case p.Version == s.served:
 		// Nothing to apply; what serves is what etcd names.
@@ -281,7 +287,9 @@ func (s *Source[R]) follow(ctx context.Context, p pointer, trigger string) error
 		s.refuseLocked(p, err, trigger)
 		return nil
 	}
-	_, _ = s.applyLocked(v, reloader.Request{Trigger: trigger + " version " + strconv.FormatInt(v.Number, 10), FileChange: true}, false)
+	if _, err := s.applyLocked(v, reloader.Request{Trigger: trigger + " version " + strconv.FormatInt(v.Number, 10), FileChange: true}, false); err != nil {
+		s.loadCopyLocked()
+	}
 	return nil
 }
 
@@ -315,12 +323,16 @@ func (s *Source[R]) applyLocked(v configsource.Version, req reloader.Request, fr
 		s.refusedLocked(v.Number, 0, err) // Apply logged and counted it
 		return res, err
 	}
-	s.served, s.refused, s.refusedRev = v.Number, 0, 0
+	s.served = v.Number
 	s.setStatus(func(st *metrics.ConfigSourceStatus) {
 		st.Loaded, st.Version, st.FromDisk, st.LastApply = true, v.Number, fromDisk, time.Now()
-		st.Refused, st.RefusedError = 0, ""
 	})
-	if !fromDisk && s.state != "" {
+	if fromDisk {
+		return res, nil // a refusal of what etcd names still stands
+	}
+	s.refused, s.refusedRev = 0, 0
+	s.setStatus(func(st *metrics.ConfigSourceStatus) { st.Refused, st.RefusedError = 0, "" })
+	if s.state != "" {
 		if err := configsource.WriteCopy(s.state, configsource.CopyOf(SourceName, s.st.prefix, v)); err != nil {
 			s.log.Warn("gateway: cannot keep the version serving on disk", "error", err.Error())
 		}
@@ -334,6 +346,7 @@ func (s *Source[R]) applyLocked(v configsource.Version, req reloader.Request, fr
 func (s *Source[R]) refuseLocked(p pointer, err error, trigger string) {
 	s.target.Refuse(err, reloader.Request{Trigger: trigger + " version " + strconv.FormatInt(p.Version, 10), FileChange: true})
 	s.refusedLocked(p.Version, p.ModRevision, err)
+	s.loadCopyLocked()
 }
 
 // refusedLocked records that version n (0: current named none) was
@@ -347,22 +360,27 @@ func (s *Source[R]) refusedLocked(n, rev int64, err error) {
 	})
 }
 
-// loadCopy applies the copy on disk when no version serves yet (Run
-// tries once, when etcd first fails to answer).
+// loadCopy applies the copy on disk when no version serves yet: when etcd
+// does not answer, or names no version that loads. It is tried once.
 func (s *Source[R]) loadCopy() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.served != 0 || s.state == "" {
+	s.loadCopyLocked()
+}
+
+func (s *Source[R]) loadCopyLocked() {
+	if s.served != 0 || s.state == "" || s.copyTried {
 		return
 	}
+	s.copyTried = true
 	v, err := configsource.ReadCopy(s.state, SourceName, s.st.prefix)
 	if err != nil {
-		s.log.Warn("gateway: no version to serve until the config source answers", "error", err.Error())
+		s.log.Warn("gateway: no version to serve until the config source names one that loads", "error", err.Error())
 		return
 	}
 	req := reloader.Request{Trigger: "copy on disk version " + strconv.FormatInt(v.Number, 10), FileChange: true}
 	if _, err := s.applyLocked(v, req, true); err == nil {
-		s.log.Info("gateway: serving the last good version from the copy on disk until the config source answers",
+		s.log.Info("gateway: serving the last good version from the copy on disk",
 			"version", v.Number, "file", s.state)
 	}
 }

@@ -283,3 +283,46 @@ func TestReadCopyChecks(t *testing.T) {
 		t.Errorf("no copy: %v", err)
 	}
 }
+
+// An instance that starts while etcd names no version that loads serves
+// its copy on disk, and still reports what etcd names.
+func TestSourceCopyServesWhenEtcdHasNone(t *testing.T) {
+	tests := []struct {
+		desc        string
+		current     string // "" leaves current out
+		wantRefused bool
+	}{
+		{desc: "no current (a new or restored etcd)"},
+		{desc: "current names a version that does not exist", current: "9", wantRefused: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			endpoint, prefix, cli := sharedEtcd(t)
+			state := filepath.Join(t.TempDir(), "fleet.json")
+			v := configsource.Version{Number: 4, Files: hello("kept")}
+			if err := configsource.WriteCopy(state, configsource.CopyOf(SourceName, prefix, v)); err != nil {
+				t.Fatal(err)
+			}
+			if tt.current != "" {
+				put(t, cli, prefix+"current", tt.current)
+			}
+			target := &recTarget{}
+			src := startSource(t, endpoint, prefix, target, state)
+			eventually(t, within, "the copy applied", func() bool { return target.lastBody() == "kept" })
+			st := src.Status()
+			if !st.Loaded || !st.FromDisk || !st.Reachable || st.Version != 4 {
+				t.Errorf("status: %+v", st)
+			}
+			if refused := st.Refused == 9; refused != tt.wantRefused {
+				t.Errorf("refused version %d; want it reported: %v", st.Refused, tt.wantRefused)
+			}
+			// What etcd names next is applied.
+			pub := newPublisher(t, endpoint, prefix)
+			publish(t, pub, hello("new"))
+			eventually(t, within, "the published version", func() bool { return target.lastBody() == "new" })
+			if st := src.Status(); st.FromDisk || st.Refused != 0 {
+				t.Errorf("status after a good version: %+v", st)
+			}
+		})
+	}
+}
