@@ -334,3 +334,51 @@ func TestPublishCommand(t *testing.T) {
 		t.Errorf("publish -expect 2: exit %d\n%s", code, out)
 	}
 }
+
+// A version that leaves a route as it was leaves the route's state as it
+// was: a republished identical set rebuilds nothing, and a change of one
+// route rebuilds only that one (the rate limit's spent bucket shows it).
+func TestFleetCarriesUnchangedRoutesOver(t *testing.T) {
+	endpoint, prefix := fleetEtcd(t)
+	limited := func(burst, hello string) string {
+		return helloRoutes(hello) + `  - name: limited
+    match: { path: /limited }
+    rate_limit: { rate: 1/h, burst: ` + burst + ` }
+    respond: { body: "ok" }
+`
+	}
+	if code, out := publishFile(t, endpoint, prefix, limited("1", "one")); code != 0 {
+		t.Fatalf("publish: exit %d\n%s", code, out)
+	}
+	inst, _ := startFleetInstance(t, endpoint, prefix, filepath.Join(t.TempDir(), "fleet.json"))
+	waitFor(t, "ready", func() bool { return status(t, inst.admin.URL+"/readyz") == 200 })
+	code := func() int {
+		c, _, err := inst.client.GetTimeout(nil, "http://"+inst.addr+"/limited", 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if c1, c2 := code(), code(); c1 != 200 || c2 != 429 {
+		t.Fatalf("the limited route answered %d then %d; want 200 then 429", c1, c2)
+	}
+	republish := func(yaml string, version int64) {
+		t.Helper()
+		if c, out := publishFile(t, endpoint, prefix, yaml); c != 0 {
+			t.Fatalf("publish: exit %d\n%s", c, out)
+		}
+		waitFor(t, "version "+strconv.FormatInt(version, 10), func() bool { return inst.src.Status().Version == version })
+	}
+	republish(limited("1", "one"), 2)
+	if c := code(); c != 429 {
+		t.Errorf("after an identical version the limited route answers %d; want 429 (its bucket kept)", c)
+	}
+	republish(limited("1", "two"), 3)
+	if c := code(); c != 429 || inst.body() != "two" {
+		t.Errorf("after another route changed the limited route answers %d (want 429) and hello %q", c, inst.body())
+	}
+	republish(limited("2", "two"), 4)
+	if c := code(); c != 200 {
+		t.Errorf("after the limited route changed it answers %d; want 200 (a fresh bucket)", c)
+	}
+}
