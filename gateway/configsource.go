@@ -51,7 +51,11 @@ func (g *Gateway) sourceComment() string {
 	}
 	b.WriteString("\n")
 	if st.Refused != 0 {
-		b.WriteString("# config_source " + st.Source + ": version " + strconv.FormatInt(st.Refused, 10) +
+		what := "version " + strconv.FormatInt(st.Refused, 10)
+		if st.Refused < 0 {
+			what = "the pointer to the current version"
+		}
+		b.WriteString("# config_source " + st.Source + ": " + what +
 			" refused: " + strings.ReplaceAll(st.RefusedError, "\n", "; ") + "\n")
 	}
 	return b.String()

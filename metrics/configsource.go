@@ -23,7 +23,8 @@ type ConfigSourceStatus struct {
 	// LastApply is when a version was last applied; zero before the first.
 	LastApply time.Time
 	// Refused is the version last refused while it is the one published
-	// (0 when the published version serves), RefusedError why, in one line.
+	// (0 when the published version serves, -1 when what names the
+	// published version holds none), RefusedError why, in one line.
 	Refused      int64
 	RefusedError string
 	// RefusedTotal counts the versions refused since the start.
@@ -44,7 +45,7 @@ var (
 	sourceRefusedDesc = prometheus.NewDesc("gateway_config_source_refused_total",
 		"Versions published to the config source that were refused (invalid, incomplete or too large).", []string{"source"}, nil)
 	sourceRefusedVersionDesc = prometheus.NewDesc("gateway_config_source_refused_version",
-		"The published version that is refused while an older one keeps serving; 0 when the published version serves.", []string{"source"}, nil)
+		"The published version that is refused while an older one keeps serving; 0 when the published version serves, -1 when the pointer to it names none.", []string{"source"}, nil)
 	sourceUpDesc = prometheus.NewDesc("gateway_config_source_up",
 		"Whether the config source answers (1) or not (0).", []string{"source"}, nil)
 	sourceFromDiskDesc = prometheus.NewDesc("gateway_config_source_from_disk",

@@ -299,7 +299,7 @@ func (s *Source[R]) applyLocked(v configsource.Version, req reloader.Request, fr
 	cfg, err := v.Load(func(name string) string { return s.st.fileKey(v.Number, name) }, s.checks...)
 	if err != nil {
 		res := s.target.Refuse(err, req) // logs and counts it
-		if !req.DryRun {
+		if !req.DryRun && !fromDisk {
 			s.refusedLocked(v.Number, 0, err)
 		}
 		return res, err
@@ -320,7 +320,9 @@ func (s *Source[R]) applyLocked(v configsource.Version, req reloader.Request, fr
 	}
 	res, err := s.target.Apply(cfg, req)
 	if err != nil {
-		s.refusedLocked(v.Number, 0, err) // Apply logged and counted it
+		if !fromDisk {
+			s.refusedLocked(v.Number, 0, err) // Apply logged and counted it
+		}
 		return res, err
 	}
 	s.served = v.Number
@@ -340,17 +342,23 @@ func (s *Source[R]) applyLocked(v configsource.Version, req reloader.Request, fr
 	return res, nil
 }
 
-// refuseLocked reports a version that cannot be read as it is in etcd
-// (n is -1 when current holds no number) through the Target: one log
-// line, one failure counted.
+// refuseLocked reports what current names when it cannot be used as it
+// is in etcd (a version incomplete, altered or too large; a current that
+// holds no version number) through the Target: one log line, one failure
+// counted.
 func (s *Source[R]) refuseLocked(p pointer, err error, trigger string) {
-	s.target.Refuse(err, reloader.Request{Trigger: trigger + " version " + strconv.FormatInt(p.Version, 10), FileChange: true})
-	s.refusedLocked(p.Version, p.ModRevision, err)
+	n, what := p.Version, trigger+" version "+strconv.FormatInt(p.Version, 10)
+	if p.Bad != nil {
+		n, what = -1, trigger+" "+s.st.currentKey()
+	}
+	s.target.Refuse(err, reloader.Request{Trigger: what, FileChange: true})
+	s.refusedLocked(n, p.ModRevision, err)
 	s.loadCopyLocked()
 }
 
-// refusedLocked records that version n (0: current named none) was
-// refused, as current stood at mod revision rev (0: unknown).
+// refusedLocked records that version n (-1: a current that holds no
+// version number) was refused, as current stood at mod revision rev (0:
+// not known).
 func (s *Source[R]) refusedLocked(n, rev int64, err error) {
 	s.refused, s.refusedRev = n, rev
 	s.setStatus(func(st *metrics.ConfigSourceStatus) {
