@@ -79,6 +79,8 @@ func (v Version) Load(keyOf func(name string) string, checks ...config.Check) (*
 	if _, ok := v.Files[MainFile]; !ok {
 		return nil, fmt.Errorf("configsource: version %d has no %s (its main file)", v.Number, keyOf(MainFile))
 	}
+	// The standard library's in-memory fs.FS: it makes up the directories
+	// that include globs walk.
 	fsys := fstest.MapFS{}
 	for name, b := range v.Files {
 		if msg := CheckName(name); msg != "" {

@@ -85,6 +85,7 @@ config_source:
 	if err != nil {
 		t.Fatal(err)
 	}
+	gw.SetReloadFunc(follower.Reload) // as serve does
 	readyBefore = status(t, b.admin.URL+"/readyz")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -380,5 +381,21 @@ func TestFleetCarriesUnchangedRoutesOver(t *testing.T) {
 	republish(limited("2", "two"), 4)
 	if c := code(); c != 200 {
 		t.Errorf("after the limited route changed it answers %d; want 200 (a fresh bucket)", c)
+	}
+
+	// POST /-/reload reads the current version again.
+	for _, tt := range []struct{ query, want string }{
+		{"?dry_run=true", `"dry_run": true`},
+		{"", `"applied": true`},
+	} {
+		resp, err := http.Post(inst.admin.URL+"/-/reload"+tt.query, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), tt.want) || !strings.Contains(string(body), `"unchanged": 3`) {
+			t.Errorf("POST /-/reload%s: %d %s", tt.query, resp.StatusCode, body)
+		}
 	}
 }
