@@ -51,6 +51,10 @@ type Config struct {
 	// Discovery configures the registries that upstream.service names are
 	// resolved in. Changing it needs a restart.
 	Discovery Discovery `yaml:"discovery" reload:"restart"`
+	// ConfigSource follows the routes published to a registry instead of
+	// this file's (docs/fleet.md). Default: absent, the routes are this
+	// file's. Changing it needs a restart.
+	ConfigSource *ConfigSource `yaml:"config_source" reload:"restart"`
 	// Include names more files whose routes are appended to Routes, file
 	// after file, after the routes written here. Each entry is a path or a
 	// glob (filepath.Glob syntax: "routes.d/*.yaml"), relative to the
@@ -118,6 +122,9 @@ func applyDefaults(c *Config, set map[string]bool) {
 		cacheDefaults(c.Cache)
 	}
 	discoveryDefaults(&c.Discovery, set)
+	if c.ConfigSource != nil {
+		configSourceDefaults(c.ConfigSource, &c.Discovery, set)
+	}
 	if c.Redis != nil {
 		redisDefaults(c.Redis, set)
 	}
@@ -135,6 +142,7 @@ func (v *validator) config(c *Config) {
 	v.disc = &c.Discovery
 	v.haveRedis = c.Redis != nil
 	v.discovery(&c.Discovery)
+	v.configSource(c)
 	v.brokerSet = c.Brokers
 	v.brokers(c.Brokers)
 	if c.AccessLog != nil {

@@ -22,7 +22,7 @@ func TestEverySettingHasAReloadRule(t *testing.T) {
 	restart := []string{
 		"listen", "admin", "server.read_timeout", "server.write_timeout",
 		"server.idle_timeout", "server.max_header_bytes", "server.max_conns_per_ip",
-		"server.concurrency", "discovery", "cache",
+		"server.concurrency", "discovery", "cache", "config_source",
 	}
 	var gotLive, gotRestart []string
 	var c Config

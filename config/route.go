@@ -114,7 +114,7 @@ func routeDefaults(r *Route, p string, set map[string]bool, maxBody ByteSize) {
 
 // routes checks every route, and that their names are unique.
 func (v *validator) routes(c *Config) {
-	if len(c.Routes) == 0 {
+	if len(c.Routes) == 0 && c.ConfigSource == nil { // else they come from the source
 		v.errorf("routes", "at least one route is required")
 	}
 	names := make(map[string]int)

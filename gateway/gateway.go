@@ -72,6 +72,7 @@ type Gateway struct {
 	listeners []net.Listener
 	reload    reloadState
 	onReload  atomic.Pointer[ReloadFunc]
+	source    atomic.Pointer[func() metrics.ConfigSourceStatus] // SetConfigSource
 	clients   clients
 	deps      *deps
 	// observers are the access logs and tracers of the snapshots that
@@ -193,11 +194,12 @@ func (g *Gateway) Serve(ln net.Listener) error {
 	return g.server.Serve(ln)
 }
 
-// Ready reports whether the gateway serves a configuration, is not
-// shutting down, and is connected to every broker marked required.
+// Ready reports whether the gateway serves a configuration (with a config
+// source, a version of it), is not shutting down, and is connected to
+// every broker marked required.
 func (g *Gateway) Ready() bool {
 	s := g.current.Load()
-	if s == nil || g.draining.Load() {
+	if s == nil || g.draining.Load() || !g.sourceLoaded() {
 		return false
 	}
 	_, ok := brokersReady(s)

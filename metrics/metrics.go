@@ -41,6 +41,7 @@ type Metrics struct {
 
 	discovery atomic.Pointer[func() []ServiceStatus]
 	cache     atomic.Pointer[func() CacheStats]
+	source    atomic.Pointer[func() ConfigSourceStatus]
 }
 
 // CacheStats is what the metrics export of the fallback cache.
@@ -215,7 +216,7 @@ func New(reg prometheus.Registerer, build Build) *Metrics {
 	}, []string{"version", "commit"})
 	buildInfo.WithLabelValues(build.Version, build.Commit).Set(1)
 	reg.MustRegister(m.requests, m.duration, m.inFlight, m.upstreamErrors, m.clientErrors,
-		m.rateLimited, m.redisOutages, m.breakerState, m.targetBreakers, m.breakerChanges, m.fallbacks, &fallbackCollector{m: m}, &discoveryCollector{m: m}, &cacheCollector{m: m},
+		m.rateLimited, m.redisOutages, m.breakerState, m.targetBreakers, m.breakerChanges, m.fallbacks, &fallbackCollector{m: m}, &discoveryCollector{m: m}, &cacheCollector{m: m}, &configSourceCollector{m: m},
 		m.reloads, m.lastReload, m.configInfo, m.acceptErrors, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

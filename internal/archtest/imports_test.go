@@ -29,7 +29,7 @@ var allowed = map[string][]string{
 	// cmd/gateway names the concrete adapters, and routes the loggers of
 	// the libraries that keep a process-wide one (go-redis, grpc-go,
 	// amqp091) into the gateway's slog handler.
-	"cmd/gateway":                {"config", "gateway", "reloader", "router", "discovery", "bridge", "github.com/valyala/fasthttp", "github.com/redis/go-redis/v9", "google.golang.org/grpc", "github.com/rabbitmq/amqp091-go"},
+	"cmd/gateway":                {"config", "configsource", "gateway", "reloader", "router", "discovery", "bridge", "github.com/valyala/fasthttp", "github.com/redis/go-redis/v9", "google.golang.org/grpc", "github.com/rabbitmq/amqp091-go"},
 	"cmd/demo-upstream":          {"github.com/valyala/fasthttp"},
 	"cmd/bare-proxy":             {"github.com/valyala/fasthttp"},
 	"cmd/demo-grpc":              {"bridge/grpcbridge/grpctest"},
@@ -38,6 +38,8 @@ var allowed = map[string][]string{
 	"internal/tour":              {},
 	"internal/archtest":          {},
 	"internal/configdoc":         {},
+	"configsource":               {"config"}, // config sources: versions, the copy on disk
+	"configsource/etcd":          {"config", "configsource", "discovery", "metrics", "reloader", "go.etcd.io/etcd", "go.uber.org/zap", "google.golang.org/grpc"},
 	"breaker":                    {"github.com/sony/gobreaker/v2"},
 	"cache":                      {"github.com/maypok86/otter/v2", "github.com/redis/go-redis/v9"},
 	"ratelimit":                  {"golang.org/x/time/rate", "github.com/redis/go-redis/v9"},
