@@ -19,6 +19,7 @@ var DurationBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .2
 // reloads. Safe for concurrent use.
 type Metrics struct {
 	bridges        *bridgeMetrics
+	auth           *authMetrics
 	requests       *prometheus.CounterVec
 	duration       *prometheus.HistogramVec
 	inFlight       *prometheus.GaugeVec
@@ -206,6 +207,7 @@ func New(reg prometheus.Registerer, build Build) *Metrics {
 		acceptErrors: newAcceptErrors("emfile", "enfile", "enomem", "other"),
 		routes:       make(map[string]*Route),
 		bridges:      newBridgeMetrics(),
+		auth:         newAuthMetrics(),
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "gateway_build_info",
@@ -218,6 +220,7 @@ func New(reg prometheus.Registerer, build Build) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(m.bridges.collectors()...)
+	reg.MustRegister(m.auth.collectors()...)
 	// Both results exist from the start so that rate() and alerts see them.
 	m.reloads.WithLabelValues("success")
 	m.reloads.WithLabelValues("failure")
@@ -296,6 +299,7 @@ func (m *Metrics) Forget(keep func(name string) bool) {
 		m.breakerChanges.DeletePartialMatch(prometheus.Labels{"route": name})
 		m.fallbacks.DeletePartialMatch(prometheus.Labels{"route": name})
 		m.bridges.forget(name)
+		m.auth.forget(name)
 	}
 }
 
