@@ -521,6 +521,9 @@ func (v *validator) access(r *Route, providers map[string]*JWTProvider, p string
 	a := r.Access
 	if a.CORS != nil {
 		v.cors(a.CORS, p+".cors")
+		if len(r.Match.Methods) > 0 && !slices.Contains(r.Match.Methods, "OPTIONS") {
+			v.errorf(p+".cors", "the route's match.methods must list OPTIONS for the gateway to answer CORS preflights")
+		}
 	}
 	v.cidrs(a.IPAllow, p+".ip_allow")
 	v.cidrs(a.IPDeny, p+".ip_deny")
