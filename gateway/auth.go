@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -72,8 +73,10 @@ type authStep struct {
 	jwt     *jwtMethod
 	key     *keyMethod
 	basic   *basicMethod
-	// challenges are the WWW-Authenticate values of the route's methods.
+	// challenges are the WWW-Authenticate values of the route's methods;
+	// challenge is all of them in one value, for a request with none.
 	challenges [][]byte
+	challenge  []byte
 	// consumerHeader is sent upstream with the caller's name; nil: none.
 	consumerHeader []byte
 	// strip are the credential headers removed before the request goes
@@ -176,6 +179,8 @@ func buildAuthStep(b *routeBuild) (_ step, err error) {
 		s.challenges = append(s.challenges, m.challenge)
 		s.stripHeader(a, hdrAuthorization)
 	}
+	// RFC 9110: one field may list several challenges, comma-separated.
+	s.challenge = bytes.Join(s.challenges, []byte(", "))
 	return s, nil
 }
 
@@ -333,9 +338,7 @@ func (s *authStep) refuse(ctx *fasthttp.RequestCtx, reason auth.Reason, bad []by
 	case auth.Unavailable:
 		return errAuthUnavailable
 	case auth.Missing:
-		for _, c := range s.challenges {
-			resp.AddBytesKV(hdrAuthenticate, c)
-		}
+		resp.SetCanonical(hdrAuthenticate, s.challenge)
 		return errAuthRequired
 	}
 	// A bad credential: the challenge of the method that refused it.

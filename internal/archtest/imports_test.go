@@ -32,6 +32,7 @@ var allowed = map[string][]string{
 	"cmd/gateway":                {"config", "gateway", "reloader", "router", "discovery", "bridge", "auth/apikey", "github.com/valyala/fasthttp", "github.com/redis/go-redis/v9", "google.golang.org/grpc", "github.com/rabbitmq/amqp091-go"},
 	"cmd/demo-upstream":          {"github.com/valyala/fasthttp"},
 	"cmd/demo-grpc":              {"bridge/grpcbridge/grpctest"},
+	"cmd/demo-token":             {"github.com/go-jose/go-jose/v4"},
 	"cmd/demo-setup":             {"github.com/nats-io/nats.go", "github.com/rabbitmq/amqp091-go", "github.com/redis/go-redis/v9", "github.com/twmb/franz-go"},
 	"internal/httpx":             {"upstream", "github.com/valyala/fasthttp"}, // upstream: its one hop-by-hop list
 	"internal/tour":              {},
