@@ -207,3 +207,53 @@ routes:
 		t.Errorf("error results = %v, want 2", got)
 	}
 }
+
+// A JWKS endpoint that answers garbage, hangs, or streams 10 MB never
+// holds the gateway: it starts, tokens of that provider get 503, and the
+// other routes serve.
+func TestBadJWKSEndpoints(t *testing.T) {
+	release := make(chan struct{})
+	bad := startUpstream(t, func(ctx *fasthttp.RequestCtx) {
+		switch string(ctx.Path()) {
+		case "/garbage":
+			ctx.SetBodyString("{not json")
+		case "/hang":
+			select {
+			case <-release:
+			case <-time.After(5 * time.Second):
+			}
+		case "/huge":
+			ctx.SetBody(make([]byte, 10<<20))
+		}
+	})
+	key := rsaKey(0, "k1")
+	gw := startGateway(t, `
+auth:
+  jwt_providers:
+    garbage: { jwks_url: "{UP1}/garbage", timeout: 200ms }
+    hang: { jwks_url: "{UP1}/hang", timeout: 200ms }
+    huge: { jwks_url: "{UP1}/huge", timeout: 2s, max_bytes: 64KiB }
+routes:
+  - { name: garbage, match: { path: /garbage }, access: { jwt: { provider: garbage } }, respond: {} }
+  - { name: hang, match: { path: /hang }, access: { jwt: { provider: hang } }, respond: {} }
+  - { name: huge, match: { path: /huge }, access: { jwt: { provider: huge } }, respond: {} }
+  - { name: open, match: { path: /open }, respond: {} }
+`, bad)
+	t.Cleanup(func() { close(release) })
+	tok := "Bearer " + key.sign(t, tokenClaims("alice"))
+	for _, path := range []string{"/garbage", "/hang", "/huge"} {
+		resp := gw.do(t, "GET", path, map[string]string{"Authorization": tok}, "")
+		if resp.StatusCode() != 503 || !strings.Contains(string(resp.Body()), "authentication unavailable") {
+			t.Errorf("%s: status %d %s, want 503", path, resp.StatusCode(), resp.Body())
+		}
+	}
+	if s := gw.do(t, "GET", "/open", nil, "").StatusCode(); s != 200 {
+		t.Errorf("another route: status %d", s)
+	}
+	if got := gw.metric(t, `gateway_jwks_staleness_seconds{provider="hang"}`); got != -1 {
+		t.Errorf("staleness of a provider never fetched: %v, want -1", got)
+	}
+	if got := gw.metric(t, `gateway_jwks_refreshes_total{provider="huge",result="failure"}`); got < 1 {
+		t.Errorf("failed fetches of huge: %v, want at least 1", got)
+	}
+}
