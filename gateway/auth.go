@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"slices"
+	"strings"
 	"unsafe"
 
 	"github.com/valyala/fasthttp"
@@ -208,7 +210,7 @@ func (s *authStep) buildJWT(b *routeBuild, j *config.JWTAccess) error {
 		set.RequiredClaims = append(set.RequiredClaims, jwt.ClaimRule{Name: r.Name, AnyOf: r.AnyOf, AllOf: r.AllOf})
 	}
 	m := &jwtMethod{from: extractor(j.From)}
-	for _, name := range sortedHeaderNames(j.ClaimHeaders) {
+	for _, name := range slices.Sorted(maps.Keys(j.ClaimHeaders)) {
 		claim := j.ClaimHeaders[name]
 		i := slices.Index(set.Claims, claim)
 		if i < 0 {
@@ -220,7 +222,7 @@ func (s *authStep) buildJWT(b *routeBuild, j *config.JWTAccess) error {
 	}
 	// The rate limit's claim, left for its step below.
 	if rl := b.rc.RateLimit; rl != nil {
-		if claim, ok := cutPrefix(rl.Per, config.PerClaim); ok {
+		if claim, ok := strings.CutPrefix(rl.Per, config.PerClaim); ok {
 			i := slices.Index(set.Claims, claim)
 			if i < 0 {
 				i = len(set.Claims)
@@ -353,25 +355,9 @@ func extractor(from string) auth.Extractor {
 		prefix string
 		source auth.Source
 	}{{config.FromHeader, auth.FromHeader}, {config.FromQuery, auth.FromQuery}, {config.FromCookie, auth.FromCookie}} {
-		if name, ok := cutPrefix(from, src.prefix); ok {
+		if name, ok := strings.CutPrefix(from, src.prefix); ok {
 			return auth.Extractor{Source: src.source, Name: name}
 		}
 	}
 	return auth.Extractor{Source: auth.FromBearer}
-}
-
-func cutPrefix(s, prefix string) (string, bool) {
-	if len(s) >= len(prefix) && s[:len(prefix)] == prefix {
-		return s[len(prefix):], true
-	}
-	return s, false
-}
-
-func sortedHeaderNames(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
