@@ -8,6 +8,9 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/valyala/fasthttp"
+
+	"github.com/fastgate/gateway/auth"
+	"github.com/fastgate/gateway/metrics"
 )
 
 // echoUpstream answers 200 and reports, in X-Got-* headers, the identity
@@ -234,5 +237,15 @@ func TestJWKSRotationUnderLoad(t *testing.T) {
 	}
 	if got := gw.metric(t, `gateway_jwks_keys{provider="idp"}`); got != 2 {
 		t.Errorf("gateway_jwks_keys = %v, want 2", got)
+	}
+}
+
+// The access step counts a refusal reason as the metric's result of the
+// same name: the two enumerations are in the same order.
+func TestAuthReasonsAreMetricResults(t *testing.T) {
+	for r := auth.Allowed; r <= auth.Unavailable; r++ {
+		if got := metrics.AuthResult(r).String(); got != r.String() {
+			t.Errorf("reason %s counts as result %s", r, got)
+		}
 	}
 }
