@@ -19,8 +19,8 @@ PROMTOOL    ?= promtool
 ALERT_RULES := configs/prometheus/gateway-alerts.yml
 
 # Services that `make test` starts on loopback when they are not up yet
-# (any of: redis nats rabbitmq etcd); see scripts/services.sh.
-TEST_SERVICES ?= redis etcd nats rabbitmq
+# (any of: redis nats rabbitmq etcd pebble); see scripts/services.sh.
+TEST_SERVICES ?= redis etcd nats rabbitmq pebble
 
 STATICCHECK_VERSION := v0.8.2
 GOBIN_DIR   := $(or $(shell $(GO) env GOBIN),$(firstword $(subst :, ,$(shell $(GO) env GOPATH)))/bin)

@@ -73,6 +73,10 @@ type Reloader[R any] struct {
 	// incDirs maps their directories to what they were then (dirState).
 	included []string
 	incDirs  map[string]string
+	// again asks Run for one more file-change reload: a directory began
+	// to be watched after the configuration was read, and a file its
+	// globs match appeared in between (see follow).
+	again chan struct{}
 }
 
 // New watches the files s.Config was read from. Run must be called to
@@ -97,7 +101,7 @@ func New[R any](s Settings[R]) (*Reloader[R], error) {
 	}
 	r := &Reloader[R]{
 		path: abs, target: s.Target, checks: s.Checks, log: s.Logger, debounce: s.Debounce,
-		watcher: w, dirs: map[string]bool{},
+		watcher: w, dirs: map[string]bool{}, again: make(chan struct{}, 1),
 	}
 	r.follow(s.Config)
 	return r, nil
@@ -127,6 +131,8 @@ func (r *Reloader[R]) Run(ctx context.Context) {
 				return
 			}
 			r.log.Warn("gateway: watching the configuration", "error", err.Error())
+		case <-r.again:
+			timer.Reset(r.debounce)
 		case <-timer.C:
 			_, _ = r.reload(Request{Trigger: TriggerFileChange, FileChange: true})
 		}
@@ -236,6 +242,7 @@ func (r *Reloader[R]) follow(cfg *config.Config) {
 	if r.closed {
 		return
 	}
+	added := false
 	for d := range want {
 		if !r.dirs[d] {
 			if err := r.watcher.Add(d); err != nil {
@@ -243,6 +250,13 @@ func (r *Reloader[R]) follow(cfg *config.Config) {
 				continue
 			}
 			r.dirs[d] = true
+			added = true
+		}
+	}
+	if added && r.missed() {
+		select {
+		case r.again <- struct{}{}:
+		default: // one is pending already
 		}
 	}
 	for d := range r.dirs {
@@ -251,6 +265,21 @@ func (r *Reloader[R]) follow(cfg *config.Config) {
 			delete(r.dirs, d)
 		}
 	}
+}
+
+// missed reports whether the globs match a file the configuration was not
+// read from: one written after the load, before its directory was
+// watched, whose event no watch saw.
+func (r *Reloader[R]) missed() bool {
+	for _, g := range r.globs {
+		matches, _ := filepath.Glob(g)
+		for _, m := range matches {
+			if abs, err := filepath.Abs(m); err == nil && !r.files[abs] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // relevant reports whether a change of name may change the configuration.

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Makes sure the named services answer on loopback, for the tests:
 #
-#   scripts/services.sh [redis] [nats] [rabbitmq] [etcd]
-#   scripts/services.sh stop [redis] [nats] [rabbitmq] [etcd]
+#   scripts/services.sh [redis] [nats] [rabbitmq] [etcd] [pebble]
+#   scripts/services.sh stop [redis] [nats] [rabbitmq] [etcd] [pebble]
 #
 # A service that already answers on its port is left alone. Otherwise its
 # Debian package is installed when its program is missing, and it is started
 # bound to 127.0.0.1, in the background, with its logs, data and pid file
 # under $SERVICES_DIR (default /tmp/gateway-services). Running it again is
-# harmless. It prints one line per service, says which ones it started and
-# how to stop them, and exits non-zero if any does not come up within
+# harmless. Pebble, Let's Encrypt's ACME test server, is no Debian package:
+# it is installed with `go install` when missing, and started from
+# certs/acme/testdata with its config there, validating nothing
+# (PEBBLE_VA_ALWAYS_VALID=1) without sleeping (PEBBLE_VA_NOSLEEP=1). It
+# prints one line per service, says which ones it started and how to stop
+# them, and exits non-zero if any does not come up within
 # $SERVICES_WAIT seconds (default 60).
 #
 # "stop" stops the services this script started (all of them when none is
@@ -20,6 +24,8 @@ set -euo pipefail
 state_dir=${SERVICES_DIR:-${TMPDIR:-/tmp}/gateway-services}
 wait_secs=${SERVICES_WAIT:-60}
 apt_updated=false
+repo=$(cd "$(dirname "$0")/.." && pwd)
+pebble_version=v2.10.3
 
 log() { printf '%-9s %s\n' "$1" "$2"; }
 
@@ -46,9 +52,34 @@ ensure_installed() {
 		--no-install-recommends "$2" >>"$apt_log" 2>&1 || { tail -n 20 "$apt_log" >&2; return 1; }
 }
 
+# ensure_pebble: installs pebble with go install when it is missing.
+ensure_pebble() {
+	if command -v pebble >/dev/null 2>&1 || [[ -x $(go_bin)/pebble ]]; then
+		return
+	fi
+	echo "installing pebble $pebble_version with go install ..." >&2
+	go install "github.com/letsencrypt/pebble/v2/cmd/pebble@$pebble_version" \
+		>"$state_dir/pebble-install.log" 2>&1 || { tail -n 20 "$state_dir/pebble-install.log" >&2; return 1; }
+}
+
+# go_bin: where go install puts programs.
+go_bin() {
+	local bin
+	bin=$(go env GOBIN 2>/dev/null)
+	if [[ -z $bin ]]; then
+		bin=$(go env GOPATH 2>/dev/null)
+		bin=${bin%%:*}/bin
+	fi
+	echo "$bin"
+}
+
 # program NAME: the path of an installed program, also where root's PATH
 # would find it but the current one may not (/usr/sbin).
 program() {
+	if [[ $1 == pebble ]]; then
+		command -v pebble 2>/dev/null || echo "$(go_bin)/pebble"
+		return
+	fi
 	command -v "$1" 2>/dev/null || echo "/usr/sbin/$1"
 }
 
@@ -87,6 +118,16 @@ start() {
 		echo $! >"$state_dir/etcd.pid"
 		echo "$data" >"$state_dir/etcd.data"
 		;;
+	pebble)
+		# Its config names its HTTPS certificate relative to testdata.
+		(
+			cd "$repo/certs/acme/testdata" || exit 1
+			PEBBLE_VA_ALWAYS_VALID=1 PEBBLE_VA_NOSLEEP=1 setsid nohup "$(program pebble)" \
+				-config pebble-config.json -strict=false \
+				</dev/null >"$state_dir/pebble.log" 2>&1 &
+			echo $! >"$state_dir/pebble.pid"
+		)
+		;;
 	esac
 }
 
@@ -99,8 +140,9 @@ stop() {
 	nats) prog=nats-server ;;
 	rabbitmq) prog=beam ;;
 	etcd) prog=etcd ;;
+	pebble) prog=pebble ;;
 	*)
-		log "$name" "unknown service (known: redis nats rabbitmq etcd)"
+		log "$name" "unknown service (known: redis nats rabbitmq etcd pebble)"
 		return 2
 		;;
 	esac
@@ -140,8 +182,9 @@ ensure() {
 	nats) port=4222 prog=nats-server pkg=nats-server ;;
 	rabbitmq) port=5672 prog=rabbitmq-server pkg=rabbitmq-server ;;
 	etcd) port=2379 prog=etcd pkg=etcd-server ;;
+	pebble) port=14000 prog=pebble pkg= ;;
 	*)
-		log "$name" "unknown service (known: redis nats rabbitmq etcd)"
+		log "$name" "unknown service (known: redis nats rabbitmq etcd pebble)"
 		return 2
 		;;
 	esac
@@ -150,7 +193,12 @@ ensure() {
 		return
 	fi
 	mkdir -p "$state_dir"
-	if ! ensure_installed "$prog" "$pkg"; then
+	if [[ $name == pebble ]]; then
+		if ! ensure_pebble; then
+			log "$name" "FAILED: could not go install pebble $pebble_version"
+			return 1
+		fi
+	elif ! ensure_installed "$prog" "$pkg"; then
 		log "$name" "FAILED: could not install $pkg"
 		return 1
 	fi
@@ -182,7 +230,7 @@ status=0
 if [[ ${1:-} == stop ]]; then
 	shift
 	if (($# == 0)); then
-		set -- redis nats rabbitmq etcd
+		set -- redis nats rabbitmq etcd pebble
 	fi
 	for service in "$@"; do
 		stop "$service" || status=1

@@ -31,6 +31,7 @@ var allowed = map[string][]string{
 	// amqp091) into the gateway's slog handler.
 	"cmd/gateway":                {"config", "gateway", "reloader", "router", "discovery", "bridge", "auth/apikey", "github.com/valyala/fasthttp", "github.com/redis/go-redis/v9", "google.golang.org/grpc", "github.com/rabbitmq/amqp091-go"},
 	"cmd/demo-upstream":          {"github.com/valyala/fasthttp"},
+	"cmd/bare-proxy":             {"github.com/valyala/fasthttp"},
 	"cmd/demo-grpc":              {"bridge/grpcbridge/grpctest"},
 	"cmd/demo-token":             {"github.com/go-jose/go-jose/v4"},
 	"cmd/demo-setup":             {"github.com/nats-io/nats.go", "github.com/rabbitmq/amqp091-go", "github.com/redis/go-redis/v9", "github.com/twmb/franz-go"},
@@ -43,6 +44,9 @@ var allowed = map[string][]string{
 	"ratelimit":                  {"golang.org/x/time/rate", "github.com/redis/go-redis/v9"},
 	"tracing":                    {"go.opentelemetry.io/otel"},
 	"accesslog":                  {},
+	"certs":                      {},
+	"certs/certstest":            {},
+	"certs/acme":                 {"certs", "github.com/caddyserver/certmagic", "github.com/redis/go-redis/v9", "go.uber.org/zap"},
 	"bridge/broker":              {},
 	"bridge/broker/nats":         {"bridge/broker", "github.com/nats-io/nats.go"},
 	"bridge/broker/amqp":         {"bridge/broker", "github.com/rabbitmq/amqp091-go"},
