@@ -21,13 +21,25 @@ import (
 )
 
 // The answers of access control. None says which part of a credential
-// failed: the log line at debug level does.
+// failed: the log line at debug level does. The 401s carry the route's
+// challenges and are built with it (challengeAnswer). All keep the
+// headers set before they are written, so that the CORS step's headers
+// stand.
 var (
-	errAuthRequired    = &answer{status: fasthttp.StatusUnauthorized, msg: "authentication required", source: "auth", keepHeaders: true}
-	errAuthInvalid     = &answer{status: fasthttp.StatusUnauthorized, msg: "invalid credentials", source: "auth", keepHeaders: true}
 	errAuthForbidden   = &answer{status: fasthttp.StatusForbidden, msg: "forbidden", source: "auth", keepHeaders: true}
 	errAuthUnavailable = &answer{status: fasthttp.StatusServiceUnavailable, msg: "authentication unavailable", source: "auth", keepHeaders: true}
 )
+
+const (
+	msgAuthRequired = "authentication required"
+	msgAuthInvalid  = "invalid credentials"
+)
+
+// challengeAnswer is a 401 whose WWW-Authenticate says challenge.
+func challengeAnswer(msg string, challenge []byte) *answer {
+	return &answer{status: fasthttp.StatusUnauthorized, msg: msg, source: "auth", keepHeaders: true,
+		headers: []headerKV{{key: fasthttp.HeaderWWWAuthenticate, value: challenge}}}
+}
 
 // callerKey is the user value under which the access step leaves the
 // caller it admitted: a *caller (API key, basic auth) or a *jwt.Result.
@@ -76,9 +88,9 @@ type authStep struct {
 	key     *keyMethod
 	basic   *basicMethod
 	// challenges are the WWW-Authenticate values of the route's methods;
-	// challenge is all of them in one value, for a request with none.
+	// missing answers a request with none of them, all listed.
 	challenges [][]byte
-	challenge  []byte
+	missing    *answer
 	// consumerHeader is sent upstream with the caller's name; nil: none.
 	consumerHeader []byte
 	// strip are the credential headers removed before the request goes
@@ -93,6 +105,7 @@ type authStep struct {
 }
 
 type jwtMethod struct {
+	invalid  *answer
 	provider *jwt.Provider
 	from     auth.Extractor
 	// headers are set upstream from the claims: name and index into
@@ -106,15 +119,16 @@ type claimHeader struct {
 }
 
 type keyMethod struct {
+	invalid   *answer
 	set       *apikey.Set
 	from      auth.Extractor
 	consumers map[string]*caller
 }
 
 type basicMethod struct {
-	checker   *basic.Checker
-	users     map[string]*caller
-	challenge []byte
+	invalid *answer
+	checker *basic.Checker
+	users   map[string]*caller
 }
 
 // errNoProvider: validation resolves every provider a route names.
@@ -122,7 +136,6 @@ var errNoProvider = errors.New("access.jwt: the provider is not declared")
 
 var (
 	hdrAuthorization  = []byte(fasthttp.HeaderAuthorization)
-	hdrAuthenticate   = []byte(fasthttp.HeaderWWWAuthenticate)
 	challengeBearer   = []byte(`Bearer realm="gateway"`)
 	challengeBadToken = []byte(`Bearer realm="gateway", error="invalid_token"`)
 	challengeAPIKey   = []byte(`APIKey realm="gateway"`)
@@ -160,6 +173,7 @@ func buildAuthStep(b *routeBuild) (_ step, err error) {
 		if m.set, err = apikey.New(keys); err != nil {
 			return nil, err
 		}
+		m.invalid = challengeAnswer(msgAuthInvalid, challengeAPIKey)
 		s.key = m
 		s.challenges = append(s.challenges, challengeAPIKey)
 		if m.from.Source == auth.FromHeader {
@@ -176,13 +190,14 @@ func buildAuthStep(b *routeBuild) (_ step, err error) {
 		if m.checker, err = basic.New(basic.Settings{Users: users, CacheTTL: bc.CacheTTL}); err != nil {
 			return nil, err
 		}
-		m.challenge = []byte(`Basic realm="` + bc.Realm + `", charset="UTF-8"`)
+		challenge := []byte(`Basic realm="` + bc.Realm + `", charset="UTF-8"`)
+		m.invalid = challengeAnswer(msgAuthInvalid, challenge)
 		s.basic = m
-		s.challenges = append(s.challenges, m.challenge)
+		s.challenges = append(s.challenges, challenge)
 		s.stripHeader(a, hdrAuthorization)
 	}
 	// RFC 9110: one field may list several challenges, comma-separated.
-	s.challenge = bytes.Join(s.challenges, []byte(", "))
+	s.missing = challengeAnswer(msgAuthRequired, bytes.Join(s.challenges, []byte(", ")))
 	return s, nil
 }
 
@@ -234,6 +249,7 @@ func (s *authStep) buildJWT(b *routeBuild, j *config.JWTAccess) error {
 	if m.provider, err = jwt.New(set, keys.src); err != nil {
 		return err
 	}
+	m.invalid = challengeAnswer(msgAuthInvalid, challengeBadToken)
 	s.jwt = m
 	s.challenges = append(s.challenges, challengeBearer)
 	switch m.from.Source {
@@ -278,11 +294,11 @@ func (s *authStep) serve(ctx *fasthttp.RequestCtx) error {
 		h.DelBytes(name)
 	}
 	var (
-		reason = auth.Missing
-		who    any
-		name   string
-		err    error
-		bad    = challengeBearer
+		reason  = auth.Missing
+		who     any
+		name    string
+		err     error
+		invalid *answer // the refusal of the method that decided
 	)
 	switch {
 	case s.jwt != nil && len(s.jwt.from.Extract(&ctx.Request)) > 0:
@@ -296,25 +312,25 @@ func (s *authStep) serve(ctx *fasthttp.RequestCtx) error {
 				}
 			}
 		}
-		bad = challengeBadToken
+		invalid = s.jwt.invalid
 	case s.key != nil && len(s.key.from.Extract(&ctx.Request)) > 0:
 		consumer, ok := s.key.set.Lookup(s.key.from.Extract(&ctx.Request))
 		reason = auth.Invalid
 		if ok {
 			reason, who, name = auth.Allowed, s.key.consumers[consumer], consumer
 		}
-		bad = challengeAPIKey
+		invalid = s.key.invalid
 	case s.basic != nil && auth.SchemeValue(h.PeekBytes(hdrAuthorization), "basic") != nil:
 		var user string
 		user, reason = s.basic.checker.CheckAuthorization(h.PeekBytes(hdrAuthorization), ctx.Time())
 		if reason == auth.Allowed {
 			who, name = s.basic.users[user], user
 		}
-		bad = s.basic.challenge
+		invalid = s.basic.invalid
 	}
 	s.metrics.Result(metrics.AuthResult(reason))
 	if reason != auth.Allowed {
-		return s.refuse(ctx, reason, bad, err)
+		return s.refuse(reason, invalid, err)
 	}
 	for _, name := range s.strip {
 		h.DelBytes(name)
@@ -326,26 +342,23 @@ func (s *authStep) serve(ctx *fasthttp.RequestCtx) error {
 	return s.next(ctx)
 }
 
-// refuse answers a request that was not admitted, for reason.
+// refuse is the answer to a request that was not admitted, for reason;
+// invalid is the answer of the method that found its credential bad.
 //
 //go:noinline
-func (s *authStep) refuse(ctx *fasthttp.RequestCtx, reason auth.Reason, bad []byte, err error) error {
+func (s *authStep) refuse(reason auth.Reason, invalid *answer, err error) error {
 	if err != nil && s.log.Enabled(context.Background(), slog.LevelDebug) {
 		s.log.Debug("auth: request refused", "result", reason.String(), "error", err)
 	}
-	resp := &ctx.Response.Header
 	switch reason {
 	case auth.Forbidden:
 		return errAuthForbidden
 	case auth.Unavailable:
 		return errAuthUnavailable
 	case auth.Missing:
-		resp.SetCanonical(hdrAuthenticate, s.challenge)
-		return errAuthRequired
+		return s.missing
 	}
-	// A bad credential: the challenge of the method that refused it.
-	resp.SetCanonical(hdrAuthenticate, bad)
-	return errAuthInvalid
+	return invalid
 }
 
 // extractor reads a from setting: "bearer", "header:NAME", "query:NAME"
