@@ -85,6 +85,9 @@ type Config struct {
 	// Brokers are the message brokers that publish routes send to, by
 	// name. Default: none.
 	Brokers map[string]*Broker `yaml:"brokers"`
+	// Auth declares what routes' access control shares: JWT providers.
+	// Default: none.
+	Auth Auth `yaml:"auth"`
 	// Routes are matched by the router; see docs/routing.md for precedence.
 	Routes []Route `yaml:"routes"`
 
@@ -104,6 +107,7 @@ func applyDefaults(c *Config, set map[string]bool) {
 	listenerDefaults(c)
 	adminDefaults(c, set)
 	serverDefaults(&c.Server)
+	authDefaults(&c.Auth)
 	for i := range c.Routes {
 		routeDefaults(&c.Routes[i], "routes["+strconv.Itoa(i)+"]", set, c.Server.MaxBodySize)
 	}
@@ -151,6 +155,8 @@ func (v *validator) config(c *Config) {
 	if c.Tracing != nil {
 		v.tracing(c.Tracing)
 	}
+	v.providers = c.Auth.JWTProviders
+	v.auth(&c.Auth)
 	v.routes(c)
 	v.rateLimits(c)
 	v.cacheSizes(c)

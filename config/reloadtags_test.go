@@ -17,7 +17,7 @@ func TestEverySettingHasAReloadRule(t *testing.T) {
 		"admin_hosts", "admin_auth", "admin_endpoints.pprof", "admin_endpoints.reload",
 		"trusted_proxies", "server.drain_timeout", "server.shutdown_delay",
 		"server.max_uri_length", "server.max_header_count", "server.max_body_size",
-		"redis", "brokers", "access_log", "tracing",
+		"redis", "brokers", "access_log", "tracing", "auth.jwt_providers",
 	}
 	restart := []string{
 		"listen", "admin", "server.read_timeout", "server.write_timeout",

@@ -30,6 +30,9 @@ type Route struct {
 	RequestHeaders HeaderOps `yaml:"request_headers"`
 	// ResponseHeaders are applied to the answer before it is sent.
 	ResponseHeaders HeaderOps `yaml:"response_headers"`
+	// Access controls who may use the route: CORS, IP lists, and JWT, API
+	// key, basic or forward auth. Default: absent, everyone.
+	Access *Access `yaml:"access"`
 	// RateLimit limits the requests the route admits. Default: no limit.
 	RateLimit *RateLimit `yaml:"rate_limit"`
 	// Respond makes the gateway answer by itself. Exactly one of Respond,
@@ -97,6 +100,9 @@ func routeDefaults(r *Route, p string, set map[string]bool, maxBody ByteSize) {
 	}
 	if r.Publish != nil {
 		publishDefaults(r.Publish)
+	}
+	if r.Access != nil {
+		accessDefaults(r.Access)
 	}
 	if r.RateLimit != nil {
 		rateLimitDefaults(r.RateLimit, p+".rate_limit", set)
@@ -169,6 +175,7 @@ func (v *validator) route(r *Route, p string) {
 	default:
 		v.errorf(p, "needs one of respond, upstream, grpc or publish")
 	}
+	v.routeAccess(r, p)
 	v.routeBreaker(r, p)
 	v.routeFallback(r, p)
 	if r.WebSocket != nil {

@@ -19,7 +19,9 @@ type deps struct {
 	metrics  *metrics.Metrics
 	clients  *clients
 	limiters limiters
-	brokers  *brokers
+	// keys are the JWT providers' key sources, shared by routes.
+	keys    keySources
+	brokers *brokers
 	// grpc builds grpc routes' backends; nil when the gateway has none.
 	grpc GRPCFactory
 	// grpcCheck checks grpc routes when check is set; nil: not at all.

@@ -20,6 +20,7 @@ var DurationBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .2
 type Metrics struct {
 	bridges        *bridgeMetrics
 	tunnels        *tunnelMetrics
+	auth           *authMetrics
 	requests       *prometheus.CounterVec
 	duration       *prometheus.HistogramVec
 	inFlight       *prometheus.GaugeVec
@@ -209,6 +210,7 @@ func New(reg prometheus.Registerer, build Build) *Metrics {
 		routes:       make(map[string]*Route),
 		bridges:      newBridgeMetrics(),
 		tunnels:      newTunnelMetrics(),
+		auth:         newAuthMetrics(),
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "gateway_build_info",
@@ -222,6 +224,7 @@ func New(reg prometheus.Registerer, build Build) *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(m.bridges.collectors()...)
 	reg.MustRegister(m.tunnels.collectors()...)
+	reg.MustRegister(m.auth.collectors()...)
 	// Both results exist from the start so that rate() and alerts see them.
 	m.reloads.WithLabelValues("success")
 	m.reloads.WithLabelValues("failure")
@@ -301,6 +304,7 @@ func (m *Metrics) Forget(keep func(name string) bool) {
 		m.fallbacks.DeletePartialMatch(prometheus.Labels{"route": name})
 		m.bridges.forget(name)
 		m.tunnels.forget(name)
+		m.auth.forget(name)
 	}
 }
 

@@ -47,6 +47,7 @@ const usage = `usage:
   gateway run [-config FILE] [-log-level LEVEL] [-log-format text|json]
   gateway validate [-diff [-admin ADDR]] FILE...
   gateway publish [-source FILE | -endpoints ADDRS -prefix PREFIX] [-dry-run] [-expect N] FILE
+  gateway hash-key [-consumer NAME] [KEY]
   gateway version
 `
 
@@ -65,6 +66,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
+	case "hash-key":
+		return cmdHashKey(args[1:], os.Stdin, stdout, stderr)
 	case "version", "-version", "--version":
 		c := buildCommit()
 		if c == "" {
