@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,38 +32,75 @@ func configMapNamed(t *testing.T, objs []*object, name string) *corev1.ConfigMap
 	return nil
 }
 
-// writeVolume lays out cm's data in dir as the kubelet does for a
-// ConfigMap volume: the files in a hidden timestamped directory, a
-// ..data symlink to it, and one symlink per key through ..data (the swap
-// of ..data is what makes an update atomic, and what the reloader
-// follows).
-func writeVolume(t *testing.T, dir string, cm *corev1.ConfigMap) {
+// volume is a ConfigMap volume laid out as the kubelet writes it: the
+// files in a hidden timestamped directory, a ..data symlink to it, and one
+// symlink per key through ..data. An update writes a new directory and
+// renames a new ..data symlink over the old one, which is what makes it
+// atomic, and what the reloader follows.
+type volume struct {
+	dir  string
+	gen  int
+	data string // the timestamped directory ..data points to
+}
+
+// write makes the volume hold cm's data, as the kubelet's atomic writer
+// does: new directory, ..data swapped, symlinks of new keys added and of
+// removed ones deleted, the old directory removed.
+func (v *volume) write(t *testing.T, cm *corev1.ConfigMap) {
 	t.Helper()
 	if len(cm.BinaryData) > 0 {
 		t.Fatalf("ConfigMap %s has binaryData: the configuration is text", cm.Name)
 	}
-	ts := "..2026_12_07_08_00_00.000000001"
-	if err := os.Mkdir(filepath.Join(dir, ts), 0o755); err != nil {
+	v.gen++
+	data := fmt.Sprintf("..2026_12_07_08_00_%02d.%09d", v.gen, v.gen)
+	if err := os.Mkdir(filepath.Join(v.dir, data), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	for key, val := range cm.Data {
-		if err := os.WriteFile(filepath.Join(dir, ts, key), []byte(val), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Symlink(filepath.Join("..data", key), filepath.Join(dir, key)); err != nil {
+		if err := os.WriteFile(filepath.Join(v.dir, data, key), []byte(val), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := os.Symlink(ts, filepath.Join(dir, "..data")); err != nil {
+	tmp := filepath.Join(v.dir, "..data_tmp")
+	if err := os.Symlink(data, tmp); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Rename(tmp, filepath.Join(v.dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	for key := range cm.Data {
+		link := filepath.Join(v.dir, key)
+		if _, err := os.Lstat(link); err == nil {
+			continue
+		}
+		if err := os.Symlink(filepath.Join("..data", key), link); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, err := os.ReadDir(v.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if _, ok := cm.Data[e.Name()]; !ok && !strings.HasPrefix(e.Name(), "..") {
+			if err := os.Remove(filepath.Join(v.dir, e.Name())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if v.data != "" {
+		if err := os.RemoveAll(filepath.Join(v.dir, v.data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v.data = data
 }
 
 // loadConfig loads the configuration the Deployment's container reads:
 // the -config file in its ConfigMap volume, laid out as the kubelet
 // mounts it, loaded and checked as `gateway run` and `gateway validate`
-// do. It returns the configuration and the file's path.
-func loadConfig(t *testing.T, objs []*object, d *appsv1.Deployment) (*config.Config, string) {
+// do. It returns the configuration, the volume and its ConfigMap.
+func loadConfig(t *testing.T, objs []*object, d *appsv1.Deployment) (*config.Config, *volume, *corev1.ConfigMap) {
 	t.Helper()
 	v, _, key := configVolume(t, d)
 	cm := configMapNamed(t, objs, v.ConfigMap.Name)
@@ -72,8 +110,9 @@ func loadConfig(t *testing.T, objs []*object, d *appsv1.Deployment) (*config.Con
 	if _, ok := cm.Data[key]; !ok {
 		t.Fatalf("ConfigMap %s has no key %s, the -config file", cm.Name, key)
 	}
-	dir := t.TempDir()
-	writeVolume(t, dir, cm)
+	vol := &volume{dir: t.TempDir()}
+	vol.write(t, cm)
+	dir := vol.dir
 	file := filepath.Join(dir, key)
 	cfg, err := config.Load(file, gateway.RouteConflicts)
 	if err != nil {
@@ -87,7 +126,7 @@ func loadConfig(t *testing.T, objs []*object, d *appsv1.Deployment) (*config.Con
 			t.Errorf("ConfigMap %s key %s is not read by the configuration: include it", cm.Name, key)
 		}
 	}
-	return cfg, file
+	return cfg, vol, cm
 }
 
 // podIP stands for the pod's address in the Host header a kubelet sends:
@@ -130,7 +169,7 @@ func TestProbesOnRealGateway(t *testing.T) {
 	}
 	d := deploymentOf(t, objs)
 	c := container(t, d)
-	cfg, _ := loadConfig(t, objs, d)
+	cfg, _, _ := loadConfig(t, objs, d)
 
 	gw, err := gateway.New(cfg, gateway.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {

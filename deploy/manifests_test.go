@@ -149,7 +149,7 @@ func TestManifests(t *testing.T) {
 		t.Run(dir, func(t *testing.T) {
 			d := deploymentOf(t, objs)
 			c := container(t, d)
-			cfg, _ := loadConfig(t, objs, d)
+			cfg, _, _ := loadConfig(t, objs, d)
 			t.Run("labels and selectors", func(t *testing.T) { checkSelectors(t, objs, d) })
 			t.Run("config volume", func(t *testing.T) { checkConfigVolume(t, objs, d) })
 			t.Run("tls volume", func(t *testing.T) { checkTLSVolume(t, d) })
@@ -441,7 +441,11 @@ func checkShutdown(t *testing.T, d *appsv1.Deployment, cfg *config.Config) {
 	}
 	grace := d.Spec.Template.Spec.TerminationGracePeriodSeconds
 	if grace == nil || seconds(*grace) < preStop+delay+drain {
-		t.Errorf("terminationGracePeriodSeconds %v under preStop %v + shutdown_delay %v + drain_timeout %v", grace, preStop, delay, drain)
+		var g time.Duration
+		if grace != nil {
+			g = seconds(*grace)
+		}
+		t.Errorf("terminationGracePeriodSeconds %v under preStop %v + shutdown_delay %v + drain_timeout %v", g, preStop, delay, drain)
 	}
 	s := d.Spec.Strategy
 	if s.RollingUpdate == nil || s.RollingUpdate.MaxUnavailable == nil || s.RollingUpdate.MaxUnavailable.IntValue() != 0 {
