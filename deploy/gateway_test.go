@@ -43,20 +43,18 @@ type volume struct {
 	data string // the timestamped directory ..data points to
 }
 
-// write makes the volume hold cm's data, as the kubelet's atomic writer
-// does: new directory, ..data swapped, symlinks of new keys added and of
-// removed ones deleted, the old directory removed.
-func (v *volume) write(t *testing.T, cm *corev1.ConfigMap) {
+// write makes the volume hold files (by name, a ConfigMap's or Secret's
+// keys), as the kubelet's atomic writer does: new directory, ..data
+// swapped, symlinks of new keys added and of removed ones deleted, the
+// old directory removed.
+func (v *volume) write(t *testing.T, files map[string]string) {
 	t.Helper()
-	if len(cm.BinaryData) > 0 {
-		t.Fatalf("ConfigMap %s has binaryData: the configuration is text", cm.Name)
-	}
 	v.gen++
 	data := fmt.Sprintf("..2026_12_07_08_00_%02d.%09d", v.gen, v.gen)
 	if err := os.Mkdir(filepath.Join(v.dir, data), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for key, val := range cm.Data {
+	for key, val := range files {
 		if err := os.WriteFile(filepath.Join(v.dir, data, key), []byte(val), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +66,7 @@ func (v *volume) write(t *testing.T, cm *corev1.ConfigMap) {
 	if err := os.Rename(tmp, filepath.Join(v.dir, "..data")); err != nil {
 		t.Fatal(err)
 	}
-	for key := range cm.Data {
+	for key := range files {
 		link := filepath.Join(v.dir, key)
 		if _, err := os.Lstat(link); err == nil {
 			continue
@@ -82,7 +80,7 @@ func (v *volume) write(t *testing.T, cm *corev1.ConfigMap) {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		if _, ok := cm.Data[e.Name()]; !ok && !strings.HasPrefix(e.Name(), "..") {
+		if _, ok := files[e.Name()]; !ok && !strings.HasPrefix(e.Name(), "..") {
 			if err := os.Remove(filepath.Join(v.dir, e.Name())); err != nil {
 				t.Fatal(err)
 			}
@@ -110,8 +108,11 @@ func loadConfig(t *testing.T, objs []*object, d *appsv1.Deployment) (*config.Con
 	if _, ok := cm.Data[key]; !ok {
 		t.Fatalf("ConfigMap %s has no key %s, the -config file", cm.Name, key)
 	}
+	if len(cm.BinaryData) > 0 {
+		t.Fatalf("ConfigMap %s has binaryData: the configuration is text", cm.Name)
+	}
 	vol := &volume{dir: t.TempDir()}
-	vol.write(t, cm)
+	vol.write(t, cm.Data)
 	dir := vol.dir
 	file := filepath.Join(dir, key)
 	cfg, err := config.Load(file, gateway.RouteConflicts)

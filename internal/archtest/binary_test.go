@@ -10,7 +10,7 @@ import (
 // must never link, the external modules its tests may import.
 var testOnly = map[string][]string{
 	// The manifests' checks decode them into the Kubernetes API types.
-	"deploy": {"config", "gateway", "reloader", "k8s.io/api", "k8s.io/apimachinery", "sigs.k8s.io/json", "sigs.k8s.io/yaml", "go.uber.org/goleak"},
+	"deploy": {"config", "gateway", "reloader", "certs/certstest", "k8s.io/api", "k8s.io/apimachinery", "sigs.k8s.io/json", "sigs.k8s.io/yaml", "go.uber.org/goleak"},
 }
 
 // TestKubernetesOutOfTheBinary: the Kubernetes modules that deploy's tests
