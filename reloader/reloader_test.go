@@ -220,36 +220,12 @@ func TestIncludeListChangedOnPurpose(t *testing.T) {
 // directory as a whole and applies without an explicit reload.
 func TestConfigMapSwapRemovesInclude(t *testing.T) {
 	dir := t.TempDir()
-	vol := filepath.Join(dir, "routes.d")
-	mk := func(version string, files map[string]string) {
-		mkdir(t, filepath.Join(vol, version))
-		for name, content := range files {
-			if err := os.WriteFile(filepath.Join(vol, version, name), []byte(content), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	symlink := func(target, name string) {
-		if err := os.Symlink(target, filepath.Join(vol, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	mk("..v1", map[string]string{"a.yaml": routeYAML("a"), "b.yaml": routeYAML("b")})
-	symlink("..v1", "..data")
-	symlink("..data/a.yaml", "a.yaml")
-	symlink("..data/b.yaml", "b.yaml")
+	vol := configMapVolume(t, filepath.Join(dir, "routes.d"))
 	path := filepath.Join(dir, "gateway.yaml")
 	writeFile(t, path, "include: [\"routes.d/*.yaml\"]\nroutes: []\n")
 	s := start(t, path, true)
 
-	mk("..v2", map[string]string{"b.yaml": routeYAML("b")})
-	symlink("..v2", "..data_tmp")
-	if err := os.Rename(filepath.Join(vol, "..data_tmp"), filepath.Join(vol, "..data")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Remove(filepath.Join(vol, "a.yaml")); err != nil {
-		t.Fatal(err)
-	}
+	vol.swapToB(t)
 	s.target.waitCall(t, "apply of the swapped volume", func(c call) bool {
 		return fromFile("apply")(c) && c.routes() == "b"
 	})
@@ -261,40 +237,14 @@ func TestConfigMapSwapRemovesInclude(t *testing.T) {
 // removed file as vanished.
 func TestConfigMapSwapDuringReload(t *testing.T) {
 	dir := t.TempDir()
-	vol := filepath.Join(dir, "routes.d")
-	mk := func(version string, files map[string]string) {
-		mkdir(t, filepath.Join(vol, version))
-		for name, content := range files {
-			if err := os.WriteFile(filepath.Join(vol, version, name), []byte(content), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	symlink := func(target, name string) {
-		if err := os.Symlink(target, filepath.Join(vol, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	mk("..v1", map[string]string{"a.yaml": routeYAML("a"), "b.yaml": routeYAML("b")})
-	symlink("..v1", "..data")
-	symlink("..data/a.yaml", "a.yaml")
-	symlink("..data/b.yaml", "b.yaml")
+	vol := configMapVolume(t, filepath.Join(dir, "routes.d"))
 	path := filepath.Join(dir, "gateway.yaml")
 	writeFile(t, path, "include: [\"routes.d/*.yaml\"]\nroutes: []\n")
 	s := start(t, path, false)
 
 	// The kubelet swaps the volume while the reload applies v1.
 	s.target.mu.Lock()
-	s.target.onApply = func() {
-		mk("..v2", map[string]string{"b.yaml": routeYAML("b")})
-		symlink("..v2", "..data_tmp")
-		if err := os.Rename(filepath.Join(vol, "..data_tmp"), filepath.Join(vol, "..data")); err != nil {
-			t.Error(err)
-		}
-		if err := os.Remove(filepath.Join(vol, "a.yaml")); err != nil {
-			t.Error(err)
-		}
-	}
+	s.target.onApply = func() { vol.swapToB(t) }
 	s.target.mu.Unlock()
 	if _, err := s.r.Reload("test", false); err != nil {
 		t.Fatal(err)
@@ -397,5 +347,53 @@ func TestNewNeedsConfigAndTarget(t *testing.T) {
 	}
 	if _, err := New(Settings[call]{Target: newRecordingTarget()}); err == nil {
 		t.Error("New without a Config: no error")
+	}
+}
+
+// configMapVolume lays out dir as the kubelet mounts a ConfigMap holding
+// the route files a.yaml and b.yaml: each a symlink through "..data" to a
+// version directory.
+func configMapVolume(t *testing.T, dir string) volume {
+	t.Helper()
+	v := volume(dir)
+	v.version(t, "..v1", map[string]string{"a.yaml": routeYAML("a"), "b.yaml": routeYAML("b")})
+	v.symlink(t, "..v1", "..data")
+	v.symlink(t, "..data/a.yaml", "a.yaml")
+	v.symlink(t, "..data/b.yaml", "b.yaml")
+	return v
+}
+
+// volume is a ConfigMap volume's directory (configMapVolume).
+type volume string
+
+func (v volume) version(t *testing.T, name string, files map[string]string) {
+	t.Helper()
+	mkdir(t, filepath.Join(string(v), name))
+	for file, content := range files {
+		if err := os.WriteFile(filepath.Join(string(v), name, file), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (v volume) symlink(t *testing.T, target, name string) {
+	t.Helper()
+	if err := os.Symlink(target, filepath.Join(string(v), name)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// swapToB updates the volume as the kubelet does to a ConfigMap that now
+// holds b.yaml alone: a new version, "..data" swapped to it with one
+// rename, a.yaml's link gone.
+func (v volume) swapToB(t *testing.T) {
+	t.Helper()
+	v.version(t, "..v2", map[string]string{"b.yaml": routeYAML("b")})
+	v.symlink(t, "..v2", "..data_tmp")
+	if err := os.Rename(filepath.Join(string(v), "..data_tmp"), filepath.Join(string(v), "..data")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(string(v), "a.yaml")); err != nil {
+		t.Fatal(err)
 	}
 }
