@@ -4,19 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/goleak"
-	"go.uber.org/zap"
 
 	"github.com/fastgate/gateway/config"
 	"github.com/fastgate/gateway/discovery"
@@ -25,134 +18,6 @@ import (
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-// unavailable skips the test, or fails it when REQUIRE_SERVICES is set.
-func unavailable(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("REQUIRE_SERVICES") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg + " (scripts/services.sh etcd starts one)")
-}
-
-func newClient(t *testing.T, endpoint string) *clientv3.Client {
-	t.Helper()
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cli.Close() })
-	return cli
-}
-
-// sharedEtcd is the test etcd ($ETCD_ENDPOINTS, else 127.0.0.1:2379) and
-// a prefix of the test's own, deleted afterwards.
-func sharedEtcd(t *testing.T) (endpoint, prefix string, cli *clientv3.Client) {
-	t.Helper()
-	endpoint = os.Getenv("ETCD_ENDPOINTS")
-	if endpoint == "" {
-		endpoint = "127.0.0.1:2379"
-	}
-	endpoint, _, _ = strings.Cut(endpoint, ",")
-	cli = newClient(t, endpoint)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if _, err := cli.Get(ctx, "health-probe"); err != nil {
-		unavailable(t, "etcd at %s: %v", endpoint, err)
-	}
-	prefix = fmt.Sprintf("/gateway-test/fleet-%s-%d/", strings.ReplaceAll(t.Name(), "/", "_"), time.Now().UnixNano())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_, _ = cli.Delete(ctx, prefix, clientv3.WithPrefix())
-	})
-	return endpoint, prefix, cli
-}
-
-// ownEtcd is an etcd server of one test's own on free loopback ports:
-// for compactions and restarts, which must not touch the shared one.
-type ownEtcd struct {
-	t        *testing.T
-	args     []string
-	endpoint string
-	cmd      *exec.Cmd
-	exited   chan struct{}
-}
-
-func startOwnEtcd(t *testing.T) *ownEtcd {
-	t.Helper()
-	bin, err := exec.LookPath("etcd")
-	if err != nil {
-		if _, serr := os.Stat("/usr/bin/etcd"); serr != nil {
-			unavailable(t, "no etcd program: %v", err)
-		}
-		bin = "/usr/bin/etcd"
-	}
-	client, peer := freePort(t), freePort(t)
-	e := &ownEtcd{t: t, endpoint: client, args: []string{bin,
-		"--name", "fleet", "--data-dir", filepath.Join(t.TempDir(), "data"),
-		"--listen-client-urls", "http://" + client, "--advertise-client-urls", "http://" + client,
-		"--listen-peer-urls", "http://" + peer, "--initial-advertise-peer-urls", "http://" + peer,
-		"--initial-cluster", "fleet=http://" + peer,
-		"--heartbeat-interval", "10", "--election-timeout", "100", "--log-level", "error",
-	}}
-	e.start()
-	t.Cleanup(e.stop)
-	return e
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// start runs the server (again, on its data) and waits until it answers.
-func (e *ownEtcd) start() {
-	e.t.Helper()
-	e.cmd = exec.Command(e.args[0], e.args[1:]...)
-	if err := e.cmd.Start(); err != nil {
-		unavailable(e.t, "start etcd: %v", err)
-	}
-	e.exited = make(chan struct{})
-	go func(cmd *exec.Cmd, exited chan struct{}) { _ = cmd.Wait(); close(exited) }(e.cmd, e.exited)
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{e.endpoint}, DialTimeout: time.Second, Logger: zap.NewNop()})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer cli.Close()
-	eventually(e.t, 15*time.Second, "etcd serving", func() bool {
-		select {
-		case <-e.exited:
-			e.t.Fatalf("etcd exited at start: %v", e.cmd.ProcessState)
-		default:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		defer cancel()
-		_, err := cli.Get(ctx, "health-probe")
-		return err == nil
-	})
-}
-
-// stop ends the server (SIGTERM, SIGKILL after 5s) and waits for it.
-func (e *ownEtcd) stop() {
-	if e.cmd == nil {
-		return
-	}
-	_ = e.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-e.exited:
-	case <-time.After(5 * time.Second):
-		_ = e.cmd.Process.Kill()
-		<-e.exited
-	}
-	e.cmd = nil
 }
 
 // eventually polls cond every 5ms for at most d.

@@ -9,6 +9,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/internal/etcdtest"
 )
 
 // A compaction of the revisions a Source's watch still had to read ends
@@ -26,10 +27,10 @@ func TestSourceSurvivesCompaction(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
-			e := startOwnEtcd(t)
+			e := etcdtest.Start(t)
 			prefix := "/fleet/"
-			cli := newClient(t, e.endpoint)
-			pub := newPublisher(t, e.endpoint, prefix)
+			cli := etcdtest.Client(t, e.Endpoint())
+			pub := newPublisher(t, e.Endpoint(), prefix)
 			publish(t, pub, hello("one"))
 
 			paused, resume := make(chan struct{}), make(chan struct{})
@@ -41,7 +42,7 @@ func TestSourceSurvivesCompaction(t *testing.T) {
 					<-resume
 				}
 			}}
-			src := startSource(t, e.endpoint, prefix, target, "")
+			src := startSource(t, e.Endpoint(), prefix, target, "")
 			<-paused
 			// Between the read of current and its watch.
 			if tt.publishNext {
@@ -74,17 +75,17 @@ func TestSourceSurvivesCompaction(t *testing.T) {
 // applies nothing when etcd is back with the same version, and follows
 // the next one.
 func TestSourceSurvivesEtcdRestart(t *testing.T) {
-	e := startOwnEtcd(t)
+	e := etcdtest.Start(t)
 	prefix := "/fleet/"
-	pub := newPublisher(t, e.endpoint, prefix)
+	pub := newPublisher(t, e.Endpoint(), prefix)
 	publish(t, pub, hello("one"))
 	target := &recTarget{}
-	src := startSource(t, e.endpoint, prefix, target, "")
+	src := startSource(t, e.Endpoint(), prefix, target, "")
 	eventually(t, within, "version 1 applied", func() bool { return target.lastBody() == "one" })
 
-	e.stop()
+	e.Stop()
 	eventually(t, 5*time.Second, "etcd reported gone", func() bool { return !src.Status().Reachable })
-	e.start()
+	e.Start()
 	eventually(t, 10*time.Second, "etcd reported back", func() bool { return src.Status().Reachable })
 	if a, _ := target.counts(); a != 1 {
 		t.Errorf("%d versions applied across the restart; want the one", a)
@@ -97,7 +98,7 @@ func TestSourceSurvivesEtcdRestart(t *testing.T) {
 // publisher that started from the same version is refused, and writes
 // nothing.
 func TestPublishCompareAndSwap(t *testing.T) {
-	endpoint, prefix, cli := sharedEtcd(t)
+	endpoint, prefix, cli := etcdtest.Shared(t)
 	a, b := newPublisher(t, endpoint, prefix), newPublisher(t, endpoint, prefix)
 	publish(t, a, hello("one"))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -13,6 +13,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/fastgate/gateway/configsource"
+	"github.com/fastgate/gateway/internal/etcdtest"
 )
 
 // A change is followed within a second, as the issue asks.
@@ -21,7 +22,7 @@ const within = time.Second
 // A Source applies the version current names, then each one published
 // after it, and keeps the last good one on disk.
 func TestSourceFollowsPublishedVersions(t *testing.T) {
-	endpoint, prefix, _ := sharedEtcd(t)
+	endpoint, prefix, _ := etcdtest.Shared(t)
 	pub := newPublisher(t, endpoint, prefix)
 	publish(t, pub, hello("one"))
 	target := &recTarget{}
@@ -151,7 +152,7 @@ func TestSourceRefusesBadVersions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
-			endpoint, prefix, cli := sharedEtcd(t)
+			endpoint, prefix, cli := etcdtest.Shared(t)
 			pub := newPublisher(t, endpoint, prefix)
 			good := publish(t, pub, hello("one"))
 			target := &recTarget{}
@@ -197,7 +198,7 @@ func TestSourceRefusesBadVersions(t *testing.T) {
 // Keys deleted under a running instance, and current deleted, leave the
 // version serving; the deletion is reported when current is read again.
 func TestSourceKeysDeleted(t *testing.T) {
-	endpoint, prefix, cli := sharedEtcd(t)
+	endpoint, prefix, cli := etcdtest.Shared(t)
 	pub := newPublisher(t, endpoint, prefix)
 	publish(t, pub, hello("one"))
 	target := &recTarget{}
@@ -228,7 +229,7 @@ func TestSourceKeysDeleted(t *testing.T) {
 // The copy on disk serves an instance that starts while etcd does not
 // answer; once etcd answers with the same version, nothing is applied.
 func TestSourceStartsFromTheCopyOnDisk(t *testing.T) {
-	endpoint, prefix, _ := sharedEtcd(t)
+	endpoint, prefix, _ := etcdtest.Shared(t)
 	pub := newPublisher(t, endpoint, prefix)
 	n := publish(t, pub, hello("one"))
 	state := filepath.Join(t.TempDir(), "fleet.json")
@@ -244,7 +245,7 @@ func TestSourceStartsFromTheCopyOnDisk(t *testing.T) {
 
 	// An endpoint where nothing listens.
 	target := &recTarget{}
-	src := startSource(t, freePort(t), prefix, target, state)
+	src := startSource(t, etcdtest.FreeAddr(t), prefix, target, state)
 	eventually(t, 5*time.Second, "the copy applied", func() bool { return target.lastBody() == "one" })
 	st := src.Status()
 	if !st.Loaded || !st.FromDisk || st.Reachable || st.Version != n {
@@ -297,7 +298,7 @@ func TestSourceCopyServesWhenEtcdHasNone(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
-			endpoint, prefix, cli := sharedEtcd(t)
+			endpoint, prefix, cli := etcdtest.Shared(t)
 			state := filepath.Join(t.TempDir(), "fleet.json")
 			v := configsource.Version{Number: 4, Files: hello("kept")}
 			if err := configsource.WriteCopy(state, configsource.CopyOf(SourceName, prefix, v)); err != nil {

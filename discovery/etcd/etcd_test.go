@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fastgate/gateway/discovery"
+	"github.com/fastgate/gateway/internal/etcdtest"
 )
 
 func TestParseValue(t *testing.T) {
@@ -113,7 +114,7 @@ func TestBadServiceName(t *testing.T) {
 // TestFollow: instances added, changed, removed, unreadable, and
 // registered under a lease reach the Set within a second.
 func TestFollow(t *testing.T) {
-	endpoint, prefix, cli := sharedEtcd(t)
+	endpoint, prefix, cli := etcdtest.Shared(t)
 	put(t, cli, Key(prefix, "users", "a"), Value{Address: "127.0.0.1", Port: 9001, Metadata: map[string]string{"zone": "a", "version": "1.2"}})
 	put(t, cli, Key(prefix, "users", "bad"), `{"address": `)
 	put(t, cli, Key(prefix, "users-admin", "x"), Value{Address: "127.0.0.1", Port: 9999}) // another service
@@ -160,7 +161,7 @@ func TestFollow(t *testing.T) {
 // TestQuietServiceStaysSynced: without changes, progress notices keep
 // the sync time fresh and count as no error.
 func TestQuietServiceStaysSynced(t *testing.T) {
-	endpoint, prefix, cli := sharedEtcd(t)
+	endpoint, prefix, cli := etcdtest.Shared(t)
 	put(t, cli, Key(prefix, "quiet", "a"), Value{Address: "127.0.0.1", Port: 9001})
 	r := newTestRegistry(t, newTestWatcher(t, testSettings(endpoint, prefix)))
 	sub := subscribe(t, r, "quiet")
@@ -175,7 +176,7 @@ func TestQuietServiceStaysSynced(t *testing.T) {
 // TestEmptyServiceIsHonoured: a reachable etcd without keys for the
 // service gives an empty list, not an error.
 func TestEmptyServiceIsHonoured(t *testing.T) {
-	endpoint, prefix, _ := sharedEtcd(t)
+	endpoint, prefix, _ := etcdtest.Shared(t)
 	r := newTestRegistry(t, newTestWatcher(t, testSettings(endpoint, prefix)))
 	sub := subscribe(t, r, "nobody")
 	select {
@@ -191,7 +192,7 @@ func TestEmptyServiceIsHonoured(t *testing.T) {
 // TestOneWatchForManySubscribers: two hundred subscribers of a service
 // run one Watch.
 func TestOneWatchForManySubscribers(t *testing.T) {
-	endpoint, prefix, cli := sharedEtcd(t)
+	endpoint, prefix, cli := etcdtest.Shared(t)
 	put(t, cli, Key(prefix, "users", "a"), Value{Address: "127.0.0.1", Port: 9001})
 	w := &counting{Watcher: newTestWatcher(t, testSettings(endpoint, prefix))}
 	r := newTestRegistry(t, w)
@@ -212,7 +213,7 @@ func TestOneWatchForManySubscribers(t *testing.T) {
 }
 
 func TestRegisterRejectsBadValue(t *testing.T) {
-	_, prefix, cli := sharedEtcd(t)
+	_, prefix, cli := etcdtest.Shared(t)
 	_, err := Register(context.Background(), cli, Key(prefix, "users", "x"), Value{Address: "127.0.0.1"}, time.Second)
 	if err == nil || !strings.Contains(err.Error(), "port") {
 		t.Errorf("err %v", err)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fastgate/gateway/discovery"
+	"github.com/fastgate/gateway/internal/etcdtest"
 	"github.com/fastgate/gateway/internal/logtest"
 )
 
@@ -13,11 +14,11 @@ import (
 // line when the outage starts, with the error, and one info line when
 // it ends, with its duration.
 func TestOutageLogged(t *testing.T) {
-	e := startOwnEtcd(t)
-	put(t, newClient(t, e.endpoint), Key("", "users", "a"), Value{Address: "127.0.0.1", Port: 9001})
+	e := etcdtest.Start(t)
+	put(t, etcdtest.Client(t, e.Endpoint()), Key("", "users", "a"), Value{Address: "127.0.0.1", Port: 9001})
 	var logs logtest.Buffer
 	r, err := discovery.NewRegistry(discovery.RegistrySettings{
-		Sources: map[string]discovery.Watcher{"etcd": newTestWatcher(t, testSettings(e.endpoint, ""))},
+		Sources: map[string]discovery.Watcher{"etcd": newTestWatcher(t, testSettings(e.Endpoint(), ""))},
 		Logger:  slog.New(slog.NewJSONHandler(&logs, nil)),
 	})
 	if err != nil {
@@ -27,14 +28,14 @@ func TestOutageLogged(t *testing.T) {
 	sub := subscribe(t, r, "users")
 	waitSet(t, sub, "first list", "127.0.0.1:9001")
 
-	e.stop()
+	e.Stop()
 	eventually(t, 10*time.Second, "failed attempts", func() bool { return status(t, r, "users").Errors >= 2 })
 	n, down := logs.Last(t, "discovery: registry unreachable")
 	if er, _ := down["error"].(string); n != 1 || down["level"] != "WARN" || down["source"] != "etcd" || down["service"] != "users" || er == "" {
 		t.Fatalf("%d outage lines, last %v; want 1 warn with the error", n, down)
 	}
 
-	e.start()
+	e.Start()
 	eventually(t, 15*time.Second, "an answer after etcd came back", func() bool {
 		st := status(t, r, "users")
 		return st.LastSync.After(st.LastErrorAt)

@@ -14,18 +14,19 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/fastgate/gateway/discovery"
+	"github.com/fastgate/gateway/internal/etcdtest"
 )
 
 // TestEtcdDown: etcd stopped: the last instances stay and errors are
 // counted; etcd back: changes are followed again, without a restart.
 func TestEtcdDown(t *testing.T) {
-	e := startOwnEtcd(t)
-	put(t, newClient(t, e.endpoint), Key("", "users", "a"), Value{Address: "127.0.0.1", Port: 9001})
-	r := newTestRegistry(t, newTestWatcher(t, testSettings(e.endpoint, "")))
+	e := etcdtest.Start(t)
+	put(t, etcdtest.Client(t, e.Endpoint()), Key("", "users", "a"), Value{Address: "127.0.0.1", Port: 9001})
+	r := newTestRegistry(t, newTestWatcher(t, testSettings(e.Endpoint(), "")))
 	sub := subscribe(t, r, "users")
 	waitSet(t, sub, "first list", "127.0.0.1:9001")
 
-	e.stop()
+	e.Stop()
 	// A quiet watch notices within ProgressInterval + RequestTimeout; the
 	// bound leaves room for a machine busy with other tests. etcd may also
 	// stop between the listing and the start of the watch.
@@ -38,8 +39,8 @@ func TestEtcdDown(t *testing.T) {
 		t.Errorf("status %+v", st)
 	}
 
-	e.start()
-	put(t, newClient(t, e.endpoint), Key("", "users", "b"), Value{Address: "127.0.0.1", Port: 9002})
+	e.Start()
+	put(t, etcdtest.Client(t, e.Endpoint()), Key("", "users", "b"), Value{Address: "127.0.0.1", Port: 9002})
 	// Reconnecting waits at most 2s (maxReconnectDelay).
 	eventually(t, 10*time.Second, "b after etcd came back", func() bool {
 		return slices.Equal(setAddrs(sub.Set()), []string{"127.0.0.1:9001", "127.0.0.1:9002"})
@@ -49,9 +50,9 @@ func TestEtcdDown(t *testing.T) {
 // TestLeaseExpiry: a service that stops renewing its lease (a crash)
 // leaves the Set when etcd deletes its key.
 func TestLeaseExpiry(t *testing.T) {
-	e := startOwnEtcd(t)
-	cli := newClient(t, e.endpoint)
-	r := newTestRegistry(t, newTestWatcher(t, testSettings(e.endpoint, "")))
+	e := etcdtest.Start(t)
+	cli := etcdtest.Client(t, e.Endpoint())
+	r := newTestRegistry(t, newTestWatcher(t, testSettings(e.Endpoint(), "")))
 	sub := subscribe(t, r, "users")
 	reg, err := Register(context.Background(), cli, Key("", "users", "a"), Value{Address: "127.0.0.1", Port: 9001}, time.Second)
 	if err != nil {
@@ -81,10 +82,10 @@ func TestCompaction(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
-			e := startOwnEtcd(t)
-			cli := newClient(t, e.endpoint)
+			e := etcdtest.Start(t)
+			cli := etcdtest.Client(t, e.Endpoint())
 			put(t, cli, Key("", "users", "a"), Value{Address: "127.0.0.1", Port: 9001})
-			w := newTestWatcher(t, testSettings(e.endpoint, ""))
+			w := newTestWatcher(t, testSettings(e.Endpoint(), ""))
 
 			var mu sync.Mutex
 			var lists [][]string
@@ -159,8 +160,8 @@ func addrs(eps []discovery.Endpoint) []string {
 // TestServerSeesOneWatch: two hundred subscribers of one service and one
 // of another are two watches on the etcd server, not two hundred and one.
 func TestServerSeesOneWatch(t *testing.T) {
-	e := startOwnEtcd(t)
-	r := newTestRegistry(t, newTestWatcher(t, testSettings(e.endpoint, "")))
+	e := etcdtest.Start(t)
+	r := newTestRegistry(t, newTestWatcher(t, testSettings(e.Endpoint(), "")))
 	for range 200 {
 		subscribe(t, r, "users")
 	}
@@ -171,10 +172,10 @@ func TestServerSeesOneWatch(t *testing.T) {
 		t.Fatal("no answer")
 	}
 	eventually(t, 10*time.Second, "two watchers on the server", func() bool {
-		return serverMetric(t, e.endpoint, "etcd_debugging_mvcc_watcher_total") == 2
+		return serverMetric(t, e.Endpoint(), "etcd_debugging_mvcc_watcher_total") == 2
 	})
 	time.Sleep(300 * time.Millisecond)
-	if n := serverMetric(t, e.endpoint, "etcd_debugging_mvcc_watcher_total"); n != 2 {
+	if n := serverMetric(t, e.Endpoint(), "etcd_debugging_mvcc_watcher_total"); n != 2 {
 		t.Errorf("%v watchers on the server, want 2", n)
 	}
 }
