@@ -1,7 +1,6 @@
 package apikey
 
 import (
-	"bufio"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/binary"
@@ -11,6 +10,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/fastgate/gateway/auth"
 )
 
 // Key is one API key as the configuration holds it.
@@ -103,29 +104,14 @@ func (s *Set) Lookup(key []byte) (consumer string, ok bool) {
 // lines starting with # are skipped. Errors name the line.
 func Parse(r io.Reader) ([]Key, error) {
 	var keys []Key
-	var errs []error
-	sc := bufio.NewScanner(r)
-	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || strings.HasPrefix(text, "#") {
-			continue
-		}
-		consumer, hash, ok := strings.Cut(text, ":")
-		consumer, hash = strings.TrimSpace(consumer), strings.TrimSpace(hash)
-		if !ok || consumer == "" {
-			errs = append(errs, fmt.Errorf("line %d: want CONSUMER:SHA256HEX", line))
-			continue
-		}
+	err := auth.ParseLines(r, "CONSUMER:SHA256HEX", func(consumer, hash string) error {
 		if _, err := decodeHash(hash); err != nil {
-			errs = append(errs, fmt.Errorf("line %d: %w", line, err))
-			continue
+			return err
 		}
 		keys = append(keys, Key{Consumer: consumer, SHA256: hash})
-	}
-	if err := sc.Err(); err != nil {
-		errs = append(errs, err)
-	}
-	return keys, errors.Join(errs...)
+		return nil
+	})
+	return keys, err
 }
 
 // LoadFile reads keys from the file at path (see Parse); errors name the

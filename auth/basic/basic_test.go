@@ -126,7 +126,7 @@ func TestLoadHtpasswd(t *testing.T) {
 	if err == nil {
 		t.Fatal("LoadHtpasswd accepted MD5 and SHA entries")
 	}
-	for _, want := range []string{bad, "line 2 (md5)", "line 3 (sha)", "line 4"} {
+	for _, want := range []string{bad, "line 2: md5:", "line 3: sha:", "line 4"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %q", err, want)
 		}

@@ -1,12 +1,11 @@
 package basic
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
+
+	"github.com/fastgate/gateway/auth"
 )
 
 // ParseHtpasswd reads users from htpasswd text: NAME:HASH per line, blank
@@ -15,29 +14,15 @@ import (
 // naming its line, as are malformed lines.
 func ParseHtpasswd(r io.Reader) ([]User, error) {
 	var users []User
-	var errs []error
-	sc := bufio.NewScanner(r)
-	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || strings.HasPrefix(text, "#") {
-			continue
-		}
-		name, hash, ok := strings.Cut(text, ":")
-		if !ok || name == "" {
-			errs = append(errs, fmt.Errorf("line %d: want NAME:BCRYPT-HASH", line))
-			continue
-		}
+	err := auth.ParseLines(r, "NAME:BCRYPT-HASH", func(name, hash string) error {
 		u := User{Name: name, Hash: hash}
 		if err := checkUser(u); err != nil {
-			errs = append(errs, fmt.Errorf("line %d (%s): %w; make it with htpasswd -B", line, name, err))
-			continue
+			return fmt.Errorf("%s: %w; make it with htpasswd -B", name, err)
 		}
 		users = append(users, u)
-	}
-	if err := sc.Err(); err != nil {
-		errs = append(errs, err)
-	}
-	return users, errors.Join(errs...)
+		return nil
+	})
+	return users, err
 }
 
 // LoadHtpasswd reads users from the htpasswd file at path (see
