@@ -37,11 +37,6 @@ routes:
 			wantStatus: "HTTP/1.1 413",
 		},
 		{
-			desc:       "chunked body over the route limit",
-			give:       "POST /small HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n6\r\n012345\r\n6\r\n012345\r\n0\r\n\r\n",
-			wantStatus: "HTTP/1.1 413",
-		},
-		{
 			desc:       "header larger than max_header_bytes",
 			give:       "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + strings.Repeat("a", 5000) + "\r\n\r\n",
 			wantStatus: "HTTP/1.1 431",
@@ -60,6 +55,13 @@ routes:
 			desc:       "two different Content-Length values",
 			give:       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde",
 			wantStatus: "HTTP/1.1 400",
+		},
+		// Last: its streamed body reaches the upstream, which may count it
+		// after the answer, while the next case would be watching.
+		{
+			desc:       "chunked body over the route limit",
+			give:       "POST /small HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n6\r\n012345\r\n6\r\n012345\r\n0\r\n\r\n",
+			wantStatus: "HTTP/1.1 413",
 		},
 	}
 	for _, tt := range tests {

@@ -65,7 +65,7 @@ var allowed = map[string][]string{
 	"auth":                   {"github.com/valyala/fasthttp"},
 	"auth/internal/ttlcache": {},
 	"auth/jwt/jwks":          {},
-	"auth/apikey":            {},
+	"auth/apikey":            {"auth"},
 	"auth/basic":             {"auth", "auth/internal/ttlcache", "golang.org/x/crypto/bcrypt"},
 	"auth/cors":              {"github.com/valyala/fasthttp"},
 	"auth/forward":           {"auth/internal/ttlcache", "github.com/valyala/fasthttp"},
