@@ -30,6 +30,10 @@ type Route struct {
 	RequestHeaders HeaderOps `yaml:"request_headers"`
 	// ResponseHeaders are applied to the answer before it is sent.
 	ResponseHeaders HeaderOps `yaml:"response_headers"`
+	// HSTS is the Strict-Transport-Security value sent with the route's
+	// answers over HTTPS ("max-age=31536000; includeSubDomains").
+	// Default "": none.
+	HSTS string `yaml:"hsts"`
 	// RateLimit limits the requests the route admits. Default: no limit.
 	RateLimit *RateLimit `yaml:"rate_limit"`
 	// Respond makes the gateway answer by itself. Exactly one of Respond,
@@ -140,6 +144,7 @@ func (v *validator) route(r *Route, p string) {
 	}
 	v.headerOps(&r.RequestHeaders, p+".request_headers")
 	v.headerOps(&r.ResponseHeaders, p+".response_headers")
+	v.hsts(r, p)
 	var backends []string
 	for _, b := range []struct {
 		name string
