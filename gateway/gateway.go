@@ -53,6 +53,9 @@ type Options struct {
 	// the configured access_log.output (which must still be set for a
 	// log to be written).
 	AccessLogOutput io.Writer
+	// ACME provides certificates for tls.acme. Nil: a configuration with
+	// tls.acme is refused.
+	ACME ACME
 }
 
 // Gateway serves one configuration at a time. Safe for concurrent use.
@@ -84,6 +87,8 @@ type Gateway struct {
 	admins      []*http.Server
 	adminClosed bool
 	adminLimits adminLimits
+	// edge is the HTTPS listener's material; nil when tls.listen is off.
+	edge *edgeTLS
 }
 
 // prefetchBodySize is how much of a request body is read before the
@@ -124,6 +129,11 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	g.observers.out = opts.AccessLogOutput
 	obs, _, err := g.observers.build(cfg, nil, nil)
 	if err != nil {
+		g.deps.close()
+		return nil, err
+	}
+	if g.edge, err = newEdgeTLS(cfg, opts.ACME, g.metrics); err != nil {
+		g.observers.close(obs)
 		g.deps.close()
 		return nil, err
 	}
@@ -244,6 +254,11 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 // metrics.
 func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 	snap := g.current.Load()
+	if g.edge != nil && g.edge.before(ctx, snap) {
+		answerRequestID(ctx)
+		g.unmatched.Request(ctx.Method(), ctx.Response.StatusCode())
+		return
+	}
 	if rt, err := g.handle(ctx, snap); rt == nil {
 		g.unmatched.Request(ctx.Method(), statusOf(err))
 	}

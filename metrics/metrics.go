@@ -34,6 +34,7 @@ type Metrics struct {
 	lastReload     prometheus.Gauge
 	configInfo     *prometheus.GaugeVec
 	acceptErrors   *prometheus.CounterVec
+	tls            *tlsMetrics
 
 	mu     sync.Mutex
 	routes map[string]*Route
@@ -206,6 +207,7 @@ func New(reg prometheus.Registerer, build Build) *Metrics {
 		acceptErrors: newAcceptErrors("emfile", "enfile", "enomem", "other"),
 		routes:       make(map[string]*Route),
 		bridges:      newBridgeMetrics(),
+		tls:          newTLSMetrics(),
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "gateway_build_info",
@@ -218,6 +220,7 @@ func New(reg prometheus.Registerer, build Build) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(m.bridges.collectors()...)
+	reg.MustRegister(m.tls.collectors()...)
 	// Both results exist from the start so that rate() and alerts see them.
 	m.reloads.WithLabelValues("success")
 	m.reloads.WithLabelValues("failure")
