@@ -29,7 +29,7 @@ var allowed = map[string][]string{
 	// cmd/gateway names the concrete adapters, and routes the loggers of
 	// the libraries that keep a process-wide one (go-redis, grpc-go,
 	// amqp091) into the gateway's slog handler.
-	"cmd/gateway":                {"config", "gateway", "reloader", "router", "discovery", "bridge", "github.com/valyala/fasthttp", "github.com/redis/go-redis/v9", "google.golang.org/grpc", "github.com/rabbitmq/amqp091-go"},
+	"cmd/gateway":                {"config", "gateway", "reloader", "router", "discovery", "bridge", "certs", "github.com/valyala/fasthttp", "github.com/redis/go-redis/v9", "google.golang.org/grpc", "github.com/rabbitmq/amqp091-go"},
 	"cmd/demo-upstream":          {"github.com/valyala/fasthttp"},
 	"cmd/demo-grpc":              {"bridge/grpcbridge/grpctest"},
 	"cmd/demo-setup":             {"github.com/nats-io/nats.go", "github.com/rabbitmq/amqp091-go", "github.com/redis/go-redis/v9", "github.com/twmb/franz-go"},
