@@ -152,13 +152,22 @@ type UpstreamTLS struct {
 	// migrations only: a warning is logged at every load. Default false.
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 
-	// digest covers the content of the files, read by Load.
-	digest string
+	// digest covers the content of the files, read by Load; the paths
+	// are the files as read (relative names resolved).
+	digest                    string
+	caPath, certPath, keyPath string
 }
 
 // Digest identifies the content of the files the settings name, as read
 // when the configuration loaded; "" when they name none.
 func (u *UpstreamTLS) Digest() string { return u.digest }
+
+// Paths returns the CA, certificate and key files as Load read them:
+// relative names joined to the main file's directory ("" for those not
+// set).
+func (u *UpstreamTLS) Paths() (caFile, certFile, keyFile string) {
+	return u.caPath, u.certPath, u.keyPath
+}
 
 // Enabled reports whether the HTTPS listener is configured.
 func (t *TLS) Enabled() bool { return t.Listen != "" }
@@ -271,13 +280,18 @@ type tlsFiles struct {
 	sum []byte
 }
 
+// resolve joins a relative file name to the main file's directory.
+func (v *validator) resolve(name string) string {
+	if name == "" || filepath.IsAbs(name) {
+		return name
+	}
+	return filepath.Join(filepath.Dir(v.file), name)
+}
+
 // read reads the file at field p (named as written), adds it to the
 // digest and returns its content; nil after reporting a problem.
 func (f *tlsFiles) read(p, name string) []byte {
-	path := name
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(filepath.Dir(f.v.file), path)
-	}
+	path := f.v.resolve(name)
 	info, err := os.Stat(path)
 	switch {
 	case err != nil:
@@ -475,6 +489,7 @@ func (v *validator) acme(a *ACME, f *tlsFiles, haveRedis bool) {
 // its files.
 func (v *validator) upstreamTLS(u *UpstreamTLS, p string) {
 	f := &tlsFiles{v: v}
+	u.caPath, u.certPath, u.keyPath = v.resolve(u.CAFile), v.resolve(u.CertFile), v.resolve(u.KeyFile)
 	if u.CAFile != "" {
 		f.caFile(p+".ca_file", u.CAFile)
 	}

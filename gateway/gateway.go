@@ -145,6 +145,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.metrics.WatchAccessLog(g.observers.droppedLines)
+	warnInsecureUpstreams(cfg, g.log)
 	g.current.Store(snap)
 	g.metrics.WatchBrokers(func() []metrics.BrokerStatus { return brokerStatus(g.current.Load()) })
 	g.metrics.ConfigApplied(float64(time.Now().Unix()), snap.hash)

@@ -85,6 +85,7 @@ func (g *Gateway) Apply(cfg *config.Config) (ReloadResult, error) {
 		var next *snapshot
 		if next, err = buildSnapshot(eff, g.deps, old, obs); err == nil {
 			g.edge.commit(certs)
+			warnInsecureUpstreams(eff, g.log)
 			return g.swap(old, next, res, freshObs), nil
 		}
 		if freshObs {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
@@ -60,7 +61,12 @@ func startTLSGateway(t testing.TB, dir string, ca *certstest.CA, yaml string, op
 			<-done
 		}
 	})
-	tg := serveConfigWith(t, cfg, opts)
+	var tg *testGateway
+	if opts.Logger != nil {
+		tg = serveConfigLogged(t, cfg, opts)
+	} else {
+		tg = serveConfigWith(t, cfg, opts)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -138,3 +144,48 @@ func (g *tlsGateway) servedCert(t testing.TB, serverName string) (*x509.Certific
 
 // silentLog is a logger that drops everything.
 func silentLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// serveConfigLogged is serveConfigWith keeping opts.Logger.
+func serveConfigLogged(t testing.TB, cfg *config.Config, opts Options) *testGateway {
+	t.Helper()
+	gw, err := New(cfg, opts)
+	if err != nil {
+		t.Fatalf("gateway: %v", err)
+	}
+	gw.server.MaxIdleWorkerDuration = 20 * time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = gw.Serve(ln) }()
+	adminLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := &http.Server{Handler: gw.AdminHandler()}
+	go func() { _ = admin.Serve(adminLn) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = gw.Shutdown(ctx)
+		<-done
+		_ = admin.Close()
+	})
+	return &testGateway{Gateway: gw, addr: ln.Addr().String(), admin: "http://" + adminLn.Addr().String(), log: opts.Logger}
+}
+
+// startGatewayFile writes yaml (with {UP1}... replaced) to
+// dir/gateway.yaml, loads it, so that its relative file names are read
+// from dir, and serves it on a plain listener until the test ends.
+func startGatewayFile(t testing.TB, dir, yaml string, opts Options, upstreams ...string) *testGateway {
+	t.Helper()
+	cfg, err := config.Load(writeTLSConfig(t, dir, yaml, upstreams...))
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	if opts.Logger != nil {
+		return serveConfigLogged(t, cfg, opts)
+	}
+	return serveConfigWith(t, cfg, opts)
+}
