@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -43,8 +44,9 @@ type edgeTLS struct {
 	// header is the client identity header (tls.client_auth.header), nil
 	// for none.
 	header []byte
-	// port is the HTTPS listener's port as redirects name it: "" for 443.
-	port             string
+	// port is the HTTPS listener's port as redirects name it: "" for
+	// 443. Set by newEdgeTLS, and by ServeTLS for a listener on port 0.
+	port             atomic.Pointer[string]
 	handshakeTimeout time.Duration
 	acme             ACME
 	stats            *metrics.TLS
@@ -83,9 +85,7 @@ func newEdgeTLS(cfg *config.Config, acme ACME, m *metrics.Metrics) (*edgeTLS, er
 	if keys != nil {
 		e.config.SetSessionTicketKeys(keys)
 	}
-	if _, port, err := net.SplitHostPort(t.Listen); err == nil && port != "443" {
-		e.port = port
-	}
+	e.setPort(t.Listen)
 	e.stats = m.TLS(e.expiry)
 	e.stats.SetUnknownName(func(err error) bool {
 		return errors.Is(err, certs.ErrUnknownName) || errors.Is(err, certs.ErrNoSNI)
@@ -125,6 +125,15 @@ func loadEdgeTLS(cfg *config.Config) (*certs.Set, [][32]byte, error) {
 		return nil, nil, fmt.Errorf("gateway: tls: %w", err)
 	}
 	return set, keys, nil
+}
+
+// setPort takes the port of the HTTPS listener's address for redirects.
+func (e *edgeTLS) setPort(addr string) {
+	port := ""
+	if _, p, err := net.SplitHostPort(addr); err == nil && p != "443" {
+		port = p
+	}
+	e.port.Store(&port)
 }
 
 // tlsUpdate is the certificate set and ticket keys a reload prepared.
@@ -193,6 +202,9 @@ func (g *Gateway) ServeTLS(ln net.Listener) error {
 		_ = ln.Close()
 		return ErrNoTLS
 	}
+	if _, port, _ := net.SplitHostPort(g.Config().TLS.Listen); port == "0" {
+		g.edge.setPort(ln.Addr().String()) // the port the system chose
+	}
 	tl := certs.NewListener(ln, g.edge.config, certs.ListenerSettings{
 		HandshakeTimeout: g.edge.handshakeTimeout,
 		OnHandshake:      g.edge.stats.Handshake,
@@ -260,12 +272,13 @@ func (e *edgeTLS) redirect(ctx *fasthttp.RequestCtx) {
 	if i := bytes.LastIndexByte(host, ':'); i >= 0 && !bytes.HasSuffix(host, []byte("]")) {
 		host = host[:i]
 	}
-	loc := make([]byte, 0, 16+len(host)+len(e.port)+len(ctx.RequestURI()))
+	port := *e.port.Load()
+	loc := make([]byte, 0, 16+len(host)+len(port)+len(ctx.RequestURI()))
 	loc = append(loc, "https://"...)
 	loc = append(loc, host...)
-	if e.port != "" {
+	if port != "" {
 		loc = append(loc, ':')
-		loc = append(loc, e.port...)
+		loc = append(loc, port...)
 	}
 	loc = append(loc, ctx.RequestURI()...)
 	ctx.Response.Reset()

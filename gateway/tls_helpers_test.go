@@ -73,6 +73,8 @@ func startTLSGateway(t testing.TB, dir string, ca *certstest.CA, yaml string, op
 	}
 	started = true
 	go func() { defer close(done); _ = tg.ServeTLS(ln) }()
+	// ServeTLS takes the port the system chose for redirects first.
+	waitTLS(t, "ServeTLS to begin", func() bool { return *tg.edge.port.Load() != "0" })
 	return &tlsGateway{testGateway: tg, tlsAddr: ln.Addr().String(), dir: dir, file: file, ca: ca}
 }
 
