@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/fastgate/gateway/certs"
 	"github.com/fastgate/gateway/certs/acme"
 	"github.com/fastgate/gateway/config"
 	"github.com/fastgate/gateway/gateway"
@@ -98,4 +102,24 @@ func (e *tlsEdge) close() {
 	if e.redis != nil {
 		_ = e.redis.Close()
 	}
+}
+
+// grpcTLS returns the tls.Config of a grpc route's connections and the
+// part of their sharing key that tells TLS settings apart; nil and ""
+// for plain text.
+func grpcTLS(g *config.GRPC) (*tls.Config, string, error) {
+	t := g.TLS
+	if t == nil {
+		return nil, "", nil
+	}
+	ca, cert, key := t.Paths()
+	cfg, err := certs.ClientConfig(certs.ClientSettings{
+		CAFile: ca, CertFile: cert, KeyFile: key, ServerName: t.ServerName,
+		MinVersion: config.MinTLSVersion(t.MinVersion), InsecureSkipVerify: t.InsecureSkipVerify,
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("grpc.tls: %w", err)
+	}
+	return cfg, strings.Join([]string{"|tls", ca, cert, key, t.ServerName, t.MinVersion,
+		strconv.FormatBool(t.InsecureSkipVerify), t.Digest()}, "|"), nil
 }
