@@ -28,6 +28,11 @@ type Entry struct {
 	// Proto is the request's protocol ("HTTP/1.1"), the third word of the
 	// common format's request line; empty: left out.
 	Proto []byte
+	// TLSVersion ("1.2", "1.3") and SNI (the server name the client
+	// asked for) describe a request that came over TLS; empty: left out.
+	// The common format does not write them.
+	TLSVersion string
+	SNI        string
 	// Route is the name of the route that matched; "" when none did, and
 	// then left out.
 	Route string
@@ -85,6 +90,8 @@ func appendJSON(b []byte, e *Entry) []byte {
 	b = appendJSONString(b, e.Path)
 	b = appendOptional(b, `,"query":`, e.Query)
 	b = appendOptional(b, `,"proto":`, e.Proto)
+	b = appendOptional(b, `,"tls_version":`, e.TLSVersion)
+	b = appendOptional(b, `,"sni":`, e.SNI)
 	b = appendOptional(b, `,"route":`, e.Route)
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(e.Status), 10)

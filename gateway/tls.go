@@ -286,3 +286,20 @@ func (e *edgeTLS) redirect(ctx *fasthttp.RequestCtx) {
 	ctx.Response.Header.SetBytesV("Location", loc)
 	ctx.Response.Header.SetContentLength(0)
 }
+
+// tlsFields are the access log's TLS version and server name of a request
+// over TLS, read without copying the connection state to the heap.
+func tlsFields(ctx *fasthttp.RequestCtx) (version, sni string) {
+	tc, ok := ctx.Conn().(interface{ ConnectionState() tls.ConnectionState })
+	if !ok {
+		return "", ""
+	}
+	st := tc.ConnectionState()
+	switch st.Version {
+	case tls.VersionTLS13:
+		version = "1.3"
+	case tls.VersionTLS12:
+		version = "1.2"
+	}
+	return version, st.ServerName
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/fastgate/gateway/certs/certstest"
+	"github.com/fastgate/gateway/internal/logtest"
 )
 
 // TestTLSClientCertificates: mTLS at the edge in both modes; the verified
@@ -35,11 +36,11 @@ func TestTLSClientCertificates(t *testing.T) {
 			var seen []string
 			up := startUpstream(t, func(ctx *fasthttp.RequestCtx) {
 				seen = seen[:0]
-				ctx.Request.Header.VisitAll(func(k, v []byte) {
+				for k, v := range ctx.Request.Header.All() {
 					if strings.EqualFold(string(k), "X-Client-Cert") {
 						seen = append(seen, string(v))
 					}
-				})
+				}
 			})
 			g := startTLSGateway(t, dir, ca, tlsYAML("    - { cert_file: a.crt, key_file: a.key }\n",
 				"  client_auth: { ca_file: client-ca.pem, mode: "+mode+", header: X-Client-Cert }\n",
@@ -111,5 +112,28 @@ func TestTLSRedirectAndHSTS(t *testing.T) {
 	code, hdr, body := g.get(t, c, "a.example.com", "/hello", nil)
 	if code != 200 || body != "hi" || hdr.Get("Strict-Transport-Security") != "max-age=31536000; includeSubDomains" {
 		t.Errorf("GET /hello over HTTPS: %d %q HSTS %q", code, body, hdr.Get("Strict-Transport-Security"))
+	}
+}
+
+// TestTLSAccessLogFields: a request over TLS logs its TLS version and the
+// server name the client asked for; a plain one neither.
+func TestTLSAccessLogFields(t *testing.T) {
+	dir := t.TempDir()
+	ca := certstest.NewCA(t, "test CA")
+	ca.Issue(t, certstest.LeafOptions{Names: []string{"a.example.com"}}).Write(t, dir, "a")
+	var out logtest.Buffer
+	g := startTLSGateway(t, dir, ca, "access_log: { output: stdout }\n"+
+		tlsYAML("    - { cert_file: a.crt, key_file: a.key }\n", "", helloRoute), Options{AccessLogOutput: &out})
+	if code, _, _ := g.get(t, httpsClient(t, ca.Pool(), "a.example.com"), "a.example.com", "/hello", nil); code != 200 {
+		t.Fatalf("GET over HTTPS: %d", code)
+	}
+	g.do(t, "GET", "/hello", nil, "")
+	waitTLS(t, "two access log lines", func() bool { return strings.Count(out.String(), "\n") >= 2 })
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if !strings.Contains(lines[0], `"tls_version":"1.3","sni":"a.example.com"`) {
+		t.Errorf("HTTPS line lacks the TLS fields: %s", lines[0])
+	}
+	if strings.Contains(lines[1], "tls_version") || strings.Contains(lines[1], `"sni"`) {
+		t.Errorf("plain line has TLS fields: %s", lines[1])
 	}
 }
