@@ -175,6 +175,11 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		NoDefaultServerHeader:        true,
 		NoDefaultContentType:         true,
 	}
+	if g.edge != nil {
+		// Only with the HTTPS listener: its checks come first, and the
+		// plain handler's frame stays as small as without TLS.
+		g.server.Handler = g.serveEdge
+	}
 	return g, nil
 }
 
@@ -255,11 +260,6 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 // metrics.
 func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 	snap := g.current.Load()
-	if g.edge != nil && g.edge.before(ctx, snap) {
-		answerRequestID(ctx)
-		g.unmatched.Request(ctx.Method(), ctx.Response.StatusCode())
-		return
-	}
 	if rt, err := g.handle(ctx, snap); rt == nil {
 		g.unmatched.Request(ctx.Method(), statusOf(err))
 	}

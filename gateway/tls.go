@@ -49,7 +49,9 @@ type edgeTLS struct {
 	port             atomic.Pointer[string]
 	handshakeTimeout time.Duration
 	acme             ACME
-	stats            *metrics.TLS
+	// redirectHTTP is tls.redirect_http of the configuration serving.
+	redirectHTTP atomic.Bool
+	stats        *metrics.TLS
 }
 
 // newEdgeTLS loads the certificates of cfg and makes the listener's
@@ -67,6 +69,7 @@ func newEdgeTLS(cfg *config.Config, acme ACME, m *metrics.Metrics) (*edgeTLS, er
 		return nil, err
 	}
 	e := &edgeTLS{store: certs.NewStore(set), acme: acme, handshakeTimeout: t.HandshakeTimeout}
+	e.redirectHTTP.Store(t.RedirectHTTP)
 	s := certs.ServerSettings{MinVersion: config.MinTLSVersion(t.MinVersion)}
 	if a := t.ClientAuth; a != nil {
 		s.ClientAuth = certs.ClientAuth(a.Mode)
@@ -138,8 +141,9 @@ func (e *edgeTLS) setPort(addr string) {
 
 // tlsUpdate is the certificate set and ticket keys a reload prepared.
 type tlsUpdate struct {
-	set  *certs.Set
-	keys [][32]byte
+	set      *certs.Set
+	keys     [][32]byte
+	redirect bool
 }
 
 // prepare loads what cfg names for the HTTPS listener, without changing
@@ -152,7 +156,7 @@ func (e *edgeTLS) prepare(cfg *config.Config) (*tlsUpdate, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &tlsUpdate{set: set, keys: keys}, nil
+	return &tlsUpdate{set: set, keys: keys, redirect: cfg.TLS.RedirectHTTP}, nil
 }
 
 // commit makes u serve: new handshakes see its certificates and keys;
@@ -167,6 +171,7 @@ func (e *edgeTLS) commit(u *tlsUpdate) {
 	if u.keys != nil {
 		e.config.SetSessionTicketKeys(u.keys)
 	}
+	e.redirectHTTP.Store(u.redirect)
 }
 
 // expiry lists every certificate served, for the expiry gauge.
@@ -212,13 +217,25 @@ func (g *Gateway) ServeTLS(ln net.Listener) error {
 	return g.Serve(tl)
 }
 
+// serveEdge is the fasthttp handler when the HTTPS listener is
+// configured: edgeTLS.before, then serve.
+func (g *Gateway) serveEdge(ctx *fasthttp.RequestCtx) {
+	if g.edge.before(ctx, g.unmatched) {
+		return
+	}
+	g.serve(ctx)
+}
+
 // before runs ahead of routing on every request when the HTTPS listener
 // is configured: it removes client copies of the identity header and, on
 // HTTPS, sets it from the verified client certificate; on the plain
 // listener it answers ACME HTTP-01 challenges and, with
 // tls.redirect_http, redirects to https://. It reports whether it
-// answered the request.
-func (e *edgeTLS) before(ctx *fasthttp.RequestCtx, snap *snapshot) bool {
+// answered the request, counting it as unmatched. Not inlined, so that
+// its frame is not on the stack of every request (see matchRoute).
+//
+//go:noinline
+func (e *edgeTLS) before(ctx *fasthttp.RequestCtx, unmatched *metrics.Route) bool {
 	if e.header != nil {
 		ctx.Request.Header.DelBytes(e.header)
 	}
@@ -228,14 +245,16 @@ func (e *edgeTLS) before(ctx *fasthttp.RequestCtx, snap *snapshot) bool {
 		}
 		return false
 	}
-	if e.acme != nil && e.challenge(ctx) {
-		return true
-	}
-	if snap.cfg.TLS.RedirectHTTP {
+	switch {
+	case e.acme != nil && e.challenge(ctx):
+	case e.redirectHTTP.Load():
 		e.redirect(ctx)
-		return true
+	default:
+		return false
 	}
-	return false
+	answerRequestID(ctx)
+	unmatched.Request(ctx.Method(), ctx.Response.StatusCode())
+	return true
 }
 
 // identify passes the verified client certificate's identity upstream.
@@ -288,7 +307,11 @@ func (e *edgeTLS) redirect(ctx *fasthttp.RequestCtx) {
 }
 
 // tlsFields are the access log's TLS version and server name of a request
-// over TLS, read without copying the connection state to the heap.
+// over TLS, read without copying the connection state to the heap. Not
+// inlined: the state is large, and would otherwise sit in its caller's
+// frame on every request.
+//
+//go:noinline
 func tlsFields(ctx *fasthttp.RequestCtx) (version, sni string) {
 	tc, ok := ctx.Conn().(interface{ ConnectionState() tls.ConnectionState })
 	if !ok {

@@ -2,7 +2,10 @@ package gateway
 
 import (
 	"crypto/tls"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -136,4 +139,55 @@ func TestTLSAccessLogFields(t *testing.T) {
 	if strings.Contains(lines[1], "tls_version") || strings.Contains(lines[1], `"sni"`) {
 		t.Errorf("plain line has TLS fields: %s", lines[1])
 	}
+}
+
+// TestTLSTicketKeysShared: two gateways with the same
+// session_ticket_keys_file resume each other's sessions, and the
+// resumption is counted.
+func TestTLSTicketKeysShared(t *testing.T) {
+	dir := t.TempDir()
+	ca := certstest.NewCA(t, "test CA")
+	ca.Issue(t, certstest.LeafOptions{Names: []string{"a.example.com"}}).Write(t, dir, "a")
+	keys := "# shared by the fleet\n" + strings.Repeat("ab", 32) + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "tickets"), []byte(keys), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	yaml := tlsYAML("    - { cert_file: a.crt, key_file: a.key }\n", "  session_ticket_keys_file: tickets\n", helloRoute)
+	g1 := startTLSGateway(t, dir, ca, yaml, Options{})
+	dir2 := t.TempDir()
+	for _, f := range []string{"a.crt", "a.key", "tickets"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir2, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g2 := startTLSGateway(t, dir2, ca, yaml, Options{})
+	cfg := &tls.Config{RootCAs: ca.Pool(), ServerName: "a.example.com", ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+	handshake := func(addr string) bool {
+		t.Helper()
+		c, err := tls.Dial("tcp", addr, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// TLS 1.3 tickets come after the handshake: read the answer of a
+		// request so that the ticket has arrived.
+		if _, err := c.Write([]byte("GET /hello HTTP/1.1\r\nHost: a.example.com\r\nConnection: close\r\n\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, c)
+		return c.ConnectionState().DidResume
+	}
+	if handshake(g1.tlsAddr) {
+		t.Fatal("the first handshake resumed")
+	}
+	if !handshake(g2.tlsAddr) {
+		t.Error("the second gateway did not resume the first one's session")
+	}
+	waitTLS(t, "the resumption counted", func() bool {
+		return g2.metric(t, `gateway_tls_connections_total{resumed="true",version="1.3"}`) == 1
+	})
 }
