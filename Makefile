@@ -78,10 +78,11 @@ test: services lint rules
 	$(MAKE) --no-print-directory test-allocs
 	scripts/services_test.sh
 
-# The allocation budgets live in files built only without the race
-# detector (//go:build !race), so the -race run above skips them: run
-# exactly the tests of those files here, without -race. Both lists are
-# read from the files, so a new budget test cannot be left out.
+# The allocation budgets, and the streams of a whole gigabyte, live in
+# files built only without the race detector (//go:build !race), so the
+# -race run above skips them: run exactly the tests of those files here,
+# without -race. Both lists are read from the files, so a new test of that
+# kind cannot be left out.
 ALLOC_FILES := $(shell grep -rlE --include='*_test.go' '^//go:build .*!race' . | sort)
 ALLOC_SED   := s/^func \(Test[A-Za-z0-9_]*\)[(].*/\1/p
 ALLOC_TESTS := ^($(shell sed -n '$(ALLOC_SED)' $(ALLOC_FILES) | sort -u | paste -sd'|' -))$$

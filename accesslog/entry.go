@@ -33,6 +33,11 @@ type Entry struct {
 	// The common format does not write them.
 	TLSVersion string
 	SNI        string
+	// Consumer is who the route's access control admitted: the API
+	// key's consumer, the basic auth user or the token's subject (never
+	// the credential itself); empty: left out (common format: "-", in
+	// the user field).
+	Consumer []byte
 	// Route is the name of the route that matched; "" when none did, and
 	// then left out.
 	Route string
@@ -93,6 +98,7 @@ func appendJSON(b []byte, e *Entry) []byte {
 	b = appendOptional(b, `,"tls_version":`, e.TLSVersion)
 	b = appendOptional(b, `,"sni":`, e.SNI)
 	b = appendOptional(b, `,"route":`, e.Route)
+	b = appendOptional(b, `,"consumer":`, e.Consumer)
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(e.Status), 10)
 	if e.BytesIn >= 0 {
@@ -157,10 +163,12 @@ func appendHeaders(b []byte, hs []Header) []byte {
 // appendCommon appends e in the NCSA common log format followed by the
 // quoted request id and the duration in milliseconds, and a newline:
 //
-//	client - - [02/Jan/2006:15:04:05 +0000] "METHOD path?query proto" status bytes_out "request_id" duration_ms
+//	client - consumer [02/Jan/2006:15:04:05 +0000] "METHOD path?query proto" status bytes_out "request_id" duration_ms
 func appendCommon(b []byte, e *Entry) []byte {
 	b = appendCLF(b, e.Client, false)
-	b = append(b, " - - ["...)
+	b = append(b, " - "...)
+	b = appendCLF(b, e.Consumer, false)
+	b = append(b, " ["...)
 	b = appendCLFTime(b, e.Time)
 	b = append(b, `] "`...)
 	b = appendCLF(b, e.Method, true)

@@ -42,6 +42,11 @@ func TestJSONLine(t *testing.T) {
 			want: `{"time":"2026-03-01T12:00:00.123Z","method":"GET","path":"/","status":502,"duration_ms":0.042,"error":"upstream failed","upstream_error":"reset"}` + "\n",
 		},
 		{
+			desc: "the consumer access control admitted",
+			give: func() *Entry { e := minimalEntry(); e.Route, e.Consumer = "users", []byte("alice"); return e }(),
+			want: `{"time":"2026-03-01T12:00:00.123Z","method":"GET","path":"/","route":"users","consumer":"alice","status":404,"duration_ms":0.042}` + "\n",
+		},
+		{
 			desc: "headers without value left out",
 			give: func() *Entry {
 				e := minimalEntry()
@@ -191,6 +196,11 @@ func TestCommonLine(t *testing.T) {
 			desc: "empty fields are dashes",
 			give: minimalEntry(),
 			want: `- - - [01/Mar/2026:12:00:00 +0000] "GET /" 404 - "-" 0.042` + "\n",
+		},
+		{
+			desc: "the consumer in the user field",
+			give: func() *Entry { e := minimalEntry(); e.Consumer = []byte("bob smith"); return e }(),
+			want: `- - bob\x20smith [01/Mar/2026:12:00:00 +0000] "GET /" 404 - "-" 0.042` + "\n",
 		},
 		{
 			desc: "no bytes written is a dash",

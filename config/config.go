@@ -54,6 +54,10 @@ type Config struct {
 	// Discovery configures the registries that upstream.service names are
 	// resolved in. Changing it needs a restart.
 	Discovery Discovery `yaml:"discovery" reload:"restart"`
+	// ConfigSource follows the routes published to a registry instead of
+	// this file's (docs/fleet.md). Default: absent, the routes are this
+	// file's. Changing it needs a restart.
+	ConfigSource *ConfigSource `yaml:"config_source" reload:"restart"`
 	// Include names more files whose routes are appended to Routes, file
 	// after file, after the routes written here. Each entry is a path or a
 	// glob (filepath.Glob syntax: "routes.d/*.yaml"), relative to the
@@ -84,6 +88,9 @@ type Config struct {
 	// Brokers are the message brokers that publish routes send to, by
 	// name. Default: none.
 	Brokers map[string]*Broker `yaml:"brokers"`
+	// Auth declares what routes' access control shares: JWT providers.
+	// Default: none.
+	Auth Auth `yaml:"auth"`
 	// Routes are matched by the router; see docs/routing.md for precedence.
 	Routes []Route `yaml:"routes"`
 
@@ -104,6 +111,7 @@ func applyDefaults(c *Config, set map[string]bool) {
 	adminDefaults(c, set)
 	serverDefaults(&c.Server)
 	tlsDefaults(&c.TLS)
+	authDefaults(&c.Auth)
 	for i := range c.Routes {
 		routeDefaults(&c.Routes[i], "routes["+strconv.Itoa(i)+"]", set, c.Server.MaxBodySize)
 	}
@@ -122,6 +130,9 @@ func applyDefaults(c *Config, set map[string]bool) {
 		cacheDefaults(c.Cache)
 	}
 	discoveryDefaults(&c.Discovery, set)
+	if c.ConfigSource != nil {
+		configSourceDefaults(c.ConfigSource, &c.Discovery, set)
+	}
 	if c.Redis != nil {
 		redisDefaults(c.Redis, set)
 	}
@@ -140,6 +151,7 @@ func (v *validator) config(c *Config) {
 	v.disc = &c.Discovery
 	v.haveRedis = c.Redis != nil
 	v.discovery(&c.Discovery)
+	v.configSource(c)
 	v.brokerSet = c.Brokers
 	v.brokers(c.Brokers)
 	if c.AccessLog != nil {
@@ -148,6 +160,8 @@ func (v *validator) config(c *Config) {
 	if c.Tracing != nil {
 		v.tracing(c.Tracing)
 	}
+	v.providers = c.Auth.JWTProviders
+	v.auth(&c.Auth)
 	v.routes(c)
 	v.rateLimits(c)
 	v.cacheSizes(c)

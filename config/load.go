@@ -31,9 +31,9 @@ type Check func(*Config) []*FieldError
 // LoadFS is Load reading from fsys: name and the files it includes are
 // paths inside fsys (slash-separated, without a leading "/"), and include
 // patterns must stay inside it. Errors and Config.File name files by their
-// paths in fsys.
-func LoadFS(fsys fs.FS, name string) (*Config, error) {
-	return load(yamlcodec.FS(fsys), name, os.LookupEnv)
+// paths in fsys. checks run as for Load.
+func LoadFS(fsys fs.FS, name string, checks ...Check) (*Config, error) {
+	return load(yamlcodec.FS(fsys), name, os.LookupEnv, checks...)
 }
 
 // Parse decodes a configuration, substitutes environment variables,

@@ -26,7 +26,9 @@ type RateLimit struct {
 	// bucket for everyone), "client_ip" (the client address that
 	// trusted_proxies yields), "header:NAME" or "query:NAME" (the value of
 	// that header or query parameter). Requests without the header or
-	// parameter all share one bucket of their own.
+	// parameter all share one bucket of their own. With access control,
+	// "consumer" (the API key's consumer, the basic auth user or the
+	// token's subject) or "claim:NAME" (a claim of the route's JWT).
 	Per string `yaml:"per"`
 	// Scope is "local" (default: each gateway instance counts on its own)
 	// or "cluster" (one limit across every instance, counted in Redis).
@@ -131,7 +133,11 @@ func (v *validator) rateLimit(rl *RateLimit, p string, haveRedis bool) {
 		}
 	}
 	switch {
-	case rl.Per == PerRoute || rl.Per == PerClientIP:
+	case rl.Per == PerRoute || rl.Per == PerClientIP || rl.Per == PerConsumer:
+	case strings.HasPrefix(rl.Per, PerClaim):
+		if strings.TrimPrefix(rl.Per, PerClaim) == "" {
+			v.invalid(p+".per", rl.Per, "wants a claim name after claim:")
+		}
 	case strings.HasPrefix(rl.Per, PerHeader):
 		if name := strings.TrimPrefix(rl.Per, PerHeader); !isToken(name) {
 			v.invalid(p+".per", rl.Per, "wants a header name after header:")
@@ -141,7 +147,7 @@ func (v *validator) rateLimit(rl *RateLimit, p string, haveRedis bool) {
 			v.invalid(p+".per", rl.Per, "wants a parameter name after query:")
 		}
 	default:
-		v.invalid(p+".per", rl.Per, "must be route, client_ip, header:NAME or query:NAME")
+		v.invalid(p+".per", rl.Per, "must be route, client_ip, header:NAME, query:NAME, consumer or claim:NAME")
 	}
 	switch rl.Scope {
 	case ScopeLocal:

@@ -34,6 +34,9 @@ type Route struct {
 	// answers over HTTPS ("max-age=31536000; includeSubDomains").
 	// Default "": none.
 	HSTS string `yaml:"hsts"`
+	// Access controls who may use the route: CORS, IP lists, and JWT, API
+	// key, basic or forward auth. Default: absent, everyone.
+	Access *Access `yaml:"access"`
 	// RateLimit limits the requests the route admits. Default: no limit.
 	RateLimit *RateLimit `yaml:"rate_limit"`
 	// Respond makes the gateway answer by itself. Exactly one of Respond,
@@ -54,6 +57,9 @@ type Route struct {
 	// Fallback is what the client gets when the upstream failed or the
 	// breaker is open. Only with Upstream. Default: none, the plain error.
 	Fallback *Fallback `yaml:"fallback"`
+	// WebSocket says how the route passes WebSocket upgrades. Only with
+	// Upstream. Default: on, with the defaults of its fields.
+	WebSocket *WebSocket `yaml:"websocket"`
 }
 
 // Match selects requests. At least one of Path and PathPrefix is required,
@@ -99,6 +105,9 @@ func routeDefaults(r *Route, p string, set map[string]bool, maxBody ByteSize) {
 	if r.Publish != nil {
 		publishDefaults(r.Publish)
 	}
+	if r.Access != nil {
+		accessDefaults(r.Access)
+	}
 	if r.RateLimit != nil {
 		rateLimitDefaults(r.RateLimit, p+".rate_limit", set)
 	}
@@ -108,11 +117,14 @@ func routeDefaults(r *Route, p string, set map[string]bool, maxBody ByteSize) {
 	if r.Fallback != nil {
 		fallbackDefaults(r.Fallback, p+".fallback", set)
 	}
+	if r.WebSocket != nil {
+		webSocketDefaults(r.WebSocket)
+	}
 }
 
 // routes checks every route, and that their names are unique.
 func (v *validator) routes(c *Config) {
-	if len(c.Routes) == 0 {
+	if len(c.Routes) == 0 && c.ConfigSource == nil { // else they come from the source
 		v.errorf("routes", "at least one route is required")
 	}
 	names := make(map[string]int)
@@ -168,8 +180,12 @@ func (v *validator) route(r *Route, p string) {
 	default:
 		v.errorf(p, "needs one of respond, upstream, grpc or publish")
 	}
+	v.routeAccess(r, p)
 	v.routeBreaker(r, p)
 	v.routeFallback(r, p)
+	if r.WebSocket != nil {
+		v.webSocket(r, p+".websocket")
+	}
 }
 
 func (v *validator) match(m *Match, p string) {

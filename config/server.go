@@ -15,8 +15,10 @@ type Server struct {
 	// ReadTimeout bounds reading one request's headers and body from the
 	// client. Default 60s. Zero means the default.
 	ReadTimeout time.Duration `yaml:"read_timeout" range:"100ms,1h" reload:"restart"`
-	// WriteTimeout bounds writing one response to the client. Default 60s.
-	// Zero means the default.
+	// WriteTimeout bounds writing one response to the client; for an
+	// answer streamed from an upstream (an event stream, a large
+	// download), each piece of it instead, so that a stream that keeps
+	// moving is never cut. Default 60s. Zero means the default.
 	WriteTimeout time.Duration `yaml:"write_timeout" range:"100ms,1h" reload:"restart"`
 	// IdleTimeout closes a keep-alive client connection idle for this
 	// long. Default 60s. Zero means the default.

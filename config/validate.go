@@ -20,8 +20,9 @@ type validator struct {
 	disc    *Discovery      // the configured registries
 	// haveRedis is true when the top-level redis is set.
 	haveRedis bool
-	brokerSet map[string]*Broker // the configured brokers
-	starts    map[string]int     // each included file's first route
+	brokerSet map[string]*Broker      // the configured brokers
+	providers map[string]*JWTProvider // the declared JWT providers
+	starts    map[string]int          // each included file's first route
 }
 
 // newValidator returns a validator for the configuration that d decoded

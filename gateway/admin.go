@@ -185,6 +185,7 @@ func (g *Gateway) serveConfig(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/yaml")
+	_, _ = w.Write([]byte(g.sourceComment()))
 	if len(snap.pending) > 0 {
 		_, _ = w.Write([]byte("# pending a restart (the file sets other values; shown are those in effect): " +
 			strings.Join(snap.pending, ", ") + "\n"))

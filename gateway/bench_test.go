@@ -128,13 +128,28 @@ func sizeName(n int) string {
 	return strconv.Itoa(n) + "B"
 }
 
+// newBenchCtx returns a request context for path, on a connection that
+// takes deadlines and nothing else, as the server's own would.
 func newBenchCtx(path string) *fasthttp.RequestCtx {
 	ctx := &fasthttp.RequestCtx{}
-	var req fasthttp.Request
-	req.SetRequestURI("http://bench.local" + path)
-	ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}, nil)
+	ctx.Init2(benchConn{}, nil, true)
+	ctx.Request.SetRequestURI("http://bench.local" + path)
 	return ctx
 }
+
+// benchConn is the client connection of newBenchCtx: its address is
+// 127.0.0.1:40000, its deadlines are taken and ignored, and it is never
+// read or written (the handler does neither).
+type benchConn struct{ net.Conn }
+
+var benchClient, benchLocal net.Addr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000},
+	&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}
+
+func (benchConn) RemoteAddr() net.Addr             { return benchClient }
+func (benchConn) LocalAddr() net.Addr              { return benchLocal }
+func (benchConn) SetDeadline(time.Time) error      { return nil }
+func (benchConn) SetReadDeadline(time.Time) error  { return nil }
+func (benchConn) SetWriteDeadline(time.Time) error { return nil }
 
 // serveOnce resets ctx to a fresh GET of path, as the server does between
 // requests, and runs the handler.

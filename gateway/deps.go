@@ -19,7 +19,9 @@ type deps struct {
 	metrics  *metrics.Metrics
 	clients  *clients
 	limiters limiters
-	brokers  *brokers
+	// keys are the JWT providers' key sources, shared by routes.
+	keys    keySources
+	brokers *brokers
 	// grpc builds grpc routes' backends; nil when the gateway has none.
 	grpc GRPCFactory
 	// grpcCheck checks grpc routes when check is set; nil: not at all.
@@ -36,6 +38,9 @@ type deps struct {
 	// traced: the gateway exports spans, so routes' steps record their
 	// own under each sampled request's span.
 	traced bool
+	// tunnels registers the open WebSocket tunnels; nil when only
+	// checking a configuration.
+	tunnels *tunnels
 
 	// cache holds the routes' fallback copies; made by the first route
 	// with fallback.cache (cacheFor).

@@ -26,6 +26,10 @@ type answer struct {
 	// retry: a 503 says in Retry-After when the route's steps would admit
 	// a request again (route.retryAfter), not a flat second.
 	retry bool
+	// headers are set on every answer of this kind (a WWW-Authenticate
+	// challenge); a step that needs them per route builds its answers when
+	// the route is built.
+	headers []headerKV
 }
 
 func (a *answer) Error() string { return a.msg }
@@ -95,6 +99,11 @@ func writeError(ctx *fasthttp.RequestCtx, err error, route string) {
 	resp.AppendBodyString(`","route":"`)
 	resp.AppendBodyString(route)
 	resp.AppendBodyString("\"}\n")
+	if a != nil {
+		for i := range a.headers {
+			resp.Header.SetBytesV(a.headers[i].key, a.headers[i].value)
+		}
+	}
 	switch status {
 	case fasthttp.StatusServiceUnavailable:
 		resp.Header.SetCanonical(keyRetryAfter, one)

@@ -75,6 +75,7 @@ type Gateway struct {
 	listeners []net.Listener
 	reload    reloadState
 	onReload  atomic.Pointer[ReloadFunc]
+	source    atomic.Pointer[func() metrics.ConfigSourceStatus] // SetConfigSource
 	clients   clients
 	deps      *deps
 	// observers are the access logs and tracers of the snapshots that
@@ -114,7 +115,8 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	g.unmatched = g.metrics.Route("")
 	g.acceptErrs = newAcceptErrors(g.metrics)
 	g.adminLimits = defaultAdminLimits
-	g.deps = &deps{metrics: g.metrics, clients: &g.clients, log: g.log, brokers: &brokers{connect: opts.Brokers}, grpc: opts.GRPC, grpcCheck: opts.GRPCCheck}
+	g.deps = &deps{metrics: g.metrics, clients: &g.clients, log: g.log, brokers: &brokers{connect: opts.Brokers}, grpc: opts.GRPC, grpcCheck: opts.GRPCCheck,
+		tunnels: newTunnels()}
 	g.clients.log = g.log
 	if len(opts.Sources) > 0 {
 		reg, err := discovery.NewRegistry(discovery.RegistrySettings{
@@ -137,7 +139,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		g.deps.close()
 		return nil, err
 	}
-	snap, err := buildSnapshot(cfg, g.deps, nil, obs)
+	snap, err := buildSnapshot(cfg, g.deps, nil, obs, nil)
 	if err != nil {
 		g.metrics.ConfigRejected()
 		g.observers.close(obs)
@@ -208,11 +210,12 @@ func (g *Gateway) Serve(ln net.Listener) error {
 	return g.server.Serve(ln)
 }
 
-// Ready reports whether the gateway serves a configuration, is not
-// shutting down, and is connected to every broker marked required.
+// Ready reports whether the gateway serves a configuration (with a config
+// source, a version of it), is not shutting down, and is connected to
+// every broker marked required.
 func (g *Gateway) Ready() bool {
 	s := g.current.Load()
-	if s == nil || g.draining.Load() {
+	if s == nil || g.draining.Load() || !g.sourceLoaded() {
 		return false
 	}
 	_, ok := brokersReady(s)
@@ -221,8 +224,9 @@ func (g *Gateway) Ready() bool {
 
 // Shutdown marks the gateway not ready, keeps serving for
 // server.shutdown_delay, then stops accepting connections and waits for
-// requests in flight until ctx ends. Keep-alive clients are told
-// to close. It then releases the upstream pools.
+// requests in flight and WebSocket tunnels (each sent a close frame 1001)
+// until ctx ends. Keep-alive clients are told to close. It then releases
+// the upstream pools.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.lnMu.Lock()
 	g.draining.Store(true)
@@ -237,7 +241,14 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		}
 		t.Stop()
 	}
+	// Hijacked connections leave fasthttp's count: the tunnels get their
+	// close frame and are waited for on their own, meanwhile.
+	tunnelsDone := make(chan error, 1)
+	go func() { tunnelsDone <- g.deps.tunnels.shutdown(ctx) }()
 	err := g.server.ShutdownWithContext(ctx)
+	if terr := <-tunnelsDone; err == nil {
+		err = terr
+	}
 	// A Serve that began just before Shutdown may not have handed its
 	// listener to the server yet; fasthttp closed the others already.
 	g.lnMu.Lock()

@@ -120,6 +120,10 @@ type reqInfo struct {
 	// reqInfo.
 	target  []byte
 	pathLen int
+	// answeredBy names a step that answered by writing the response
+	// itself without being a backend (a CORS preflight, a forward-auth
+	// refusal), for the access log's source; "" when none did.
+	answeredBy string
 	// upstreamErr is the kind of the last failed upstream attempt, as
 	// gateway_upstream_errors_total names it; "" when none failed.
 	upstreamErr string
@@ -266,6 +270,7 @@ func (o *observer) finish(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trus
 	if rt != nil {
 		e.Route = rt.name
 	}
+	e.Consumer = bytesOf(callerName(ctx))
 	e.Status = status
 	e.BytesIn = int64(h.ContentLength())
 	e.BytesOut = int64(ctx.Response.Header.ContentLength())
@@ -299,6 +304,9 @@ func answerSource(ri *reqInfo, rt *route, err error) string {
 			return a.source
 		}
 		return "error"
+	}
+	if ri.answeredBy != "" {
+		return ri.answeredBy
 	}
 	switch ri.fallback {
 	case fallbackCache:

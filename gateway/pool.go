@@ -52,6 +52,8 @@ type pool struct {
 	mu       sync.Mutex // guards the fields below and rebuilds
 	closed   bool
 	retiring map[*time.Timer]clientKey
+	// onLeave hears of each instance that left the pool; nil for none.
+	onLeave func(addr string)
 }
 
 // targetSet is one generation of a pool's instances. Immutable.
@@ -217,6 +219,9 @@ func (p *pool) retire(prev, next *targetSet) {
 	for _, t := range prev.targets {
 		if kept[t.inst.Addr] {
 			continue
+		}
+		if p.onLeave != nil {
+			p.onLeave(t.inst.Addr)
 		}
 		k := t.key
 		var timer *time.Timer

@@ -33,6 +33,12 @@ type proxyStep struct {
 	// routeBreaker is the route's own breaker, told of answers that break
 	// after their head; nil for none (and for a fallback's alternate).
 	routeBreaker breakerRecorder
+	// sendIdle is server.write_timeout, given to the writing of each
+	// piece of a streamed answer (bodyWatch.BodyProgress).
+	sendIdle time.Duration
+	// ws turns WebSocket upgrades into tunnels; nil when the route has
+	// them off (and for a fallback's alternate).
+	ws *wsRoute
 }
 
 // newProxyStep forwards rt's requests to the pool of u.
@@ -46,6 +52,7 @@ func newProxyStep(b *routeBuild, u *config.Upstream) (*proxyStep, error) {
 		route: b.rt, pool: p, trusted: b.trusted,
 		stripPrefix: []byte(rc.StripPrefix),
 		reqHeaders:  newHeaderOps(rc.RequestHeaders.Set, rc.RequestHeaders.Remove),
+		sendIdle:    b.cfg.Server.WriteTimeout,
 	}, nil
 }
 
@@ -60,6 +67,9 @@ func buildProxyStep(b *routeBuild) (step, error) {
 		return nil, err
 	}
 	p.breakers, p.routeBreaker = b.targetBreakers, b.breaker
+	if p.ws = newWSRoute(b); p.ws != nil {
+		p.ws.watchTargets(p.pool)
+	}
 	return p, nil
 }
 
@@ -83,6 +93,9 @@ func (p *proxyStep) retryAfter(now time.Time) time.Duration {
 const scratchSize = 512
 
 func (p *proxyStep) serve(ctx *fasthttp.RequestCtx) error {
+	if p.ws != nil && ctx.Request.Header.ConnectionUpgrade() {
+		return p.ws.serve(ctx, p)
+	}
 	p.prepareFrom(ctx)
 	return p.forward(ctx, ctx.Time())
 }
@@ -187,8 +200,14 @@ func (p *proxyStep) attempts(ctx *fasthttp.RequestCtx, start time.Time) error {
 		httpx.StripResponseHopByHop(&resp.Header)
 	}
 	// The upstream closing its connection says nothing about the client's.
+	// (Its X-Request-Id, if any, is replaced by the request's own with
+	// every answer: answerRequestID.)
 	resp.Header.ResetConnectionClose()
-	resp.Header.SetBytesV(httpx.HeaderRequestID, h.Peek(httpx.HeaderRequestID))
+	if p.sendIdle > 0 && resp.IsBodyStream() {
+		if w, ok := upstream.WatcherOf(resp).(*bodyWatch); ok {
+			w.conn, w.sendIdle = ctx.Conn(), p.sendIdle
+		}
+	}
 	return nil
 }
 
@@ -250,7 +269,13 @@ func (p *proxyStep) try(t *target, req *fasthttp.Request, resp *fasthttp.Respons
 	t.inst.Acquire()
 	err := t.client.Do(req, resp, deadline)
 	broken := false
-	if err == nil {
+	switch {
+	case err != nil:
+	case eventStream(&resp.Header):
+		// The client gets an event stream's head at once, not with its
+		// first event, which may be long in coming.
+		resp.ImmediateHeaderFlush = true
+	default:
 		// Wait for the body's first bytes: an upstream that breaks right
 		// after its head still gets the client a 502, not an empty reply.
 		if err = upstream.Prefetch(resp); err != nil {
@@ -422,3 +447,10 @@ func stripPrefix(req *fasthttp.Request, path, prefix, scratch []byte) {
 	buf = append(buf, rest...)
 	req.URI().SetPathBytes(buf)
 }
+
+// eventStream reports whether h is the head of a server-sent event stream.
+func eventStream(h *fasthttp.ResponseHeader) bool {
+	return bytes.HasPrefix(h.ContentType(), textEventStream)
+}
+
+var textEventStream = []byte("text/event-stream")

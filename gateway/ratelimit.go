@@ -27,6 +27,8 @@ type routeLimit struct {
 	key keyKind
 	// name is the header or query parameter name of header: and query:.
 	name string
+	// claim is the index of claim:NAME's claim in the caller's token.
+	claim int
 	// shared is the bucket's registry key when routes share it; "" else.
 	shared string
 }
@@ -38,6 +40,8 @@ const (
 	keyClientIP
 	keyHeader
 	keyQuery
+	keyConsumer
+	keyClaim
 )
 
 // limiters holds the buckets that several routes share by name, counting
@@ -58,7 +62,7 @@ var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 128); return 
 // newRouteLimit compiles rc's rate limit. Local limits of the route's own
 // are new; a named bucket comes from the registry, created by the first
 // route that names it.
-func (d *deps) newRouteLimit(rc *config.Route, redisClient redis.UniversalClient) (*routeLimit, error) {
+func (d *deps) newRouteLimit(rc *config.Route, redisClient redis.UniversalClient, claim int) (*routeLimit, error) {
 	ls := &d.limiters
 	c := rc.RateLimit
 	rl := &routeLimit{always: c.Headers}
@@ -71,6 +75,10 @@ func (d *deps) newRouteLimit(rc *config.Route, redisClient redis.UniversalClient
 		rl.key, rl.name = keyHeader, strings.TrimPrefix(c.Per, config.PerHeader)
 	case strings.HasPrefix(c.Per, config.PerQuery):
 		rl.key, rl.name = keyQuery, strings.TrimPrefix(c.Per, config.PerQuery)
+	case c.Per == config.PerConsumer:
+		rl.key = keyConsumer
+	case strings.HasPrefix(c.Per, config.PerClaim):
+		rl.key, rl.claim = keyClaim, claim
 	}
 	policy := rc.Name
 	if c.Bucket != "" {
@@ -181,7 +189,7 @@ func buildRateLimitStep(b *routeBuild) (step, error) {
 			return nil, err
 		}
 	}
-	rl, err := b.d.newRouteLimit(rc, client)
+	rl, err := b.d.newRouteLimit(rc, client, b.rateClaim)
 	if err != nil {
 		return nil, err
 	}
@@ -239,6 +247,12 @@ func (rl *routeLimit) keyOf(ctx *fasthttp.RequestCtx, trusted *httpx.TrustedProx
 		return ctx.Request.Header.Peek(rl.name)
 	case keyQuery:
 		return ctx.QueryArgs().Peek(rl.name)
+	case keyConsumer:
+		// The caller the access step admitted (the step's build
+		// ensured there is one).
+		return bytesOf(callerName(ctx))
+	case keyClaim:
+		return bytesOf(callerClaim(ctx, rl.claim))
 	}
 	return nil
 }

@@ -74,7 +74,7 @@ func (g *Gateway) Apply(cfg *config.Config) (ReloadResult, error) {
 		return ReloadResult{}, errors.New("gateway: shut down")
 	}
 	old := g.current.Load()
-	res, eff := g.plan(old.cfg, cfg)
+	res, eff, keys := g.plan(old, cfg)
 	certs, err := g.edge.prepare(eff) // a bad certificate refuses it all
 	var obs *observer
 	var freshObs bool
@@ -83,7 +83,7 @@ func (g *Gateway) Apply(cfg *config.Config) (ReloadResult, error) {
 	}
 	if err == nil {
 		var next *snapshot
-		if next, err = buildSnapshot(eff, g.deps, old, obs); err == nil {
+		if next, err = buildSnapshot(eff, g.deps, old, obs, keys); err == nil {
 			g.edge.commit(certs)
 			warnInsecureUpstreams(eff, g.log)
 			return g.swap(old, next, res, freshObs), nil
@@ -132,7 +132,7 @@ func (g *Gateway) swap(old, next *snapshot, res ReloadResult, freshObs bool) Rel
 // Preview checks cfg as Apply would and says what applying it would
 // change, without changing anything.
 func (g *Gateway) Preview(cfg *config.Config) (ReloadResult, error) {
-	res, eff := g.plan(g.current.Load().cfg, cfg)
+	res, eff, _ := g.plan(g.current.Load(), cfg)
 	res.DryRun = true
 	res.Hash = eff.Hash()
 	notes, err := CheckWith(cfg, CheckOptions{GRPC: g.deps.grpcCheck})
@@ -159,6 +159,7 @@ func (g *Gateway) unchanged(hash string) {
 // retire closes rt once every request that may have started on it is
 // done. The caller holds g.reload.mu.
 func (g *Gateway) retire(rt *route) {
+	g.deps.tunnels.retire(rt)
 	if g.reload.retiring == nil {
 		g.reload.retiring = make(map[*route]*time.Timer)
 	}
@@ -191,23 +192,37 @@ func (g *Gateway) closeRetiring() {
 // values of the settings that need a restart, so that the snapshot's
 // configuration, its hash and /-/config are the ones in effect. Besides
 // the tagged settings, a Redis client already in use keeps its settings.
-func (g *Gateway) plan(old, next *config.Config) (ReloadResult, *config.Config) {
-	res := diffConfigs(old, next)
+//
+// It also returns the route keys of that configuration, worked out once
+// for the report and the build: the serving snapshot keeps its own.
+func (g *Gateway) plan(old *snapshot, next *config.Config) (ReloadResult, *config.Config, routeKeys) {
 	var keep []string
-	if g.deps.redisChanged(next.Redis) {
+	redis := g.deps.redisChanged(next.Redis)
+	if redis {
+		keep = append(keep, "redis")
+	}
+	eff, _ := next.InEffect(old.cfg, keep...)
+	keys := keysOf(eff)
+	res := diffConfigs(old.cfg, next, old.keys, keys)
+	if redis {
 		if i := slices.Index(res.Settings, "redis"); i >= 0 {
 			res.Settings = slices.Delete(res.Settings, i, i+1)
 		}
 		res.RestartNeeded = append(res.RestartNeeded, "redis")
-		keep = append(keep, "redis")
 	}
-	eff, _ := next.InEffect(old, keep...)
-	return res, eff
+	return res, eff, keys
 }
 
 // diffConfigs compares two configurations route by route, and their
-// top-level settings as their reload tags say (config.Changes).
-func diffConfigs(old, next *config.Config) ReloadResult {
+// top-level settings as their reload tags say (config.Changes). oldKeys
+// and nextKeys are their route keys (keysOf), worked out here when nil.
+func diffConfigs(old, next *config.Config, oldKeys, nextKeys routeKeys) ReloadResult {
+	if oldKeys == nil {
+		oldKeys = keysOf(old)
+	}
+	if nextKeys == nil {
+		nextKeys = keysOf(next)
+	}
 	res := ReloadResult{Changed: map[string][]string{}}
 	before := make(map[string]*config.Route, len(old.Routes))
 	for i := range old.Routes {
@@ -221,7 +236,7 @@ func diffConfigs(old, next *config.Config) ReloadResult {
 		switch {
 		case !ok:
 			res.Added = append(res.Added, r.Name)
-		case routeKey(o, old) == routeKey(r, next):
+		case oldKeys[o.Name] == nextKeys[r.Name]:
 			res.Unchanged++
 		default:
 			res.Changed[r.Name] = routeChanges(o, r, old, next)
@@ -280,11 +295,7 @@ type Digest struct {
 
 // DigestOf returns the digest of cfg.
 func DigestOf(cfg *config.Config) Digest {
-	d := Digest{Hash: cfg.Hash(), Listen: cfg.Listen, Admin: cfg.Admin, Routes: make(map[string]string, len(cfg.Routes))}
-	for i := range cfg.Routes {
-		d.Routes[cfg.Routes[i].Name] = routeKey(&cfg.Routes[i], cfg)
-	}
-	return d
+	return Digest{Hash: cfg.Hash(), Listen: cfg.Listen, Admin: cfg.Admin, Routes: keysOf(cfg)}
 }
 
 // DiffDigests lists what changes from a gateway serving from to one

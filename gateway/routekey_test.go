@@ -46,7 +46,7 @@ func TestRouteUnchangedOneDefinition(t *testing.T) {
 	d := &deps{metrics: metrics.New(prometheus.NewRegistry(), metrics.Build{Version: "test"}), clients: &clients{},
 		log: slog.New(slog.DiscardHandler), check: true, brokers: &brokers{}}
 	t.Cleanup(d.close)
-	prev, err := buildSnapshot(base, d, nil, &observer{})
+	prev, err := buildSnapshot(base, d, nil, &observer{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestRouteUnchangedOneDefinition(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
 			next := parseTest(t, tt.give)
-			res := diffConfigs(base, next)
+			res := diffConfigs(base, next, nil, nil)
 			reported := slices.Sorted(func(yield func(string) bool) {
 				for name := range res.Changed {
 					if !yield(name) {
@@ -81,7 +81,7 @@ func TestRouteUnchangedOneDefinition(t *testing.T) {
 			if !slices.Equal(digest, want) {
 				t.Errorf("validate -diff: changed %q, want %q", digest, want)
 			}
-			s, err := buildSnapshot(next, d, prev, &observer{})
+			s, err := buildSnapshot(next, d, prev, &observer{}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -25,7 +25,10 @@ import (
 type snapshot struct {
 	cfg *config.Config
 	// hash is cfg.Hash(), computed once: it walks the whole config.
-	hash    string
+	hash string
+	// keys are the routeKey of each route of cfg, by name, computed
+	// once: the next reload compares its own with them.
+	keys    routeKeys
 	table   *router.Table
 	routes  []*route
 	trusted *httpx.TrustedProxies
@@ -44,12 +47,17 @@ type snapshot struct {
 // are carried over as they are, with their state (connection pools, and
 // the buckets, breakers and caches of later steps); the rest are built
 // fresh. On error nothing new is left open and prev is untouched.
-func buildSnapshot(cfg *config.Config, d *deps, prev *snapshot, obs *observer) (_ *snapshot, err error) {
+//
+// keys are cfg's route keys (keysOf), worked out here when nil.
+func buildSnapshot(cfg *config.Config, d *deps, prev *snapshot, obs *observer, keys routeKeys) (_ *snapshot, err error) {
 	trusted, err := httpx.NewTrustedProxies(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
 	}
-	s := &snapshot{cfg: cfg, hash: cfg.Hash(), trusted: trusted, obs: obs}
+	if keys == nil {
+		keys = keysOf(cfg)
+	}
+	s := &snapshot{cfg: cfg, hash: cfg.Hash(), keys: keys, trusted: trusted, obs: obs}
 	// The steps record spans of their own when spans are exported; a
 	// reload that turns the export on or off builds every route again.
 	d.traced = obs.tracer != nil
@@ -87,7 +95,7 @@ func buildSnapshot(cfg *config.Config, d *deps, prev *snapshot, obs *observer) (
 			PathPrefix: rc.Match.PathPrefix,
 		}
 		// An unchanged route (routeKey) is carried over with its state.
-		if rt := old[rc.Name]; rt != nil && !reflected(rc) && routeKey(&rt.cfg, prev.cfg) == routeKey(rc, cfg) {
+		if rt := old[rc.Name]; rt != nil && !reflected(rc) && prev.keys[rc.Name] == keys[rc.Name] {
 			s.routes = append(s.routes, rt)
 			continue
 		}
@@ -157,6 +165,18 @@ func (s *snapshot) routeSet() map[*route]bool {
 		set[rt] = true
 	}
 	return set
+}
+
+// routeKeys are the routeKey of each route of a configuration, by name.
+type routeKeys map[string]string
+
+// keysOf returns the route keys of cfg.
+func keysOf(cfg *config.Config) routeKeys {
+	keys := make(routeKeys, len(cfg.Routes))
+	for i := range cfg.Routes {
+		keys[cfg.Routes[i].Name] = routeKey(&cfg.Routes[i], cfg)
+	}
+	return keys
 }
 
 // routeKey identifies everything a compiled route depends on: its own
@@ -259,7 +279,7 @@ func CheckWith(cfg *config.Config, opts CheckOptions) (notes []string, err error
 	d := &deps{metrics: metrics.New(prometheus.NewRegistry(), metrics.Build{Version: "check"}), clients: &clients{}, log: slog.New(slog.DiscardHandler), check: true, brokers: &brokers{},
 		grpcCheck: opts.GRPC}
 	defer d.close()
-	s, err := buildSnapshot(cfg, d, nil, &observer{})
+	s, err := buildSnapshot(cfg, d, nil, &observer{}, nil)
 	if err != nil {
 		return d.notes, err
 	}

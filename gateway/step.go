@@ -75,6 +75,19 @@ type stepDef struct {
 //     gateway's error answers reset the headers and go without it.
 //   - method: TRACE is refused (405) unless the route lists it; nothing
 //     else is spent on it.
+//   - cors: a CORS preflight is answered here, before any
+//     authentication, since browsers send preflights without
+//     credentials; the CORS headers are added to every answer below it,
+//     refusals included, so a script can read a 401 or a 429.
+//   - ip: an address check is the cheapest refusal of a caller (a binary
+//     search), so it comes before any credential is looked at.
+//   - auth, forward_auth: the caller is authenticated before the rate
+//     limit, so that an anonymous flood is refused without spending a
+//     token of the callers' buckets, and so that the rate limit can key
+//     on who the caller is (per: consumer, per: claim:NAME: the step
+//     leaves the caller in the request). A refused request never reaches
+//     the breaker or the upstream. A cached token or an API key costs no
+//     allocation; bcrypt and forward-auth calls are cached.
 //   - rate_limit: a request over its limit costs nothing more than the
 //     decision, and never counts against the breaker or reaches the
 //     upstream.
@@ -95,6 +108,10 @@ type stepDef struct {
 var stepTable = []stepDef{
 	{name: "hsts", build: buildHSTSStep},
 	{name: "method", build: buildMethodStep},
+	{name: "cors", build: buildCORSStep},
+	{name: "ip", build: buildIPStep},
+	{name: "auth", build: buildAuthStep},
+	{name: "forward_auth", build: buildForwardAuthStep},
 	{name: "rate_limit", build: buildRateLimitStep},
 	{name: "body_limit", build: buildBodyLimitStep},
 	{name: "fallback", build: buildFallbackStep},
@@ -121,6 +138,10 @@ type routeBuild struct {
 	// the breakers per target (per: target).
 	breaker        breakerRecorder
 	targetBreakers targetBreakers
+
+	// Left by auth for rate_limit's per: claim:NAME: the claim's index in
+	// the token's claims.
+	rateClaim int
 }
 
 // buildRoute builds rc's steps from stepTable and composes its pipeline.
@@ -173,6 +194,8 @@ func sectionOf(name string) string {
 	switch name {
 	case "respond", "publish", "grpc", "upstream", "rate_limit", "fallback", "circuit_breaker":
 		return name
+	case "cors", "ip", "auth", "forward_auth":
+		return "access"
 	}
 	return "step " + name
 }

@@ -22,7 +22,8 @@ type toyStep struct {
 	next   handler
 }
 
-var errToyRefused = &answer{status: fasthttp.StatusTeapot, msg: "toy says no", source: "toy"}
+var errToyRefused = &answer{status: fasthttp.StatusTeapot, msg: "toy says no", source: "toy",
+	headers: []headerKV{{key: "WWW-Authenticate", value: []byte(`Toy realm="test"`)}}}
 
 func (s *toyStep) wrap(next handler) handler {
 	s.next = next
@@ -92,6 +93,9 @@ routes:
 		if resp.StatusCode() != fasthttp.StatusTeapot || json.Unmarshal(resp.Body(), &body) != nil ||
 			body["error"] != "toy says no" || body["route"] != "toy-route" {
 			t.Fatalf("without X-Toy: %d %q, want 418 with the gateway's JSON error", resp.StatusCode(), resp.Body())
+		}
+		if got := string(resp.Header.Peek("WWW-Authenticate")); got != `Toy realm="test"` {
+			t.Fatalf("without X-Toy: WWW-Authenticate %q, want the answer's own", got)
 		}
 	}
 	// The three refusals took no token of the rate limit below the step.

@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,6 +89,22 @@ type bodyWatch struct {
 	rt      *route
 	trusted *httpx.TrustedProxies
 	logged  bool
+	// conn is the client's connection, and sendIdle server.write_timeout:
+	// the writing of each piece of the body gets sendIdle of its own (see
+	// BodyProgress). nil: the server's one deadline for the whole answer.
+	conn     net.Conn
+	sendIdle time.Duration
+}
+
+// BodyProgress implements upstream.ProgressWatcher: a streamed answer is
+// cut when the client takes longer than server.write_timeout to take one
+// piece of it, not when the whole of it takes longer (as nginx's
+// send_timeout), so that an event stream or a long download that keeps
+// moving is never cut short.
+func (w *bodyWatch) BodyProgress() {
+	if w.conn != nil {
+		_ = w.conn.SetWriteDeadline(time.Now().Add(w.sendIdle))
+	}
 }
 
 // errUpstreamAborted is the access log's and span's error of an answer
@@ -107,7 +124,7 @@ func countsAtEnd(ctx *fasthttp.RequestCtx) bool {
 	return true
 }
 
-var _ upstream.BodyWatcher = (*bodyWatch)(nil)
+var _ upstream.ProgressWatcher = (*bodyWatch)(nil)
 
 var bodyWatches = sync.Pool{New: func() any { return new(bodyWatch) }}
 

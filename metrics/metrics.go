@@ -19,6 +19,8 @@ var DurationBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .2
 // reloads. Safe for concurrent use.
 type Metrics struct {
 	bridges        *bridgeMetrics
+	tunnels        *tunnelMetrics
+	auth           *authMetrics
 	requests       *prometheus.CounterVec
 	duration       *prometheus.HistogramVec
 	inFlight       *prometheus.GaugeVec
@@ -41,6 +43,7 @@ type Metrics struct {
 
 	discovery atomic.Pointer[func() []ServiceStatus]
 	cache     atomic.Pointer[func() CacheStats]
+	source    atomic.Pointer[func() ConfigSourceStatus]
 }
 
 // CacheStats is what the metrics export of the fallback cache.
@@ -208,6 +211,8 @@ func New(reg prometheus.Registerer, build Build) *Metrics {
 		routes:       make(map[string]*Route),
 		bridges:      newBridgeMetrics(),
 		tls:          newTLSMetrics(),
+		tunnels:      newTunnelMetrics(),
+		auth:         newAuthMetrics(),
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "gateway_build_info",
@@ -215,12 +220,14 @@ func New(reg prometheus.Registerer, build Build) *Metrics {
 	}, []string{"version", "commit"})
 	buildInfo.WithLabelValues(build.Version, build.Commit).Set(1)
 	reg.MustRegister(m.requests, m.duration, m.inFlight, m.upstreamErrors, m.clientErrors,
-		m.rateLimited, m.redisOutages, m.breakerState, m.targetBreakers, m.breakerChanges, m.fallbacks, &fallbackCollector{m: m}, &discoveryCollector{m: m}, &cacheCollector{m: m},
+		m.rateLimited, m.redisOutages, m.breakerState, m.targetBreakers, m.breakerChanges, m.fallbacks, &fallbackCollector{m: m}, &discoveryCollector{m: m}, &cacheCollector{m: m}, &configSourceCollector{m: m},
 		m.reloads, m.lastReload, m.configInfo, m.acceptErrors, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(m.bridges.collectors()...)
 	reg.MustRegister(m.tls.collectors()...)
+	reg.MustRegister(m.tunnels.collectors()...)
+	reg.MustRegister(m.auth.collectors()...)
 	// Both results exist from the start so that rate() and alerts see them.
 	m.reloads.WithLabelValues("success")
 	m.reloads.WithLabelValues("failure")
@@ -299,6 +306,8 @@ func (m *Metrics) Forget(keep func(name string) bool) {
 		m.breakerChanges.DeletePartialMatch(prometheus.Labels{"route": name})
 		m.fallbacks.DeletePartialMatch(prometheus.Labels{"route": name})
 		m.bridges.forget(name)
+		m.tunnels.forget(name)
+		m.auth.forget(name)
 	}
 }
 

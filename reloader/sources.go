@@ -42,6 +42,9 @@ func sourcesOf(cfg *config.Config) sources {
 			s.included = append(s.included, f)
 		}
 	}
+	// The key, htpasswd and PEM files of access settings; their content is
+	// in Config.Hash.
+	s.files = append(s.files, cfg.AuthFiles()...)
 	s.globs = cfg.Includes()
 	// Certificates, keys and CAs: a renewed certificate is loaded by the
 	// reload its file's change starts (config.Config.Hash covers their

@@ -20,7 +20,10 @@
 #   BENCH_DURATION     length of each measured run (wrk -d), default 10s
 #   BENCH_WARMUP       unmeasured run before each, default 2s ("0" for none)
 #   BENCH_CONNECTIONS  open connections (wrk -c), default 50
-#   BENCH_TARGETS      which of "direct gateway nginx" to run, default all
+#   BENCH_TARGETS      which of "direct gateway nginx bare" to run, default
+#                      all; "bare" is cmd/bare-proxy, one fasthttp.Server in
+#                      front of one HostClient, loaded at once with the
+#                      gateway's whole pipeline (full.bench) at each size
 #   BENCH_PAIRS        paired runs per feature cost, default 4
 #   BENCH_PAIR_DURATION  length of each of those runs, default 5s
 #   BENCH_OUT          a directory to keep wrk's reports and the servers' logs in
@@ -39,7 +42,7 @@ cd "$(dirname "$0")/.."
 duration=${BENCH_DURATION:-10s}
 warmup=${BENCH_WARMUP:-2s}
 conns=${BENCH_CONNECTIONS:-50}
-targets=${BENCH_TARGETS:-direct gateway nginx}
+targets=${BENCH_TARGETS:-direct gateway nginx bare}
 sizes=(13 1024 65536)
 
 upstream_addr=127.0.0.1:19001
@@ -49,6 +52,7 @@ gateway_admin=127.0.0.1:19901
 twin_addr=127.0.0.1:18082 # the second gateway of the feature costs
 twin_admin=127.0.0.1:19902
 nginx_addr=127.0.0.1:18081
+bare_addr=127.0.0.1:18083
 
 proxy_cpu=0
 load_cpu=1
@@ -151,7 +155,7 @@ check() {
 	fi
 }
 
-for addr in "$upstream_addr" "$grpc_addr" "$gateway_addr" "$gateway_admin" "$nginx_addr"; do
+for addr in "$upstream_addr" "$grpc_addr" "$gateway_addr" "$gateway_admin" "$nginx_addr" "$bare_addr"; do
 	if answers "$addr"; then
 		echo "loadbench: $addr is already in use; stop what listens there" >&2
 		exit 1
@@ -170,6 +174,7 @@ if [[ -n ${BENCH_BASELINE:-} ]]; then
 	twin_bin=$tmp/gateway-baseline
 fi
 wants gateway && go build -trimpath -o bin/demo-grpc ./cmd/demo-grpc
+wants bare && go build -trimpath -o bin/bare-proxy ./cmd/bare-proxy
 
 if wants gateway; then # the gRPC server behind configs/bench.yaml's grpc route
 	GOMAXPROCS=1 taskset -c "$load_cpu" bin/demo-grpc -listen "$grpc_addr" >"$tmp/demo-grpc.log" 2>&1 &
@@ -202,6 +207,16 @@ if wants gateway; then
 	pids+=("$twin_pid")
 	wait_port "$twin_addr" "$twin_pid" "second gateway" "$tmp/twin.log"
 	check "second gateway" "$twin_addr"
+fi
+
+bare_pid=
+if wants bare; then
+	GOMAXPROCS=1 taskset -c "$proxy_cpu" bin/bare-proxy -listen "$bare_addr" -upstream "$upstream_addr" \
+		>"$tmp/bare.log" 2>&1 &
+	bare_pid=$!
+	pids+=("$bare_pid")
+	wait_port "$bare_addr" "$bare_pid" bare-proxy "$tmp/bare.log"
+	check bare-proxy "$bare_addr"
 fi
 
 nginx_pid=
@@ -452,6 +467,28 @@ if [[ -n ${BENCH_BASELINE:-} ]]; then
 	exit 0
 fi
 
+# bare SIZE: the gateway's whole pipeline (full.bench) and the bare
+# fasthttp proxy loaded at once, pairs times; sets bare_line to the pooled
+# ratio of their requests per CPU-second.
+bare() {
+	local size=$1 i gn=0 gt=0 bn=0 bt=0 per=()
+	duo_url1="http://$gateway_addr/bytes/$size" duo_url2="http://$bare_addr/bytes/$size"
+	duo_pids1=("$gateway_pid") duo_pids2=("$bare_pid")
+	mapfile -t duo_args1 < <(wrk_args full.bench "")
+	duo_args2=()
+	duo # warm-up, not counted
+	for ((i = 0; i < pairs; i++)); do
+		duo
+		gn=$((gn + duo_n1)) gt=$((gt + duo_t1)) bn=$((bn + duo_n2)) bt=$((bt + duo_t2))
+		per+=("$(awk -v gn="$duo_n1" -v gt="$duo_t1" -v bn="$duo_n2" -v bt="$duo_t2" \
+			'BEGIN {printf "%.2f", (gn / gt) / (bn / bt)}')")
+	done
+	bare_line=$(printf '%s %sx (%s)' "$(size_name "$size")" \
+		"$(awk -v gn="$gn" -v gt="$gt" -v bn="$bn" -v bt="$bt" 'BEGIN {printf "%.2f", (gn / gt) / (bn / bt)}')" \
+		"$(IFS=/; echo "${per[*]}")")
+	echo "loadbench: gateway (whole pipeline)/bare proxy at once: $bare_line" >&2
+}
+
 if wants gateway; then
 	compare "rate limit (per client, never refusing) cost" limited.bench "" "" ""
 	compare "breaker and fallback cache (never triggered) cost" guarded.bench "" "" ""
@@ -466,6 +503,13 @@ if wants gateway; then
 		for size in "${sizes[@]}"; do
 			versus "$size"
 			versus_lines+=("$versus_line")
+		done
+	fi
+	bare_lines=()
+	if wants bare; then
+		for size in "${sizes[@]}"; do
+			bare "$size"
+			bare_lines+=("$bare_line")
 		done
 	fi
 	# A unary gRPC call through the gateway: JSON to protobuf and back.
@@ -493,4 +537,9 @@ if wants gateway && wants nginx; then
 	echo
 	printf 'gateway/nginx, requests per CPU-second, both loaded at once (%d pooled runs of %s; each):\n' "$pairs" "$pair_duration"
 	printf '  %s\n' "${versus_lines[@]}"
+fi
+if wants gateway && wants bare; then
+	echo
+	printf 'gateway with rate limit, breaker and fallback cache / bare fasthttp proxy, requests per CPU-second, at once (%d pooled runs of %s; each):\n' "$pairs" "$pair_duration"
+	printf '  %s\n' "${bare_lines[@]}"
 fi

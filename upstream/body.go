@@ -28,6 +28,7 @@ type body struct {
 	err       error     // sticky: io.EOF at the end, or a failure
 	at        time.Time // last read from the network (or Do's start)
 	watch     BodyWatcher
+	progress  ProgressWatcher // watch, when it hears of progress too
 }
 
 // BodyWatcher learns how a streamed response body ended; see Watch.
@@ -38,6 +39,16 @@ type BodyWatcher interface {
 	// ErrTooLarge) when the upstream broke it, or ErrAbandoned when the
 	// reader closed it before its end.
 	BodyEnded(err error)
+}
+
+// ProgressWatcher is a BodyWatcher that also hears of each piece of the
+// body before it is handed on (written to the client), so that it can
+// give the writing a deadline of its own per piece instead of one for the
+// whole body.
+type ProgressWatcher interface {
+	BodyWatcher
+	// BodyProgress is called before each piece of the body is handed on.
+	BodyProgress()
 }
 
 // ErrAbandoned: a streamed body was closed before its end without an
@@ -62,7 +73,15 @@ func Watch(resp *fasthttp.Response, w BodyWatcher) bool {
 		return false
 	}
 	b.watch = w
+	b.progress, _ = w.(ProgressWatcher)
 	return true
+}
+
+// handing is called before a piece of the body is handed on.
+func (b *body) handing() {
+	if b.progress != nil {
+		b.progress.BodyProgress()
+	}
 }
 
 // States of a body.
@@ -114,6 +133,7 @@ func (b *body) Read(p []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	b.handing()
 	n := copy(p, buf)
 	b.consume(n)
 	return n, nil
@@ -139,6 +159,7 @@ func (b *body) WriteTo(w io.Writer) (int64, error) {
 			}
 			return total, err
 		}
+		b.handing()
 		n, werr := w.Write(buf)
 		b.consume(n)
 		total += int64(n)
@@ -199,6 +220,7 @@ func (b *body) copyDirect(w io.Writer) (int64, error) {
 	if n == 0 {
 		return 0, nil
 	}
+	b.handing()
 	m, werr := w.Write(p[:n])
 	if werr == nil && m < n {
 		werr = io.ErrShortWrite

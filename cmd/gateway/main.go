@@ -3,6 +3,7 @@
 //	gateway run -config FILE        serve
 //	gateway validate FILE...        check configuration files, print every error
 //	gateway validate -diff FILE     and say what applying it to a running gateway would change
+//	gateway publish FILE            validate FILE and publish it to the fleet's etcd (docs/fleet.md)
 //	gateway version                 print the version and the commit
 package main
 
@@ -31,7 +32,6 @@ import (
 	"github.com/fastgate/gateway/discovery/consul"
 	"github.com/fastgate/gateway/discovery/etcd"
 	"github.com/fastgate/gateway/gateway"
-	"github.com/fastgate/gateway/reloader"
 )
 
 // version and commit are set at build time with
@@ -46,6 +46,8 @@ var (
 const usage = `usage:
   gateway run [-config FILE] [-log-level LEVEL] [-log-format text|json]
   gateway validate [-diff [-admin ADDR]] FILE...
+  gateway publish [-source FILE | -endpoints ADDRS -prefix PREFIX] [-dry-run] [-expect N] FILE
+  gateway hash-key [-consumer NAME] [KEY]
   gateway version
 `
 
@@ -64,6 +66,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
+	case "hash-key":
+		return cmdHashKey(args[1:], os.Stdin, stdout, stderr)
 	case "version", "-version", "--version":
 		c := buildCommit()
 		if c == "" {
@@ -71,6 +75,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "gateway %s (commit %s, %s)\n", version, c, runtime.Version())
 		return 0
+	case "publish":
+		return cmdPublish(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -266,9 +272,7 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 		warnPublicAdmin(log, adminLn.Addr(), cfg)
 	}
 
-	configFiles, err := reloader.New(reloader.Settings[gateway.ReloadResult]{
-		Config: cfg, Target: gw.ReloadTarget(), Checks: []config.Check{gateway.RouteConflicts}, Logger: log,
-	})
+	configFiles, release, err := newFollower(cfg, gw, log)
 	if err != nil {
 		ln.Close()
 		if adminLn != nil {
@@ -278,7 +282,7 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	}
 	watching := make(chan struct{})
 	gw.SetReloadFunc(configFiles.Reload)
-	go func() { defer close(watching); configFiles.Run(ctx) }()
+	go func() { defer close(watching); defer release(); configFiles.Run(ctx) }()
 	defer func() { cancel(); <-watching }()
 
 	failed := make(chan error, 3)

@@ -3,6 +3,7 @@ package yamlcodec
 import (
 	"reflect"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -36,6 +37,8 @@ type Codec struct {
 	// types are few: a list compares faster than a map looks up, and
 	// decoding consults it for every value.
 	types []*Type
+	// plans caches what CheckRanges does with each type (rangePlan).
+	plans sync.Map // reflect.Type -> *rangePlan
 }
 
 // New returns a codec that knows types besides the built-in ones. A Type

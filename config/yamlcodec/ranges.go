@@ -83,33 +83,114 @@ func (c *Codec) parseBound(s string, t reflect.Type) (int64, error) {
 // checked. It panics on a malformed tag: the tags are part of the code;
 // CheckTags finds such a tag in a test.
 func (c *Codec) CheckRanges(r *Reporter, val reflect.Value, path string) {
-	switch val.Kind() {
+	c.checkPlan(r, c.planOf(val.Type()), val, path)
+}
+
+// rangePlan is what CheckRanges does with a value of one type, worked out
+// once per type with its tags parsed: a load checks thousands of routes of
+// the same few types. A nil plan means no range tag is reachable.
+type rangePlan struct {
+	kind   reflect.Kind // Pointer, Slice, Map or Struct
+	elem   *rangePlan   // what a pointer, slice or map holds
+	fields []rangeField // a struct's fields that have a tag or lead to one
+}
+
+type rangeField struct {
+	index int
+	name  string
+	// b is the field's range; nil for a field whose value holds tagged
+	// fields (sub).
+	b   *bounds
+	sub *rangePlan
+}
+
+// planOf returns the plan of t, from the cache when it was made before.
+func (c *Codec) planOf(t reflect.Type) *rangePlan {
+	if p, ok := c.plans.Load(t); ok {
+		return p.(*rangePlan)
+	}
+	p := c.makePlan(t, map[reflect.Type]bool{})
+	c.plans.Store(t, p)
+	return p
+}
+
+// makePlan works out the plan of t; busy holds the types being worked
+// out, so that a type that contains itself ends the walk.
+func (c *Codec) makePlan(t reflect.Type, busy map[reflect.Type]bool) *rangePlan {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Map:
+		if t.Kind() == reflect.Map && t.Key().Kind() != reflect.String {
+			return nil
+		}
+		elem := c.makePlan(t.Elem(), busy)
+		if elem == nil {
+			return nil
+		}
+		return &rangePlan{kind: t.Kind(), elem: elem}
+	case reflect.Struct:
+	default:
+		return nil
+	}
+	if busy[t] {
+		return nil
+	}
+	busy[t] = true
+	defer delete(busy, t)
+	p := &rangePlan{kind: reflect.Struct}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		rf := rangeField{index: i, name: FieldName(f)}
+		tag, ok := f.Tag.Lookup("range")
+		if !ok {
+			if rf.sub = c.makePlan(f.Type, busy); rf.sub != nil {
+				p.fields = append(p.fields, rf)
+			}
+			continue
+		}
+		ft := f.Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		b, err := c.parseBounds(tag, ft)
+		if err != nil {
+			panic(err.Error())
+		}
+		rf.b = &b
+		p.fields = append(p.fields, rf)
+	}
+	if len(p.fields) == 0 {
+		return nil
+	}
+	return p
+}
+
+// checkPlan is CheckRanges for val, whose type's plan is p.
+func (c *Codec) checkPlan(r *Reporter, p *rangePlan, val reflect.Value, path string) {
+	if p == nil {
+		return
+	}
+	switch p.kind {
 	case reflect.Pointer:
 		if !val.IsNil() {
-			c.CheckRanges(r, val.Elem(), path)
+			c.checkPlan(r, p.elem, val.Elem(), path)
 		}
 	case reflect.Slice:
 		for i := 0; i < val.Len(); i++ {
-			c.CheckRanges(r, val.Index(i), path+"["+strconv.Itoa(i)+"]")
+			c.checkPlan(r, p.elem, val.Index(i), path+"["+strconv.Itoa(i)+"]")
 		}
 	case reflect.Map:
 		for _, k := range val.MapKeys() {
-			if k.Kind() == reflect.String {
-				c.CheckRanges(r, val.MapIndex(k), KeyPath(path, k.String()))
-			}
+			c.checkPlan(r, p.elem, val.MapIndex(k), KeyPath(path, k.String()))
 		}
 	case reflect.Struct:
-		t := val.Type()
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			if !f.IsExported() {
-				continue
-			}
-			fp := JoinPath(path, FieldName(f))
-			fv := val.Field(i)
-			tag, ok := f.Tag.Lookup("range")
-			if !ok {
-				c.CheckRanges(r, fv, fp)
+		for i := range p.fields {
+			f := &p.fields[i]
+			fv := val.Field(f.index)
+			if f.b == nil {
+				c.checkPlan(r, f.sub, fv, JoinPath(path, f.name))
 				continue
 			}
 			if fv.Kind() == reflect.Pointer {
@@ -118,15 +199,15 @@ func (c *Codec) CheckRanges(r *Reporter, val reflect.Value, path string) {
 				}
 				fv = fv.Elem()
 			}
-			b, err := c.parseBounds(tag, fv.Type())
-			if err != nil {
-				panic(err.Error())
-			}
 			if fv.Kind() == reflect.Float64 {
-				inRangeFloat(r, fp, fv.Float(), b)
+				if x := fv.Float(); !(x >= f.b.fmin && x <= f.b.fmax) && !(f.b.zero && x == 0) {
+					inRangeFloat(r, JoinPath(path, f.name), x, *f.b)
+				}
 				continue
 			}
-			c.inRange(r, fp, fv.Int(), b, fv.Type())
+			if n := fv.Int(); !(n >= f.b.min && n <= f.b.max) && !(f.b.zero && n == 0) {
+				c.inRange(r, JoinPath(path, f.name), n, *f.b, fv.Type())
+			}
 		}
 	}
 }

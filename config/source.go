@@ -1,0 +1,116 @@
+package config
+
+import (
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Where the routes come from when they do not come from this file: the
+// top-level config_source section. A file with a config_source is the
+// instance's own part of the configuration (listeners, admin, discovery,
+// where to follow): the routes and everything else that reloads come
+// from the versions published to the source (gateway publish), and the
+// last good one is kept on disk.
+
+// ConfigSource names a registry that the routes are followed in, instead
+// of this file's routes.
+type ConfigSource struct {
+	// Etcd follows the versions published under a prefix of an etcd
+	// cluster (see docs/fleet.md for the layout). Required in a
+	// config_source section.
+	Etcd *EtcdSource `yaml:"etcd"`
+}
+
+// EtcdSource is an etcd cluster that versions of the configuration are
+// published to.
+type EtcdSource struct {
+	// Endpoints are the members' client addresses. Default
+	// ["127.0.0.1:2379"].
+	Endpoints []string `yaml:"endpoints" redact:"url"`
+	// Prefix is where the fleet's versions live: <prefix>current names
+	// the version served, <prefix>versions/<n>/ holds each version.
+	// Default "/gateway/config/".
+	Prefix string `yaml:"prefix"`
+	// Username and Password authenticate. Default: none.
+	Username string `yaml:"username"`
+	Password string `yaml:"password" redact:"secret"`
+	// DialTimeout bounds connecting. Default 5s.
+	DialTimeout time.Duration `yaml:"dial_timeout" range:"1ms,1m"`
+	// RequestTimeout bounds each read of etcd, and how long a watch may
+	// go without an answer before it counts as broken. Default 5s.
+	RequestTimeout time.Duration `yaml:"request_timeout" range:"1ms,1m"`
+	// StateFile keeps the last good version on disk, so that an instance
+	// restarted while etcd is down serves it. Default: "fleet-config.json"
+	// beside discovery.state_file when that is set; "" otherwise, no copy
+	// (an instance then waits for etcd before it serves).
+	StateFile string `yaml:"state_file"`
+	// MaxBytes caps the size of one version (all its files together); a
+	// larger one is refused. Default 8MiB.
+	MaxBytes ByteSize `yaml:"max_bytes" range:"1KiB,1GiB"`
+}
+
+// Defaults of the etcd config source.
+const (
+	DefaultSourcePrefix    = "/gateway/config/"
+	DefaultSourceMaxBytes  = 8 << 20
+	DefaultSourceStateName = "fleet-config.json"
+)
+
+func configSourceDefaults(s *ConfigSource, disc *Discovery, set map[string]bool) {
+	e := s.Etcd
+	if e == nil {
+		return
+	}
+	if len(e.Endpoints) == 0 {
+		e.Endpoints = []string{DefaultEtcdEndpoint}
+	}
+	if e.Prefix == "" {
+		e.Prefix = DefaultSourcePrefix
+	}
+	if !strings.HasSuffix(e.Prefix, "/") {
+		e.Prefix += "/"
+	}
+	if !set["config_source.etcd.dial_timeout"] {
+		e.DialTimeout = 5 * time.Second
+	}
+	if !set["config_source.etcd.request_timeout"] {
+		e.RequestTimeout = 5 * time.Second
+	}
+	if !set["config_source.etcd.max_bytes"] {
+		e.MaxBytes = DefaultSourceMaxBytes
+	}
+	if e.StateFile == "" && disc.StateFile != "" {
+		e.StateFile = filepath.Join(filepath.Dir(disc.StateFile), DefaultSourceStateName)
+	}
+}
+
+func (v *validator) configSource(c *Config) {
+	s := c.ConfigSource
+	if s == nil {
+		return
+	}
+	if s.Etcd == nil {
+		v.errorf("config_source", "names no source; want config_source.etcd")
+		return
+	}
+	for i, ep := range s.Etcd.Endpoints {
+		if ep == "" {
+			v.errorf("config_source.etcd.endpoints["+strconv.Itoa(i)+"]", "must not be empty")
+		}
+	}
+	if !strings.HasPrefix(s.Etcd.Prefix, "/") {
+		v.invalid("config_source.etcd.prefix", s.Etcd.Prefix, `must start with "/"`)
+	}
+	if (s.Etcd.Username == "") != (s.Etcd.Password == "") {
+		v.errorf("config_source.etcd.password", "set both username and password, or neither")
+	}
+	// The routes come from the source: routes here would never serve.
+	if len(c.Routes) > 0 {
+		v.errorf("routes", "the routes come from config_source; publish them with gateway publish (see docs/fleet.md)")
+	}
+	if len(c.Include) > 0 {
+		v.errorf("include", "the routes come from config_source; publish the included files with gateway publish (see docs/fleet.md)")
+	}
+}

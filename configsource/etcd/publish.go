@@ -1,0 +1,134 @@
+package etcd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/fastgate/gateway/configsource"
+)
+
+// Publisher writes versions under a prefix and makes them current. Safe
+// for concurrent use.
+type Publisher struct {
+	st store
+}
+
+// NewPublisher returns a Publisher; it connects on first use.
+func NewPublisher(c Conn) (*Publisher, error) {
+	c = c.normalized()
+	cli, err := c.dial()
+	if err != nil {
+		return nil, err
+	}
+	return &Publisher{st: store{cli: cli, prefix: c.Prefix, timeout: c.RequestTimeout, maxBytes: c.MaxBytes}}, nil
+}
+
+// Close closes the connection.
+func (p *Publisher) Close() error { return p.st.cli.Close() }
+
+// Current is the version the fleet is told to serve, as a publisher read
+// it: what a publication is compared against.
+type Current struct {
+	// Version is the number current names; 0 when there is none yet.
+	Version int64
+	// ModRevision is the current key's mod revision; 0 when there is
+	// none.
+	ModRevision int64
+}
+
+// Current reads the current version.
+func (p *Publisher) Current(ctx context.Context) (Current, error) {
+	ptr, err := p.st.current(ctx)
+	if err != nil {
+		return Current{}, err
+	}
+	// A current that holds no number is replaced like any other.
+	return Current{Version: ptr.Version, ModRevision: ptr.ModRevision}, nil
+}
+
+// Read reads version n, checked against its manifest.
+func (p *Publisher) Read(ctx context.Context, n int64) (configsource.Version, error) {
+	return p.st.version(ctx, n)
+}
+
+// Key is the key of file name of version n, as errors name it.
+func (p *Publisher) Key(n int64, name string) string { return p.st.fileKey(n, name) }
+
+// ErrConflict is returned by Publish when current changed since from was
+// read: another publisher was first.
+var ErrConflict = errors.New("etcd: the current version changed since it was read (another publisher was first); nothing was written")
+
+// Publish writes files as a new version and makes it current, in one
+// transaction that holds only if current is still from. It returns the
+// new version's number. by says who published, for the manifest.
+func (p *Publisher) Publish(ctx context.Context, files map[string][]byte, from Current, by string) (int64, error) {
+	v := configsource.Version{Files: files}
+	if _, ok := files[configsource.MainFile]; !ok {
+		return 0, fmt.Errorf("etcd: a version needs its main file %s", configsource.MainFile)
+	}
+	if len(files) > maxFiles {
+		return 0, fmt.Errorf("etcd: %d files; a version holds at most %d", len(files), maxFiles)
+	}
+	if v.Size() > p.st.maxBytes {
+		return 0, fmt.Errorf("etcd: the files are %d bytes, over the limit of %d (config_source.etcd.max_bytes)", v.Size(), p.st.maxBytes)
+	}
+	n, err := p.next(ctx, from)
+	if err != nil {
+		return 0, err
+	}
+	m := manifest{Version: n, Published: time.Now().UTC(), By: by}
+	ops := make([]clientv3.Op, 0, len(files)+2)
+	for _, name := range v.Names() {
+		if msg := configsource.CheckName(name); msg != "" {
+			return 0, fmt.Errorf("etcd: file %q: %s", name, msg)
+		}
+		b := files[name]
+		m.Files = append(m.Files, manifestFile{Name: name, Size: int64(len(b)), SHA256: configsource.Digest(b)})
+		ops = append(ops, clientv3.OpPut(p.st.fileKey(n, name), string(b)))
+	}
+	mb, err := json.Marshal(m)
+	if err != nil {
+		return 0, err
+	}
+	ops = append(ops, clientv3.OpPut(p.st.manifestKey(n), string(mb)),
+		clientv3.OpPut(p.st.currentKey(), strconv.FormatInt(n, 10)))
+	rctx, cancel := context.WithTimeout(ctx, p.st.timeout)
+	defer cancel()
+	resp, err := p.st.cli.Txn(rctx).If(
+		clientv3.Compare(clientv3.ModRevision(p.st.currentKey()), "=", from.ModRevision),
+		clientv3.Compare(clientv3.CreateRevision(p.st.manifestKey(n)), "=", 0),
+	).Then(ops...).Commit()
+	if err != nil {
+		return 0, fmt.Errorf("etcd: publish version %d: %w", n, err)
+	}
+	if !resp.Succeeded {
+		return 0, ErrConflict
+	}
+	return n, nil
+}
+
+// next is the number of the version after every one written so far.
+func (p *Publisher) next(ctx context.Context, from Current) (int64, error) {
+	rctx, cancel := context.WithTimeout(ctx, p.st.timeout)
+	defer cancel()
+	dir := p.st.prefix + "versions/"
+	resp, err := p.st.cli.Get(rctx, dir, clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		return 0, fmt.Errorf("etcd: list %s: %w", dir, err)
+	}
+	last := from.Version
+	for _, kv := range resp.Kvs {
+		num, _, _ := strings.Cut(strings.TrimPrefix(string(kv.Key), dir), "/")
+		if n, err := strconv.ParseInt(num, 10, 64); err == nil {
+			last = max(last, n)
+		}
+	}
+	return last + 1, nil
+}
