@@ -203,12 +203,20 @@ func (p *proxyStep) attempts(ctx *fasthttp.RequestCtx, start time.Time) error {
 	// (Its X-Request-Id, if any, is replaced by the request's own with
 	// every answer: answerRequestID.)
 	resp.Header.ResetConnectionClose()
-	if p.sendIdle > 0 && resp.IsBodyStream() {
-		if w, ok := upstream.WatcherOf(resp).(*bodyWatch); ok {
-			w.conn, w.sendIdle = ctx.Conn(), p.sendIdle
-		}
+	if p.sendIdle > 0 && longAnswer(&resp.Header) {
+		p.deadlinePerWrite(ctx)
 	}
 	return nil
+}
+
+// deadlinePerWrite gives each write of ctx's long streamed answer a
+// deadline of its own (bodyWatch.BodyProgress). Not inlined, as prepareFrom.
+//
+//go:noinline
+func (p *proxyStep) deadlinePerWrite(ctx *fasthttp.RequestCtx) {
+	if w, ok := upstream.WatcherOf(&ctx.Response).(*bodyWatch); ok {
+		w.conn, w.sendIdle = ctx.Conn(), p.sendIdle
+	}
 }
 
 // attempt tries target t behind its breaker, if the route has per-target
@@ -269,16 +277,8 @@ func (p *proxyStep) try(t *target, req *fasthttp.Request, resp *fasthttp.Respons
 	t.inst.Acquire()
 	err := t.client.Do(req, resp, deadline)
 	broken := false
-	switch {
-	case err != nil:
-	case eventStream(&resp.Header):
-		// The client gets an event stream's head at once, not with its
-		// first event, which may be long in coming.
-		resp.ImmediateHeaderFlush = true
-	default:
-		// Wait for the body's first bytes: an upstream that breaks right
-		// after its head still gets the client a 502, not an empty reply.
-		if err = upstream.Prefetch(resp); err != nil {
+	if err == nil {
+		if err = prefetch(resp); err != nil {
 			resp.Reset()
 			broken = true
 		}
@@ -447,6 +447,34 @@ func stripPrefix(req *fasthttp.Request, path, prefix, scratch []byte) {
 	buf = append(buf, rest...)
 	req.URI().SetPathBytes(buf)
 }
+
+// prefetch waits for the first bytes of resp's body, so that an upstream
+// that breaks right after its head still gets the client a 502, not a
+// cut answer; except for an event stream, whose head the client gets at
+// once, not with its first event, which may be long in coming. Not
+// inlined: try's frame is on the stack of every proxied request.
+//
+//go:noinline
+func prefetch(resp *fasthttp.Response) error {
+	if eventStream(&resp.Header) {
+		resp.ImmediateHeaderFlush = true
+		return nil
+	}
+	return upstream.Prefetch(resp)
+}
+
+// longAnswer reports whether the answer of head h may take long to write:
+// one of unknown length (chunked, an event stream) or a large one. Its
+// writes get a deadline each (bodyWatch.BodyProgress); a short answer
+// keeps the server's one deadline, which costs nothing more.
+func longAnswer(h *fasthttp.ResponseHeader) bool {
+	cl := h.ContentLength()
+	return cl < 0 || cl > longAnswerSize
+}
+
+// longAnswerSize is the size from which an answer's writes each get a
+// deadline: a few writes of the server's buffer.
+const longAnswerSize = 256 << 10
 
 // eventStream reports whether h is the head of a server-sent event stream.
 func eventStream(h *fasthttp.ResponseHeader) bool {

@@ -42,6 +42,8 @@ type recordingTarget struct {
 
 	mu       sync.Mutex
 	applyErr error
+	// onApply, when set, runs once inside the next Apply.
+	onApply func()
 }
 
 var _ Target[call] = (*recordingTarget)(nil)
@@ -52,8 +54,12 @@ func newRecordingTarget() *recordingTarget {
 
 func (rt *recordingTarget) Apply(cfg *config.Config, req Request) (call, error) {
 	rt.mu.Lock()
-	err := rt.applyErr
+	err, hook := rt.applyErr, rt.onApply
+	rt.onApply = nil
 	rt.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
 	c := call{method: "apply", req: req, cfg: cfg}
 	rt.calls <- c
 	return c, err

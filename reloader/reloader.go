@@ -103,7 +103,7 @@ func New[R any](s Settings[R]) (*Reloader[R], error) {
 		path: abs, target: s.Target, checks: s.Checks, log: s.Logger, debounce: s.Debounce,
 		watcher: w, dirs: map[string]bool{}, again: make(chan struct{}, 1),
 	}
-	r.follow(s.Config)
+	r.follow(s.Config, nil)
 	return r, nil
 }
 
@@ -160,6 +160,10 @@ func (r *Reloader[R]) Reload(trigger string, dryRun bool) (R, error) {
 func (r *Reloader[R]) reload(req Request) (R, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// What the include directories are before the load: a directory
+	// swapped while the configuration is read is then taken as swapped
+	// at the next reload, not as files that vanished from it.
+	before := r.includeStates()
 	cfg, err := config.Load(r.path, r.checks...)
 	if err == nil && req.FileChange {
 		err = r.vanished(cfg)
@@ -172,9 +176,25 @@ func (r *Reloader[R]) reload(req Request) (R, error) {
 	}
 	res, err := r.target.Apply(cfg, req)
 	if err == nil {
-		r.follow(cfg)
+		r.follow(cfg, before)
 	}
 	return res, err
+}
+
+// includeStates returns what each directory that included files or
+// include globs of the last good configuration live in is now (dirState).
+func (r *Reloader[R]) includeStates() map[string]string {
+	states := make(map[string]string, len(r.incDirs)+len(r.globs))
+	for d := range r.incDirs {
+		states[d] = dirState(d)
+	}
+	for _, g := range r.globs {
+		d := filepath.Dir(g)
+		if _, ok := states[d]; !ok {
+			states[d] = dirState(d)
+		}
+	}
+	return states
 }
 
 // vanished reports the included files of the last good configuration that
@@ -222,7 +242,10 @@ func dirState(dir string) string {
 // Directories, not files: editors save by writing a new file and renaming
 // it over the old one, and Kubernetes swaps a symlink, and a watch on the
 // old file would see neither. The caller holds r.mu (or is New).
-func (r *Reloader[R]) follow(cfg *config.Config) {
+//
+// before holds what directories were before cfg was loaded
+// (includeStates); a directory not in it is taken as it is now.
+func (r *Reloader[R]) follow(cfg *config.Config, before map[string]string) {
 	src := sourcesOf(cfg)
 	r.files = map[string]bool{r.path: true}
 	r.globs = src.globs
@@ -234,7 +257,12 @@ func (r *Reloader[R]) follow(cfg *config.Config) {
 		want[filepath.Dir(f)] = true
 	}
 	for _, f := range src.included {
-		r.incDirs[filepath.Dir(f)] = dirState(filepath.Dir(f))
+		d := filepath.Dir(f)
+		if state, ok := before[d]; ok {
+			r.incDirs[d] = state
+		} else {
+			r.incDirs[d] = dirState(d)
+		}
 	}
 	for _, g := range src.globs {
 		want[filepath.Dir(g)] = true

@@ -255,6 +255,58 @@ func TestConfigMapSwapRemovesInclude(t *testing.T) {
 	})
 }
 
+// TestConfigMapSwapDuringReload: a volume swapped while a reload applies
+// what it read before the swap is still taken as swapped by the reload
+// that follows, which applies the new volume instead of refusing its
+// removed file as vanished.
+func TestConfigMapSwapDuringReload(t *testing.T) {
+	dir := t.TempDir()
+	vol := filepath.Join(dir, "routes.d")
+	mk := func(version string, files map[string]string) {
+		mkdir(t, filepath.Join(vol, version))
+		for name, content := range files {
+			if err := os.WriteFile(filepath.Join(vol, version, name), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	symlink := func(target, name string) {
+		if err := os.Symlink(target, filepath.Join(vol, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("..v1", map[string]string{"a.yaml": routeYAML("a"), "b.yaml": routeYAML("b")})
+	symlink("..v1", "..data")
+	symlink("..data/a.yaml", "a.yaml")
+	symlink("..data/b.yaml", "b.yaml")
+	path := filepath.Join(dir, "gateway.yaml")
+	writeFile(t, path, "include: [\"routes.d/*.yaml\"]\nroutes: []\n")
+	s := start(t, path, false)
+
+	// The kubelet swaps the volume while the reload applies v1.
+	s.target.mu.Lock()
+	s.target.onApply = func() {
+		mk("..v2", map[string]string{"b.yaml": routeYAML("b")})
+		symlink("..v2", "..data_tmp")
+		if err := os.Rename(filepath.Join(vol, "..data_tmp"), filepath.Join(vol, "..data")); err != nil {
+			t.Error(err)
+		}
+		if err := os.Remove(filepath.Join(vol, "a.yaml")); err != nil {
+			t.Error(err)
+		}
+	}
+	s.target.mu.Unlock()
+	if _, err := s.r.Reload("test", false); err != nil {
+		t.Fatal(err)
+	}
+	s.target.waitCall(t, "apply of v1", func(c call) bool { return c.method == "apply" && c.routes() == "a,b" })
+
+	res, err := s.r.reload(Request{Trigger: TriggerFileChange, FileChange: true})
+	if err != nil || res.method != "apply" || res.routes() != "b" {
+		t.Fatalf("the reload after the swap: %s %q %v, want v2 applied", res.method, res.routes(), err)
+	}
+}
+
 // TestRelevant: which changed names start a reload.
 func TestRelevant(t *testing.T) {
 	dir := t.TempDir()

@@ -200,6 +200,50 @@ func (n *rabbitNode) ctl(args ...string) {
 }
 
 // freeze stops the node's processes (SIGSTOP): connections stay open
-// but nothing answers. thaw resumes them.
-func (n *rabbitNode) freeze() { _ = syscall.Kill(-n.cmd.Process.Pid, syscall.SIGSTOP) }
-func (n *rabbitNode) thaw()   { _ = syscall.Kill(-n.cmd.Process.Pid, syscall.SIGCONT) }
+// but nothing answers. A signal is delivered asynchronously, so it
+// returns only once every process of the node's group is seen stopped,
+// or the test fails. thaw resumes them.
+func (n *rabbitNode) freeze() {
+	n.t.Helper()
+	pgid := n.cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGSTOP)
+	deadline := time.Now().Add(5 * time.Second)
+	for !groupStopped(pgid) {
+		if time.Now().After(deadline) {
+			n.t.Fatal("rabbitmq node not stopped 5s after SIGSTOP")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (n *rabbitNode) thaw() { _ = syscall.Kill(-n.cmd.Process.Pid, syscall.SIGCONT) }
+
+// groupStopped reports whether every process of process group pgid is
+// stopped (state T in /proc/PID/stat).
+func groupStopped(pgid int) bool {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return true // no /proc: trust the signal
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...: comm may hold spaces, so split
+		// after its closing parenthesis.
+		rest := string(stat[bytes.LastIndexByte(stat, ')')+1:])
+		f := strings.Fields(rest)
+		if len(f) < 3 || f[2] != strconv.Itoa(pgid) || pid == os.Getpid() {
+			continue
+		}
+		if f[0] != "T" && f[0] != "t" && f[0] != "Z" {
+			return false
+		}
+	}
+	return true
+}
