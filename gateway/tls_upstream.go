@@ -3,8 +3,10 @@ package gateway
 import (
 	"crypto/tls"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/fastgate/gateway/certs"
 	"github.com/fastgate/gateway/config"
@@ -77,4 +79,21 @@ func tlsReason(lastErr func() error) string {
 		return ""
 	}
 	return certs.VerifyReason(lastErr())
+}
+
+// tunnelTLS shakes hands over a tunnel's new upstream connection, by
+// deadline; on failure conn is closed.
+func tunnelTLS(conn net.Conn, cfg *tls.Config, addr string, deadline time.Time) (net.Conn, error) {
+	if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
+		host, _, _ := net.SplitHostPort(addr)
+		cfg = cfg.Clone() // shares the session cache
+		cfg.ServerName = host
+	}
+	tc := tls.Client(conn, cfg)
+	_ = conn.SetDeadline(deadline)
+	if err := tc.Handshake(); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return tc, nil
 }

@@ -1,8 +1,13 @@
 package gateway
 
 import (
+	"context"
+	"net/http"
+	"sync"
+
 	"crypto/tls"
 	"crypto/x509"
+	"github.com/coder/websocket"
 	"io"
 	"log"
 	"log/slog"
@@ -111,4 +116,44 @@ routes:
 	if l := lines[0]; l["target"] != target || l["reason"] != "tls: certificate signed by unknown authority" {
 		t.Errorf("log line %v, want target %s and the verification reason", l, target)
 	}
+}
+
+// TestUpstreamTLSWebSocket: a WebSocket route to an https:// upstream
+// tunnels over TLS.
+func TestUpstreamTLSWebSocket(t *testing.T) {
+	dir := t.TempDir()
+	ca := certstest.NewCA(t, "upstream CA")
+	ca.WriteCA(t, dir, "upstream-ca.pem")
+	leaf := ca.Issue(t, certstest.LeafOptions{Names: []string{"127.0.0.1"}})
+	cert, err := tls.X509KeyPair(leaf.CertPEM, leaf.KeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		wg.Add(1)
+		defer wg.Done()
+		_ = echo(ctx, c)
+		_ = c.CloseNow()
+	}), ErrorLog: log.New(io.Discard, "", 0)}
+	go func() { _ = srv.Serve(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}})) }()
+	t.Cleanup(func() { cancel(); _ = srv.Close(); wg.Wait() })
+	g := startGatewayFile(t, dir, `listen: "127.0.0.1:0"
+admin: "off"
+routes:
+  - name: ws
+    match: { path_prefix: /ws }
+    upstream: { targets: ["{UP1}"], tls: { ca_file: upstream-ca.pem } }
+`, Options{}, "https://"+ln.Addr().String())
+	c := mustDialWS(t, g)
+	roundTrip(t, c, websocket.MessageText, []byte("over a TLS tunnel"))
 }
