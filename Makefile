@@ -46,6 +46,26 @@ docs:
 demo-brokers:
 	$(GO) run ./cmd/demo-setup
 
+# A throwaway CA and a certificate for localhost and 127.0.0.1 signed by
+# it, made with openssl into $(TLS_DEMO_DIR): ca.crt (what curl --cacert
+# trusts), localhost.crt and localhost.key (what tls.certificates names).
+# For trying TLS out only; see docs/tls.md.
+TLS_DEMO_DIR ?= /tmp/gateway-tls-demo
+.PHONY: tls-demo-certs
+tls-demo-certs:
+	mkdir -p $(TLS_DEMO_DIR)
+	cd $(TLS_DEMO_DIR) && \
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+		-subj "/CN=gateway demo CA" -addext basicConstraints=critical,CA:TRUE \
+		-addext keyUsage=critical,keyCertSign -keyout ca.key -out ca.crt 2>/dev/null && \
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+		-keyout localhost.key -out localhost.csr 2>/dev/null && \
+	printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > localhost.ext && \
+	openssl x509 -req -in localhost.csr -CA ca.crt -CAkey ca.key -set_serial 0x$$(openssl rand -hex 8) \
+		-days 30 -extfile localhost.ext -out localhost.crt 2>/dev/null && \
+	rm -f localhost.csr localhost.ext ca.key
+	@echo "wrote $(TLS_DEMO_DIR)/ca.crt, localhost.crt and localhost.key"
+
 # The demo upstream in the background and the gateway in the foreground;
 # Ctrl-C stops both.
 run: build

@@ -31,7 +31,9 @@
 // negative, upstream_ms when upstream is):
 //
 //	time         RFC 3339 in UTC with milliseconds
-//	request_id?  trace_id?  client?  method  host?  path  query?  proto?  route?
+//	request_id?  trace_id?  client?  method  host?  path  query?  proto?
+//	tls_version?  sni?        over TLS: "1.2" or "1.3", the client's server name
+//	route?
 //	status       number
 //	bytes_in?    bytes_out?   numbers
 //	duration_ms  number, 3 decimals

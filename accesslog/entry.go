@@ -28,6 +28,11 @@ type Entry struct {
 	// Proto is the request's protocol ("HTTP/1.1"), the third word of the
 	// common format's request line; empty: left out.
 	Proto []byte
+	// TLSVersion ("1.2", "1.3") and SNI (the server name the client
+	// asked for) describe a request that came over TLS; empty: left out.
+	// The common format does not write them.
+	TLSVersion string
+	SNI        string
 	// Consumer is who the route's access control admitted: the API
 	// key's consumer, the basic auth user or the token's subject (never
 	// the credential itself); empty: left out (common format: "-", in
@@ -90,6 +95,8 @@ func appendJSON(b []byte, e *Entry) []byte {
 	b = appendJSONString(b, e.Path)
 	b = appendOptional(b, `,"query":`, e.Query)
 	b = appendOptional(b, `,"proto":`, e.Proto)
+	b = appendOptional(b, `,"tls_version":`, e.TLSVersion)
+	b = appendOptional(b, `,"sni":`, e.SNI)
 	b = appendOptional(b, `,"route":`, e.Route)
 	b = appendOptional(b, `,"consumer":`, e.Consumer)
 	b = append(b, `,"status":`...)

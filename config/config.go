@@ -45,6 +45,9 @@ type Config struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// Server holds the limits and timeouts of the proxy listener.
 	Server Server `yaml:"server"`
+	// TLS is the HTTPS listener: certificates, client certificates,
+	// ACME. Default: absent, no HTTPS listener.
+	TLS TLS `yaml:"tls"`
 	// Redis is the server that cluster-wide rate limits share. Default:
 	// none; a route with rate_limit.scope: cluster needs it.
 	Redis *Redis `yaml:"redis"`
@@ -107,6 +110,7 @@ func applyDefaults(c *Config, set map[string]bool) {
 	listenerDefaults(c)
 	adminDefaults(c, set)
 	serverDefaults(&c.Server)
+	tlsDefaults(&c.TLS)
 	authDefaults(&c.Auth)
 	for i := range c.Routes {
 		routeDefaults(&c.Routes[i], "routes["+strconv.Itoa(i)+"]", set, c.Server.MaxBodySize)
@@ -139,6 +143,7 @@ func applyDefaults(c *Config, set map[string]bool) {
 func (v *validator) config(c *Config) {
 	v.listeners(c)
 	v.admin(c)
+	v.tls(c)
 	codec.CheckRanges(&v.rep, reflect.ValueOf(c).Elem(), "")
 	if c.Redis != nil {
 		v.redis(c.Redis)

@@ -46,6 +46,8 @@ type GRPC struct {
 	// Timeout is the call's deadline; past it the client gets 504.
 	// Default 30s.
 	Timeout time.Duration `yaml:"timeout" range:"1ms,1h"`
+	// TLS dials the target over TLS. Default: absent, plaintext.
+	TLS *UpstreamTLS `yaml:"tls"`
 
 	// descriptorSet is the content of Descriptors, read by Load, so that
 	// a reload sees a changed file.
@@ -110,6 +112,9 @@ func (v *validator) grpc(r *Route, p string) {
 			}
 			g.descriptorSet = b
 		}
+	}
+	if g.TLS != nil {
+		v.upstreamTLS(g.TLS, p+".tls")
 	}
 	v.headerNames(g.Metadata, p+".metadata")
 	v.headerNames(g.ResponseMetadata, p+".response_metadata")

@@ -30,5 +30,6 @@ func (c *Config) Hash() string {
 	if err := json.NewEncoder(h).Encode(&effective); err != nil { // plain data: cannot happen
 		panic("config: hash: " + err.Error())
 	}
+	h.Write([]byte(c.tlsFilesDigest())) // certificate files renewed in place
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }

@@ -29,6 +29,9 @@ const redacted = yamlcodec.Redacted
 // carries a comment naming that file. c is not changed.
 func (c *Config) Redacted() ([]byte, error) {
 	e := redactor(c.secrets)
+	if !c.TLS.Enabled() {
+		e.Omit["tls"] = true // off: no block of zero values
+	}
 	root := codec.Encode(reflect.ValueOf(c).Elem(), e)
 	c.commentOrigins(root)
 	var buf bytes.Buffer

@@ -18,11 +18,13 @@ func TestEverySettingHasAReloadRule(t *testing.T) {
 		"trusted_proxies", "server.drain_timeout", "server.shutdown_delay",
 		"server.max_uri_length", "server.max_header_count", "server.max_body_size",
 		"redis", "brokers", "access_log", "tracing", "auth.jwt_providers",
+		"tls.certificates", "tls.default", "tls.strict_sni", "tls.session_ticket_keys_file", "tls.redirect_http",
 	}
 	restart := []string{
 		"listen", "admin", "server.read_timeout", "server.write_timeout",
 		"server.idle_timeout", "server.max_header_bytes", "server.max_conns_per_ip",
 		"server.concurrency", "discovery", "cache", "config_source",
+		"tls.listen", "tls.min_version", "tls.client_auth", "tls.handshake_timeout", "tls.acme",
 	}
 	var gotLive, gotRestart []string
 	var c Config

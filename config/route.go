@@ -30,6 +30,10 @@ type Route struct {
 	RequestHeaders HeaderOps `yaml:"request_headers"`
 	// ResponseHeaders are applied to the answer before it is sent.
 	ResponseHeaders HeaderOps `yaml:"response_headers"`
+	// HSTS is the Strict-Transport-Security value sent with the route's
+	// answers over HTTPS ("max-age=31536000; includeSubDomains").
+	// Default "": none.
+	HSTS string `yaml:"hsts"`
 	// Access controls who may use the route: CORS, IP lists, and JWT, API
 	// key, basic or forward auth. Default: absent, everyone.
 	Access *Access `yaml:"access"`
@@ -152,6 +156,7 @@ func (v *validator) route(r *Route, p string) {
 	}
 	v.headerOps(&r.RequestHeaders, p+".request_headers")
 	v.headerOps(&r.ResponseHeaders, p+".response_headers")
+	v.hsts(r, p)
 	var backends []string
 	for _, b := range []struct {
 		name string

@@ -80,11 +80,16 @@ type Upstream struct {
 	MaxStreamedBodies int `yaml:"max_streamed_bodies" range:"1,100000"`
 	// PassiveHealth takes failing targets out of rotation.
 	PassiveHealth PassiveHealth `yaml:"passive_health"`
+	// TLS configures TLS to https:// targets and, when set, to
+	// discovered instances. Default: absent; https:// targets are then
+	// verified against the system roots.
+	TLS *UpstreamTLS `yaml:"tls"`
 }
 
 // Target is one upstream server.
 type Target struct {
-	// URL is "http://host:port". Required.
+	// URL is "http://host:port" or "https://host:port" (TLS, see
+	// upstream.tls). Required.
 	URL string `yaml:"url" redact:"url"`
 	// Weight is the target's share under balance: weighted. Default 1.
 	Weight int `yaml:"weight" range:"1,10000"`
@@ -222,6 +227,21 @@ func (v *validator) upstream(u *Upstream, p string) {
 	default:
 		v.invalid(p+".balance", u.Balance, "unknown balance (want round_robin, weighted or least_request)")
 	}
+	schemes := map[bool]bool{}
+	for _, t := range u.Targets {
+		schemes[strings.HasPrefix(t.URL, "https://")] = true
+	}
+	if len(schemes) > 1 {
+		v.errorf(p+".targets", "mixes http:// and https:// targets; give each scheme its own route or upstream")
+	}
+	if u.TLS != nil {
+		v.upstreamTLS(u.TLS, p+".tls")
+		for i, t := range u.Targets {
+			if strings.HasPrefix(t.URL, "http://") {
+				v.invalid(p+".targets["+strconv.Itoa(i)+"].url", t.URL, "tls applies to https:// targets; write https:// (or drop tls)")
+			}
+		}
+	}
 	if strings.ContainsAny(u.HostHeader, " \t\r\n\x00") {
 		v.errorf(p+".host_header", "must not contain spaces or control characters")
 	}
@@ -230,13 +250,13 @@ func (v *validator) upstream(u *Upstream, p string) {
 // checkTarget checks an upstream URL, "http://host:port". key identifies
 // the target for duplicate detection.
 func checkTarget(raw string) (key, msg string) {
-	const want = "want http://host:port"
+	const want = "want http://host:port or https://host:port"
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil || u.Scheme == "" || u.Opaque != "":
 		return "", want
-	case u.Scheme != "http":
-		return "", "scheme must be http (others are not supported yet)"
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", "scheme must be http or https"
 	case u.User != nil:
 		return "", "must not contain user info (user:password@)"
 	case u.Hostname() == "":

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"sync"
 	"time"
@@ -21,6 +22,8 @@ type clientKey struct {
 	idleTimeout    time.Duration
 	connWait       time.Duration
 	maxResponse    int64
+	// tls identifies the TLS settings and files; "" for plain HTTP.
+	tls string
 }
 
 // clients hands out shared upstream connection pools, counting users.
@@ -38,8 +41,9 @@ type sharedClient struct {
 	refs int
 }
 
-// acquire returns the pool for k, creating it on first use.
-func (cs *clients) acquire(k clientKey) (*upstream.Client, error) {
+// acquire returns the pool for k, creating it on first use, with
+// tlsConfig for its connections (nil: plain; k.tls tells configs apart).
+func (cs *clients) acquire(k clientKey, tlsConfig *tls.Config) (*upstream.Client, error) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if sc := cs.pool[k]; sc != nil {
@@ -60,6 +64,7 @@ func (cs *clients) acquire(k clientKey) (*upstream.Client, error) {
 		// upstream connection's buffer, and no per-request body buffer
 		// comes from fasthttp's size-calibrated pool.
 		MaxBufferedBody: -1,
+		TLS:             tlsConfig,
 	})
 	if err != nil {
 		return nil, err

@@ -53,6 +53,9 @@ type Options struct {
 	// the configured access_log.output (which must still be set for a
 	// log to be written).
 	AccessLogOutput io.Writer
+	// ACME provides certificates for tls.acme. Nil: a configuration with
+	// tls.acme is refused.
+	ACME ACME
 }
 
 // Gateway serves one configuration at a time. Safe for concurrent use.
@@ -85,6 +88,8 @@ type Gateway struct {
 	admins      []*http.Server
 	adminClosed bool
 	adminLimits adminLimits
+	// edge is the HTTPS listener's material; nil when tls.listen is off.
+	edge *edgeTLS
 }
 
 // prefetchBodySize is how much of a request body is read before the
@@ -129,6 +134,11 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		g.deps.close()
 		return nil, err
 	}
+	if g.edge, err = newEdgeTLS(cfg, opts.ACME, g.metrics); err != nil {
+		g.observers.close(obs)
+		g.deps.close()
+		return nil, err
+	}
 	snap, err := buildSnapshot(cfg, g.deps, nil, obs, nil)
 	if err != nil {
 		g.metrics.ConfigRejected()
@@ -137,6 +147,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.metrics.WatchAccessLog(g.observers.droppedLines)
+	warnInsecureUpstreams(cfg, g.log)
 	g.current.Store(snap)
 	g.metrics.WatchBrokers(func() []metrics.BrokerStatus { return brokerStatus(g.current.Load()) })
 	g.metrics.ConfigApplied(float64(time.Now().Unix()), snap.hash)
@@ -165,6 +176,11 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		CloseOnShutdown:              true,
 		NoDefaultServerHeader:        true,
 		NoDefaultContentType:         true,
+	}
+	if g.edge != nil {
+		// Only with the HTTPS listener: its checks come first, and the
+		// plain handler's frame stays as small as without TLS.
+		g.server.Handler = g.serveEdge
 	}
 	return g, nil
 }

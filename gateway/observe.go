@@ -264,6 +264,9 @@ func (o *observer) finish(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trus
 	if o.query {
 		e.Query = ri.target[ri.pathLen:]
 	}
+	if ctx.IsTLS() {
+		e.TLSVersion, e.SNI = tlsFields(ctx)
+	}
 	if rt != nil {
 		e.Route = rt.name
 	}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -29,6 +30,10 @@ type pool struct {
 	retrying atomic.Int64
 	health   discovery.HealthSettings
 	cur      atomicTargets
+	// tls is the configuration of the pool's TLS connections (nil: plain
+	// HTTP); tlsKey tells apart connection pools of different settings.
+	tls    *tls.Config
+	tlsKey string
 
 	// streams counts requests with a streamed body being forwarded, up
 	// to maxStreams (max_streamed_bodies).
@@ -84,6 +89,9 @@ func newPool(u *config.Upstream, cs *clients, reg *discovery.Registry, check boo
 		health:   discovery.HealthSettings{MaxFailures: u.PassiveHealth.MaxFailures, Cooldown: u.PassiveHealth.Cooldown},
 	}
 	p.maxStreams, p.log = int64(u.MaxStreamedBodies), cs.log
+	if p.tls, p.tlsKey, err = upstreamTLS(u); err != nil {
+		return nil, err
+	}
 	if u.Retries != nil {
 		p.retries = *u.Retries
 	}
@@ -181,8 +189,9 @@ func (p *pool) build(prev *targetSet, set *discovery.Set) (*targetSet, error) {
 			idleTimeout:    u.IdleTimeout,
 			connWait:       *u.ConnWait,
 			maxResponse:    int64(u.MaxResponseSize),
+			tls:            p.tlsKey,
 		}
-		c, err := p.clients.acquire(k)
+		c, err := p.clients.acquire(k, p.tls)
 		if err != nil {
 			for _, t := range ts.targets {
 				if _, kept := old[t.inst.Addr]; !kept {
@@ -191,7 +200,11 @@ func (p *pool) build(prev *targetSet, set *discovery.Set) (*targetSet, error) {
 			}
 			return nil, fmt.Errorf("target %s: %w", inst.Addr, err)
 		}
-		ts.targets = append(ts.targets, target{inst: inst, client: c, key: k, errs: new(errorLog)})
+		errs := new(errorLog)
+		if p.tls != nil {
+			errs.tlsErr = c.LastTLSError
+		}
+		ts.targets = append(ts.targets, target{inst: inst, client: c, key: k, errs: errs})
 	}
 	return ts, nil
 }

@@ -75,10 +75,17 @@ func (g *Gateway) Apply(cfg *config.Config) (ReloadResult, error) {
 	}
 	old := g.current.Load()
 	res, eff, keys := g.plan(old, cfg)
-	obs, freshObs, err := g.observers.build(eff, old.cfg, old.obs)
+	certs, err := g.edge.prepare(eff) // a bad certificate refuses it all
+	var obs *observer
+	var freshObs bool
+	if err == nil {
+		obs, freshObs, err = g.observers.build(eff, old.cfg, old.obs)
+	}
 	if err == nil {
 		var next *snapshot
 		if next, err = buildSnapshot(eff, g.deps, old, obs, keys); err == nil {
+			g.edge.commit(certs)
+			warnInsecureUpstreams(eff, g.log)
 			return g.swap(old, next, res, freshObs), nil
 		}
 		if freshObs {

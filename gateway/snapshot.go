@@ -192,7 +192,14 @@ func routeKey(rc *config.Route, cfg *config.Config) string {
 		MaxBody config.ByteSize
 		Trusted []string
 		Broker  *config.Broker
+		TLS     [2]string // the content of the upstream's TLS files
 	}{Route: rc, MaxBody: cfg.Server.MaxBodySize, Trusted: cfg.TrustedProxies, Broker: publishedTo(rc, cfg)}
+	if t := upstreamTLSOf(rc); t != nil {
+		in.TLS[0] = t.Digest()
+	}
+	if t := grpcTLSOf(rc); t != nil {
+		in.TLS[1] = t.Digest()
+	}
 	if len(in.Trusted) == 0 {
 		in.Trusted = nil
 	}

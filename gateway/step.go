@@ -70,6 +70,9 @@ type stepDef struct {
 // stepTable is every route's pipeline, outermost step first: each step
 // runs before, and around, the ones below it. The order, and why:
 //
+//   - hsts: outermost, so that every answer the route's steps write over
+//     HTTPS (a fallback's, the backend's) carries the header; the
+//     gateway's error answers reset the headers and go without it.
 //   - method: TRACE is refused (405) unless the route lists it; nothing
 //     else is spent on it.
 //   - cors: a CORS preflight is answered here, before any
@@ -103,6 +106,7 @@ type stepDef struct {
 //   - the backend, exactly one: the gateway's own answer (respond), a
 //     broker publish, a gRPC call, or the upstream.
 var stepTable = []stepDef{
+	{name: "hsts", build: buildHSTSStep},
 	{name: "method", build: buildMethodStep},
 	{name: "cors", build: buildCORSStep},
 	{name: "ip", build: buildIPStep},

@@ -29,6 +29,9 @@ const kindNoInstance = upstream.Request + 1
 // reporting a failure that is not logged costs two atomic operations.
 type errorLog struct {
 	kinds [kindNoInstance + 1]logWindow
+	// tlsErr, for a target reached over TLS, returns the last failed
+	// handshake's error, whose reason a connect failure's line names.
+	tlsErr func() error
 }
 
 // logWindow is the state of one kind of failure.
@@ -54,6 +57,11 @@ func (l *errorLog) report(log *slog.Logger, route, target string, kind upstream.
 	reason := kind.String()
 	if kind == kindNoInstance {
 		reason = "no_instance"
+	}
+	if kind == upstream.Connect {
+		if tr := tlsReason(l.tlsErr); tr != "" {
+			reason = "tls: " + tr
+		}
 	}
 	log.Warn("gateway: upstream request failed",
 		"route", route, "target", target, "reason", reason, "status", status,

@@ -36,6 +36,7 @@ type Metrics struct {
 	lastReload     prometheus.Gauge
 	configInfo     *prometheus.GaugeVec
 	acceptErrors   *prometheus.CounterVec
+	tls            *tlsMetrics
 
 	mu     sync.Mutex
 	routes map[string]*Route
@@ -209,6 +210,7 @@ func New(reg prometheus.Registerer, build Build) *Metrics {
 		acceptErrors: newAcceptErrors("emfile", "enfile", "enomem", "other"),
 		routes:       make(map[string]*Route),
 		bridges:      newBridgeMetrics(),
+		tls:          newTLSMetrics(),
 		tunnels:      newTunnelMetrics(),
 		auth:         newAuthMetrics(),
 	}
@@ -223,6 +225,7 @@ func New(reg prometheus.Registerer, build Build) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(m.bridges.collectors()...)
+	reg.MustRegister(m.tls.collectors()...)
 	reg.MustRegister(m.tunnels.collectors()...)
 	reg.MustRegister(m.auth.collectors()...)
 	// Both results exist from the start so that rate() and alerts see them.

@@ -24,7 +24,7 @@ type sources struct {
 
 // sourcesOf lists what cfg was read from. It is the one place that says
 // which files a configuration depends on: a setting that names files the
-// configuration is built from (the coming tls.certificates) adds them to
+// configuration is built from (tls certificates, keys and CAs) adds them to
 // files here, and the Reloader then watches them as it watches the
 // included ones. A change of such a file reaches the Target as a
 // FileChange; a Target that leaves a configuration whose Config.Hash is
@@ -46,5 +46,9 @@ func sourcesOf(cfg *config.Config) sources {
 	// in Config.Hash.
 	s.files = append(s.files, cfg.AuthFiles()...)
 	s.globs = cfg.Includes()
+	// Certificates, keys and CAs: a renewed certificate is loaded by the
+	// reload its file's change starts (config.Config.Hash covers their
+	// content).
+	s.files = append(s.files, cfg.TLSFiles()...)
 	return s
 }

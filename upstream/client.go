@@ -1,10 +1,12 @@
 package upstream
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -49,6 +51,12 @@ type Settings struct {
 	// and a chunked or until-close body fails its read with ErrTooLarge
 	// once it grows past the bound. Zero means no bound.
 	MaxResponseBody int64
+	// TLS, when set, makes every connection TLS with this configuration,
+	// the handshake bounded by ConnectTimeout (and the request's
+	// deadline). Its ServerName, when empty, is Addr's host. Share one
+	// config among the Clients of an upstream so that they share its
+	// session cache. Nil means plain TCP.
+	TLS *tls.Config
 }
 
 const (
@@ -129,6 +137,12 @@ type Client struct {
 
 	conns sync.Pool // recycled *conn, each with its buffers
 
+	// tls is Settings.TLS with its ServerName set; nil for plain TCP.
+	tls *tls.Config
+	// tlsErr is the error of the last failed TLS handshake, nil once one
+	// succeeded after it.
+	tlsErr atomic.Pointer[error]
+
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
@@ -154,8 +168,26 @@ func New(s Settings) (*Client, error) {
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
 	}
+	if s.TLS != nil {
+		c.tls = s.TLS
+		if s.TLS.ServerName == "" {
+			host, _, _ := net.SplitHostPort(s.Addr)
+			c.tls = s.TLS.Clone() // the clone shares the session cache
+			c.tls.ServerName = host
+		}
+	}
 	go c.janitor(janitorPeriod(s.IdleTimeout))
 	return c, nil
+}
+
+// LastTLSError is the error of the last failed TLS handshake with the
+// upstream, nil when none failed since the last that succeeded (or the
+// Client is plain). Do reports such a failure as ErrTLS; this says why.
+func (c *Client) LastTLSError() error {
+	if e := c.tlsErr.Load(); e != nil {
+		return *e
+	}
+	return nil
 }
 
 // Stats returns the current pool counts.

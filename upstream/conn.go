@@ -32,8 +32,9 @@ type conn struct {
 // so that a parser wanting more never blocks on the network.
 var errNoIO = errors.New("upstream: head parser asked for more than the buffered head")
 
-// newConn wraps nc in a recycled or new conn.
-func (c *Client) newConn(nc net.Conn) *conn {
+// newConn wraps nc in a recycled or new conn; raw is the socket under
+// it (nc itself without TLS), for the liveness probe.
+func (c *Client) newConn(nc, raw net.Conn) *conn {
 	pc, _ := c.conns.Get().(*conn)
 	if pc == nil {
 		pc = &conn{c: c}
@@ -41,7 +42,7 @@ func (c *Client) newConn(nc net.Conn) *conn {
 		pc.bw = bufio.NewWriterSize(pc, writeBufferSize)
 	}
 	pc.nc = nc
-	pc.probe.init(nc)
+	pc.probe.init(raw)
 	return pc
 }
 

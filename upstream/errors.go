@@ -62,6 +62,12 @@ var (
 	// byte of the request reached the upstream; the caller may try another
 	// target.
 	ErrConnect = &Error{Connect, "upstream: cannot connect; check that the upstream is up and reachable"}
+	// ErrTLS: the TLS handshake with the upstream failed (its certificate
+	// did not verify, a protocol or version mismatch, the upstream does
+	// not speak TLS). Its kind is Connect: no byte of the request reached
+	// the upstream, and it counts against the target's health like a
+	// refused connection. Client.LastTLSError says why.
+	ErrTLS = &Error{Connect, "upstream: TLS handshake with the upstream failed"}
 	// ErrTimeout: the deadline passed during connect, write or reading the
 	// response head (or buffered body), or a streamed body read took longer
 	// than ReadTimeout. The connection is closed.

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"crypto/tls"
 	"net"
 	"slices"
 	"sync"
@@ -121,7 +122,52 @@ func (c *Client) dial(deadline time.Time) (*conn, error) {
 		}
 		return nil, ErrConnect
 	}
-	return c.newConn(nc), nil
+	if c.tls == nil {
+		return c.newConn(nc, nc), nil
+	}
+	tc, err := c.handshake(nc, deadline)
+	if err != nil {
+		c.mu.Lock()
+		c.freeSlotLocked()
+		c.mu.Unlock()
+		return nil, err
+	}
+	// The liveness probe peeks at the socket under TLS: an idle
+	// connection has no record waiting either (a close_notify is one).
+	return c.newConn(tc, nc), nil
+}
+
+// handshake runs the TLS handshake on a new connection within
+// ConnectTimeout and the request's deadline; on failure nc is closed.
+// Not inlined, so that plain connections' dials keep a small frame.
+//
+//go:noinline
+func (c *Client) handshake(nc net.Conn, deadline time.Time) (net.Conn, error) {
+	now := time.Now()
+	dl := now.Add(c.s.ConnectTimeout)
+	if !deadline.IsZero() && deadline.Before(dl) {
+		dl = deadline
+	}
+	tc := tls.Client(nc, c.tls)
+	err := nc.SetDeadline(dl)
+	if err == nil {
+		err = tc.Handshake()
+	}
+	if err == nil {
+		err = nc.SetDeadline(time.Time{})
+	}
+	if err != nil {
+		_ = nc.Close()
+		c.tlsErr.Store(&err)
+		if !deadline.IsZero() && !time.Now().Before(deadline) {
+			return nil, ErrTimeout
+		}
+		return nil, ErrTLS
+	}
+	if c.tlsErr.Load() != nil {
+		c.tlsErr.Store(nil)
+	}
+	return tc, nil
 }
 
 // put gives a healthy connection back: to the first waiter, else to the

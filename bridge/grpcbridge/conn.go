@@ -2,6 +2,7 @@ package grpcbridge
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +13,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
@@ -44,7 +46,8 @@ type ConnSettings struct {
 	// with UNAVAILABLE until Update brings addresses.
 	Addrs []string
 	// Authority is the :authority (virtual host) of every call. "" means
-	// the service name Name, or "localhost" without one.
+	// TLS's ServerName when set, else the service name Name, or
+	// "localhost" without one.
 	Authority string
 	// Name names the Conn in errors and is the default Authority, e.g.
 	// the discovery service name. "" means none.
@@ -61,6 +64,10 @@ type ConnSettings struct {
 	// MaxSendMsgSize is the largest request message, in bytes. 0 means
 	// gRPC's default (no limit beyond the server's).
 	MaxSendMsgSize int
+	// TLS, when set, makes the connections TLS with this configuration
+	// (its ServerName, when empty, is the Authority's host). Nil means
+	// plain text.
+	TLS *tls.Config
 }
 
 // Conn is one gRPC client connection to a set of backend addresses. Calls
@@ -68,8 +75,8 @@ type ConnSettings struct {
 // replaces the set (from the gateway's service discovery) without
 // dropping calls in flight on addresses that stay.
 //
-// The connections are plain text (insecure credentials): Conn is meant for
-// backends on loopback or an internal network. Conn implements
+// The connections are plain text (insecure credentials) unless
+// ConnSettings.TLS is set. Conn implements
 // grpc.ClientConnInterface and is safe for concurrent use.
 type Conn struct {
 	cc     *grpc.ClientConn
@@ -108,15 +115,23 @@ func Dial(s ConnSettings) (*Conn, error) {
 		bo.BaseDelay = maxDelay
 	}
 	authority := s.Authority
+	if authority == "" && s.TLS != nil {
+		// grpc-go refuses an authority other than the TLS server name.
+		authority = s.TLS.ServerName
+	}
 	if authority == "" {
 		authority = s.Name
 	}
 	if authority == "" {
 		authority = "localhost"
 	}
+	creds := insecure.NewCredentials()
+	if s.TLS != nil {
+		creds = credentials.NewTLS(s.TLS)
+	}
 	opts := []grpc.DialOption{
 		grpc.WithResolvers(r),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultServiceConfig(roundRobin),
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: bo, MinConnectTimeout: connect}),
 		grpc.WithAuthority(authority),

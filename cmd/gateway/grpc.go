@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -52,15 +53,16 @@ type sharedConn struct {
 	refs int // guarded by grpcBackends.mu
 }
 
-// acquire returns the connection of target, dialing it if none is open.
-func (g *grpcBackends) acquire(target string, addrs []string) (*sharedConn, error) {
+// acquire returns the connection of target, dialing it if none is open;
+// key is target and its TLS settings (grpcTLS).
+func (g *grpcBackends) acquire(key, target string, addrs []string, tlsConfig *tls.Config) (*sharedConn, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if c := g.conns[target]; c != nil {
+	if c := g.conns[key]; c != nil {
 		c.refs++
 		return c, nil
 	}
-	conn, err := grpcbridge.Dial(grpcbridge.ConnSettings{Addrs: addrs, Name: target})
+	conn, err := grpcbridge.Dial(grpcbridge.ConnSettings{Addrs: addrs, Name: target, TLS: tlsConfig})
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +70,7 @@ func (g *grpcBackends) acquire(target string, addrs []string) (*sharedConn, erro
 		g.conns = make(map[string]*sharedConn)
 	}
 	c := &sharedConn{conn: conn, refs: 1}
-	g.conns[target] = c
+	g.conns[key] = c
 	return c, nil
 }
 
@@ -98,19 +100,24 @@ func (g *grpcBackends) build(rc *config.Route, addrs gateway.AddrSource, events 
 			return nil, err
 		}
 	}
-	shared, err := g.acquire(c.Target, addrs.Addrs())
+	tlsConfig, tlsKey, err := grpcTLS(c)
+	if err != nil {
+		return nil, err
+	}
+	connKey := c.Target + tlsKey
+	shared, err := g.acquire(connKey, c.Target, addrs.Addrs(), tlsConfig)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	b := &grpcRoute{owner: g, target: c.Target, route: rc.Name, rc: *rc, shared: shared, events: events,
+	b := &grpcRoute{owner: g, target: c.Target, connKey: connKey, route: rc.Name, rc: *rc, shared: shared, events: events,
 		params: pathParamSegments(rc.Match.Path), ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	fetching := false
 	if schema != nil {
 		m, err := compileMethod(rc, schema, shared.conn)
 		if err != nil {
 			cancel()
-			g.release(c.Target, shared)
+			g.release(connKey, shared)
 			return nil, err
 		}
 		b.method.Store(m)
@@ -166,10 +173,12 @@ func compileMethod(rc *config.Route, schema *grpcbridge.Schema, conn grpc.Client
 type grpcRoute struct {
 	owner  *grpcBackends
 	target string
-	route  string
-	rc     config.Route
-	shared *sharedConn
-	events gateway.GRPCEvents
+	// connKey is the shared connection's: target and TLS settings.
+	connKey string
+	route   string
+	rc      config.Route
+	shared  *sharedConn
+	events  gateway.GRPCEvents
 	// method is nil while a reflection route has no schema: it answers
 	// 503 then.
 	method atomic.Pointer[grpcMethod]
@@ -250,7 +259,7 @@ func (b *grpcRoute) Close() error {
 	b.closeOnce.Do(func() {
 		b.cancel()
 		<-b.done
-		b.owner.release(b.target, b.shared)
+		b.owner.release(b.connKey, b.shared)
 	})
 	return nil
 }

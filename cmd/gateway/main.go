@@ -237,9 +237,14 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	}
 	defer closeSources()
 	grpcs := grpcBackends{log: log}
+	edge, err := openTLS(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer edge.close()
 	gw, err := gateway.New(cfg, gateway.Options{
 		Logger: log, Version: version, Commit: buildCommit(), Sources: sources, StateFile: cfg.Discovery.StateFile,
-		Brokers: brokerFactory(log), GRPC: grpcs.build, GRPCCheck: checkGRPCRoute,
+		Brokers: brokerFactory(log), GRPC: grpcs.build, GRPCCheck: checkGRPCRoute, ACME: edge.acmeClient(),
 	})
 	if err != nil {
 		return err
@@ -280,8 +285,15 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	go func() { defer close(watching); defer release(); configFiles.Run(ctx) }()
 	defer func() { cancel(); <-watching }()
 
-	failed := make(chan error, 2)
+	failed := make(chan error, 3)
 	go func() { failed <- gw.Serve(ln) }()
+	if edge.ln != nil {
+		edge.served = true
+		go func() { failed <- gw.ServeTLS(edge.ln) }()
+		if err := edge.start(ctx); err != nil {
+			log.Error(err.Error())
+		}
+	}
 	if adminLn != nil {
 		go func() {
 			if err := gw.ServeAdmin(adminLn); err != nil {
@@ -289,7 +301,7 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 			}
 		}()
 	}
-	log.Info("gateway serving", "listen", ln.Addr().String(), "admin", cfg.Admin,
+	log.Info("gateway serving", "listen", ln.Addr().String(), "tls", cfg.TLS.Listen, "admin", cfg.Admin,
 		"routes", len(cfg.Routes), "config", cfg.File(), "version", version, "commit", buildCommit())
 
 wait:

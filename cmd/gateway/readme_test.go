@@ -19,6 +19,17 @@ var readmeFixtures = map[string]string{
 	"users.pb": "../../bridge/grpcbridge/grpctest/testdata/users.pb",
 	// a bearer token for the admin listener's example
 	"admin-token": "testdata/admin-token",
+	// docs/tls.md: certificates, keys and CAs (the test-only pair), and
+	// session ticket keys
+	"api.crt":         "../../configs/testdata/tls/TEST-ONLY-localhost.crt",
+	"api.key":         "../../configs/testdata/tls/TEST-ONLY-localhost.key",
+	"wildcard.crt":    "../../configs/testdata/tls/TEST-ONLY-localhost.crt",
+	"wildcard.key":    "../../configs/testdata/tls/TEST-ONLY-localhost.key",
+	"gateway.crt":     "../../configs/testdata/tls/TEST-ONLY-localhost.crt",
+	"gateway.key":     "../../configs/testdata/tls/TEST-ONLY-localhost.key",
+	"clients-ca.pem":  "../../configs/testdata/tls/TEST-ONLY-ca.crt",
+	"internal-ca.pem": "../../configs/testdata/tls/TEST-ONLY-ca.crt",
+	"ticket-keys":     "testdata/ticket-keys",
 }
 
 // docFiles returns README.md and every page of docs/, by their path from

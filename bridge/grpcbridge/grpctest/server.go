@@ -4,6 +4,7 @@ package grpctest
 
 import (
 	"context"
+	"crypto/tls"
 	_ "embed" // the test schema
 	"encoding/json"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"testing"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
 	rv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
@@ -72,6 +74,9 @@ type Options struct {
 	// Name is sent as the x-served-by header metadata of every answer, to
 	// tell servers apart. "" means "grpctest".
 	Name string
+	// TLS, when set, serves over TLS with this configuration. Nil means
+	// plain text.
+	TLS *tls.Config
 }
 
 // Server is a real grpc-go server of the test schema, without generated
@@ -136,7 +141,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{
 		Addr:  lis.Addr().String(),
 		name:  o.Name,
-		srv:   grpc.NewServer(),
+		srv:   newGRPCServer(o.TLS),
 		files: files,
 		done:  make(chan struct{}),
 	}
@@ -225,4 +230,12 @@ func canonicalJSON(m proto.Message) string {
 	}
 	out, _ := json.Marshal(v)
 	return string(out)
+}
+
+// newGRPCServer is a grpc.Server, over TLS when cfg is set.
+func newGRPCServer(cfg *tls.Config) *grpc.Server {
+	if cfg == nil {
+		return grpc.NewServer()
+	}
+	return grpc.NewServer(grpc.Creds(credentials.NewTLS(cfg)))
 }

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/gateway"
+)
+
+// pebbleMinica is the CA of Pebble's own HTTPS endpoints.
+const pebbleMinica = "../../certs/acme/testdata/pebble.minica.pem"
+
+// pebbleRoots returns the directory URL of the test Pebble and the roots
+// it issues under; the test skips (fails under REQUIRE_SERVICES=1) when
+// Pebble is not running.
+func pebbleRoots(t *testing.T) (dir string, issuing *x509.CertPool) {
+	t.Helper()
+	addr, mgmt := os.Getenv("PEBBLE_ADDR"), os.Getenv("PEBBLE_MGMT_ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:14000"
+	}
+	if mgmt == "" {
+		mgmt = "127.0.0.1:15000"
+	}
+	minica, err := os.ReadFile(pebbleMinica)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(minica)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get("https://" + mgmt + "/roots/0")
+	if err != nil {
+		if os.Getenv("REQUIRE_SERVICES") == "1" {
+			t.Fatalf("pebble at %s: %v", mgmt, err)
+		}
+		t.Skipf("pebble at %s: %v (scripts/services.sh pebble starts it)", mgmt, err)
+	}
+	defer resp.Body.Close()
+	roots, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuing = x509.NewCertPool()
+	if !issuing.AppendCertsFromPEM(roots) {
+		t.Fatal("pebble roots: no certificate")
+	}
+	return "https://" + addr + "/dir", issuing
+}
+
+// TestACMEThroughTheGateway: a configuration with tls.acme and no
+// certificate file gets its certificate from Pebble through the gateway's
+// own listeners, serves it, and exports its expiry.
+func TestACMEThroughTheGateway(t *testing.T) {
+	dir, issuing := pebbleRoots(t)
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	domain := "gw-" + hex.EncodeToString(suffix) + ".acme.test"
+	work := t.TempDir()
+	plain, tlsAddr := freeAddr(t), freeAddr(t)
+	file := filepath.Join(work, "gateway.yaml")
+	yaml := `listen: "` + plain + `"
+admin: "off"
+tls:
+  listen: "` + tlsAddr + `"
+  acme:
+    domains: [` + domain + `]
+    ca: ` + dir + `
+    ca_roots_file: ` + filepath.Join(mustAbs(t, pebbleMinica)) + `
+    dir: ` + filepath.Join(work, "acme") + `
+routes:
+  - { name: hello, match: { path: /hello }, respond: { body: "hello over acme\n" } }
+`
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	edge, err := openTLS(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer edge.close()
+	gw, err := gateway.New(cfg, gateway.Options{Logger: log, ACME: edge.acmeClient()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 2)
+	go func() { served <- gw.Serve(ln) }()
+	edge.served = true
+	go func() { served <- gw.ServeTLS(edge.ln) }()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = gw.Shutdown(ctx)
+		<-served
+		<-served
+	}()
+	if err := edge.start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: issuing, ServerName: domain}}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		req, _ := http.NewRequest(http.MethodGet, "https://"+tlsAddr+"/hello", nil)
+		req.Host = domain
+		resp, err := client.Do(req)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(body) != "hello over acme\n" {
+				t.Fatalf("GET /hello: %s %q", resp.Status, body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no certificate from Pebble served within 60s: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if exp := edge.acme.Expiry(); len(exp) != 1 || !strings.EqualFold(exp[0].Names[0], domain) {
+		t.Errorf("ACME expiry %+v, want one certificate for %s", exp, domain)
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
