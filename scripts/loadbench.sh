@@ -53,6 +53,11 @@ twin_addr=127.0.0.1:18082 # the second gateway of the feature costs
 twin_admin=127.0.0.1:19902
 nginx_addr=127.0.0.1:18081
 bare_addr=127.0.0.1:18083
+tls_addr=127.0.0.1:18443       # the gateway's HTTPS listener (configs/bench.yaml)
+twin_tls_addr=127.0.0.1:18444
+nginx_tls_addr=127.0.0.1:18446
+cert=$PWD/configs/testdata/tls/TEST-ONLY-localhost.crt
+key=$PWD/configs/testdata/tls/TEST-ONLY-localhost.key
 
 proxy_cpu=0
 load_cpu=1
@@ -155,7 +160,8 @@ check() {
 	fi
 }
 
-for addr in "$upstream_addr" "$grpc_addr" "$gateway_addr" "$gateway_admin" "$nginx_addr" "$bare_addr"; do
+for addr in "$upstream_addr" "$grpc_addr" "$gateway_addr" "$gateway_admin" "$nginx_addr" "$bare_addr" \
+	"$tls_addr" "$twin_tls_addr" "$nginx_tls_addr"; do
 	if answers "$addr"; then
 		echo "loadbench: $addr is already in use; stop what listens there" >&2
 		exit 1
@@ -204,6 +210,7 @@ if wants gateway; then
 	# Its twin: the same binary and routes on other ports, for the
 	# feature costs.
 	sed -e "s|\"$gateway_addr\"|\"$twin_addr\"|" -e "s|\"$gateway_admin\"|\"$twin_admin\"|" \
+		-e "s|\"$tls_addr\"|\"$twin_tls_addr\"|" -e "s| testdata/tls/| $PWD/configs/testdata/tls/|" \
 		-e "s|\.\./bridge/|$PWD/bridge/|" configs/bench.yaml >"$tmp/bench-twin.yaml"
 	GOMAXPROCS=1 taskset -c "$proxy_cpu" "$twin_bin" run -config "$tmp/bench-twin.yaml" \
 		>"$tmp/twin.log" 2>&1 &
@@ -226,7 +233,8 @@ fi
 nginx_pid=
 if wants nginx; then
 	mkdir -p "$tmp/nginx"
-	sed -e "s|@DIR@|$tmp/nginx|g" -e "s|@LISTEN@|$nginx_addr|g" \
+	sed -e "s|@DIR@|$tmp/nginx|g" -e "s|@LISTEN@|$nginx_addr|g" -e "s|@TLS_LISTEN@|$nginx_tls_addr|g" \
+		-e "s|@CERT@|$cert|g" -e "s|@KEY@|$key|g" \
 		-e "s|@UPSTREAM@|$upstream_addr|g" scripts/nginx-bench.conf >"$tmp/nginx/nginx.conf"
 	nginx_args=(-p "$tmp/nginx/" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log")
 	if ! "$nginx_bin" -t -q "${nginx_args[@]}" 2>"$tmp/nginx/check.log"; then
@@ -471,6 +479,33 @@ if [[ -n ${BENCH_BASELINE:-} ]]; then
 	exit 0
 fi
 
+# overtls LABEL [WRK-HEADER]: the gateway's HTTPS listener and nginx's,
+# with the same certificate, loaded at once at 13 B, pairs times; prints
+# the pooled ratio of their requests per CPU-second. With the header
+# "Connection: close" every request is a new connection: a full handshake.
+overtls() {
+	local label=$1 i gn=0 gt=0 nn=0 nt=0 per=()
+	duo_url1="https://$tls_addr/bytes/13" duo_url2="https://$nginx_tls_addr/bytes/13"
+	duo_pids1=("$gateway_pid")
+	mapfile -t duo_pids2 < <(procs "$nginx_pid")
+	duo_args1=() duo_args2=()
+	if [[ -n ${2:-} ]]; then
+		duo_args1=(-H "$2") duo_args2=(-H "$2")
+	fi
+	duo # warm-up, not counted
+	for ((i = 0; i < pairs; i++)); do
+		duo
+		gn=$((gn + duo_n1)) gt=$((gt + duo_t1)) nn=$((nn + duo_n2)) nt=$((nt + duo_t2))
+		per+=("$(awk -v gn="$duo_n1" -v gt="$duo_t1" -v nn="$duo_n2" -v nt="$duo_t2" \
+			'BEGIN {printf "%.2f", (gn / gt) / (nn / nt)}')")
+	done
+	tls_lines+=("$(printf '%s: %sx (%s)' "$label" \
+		"$(awk -v gn="$gn" -v gt="$gt" -v nn="$nn" -v nt="$nt" 'BEGIN {printf "%.2f", (gn / gt) / (nn / nt)}')" \
+		"$(IFS=/; echo "${per[*]}")")")
+	echo "loadbench: gateway/nginx over TLS at once: ${tls_lines[-1]}" >&2
+}
+tls_lines=()
+
 # bare SIZE: the gateway's whole pipeline (full.bench) and the bare
 # fasthttp proxy loaded at once, pairs times; sets bare_line to the pooled
 # ratio of their requests per CPU-second.
@@ -512,6 +547,8 @@ if wants gateway; then
 			versus "$size"
 			versus_lines+=("$versus_line")
 		done
+		overtls "HTTPS keep-alive, 13 B"
+		overtls "HTTPS, a new connection (full handshake) per request" "Connection: close"
 	fi
 	bare_lines=()
 	if wants bare; then
@@ -545,6 +582,8 @@ if wants gateway && wants nginx; then
 	echo
 	printf 'gateway/nginx, requests per CPU-second, both loaded at once (%d pooled runs of %s; each):\n' "$pairs" "$pair_duration"
 	printf '  %s\n' "${versus_lines[@]}"
+	printf 'gateway/nginx over TLS (ECDSA P-256, the same certificate), requests per CPU-second, at once:\n'
+	printf '  %s\n' "${tls_lines[@]}"
 fi
 if wants gateway && wants bare; then
 	echo
