@@ -2,11 +2,9 @@ package gateway
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -83,33 +81,7 @@ func serveConfigWith(t testing.TB, cfg *config.Config, opts Options) *testGatewa
 		log = slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	}
 	opts.Logger = log
-	gw, err := New(cfg, opts)
-	if err != nil {
-		t.Fatalf("gateway: %v", err)
-	}
-	gw.server.MaxIdleWorkerDuration = 20 * time.Millisecond
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = gw.Serve(ln) }()
-
-	adminLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := &http.Server{Handler: gw.AdminHandler()}
-	go func() { _ = admin.Serve(adminLn) }()
-
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = gw.Shutdown(ctx)
-		<-done
-		_ = admin.Close()
-	})
-	return &testGateway{Gateway: gw, addr: ln.Addr().String(), admin: "http://" + adminLn.Addr().String(), log: log}
+	return serveConfigLogged(t, cfg, opts)
 }
 
 // metric returns the value of one series from /metrics, e.g.
