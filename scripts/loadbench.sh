@@ -435,42 +435,47 @@ compare() {
 	echo "loadbench: ${costs[-1]}" >&2
 }
 
-# versus SIZE: the gateway and nginx loaded at once, pairs times; sets
-# versus_line to the pooled ratio of their requests per CPU-second.
-versus() {
-	local size=$1 i gn=0 gt=0 nn=0 nt=0 per=()
-	duo_url1="http://$gateway_addr/bytes/$size" duo_url2="http://$nginx_addr/bytes/$size"
-	duo_pids1=("$gateway_pid")
-	mapfile -t duo_pids2 < <(procs "$nginx_pid")
-	duo_args1=() duo_args2=()
+# ratio N1 T1 N2 T2 DIGITS: side 1's requests per CPU tick over side 2's.
+ratio() {
+	awk -v a="$1" -v b="$2" -v c="$3" -v d="$4" -v p="$5" 'BEGIN {printf "%." p "f", (a / b) / (c / d)}'
+}
+
+# atonce [DIGITS]: the two sides set up for duo loaded at once, a warm-up
+# then pairs times; sets atonce_line to the pooled ratio of side 1's
+# requests per CPU-second to side 2's and the single runs' ratios, as
+# "0.95x (0.95/0.97/0.95)".
+atonce() {
+	local digits=${1:-2} i n1=0 t1=0 n2=0 t2=0 per=()
 	duo # warm-up, not counted
 	for ((i = 0; i < pairs; i++)); do
 		duo
-		gn=$((gn + duo_n1)) gt=$((gt + duo_t1)) nn=$((nn + duo_n2)) nt=$((nt + duo_t2))
-		per+=("$(awk -v gn="$duo_n1" -v gt="$duo_t1" -v nn="$duo_n2" -v nt="$duo_t2" \
-			'BEGIN {printf "%.2f", (gn / gt) / (nn / nt)}')")
+		n1=$((n1 + duo_n1)) t1=$((t1 + duo_t1)) n2=$((n2 + duo_n2)) t2=$((t2 + duo_t2))
+		per+=("$(ratio "$duo_n1" "$duo_t1" "$duo_n2" "$duo_t2" "$digits")")
 	done
-	versus_line=$(printf '%s %sx (%s)' "$(size_name "$size")" \
-		"$(awk -v gn="$gn" -v gt="$gt" -v nn="$nn" -v nt="$nt" 'BEGIN {printf "%.2f", (gn / gt) / (nn / nt)}')" \
-		"$(IFS=/; echo "${per[*]}")")
+	atonce_line="$(ratio "$n1" "$t1" "$n2" "$t2" "$digits")x ($(IFS=/; echo "${per[*]}"))"
+}
+
+# versus SIZE: the gateway and nginx at once; sets versus_line.
+versus() {
+	duo_url1="http://$gateway_addr/bytes/$1" duo_url2="http://$nginx_addr/bytes/$1"
+	duo_pids1=("$gateway_pid")
+	mapfile -t duo_pids2 < <(procs "$nginx_pid")
+	duo_args1=() duo_args2=()
+	atonce
+	versus_line="$(size_name "$1") $atonce_line"
 	echo "loadbench: gateway/nginx at once: $versus_line" >&2
 }
 
 # builds LABEL HOST: this build (the gateway) and the baseline (the twin)
-# loaded at once on the same route, pairs times; prints the pooled ratio
-# of their requests per CPU-second.
+# at once on the same route; prints the ratio.
 builds() {
-	local label=$1 i nn=0 nt=0 bn=0 bt=0 per=()
-	gateways "$2" "" "$2" "" # warm-up, not counted
-	for ((i = 0; i < pairs; i++)); do
-		gateways "$2" "" "$2" ""
-		nn=$((nn + duo_n1)) nt=$((nt + duo_t1)) bn=$((bn + duo_n2)) bt=$((bt + duo_t2))
-		per+=("$(awk -v nn="$duo_n1" -v nt="$duo_t1" -v bn="$duo_n2" -v bt="$duo_t2" \
-			'BEGIN {printf "%.3f", (nn / nt) / (bn / bt)}')")
-	done
-	printf 'this build / %s, %s at 13 B: %sx (%d paired runs of %s; each: %s)\n' "$BENCH_BASELINE" "$label" \
-		"$(awk -v nn="$nn" -v nt="$nt" -v bn="$bn" -v bt="$bt" 'BEGIN {printf "%.3f", (nn / nt) / (bn / bt)}')" \
-		"$pairs" "$pair_duration" "$(IFS=/; echo "${per[*]}")"
+	duo_url1="http://$gateway_addr/bytes/13" duo_url2="http://$twin_addr/bytes/13"
+	duo_pids1=("$gateway_pid") duo_pids2=("$twin_pid")
+	mapfile -t duo_args1 < <(wrk_args "$2" "")
+	duo_args2=("${duo_args1[@]}")
+	atonce 3
+	printf 'this build / %s, %s at 13 B: %s (%d paired runs of %s)\n' "$BENCH_BASELINE" "$1" \
+		"$atonce_line" "$pairs" "$pair_duration"
 }
 
 if [[ -n ${BENCH_BASELINE:-} ]]; then
@@ -480,11 +485,10 @@ if [[ -n ${BENCH_BASELINE:-} ]]; then
 fi
 
 # overtls LABEL [WRK-HEADER]: the gateway's HTTPS listener and nginx's,
-# with the same certificate, loaded at once at 13 B, pairs times; prints
-# the pooled ratio of their requests per CPU-second. With the header
-# "Connection: close" every request is a new connection: a full handshake.
+# with the same certificate, at once at 13 B; adds a line to tls_lines.
+# With the header "Connection: close" every request is a new connection:
+# a full handshake.
 overtls() {
-	local label=$1 i gn=0 gt=0 nn=0 nt=0 per=()
 	duo_url1="https://$tls_addr/bytes/13" duo_url2="https://$nginx_tls_addr/bytes/13"
 	duo_pids1=("$gateway_pid")
 	mapfile -t duo_pids2 < <(procs "$nginx_pid")
@@ -492,39 +496,21 @@ overtls() {
 	if [[ -n ${2:-} ]]; then
 		duo_args1=(-H "$2") duo_args2=(-H "$2")
 	fi
-	duo # warm-up, not counted
-	for ((i = 0; i < pairs; i++)); do
-		duo
-		gn=$((gn + duo_n1)) gt=$((gt + duo_t1)) nn=$((nn + duo_n2)) nt=$((nt + duo_t2))
-		per+=("$(awk -v gn="$duo_n1" -v gt="$duo_t1" -v nn="$duo_n2" -v nt="$duo_t2" \
-			'BEGIN {printf "%.2f", (gn / gt) / (nn / nt)}')")
-	done
-	tls_lines+=("$(printf '%s: %sx (%s)' "$label" \
-		"$(awk -v gn="$gn" -v gt="$gt" -v nn="$nn" -v nt="$nt" 'BEGIN {printf "%.2f", (gn / gt) / (nn / nt)}')" \
-		"$(IFS=/; echo "${per[*]}")")")
+	atonce
+	tls_lines+=("$1: $atonce_line")
 	echo "loadbench: gateway/nginx over TLS at once: ${tls_lines[-1]}" >&2
 }
 tls_lines=()
 
 # bare SIZE: the gateway's whole pipeline (full.bench) and the bare
-# fasthttp proxy loaded at once, pairs times; sets bare_line to the pooled
-# ratio of their requests per CPU-second.
+# fasthttp proxy at once; sets bare_line.
 bare() {
-	local size=$1 i gn=0 gt=0 bn=0 bt=0 per=()
-	duo_url1="http://$gateway_addr/bytes/$size" duo_url2="http://$bare_addr/bytes/$size"
+	duo_url1="http://$gateway_addr/bytes/$1" duo_url2="http://$bare_addr/bytes/$1"
 	duo_pids1=("$gateway_pid") duo_pids2=("$bare_pid")
 	mapfile -t duo_args1 < <(wrk_args full.bench "")
 	duo_args2=()
-	duo # warm-up, not counted
-	for ((i = 0; i < pairs; i++)); do
-		duo
-		gn=$((gn + duo_n1)) gt=$((gt + duo_t1)) bn=$((bn + duo_n2)) bt=$((bt + duo_t2))
-		per+=("$(awk -v gn="$duo_n1" -v gt="$duo_t1" -v bn="$duo_n2" -v bt="$duo_t2" \
-			'BEGIN {printf "%.2f", (gn / gt) / (bn / bt)}')")
-	done
-	bare_line=$(printf '%s %sx (%s)' "$(size_name "$size")" \
-		"$(awk -v gn="$gn" -v gt="$gt" -v bn="$bn" -v bt="$bt" 'BEGIN {printf "%.2f", (gn / gt) / (bn / bt)}')" \
-		"$(IFS=/; echo "${per[*]}")")
+	atonce
+	bare_line="$(size_name "$1") $atonce_line"
 	echo "loadbench: gateway (whole pipeline)/bare proxy at once: $bare_line" >&2
 }
 

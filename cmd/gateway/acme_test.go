@@ -45,7 +45,7 @@ func pebbleRoots(t *testing.T) (dir string, issuing *x509.CertPool) {
 	defer tr.CloseIdleConnections()
 	resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get("https://" + mgmt + "/roots/0")
 	if err != nil {
-		if os.Getenv("REQUIRE_SERVICES") == "1" {
+		if os.Getenv("REQUIRE_SERVICES") != "" {
 			t.Fatalf("pebble at %s: %v", mgmt, err)
 		}
 		t.Skipf("pebble at %s: %v (scripts/services.sh pebble starts it)", mgmt, err)
