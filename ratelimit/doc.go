@@ -73,7 +73,11 @@
 //
 // When Redis cannot answer, the request follows OnError: allow, deny, or
 // local (the default), a Local of Rate/Instances and Burst/Instances per
-// instance. The first failure marks the limiter down and calls
+// instance. With RedisSettings.Count (the live number of instances a
+// registry lists) the share is Rate/count instead, and follows the count:
+// when it changes, the next decision without Redis takes a new Local of
+// the new share (its buckets start full); while the count is unknown,
+// Instances applies. The first failure marks the limiter down and calls
 // OnStateChange once; while down, one request per RetryInterval tries
 // Redis again and the others decide without waiting, and the first that
 // succeeds marks it up (OnStateChange again). Stats counts fallbacks,

@@ -73,8 +73,16 @@ type RedisSettings struct {
 	OnError string
 	// Instances is the number of gateway instances sharing the limit,
 	// used for the local fallback (Rate/Instances and Burst/Instances
-	// rounded up, at least 1); 0 means 1.
+	// rounded up, at least 1) while Count does not know better; 0 means 1.
 	Instances int
+	// Count, if set, returns the live number of gateway instances sharing
+	// the limit (from a registry the instances register in), or 0 (or
+	// less) while that is unknown. The local fallback takes its share
+	// from it, and follows it as instances join and leave; while it is
+	// unknown, Instances applies. It is called on the request's goroutine
+	// while Redis is down: it must be cheap and must not block (an atomic
+	// load). Nil means Instances always.
+	Count func() int
 	// MaxKeys and IdleTTL configure the local fallback as for
 	// LocalSettings (0: their defaults).
 	MaxKeys int
@@ -99,15 +107,18 @@ type RedisSettings struct {
 // schedule while Redis is down: in Redis the Redis server's clock decides.
 // Redis is safe for concurrent use and starts no goroutine.
 type Redis struct {
-	client   redis.UniversalClient
-	prefix   string
-	args     []any // interval and depth in microseconds
-	b        bucket
-	timeout  time.Duration
-	retry    int64 // RetryInterval in nanoseconds
-	onError  string
-	fallback *Local
-	epoch    time.Time
+	client    redis.UniversalClient
+	prefix    string
+	args      []any // interval and depth in microseconds
+	b         bucket
+	timeout   time.Duration
+	retry     int64 // RetryInterval in nanoseconds
+	onError   string
+	fallback  atomic.Pointer[share] // the local fallback of OnErrorLocal
+	count     func() int
+	instances int           // Instances, at least 1
+	local     LocalSettings // the fallback's settings before the share
+	epoch     time.Time
 
 	up        atomic.Bool
 	nextProbe atomic.Int64 // nanoseconds since epoch: when down, the next try
@@ -163,18 +174,77 @@ func NewRedis(s RedisSettings) (*Redis, error) {
 	}
 	r.up.Store(true)
 	if onError == OnErrorLocal {
-		n := max(1, s.Instances)
-		r.fallback, err = NewLocal(LocalSettings{
-			Rate:    s.Rate / float64(n),
-			Burst:   int(math.Ceil(float64(b.burst) / float64(n))),
-			MaxKeys: s.MaxKeys,
-			IdleTTL: s.IdleTTL,
-		})
+		r.count, r.instances = s.Count, max(1, s.Instances)
+		r.local = LocalSettings{Rate: s.Rate, Burst: b.burst, MaxKeys: s.MaxKeys, IdleTTL: s.IdleTTL}
+		f, err := r.newShare(r.instances)
 		if err != nil {
 			return nil, fmt.Errorf("ratelimit: local fallback: %w", err)
 		}
+		r.fallback.Store(f)
 	}
 	return r, nil
+}
+
+// share is the local fallback for a number of instances: a Local of
+// Rate/instances and Burst/instances (rounded up).
+type share struct {
+	instances int // as configured (Instances) or counted (Count)
+	counted   bool
+	l         *Local
+}
+
+func (r *Redis) newShare(n int) (*share, error) {
+	l, err := NewLocal(LocalSettings{
+		Rate:    r.local.Rate / float64(n),
+		Burst:   int(math.Ceil(float64(r.local.Burst) / float64(n))),
+		MaxKeys: r.local.MaxKeys,
+		IdleTTL: r.local.IdleTTL,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &share{instances: n, l: l}, nil
+}
+
+// localShare returns the local fallback for the instance count now: the
+// one in use while the count is unchanged, else a new one (its buckets
+// start full) for the new count. Without a known count the configured
+// Instances apply.
+func (r *Redis) localShare() *share {
+	cur := r.fallback.Load()
+	if r.count == nil {
+		return cur
+	}
+	n, counted := r.count(), true
+	if n <= 0 {
+		n, counted = r.instances, false
+	}
+	if n == cur.instances && counted == cur.counted {
+		return cur
+	}
+	next := &share{instances: n, counted: counted, l: cur.l}
+	if n != cur.instances {
+		f, err := r.newShare(n)
+		if err != nil { // a share below the lowest rate: keep the one in use
+			return cur
+		}
+		next.l = f.l
+	}
+	if r.fallback.CompareAndSwap(cur, next) {
+		return next
+	}
+	return r.fallback.Load()
+}
+
+// FallbackInstances returns the number of instances the local fallback
+// divides the limit by now, and whether it is a live count (Count) rather
+// than the configured Instances. 0 when OnError is not OnErrorLocal.
+func (r *Redis) FallbackInstances() (n int, counted bool) {
+	if r.onError != OnErrorLocal {
+		return 0, false
+	}
+	f := r.localShare()
+	return f.instances, f.counted
 }
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -273,7 +343,7 @@ func (r *Redis) decideWithout(key []byte, now time.Time) Decision {
 	case OnErrorDeny:
 		return Decision{Limit: r.b.burst, RetryAfter: time.Duration(r.retry), Reset: time.Duration(r.retry)}
 	}
-	return r.fallback.Allow(key, now)
+	return r.localShare().l.Allow(key, now)
 }
 
 // setDown records an outage, unless one began after the failed request
