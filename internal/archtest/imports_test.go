@@ -29,21 +29,18 @@ var allowed = map[string][]string{
 	// cmd/gateway names the concrete adapters, and routes the loggers of
 	// the libraries that keep a process-wide one (go-redis, grpc-go,
 	// amqp091) into the gateway's slog handler.
-	"cmd/gateway":        {"config", "configsource", "gateway", "reloader", "router", "discovery", "bridge", "auth/apikey", "certs", "github.com/valyala/fasthttp", "github.com/redis/go-redis/v9", "google.golang.org/grpc", "github.com/rabbitmq/amqp091-go"},
-	"cmd/demo-upstream":  {"github.com/valyala/fasthttp"},
-	"cmd/bare-proxy":     {"github.com/valyala/fasthttp"},
-	"cmd/demo-grpc":      {"bridge/grpcbridge/grpctest"},
-	"cmd/demo-token":     {"github.com/go-jose/go-jose/v4"},
-	"cmd/demo-setup":     {"github.com/nats-io/nats.go", "github.com/rabbitmq/amqp091-go", "github.com/redis/go-redis/v9", "github.com/twmb/franz-go"},
-	"internal/httpx":     {"upstream", "github.com/valyala/fasthttp"}, // upstream: its one hop-by-hop list
-	"internal/tour":      {},
-	"internal/archtest":  {},
-	"internal/configdoc": {},
-	"configsource":       {"config"}, // config sources: versions, the copy on disk
-	"configsource/etcd":  {"config", "configsource", "discovery", "metrics", "reloader", "go.etcd.io/etcd", "go.uber.org/zap", "google.golang.org/grpc"},
-	// registration: this instance in Consul or etcd, and the live count
-	// of the fleet; discovery only for its backoff.
-	"registration":               {"discovery", "github.com/hashicorp/consul/api", "go.etcd.io/etcd", "go.uber.org/zap", "google.golang.org/grpc"},
+	"cmd/gateway":                {"config", "configsource", "gateway", "reloader", "router", "discovery", "bridge", "auth/apikey", "certs", "github.com/valyala/fasthttp", "github.com/redis/go-redis/v9", "google.golang.org/grpc", "github.com/rabbitmq/amqp091-go"},
+	"cmd/demo-upstream":          {"github.com/valyala/fasthttp"},
+	"cmd/bare-proxy":             {"github.com/valyala/fasthttp"},
+	"cmd/demo-grpc":              {"bridge/grpcbridge/grpctest"},
+	"cmd/demo-token":             {"github.com/go-jose/go-jose/v4"},
+	"cmd/demo-setup":             {"github.com/nats-io/nats.go", "github.com/rabbitmq/amqp091-go", "github.com/redis/go-redis/v9", "github.com/twmb/franz-go"},
+	"internal/httpx":             {"upstream", "github.com/valyala/fasthttp"}, // upstream: its one hop-by-hop list
+	"internal/tour":              {},
+	"internal/archtest":          {},
+	"internal/configdoc":         {},
+	"configsource":               {"config"}, // config sources: versions, the copy on disk
+	"configsource/etcd":          {"config", "configsource", "discovery", "metrics", "reloader", "go.etcd.io/etcd", "go.uber.org/zap", "google.golang.org/grpc"},
 	"breaker":                    {"github.com/sony/gobreaker/v2"},
 	"cache":                      {"github.com/maypok86/otter/v2", "github.com/redis/go-redis/v9"},
 	"ratelimit":                  {"golang.org/x/time/rate", "github.com/redis/go-redis/v9"},
@@ -77,6 +74,9 @@ var allowed = map[string][]string{
 	// deploy is the Kubernetes manifests; only its tests have imports (see
 	// TestKubernetesOutOfTheBinary).
 	"deploy": {},
+	// registration: this instance in Consul or etcd, and the live count
+	// of the fleet; discovery only for its backoff.
+	"registration": {"discovery", "github.com/hashicorp/consul/api", "go.etcd.io/etcd", "go.uber.org/zap", "google.golang.org/grpc"},
 }
 
 type pkg struct {
