@@ -58,6 +58,10 @@ type Config struct {
 	// this file's (docs/fleet.md). Default: absent, the routes are this
 	// file's. Changing it needs a restart.
 	ConfigSource *ConfigSource `yaml:"config_source" reload:"restart"`
+	// Registration registers this instance in the registry of discovery
+	// while it runs, and counts the fleet's instances (docs/fleet.md).
+	// Default: absent, no registration. Changing it needs a restart.
+	Registration *Registration `yaml:"registration" reload:"restart"`
 	// Include names more files whose routes are appended to Routes, file
 	// after file, after the routes written here. Each entry is a path or a
 	// glob (filepath.Glob syntax: "routes.d/*.yaml"), relative to the
@@ -136,6 +140,9 @@ func applyDefaults(c *Config, set map[string]bool) {
 	if c.Redis != nil {
 		redisDefaults(c.Redis, set)
 	}
+	if c.Registration != nil {
+		registrationDefaults(c, set)
+	}
 }
 
 // config checks a whole configuration: every setting's own rules, the
@@ -152,6 +159,7 @@ func (v *validator) config(c *Config) {
 	v.haveRedis = c.Redis != nil
 	v.discovery(&c.Discovery)
 	v.configSource(c)
+	v.registration(c)
 	v.brokerSet = c.Brokers
 	v.brokers(c.Brokers)
 	if c.AccessLog != nil {

@@ -42,7 +42,10 @@ type RateLimit struct {
 	// "allow" (admit everything) or "deny" (refuse everything).
 	OnRedisError string `yaml:"on_redis_error"`
 	// Instances is how many gateway instances share a cluster limit; the
-	// local fallback gets Rate / Instances. Default 1.
+	// local fallback gets Rate / Instances. With registration, the live
+	// count of the fleet's registered, passing instances takes precedence
+	// as soon as the registry has answered, and follows instances that
+	// join and leave; Instances applies until then. Default 1.
 	Instances int `yaml:"instances" range:"1,10000"`
 	// MaxKeys caps the buckets kept for one limit (per client IP, header
 	// or query value); past it the least recently used are dropped.

@@ -23,7 +23,7 @@ func TestEverySettingHasAReloadRule(t *testing.T) {
 	restart := []string{
 		"listen", "admin", "server.read_timeout", "server.write_timeout",
 		"server.idle_timeout", "server.max_header_bytes", "server.max_conns_per_ip",
-		"server.concurrency", "discovery", "cache", "config_source",
+		"server.concurrency", "discovery", "cache", "config_source", "registration",
 		"tls.listen", "tls.min_version", "tls.client_auth", "tls.handshake_timeout", "tls.acme",
 	}
 	var gotLive, gotRestart []string
