@@ -29,6 +29,9 @@ type deps struct {
 	// registry follows the services upstreams name; nil when no source
 	// was configured at start.
 	registry *discovery.Registry
+	// instances is the live count of the fleet's instances, 0 while
+	// unknown; nil without self-registration.
+	instances func() int
 	// check is set when compiling only to report errors: registries are
 	// not asked.
 	check bool

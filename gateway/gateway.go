@@ -56,6 +56,11 @@ type Options struct {
 	// ACME provides certificates for tls.acme. Nil: a configuration with
 	// tls.acme is refused.
 	ACME ACME
+	// Registration is this instance's self-registration (the
+	// registration setting), which the caller runs. Nil: none, and
+	// cluster rate limits divide their local fallback by
+	// rate_limit.instances.
+	Registration Registration
 }
 
 // Gateway serves one configuration at a time. Safe for concurrent use.
@@ -128,6 +133,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		g.deps.registry = reg
 		g.metrics.WatchDiscovery(func() []metrics.ServiceStatus { return discoveryStatus(reg) })
 	}
+	g.watchRegistration(opts.Registration)
 	g.observers.out = opts.AccessLogOutput
 	obs, _, err := g.observers.build(cfg, nil, nil)
 	if err != nil {

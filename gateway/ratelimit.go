@@ -105,6 +105,7 @@ func (d *deps) newRouteLimit(rc *config.Route, redisClient redis.UniversalClient
 				Burst:     c.Burst,
 				OnError:   c.OnRedisError,
 				Instances: c.Instances,
+				Count:     d.instances,
 				MaxKeys:   c.MaxKeys,
 				OnStateChange: func(up bool, err error) {
 					m.RedisState(up)

@@ -44,6 +44,8 @@ type Metrics struct {
 	discovery atomic.Pointer[func() []ServiceStatus]
 	cache     atomic.Pointer[func() CacheStats]
 	source    atomic.Pointer[func() ConfigSourceStatus]
+	// registration: WatchRegistration
+	registration atomic.Pointer[func() RegistrationStatus]
 }
 
 // CacheStats is what the metrics export of the fallback cache.
@@ -228,6 +230,7 @@ func New(reg prometheus.Registerer, build Build) *Metrics {
 	reg.MustRegister(m.tls.collectors()...)
 	reg.MustRegister(m.tunnels.collectors()...)
 	reg.MustRegister(m.auth.collectors()...)
+	reg.MustRegister(&registrationCollector{m: m})
 	// Both results exist from the start so that rate() and alerts see them.
 	m.reloads.WithLabelValues("success")
 	m.reloads.WithLabelValues("failure")

@@ -242,10 +242,19 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer edge.close()
-	gw, err := gateway.New(cfg, gateway.Options{
+	reg, err := newRegistration(cfg, log)
+	if err != nil {
+		return err
+	}
+	opts := gateway.Options{
 		Logger: log, Version: version, Commit: buildCommit(), Sources: sources, StateFile: cfg.Discovery.StateFile,
 		Brokers: brokerFactory(log), GRPC: grpcs.build, GRPCCheck: checkGRPCRoute, ACME: edge.acmeClient(),
-	})
+	}
+	if reg != nil {
+		defer reg.Close()
+		opts.Registration = reg
+	}
+	gw, err := gateway.New(cfg, opts)
 	if err != nil {
 		return err
 	}
@@ -303,6 +312,9 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	}
 	log.Info("gateway serving", "listen", ln.Addr().String(), "tls", cfg.TLS.Listen, "admin", cfg.Admin,
 		"routes", len(cfg.Routes), "config", cfg.File(), "version", version, "commit", buildCommit())
+	if reg != nil {
+		reg.Start() // in the background: a registry that is down never holds up serving
+	}
 
 wait:
 	for {
@@ -317,6 +329,12 @@ wait:
 		}
 	}
 
+	// Out of the registry first, so that load balancers and the other
+	// instances' counts move before /readyz turns 503 and connections
+	// close.
+	if reg != nil {
+		reg.deregister(log)
+	}
 	// The hard deadline: the delay, then the drain; past it the process
 	// exits whatever is still in flight.
 	srv := gw.Config().Server

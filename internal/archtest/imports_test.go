@@ -29,7 +29,7 @@ var allowed = map[string][]string{
 	// cmd/gateway names the concrete adapters, and routes the loggers of
 	// the libraries that keep a process-wide one (go-redis, grpc-go,
 	// amqp091) into the gateway's slog handler.
-	"cmd/gateway":                {"config", "configsource", "gateway", "reloader", "router", "discovery", "bridge", "auth/apikey", "certs", "github.com/valyala/fasthttp", "github.com/redis/go-redis/v9", "google.golang.org/grpc", "github.com/rabbitmq/amqp091-go"},
+	"cmd/gateway":                {"config", "configsource", "gateway", "reloader", "router", "discovery", "registration", "bridge", "auth/apikey", "certs", "github.com/valyala/fasthttp", "github.com/redis/go-redis/v9", "google.golang.org/grpc", "github.com/rabbitmq/amqp091-go"},
 	"cmd/demo-upstream":          {"github.com/valyala/fasthttp"},
 	"cmd/bare-proxy":             {"github.com/valyala/fasthttp"},
 	"cmd/demo-grpc":              {"bridge/grpcbridge/grpctest"},
