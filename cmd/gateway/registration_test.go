@@ -146,4 +146,3 @@ routes:
 		t.Error("gw-b still running 15s after SIGTERM")
 	}
 }
-
