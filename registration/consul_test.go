@@ -7,26 +7,25 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/fastgate/gateway/internal/consultest"
 	"github.com/fastgate/gateway/internal/logtest"
 )
 
 // consulSettings registers instance id of "gateway" on port with the
 // agent f, its check on checkURL.
-func consulSettings(f *fakeAgent, id string, port int, checkURL string) Settings {
+func consulSettings(f *consultest.Agent, id string, port int, checkURL string) Settings {
 	return Settings{
 		Instance: Instance{
 			Service: "gateway", ID: id, Address: "127.0.0.1", Port: port,
 			Tags: []string{"edge"}, Meta: map[string]string{"version": "v1.2.3"},
 		},
 		Consul: &ConsulSettings{
-			Address:         "http://" + f.addr,
+			Address:         "http://" + f.Addr(),
 			CheckURL:        checkURL,
 			CheckInterval:   time.Second,
 			CheckTimeout:    500 * time.Millisecond,
@@ -43,17 +42,14 @@ func consulSettings(f *fakeAgent, id string, port int, checkURL string) Settings
 // path, the same fields at the top and in the check, with this
 // instance's values, and the check on the admin /readyz.
 func TestConsulRegisterBody(t *testing.T) {
-	f := newFakeAgent(t)
+	f := consultest.NewAgent(t)
 	start(t, consulSettings(f, "gw-1", 8080, "http://127.0.0.1:9901/readyz"), nil)
-	eventually(t, 5*time.Second, "a registration", func() bool { return len(f.registered()) > 0 })
+	eventually(t, 5*time.Second, "a registration", func() bool { return len(f.Registered()) > 0 })
 
-	recorded, err := os.ReadFile(filepath.Join("testdata", "00-agent-service-register-users-1.request.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	recorded := consultest.RegisterRequest(t)
 	var want, got map[string]any
-	decodeJSON(t, recorded, &want)
-	decodeJSON(t, f.registered()[0], &got)
+	consultest.DecodeJSON(t, recorded, &want)
+	consultest.DecodeJSON(t, f.Registered()[0], &got)
 	// The Consul client always sends "Checks" (null without any); an
 	// agent takes null as none.
 	if v, ok := got["Checks"]; ok && v != nil {
@@ -63,7 +59,7 @@ func TestConsulRegisterBody(t *testing.T) {
 	if g, w := slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)); !slices.Equal(g, w) {
 		t.Errorf("register body has the fields %q; the recorded one %q", g, w)
 	}
-	if g, w := slices.Sorted(maps.Keys(obj(got, "Check"))), slices.Sorted(maps.Keys(obj(want, "Check"))); !slices.Equal(g, w) {
+	if g, w := slices.Sorted(maps.Keys(consultest.Obj(got, "Check"))), slices.Sorted(maps.Keys(consultest.Obj(want, "Check"))); !slices.Equal(g, w) {
 		t.Errorf("register body's Check has the fields %q; the recorded one %q", g, w)
 	}
 	wantValues := map[string]any{
@@ -74,27 +70,27 @@ func TestConsulRegisterBody(t *testing.T) {
 			t.Errorf("%s = %v, want %v", k, got[k], v)
 		}
 	}
-	if tags := list(got, "Tags"); len(tags) != 1 || tags[0] != "edge" {
+	if tags := consultest.List(got, "Tags"); len(tags) != 1 || tags[0] != "edge" {
 		t.Errorf("Tags = %v, want [edge]", tags)
 	}
-	if v := str(obj(got, "Meta"), "version"); v != "v1.2.3" {
+	if v := consultest.Str(consultest.Obj(got, "Meta"), "version"); v != "v1.2.3" {
 		t.Errorf("Meta.version = %q", v)
 	}
-	check := obj(got, "Check")
+	check := consultest.Obj(got, "Check")
 	for k, v := range map[string]string{
 		"CheckID": "gw-1-readyz", "HTTP": "http://127.0.0.1:9901/readyz",
 		"Interval": "1s", "Timeout": "500ms", "DeregisterCriticalServiceAfter": "1m0s",
 	} {
-		if str(check, k) != v {
-			t.Errorf("Check.%s = %q, want %q", k, str(check, k), v)
+		if consultest.Str(check, k) != v {
+			t.Errorf("Check.%s = %q, want %q", k, consultest.Str(check, k), v)
 		}
 	}
 	// The recorded durations are Go durations too, as Consul parses them.
 	for _, k := range []string{"Interval", "Timeout", "DeregisterCriticalServiceAfter"} {
-		if _, err := time.ParseDuration(str(obj(want, "Check"), k)); err != nil {
+		if _, err := time.ParseDuration(consultest.Str(consultest.Obj(want, "Check"), k)); err != nil {
 			t.Errorf("recorded Check.%s: %v", k, err)
 		}
-		if _, err := time.ParseDuration(str(check, k)); err != nil {
+		if _, err := time.ParseDuration(consultest.Str(check, k)); err != nil {
 			t.Errorf("sent Check.%s: %v", k, err)
 		}
 	}
@@ -129,7 +125,7 @@ func (rz *readyz) url() string    { return rz.srv.URL + "/readyz" }
 // at once (PUT /v1/agent/service/deregister/:id), and the count never
 // goes below 1.
 func TestConsulCountFollowsInstances(t *testing.T) {
-	f := newFakeAgent(t)
+	f := consultest.NewAgent(t)
 	var rs []*Registration
 	var rzs []*readyz
 	for i, id := range []string{"gw-1", "gw-2", "gw-3"} {
@@ -137,19 +133,19 @@ func TestConsulCountFollowsInstances(t *testing.T) {
 		rzs = append(rzs, rz)
 		rs = append(rs, start(t, consulSettings(f, id, 8081+i, rz.url()), nil))
 	}
-	eventually(t, 5*time.Second, "three registrations", func() bool { return len(f.registered()) >= 3 })
+	eventually(t, 5*time.Second, "three registrations", func() bool { return len(f.Registered()) >= 3 })
 	// New checks are critical: no instance passes yet, and each counts 1
 	// (itself) once the agent answered.
 	counts(t, 1, rs...)
-	f.runChecks()
+	f.RunChecks()
 	counts(t, 3, rs...)
 
 	// gw-3 drains: its /readyz answers 503, the agent's next check fails.
 	rzs[2].set(false)
-	f.runChecks()
+	f.RunChecks()
 	counts(t, 2, rs...)
 	rzs[2].set(true)
-	f.runChecks()
+	f.RunChecks()
 	counts(t, 3, rs...)
 
 	// gw-2 shuts down: deregistered first, the others count 2 at once.
@@ -158,8 +154,8 @@ func TestConsulCountFollowsInstances(t *testing.T) {
 	if err := rs[1].Deregister(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.deregistered(); !slices.Equal(got, []string{"gw-2"}) {
-		t.Errorf("deregistered %q, want [gw-2]", got)
+	if got := f.Deregistered(); len(got) != 1 || got[0].ID != "gw-2" {
+		t.Errorf("deregistered %+v, want gw-2", got)
 	}
 	counts(t, 2, rs[0], rs[2])
 	if rs[1].Status().Registered {
@@ -170,10 +166,10 @@ func TestConsulCountFollowsInstances(t *testing.T) {
 	for _, rz := range rzs {
 		rz.set(false)
 	}
-	f.runChecks()
+	f.RunChecks()
 	counts(t, 1, rs[0], rs[2])
 
-	for _, q := range f.healthQueries() {
+	for _, q := range f.HealthQueries() {
 		if !q.Has("passing") {
 			t.Fatalf("a count query without ?passing: %v", q)
 		}
@@ -185,8 +181,8 @@ func TestConsulCountFollowsInstances(t *testing.T) {
 // once when it starts and once when it ends, and an agent that restarts
 // without its services gets the registration again.
 func TestConsulDownAtStart(t *testing.T) {
-	f := newFakeAgent(t)
-	f.setFailing(true)
+	f := consultest.NewAgent(t)
+	f.SetFailing(true)
 	var logs logtest.Buffer
 	rz := newReadyz(t)
 	began := time.Now()
@@ -200,8 +196,8 @@ func TestConsulDownAtStart(t *testing.T) {
 	}
 	// Several retries fail (the log must still say it once), then the
 	// agent answers.
-	eventually(t, 5*time.Second, "retries", func() bool { return f.refusedRequests() >= 6 })
-	f.setFailing(false)
+	eventually(t, 5*time.Second, "retries", func() bool { return f.Refused() >= 6 })
+	f.SetFailing(false)
 	eventually(t, 5*time.Second, "registered", func() bool { return r.Status().Registered && r.Count() == 1 })
 	if n := logs.Count("registration: registry unreachable"); n != 1 {
 		t.Errorf("outage start logged %d times, want 1:\n%s", n, logs.String())
@@ -210,10 +206,10 @@ func TestConsulDownAtStart(t *testing.T) {
 
 	// The agent restarts and forgets the service: the instance registers
 	// again once the agent answers.
-	before := len(f.registered())
-	f.restart()
-	eventually(t, 10*time.Second, "a registration after the restart", func() bool { return len(f.registered()) > before })
-	f.runChecks()
+	before := len(f.Registered())
+	f.Restart()
+	eventually(t, 10*time.Second, "a registration after the restart", func() bool { return len(f.Registered()) > before })
+	f.RunChecks()
 	eventually(t, 5*time.Second, "counted again", func() bool { return r.Count() == 1 && r.Status().Registered })
 }
 
@@ -261,7 +257,7 @@ func TestConsulReplaysRecordedAnswers(t *testing.T) {
 					http.Error(w, "a blocking query without wait", http.StatusBadRequest)
 					return
 				}
-				loadRecording(t, name).write(w)
+				consultest.Load(t, name).Write(w)
 			}))
 			defer srv.Close()
 			b, err := newConsul(Instance{Service: "users", ID: "users-9", Address: "127.0.0.1", Port: 1},
@@ -307,7 +303,7 @@ func TestConsulRecordedRegisterAnswer(t *testing.T) {
 	var body bytes.Buffer
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = body.ReadFrom(r.Body)
-		loadRecording(t, "00-agent-service-register-users-1.http").write(w)
+		consultest.Load(t, "00-agent-service-register-users-1.http").Write(w)
 	}))
 	defer srv.Close()
 	b, err := newConsul(Instance{Service: "users", ID: "users-1", Address: "127.0.0.1", Port: 18081},

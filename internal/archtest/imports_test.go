@@ -77,6 +77,8 @@ var allowed = map[string][]string{
 	// registration: this instance in Consul or etcd, and the live count
 	// of the fleet; discovery only for its backoff.
 	"registration": {"discovery", "github.com/hashicorp/consul/api", "go.etcd.io/etcd", "go.uber.org/zap", "google.golang.org/grpc"},
+	// consultest: a Consul agent for tests, from recorded answers.
+	"internal/consultest": {},
 }
 
 type pkg struct {
