@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +14,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/fastgate/gateway/internal/consultest"
 )
 
 // TestBinaryRegistersInEtcd runs two gateway binaries that register in
@@ -129,5 +133,90 @@ routes:
 	waitMetric(insts[0], `gateway_registration_instances{registry="etcd"} 1`)
 	if n := admitted(insts[0]); n != 10 {
 		t.Errorf("gw-a, alone, admitted %d of 20 at once, want the whole burst, 10", n)
+	}
+}
+
+// TestBinaryRegistersWithConsul runs the binary against a Consul agent
+// (internal/consultest, from recorded answers): it registers with its
+// check on its own admin /readyz and its version in the metadata, the
+// agent's check of the real /readyz passes, and it counts itself. On
+// SIGTERM the deregistration comes first: when it reaches the agent the
+// instance's /readyz still answers 200; only then does it turn 503, while
+// the instance serves its shutdown delay.
+func TestBinaryRegistersWithConsul(t *testing.T) {
+	agent := consultest.NewAgent(t)
+	bin := buildBinary(t)
+	admin := freeAddr(t)
+	cfg := filepath.Join(t.TempDir(), "g.yaml")
+	if err := os.WriteFile(cfg, []byte(`listen: "127.0.0.1:0"
+admin: "`+admin+`"
+server: { shutdown_delay: 2s }
+discovery:
+  consul: { address: "http://`+agent.Addr()+`", wait_time: 1s }
+registration:
+  registry: consul
+  service: edge
+  id: gw-c
+  port: 18010
+  tags: [blue]
+  check: { interval: 1s, timeout: 500ms, deregister_after: 1m }
+routes:
+  - { name: hello, match: { path: /hello }, respond: { body: "hi" } }
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd, addr := startBinary(t, bin, cfg)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(agent.Registered()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no registration within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var reg map[string]any
+	consultest.DecodeJSON(t, agent.Registered()[0], &reg)
+	check := consultest.Obj(reg, "Check")
+	if got := consultest.Str(check, "HTTP"); got != "http://"+admin+"/readyz" {
+		t.Errorf("check URL %q, want the admin /readyz", got)
+	}
+	if got := consultest.Str(consultest.Obj(reg, "Meta"), "version"); got != "v9.9.9-test" {
+		t.Errorf("Meta.version %q, want the binary's", got)
+	}
+	if reg["ID"] != "gw-c" || reg["Name"] != "edge" || reg["Address"] != "127.0.0.1" || reg["Port"] != json.Number("18010") {
+		t.Errorf("registered %v", reg)
+	}
+
+	agent.RunChecks()
+	metrics := func() string { return httpBody(t, "http://"+admin+"/metrics") }
+	deadline = time.Now().Add(10 * time.Second)
+	for !strings.Contains(metrics(), "\n"+`gateway_registration_instances{registry="consul"} 1`+"\n") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the instance never counted itself passing:\n%s", metrics())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for len(agent.Deregistered()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no deregistration within 5s of SIGTERM")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if d := agent.Deregistered()[0]; d.ID != "gw-c" || d.Check != "passing" {
+		t.Errorf("deregistration %+v: want gw-c, arriving while its /readyz still passed", d)
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for status(t, "http://"+admin+"/readyz") != http.StatusServiceUnavailable {
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz not 503 within 5s of SIGTERM")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if resp := get(t, addr, "/hello"); !strings.HasPrefix(resp, "HTTP/1.1 200") {
+		t.Errorf("not serving during the shutdown delay: %q", resp)
 	}
 }
