@@ -44,7 +44,8 @@ type Registration struct {
 	Tags []string `yaml:"tags"`
 	// Meta is added to the instance's metadata (Consul's service Meta,
 	// the "metadata" of the etcd value); "version" is always the
-	// gateway's version. Default: none.
+	// gateway's version. /-/config hides its values, as it does header
+	// values. Default: none.
 	Meta map[string]string `yaml:"meta"`
 	// TTL is the etcd lease's: how long the key of an instance that
 	// stopped without deregistering (crashed, cut off) stays. Default 10s.
