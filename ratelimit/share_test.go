@@ -94,3 +94,32 @@ func TestFallbackShareWithoutCount(t *testing.T) {
 		t.Errorf("FallbackInstances() = %d, %v; want 4, false", got, counted)
 	}
 }
+
+// BenchmarkRedisDownFallback is a decision of the local fallback while
+// Redis is down, with the share of Instances and with that of a live
+// count: what following the count costs per request.
+func BenchmarkRedisDownFallback(b *testing.B) {
+	client := redis.NewClient(ClientOptions("127.0.0.1:1", testTimeout()))
+	b.Cleanup(func() { _ = client.Close() })
+	var count atomic.Int64
+	count.Store(3)
+	for _, bc := range []struct {
+		name  string
+		count func() int
+	}{
+		{"instances", nil},
+		{"count", func() int { return int(count.Load()) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			r := newRedis(b, RedisSettings{Client: client, Rate: 1e6, Burst: 1e6, Instances: 3, Count: bc.count, RetryInterval: time.Hour})
+			key := []byte("k")
+			now := time.Now()
+			r.Allow(key, now) // Redis found down
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				r.Allow(key, now.Add(time.Duration(i)))
+			}
+		})
+	}
+}
