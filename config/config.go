@@ -58,10 +58,6 @@ type Config struct {
 	// this file's (docs/fleet.md). Default: absent, the routes are this
 	// file's. Changing it needs a restart.
 	ConfigSource *ConfigSource `yaml:"config_source" reload:"restart"`
-	// Registration registers this instance in the registry of discovery
-	// while it runs, and counts the fleet's instances (docs/fleet.md).
-	// Default: absent, no registration. Changing it needs a restart.
-	Registration *Registration `yaml:"registration" reload:"restart"`
 	// Include names more files whose routes are appended to Routes, file
 	// after file, after the routes written here. Each entry is a path or a
 	// glob (filepath.Glob syntax: "routes.d/*.yaml"), relative to the
@@ -78,6 +74,10 @@ type Config struct {
 	// Default: absent, which stands for the defaults of its fields.
 	// Changing it needs a restart.
 	Cache *Cache `yaml:"cache" reload:"restart"`
+	// Registration registers this instance in the registry of discovery
+	// while it runs, and counts the fleet's instances (docs/fleet.md).
+	// Default: absent, no registration. Changing it needs a restart.
+	Registration *Registration `yaml:"registration" reload:"restart"`
 	// AccessLog writes one line per request. Default: absent, no access
 	// log. A reload applies a change: requests from then on log through
 	// the new settings, and the old log is flushed and closed once the
@@ -159,7 +159,6 @@ func (v *validator) config(c *Config) {
 	v.haveRedis = c.Redis != nil
 	v.discovery(&c.Discovery)
 	v.configSource(c)
-	v.registration(c)
 	v.brokerSet = c.Brokers
 	v.brokers(c.Brokers)
 	if c.AccessLog != nil {
@@ -173,6 +172,7 @@ func (v *validator) config(c *Config) {
 	v.routes(c)
 	v.rateLimits(c)
 	v.cacheSizes(c)
+	v.registration(c)
 }
 
 func zeroDefault[T comparable](dst *T, v T) {
