@@ -12,10 +12,19 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// slowClient opens a connection, sends a chunked request head and its
-// first chunk, and keeps the connection open. Its answer, if one comes,
-// arrives on the returned channel ("" when the connection ended without).
-func slowClient(t *testing.T, addr, path string) (net.Conn, <-chan string) {
+// Slow uploads as slowClient starts them: a chunked body's first chunk,
+// or the first 70,000 bytes of a body of declared length (over what the
+// gateway reads before the route's steps run, so that it streams too).
+var (
+	slowChunked = "Transfer-Encoding: chunked\r\n\r\n1\r\na\r\n"
+	slowLength  = "Content-Length: 200000\r\n\r\n" + strings.Repeat("a", 70000)
+)
+
+// slowClient opens a connection, sends a request head and the first part
+// of its body (slowChunked or slowLength), and keeps the connection open.
+// Its answer, if one comes, arrives on the returned channel ("" when the
+// connection ended without).
+func slowClient(t *testing.T, addr, path, start string) (net.Conn, <-chan string) {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
 	if err != nil {
@@ -23,7 +32,7 @@ func slowClient(t *testing.T, addr, path string) (net.Conn, <-chan string) {
 	}
 	t.Cleanup(func() { c.Close() })
 	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-	if _, err := io.WriteString(c, "POST "+path+" HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n"); err != nil {
+	if _, err := io.WriteString(c, "POST "+path+" HTTP/1.1\r\nHost: x\r\n"+start); err != nil {
 		t.Fatal(err)
 	}
 	answer := make(chan string, 1)
@@ -34,9 +43,10 @@ func slowClient(t *testing.T, addr, path string) (net.Conn, <-chan string) {
 	return c, answer
 }
 
-// TestSlowBodiesCannotTakeThePool: clients trickling their bodies hold
-// at most max_streamed_bodies upstream connections; the others get 503 at
-// once, and good requests are still proxied.
+// TestSlowBodiesCannotTakeThePool: clients trickling their bodies
+// (chunked or of declared length) hold at most max_streamed_bodies
+// upstream connections; the others get 503 at once, and good requests
+// are still proxied.
 func TestSlowBodiesCannotTakeThePool(t *testing.T) {
 	var entered atomic.Int64
 	up := startUpstream(t, func(ctx *fasthttp.RequestCtx) {
@@ -56,7 +66,11 @@ routes:
 	held, refused := 0, 0
 	for i := range slow {
 		before := entered.Load()
-		_, answer := slowClient(t, gw.addr, "/upload")
+		start := slowChunked
+		if i%2 == 1 {
+			start = slowLength
+		}
+		_, answer := slowClient(t, gw.addr, "/upload", start)
 		deadline := time.Now().Add(5 * time.Second)
 	wait:
 		for {
@@ -88,9 +102,9 @@ routes:
 	}
 }
 
-// TestSlowBodyIdleTimeout: a client that stops sending its body gets 408
-// after body_idle_timeout, counted as its own error, and frees the
-// upstream connection.
+// TestSlowBodyIdleTimeout: a client that stops sending its body (chunked
+// or of declared length) gets 408 after body_idle_timeout, counted as its
+// own error, and frees the upstream connection.
 func TestSlowBodyIdleTimeout(t *testing.T) {
 	up := startUpstream(t, func(ctx *fasthttp.RequestCtx) {
 		if r := ctx.RequestBodyStream(); r != nil {
@@ -105,8 +119,8 @@ routes:
     upstream: { targets: ["{UP1}"], max_conns: 1, body_idle_timeout: 100ms }
     circuit_breaker: { consecutive_failures: 1, open_for: 1m }
 `, up)
-	for i := range 3 {
-		_, answer := slowClient(t, gw.addr, "/upload")
+	for i, start := range []string{slowChunked, slowLength, slowChunked, slowLength} {
+		_, answer := slowClient(t, gw.addr, "/upload", start)
 		select {
 		case status := <-answer:
 			if status != "HTTP/1.1 408 Request Timeout" {
@@ -119,7 +133,7 @@ routes:
 	if resp := gw.do(t, "GET", "/good", nil, ""); resp.StatusCode() != 200 {
 		t.Fatalf("good request after stalled bodies: status %d %q", resp.StatusCode(), resp.Body())
 	}
-	if got := gw.metric(t, `gateway_client_errors_total{kind="timeout",route="r"}`); got != 3 {
-		t.Errorf("client timeouts counted %v, want 3", got)
+	if got := gw.metric(t, `gateway_client_errors_total{kind="timeout",route="r"}`); got != 4 {
+		t.Errorf("client timeouts counted %v, want 4", got)
 	}
 }
