@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -24,7 +25,7 @@ var (
 // of its body (slowChunked or slowLength), and keeps the connection open.
 // Its answer, if one comes, arrives on the returned channel ("" when the
 // connection ended without).
-func slowClient(t *testing.T, addr, path, start string) (net.Conn, <-chan string) {
+func slowClient(t testing.TB, addr, path, start string) (net.Conn, <-chan string) {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
 	if err != nil {
@@ -135,5 +136,54 @@ routes:
 	}
 	if got := gw.metric(t, `gateway_client_errors_total{kind="timeout",route="r"}`); got != 4 {
 		t.Errorf("client timeouts counted %v, want 4", got)
+	}
+}
+
+// BenchmarkGoodBesideSlowBodies measures good requests to a route whose
+// pool slow uploads try to take: alone, and beside 16 uploads that stall
+// after their first piece (as many as max_streamed_bodies allows hold an
+// upstream connection each, the others are refused). The ratio of the
+// two is the cost of the attack to good requests; without a bound on
+// streamed bodies they would get 503.
+func BenchmarkGoodBesideSlowBodies(b *testing.B) {
+	up := startUpstream(b, func(ctx *fasthttp.RequestCtx) {
+		if r := ctx.RequestBodyStream(); r != nil {
+			_, _ = io.Copy(io.Discard, r)
+		}
+		ctx.SetBodyString("ok")
+	})
+	for _, slow := range []int{0, 16} {
+		b.Run("slow="+strconv.Itoa(slow), func(b *testing.B) {
+			gw := startGateway(b, `
+routes:
+  - name: r
+    match: { path_prefix: / }
+    upstream: { targets: ["{UP1}"], max_conns: 8, body_idle_timeout: 10m }
+`, up)
+			var held []net.Conn
+			for i := range slow {
+				start := slowChunked
+				if i%2 == 1 {
+					start = slowLength
+				}
+				c, _ := slowClient(b, gw.addr, "/upload", start)
+				held = append(held, c)
+			}
+			c := &fasthttp.Client{MaxConnsPerHost: 4}
+			var req fasthttp.Request
+			var resp fasthttp.Response
+			req.SetRequestURI("http://" + gw.addr + "/good")
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if err := c.DoTimeout(&req, &resp, 5*time.Second); err != nil || resp.StatusCode() != 200 {
+					b.Fatalf("good request: %v, status %d %q", err, resp.StatusCode(), resp.Body())
+				}
+			}
+			b.StopTimer()
+			for _, c := range held {
+				c.Close()
+			}
+		})
 	}
 }
