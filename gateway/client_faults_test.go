@@ -132,3 +132,18 @@ routes:
 		}
 	}
 }
+
+// TestHTTP10WithoutHostTakesHostHeader: an HTTP/1.0 request without Host
+// to a route with host_header is sent with that host.
+func TestHTTP10WithoutHostTakesHostHeader(t *testing.T) {
+	up := startUpstream(t, func(ctx *fasthttp.RequestCtx) {
+		ctx.SetBodyString("host=" + string(ctx.Request.Header.Host()))
+	})
+	gw := startGateway(t, `
+routes:
+  - { name: r, match: { path_prefix: / }, upstream: { targets: ["{UP1}"], host_header: svc.internal } }
+`, up)
+	if status, resp := gw.raw(t, "GET / HTTP/1.0\r\n\r\n"); !strings.HasPrefix(status, "HTTP/1.1 200") || !strings.HasSuffix(resp, "host=svc.internal") {
+		t.Errorf("status %q, answer %q: want 200 and the upstream to see Host svc.internal", status, resp)
+	}
+}

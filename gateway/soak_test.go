@@ -36,8 +36,10 @@ var hostileRequests = []string{
 	"GET /api/x HTTP/1.1\r\nHost: x\r\nX Forwarded For: 6.6.6.6\r\n\r\n",
 	"GET /api/x HTTP/2.0\r\nHost: x\r\n\r\n",
 	"TRACE /api/x HTTP/1.1\r\nHost: x\r\n\r\n",
-	// The upstream resets in the middle of its body.
+	// The upstream resets in the middle of its body, before or after the
+	// gateway began the answer.
 	"GET /reset/x HTTP/1.1\r\nHost: x\r\n\r\n",
+	"GET /reset/cut/x HTTP/1.1\r\nHost: x\r\n\r\n",
 }
 
 // clientFaults are requests to a breaker-guarded route whose fault is the
@@ -52,8 +54,11 @@ var clientFaults = []string{
 }
 
 // resetUpstream answers every request with a head and half its body, then
-// resets the connection.
-func resetUpstream(t *testing.T) string {
+// resets the connection: at once, which the gateway answers with 502
+// since nothing reached the client yet; or, for /reset/cut/, once cut
+// says the client has the head (or after 5s), so that the gateway must
+// cut the answer it has begun.
+func resetUpstream(t *testing.T, cut <-chan struct{}) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -70,6 +75,7 @@ func resetUpstream(t *testing.T) string {
 				defer c.Close()
 				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 				r := bufio.NewReader(c)
+				first, _ := r.ReadString('\n')
 				for {
 					line, err := r.ReadString('\n')
 					if err != nil || line == "\r\n" {
@@ -77,6 +83,12 @@ func resetUpstream(t *testing.T) string {
 					}
 				}
 				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"+strings.Repeat("b", 500))
+				if strings.HasPrefix(first, "GET /reset/cut/") {
+					select {
+					case <-cut:
+					case <-time.After(5 * time.Second):
+					}
+				}
 				if tc, ok := c.(*net.TCPConn); ok {
 					_ = tc.SetLinger(0)
 				}
@@ -118,6 +130,9 @@ func TestSoak(t *testing.T) {
 		}
 		ctx.SetBodyString("ok " + string(ctx.Path()) + " " + string(h.Peek("X-Real-IP")))
 	})
+	// A hostile client that got the head of a /reset/cut/ answer tells
+	// the upstream to reset.
+	resetNow := make(chan struct{}, 2)
 	gw := startGateway(t, `
 server: { read_timeout: 2s, idle_timeout: 5s }
 access_log: { output: /dev/null }
@@ -134,7 +149,7 @@ routes:
   - { name: reset, match: { path_prefix: /reset/ }, upstream: { targets: ["{UP2}"], retries: 0 } }
   - { name: limited, match: { path: /limited }, rate_limit: { rate: 100/s, burst: 10 }, respond: { body: "ok" } }
   - { name: all, match: { path_prefix: / }, upstream: { targets: ["{UP1}"] } }
-`, up, resetUpstream(t))
+`, up, resetUpstream(t, resetNow))
 
 	var good, bad, wrong, hostile atomic.Int64
 	var reset502, resetCut atomic.Int64 // answers to the mid-body resets
@@ -189,19 +204,33 @@ routes:
 				}
 				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 				_, _ = io.WriteString(c, raw)
-				status, _ := bufio.NewReader(c).ReadString('\n')
-				c.Close()
+				br := bufio.NewReader(c)
+				status, _ := br.ReadString('\n')
 				hostile.Add(1)
 				if strings.HasPrefix(raw, "GET /reset/") {
 					switch {
 					case strings.HasPrefix(status, "HTTP/1.1 502"):
 						reset502.Add(1)
+					case strings.HasPrefix(raw, "GET /reset/cut/") && strings.HasPrefix(status, "HTTP/1.1 200"):
+						// Begun: the upstream resets now, and the rest of
+						// the answer must never come.
+						select {
+						case resetNow <- struct{}{}:
+						default:
+						}
+						rest, _ := io.ReadAll(br)
+						if _, body, _ := strings.Cut(string(rest), "\r\n\r\n"); len(body) >= 1000 {
+							t.Errorf("an answer the upstream reset mid-body came whole")
+						}
+						resetCut.Add(1) // cut off: counted as aborted
+						status = ""
 					case status == "":
 						resetCut.Add(1) // streamed and cut off: counted as aborted
 					default:
 						t.Errorf("a mid-body upstream reset answered %q, want 502 or a closed connection", strings.TrimSpace(status))
 					}
 				}
+				c.Close()
 				if strings.HasPrefix(status, "HTTP/1.1 2") {
 					bad.Add(1)
 					t.Errorf("hostile request answered %q: %q", strings.TrimSpace(status), raw[:min(len(raw), 60)])
@@ -273,6 +302,12 @@ routes:
 	}
 	if slowCut.Load() == 0 {
 		t.Error("no slow body was cut off with 408")
+	}
+	if slowRefused.Load() == 0 {
+		t.Error("the slow bodies never took all the streams the slow route allows: its good requests were not put to the test")
+	}
+	if resetCut.Load() == 0 {
+		t.Error("no answer the upstream reset mid-body was cut off after it began")
 	}
 	if maxG > g0+50 {
 		t.Errorf("goroutines grew from %d to %d", g0, maxG)

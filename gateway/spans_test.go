@@ -1,7 +1,10 @@
 package gateway
 
 import (
+	"bufio"
 	"encoding/hex"
+	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -133,5 +136,58 @@ routes:
 		if code := spans[name].GetStatus().GetCode(); code != tracepb.Status_STATUS_CODE_ERROR {
 			t.Errorf("span %q of the failed call has status %v, want an error", name, code)
 		}
+	}
+}
+
+// TestSpanOfBrokenAnswer: the request span of an answer the upstream
+// broke after part of it reached the client ends as an error that says
+// so, with the head's status, not as a success.
+func TestSpanOfBrokenAnswer(t *testing.T) {
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "20") // export every 20ms, not 5s
+	rcv := tracingtest.NewReceiver(t)
+	sent := make(chan struct{}, 1)
+	up := rawUpstream(t, func(c net.Conn) {
+		if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+		select {
+		case <-sent: // the client has the first chunk
+		case <-time.After(5 * time.Second):
+		}
+		_, _ = io.WriteString(c, "zz\r\nbroken\r\n")
+	})
+	gw := startGateway(t, strings.ReplaceAll(`
+tracing: { endpoint: "{OTLP}", insecure: true, ratio: 0 }
+routes:
+  - { name: r, match: { path: /r }, upstream: { targets: ["{UP1}"], retries: 0 } }
+`, "{OTLP}", rcv.Endpoint()), up)
+
+	const trace = "6bf92f3577b34da6a3ce929d0e0e4738"
+	c, err := net.DialTimeout("tcp", gw.addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	_, _ = io.WriteString(c, "GET /r HTTP/1.1\r\nHost: x\r\ntraceparent: 00-"+trace+"-00f067aa0ba902b7-01\r\n\r\n")
+	br := bufio.NewReader(c)
+	var got strings.Builder
+	for !strings.Contains(got.String(), "hello") {
+		line, err := br.ReadString('\n')
+		got.WriteString(line)
+		if err != nil {
+			t.Fatalf("%v before the first chunk; got %q", err, got.String())
+		}
+	}
+	sent <- struct{}{}
+	_, _ = io.ReadAll(br)
+
+	root := traceSpans(t, rcv, trace, "gateway request")["gateway request"]
+	if code := root.GetStatus().GetCode(); code != tracepb.Status_STATUS_CODE_ERROR {
+		t.Errorf("request span status %v, want an error", code)
+	}
+	if msg := root.GetStatus().GetMessage(); msg != errUpstreamAborted.Error() {
+		t.Errorf("request span status message %q, want %q", msg, errUpstreamAborted.Error())
 	}
 }

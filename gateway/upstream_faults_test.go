@@ -259,10 +259,11 @@ routes:
 	}
 }
 
-// TestUpstreamBrokenAfterHead: an upstream that resets or sends a bad
-// chunk right after its head, before any byte reached the client, gets the
-// client a 502, and counts as an upstream failure everywhere: the request
-// metric, the upstream error counter, the breaker.
+// TestUpstreamBrokenAfterHead: an upstream that resets, sends a bad
+// chunk or ends its connection without the body its head promised, before
+// any byte reached the client, gets the client a 502, and counts as an
+// upstream failure everywhere: the request metric, the upstream error
+// counter, the breaker (of the route, or of the target).
 func TestUpstreamBrokenAfterHead(t *testing.T) {
 	reset := rawUpstream(t, func(c net.Conn) {
 		if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
@@ -279,6 +280,13 @@ func TestUpstreamBrokenAfterHead(t *testing.T) {
 		}
 		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nSECRET\r\n0\r\n\r\n")
 	})
+	short := rawUpstream(t, func(c net.Conn) {
+		if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+			return
+		}
+		// The head promises a body; the connection ends (FIN) without it.
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+	})
 	gw := startGateway(t, `
 routes:
   - name: reset
@@ -289,8 +297,12 @@ routes:
     match: { path: /bad-chunk }
     upstream: { targets: ["{UP2}"], retries: 0 }
     circuit_breaker: { consecutive_failures: 3, open_for: 1m }
-`, reset, badChunk)
-	for _, tt := range []struct{ route, kind string }{{"reset", "reset"}, {"bad-chunk", "protocol"}} {
+  - name: short
+    match: { path: /short }
+    upstream: { targets: ["{UP3}"], retries: 0 }
+    circuit_breaker: { per: target, consecutive_failures: 3, open_for: 1m }
+`, reset, badChunk, short)
+	for _, tt := range []struct{ route, kind string }{{"reset", "reset"}, {"bad-chunk", "protocol"}, {"short", "reset"}} {
 		t.Run(tt.route, func(t *testing.T) {
 			for i := range 3 {
 				status, resp := gw.raw(t, "GET /"+tt.route+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -315,62 +327,85 @@ routes:
 }
 
 // TestUpstreamBrokenMidBody: an answer the upstream breaks after part of
-// it reached the client is aborted, and counted as an upstream failure:
-// code "aborted" in the request counter, the upstream error counter and
-// the breaker learn it.
+// it reached the client (a bad chunk, or a connection ended short of the
+// declared length) is aborted, and counted as an upstream failure: code
+// "aborted" in the request counter, the upstream error counter and the
+// breaker (of the route, or of the target) learn it.
 func TestUpstreamBrokenMidBody(t *testing.T) {
 	sent := make(chan struct{}, 4)
-	up := rawUpstream(t, func(c net.Conn) {
-		if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
-			return
-		}
-		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
-		select {
-		case <-sent: // the client has the first chunk
-		case <-time.After(5 * time.Second):
-		}
-		_, _ = io.WriteString(c, "zz\r\nbroken\r\n")
-	})
+	// breakAfter writes head and first, waits until the client has first,
+	// then writes rest (if any) and ends the connection.
+	breakAfter := func(head, first, rest string) string {
+		return rawUpstream(t, func(c net.Conn) {
+			if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+				return
+			}
+			_, _ = io.WriteString(c, head+first)
+			select {
+			case <-sent: // the client has the first piece
+			case <-time.After(5 * time.Second):
+			}
+			_, _ = io.WriteString(c, rest)
+		})
+	}
+	badChunk := breakAfter("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "6\r\nhello\n\r\n", "zz\r\nbroken\r\n")
+	// More than the server's write buffer, so that the client gets some.
+	first := "hello\n" + strings.Repeat("a", 100000)
+	short := breakAfter("HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n\r\n", first, "")
 	gw := startGateway(t, `
 routes:
   - name: r
     match: { path: /r }
     upstream: { targets: ["{UP1}"], retries: 0 }
     circuit_breaker: { failure_ratio: 0.5, min_requests: 4, open_for: 1m }
-`, up)
-	for i := range 2 {
-		c, err := net.DialTimeout("tcp", gw.addr, 2*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-		_, _ = io.WriteString(c, "GET /r HTTP/1.1\r\nHost: x\r\n\r\n")
-		br := bufio.NewReader(c)
-		var got strings.Builder
-		for !strings.Contains(got.String(), "hello") {
-			line, err := br.ReadString('\n')
-			got.WriteString(line)
-			if err != nil {
-				t.Fatalf("request %d: %v before the first chunk; got %q", i, err, got.String())
+  - name: short
+    match: { path: /short }
+    upstream: { targets: ["{UP2}"], retries: 0 }
+    circuit_breaker: { per: target, failure_ratio: 0.5, min_requests: 4, open_for: 1m }
+`, badChunk, short)
+	for _, tt := range []struct {
+		route, kind string
+		complete    func(rest string) bool // whether the answer ended right
+	}{
+		{route: "r", kind: "protocol", complete: func(rest string) bool { return strings.Contains(rest, "0\r\n\r\n") }},
+		{route: "short", kind: "reset", complete: func(rest string) bool { return len(rest) >= 300000-len("hello\n") }},
+	} {
+		t.Run(tt.route, func(t *testing.T) {
+			for i := range 2 {
+				c, err := net.DialTimeout("tcp", gw.addr, 2*time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+				_, _ = io.WriteString(c, "GET /"+tt.route+" HTTP/1.1\r\nHost: x\r\n\r\n")
+				br := bufio.NewReader(c)
+				var got strings.Builder
+				for !strings.Contains(got.String(), "hello") {
+					line, err := br.ReadString('\n')
+					got.WriteString(line)
+					if err != nil {
+						t.Fatalf("request %d: %v before the first piece; got %q", i, err, got.String())
+					}
+				}
+				sent <- struct{}{}
+				rest, _ := io.ReadAll(br)
+				c.Close()
+				if !strings.HasPrefix(got.String(), "HTTP/1.1 200 OK") || tt.complete(string(rest)) {
+					t.Fatalf("request %d: %q then %d bytes: want the answer aborted", i, got.String(), len(rest))
+				}
 			}
-		}
-		sent <- struct{}{}
-		rest, _ := io.ReadAll(br)
-		c.Close()
-		if !strings.HasPrefix(got.String(), "HTTP/1.1 200 OK") || strings.Contains(string(rest), "0\r\n\r\n") {
-			t.Fatalf("request %d: %q then %q: want the answer aborted", i, got.String(), rest)
-		}
-	}
-	if got := gw.metric(t, `gateway_upstream_errors_total{kind="protocol",route="r"}`); got != 2 {
-		t.Errorf("protocol errors counted %v, want 2", got)
-	}
-	if got := gw.metric(t, `gateway_requests_total{code="aborted",method="GET",route="r"}`); got != 2 {
-		t.Errorf("requests counted aborted: %v, want 2", got)
-	}
-	if got := gw.metric(t, `gateway_requests_total{code="200",method="GET",route="r"}`); got != -1 {
-		t.Errorf("requests counted 200: %v, want none", got)
-	}
-	if status, _ := gw.raw(t, "GET /r HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); status != "HTTP/1.1 503 Service Unavailable" {
-		t.Errorf("after 2 broken answers: status %q, want 503 (breaker open)", status)
+			if got := gw.metric(t, `gateway_upstream_errors_total{kind="`+tt.kind+`",route="`+tt.route+`"}`); got != 2 {
+				t.Errorf("%s errors counted %v, want 2", tt.kind, got)
+			}
+			if got := gw.metric(t, `gateway_requests_total{code="aborted",method="GET",route="`+tt.route+`"}`); got != 2 {
+				t.Errorf("requests counted aborted: %v, want 2", got)
+			}
+			if got := gw.metric(t, `gateway_requests_total{code="200",method="GET",route="`+tt.route+`"}`); got != -1 {
+				t.Errorf("requests counted 200: %v, want none", got)
+			}
+			if status, _ := gw.raw(t, "GET /"+tt.route+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); status != "HTTP/1.1 503 Service Unavailable" {
+				t.Errorf("after 2 broken answers: status %q, want 503 (breaker open)", status)
+			}
+		})
 	}
 }
