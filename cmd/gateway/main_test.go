@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -108,16 +110,38 @@ func TestRunFailsFast(t *testing.T) {
 	}
 }
 
-// buildBinary builds the gateway binary once per test binary run.
+// buildBinary builds the gateway binary once per test binary run; every
+// test that runs the real process shares that build.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "gateway")
-	build := exec.Command("go", "build", "-ldflags", "-X main.version=v9.9.9-test -X main.commit=0123abcd", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	binaryOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "gateway-bin-")
+		if err != nil {
+			binaryErr = err
+			return
+		}
+		binaryDir = dir
+		bin := filepath.Join(dir, "gateway")
+		build := exec.Command("go", "build", "-ldflags", "-X main.version=v9.9.9-test -X main.commit=0123abcd", "-o", bin, ".")
+		if out, err := build.CombinedOutput(); err != nil {
+			binaryErr = fmt.Errorf("build: %v\n%s", err, out)
+			return
+		}
+		binaryPath = bin
+	})
+	if binaryErr != nil {
+		t.Fatal(binaryErr)
 	}
-	return bin
+	return binaryPath
 }
+
+var (
+	binaryOnce sync.Once
+	binaryPath string
+	binaryErr  error
+	// binaryDir holds the shared build; TestMain removes it.
+	binaryDir string
+)
 
 // startBinary runs `gateway run -config cfg` and returns the process and
 // the address it says it listens on.

@@ -11,5 +11,9 @@ import (
 // another test's gRPC connection reads them, they would race.
 func TestMain(m *testing.M) {
 	routeDependencyLogs(slog.New(slog.DiscardHandler))
-	os.Exit(m.Run())
+	code := m.Run()
+	if binaryDir != "" {
+		_ = os.RemoveAll(binaryDir)
+	}
+	os.Exit(code)
 }
