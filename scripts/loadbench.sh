@@ -27,6 +27,10 @@
 #   BENCH_PAIRS        paired runs per feature cost, default 4
 #   BENCH_PAIR_DURATION  length of each of those runs, default 5s
 #   BENCH_OUT          a directory to keep wrk's reports and the servers' logs in
+#   BENCH_TLS_ONLY     "keepalive", "handshake" or both: only those HTTPS
+#                      rows (the gateway's HTTPS listener and nginx's at
+#                      once), then the gateway's resumption share; nothing
+#                      else runs
 #   BENCH_BASELINE     a git revision: its gateway is built and runs as the
 #                      second gateway, and instead of the feature costs the
 #                      paired runs compare this tree's build against it, on
@@ -43,6 +47,8 @@ duration=${BENCH_DURATION:-10s}
 warmup=${BENCH_WARMUP:-2s}
 conns=${BENCH_CONNECTIONS:-50}
 targets=${BENCH_TARGETS:-direct gateway nginx bare}
+tls_only=${BENCH_TLS_ONLY:-}
+[[ -n $tls_only ]] && targets="gateway nginx"
 sizes=(13 1024 65536)
 
 upstream_addr=127.0.0.1:19001
@@ -351,7 +357,7 @@ fi
 header=$(printf '%-7s %-8s %9s %8s %8s %8s %12s %10s %9s %7s' \
 	body target 'req/s' 'p50 ms' 'p99 ms' 'CPU s' 'CPU s/100k' 'req/CPU-s' 'RSS MiB' errors)
 echo "loadbench: wrk -t1 -c$conns -d$duration per run; $header" >&2
-[[ -n ${BENCH_BASELINE:-} ]] && sizes=() # only the paired runs below
+[[ -n ${BENCH_BASELINE:-} || -n $tls_only ]] && sizes=() # only the paired runs below
 for size in "${sizes[@]}"; do
 	wants direct && bench direct "$upstream_addr" "$size" ""
 	wants gateway && bench gateway "$gateway_addr" "$size" "$gateway_pid"
@@ -513,6 +519,26 @@ bare() {
 	bare_line="$(size_name "$1") $atonce_line"
 	echo "loadbench: gateway (whole pipeline)/bare proxy at once: $bare_line" >&2
 }
+
+# resumed_share: the share of the gateway's HTTPS connections so far
+# whose session was resumed, from its metrics.
+resumed_share() {
+	curl -sS --max-time 5 "http://$gateway_admin/metrics" | awk '
+		/^gateway_tls_connections_total\{/ {n += $2; if ($0 ~ /resumed="true"/) r += $2}
+		END {printf "%d of %d connections resumed (%.0f %%)", r, n, (n ? r * 100 / n : 0)}'
+}
+
+if [[ -n $tls_only ]]; then
+	[[ " $tls_only " == *" keepalive "* || $tls_only == 1 ]] && overtls "HTTPS keep-alive, 13 B"
+	if [[ " $tls_only " == *" handshake "* || $tls_only == 1 ]]; then
+		overtls "HTTPS, a new connection (full handshake) per request" "Connection: close"
+	fi
+	echo
+	printf 'gateway/nginx over TLS (ECDSA P-256, the same certificate), requests per CPU-second, at once (%d pooled runs of %s; each):\n' "$pairs" "$pair_duration"
+	printf '  %s\n' "${tls_lines[@]}"
+	printf 'the gateway: %s\n' "$(resumed_share)"
+	exit 0
+fi
 
 if wants gateway; then
 	compare "rate limit (per client, never refusing) cost" limited.bench "" "" ""
