@@ -202,9 +202,12 @@ func testRotationUnderLoad(t *testing.T, dir string, w certWriter) {
 			})
 		}
 		w.write(t, next)
-		waitServed(t, g, name, next.Cert, i)
+		err := waitServed(t, g, name, next.Cert)
 		over.Store(true)
 		wg.Wait()
+		if err != nil {
+			t.Fatalf("renewal %d: %v", i, err)
+		}
 		last = next
 		if len(failures) > 0 {
 			break
@@ -303,20 +306,19 @@ func follow(t testing.TB, g *tlsGateway) {
 }
 
 // waitServed waits, for at most 5 seconds, until a new handshake gets
-// want; a handshake that fails fails the test.
-func waitServed(t testing.TB, g *tlsGateway, name string, want *x509.Certificate, renewal int) {
-	t.Helper()
+// want; a handshake that fails ends the wait with its error.
+func waitServed(t testing.TB, g *tlsGateway, name string, want *x509.Certificate) error {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		got, err := g.servedCert(t, name)
 		if err != nil {
-			t.Fatalf("renewal %d: a handshake failed: %v", renewal, err)
+			return fmt.Errorf("a handshake failed: %w", err)
 		}
 		if got.Equal(want) {
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("renewal %d: new handshakes still got the old certificate after 5s", renewal)
+			return errors.New("new handshakes still got the old certificate after 5s")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
