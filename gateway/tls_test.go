@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -229,86 +228,4 @@ func waitTLS(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// TestTLSRotationUnderLoad swaps the certificate files 50 times while 200
-// keep-alive clients send requests: no request fails, and after each
-// reload a new handshake gets the new certificate.
-func TestTLSRotationUnderLoad(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a load of 200 clients")
-	}
-	dir := t.TempDir()
-	ca := certstest.NewCA(t, "test CA")
-	ca.Issue(t, certstest.LeafOptions{Names: []string{"a.example.com"}}).Write(t, dir, "a")
-	g := startTLSGateway(t, dir, ca, tlsYAML("    - { cert_file: a.crt, key_file: a.key }\n", "", helloRoute), Options{})
-
-	const clients, swaps = 200, 50
-	stop := make(chan struct{})
-	type result struct{ ok, failed int }
-	results := make(chan result, clients)
-	firstErr := make(chan error, 1)
-	for range clients {
-		c := httpsClient(t, ca.Pool(), "a.example.com")
-		go func() {
-			var r result
-			defer func() { results <- r }()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				req, _ := http.NewRequest(http.MethodGet, "https://"+g.tlsAddr+"/hello", nil)
-				req.Host = "a.example.com"
-				resp, err := c.Do(req)
-				if err == nil {
-					_, err = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if err == nil && resp.StatusCode != 200 {
-						err = errors.New(resp.Status)
-					}
-				}
-				if err != nil {
-					r.failed++
-					select {
-					case firstErr <- err:
-					default:
-					}
-					continue
-				}
-				r.ok++
-			}
-		}()
-	}
-	for i := range swaps {
-		leaf := ca.Issue(t, certstest.LeafOptions{Names: []string{"a.example.com"}})
-		// The key first, then the certificate: a reload in between would
-		// see a mismatched pair and be refused, the old pair serving on.
-		writeAtomic(t, filepath.Join(dir, "a.key"), leaf.KeyPEM)
-		writeAtomic(t, filepath.Join(dir, "a.crt"), leaf.CertPEM)
-		if err := g.reload(t); err != nil {
-			close(stop)
-			t.Fatalf("reload %d: %v", i, err)
-		}
-		got, err := g.servedCert(t, "a.example.com")
-		if err != nil || !got.Equal(leaf.Cert) {
-			close(stop)
-			t.Fatalf("after reload %d a new handshake got %v (err %v), want the new certificate", i, got, err)
-		}
-	}
-	close(stop)
-	var total result
-	for range clients {
-		r := <-results
-		total.ok += r.ok
-		total.failed += r.failed
-	}
-	if total.failed > 0 {
-		t.Fatalf("%d of %d requests failed during rotation; first: %v", total.failed, total.ok+total.failed, <-firstErr)
-	}
-	if total.ok < clients {
-		t.Errorf("only %d requests were served during rotation", total.ok)
-	}
-	t.Logf("%d requests, %d swaps, no failure", total.ok, swaps)
 }

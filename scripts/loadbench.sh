@@ -27,6 +27,10 @@
 #   BENCH_PAIRS        paired runs per feature cost, default 4
 #   BENCH_PAIR_DURATION  length of each of those runs, default 5s
 #   BENCH_OUT          a directory to keep wrk's reports and the servers' logs in
+#   BENCH_TLS_ONLY     "keepalive", "handshake" or both: only those HTTPS
+#                      rows (the gateway's HTTPS listener and nginx's at
+#                      once), then the gateway's resumption share; nothing
+#                      else runs
 #   BENCH_BASELINE     a git revision: its gateway is built and runs as the
 #                      second gateway, and instead of the feature costs the
 #                      paired runs compare this tree's build against it, on
@@ -43,6 +47,8 @@ duration=${BENCH_DURATION:-10s}
 warmup=${BENCH_WARMUP:-2s}
 conns=${BENCH_CONNECTIONS:-50}
 targets=${BENCH_TARGETS:-direct gateway nginx bare}
+tls_only=${BENCH_TLS_ONLY:-}
+[[ -n $tls_only ]] && targets="gateway nginx"
 sizes=(13 1024 65536)
 
 upstream_addr=127.0.0.1:19001
@@ -104,6 +110,7 @@ need() { # need PROGRAM PACKAGE
 need wrk wrk
 need taskset util-linux
 wants nginx && need nginx nginx
+wants nginx && need openssl openssl # s_time, for full handshakes
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/loadbench.XXXXXX")
@@ -351,7 +358,7 @@ fi
 header=$(printf '%-7s %-8s %9s %8s %8s %8s %12s %10s %9s %7s' \
 	body target 'req/s' 'p50 ms' 'p99 ms' 'CPU s' 'CPU s/100k' 'req/CPU-s' 'RSS MiB' errors)
 echo "loadbench: wrk -t1 -c$conns -d$duration per run; $header" >&2
-[[ -n ${BENCH_BASELINE:-} ]] && sizes=() # only the paired runs below
+[[ -n ${BENCH_BASELINE:-} || -n $tls_only ]] && sizes=() # only the paired runs below
 for size in "${sizes[@]}"; do
 	wants direct && bench direct "$upstream_addr" "$size" ""
 	wants gateway && bench gateway "$gateway_addr" "$size" "$gateway_pid"
@@ -444,11 +451,12 @@ ratio() {
 # then pairs times; sets atonce_line to the pooled ratio of side 1's
 # requests per CPU-second to side 2's and the single runs' ratios, as
 # "0.95x (0.95/0.97/0.95)".
+# The loader is duo_fn: duo (wrk) unless a caller sets duo_full.
 atonce() {
 	local digits=${1:-2} i n1=0 t1=0 n2=0 t2=0 per=()
-	duo # warm-up, not counted
+	"$duo_fn" # warm-up, not counted
 	for ((i = 0; i < pairs; i++)); do
-		duo
+		"$duo_fn"
 		n1=$((n1 + duo_n1)) t1=$((t1 + duo_t1)) n2=$((n2 + duo_n2)) t2=$((t2 + duo_t2))
 		per+=("$(ratio "$duo_n1" "$duo_t1" "$duo_n2" "$duo_t2" "$digits")")
 	done
@@ -484,6 +492,40 @@ if [[ -n ${BENCH_BASELINE:-} ]]; then
 	exit 0
 fi
 
+duo_fn=duo
+
+# duo_full: duo with openssl s_time instead of wrk, for full handshakes:
+# wrk keeps each connection's TLS session (SSL_clear) and resumes it on
+# the next, so its "Connection: close" runs measure resumed handshakes.
+# Each side gets stime_procs sequential clients on the load CPU, each
+# making a new connection, with a new session (-new: no resumption), per
+# GET of the URL's path. Sets what duo sets.
+stime_procs=${BENCH_STIME_PROCS:-6}
+duo_full() {
+	local a0 b0 i side url addr path secs ws=()
+	secs=$(seconds "$pair_duration")
+	a0=$(cpu_ticks "${duo_pids1[@]}")
+	b0=$(cpu_ticks "${duo_pids2[@]}")
+	for ((i = 0; i < stime_procs; i++)); do
+		for side in 1 2; do
+			url=duo_url$side url=${!url} addr=${url#https://} addr=${addr%%/*} path=/${url#https://*/}
+			timeout "$run_limit" taskset -c "$load_cpu" openssl s_time -connect "$addr" -new \
+				-time "$secs" -www "$path" >"$tmp/stime$side-$i.txt" 2>&1 &
+			ws+=($!)
+		done
+	done
+	wait "${ws[@]}"
+	duo_t1=$(($(cpu_ticks "${duo_pids1[@]}") - a0))
+	duo_t2=$(($(cpu_ticks "${duo_pids2[@]}") - b0))
+	duo_n1=$(cat "$tmp"/stime1-*.txt | awk '/connections in .* real seconds/ {n += $1} END {print n + 0}')
+	duo_n2=$(cat "$tmp"/stime2-*.txt | awk '/connections in .* real seconds/ {n += $1} END {print n + 0}')
+	if ((duo_n1 == 0 || duo_n2 == 0)) || grep -qi "error" "$tmp"/stime*-*.txt; then
+		echo "loadbench: errors in a paired s_time run:" >&2
+		cat "$tmp"/stime*-*.txt >&2
+		exit 1
+	fi
+}
+
 # overtls LABEL [WRK-HEADER]: the gateway's HTTPS listener and nginx's,
 # with the same certificate, at once at 13 B; adds a line to tls_lines.
 # With the header "Connection: close" every request is a new connection:
@@ -502,6 +544,19 @@ overtls() {
 }
 tls_lines=()
 
+# fulltls: the gateway's HTTPS listener and nginx's at once, a full
+# handshake per request (duo_full); adds a line to tls_lines.
+fulltls() {
+	duo_url1="https://$tls_addr/bytes/13" duo_url2="https://$nginx_tls_addr/bytes/13"
+	duo_pids1=("$gateway_pid")
+	mapfile -t duo_pids2 < <(procs "$nginx_pid")
+	duo_fn=duo_full
+	atonce
+	duo_fn=duo
+	tls_lines+=("a new connection per request, full handshake (openssl s_time -new, $stime_procs clients a side): $atonce_line")
+	echo "loadbench: gateway/nginx over TLS at once: ${tls_lines[-1]}" >&2
+}
+
 # bare SIZE: the gateway's whole pipeline (full.bench) and the bare
 # fasthttp proxy at once; sets bare_line.
 bare() {
@@ -513,6 +568,29 @@ bare() {
 	bare_line="$(size_name "$1") $atonce_line"
 	echo "loadbench: gateway (whole pipeline)/bare proxy at once: $bare_line" >&2
 }
+
+# resumed_share: the share of the gateway's HTTPS connections so far
+# whose session was resumed, from its metrics.
+resumed_share() {
+	curl -sS --max-time 5 "http://$gateway_admin/metrics" | awk '
+		/^gateway_tls_connections_total\{/ {n += $2; if ($0 ~ /resumed="true"/) r += $2}
+		END {printf "%d of %d connections resumed (%.0f %%)", r, n, (n ? r * 100 / n : 0)}'
+}
+
+if [[ -n $tls_only ]]; then
+	[[ " $tls_only " == *" keepalive "* || $tls_only == 1 ]] && overtls "HTTPS keep-alive, 13 B"
+	resumed_line=
+	if [[ " $tls_only " == *" handshake "* || $tls_only == 1 ]]; then
+		overtls "a new connection per request (wrk, Connection: close: TLS 1.3 sessions resumed)" "Connection: close"
+		resumed_line=$(resumed_share)
+		fulltls
+	fi
+	echo
+	printf 'gateway/nginx over TLS (ECDSA P-256, the same certificate), requests per CPU-second, at once (%d pooled runs of %s; each):\n' "$pairs" "$pair_duration"
+	printf '  %s\n' "${tls_lines[@]}"
+	[[ -n $resumed_line ]] && printf 'the gateway, after the wrk runs: %s\n' "$resumed_line"
+	exit 0
+fi
 
 if wants gateway; then
 	compare "rate limit (per client, never refusing) cost" limited.bench "" "" ""
@@ -534,7 +612,8 @@ if wants gateway; then
 			versus_lines+=("$versus_line")
 		done
 		overtls "HTTPS keep-alive, 13 B"
-		overtls "HTTPS, a new connection (full handshake) per request" "Connection: close"
+		overtls "a new connection per request (wrk, Connection: close: TLS 1.3 sessions resumed)" "Connection: close"
+		fulltls
 	fi
 	bare_lines=()
 	if wants bare; then

@@ -40,7 +40,9 @@ func (g *gateway) count(event, name string) int {
 }
 
 type gatewayOptions struct {
-	dir      string
+	dir string
+	// caRoots is the CA of the ACME server's HTTPS; pebbleCA when empty.
+	caRoots  string
 	domains  []string
 	storage  certmagic.Storage
 	fallback *certs.Store
@@ -59,11 +61,14 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 	if o.httpLn == nil {
 		o.httpLn = loopbackListener(t)
 	}
+	if o.caRoots == "" {
+		o.caRoots = pebbleCA
+	}
 	g := &gateway{tlsAddr: o.tlsLn.Addr().String(), httpAddr: o.httpLn.Addr().String()}
 	s := acme.Settings{
 		Domains:          o.domains,
 		CA:               o.dir,
-		CARootsFile:      pebbleCA,
+		CARootsFile:      o.caRoots,
 		HTTPAddr:         g.httpAddr,
 		TLSAddr:          g.tlsAddr,
 		Storage:          o.storage,

@@ -58,6 +58,7 @@ var allowed = map[string][]string{
 	"internal/testserver":        {},
 	"internal/logtest":           {},
 	"internal/etcdtest":          {"go.etcd.io/etcd", "go.uber.org/zap"},
+	"internal/pebbletest":        {"certs/certstest", "golang.org/x/net/dns/dnsmessage"},
 	"tracing/tracingtest":        {"go.opentelemetry.io/proto/otlp", "google.golang.org/protobuf"},
 	"bridge/grpcbridge/grpctest": {"bridge/grpcbridge", "google.golang.org/grpc", "google.golang.org/protobuf", "google.golang.org/genproto"},
 	// auth is the access-control family: the root holds what its methods
