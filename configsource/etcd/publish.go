@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
-	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -45,21 +43,21 @@ type Current struct {
 
 // Current reads the current version.
 func (p *Publisher) Current(ctx context.Context) (Current, error) {
-	ptr, err := p.st.current(ctx)
+	ptr, err := p.st.Current(ctx)
 	if err != nil {
 		return Current{}, err
 	}
 	// A current that holds no number is replaced like any other.
-	return Current{Version: ptr.Version, ModRevision: ptr.ModRevision}, nil
+	return Current{Version: ptr.Version, ModRevision: ptr.Rev}, nil
 }
 
 // Read reads version n, checked against its manifest.
 func (p *Publisher) Read(ctx context.Context, n int64) (configsource.Version, error) {
-	return p.st.version(ctx, n)
+	return p.st.Version(ctx, n)
 }
 
 // Key is the key of file name of version n, as errors name it.
-func (p *Publisher) Key(n int64, name string) string { return p.st.fileKey(n, name) }
+func (p *Publisher) Key(n int64, name string) string { return p.st.FileKey(n, name) }
 
 // ErrConflict is returned by Publish when current changed since from was
 // read: another publisher was first.
@@ -69,40 +67,28 @@ var ErrConflict = errors.New("etcd: the current version changed since it was rea
 // transaction that holds only if current is still from. It returns the
 // new version's number. by says who published, for the manifest.
 func (p *Publisher) Publish(ctx context.Context, files map[string][]byte, from Current, by string) (int64, error) {
-	v := configsource.Version{Files: files}
-	if _, ok := files[configsource.MainFile]; !ok {
-		return 0, fmt.Errorf("etcd: a version needs its main file %s", configsource.MainFile)
-	}
-	if len(files) > maxFiles {
-		return 0, fmt.Errorf("etcd: %d files; a version holds at most %d", len(files), maxFiles)
-	}
-	if v.Size() > p.st.maxBytes {
-		return 0, fmt.Errorf("etcd: the files are %d bytes, over the limit of %d (config_source.etcd.max_bytes)", v.Size(), p.st.maxBytes)
+	if err := configsource.CheckPublishable(files, maxFiles, p.st.maxBytes, maxBytesSetting); err != nil {
+		return 0, fmt.Errorf("etcd: %w", err)
 	}
 	n, err := p.next(ctx, from)
 	if err != nil {
 		return 0, err
 	}
-	m := manifest{Version: n, Published: time.Now().UTC(), By: by}
+	m := configsource.NewManifest(n, files, by)
 	ops := make([]clientv3.Op, 0, len(files)+2)
-	for _, name := range v.Names() {
-		if msg := configsource.CheckName(name); msg != "" {
-			return 0, fmt.Errorf("etcd: file %q: %s", name, msg)
-		}
-		b := files[name]
-		m.Files = append(m.Files, manifestFile{Name: name, Size: int64(len(b)), SHA256: configsource.Digest(b)})
-		ops = append(ops, clientv3.OpPut(p.st.fileKey(n, name), string(b)))
+	for _, f := range m.Files {
+		ops = append(ops, clientv3.OpPut(p.st.FileKey(n, f.Name), string(files[f.Name])))
 	}
 	mb, err := json.Marshal(m)
 	if err != nil {
 		return 0, err
 	}
 	ops = append(ops, clientv3.OpPut(p.st.manifestKey(n), string(mb)),
-		clientv3.OpPut(p.st.currentKey(), strconv.FormatInt(n, 10)))
+		clientv3.OpPut(p.st.CurrentKey(), strconv.FormatInt(n, 10)))
 	rctx, cancel := context.WithTimeout(ctx, p.st.timeout)
 	defer cancel()
 	resp, err := p.st.cli.Txn(rctx).If(
-		clientv3.Compare(clientv3.ModRevision(p.st.currentKey()), "=", from.ModRevision),
+		clientv3.Compare(clientv3.ModRevision(p.st.CurrentKey()), "=", from.ModRevision),
 		clientv3.Compare(clientv3.CreateRevision(p.st.manifestKey(n)), "=", 0),
 	).Then(ops...).Commit()
 	if err != nil {
@@ -123,12 +109,9 @@ func (p *Publisher) next(ctx context.Context, from Current) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("etcd: list %s: %w", dir, err)
 	}
-	last := from.Version
-	for _, kv := range resp.Kvs {
-		num, _, _ := strings.Cut(strings.TrimPrefix(string(kv.Key), dir), "/")
-		if n, err := strconv.ParseInt(num, 10, 64); err == nil {
-			last = max(last, n)
-		}
+	keys := make([]string, len(resp.Kvs))
+	for i, kv := range resp.Kvs {
+		keys[i] = string(kv.Key)
 	}
-	return last + 1, nil
+	return configsource.NextNumber(dir, keys, from.Version), nil
 }

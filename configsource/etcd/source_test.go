@@ -172,11 +172,11 @@ func TestSourceRefusesBadVersions(t *testing.T) {
 			// refusal is not reported twice, nothing is applied.
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
-			p, err := src.st.current(ctx)
+			p, err := src.st.Current(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := src.follow(ctx, p, "etcd"); err != nil {
+			if err := src.Follow(ctx, p); err != nil {
 				t.Fatal(err)
 			}
 			if a, r := target.counts(); a != 1 || r != 1 {
@@ -214,9 +214,7 @@ func TestSourceKeysDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, within, "the deletion seen", func() bool {
-		src.mu.Lock()
-		defer src.mu.Unlock()
-		return src.gone
+		return src.NamesNone()
 	})
 	if a, r := target.counts(); a != 1 || r != 0 || target.lastBody() != "one" {
 		t.Errorf("after the deletion: %d applied, %d refused, serving %q", a, r, target.lastBody())
