@@ -85,9 +85,12 @@ type Follower[R any] struct {
 	checks []config.Check
 	log    *slog.Logger
 
-	mu      sync.Mutex // serializes the Target's calls; guards what follows
-	served  int64      // the version serving (0 none)
-	refused int64      // the version refused while it is current (0 none)
+	mu     sync.Mutex // serializes the Target's calls; guards what follows
+	served int64      // the version serving (0 none)
+	// servedRev is the Rev of the pointer whose version serves; 0 when
+	// not known (the copy on disk serves).
+	servedRev int64
+	refused   int64 // the version refused while it is current (0 none)
 	// refusedRev is the Rev of a pointer that was refused for holding no
 	// version number (0 none).
 	refusedRev int64
@@ -183,8 +186,10 @@ func (f *Follower[R]) Follow(ctx context.Context, p Pointer) error {
 		}
 		f.loadCopyLocked()
 		return nil
-	case p.Version == f.served:
-		// Nothing to apply; what serves is what the registry names.
+	case p.Version == f.served && (f.servedRev == 0 || p.Rev <= 0 || p.Rev == f.servedRev):
+		// Nothing to apply; what serves is what the registry names. (The
+		// same number written again, after the keys were deleted and
+		// numbering started over, is read again.)
 		f.refused, f.refusedRev = 0, 0
 		f.setStatus(func(st *metrics.ConfigSourceStatus) { st.FromDisk, st.Refused, st.RefusedError = false, 0, "" })
 		return nil
@@ -203,7 +208,9 @@ func (f *Follower[R]) Follow(ctx context.Context, p Pointer) error {
 	req := reloader.Request{Trigger: f.source + " version " + strconv.FormatInt(v.Number, 10), FileChange: true}
 	if _, err := f.applyLocked(v, req, false); err != nil {
 		f.loadCopyLocked()
+		return nil
 	}
+	f.servedRev = p.Rev
 	return nil
 }
 
@@ -240,7 +247,7 @@ func (f *Follower[R]) applyLocked(v Version, req reloader.Request, fromDisk bool
 		}
 		return res, err
 	}
-	f.served = v.Number
+	f.served, f.servedRev = v.Number, 0
 	f.setStatus(func(st *metrics.ConfigSourceStatus) {
 		st.Loaded, st.Version, st.FromDisk, st.LastApply = true, v.Number, fromDisk, time.Now()
 	})

@@ -73,7 +73,7 @@ func cmdPublish(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	n, err := pub.Publish(ctx, files, cur, publisherName())
-	if errors.Is(err, etcd.ErrConflict) {
+	if errors.Is(err, configsource.ErrConflict) {
 		fmt.Fprintf(stderr, "gateway publish: %v; started from version %d: check the diff again (-dry-run) and publish again\n", err, cur.Version)
 		return 1
 	}
@@ -158,7 +158,7 @@ func versionFiles(file string) (map[string][]byte, *config.Config, error) {
 
 // printFleetDiff prints, route by route, what changes from the version
 // the fleet serves to cfg (the digests of validate -diff).
-func printFleetDiff(ctx context.Context, w io.Writer, pub *etcd.Publisher, cur etcd.Current, cfg *config.Config) {
+func printFleetDiff(ctx context.Context, w io.Writer, pub configsource.Publisher, cur configsource.Current, cfg *config.Config) {
 	next := gateway.DigestOf(cfg)
 	serving := gateway.Digest{Routes: map[string]string{}, Listen: next.Listen, Admin: next.Admin}
 	if cur.Version > 0 {

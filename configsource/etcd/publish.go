@@ -3,7 +3,6 @@ package etcd
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 
@@ -32,14 +31,10 @@ func NewPublisher(c Conn) (*Publisher, error) {
 func (p *Publisher) Close() error { return p.st.cli.Close() }
 
 // Current is the version the fleet is told to serve, as a publisher read
-// it: what a publication is compared against.
-type Current struct {
-	// Version is the number current names; 0 when there is none yet.
-	Version int64
-	// ModRevision is the current key's mod revision; 0 when there is
-	// none.
-	ModRevision int64
-}
+// it. Rev is the current key's mod revision.
+type Current = configsource.Current
+
+var _ configsource.Publisher = (*Publisher)(nil)
 
 // Current reads the current version.
 func (p *Publisher) Current(ctx context.Context) (Current, error) {
@@ -48,7 +43,7 @@ func (p *Publisher) Current(ctx context.Context) (Current, error) {
 		return Current{}, err
 	}
 	// A current that holds no number is replaced like any other.
-	return Current{Version: ptr.Version, ModRevision: ptr.Rev}, nil
+	return Current{Version: ptr.Version, Rev: ptr.Rev}, nil
 }
 
 // Read reads version n, checked against its manifest.
@@ -61,7 +56,8 @@ func (p *Publisher) Key(n int64, name string) string { return p.st.FileKey(n, na
 
 // ErrConflict is returned by Publish when current changed since from was
 // read: another publisher was first.
-var ErrConflict = errors.New("etcd: the current version changed since it was read (another publisher was first); nothing was written")
+// It is a configsource.ErrConflict.
+var ErrConflict = fmt.Errorf("etcd: %w; nothing was written", configsource.ErrConflict)
 
 // Publish writes files as a new version and makes it current, in one
 // transaction that holds only if current is still from. It returns the
@@ -88,7 +84,7 @@ func (p *Publisher) Publish(ctx context.Context, files map[string][]byte, from C
 	rctx, cancel := context.WithTimeout(ctx, p.st.timeout)
 	defer cancel()
 	resp, err := p.st.cli.Txn(rctx).If(
-		clientv3.Compare(clientv3.ModRevision(p.st.CurrentKey()), "=", from.ModRevision),
+		clientv3.Compare(clientv3.ModRevision(p.st.CurrentKey()), "=", from.Rev),
 		clientv3.Compare(clientv3.CreateRevision(p.st.manifestKey(n)), "=", 0),
 	).Then(ops...).Commit()
 	if err != nil {

@@ -1,0 +1,317 @@
+package consul
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fastgate/gateway/configsource"
+	"github.com/fastgate/gateway/internal/consultest"
+)
+
+// A Source applies the version current names, then each one published
+// after it, and keeps the last good one on disk; the ACL token comes
+// from a file.
+func TestSourceFollowsPublishedVersions(t *testing.T) {
+	kv := consultest.NewKV(t)
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kv.SetToken("s3cret")
+	conn := testConn(kv.Addr())
+	conn.TokenFile = tokenFile
+	pub, err := NewPublisher(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	publish(t, pub, hello("one"))
+	tg := &target{}
+	state := filepath.Join(t.TempDir(), "fleet.json")
+	src := startSource(t, conn, tg, state)
+	eventually(t, within, "version 1 applied", func() bool { return tg.last() == "one" })
+	n := publish(t, pub, hello("two"))
+	eventually(t, within, "version 2 applied", func() bool { return tg.last() == "two" })
+	st := src.Status()
+	if !st.Loaded || st.Version != n || st.FromDisk || !st.Reachable || st.Source != "consul" {
+		t.Errorf("status after version %d: %+v", n, st)
+	}
+	eventually(t, within, "the copy on disk of version 2", func() bool {
+		v, err := configsource.ReadCopy(state, SourceName, prefix)
+		return err == nil && v.Number == n
+	})
+	// Blocking queries that run out change nothing.
+	before := kv.Requests()
+	eventually(t, 3*time.Second, "blocking queries asked again", func() bool { return kv.Requests() >= before+2 })
+	if a, r := tg.counts(); a != 2 || r != 0 {
+		t.Errorf("%d applied, %d refused; want 2 and 0", a, r)
+	}
+	// Without the token Consul refuses: that is an outage, not a version.
+	kv.SetToken("other")
+	eventually(t, 3*time.Second, "the refusal seen as Consul unreachable", func() bool { return !src.Status().Reachable })
+	if tg.last() != "two" {
+		t.Errorf("serving %q", tg.last())
+	}
+}
+
+// Each bad thing under the prefix is refused once, with a report that
+// names it, and the last good version keeps serving.
+func TestSourceRefusesBadVersions(t *testing.T) {
+	bomb := func() []byte {
+		var b strings.Builder
+		b.WriteString("x-a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n")
+		prev := "a"
+		for i := range 9 {
+			name := string(rune('b' + i))
+			b.WriteString("x-" + name + ": &" + name + " [" + strings.Repeat("*"+prev+",", 8) + "*" + prev + "]\n")
+			prev = name
+		}
+		b.WriteString("routes: *" + prev + "\n")
+		return []byte(b.String())
+	}
+	tests := []struct {
+		desc  string
+		write func(t *testing.T, kv *consultest.KV, pub *Publisher)
+		want  string
+	}{
+		{
+			desc: "a field error names the key, line and column",
+			write: func(t *testing.T, _ *consultest.KV, pub *Publisher) {
+				publish(t, pub, map[string][]byte{"gateway.yaml": []byte("routes:\n  - name: hello\n    match: { path: /hello }\n    respond: { status: 999 }\n")})
+			},
+			want: "fleet/versions/2/files/gateway.yaml:4:",
+		},
+		{
+			desc: "garbage",
+			write: func(t *testing.T, _ *consultest.KV, pub *Publisher) {
+				publish(t, pub, map[string][]byte{"gateway.yaml": []byte("\x00\x01{{{not yaml")})
+			},
+			want: "fleet/versions/2/files/gateway.yaml",
+		},
+		{
+			desc: "a YAML bomb",
+			write: func(t *testing.T, _ *consultest.KV, pub *Publisher) {
+				publish(t, pub, map[string][]byte{"gateway.yaml": bomb()})
+			},
+			want: "fleet/versions/2/files/gateway.yaml",
+		},
+		{
+			desc: "a pointer that is no number",
+			write: func(t *testing.T, kv *consultest.KV, _ *Publisher) {
+				kv.Put(prefix+"current", []byte("latest please"))
+			},
+			want: "want a version number",
+		},
+		{
+			desc: "a pointer of 100 MB",
+			write: func(t *testing.T, kv *consultest.KV, _ *Publisher) {
+				kv.PutSized(prefix+"current", 100<<20)
+			},
+			want: "larger than a version number can be",
+		},
+		{
+			desc: "a pointer to a version that does not exist",
+			write: func(t *testing.T, kv *consultest.KV, _ *Publisher) {
+				kv.Put(prefix+"current", []byte("77"))
+			},
+			want: "fleet/versions/77/manifest is missing",
+		},
+		{
+			desc: "a half-written version",
+			write: func(t *testing.T, kv *consultest.KV, _ *Publisher) {
+				all := map[string][]byte{"gateway.yaml": hello("x")["gateway.yaml"], "more.yaml": []byte("routes: []\n")}
+				putVersion(kv, "9", all, map[string][]byte{"more.yaml": all["more.yaml"]})
+				kv.Put(prefix+"current", []byte("9"))
+			},
+			want: "fleet/versions/9/files/gateway.yaml is missing",
+		},
+		{
+			desc: "a file changed after it was published",
+			write: func(t *testing.T, kv *consultest.KV, _ *Publisher) {
+				putVersion(kv, "9", hello("three"), hello("thref"))
+				kv.Put(prefix+"current", []byte("9"))
+			},
+			want: "does not match the manifest",
+		},
+		{
+			desc: "a value of 100 MB",
+			write: func(t *testing.T, kv *consultest.KV, _ *Publisher) {
+				putVersion(kv, "9", hello("x"), nil)
+				kv.PutSized(prefix+"versions/9/files/gateway.yaml", 100<<20)
+				kv.Put(prefix+"current", []byte("9"))
+			},
+			want: "larger than a version may be",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			kv := consultest.NewKV(t)
+			conn := testConn(kv.Addr())
+			conn.MaxBytes = 64 << 10 // what is read of a 100 MB value
+			pub, err := NewPublisher(conn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pub.Close()
+			good := publish(t, pub, hello("one"))
+			tg := &target{}
+			src := startSource(t, conn, tg, "")
+			eventually(t, within, "version 1 applied", func() bool { return tg.last() == "one" })
+
+			tt.write(t, kv, pub)
+			eventually(t, 2*within, "the refusal", func() bool { _, r := tg.counts(); return r == 1 })
+			if got := tg.lastRefusal(); !strings.Contains(got, tt.want) {
+				t.Errorf("refusal %q does not say %q", got, tt.want)
+			}
+			st := src.Status()
+			if st.Version != good || st.Refused == good || st.Refused == 0 || st.RefusedTotal != 1 || st.RefusedError == "" {
+				t.Errorf("status after the refusal: %+v", st)
+			}
+			// Read again, as after a blocking query that ran out: the
+			// refusal is not reported twice, nothing is applied.
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			p, _, err := src.st.current(ctx, 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := src.Follow(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+			if a, r := tg.counts(); a != 1 || r != 1 || tg.last() != "one" {
+				t.Errorf("after reading again: %d applied, %d refused, serving %q", a, r, tg.last())
+			}
+			publish(t, pub, hello("four"))
+			eventually(t, within, "the good version after it", func() bool { return tg.last() == "four" })
+			if st := src.Status(); st.Refused != 0 || st.RefusedError != "" {
+				t.Errorf("the refusal is still reported: %+v", st)
+			}
+		})
+	}
+}
+
+// Keys deleted under a running instance leave the version serving; a
+// deleted pointer is reported.
+func TestSourceKeysDeleted(t *testing.T) {
+	kv := consultest.NewKV(t)
+	pub := newPublisher(t, kv.Addr())
+	publish(t, pub, hello("one"))
+	tg := &target{}
+	src := startSource(t, testConn(kv.Addr()), tg, "")
+	eventually(t, within, "version 1 applied", func() bool { return tg.last() == "one" })
+	kv.DeleteTree(prefix + "versions/")
+	kv.DeleteTree(prefix + "current")
+	eventually(t, within, "the deletion seen", src.NamesNone)
+	if a, r := tg.counts(); a != 1 || r != 0 || tg.last() != "one" {
+		t.Errorf("after the deletion: %d applied, %d refused, serving %q", a, r, tg.last())
+	}
+	publish(t, pub, hello("two"))
+	eventually(t, within, "a version published after it", func() bool { return tg.last() == "two" })
+}
+
+// Consul failing (500s), hanging, or gone: what serves keeps serving; when
+// it answers again the new version is followed, read at once rather than
+// blocking on the old index.
+func TestSourceConsulDownAndBack(t *testing.T) {
+	kv := consultest.NewKV(t)
+	pub := newPublisher(t, kv.Addr())
+	publish(t, pub, hello("one"))
+	tg := &target{}
+	src := startSource(t, testConn(kv.Addr()), tg, "")
+	eventually(t, within, "version 1 applied", func() bool { return tg.last() == "one" })
+	for _, mode := range []string{"500", "hang", "stop"} {
+		if mode == "stop" {
+			kv.Stop()
+		} else {
+			kv.SetMode(mode)
+		}
+		eventually(t, 3*time.Second, mode+": seen unreachable", func() bool { return !src.Status().Reachable })
+		if tg.last() != "one" {
+			t.Fatalf("%s: serving %q", mode, tg.last())
+		}
+		if mode == "stop" {
+			kv.Start()
+		} else {
+			kv.SetMode("")
+		}
+		eventually(t, 3*time.Second, mode+": seen back", func() bool { return src.Status().Reachable })
+	}
+	publish(t, pub, hello("two"))
+	eventually(t, within, "the version published after", func() bool { return tg.last() == "two" })
+	if _, r := tg.counts(); r != 0 {
+		t.Errorf("%d refusals; an outage is not a refusal", r)
+	}
+}
+
+// An instance started while Consul is down serves its copy on disk.
+func TestSourceStartsFromTheCopyOnDisk(t *testing.T) {
+	kv := consultest.NewKV(t)
+	state := filepath.Join(t.TempDir(), "fleet.json")
+	v := configsource.Version{Number: 4, Files: hello("kept")}
+	if err := configsource.WriteCopy(state, configsource.CopyOf(SourceName, prefix, v)); err != nil {
+		t.Fatal(err)
+	}
+	addr := kv.Addr()
+	kv.Stop()
+	tg := &target{}
+	src := startSource(t, testConn(addr), tg, state)
+	eventually(t, 3*time.Second, "the copy applied", func() bool { return tg.last() == "kept" })
+	if st := src.Status(); !st.Loaded || !st.FromDisk || st.Reachable || st.Version != 4 {
+		t.Errorf("status serving from disk: %+v", st)
+	}
+	kv.Start()
+	pub := newPublisher(t, addr)
+	publish(t, pub, hello("new"))
+	eventually(t, 3*time.Second, "the published version", func() bool { return tg.last() == "new" })
+	if st := src.Status(); st.FromDisk || !st.Reachable {
+		t.Errorf("status after Consul is back: %+v", st)
+	}
+}
+
+// Two publishers that read the same current: the second flip is refused
+// by Consul's check-and-set, and nothing of it is made current.
+func TestPublishCASConflict(t *testing.T) {
+	kv := consultest.NewKV(t)
+	a, b := newPublisher(t, kv.Addr()), newPublisher(t, kv.Addr())
+	publish(t, a, hello("one"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	fromA, err := a.Current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromB, err := b.Current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Publish(ctx, hello("b"), fromB, "b"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.Publish(ctx, hello("a"), fromA, "a")
+	if !errors.Is(err, configsource.ErrConflict) || !errors.Is(err, ErrConflict) {
+		t.Fatalf("the second publisher: %v; want ErrConflict", err)
+	}
+	cur, err := a.Current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := a.Read(ctx, cur.Version)
+	if err != nil || !strings.Contains(string(v.Files["gateway.yaml"]), `"b"`) {
+		t.Errorf("current is version %d %q, %v; want b's", cur.Version, v.Files["gateway.yaml"], err)
+	}
+	if _, ok := kv.Value(prefix + "versions/3/manifest"); ok {
+		t.Error("the refused version's keys are left behind")
+	}
+	// The same number written by another publisher at once: its keys
+	// are created only once.
+	kv.Put(prefix+"versions/4/files/gateway.yaml", []byte("routes: []\n"))
+	cur, _ = a.Current(ctx)
+	if _, err := a.Publish(ctx, hello("c"), cur, "a"); err != nil {
+		t.Fatalf("a publication after a stray key: %v", err)
+	}
+}

@@ -1,0 +1,422 @@
+package consultest
+
+import (
+	"bufio"
+	"bytes"
+	"embed"
+	"encoding/base64"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+//go:embed testdata/*.http
+var recordings embed.FS
+
+// Recording is one response of a real Consul agent (testdata/README.md).
+type Recording struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Load reads the recording name.
+func Load(t testing.TB, name string) Recording {
+	t.Helper()
+	b, err := recordings.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(b)), nil)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return Recording{Status: resp.StatusCode, Header: resp.Header, Body: body}
+}
+
+// KV serves Consul's KV endpoints on loopback the way a Consul agent does,
+// with the headers of the recorded answers: GET /v1/kv/<key> (one key, a
+// 404 that still carries X-Consul-Index when it is missing), ?recurse
+// (entries with base64 Values), ?keys, ?raw; blocking queries on ?index=
+// held until the key's (or prefix's) index passes it or ?wait= (plus up
+// to wait/16) runs out, and not woken by writes elsewhere; PUT with ?cas=
+// (200 "false" on a mismatch), DELETE with ?recurse, the ACL token.
+// The test changes its state, stops it and starts it again on the same
+// port, or makes it answer 500s or hang.
+type KV struct {
+	t       testing.TB
+	get     Recording // 22: headers of an answer
+	missing Recording // 25: 404 of a missing key
+	put     Recording // 20: a write's "true"
+	leader  Recording // 34
+	unknown Recording // 35
+
+	mu         sync.Mutex
+	changed    chan struct{} // closed and replaced on every write
+	raft       uint64
+	entries    map[string]*entry
+	tombstones map[string]uint64 // deleted key -> index of the deletion
+	token      string            // required X-Consul-Token; "" accepts any
+	mode       string            // "", "500" or "hang"
+	requests   int
+
+	addr    string
+	ts      *httptest.Server
+	stopped chan struct{}
+}
+
+type entry struct {
+	value               []byte
+	size                int64 // when value is nil: size bytes of 'x'
+	create, modify, lck uint64
+}
+
+// NewKV starts a KV on a loopback port; the test's end stops it.
+func NewKV(t testing.TB) *KV {
+	t.Helper()
+	f := &KV{
+		t:          t,
+		get:        Load(t, "22-kv-get-recurse.http"),
+		missing:    Load(t, "25-kv-get-missing.http"),
+		put:        Load(t, "20-kv-put-users.http"),
+		leader:     Load(t, "34-status-leader.http"),
+		unknown:    Load(t, "35-unknown-endpoint-404.http"),
+		changed:    make(chan struct{}),
+		raft:       26, // where the recordings start
+		entries:    map[string]*entry{},
+		tombstones: map[string]uint64{},
+	}
+	f.Start()
+	t.Cleanup(f.Stop)
+	return f
+}
+
+// Addr is the agent's address, host:port.
+func (f *KV) Addr() string { return f.addr }
+
+// Start serves on a new loopback port, or on the one of the last start.
+func (f *KV) Start() {
+	addr := f.addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	var ln net.Listener
+	var err error
+	for range 50 { // the old port may take a moment to be free again
+		if ln, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		f.t.Fatalf("fake consul: %v", err)
+	}
+	f.addr = ln.Addr().String()
+	f.stopped = make(chan struct{})
+	f.ts = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
+	f.ts.Listener.Close()
+	f.ts.Listener = ln
+	f.ts.Start()
+}
+
+// Stop closes the listener and every connection, as a stopped agent.
+func (f *KV) Stop() {
+	if f.ts == nil {
+		return
+	}
+	close(f.stopped)
+	f.ts.CloseClientConnections()
+	f.ts.Close()
+	f.ts = nil
+}
+
+// write runs fn under the lock with the next raft index, then wakes the
+// blocked queries.
+func (f *KV) write(fn func(index uint64)) {
+	f.mu.Lock()
+	f.raft++
+	fn(f.raft)
+	close(f.changed)
+	f.changed = make(chan struct{})
+	f.mu.Unlock()
+}
+
+// Put sets key to value, as an operator's consul kv put.
+func (f *KV) Put(key string, value []byte) {
+	f.write(func(i uint64) { f.setLocked(key, &entry{value: value}, i) })
+}
+
+// PutSized sets key to size bytes of 'x', served without being held.
+func (f *KV) PutSized(key string, size int64) {
+	f.write(func(i uint64) { f.setLocked(key, &entry{size: size}, i) })
+}
+
+func (f *KV) setLocked(key string, e *entry, index uint64) {
+	e.create, e.modify = index, index
+	if old := f.entries[key]; old != nil {
+		e.create = old.create
+	}
+	f.entries[key] = e
+	delete(f.tombstones, key)
+}
+
+// DeleteTree deletes every key under prefix.
+func (f *KV) DeleteTree(prefix string) {
+	f.write(func(i uint64) { f.deleteLocked(prefix, true, i) })
+}
+
+func (f *KV) deleteLocked(key string, recurse bool, index uint64) {
+	for k := range f.entries {
+		if k == key || (recurse && strings.HasPrefix(k, key)) {
+			delete(f.entries, k)
+			f.tombstones[k] = index
+		}
+	}
+}
+
+// Value is key's value and whether it exists.
+func (f *KV) Value(key string) ([]byte, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e := f.entries[key]
+	if e == nil {
+		return nil, false
+	}
+	return e.value, true
+}
+
+// SetMode makes the agent answer every request normally (""), with a 500
+// ("500"), or never ("hang").
+func (f *KV) SetMode(mode string) { f.mu.Lock(); f.mode = mode; f.mu.Unlock() }
+
+// SetToken makes the agent refuse requests without X-Consul-Token tok.
+func (f *KV) SetToken(tok string) { f.mu.Lock(); f.token = tok; f.mu.Unlock() }
+
+// Requests counts the requests served so far.
+func (f *KV) Requests() int { f.mu.Lock(); defer f.mu.Unlock(); return f.requests }
+
+func (f *KV) serve(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.requests++
+	mode, token := f.mode, f.token
+	f.mu.Unlock()
+	switch {
+	case mode == "500":
+		http.Error(w, "No cluster leader", http.StatusInternalServerError)
+		return
+	case mode == "hang":
+		select {
+		case <-r.Context().Done():
+		case <-f.stopped:
+		}
+		return
+	case token != "" && r.Header.Get("X-Consul-Token") != token:
+		http.Error(w, "ACL not found", http.StatusForbidden)
+		return
+	case r.URL.Query().Has("dc") && r.URL.Query().Get("dc") != "dc1":
+		http.Error(w, "No path to datacenter", http.StatusInternalServerError)
+		return
+	}
+	if r.URL.Path == "/v1/status/leader" && r.Method == http.MethodGet {
+		f.answer(w, f.leader, 0, f.leader.Body)
+		return
+	}
+	key, ok := strings.CutPrefix(r.URL.Path, "/v1/kv/")
+	if !ok {
+		f.answer(w, f.unknown, 0, f.unknown.Body)
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		f.read(w, r, key)
+	case http.MethodPut:
+		f.writeKey(w, r, key)
+	case http.MethodDelete:
+		f.write(func(i uint64) { f.deleteLocked(key, r.URL.Query().Has("recurse"), i) })
+		f.answer(w, f.put, 0, []byte("true"))
+	default:
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	}
+}
+
+func (f *KV) writeKey(w http.ResponseWriter, r *http.Request, key string) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 512<<10+1))
+	if err != nil {
+		return
+	}
+	if len(body) > 512<<10 { // Consul's kv_max_value_size
+		http.Error(w, "Request body(524289 bytes) too large, max size: 524288 bytes.", http.StatusRequestEntityTooLarge)
+		return
+	}
+	q := r.URL.Query()
+	ok := true
+	f.write(func(i uint64) {
+		if q.Has("cas") {
+			want, _ := strconv.ParseUint(q.Get("cas"), 10, 64)
+			e := f.entries[key]
+			if (want == 0 && e != nil) || (want != 0 && (e == nil || e.modify != want)) {
+				ok = false
+				return
+			}
+		}
+		f.setLocked(key, &entry{value: body}, i)
+	})
+	f.answer(w, f.put, 0, []byte(strconv.FormatBool(ok)))
+}
+
+// read answers a GET, after blocking when it asks to.
+func (f *KV) read(w http.ResponseWriter, r *http.Request, key string) {
+	q := r.URL.Query()
+	prefix := q.Has("recurse") || q.Has("keys")
+	if index, _ := strconv.ParseUint(q.Get("index"), 10, 64); index > 0 && !f.block(r, key, prefix, index, q.Get("wait")) {
+		return
+	}
+	f.mu.Lock()
+	index := f.indexLocked(key, prefix)
+	var keys []string
+	for k := range f.entries {
+		if k == key || (prefix && strings.HasPrefix(k, key)) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	entries := make([]entry, len(keys))
+	for i, k := range keys {
+		entries[i] = *f.entries[k]
+	}
+	f.mu.Unlock()
+	if len(keys) == 0 {
+		f.answer(w, f.missing, index, nil)
+		return
+	}
+	switch {
+	case q.Has("keys"):
+		var b bytes.Buffer
+		b.WriteString("[")
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			b.WriteString("\n    " + strconv.Quote(k))
+		}
+		b.WriteString("\n]")
+		f.answer(w, f.get, index, b.Bytes())
+	case q.Has("raw"):
+		f.answer(w, f.get, index, entries[0].value)
+	default:
+		f.answer(w, f.get, index, nil)
+		writeEntries(w, keys, entries)
+	}
+}
+
+// writeEntries streams entries as the dev agent prints them, each Value
+// base64-encoded as it is written.
+func writeEntries(w io.Writer, keys []string, entries []entry) {
+	bw := bufio.NewWriter(w)
+	bw.WriteString("[")
+	for i, e := range entries {
+		if i > 0 {
+			bw.WriteString(",")
+		}
+		bw.WriteString("\n    {\n        \"LockIndex\": " + strconv.FormatUint(e.lck, 10) +
+			",\n        \"Key\": " + strconv.Quote(keys[i]) +
+			",\n        \"Flags\": 0,\n        \"Value\": \"")
+		enc := base64.NewEncoder(base64.StdEncoding, bw)
+		if e.value != nil {
+			enc.Write(e.value)
+		} else {
+			chunk := bytes.Repeat([]byte("x"), 64<<10)
+			for left := e.size; left > 0; left -= int64(len(chunk)) {
+				if _, err := enc.Write(chunk[:min(int64(len(chunk)), left)]); err != nil {
+					return // the client went away
+				}
+			}
+		}
+		enc.Close()
+		bw.WriteString("\",\n        \"CreateIndex\": " + strconv.FormatUint(e.create, 10) +
+			",\n        \"ModifyIndex\": " + strconv.FormatUint(e.modify, 10) + "\n    }")
+	}
+	bw.WriteString("\n]")
+	bw.Flush()
+}
+
+// answer writes rec's status and headers, with the index and body given.
+func (f *KV) answer(w http.ResponseWriter, rec Recording, index uint64, body []byte) {
+	for k, v := range rec.Header {
+		w.Header()[k] = v
+	}
+	w.Header().Del("Transfer-Encoding")
+	w.Header().Del("Content-Length")
+	w.Header().Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	if index > 0 {
+		w.Header().Set("X-Consul-Index", strconv.FormatUint(index, 10))
+	}
+	w.WriteHeader(rec.Status)
+	_, _ = w.Write(body)
+}
+
+// indexLocked is the X-Consul-Index of a read of key: the key's
+// ModifyIndex; for a prefix the highest ModifyIndex or deletion under
+// it; for what has neither, the index of the whole KV store (never 0).
+func (f *KV) indexLocked(key string, prefix bool) uint64 {
+	var idx, table uint64
+	for k, e := range f.entries {
+		table = max(table, e.modify)
+		if k == key || (prefix && strings.HasPrefix(k, key)) {
+			idx = max(idx, e.modify)
+		}
+	}
+	for k, i := range f.tombstones {
+		table = max(table, i)
+		if prefix && strings.HasPrefix(k, key) {
+			idx = max(idx, i)
+		}
+	}
+	if idx == 0 {
+		idx = max(table, 1)
+	}
+	return idx
+}
+
+// block holds a blocking query until the index of key passes index or
+// the wait runs out. False when the client or the server went away.
+func (f *KV) block(r *http.Request, key string, prefix bool, index uint64, waitParam string) bool {
+	wait := 5 * time.Minute
+	if d, err := time.ParseDuration(waitParam); err == nil && d > 0 {
+		wait = min(d, 10*time.Minute)
+	}
+	wait += rand.N(wait/16 + 1)
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		f.mu.Lock()
+		passed := f.indexLocked(key, prefix) > index
+		changed := f.changed
+		f.mu.Unlock()
+		if passed {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return true
+		case <-r.Context().Done():
+			return false
+		case <-f.stopped:
+			return false
+		}
+	}
+}
