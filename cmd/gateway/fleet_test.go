@@ -20,8 +20,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/configsource/consul"
 	"github.com/fastgate/gateway/configsource/etcd"
 	"github.com/fastgate/gateway/gateway"
+	"github.com/fastgate/gateway/metrics"
 )
 
 // fleetWait is how soon a published version must serve on every
@@ -51,7 +53,9 @@ func fleetEtcd(t *testing.T) (endpoint, prefix string) {
 // `gateway run` wires it.
 type fleetInstance struct {
 	*bridgeGateway
-	src *etcd.Source[gateway.ReloadResult]
+	src interface {
+		Status() metrics.ConfigSourceStatus
+	}
 }
 
 // startFleetInstance starts an instance whose own file follows prefix at
@@ -59,15 +63,20 @@ type fleetInstance struct {
 // answered before it began following.
 func startFleetInstance(t *testing.T, endpoint, prefix, state string) (inst *fleetInstance, readyBefore int) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "instance.yaml")
-	own := `admin: "off"
-config_source:
-  etcd:
-    endpoints: ["` + endpoint + `"]
-    prefix: "` + prefix + `"
+	return startSourceInstance(t, `  etcd:
+    endpoints: ["`+endpoint+`"]
+    prefix: "`+prefix+`"
     request_timeout: 500ms
-    state_file: "` + state + `"
-`
+    state_file: "`+state+`"
+`)
+}
+
+// startSourceInstance starts an instance whose own file has the
+// config_source section source (indented by two).
+func startSourceInstance(t *testing.T, source string) (inst *fleetInstance, readyBefore int) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "instance.yaml")
+	own := "admin: \"off\"\nconfig_source:\n" + source
 	if err := os.WriteFile(path, []byte(own), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -91,9 +100,16 @@ config_source:
 	done := make(chan struct{})
 	go func() { defer close(done); defer release(); follower.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done }) // before the gateway shuts down
-	src, ok := follower.(*etcd.Source[gateway.ReloadResult])
-	if !ok {
-		t.Fatalf("a file with config_source.etcd is followed by %T", follower)
+	var src interface {
+		Status() metrics.ConfigSourceStatus
+	}
+	switch f := follower.(type) {
+	case *etcd.Source[gateway.ReloadResult]:
+		src = f
+	case *consul.Source[gateway.ReloadResult]:
+		src = f
+	default:
+		t.Fatalf("a file with a config_source is followed by %T", follower)
 	}
 	return &fleetInstance{bridgeGateway: b, src: src}, readyBefore
 }
