@@ -151,3 +151,21 @@ func clip(b []byte) string {
 	}
 	return string(b)
 }
+
+// Layout names the keys of the versions under a prefix (ending in "/"),
+// the same in every registry.
+type Layout struct{ Prefix string }
+
+// CurrentKey is the key of the pointer to the version served.
+func (l Layout) CurrentKey() string { return l.Prefix + "current" }
+
+// VersionDir is the prefix of version n's keys.
+func (l Layout) VersionDir(n int64) string {
+	return l.Prefix + "versions/" + strconv.FormatInt(n, 10) + "/"
+}
+
+// ManifestKey is the key of version n's manifest.
+func (l Layout) ManifestKey(n int64) string { return l.VersionDir(n) + "manifest" }
+
+// FileKey is the key of a version's file: errors in it name this key.
+func (l Layout) FileKey(n int64, name string) string { return l.VersionDir(n) + "files/" + name }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -118,9 +117,9 @@ type store struct {
 	kv        *api.KV
 	transport *http.Transport
 	dc        string
-	prefix    string
-	timeout   time.Duration
-	maxBytes  int64
+	configsource.Layout
+	timeout  time.Duration
+	maxBytes int64
 }
 
 // dial makes the client. It does not contact Consul.
@@ -146,23 +145,11 @@ func (c Conn) dial() (*store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("consul: %w", err)
 	}
-	return &store{kv: cli.KV(), transport: transport, dc: c.Datacenter, prefix: c.Prefix, timeout: c.Timeout, maxBytes: c.MaxBytes}, nil
+	return &store{kv: cli.KV(), transport: transport, dc: c.Datacenter, Layout: configsource.Layout{Prefix: c.Prefix}, timeout: c.Timeout, maxBytes: c.MaxBytes}, nil
 }
 
 // close drops the idle connections.
 func (s *store) close() { s.transport.CloseIdleConnections() }
-
-// CurrentKey is the key of the pointer to the version served.
-func (s *store) CurrentKey() string { return s.prefix + "current" }
-
-func (s *store) versionDir(n int64) string {
-	return s.prefix + "versions/" + strconv.FormatInt(n, 10) + "/"
-}
-
-func (s *store) manifestKey(n int64) string { return s.versionDir(n) + "manifest" }
-
-// FileKey is the key of a version's file: errors in it name this key.
-func (s *store) FileKey(n int64, name string) string { return s.versionDir(n) + "files/" + name }
 
 var _ configsource.Store = (*store)(nil)
 
@@ -228,7 +215,7 @@ func failed(ctx context.Context, what string, err error) error {
 // Version reads version n, all its keys in one ?recurse read, and checks
 // it against its manifest.
 func (s *store) Version(ctx context.Context, n int64) (configsource.Version, error) {
-	dir := s.versionDir(n)
+	dir := s.VersionDir(n)
 	q, cancel := s.query(ctx, 0, 0)
 	defer cancel()
 	pairs, _, err := s.kv.List(dir, q)
@@ -242,7 +229,7 @@ func (s *store) Version(ctx context.Context, n int64) (configsource.Version, err
 	for _, p := range pairs {
 		values[p.Key] = p.Value
 	}
-	key := s.manifestKey(n)
+	key := s.ManifestKey(n)
 	b, ok := values[key]
 	if !ok {
 		return configsource.Version{}, configsource.Badf("%s is missing: there is no complete version %d", key, n)

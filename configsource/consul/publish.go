@@ -83,7 +83,7 @@ func (p *Publisher) Publish(ctx context.Context, files map[string][]byte, from c
 			return 0, err
 		}
 	}
-	if err := p.create(ctx, p.st.manifestKey(n), mb); err != nil {
+	if err := p.create(ctx, p.st.ManifestKey(n), mb); err != nil {
 		return 0, err
 	}
 	ok, err := p.cas(ctx, p.st.CurrentKey(), []byte(strconv.FormatInt(n, 10)), uint64(from.Rev))
@@ -94,7 +94,7 @@ func (p *Publisher) Publish(ctx context.Context, files map[string][]byte, from c
 		// Version n is complete but never current: drop it.
 		wctx, cancel := context.WithTimeout(ctx, p.st.timeout)
 		defer cancel()
-		_, _ = p.st.kv.DeleteTree(p.st.versionDir(n), (&api.WriteOptions{Datacenter: p.st.dc}).WithContext(wctx))
+		_, _ = p.st.kv.DeleteTree(p.st.VersionDir(n), (&api.WriteOptions{Datacenter: p.st.dc}).WithContext(wctx))
 		return 0, ErrConflict
 	}
 	return n, nil
@@ -122,7 +122,7 @@ func (p *Publisher) cas(ctx context.Context, key string, b []byte, index uint64)
 
 // next is the number of the version after every one written so far.
 func (p *Publisher) next(ctx context.Context, from configsource.Current) (int64, error) {
-	dir := p.st.prefix + "versions/"
+	dir := p.st.Prefix + "versions/"
 	q, cancel := p.st.query(ctx, 0, 0)
 	defer cancel()
 	keys, _, err := p.st.kv.Keys(dir, "", q)

@@ -74,9 +74,9 @@ func New[R any](s Settings[R]) (*Source[R], error) {
 		backoff:     s.Backoff,
 	}
 	src.Follower, err = configsource.NewFollower(configsource.FollowerSettings[R]{
-		Source: SourceName, Where: st.prefix, Store: st, StateFile: s.StateFile,
+		Source: SourceName, Where: st.Prefix, Store: st, StateFile: s.StateFile,
 		Local: s.Local, Target: s.Target, Checks: s.Checks,
-		Logger: s.Logger.With("config_source", SourceName, "prefix", st.prefix),
+		Logger: s.Logger.With("config_source", SourceName, "prefix", st.Prefix),
 	})
 	if err != nil {
 		return nil, err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -59,8 +58,8 @@ type Conn struct {
 
 // store reads and writes the layout under one prefix.
 type store struct {
-	cli      *clientv3.Client
-	prefix   string
+	cli *clientv3.Client
+	configsource.Layout
 	timeout  time.Duration
 	maxBytes int64
 }
@@ -116,18 +115,6 @@ func (c Conn) dial() (*clientv3.Client, error) {
 	return cli, nil
 }
 
-// CurrentKey is the key of the pointer to the version served.
-func (s *store) CurrentKey() string { return s.prefix + "current" }
-
-func (s *store) versionDir(n int64) string {
-	return s.prefix + "versions/" + strconv.FormatInt(n, 10) + "/"
-}
-
-func (s *store) manifestKey(n int64) string { return s.versionDir(n) + "manifest" }
-
-// FileKey is the key of a version's file: errors in it name this key.
-func (s *store) FileKey(n int64, name string) string { return s.versionDir(n) + "files/" + name }
-
 var _ configsource.Store = (*store)(nil)
 
 // Current reads the current key. Pointer.Rev is its mod revision.
@@ -158,7 +145,7 @@ func (s *store) current(ctx context.Context) (_ configsource.Pointer, rev int64,
 
 // Version reads version n and checks it against its manifest.
 func (s *store) Version(ctx context.Context, n int64) (configsource.Version, error) {
-	key := s.manifestKey(n)
+	key := s.ManifestKey(n)
 	b, ok, err := s.get(ctx, key)
 	if err != nil {
 		return configsource.Version{}, err

@@ -24,7 +24,7 @@ func NewPublisher(c Conn) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Publisher{st: store{cli: cli, prefix: c.Prefix, timeout: c.RequestTimeout, maxBytes: c.MaxBytes}}, nil
+	return &Publisher{st: store{cli: cli, Layout: configsource.Layout{Prefix: c.Prefix}, timeout: c.RequestTimeout, maxBytes: c.MaxBytes}}, nil
 }
 
 // Close closes the connection.
@@ -79,13 +79,13 @@ func (p *Publisher) Publish(ctx context.Context, files map[string][]byte, from C
 	if err != nil {
 		return 0, err
 	}
-	ops = append(ops, clientv3.OpPut(p.st.manifestKey(n), string(mb)),
+	ops = append(ops, clientv3.OpPut(p.st.ManifestKey(n), string(mb)),
 		clientv3.OpPut(p.st.CurrentKey(), strconv.FormatInt(n, 10)))
 	rctx, cancel := context.WithTimeout(ctx, p.st.timeout)
 	defer cancel()
 	resp, err := p.st.cli.Txn(rctx).If(
 		clientv3.Compare(clientv3.ModRevision(p.st.CurrentKey()), "=", from.Rev),
-		clientv3.Compare(clientv3.CreateRevision(p.st.manifestKey(n)), "=", 0),
+		clientv3.Compare(clientv3.CreateRevision(p.st.ManifestKey(n)), "=", 0),
 	).Then(ops...).Commit()
 	if err != nil {
 		return 0, fmt.Errorf("etcd: publish version %d: %w", n, err)
@@ -100,7 +100,7 @@ func (p *Publisher) Publish(ctx context.Context, files map[string][]byte, from C
 func (p *Publisher) next(ctx context.Context, from Current) (int64, error) {
 	rctx, cancel := context.WithTimeout(ctx, p.st.timeout)
 	defer cancel()
-	dir := p.st.prefix + "versions/"
+	dir := p.st.Prefix + "versions/"
 	resp, err := p.st.cli.Get(rctx, dir, clientv3.WithPrefix(), clientv3.WithKeysOnly())
 	if err != nil {
 		return 0, fmt.Errorf("etcd: list %s: %w", dir, err)

@@ -75,7 +75,7 @@ func New[R any](s Settings[R]) (*Source[R], error) {
 		return nil, err
 	}
 	src := &Source[R]{
-		st:       store{cli: cli, prefix: c.Prefix, timeout: c.RequestTimeout, maxBytes: c.MaxBytes},
+		st:       store{cli: cli, Layout: configsource.Layout{Prefix: c.Prefix}, timeout: c.RequestTimeout, maxBytes: c.MaxBytes},
 		progress: positive(s.ProgressInterval, DefaultProgressInterval),
 		backoff:  s.Backoff,
 		log:      s.Logger.With("config_source", SourceName, "prefix", c.Prefix),
