@@ -59,6 +59,7 @@ func Load(t testing.TB, name string) Recording {
 type KV struct {
 	t       testing.TB
 	get     Recording // 22: headers of an answer
+	raw     Recording // 24: headers of a ?raw answer
 	missing Recording // 25: 404 of a missing key
 	put     Recording // 20: a write's "true"
 	leader  Recording // 34
@@ -90,6 +91,7 @@ func NewKV(t testing.TB) *KV {
 	f := &KV{
 		t:          t,
 		get:        Load(t, "22-kv-get-recurse.http"),
+		raw:        Load(t, "24-kv-get-raw.http"),
 		missing:    Load(t, "25-kv-get-missing.http"),
 		put:        Load(t, "20-kv-put-users.http"),
 		leader:     Load(t, "34-status-leader.http"),
@@ -246,7 +248,7 @@ func (f *KV) serve(w http.ResponseWriter, r *http.Request) {
 		f.writeKey(w, r, key)
 	case http.MethodDelete:
 		f.write(func(i uint64) { f.deleteLocked(key, r.URL.Query().Has("recurse"), i) })
-		f.answer(w, f.put, 0, []byte("true"))
+		f.answer(w, f.put, 0, []byte("true\n"))
 	default:
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	}
@@ -274,7 +276,9 @@ func (f *KV) writeKey(w http.ResponseWriter, r *http.Request, key string) {
 		}
 		f.setLocked(key, &entry{value: body}, i)
 	})
-	f.answer(w, f.put, 0, []byte(strconv.FormatBool(ok)))
+	// A failed check-and-set still takes a raft index, as in Consul (the
+	// recorded session shows the gap).
+	f.answer(w, f.put, 0, []byte(strconv.FormatBool(ok)+"\n"))
 }
 
 // read answers a GET, after blocking when it asks to.
@@ -312,10 +316,10 @@ func (f *KV) read(w http.ResponseWriter, r *http.Request, key string) {
 			}
 			b.WriteString("\n    " + strconv.Quote(k))
 		}
-		b.WriteString("\n]")
+		b.WriteString("\n]\n")
 		f.answer(w, f.get, index, b.Bytes())
 	case q.Has("raw"):
-		f.answer(w, f.get, index, entries[0].value)
+		f.answer(w, f.raw, index, entries[0].value)
 	default:
 		f.answer(w, f.get, index, nil)
 		writeEntries(w, keys, entries)
@@ -349,7 +353,7 @@ func writeEntries(w io.Writer, keys []string, entries []entry) {
 		bw.WriteString("\",\n        \"CreateIndex\": " + strconv.FormatUint(e.create, 10) +
 			",\n        \"ModifyIndex\": " + strconv.FormatUint(e.modify, 10) + "\n    }")
 	}
-	bw.WriteString("\n]")
+	bw.WriteString("\n]\n")
 	bw.Flush()
 }
 
