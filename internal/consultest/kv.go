@@ -6,10 +6,7 @@ import (
 	"embed"
 	"encoding/base64"
 	"io"
-	"math/rand/v2"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,18 +62,13 @@ type KV struct {
 	leader  Recording // 34
 	unknown Recording // 35
 
+	*Agent // Start, Stop, SetMode, SetToken
+
 	mu         sync.Mutex
-	changed    chan struct{} // closed and replaced on every write
 	raft       uint64
 	entries    map[string]*entry
 	tombstones map[string]uint64 // deleted key -> index of the deletion
-	token      string            // required X-Consul-Token; "" accepts any
-	mode       string            // "", "500" or "hang"
 	requests   int
-
-	addr    string
-	ts      *httptest.Server
-	stopped chan struct{}
 }
 
 type entry struct {
@@ -96,53 +88,12 @@ func NewKV(t testing.TB) *KV {
 		put:        Load(t, "20-kv-put-users.http"),
 		leader:     Load(t, "34-status-leader.http"),
 		unknown:    Load(t, "35-unknown-endpoint-404.http"),
-		changed:    make(chan struct{}),
 		raft:       26, // where the recordings start
 		entries:    map[string]*entry{},
 		tombstones: map[string]uint64{},
 	}
-	f.Start()
-	t.Cleanup(f.Stop)
+	f.Agent = NewAgent(t, f.serve)
 	return f
-}
-
-// Addr is the agent's address, host:port.
-func (f *KV) Addr() string { return f.addr }
-
-// Start serves on a new loopback port, or on the one of the last start.
-func (f *KV) Start() {
-	addr := f.addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	var ln net.Listener
-	var err error
-	for range 50 { // the old port may take a moment to be free again
-		if ln, err = net.Listen("tcp", addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		f.t.Fatalf("fake consul: %v", err)
-	}
-	f.addr = ln.Addr().String()
-	f.stopped = make(chan struct{})
-	f.ts = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
-	f.ts.Listener.Close()
-	f.ts.Listener = ln
-	f.ts.Start()
-}
-
-// Stop closes the listener and every connection, as a stopped agent.
-func (f *KV) Stop() {
-	if f.ts == nil {
-		return
-	}
-	close(f.stopped)
-	f.ts.CloseClientConnections()
-	f.ts.Close()
-	f.ts = nil
 }
 
 // write runs fn under the lock with the next raft index, then wakes the
@@ -151,9 +102,8 @@ func (f *KV) write(fn func(index uint64)) {
 	f.mu.Lock()
 	f.raft++
 	fn(f.raft)
-	close(f.changed)
-	f.changed = make(chan struct{})
 	f.mu.Unlock()
+	f.Changed()
 }
 
 // Put sets key to value, as an operator's consul kv put.
@@ -200,36 +150,14 @@ func (f *KV) Value(key string) ([]byte, bool) {
 	return e.value, true
 }
 
-// SetMode makes the agent answer every request normally (""), with a 500
-// ("500"), or never ("hang").
-func (f *KV) SetMode(mode string) { f.mu.Lock(); f.mode = mode; f.mu.Unlock() }
-
-// SetToken makes the agent refuse requests without X-Consul-Token tok.
-func (f *KV) SetToken(tok string) { f.mu.Lock(); f.token = tok; f.mu.Unlock() }
-
 // Requests counts the requests served so far.
 func (f *KV) Requests() int { f.mu.Lock(); defer f.mu.Unlock(); return f.requests }
 
 func (f *KV) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.requests++
-	mode, token := f.mode, f.token
 	f.mu.Unlock()
-	switch {
-	case mode == "500":
-		http.Error(w, "No cluster leader", http.StatusInternalServerError)
-		return
-	case mode == "hang":
-		select {
-		case <-r.Context().Done():
-		case <-f.stopped:
-		}
-		return
-	case token != "" && r.Header.Get("X-Consul-Token") != token:
-		http.Error(w, "ACL not found", http.StatusForbidden)
-		return
-	case r.URL.Query().Has("dc") && r.URL.Query().Get("dc") != "dc1":
-		http.Error(w, "No path to datacenter", http.StatusInternalServerError)
+	if f.Refused(w, r) {
 		return
 	}
 	if r.URL.Path == "/v1/status/leader" && r.Method == http.MethodGet {
@@ -285,7 +213,11 @@ func (f *KV) writeKey(w http.ResponseWriter, r *http.Request, key string) {
 func (f *KV) read(w http.ResponseWriter, r *http.Request, key string) {
 	q := r.URL.Query()
 	prefix := q.Has("recurse") || q.Has("keys")
-	if index, _ := strconv.ParseUint(q.Get("index"), 10, 64); index > 0 && !f.block(r, key, prefix, index, q.Get("wait")) {
+	if index, _ := strconv.ParseUint(q.Get("index"), 10, 64); index > 0 && !f.Block(r, q.Get("wait"), func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.indexLocked(key, prefix) > index
+	}) {
 		return
 	}
 	f.mu.Lock()
@@ -393,34 +325,4 @@ func (f *KV) indexLocked(key string, prefix bool) uint64 {
 		idx = max(table, 1)
 	}
 	return idx
-}
-
-// block holds a blocking query until the index of key passes index or
-// the wait runs out. False when the client or the server went away.
-func (f *KV) block(r *http.Request, key string, prefix bool, index uint64, waitParam string) bool {
-	wait := 5 * time.Minute
-	if d, err := time.ParseDuration(waitParam); err == nil && d > 0 {
-		wait = min(d, 10*time.Minute)
-	}
-	wait += rand.N(wait/16 + 1)
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	for {
-		f.mu.Lock()
-		passed := f.indexLocked(key, prefix) > index
-		changed := f.changed
-		f.mu.Unlock()
-		if passed {
-			return true
-		}
-		select {
-		case <-changed:
-		case <-timer.C:
-			return true
-		case <-r.Context().Done():
-			return false
-		case <-f.stopped:
-			return false
-		}
-	}
 }
