@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/fastgate/gateway/configsource"
 	"github.com/fastgate/gateway/internal/consultest"
@@ -40,7 +39,8 @@ func publishConsul(t *testing.T, addr, prefix, yaml string, flags ...string) (co
 }
 
 // Three instances follow one route set in Consul KV (the recorded
-// agent's answers): a published change serves on all three, a refused
+// agent's answers): a published change serves on all three within a
+// second, with no failed request under a steady load, a refused
 // version leaves all three on the last good one, Consul gone and back
 // changes nothing that serves, and an instance started while Consul is
 // gone serves its copy on disk.
@@ -60,23 +60,18 @@ func TestFleetFollowsConsulKV(t *testing.T) {
 		}
 		fleet = append(fleet, inst)
 	}
-	allServe := func(what, body string) {
-		t.Helper()
-		deadline := time.Now().Add(fleetWait)
-		for i, inst := range fleet {
-			for inst.body() != body {
-				if time.Now().After(deadline) {
-					t.Fatalf("instance %d does not serve %s within %v", i, what, fleetWait)
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
+	allServe(t, fleet, "version 1", "one", fleetWait)
+	// A steady load through the whole test: no request fails.
+	stop := loadFleet(fleet, "one", "two", "four")
+	defer func() {
+		if sent, failed := stop(); sent == 0 || failed != 0 {
+			t.Errorf("%d of %d requests failed", failed, sent)
 		}
-	}
-	allServe("version 1", "one")
+	}()
 	if code, out := publishConsul(t, kv.Addr(), prefix, helloRoutes("two")); code != 0 {
 		t.Fatalf("publish: exit %d\n%s", code, out)
 	}
-	allServe("the published change", "two")
+	allServe(t, fleet, "the published change", "two", fleetWait)
 
 	// A version that does not validate, written as consul kv put could.
 	bad := []byte(strings.Replace(helloRoutes("three"), `body: "other"`, `body: "other", status: 999`, 1))
@@ -103,7 +98,7 @@ func TestFleetFollowsConsulKV(t *testing.T) {
 	for i, inst := range fleet {
 		waitFor(t, "instance "+strconv.Itoa(i)+" seeing Consul gone", func() bool { return !inst.src.Status().Reachable })
 	}
-	allServe("the last good version while Consul is gone", "two")
+	allServe(t, fleet, "the last good version while Consul is gone", "two", fleetWait)
 	if v := fleet[0].metric(t, `gateway_config_source_up{source="consul"}`); v != 0 {
 		t.Errorf("gateway_config_source_up = %v; want 0", v)
 	}
@@ -126,7 +121,7 @@ func TestFleetFollowsConsulKV(t *testing.T) {
 	if code, out := publishConsul(t, kv.Addr(), prefix, helloRoutes("four")); code != 0 || !strings.Contains(out, "published version 4 (was 3)") {
 		t.Fatalf("publish: exit %d\n%s", code, out)
 	}
-	allServe("the version after Consul came back", "four")
+	allServe(t, fleet, "the version after Consul came back", "four", fleetWait)
 }
 
 // gateway publish -consul validates, shows the diff, and refuses to flip

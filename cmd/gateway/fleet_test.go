@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -190,33 +191,12 @@ func TestFleetFollowsOneRouteSet(t *testing.T) {
 	}
 
 	// A bounded load: one client per instance, back to back.
-	var sent, failed atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for _, inst := range fleet {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				sent.Add(1)
-				if b := inst.body(); b != "one" && b != "two" {
-					failed.Add(1)
-				}
-			}
-		}()
-	}
+	stop := loadFleet(fleet, "one", "two")
 	if code, out := publishFile(t, endpoint, prefix, helloRoutes("two")); code != 0 {
-		close(stop)
-		wg.Wait()
+		stop()
 		t.Fatalf("publish: exit %d\n%s", code, out)
 	}
-	published := time.Now()
-	deadline := published.Add(fleetWait)
+	deadline := time.Now().Add(fleetWait)
 	for i, inst := range fleet {
 		for inst.body() != "two" {
 			if time.Now().After(deadline) {
@@ -226,10 +206,8 @@ func TestFleetFollowsOneRouteSet(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	close(stop)
-	wg.Wait()
-	if sent.Load() == 0 || failed.Load() != 0 {
-		t.Errorf("%d of %d requests failed during the change", failed.Load(), sent.Load())
+	if sent, failed := stop(); sent == 0 || failed != 0 {
+		t.Errorf("%d of %d requests failed during the change", failed, sent)
 	}
 	good := fleet[0].src.Status().Version
 
@@ -270,6 +248,52 @@ func TestFleetFollowsOneRouteSet(t *testing.T) {
 		}
 		if v := inst.metric(t, `gateway_config_source_version{source="etcd"}`); v != float64(good) {
 			t.Errorf("instance %d gateway_config_source_version = %v; want %d", i, v, good)
+		}
+	}
+}
+
+// loadFleet sends requests to every instance's /hello, one client per
+// instance back to back, until the returned stop is called; stop says
+// how many were sent and how many were not answered with one of bodies.
+func loadFleet(fleet []*fleetInstance, bodies ...string) (stop func() (sent, failed int64)) {
+	var sentN, failedN atomic.Int64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, inst := range fleet {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				sentN.Add(1)
+				if !slices.Contains(bodies, inst.body()) {
+					failedN.Add(1)
+				}
+			}
+		}()
+	}
+	return func() (int64, int64) {
+		close(done)
+		wg.Wait()
+		return sentN.Load(), failedN.Load()
+	}
+}
+
+// allServe waits until every instance answers body on /hello, at most
+// within from now.
+func allServe(t *testing.T, fleet []*fleetInstance, what, body string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for i, inst := range fleet {
+		for inst.body() != body {
+			if time.Now().After(deadline) {
+				t.Fatalf("instance %d does not serve %s within %v", i, what, within)
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 	}
 }
