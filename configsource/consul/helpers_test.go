@@ -133,11 +133,16 @@ func startSource(t *testing.T, conn Conn, tg *target, state string) *Source[stri
 	if err != nil {
 		t.Fatal(err)
 	}
+	run(t, src)
+	return src
+}
+
+// run runs src until the test ends.
+func run(t *testing.T, src *Source[string]) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); src.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done; _ = src.Close() })
-	return src
 }
 
 func newPublisher(t *testing.T, addr string) *Publisher {

@@ -22,7 +22,7 @@ type Agent struct {
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every change
 	token   string        // required X-Consul-Token; "" accepts any
-	mode    string        // "", "500" or "hang"
+	mode    string        // "", "500", "hang" or "noblock"
 	stopped chan struct{} // closed by Stop
 
 	addr string
@@ -81,8 +81,9 @@ func (a *Agent) Stop() {
 	a.ts = nil
 }
 
-// SetMode makes the agent answer normally (""), with a 500 ("500"), or
-// never ("hang").
+// SetMode makes the agent answer normally (""), with a 500 ("500"),
+// never ("hang"), or at once, blocking queries too, as a proxy in front
+// of Consul that drops ?index= would ("noblock").
 func (a *Agent) SetMode(mode string) { a.mu.Lock(); a.mode = mode; a.mu.Unlock() }
 
 // SetToken makes the agent refuse requests without X-Consul-Token tok.
@@ -137,9 +138,9 @@ func (a *Agent) Block(r *http.Request, waitParam string, passed func() bool) boo
 	defer timer.Stop()
 	for {
 		a.mu.Lock()
-		changed, stopped := a.changed, a.stopped
+		changed, stopped, mode := a.changed, a.stopped, a.mode
 		a.mu.Unlock()
-		if passed() { // after taking changed: no change is missed
+		if mode == "noblock" || passed() { // after taking changed: no change is missed
 			return true
 		}
 		select {

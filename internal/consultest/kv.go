@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"io"
 	"net/http"
+	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -68,7 +70,16 @@ type KV struct {
 	raft       uint64
 	entries    map[string]*entry
 	tombstones map[string]uint64 // deleted key -> index of the deletion
-	requests   int
+	requests   []Request
+}
+
+// Request is what the agent saw of one request.
+type Request struct {
+	At     time.Time
+	Method string
+	Path   string
+	Query  url.Values
+	Token  string // X-Consul-Token
 }
 
 type entry struct {
@@ -150,12 +161,30 @@ func (f *KV) Value(key string) ([]byte, bool) {
 	return e.value, true
 }
 
-// Requests counts the requests served so far.
-func (f *KV) Requests() int { f.mu.Lock(); defer f.mu.Unlock(); return f.requests }
+// Requests lists the requests seen so far.
+func (f *KV) Requests() []Request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.requests)
+}
+
+// Restore makes the store look restored from an older snapshot: the
+// index of the whole store goes back to raft, and no key's index is
+// above it.
+func (f *KV) Restore(raft uint64) {
+	f.mu.Lock()
+	f.raft = raft
+	for _, e := range f.entries {
+		e.create, e.modify = min(e.create, raft), min(e.modify, raft)
+	}
+	clear(f.tombstones)
+	f.mu.Unlock()
+	f.Changed()
+}
 
 func (f *KV) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
-	f.requests++
+	f.requests = append(f.requests, Request{At: time.Now(), Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Token: r.Header.Get("X-Consul-Token")})
 	f.mu.Unlock()
 	if f.Refused(w, r) {
 		return
