@@ -169,3 +169,35 @@ func (l Layout) ManifestKey(n int64) string { return l.VersionDir(n) + "manifest
 
 // FileKey is the key of a version's file: errors in it name this key.
 func (l Layout) FileKey(n int64, name string) string { return l.VersionDir(n) + "files/" + name }
+
+// ReadVersion reads version n through get (ok false: the key is
+// missing): its manifest, checked against maxBytes (setting names that
+// limit), then each file it lists, checked against it. A problem of the
+// version is a BadVersion; an error of get is returned as it is.
+func (l Layout) ReadVersion(n, maxBytes int64, setting string, get func(key string) (_ []byte, ok bool, _ error)) (Version, error) {
+	key := l.ManifestKey(n)
+	b, ok, err := get(key)
+	if err != nil {
+		return Version{}, err
+	}
+	if !ok {
+		return Version{}, Badf("%s is missing: there is no complete version %d", key, n)
+	}
+	m, err := ParseManifest(key, b, n, maxBytes, setting)
+	if err != nil {
+		return Version{}, err
+	}
+	v := Version{Number: n, Files: make(map[string][]byte, len(m.Files))}
+	for _, f := range m.Files {
+		key := l.FileKey(n, f.Name)
+		b, ok, err := get(key)
+		if err != nil {
+			return Version{}, err
+		}
+		if err := f.Check(key, n, b, ok); err != nil {
+			return Version{}, err
+		}
+		v.Files[f.Name] = b
+	}
+	return v, nil
+}

@@ -229,23 +229,8 @@ func (s *store) Version(ctx context.Context, n int64) (configsource.Version, err
 	for _, p := range pairs {
 		values[p.Key] = p.Value
 	}
-	key := s.ManifestKey(n)
-	b, ok := values[key]
-	if !ok {
-		return configsource.Version{}, configsource.Badf("%s is missing: there is no complete version %d", key, n)
-	}
-	m, err := configsource.ParseManifest(key, b, n, s.maxBytes, maxBytesSetting)
-	if err != nil {
-		return configsource.Version{}, err
-	}
-	v := configsource.Version{Number: n, Files: make(map[string][]byte, len(m.Files))}
-	for _, f := range m.Files {
-		key := s.FileKey(n, f.Name)
+	return s.ReadVersion(n, s.maxBytes, maxBytesSetting, func(key string) ([]byte, bool, error) {
 		b, ok := values[key]
-		if err := f.Check(key, n, b, ok); err != nil {
-			return configsource.Version{}, err
-		}
-		v.Files[f.Name] = b
-	}
-	return v, nil
+		return b, ok, nil
+	})
 }

@@ -145,31 +145,7 @@ func (s *store) current(ctx context.Context) (_ configsource.Pointer, rev int64,
 
 // Version reads version n and checks it against its manifest.
 func (s *store) Version(ctx context.Context, n int64) (configsource.Version, error) {
-	key := s.ManifestKey(n)
-	b, ok, err := s.get(ctx, key)
-	if err != nil {
-		return configsource.Version{}, err
-	}
-	if !ok {
-		return configsource.Version{}, configsource.Badf("%s is missing: there is no complete version %d", key, n)
-	}
-	m, err := configsource.ParseManifest(key, b, n, s.maxBytes, maxBytesSetting)
-	if err != nil {
-		return configsource.Version{}, err
-	}
-	v := configsource.Version{Number: n, Files: make(map[string][]byte, len(m.Files))}
-	for _, f := range m.Files {
-		key := s.FileKey(n, f.Name)
-		b, ok, err := s.get(ctx, key)
-		if err != nil {
-			return configsource.Version{}, err
-		}
-		if err := f.Check(key, n, b, ok); err != nil {
-			return configsource.Version{}, err
-		}
-		v.Files[f.Name] = b
-	}
-	return v, nil
+	return s.ReadVersion(n, s.maxBytes, maxBytesSetting, func(key string) ([]byte, bool, error) { return s.get(ctx, key) })
 }
 
 // maxBytesSetting names the size limit in messages.
