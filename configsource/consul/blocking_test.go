@@ -41,7 +41,7 @@ func TestSourceBlockingQueries(t *testing.T) {
 	publish(t, pub, hello("one"))
 	tg := &target{}
 	startSource(t, sourceConn(kv.Addr()), tg, "")
-	eventually(t, within, "version 1 applied", func() bool { return tg.last() == "one" })
+	eventually(t, within, "version 1 applied", func() bool { return tg.LastBody() == "one" })
 	eventually(t, within, "a blocking query", func() bool {
 		qs := pointerQueries(kv)
 		return len(qs) >= 2 && qs[len(qs)-1].Query.Get("index") != "" && qs[len(qs)-1].Query.Get("wait") == "1000ms"
@@ -56,7 +56,7 @@ func TestSourceBlockingQueries(t *testing.T) {
 	// with the lower index; the next one reads at once.
 	kv.Restore(3)
 	publish(t, pub, hello("two"))
-	eventually(t, 3*time.Second, "the version published after the restore", func() bool { return tg.last() == "two" })
+	eventually(t, 3*time.Second, "the version published after the restore", func() bool { return tg.LastBody() == "two" })
 	eventually(t, 3*time.Second, "a query after the lower index", func() bool { return len(pointerQueries(kv)) >= seen+2 })
 	if q := pointerQueries(kv)[seen]; q.Query.Has("index") {
 		t.Errorf("the query after an index that went backwards blocks: %v", q.Query)
@@ -79,7 +79,7 @@ func TestSourceQueryRateLimited(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, src)
-	eventually(t, within, "version 1 applied", func() bool { return tg.last() == "one" })
+	eventually(t, within, "version 1 applied", func() bool { return tg.LastBody() == "one" })
 	eventually(t, 2*time.Second, "ten queries", func() bool { return len(pointerQueries(kv)) >= 10 })
 	qs := pointerQueries(kv)
 	for i := 1; i < len(qs); i++ {
@@ -88,7 +88,7 @@ func TestSourceQueryRateLimited(t *testing.T) {
 			t.Errorf("queries %d and %d %v apart; want at least MinInterval (50ms)", i-1, i, gap)
 		}
 	}
-	if a, _ := tg.counts(); a != 1 {
+	if a, _ := tg.Counts(); a != 1 {
 		t.Errorf("%d applied; the same answer again applies nothing", a)
 	}
 }
@@ -109,7 +109,7 @@ func TestSourceOutageLoggedOnce(t *testing.T) {
 	}
 	src.backoff.Min, src.backoff.Max = 10*time.Millisecond, 20*time.Millisecond
 	run(t, src)
-	eventually(t, within, "version 1 applied", func() bool { return tg.last() == "one" })
+	eventually(t, within, "version 1 applied", func() bool { return tg.LastBody() == "one" })
 	kv.SetMode("500")
 	before := len(kv.Requests())
 	eventually(t, 3*time.Second, "failed queries", func() bool { return len(kv.Requests()) >= before+4 })

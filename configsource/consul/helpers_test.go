@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,9 +13,9 @@ import (
 
 	"github.com/fastgate/gateway/config"
 	"github.com/fastgate/gateway/configsource"
+	"github.com/fastgate/gateway/configsource/sourcetest"
 	"github.com/fastgate/gateway/discovery"
 	"github.com/fastgate/gateway/internal/consultest"
-	"github.com/fastgate/gateway/reloader"
 )
 
 // TestMain fails the package's tests if a goroutine outlives them. The
@@ -34,73 +33,12 @@ const within = time.Second
 
 const prefix = "fleet/"
 
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+var eventually = sourcetest.Eventually
 
 // target records what a Source hands it.
-type target struct {
-	mu      sync.Mutex
-	bodies  []string // the hello route's body of each configuration applied
-	trigs   []string
-	refused []error
-}
+type target = sourcetest.Target
 
-var _ reloader.Target[string] = (*target)(nil)
-
-func (r *target) Apply(cfg *config.Config, req reloader.Request) (string, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	body := ""
-	for _, rt := range cfg.Routes {
-		if rt.Name == "hello" && rt.Respond != nil {
-			body = rt.Respond.Body
-		}
-	}
-	r.bodies = append(r.bodies, body)
-	r.trigs = append(r.trigs, req.Trigger)
-	return "applied", nil
-}
-
-func (r *target) Preview(*config.Config, reloader.Request) (string, error) { return "preview", nil }
-
-func (r *target) Refuse(err error, _ reloader.Request) string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.refused = append(r.refused, err)
-	return "refused"
-}
-
-func (r *target) counts() (applied, refused int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.bodies), len(r.refused)
-}
-
-func (r *target) last() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.bodies) == 0 {
-		return ""
-	}
-	return r.bodies[len(r.bodies)-1]
-}
-
-func (r *target) lastRefusal() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.refused) == 0 {
-		return ""
-	}
-	return r.refused[len(r.refused)-1].Error()
-}
+var hello = sourcetest.Hello
 
 // testConn gives up on a hung agent quickly.
 func testConn(addr string) Conn {
@@ -153,10 +91,6 @@ func newPublisher(t *testing.T, addr string) *Publisher {
 	}
 	t.Cleanup(func() { _ = p.Close() })
 	return p
-}
-
-func hello(body string) map[string][]byte {
-	return map[string][]byte{"gateway.yaml": []byte("routes:\n  - name: hello\n    match: { path: /hello }\n    respond: { body: \"" + body + "\" }\n")}
 }
 
 // publish publishes files over whatever is current.

@@ -34,9 +34,9 @@ func TestSourceFollowsPublishedVersions(t *testing.T) {
 	tg := &target{}
 	state := filepath.Join(t.TempDir(), "fleet.json")
 	src := startSource(t, conn, tg, state)
-	eventually(t, within, "version 1 applied", func() bool { return tg.last() == "one" })
+	eventually(t, within, "version 1 applied", func() bool { return tg.LastBody() == "one" })
 	n := publish(t, pub, hello("two"))
-	eventually(t, within, "version 2 applied", func() bool { return tg.last() == "two" })
+	eventually(t, within, "version 2 applied", func() bool { return tg.LastBody() == "two" })
 	st := src.Status()
 	if !st.Loaded || st.Version != n || st.FromDisk || !st.Reachable || st.Source != "consul" {
 		t.Errorf("status after version %d: %+v", n, st)
@@ -48,14 +48,14 @@ func TestSourceFollowsPublishedVersions(t *testing.T) {
 	// Blocking queries that run out change nothing.
 	before := len(kv.Requests())
 	eventually(t, 3*time.Second, "blocking queries asked again", func() bool { return len(kv.Requests()) >= before+2 })
-	if a, r := tg.counts(); a != 2 || r != 0 {
+	if a, r := tg.Counts(); a != 2 || r != 0 {
 		t.Errorf("%d applied, %d refused; want 2 and 0", a, r)
 	}
 	// Without the token Consul refuses: that is an outage, not a version.
 	kv.SetToken("other")
 	eventually(t, 3*time.Second, "the refusal seen as Consul unreachable", func() bool { return !src.Status().Reachable })
-	if tg.last() != "two" {
-		t.Errorf("serving %q", tg.last())
+	if tg.LastBody() != "two" {
+		t.Errorf("serving %q", tg.LastBody())
 	}
 }
 
@@ -161,11 +161,11 @@ func TestSourceRefusesBadVersions(t *testing.T) {
 			good := publish(t, pub, hello("one"))
 			tg := &target{}
 			src := startSource(t, conn, tg, "")
-			eventually(t, within, "version 1 applied", func() bool { return tg.last() == "one" })
+			eventually(t, within, "version 1 applied", func() bool { return tg.LastBody() == "one" })
 
 			tt.write(t, kv, pub)
-			eventually(t, 2*within, "the refusal", func() bool { _, r := tg.counts(); return r == 1 })
-			if got := tg.lastRefusal(); !strings.Contains(got, tt.want) {
+			eventually(t, 2*within, "the refusal", func() bool { _, r := tg.Counts(); return r == 1 })
+			if got := tg.LastRefusal(); !strings.Contains(got, tt.want) {
 				t.Errorf("refusal %q does not say %q", got, tt.want)
 			}
 			st := src.Status()
@@ -183,11 +183,11 @@ func TestSourceRefusesBadVersions(t *testing.T) {
 			if err := src.Follow(ctx, p); err != nil {
 				t.Fatal(err)
 			}
-			if a, r := tg.counts(); a != 1 || r != 1 || tg.last() != "one" {
-				t.Errorf("after reading again: %d applied, %d refused, serving %q", a, r, tg.last())
+			if a, r := tg.Counts(); a != 1 || r != 1 || tg.LastBody() != "one" {
+				t.Errorf("after reading again: %d applied, %d refused, serving %q", a, r, tg.LastBody())
 			}
 			publish(t, pub, hello("four"))
-			eventually(t, within, "the good version after it", func() bool { return tg.last() == "four" })
+			eventually(t, within, "the good version after it", func() bool { return tg.LastBody() == "four" })
 			if st := src.Status(); st.Refused != 0 || st.RefusedError != "" {
 				t.Errorf("the refusal is still reported: %+v", st)
 			}
@@ -203,15 +203,15 @@ func TestSourceKeysDeleted(t *testing.T) {
 	publish(t, pub, hello("one"))
 	tg := &target{}
 	src := startSource(t, testConn(kv.Addr()), tg, "")
-	eventually(t, within, "version 1 applied", func() bool { return tg.last() == "one" })
+	eventually(t, within, "version 1 applied", func() bool { return tg.LastBody() == "one" })
 	kv.DeleteTree(prefix + "versions/")
 	kv.DeleteTree(prefix + "current")
 	eventually(t, within, "the deletion seen", src.NamesNone)
-	if a, r := tg.counts(); a != 1 || r != 0 || tg.last() != "one" {
-		t.Errorf("after the deletion: %d applied, %d refused, serving %q", a, r, tg.last())
+	if a, r := tg.Counts(); a != 1 || r != 0 || tg.LastBody() != "one" {
+		t.Errorf("after the deletion: %d applied, %d refused, serving %q", a, r, tg.LastBody())
 	}
 	publish(t, pub, hello("two"))
-	eventually(t, within, "a version published after it", func() bool { return tg.last() == "two" })
+	eventually(t, within, "a version published after it", func() bool { return tg.LastBody() == "two" })
 }
 
 // Consul failing (500s), hanging, or gone: what serves keeps serving; when
@@ -223,7 +223,7 @@ func TestSourceConsulDownAndBack(t *testing.T) {
 	publish(t, pub, hello("one"))
 	tg := &target{}
 	src := startSource(t, testConn(kv.Addr()), tg, "")
-	eventually(t, within, "version 1 applied", func() bool { return tg.last() == "one" })
+	eventually(t, within, "version 1 applied", func() bool { return tg.LastBody() == "one" })
 	for _, mode := range []string{"500", "hang", "stop"} {
 		if mode == "stop" {
 			kv.Stop()
@@ -231,8 +231,8 @@ func TestSourceConsulDownAndBack(t *testing.T) {
 			kv.SetMode(mode)
 		}
 		eventually(t, 3*time.Second, mode+": seen unreachable", func() bool { return !src.Status().Reachable })
-		if tg.last() != "one" {
-			t.Fatalf("%s: serving %q", mode, tg.last())
+		if tg.LastBody() != "one" {
+			t.Fatalf("%s: serving %q", mode, tg.LastBody())
 		}
 		if mode == "stop" {
 			kv.Start()
@@ -242,8 +242,8 @@ func TestSourceConsulDownAndBack(t *testing.T) {
 		eventually(t, 3*time.Second, mode+": seen back", func() bool { return src.Status().Reachable })
 	}
 	publish(t, pub, hello("two"))
-	eventually(t, within, "the version published after", func() bool { return tg.last() == "two" })
-	if _, r := tg.counts(); r != 0 {
+	eventually(t, within, "the version published after", func() bool { return tg.LastBody() == "two" })
+	if _, r := tg.Counts(); r != 0 {
 		t.Errorf("%d refusals; an outage is not a refusal", r)
 	}
 }
@@ -260,14 +260,14 @@ func TestSourceStartsFromTheCopyOnDisk(t *testing.T) {
 	kv.Stop()
 	tg := &target{}
 	src := startSource(t, testConn(addr), tg, state)
-	eventually(t, 3*time.Second, "the copy applied", func() bool { return tg.last() == "kept" })
+	eventually(t, 3*time.Second, "the copy applied", func() bool { return tg.LastBody() == "kept" })
 	if st := src.Status(); !st.Loaded || !st.FromDisk || st.Reachable || st.Version != 4 {
 		t.Errorf("status serving from disk: %+v", st)
 	}
 	kv.Start()
 	pub := newPublisher(t, addr)
 	publish(t, pub, hello("new"))
-	eventually(t, 3*time.Second, "the published version", func() bool { return tg.last() == "new" })
+	eventually(t, 3*time.Second, "the published version", func() bool { return tg.LastBody() == "new" })
 	if st := src.Status(); st.FromDisk || !st.Reachable {
 		t.Errorf("status after Consul is back: %+v", st)
 	}
