@@ -96,17 +96,7 @@ func newPublisher(t *testing.T, addr string) *Publisher {
 // publish publishes files over whatever is current.
 func publish(t *testing.T, p *Publisher, files map[string][]byte) int64 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	cur, err := p.Current(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := p.Publish(ctx, files, cur, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return sourcetest.Publish(t, p, files)
 }
 
 // putVersion writes version n's keys by hand, as a buggy publisher or

@@ -79,17 +79,7 @@ var hello = sourcetest.Hello
 // publish publishes files over whatever is current.
 func publish(t *testing.T, p *Publisher, files map[string][]byte) int64 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	cur, err := p.Current(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := p.Publish(ctx, files, cur, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return sourcetest.Publish(t, p, files)
 }
 
 func put(t *testing.T, cli *clientv3.Client, key, value string) int64 {

@@ -4,11 +4,13 @@
 package sourcetest
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/configsource"
 	"github.com/fastgate/gateway/reloader"
 )
 
@@ -122,4 +124,21 @@ func Eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// Publish publishes files with p over whatever is current, and returns
+// the new version's number.
+func Publish(t testing.TB, p configsource.Publisher, files map[string][]byte) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cur, err := p.Current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := p.Publish(ctx, files, cur, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

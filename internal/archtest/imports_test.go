@@ -42,7 +42,7 @@ var allowed = map[string][]string{
 	"configsource":               {"config", "metrics", "reloader"},                                                      // config sources: versions, the copy on disk, following a pointer
 	"configsource/consul":        {"config", "configsource", "discovery", "reloader", "github.com/hashicorp/consul/api"}, // discovery/consul: its client's transport and index rules
 	"internal/consultest":        {},
-	"configsource/sourcetest":    {"config", "reloader"},
+	"configsource/sourcetest":    {"config", "configsource", "reloader"},
 	"configsource/etcd":          {"config", "configsource", "discovery", "metrics", "reloader", "go.etcd.io/etcd", "go.uber.org/zap", "google.golang.org/grpc"},
 	"breaker":                    {"github.com/sony/gobreaker/v2"},
 	"cache":                      {"github.com/maypok86/otter/v2", "github.com/redis/go-redis/v9"},
