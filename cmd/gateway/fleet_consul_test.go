@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/fastgate/gateway/configsource"
@@ -149,5 +150,25 @@ func TestPublishCommandConsul(t *testing.T) {
 	}
 	if code, out := publishConsul(t, kv.Addr(), prefix, helloRoutes("x"), "-prefix", "/fleet/"); code != 2 || !strings.Contains(out, "no leading") {
 		t.Errorf("a prefix with a leading /: exit %d\n%s", code, out)
+	}
+
+	// Another operator's version is made current between this one's read
+	// of current and its flip: Consul's check-and-set refuses the flip.
+	var once sync.Once
+	kv.BeforePut(func(key string) {
+		if key == prefix+"current" {
+			once.Do(func() { kv.Put(prefix+"current", []byte("2")) })
+		}
+	})
+	code, out = publishConsul(t, kv.Addr(), prefix, helloRoutes("mine"))
+	kv.BeforePut(nil)
+	if code != 1 || !strings.Contains(out, "another publisher was first") || !strings.Contains(out, "started from version 2") {
+		t.Errorf("publish over a flip it did not see: exit %d\n%s", code, out)
+	}
+	if _, ok := kv.Value(prefix + "versions/3/manifest"); ok {
+		t.Error("the version that was not made current is left behind")
+	}
+	if b, _ := kv.Value(prefix + "current"); string(b) != "2" {
+		t.Errorf("current is %q; want 2, the other operator's", b)
 	}
 }

@@ -28,7 +28,7 @@ func cmdPublish(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	source := fs.String("source", "", "an instance's configuration file: its config_source says where to publish")
 	endpoints := fs.String("endpoints", "", "etcd endpoints, comma-separated (default "+etcd.DefaultEndpoint+", or -source's)")
-	consulAddr := fs.String("consul", "", "publish to the Consul agent at this address instead of etcd (\"default\": $CONSUL_HTTP_ADDR, else 127.0.0.1:8500)")
+	consulAddr := fs.String("consul", "", "publish to Consul KV through the agent at this address (host:port or URL) instead of etcd")
 	prefix := fs.String("prefix", "", "the fleet's key prefix (default "+etcd.DefaultPrefix+" in etcd, "+consul.DefaultPrefix+" in Consul, or -source's)")
 	dryRun := fs.Bool("dry-run", false, "validate and show the per-route diff against what the fleet serves; publish nothing")
 	expect := fs.Int64("expect", -1, "publish only if the fleet's current version is this one (0: none yet)")
@@ -109,7 +109,7 @@ func publishTarget(source, endpoints, consulAddr, prefix string) (func() (config
 		if cs != nil && cs.Consul != nil {
 			conn = consulConn(cs.Consul)
 		}
-		if consulAddr != "" && consulAddr != "default" {
+		if consulAddr != "" {
 			conn.Address = consulAddr
 		}
 		if prefix != "" {

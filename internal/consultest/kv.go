@@ -71,6 +71,7 @@ type KV struct {
 	entries    map[string]*entry
 	tombstones map[string]uint64 // deleted key -> index of the deletion
 	requests   []Request
+	beforePut  func(key string) // see BeforePut
 }
 
 // Request is what the agent saw of one request.
@@ -161,6 +162,11 @@ func (f *KV) Value(key string) ([]byte, bool) {
 	return e.value, true
 }
 
+// BeforePut makes the agent call fn with the key of each PUT before it
+// applies it (as another client's write that lands first would); nil
+// stops it.
+func (f *KV) BeforePut(fn func(key string)) { f.mu.Lock(); f.beforePut = fn; f.mu.Unlock() }
+
 // Requests lists the requests seen so far.
 func (f *KV) Requests() []Request {
 	f.mu.Lock()
@@ -219,6 +225,12 @@ func (f *KV) writeKey(w http.ResponseWriter, r *http.Request, key string) {
 	if len(body) > 512<<10 { // Consul's kv_max_value_size
 		http.Error(w, "Request body(524289 bytes) too large, max size: 524288 bytes.", http.StatusRequestEntityTooLarge)
 		return
+	}
+	f.mu.Lock()
+	before := f.beforePut
+	f.mu.Unlock()
+	if before != nil {
+		before(key)
 	}
 	q := r.URL.Query()
 	ok := true
