@@ -25,6 +25,7 @@ func TestSourceFollowsPublishedVersions(t *testing.T) {
 	kv.SetToken("s3cret")
 	conn := testConn(kv.Addr())
 	conn.TokenFile = tokenFile
+	conn.Datacenter = "dc1"
 	pub, err := NewPublisher(conn)
 	if err != nil {
 		t.Fatal(err)
@@ -50,6 +51,12 @@ func TestSourceFollowsPublishedVersions(t *testing.T) {
 	eventually(t, 3*time.Second, "blocking queries asked again", func() bool { return len(kv.Requests()) >= before+2 })
 	if a, r := tg.Counts(); a != 2 || r != 0 {
 		t.Errorf("%d applied, %d refused; want 2 and 0", a, r)
+	}
+	for _, r := range kv.Requests() {
+		if r.Query.Get("dc") != "dc1" || r.Token != "s3cret" {
+			t.Errorf("%s %s?%s with token %q: want ?dc=dc1 and the token of the file", r.Method, r.Path, r.Query.Encode(), r.Token)
+			break
+		}
 	}
 	// Without the token Consul refuses: that is an outage, not a version.
 	kv.SetToken("other")
