@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -114,12 +115,12 @@ func (b *cappedBody) Read(p []byte) (int, error) {
 
 // store reads and writes the layout under one prefix.
 type store struct {
+	configsource.Layout
 	kv        *api.KV
 	transport *http.Transport
 	dc        string
-	configsource.Layout
-	timeout  time.Duration
-	maxBytes int64
+	timeout   time.Duration
+	maxBytes  int64
 }
 
 // dial makes the client. It does not contact Consul.
@@ -133,13 +134,23 @@ func (c Conn) dial() (*store, error) {
 	// a cap on each answer: a whole version base64-encoded, with room
 	// for the JSON around its files (120 at most).
 	transport := dconsul.NewTransport()
+	addr := c.Address
+	if path, ok := strings.CutPrefix(addr, "unix://"); ok {
+		// The Consul client would make a client of its own for a socket,
+		// without the cap: dial the socket from this transport instead.
+		transport.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		}
+		addr = "http://consul"
+	}
 	hc, err := api.NewHttpClient(transport, api.DefaultConfig().TLSConfig)
 	if err != nil {
 		return nil, fmt.Errorf("consul: %w", err)
 	}
 	hc.Transport = capped{rt: transport, max: c.MaxBytes/3*4 + 64<<10}
 	cli, err := api.NewClient(&api.Config{
-		Address: c.Address, Token: c.Token, TokenFile: c.TokenFile,
+		Address: addr, Token: c.Token, TokenFile: c.TokenFile,
 		Transport: transport, HttpClient: hc,
 	})
 	if err != nil {

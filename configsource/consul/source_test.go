@@ -3,6 +3,10 @@ package consul
 import (
 	"context"
 	"errors"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -320,5 +324,31 @@ func TestPublishCASConflict(t *testing.T) {
 	cur, _ = a.Current(ctx)
 	if _, err := a.Publish(ctx, hello("c"), cur, "a"); err != nil {
 		t.Fatalf("a publication after a stray key: %v", err)
+	}
+}
+
+// An agent on a unix socket is reached through the same capped client.
+func TestUnixSocketAgent(t *testing.T) {
+	kv := consultest.NewKV(t)
+	kv.PutSized(prefix+"versions/1/files/gateway.yaml", 100<<20)
+	sock := filepath.Join(t.TempDir(), "consul.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, _ := url.Parse("http://" + kv.Addr())
+	srv := &http.Server{Handler: httputil.NewSingleHostReverseProxy(target)}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+
+	conn := Conn{Address: "unix://" + sock, Prefix: prefix, Timeout: 2 * time.Second, MaxBytes: 64 << 10}
+	st, err := conn.dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.close()
+	_, err = st.Version(context.Background(), 1)
+	if !configsource.IsBad(err) || !strings.Contains(err.Error(), "larger than a version may be") {
+		t.Errorf("a 100 MB value through the socket: %v; want it refused as too large", err)
 	}
 }
