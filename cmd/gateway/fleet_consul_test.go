@@ -21,7 +21,7 @@ func consulSource(addr, prefix, state string) string {
     address: "http://` + addr + `"
     prefix: "` + prefix + `"
     wait_time: 1s
-    timeout: 300ms
+    timeout: 1s
     state_file: "` + state + `"
 `
 }

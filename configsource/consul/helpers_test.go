@@ -40,9 +40,9 @@ type target = sourcetest.Target
 
 var hello = sourcetest.Hello
 
-// testConn gives up on a hung agent quickly.
+// testConn gives up on a hung agent within a second.
 func testConn(addr string) Conn {
-	return Conn{Address: "http://" + addr, Prefix: prefix, Timeout: 300 * time.Millisecond}
+	return Conn{Address: "http://" + addr, Prefix: prefix, Timeout: time.Second}
 }
 
 func local(t *testing.T) *config.Config {

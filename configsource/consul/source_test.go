@@ -52,7 +52,7 @@ func TestSourceFollowsPublishedVersions(t *testing.T) {
 	})
 	// Blocking queries that run out change nothing.
 	before := len(kv.Requests())
-	eventually(t, 3*time.Second, "blocking queries asked again", func() bool { return len(kv.Requests()) >= before+2 })
+	eventually(t, 5*time.Second, "blocking queries asked again", func() bool { return len(kv.Requests()) >= before+2 })
 	if a, r := tg.Counts(); a != 2 || r != 0 {
 		t.Errorf("%d applied, %d refused; want 2 and 0", a, r)
 	}
@@ -64,7 +64,7 @@ func TestSourceFollowsPublishedVersions(t *testing.T) {
 	}
 	// Without the token Consul refuses: that is an outage, not a version.
 	kv.SetToken("other")
-	eventually(t, 3*time.Second, "the refusal seen as Consul unreachable", func() bool { return !src.Status().Reachable })
+	eventually(t, 5*time.Second, "the refusal seen as Consul unreachable", func() bool { return !src.Status().Reachable })
 	if tg.LastBody() != "two" {
 		t.Errorf("serving %q", tg.LastBody())
 	}
@@ -175,7 +175,8 @@ func TestSourceRefusesBadVersions(t *testing.T) {
 			eventually(t, within, "version 1 applied", func() bool { return tg.LastBody() == "one" })
 
 			tt.write(t, kv, pub)
-			eventually(t, 2*within, "the refusal", func() bool { _, r := tg.Counts(); return r == 1 })
+			// The status is set after the Target hears of the refusal.
+			eventually(t, 2*within, "the refusal", func() bool { return src.Status().RefusedTotal == 1 })
 			if got := tg.LastRefusal(); !strings.Contains(got, tt.want) {
 				t.Errorf("refusal %q does not say %q", got, tt.want)
 			}
@@ -241,7 +242,7 @@ func TestSourceConsulDownAndBack(t *testing.T) {
 		} else {
 			kv.SetMode(mode)
 		}
-		eventually(t, 3*time.Second, mode+": seen unreachable", func() bool { return !src.Status().Reachable })
+		eventually(t, 5*time.Second, mode+": seen unreachable", func() bool { return !src.Status().Reachable })
 		if tg.LastBody() != "one" {
 			t.Fatalf("%s: serving %q", mode, tg.LastBody())
 		}
@@ -250,7 +251,7 @@ func TestSourceConsulDownAndBack(t *testing.T) {
 		} else {
 			kv.SetMode("")
 		}
-		eventually(t, 3*time.Second, mode+": seen back", func() bool { return src.Status().Reachable })
+		eventually(t, 5*time.Second, mode+": seen back", func() bool { return src.Status().Reachable })
 	}
 	publish(t, pub, hello("two"))
 	eventually(t, within, "the version published after", func() bool { return tg.LastBody() == "two" })
@@ -271,14 +272,14 @@ func TestSourceStartsFromTheCopyOnDisk(t *testing.T) {
 	kv.Stop()
 	tg := &target{}
 	src := startSource(t, testConn(addr), tg, state)
-	eventually(t, 3*time.Second, "the copy applied", func() bool { return tg.LastBody() == "kept" })
+	eventually(t, 5*time.Second, "the copy applied", func() bool { return tg.LastBody() == "kept" })
 	if st := src.Status(); !st.Loaded || !st.FromDisk || st.Reachable || st.Version != 4 {
 		t.Errorf("status serving from disk: %+v", st)
 	}
 	kv.Start()
 	pub := newPublisher(t, addr)
 	publish(t, pub, hello("new"))
-	eventually(t, 3*time.Second, "the published version", func() bool { return tg.LastBody() == "new" })
+	eventually(t, 5*time.Second, "the published version", func() bool { return tg.LastBody() == "new" })
 	if st := src.Status(); st.FromDisk || !st.Reachable {
 		t.Errorf("status after Consul is back: %+v", st)
 	}

@@ -158,7 +158,8 @@ func TestSourceRefusesBadVersions(t *testing.T) {
 			eventually(t, within, "version 1 applied", func() bool { return target.LastBody() == "one" })
 
 			tt.write(t, cli, pub, prefix, good)
-			eventually(t, within, "the refusal", func() bool { _, r := target.Counts(); return r == 1 })
+			// The status is set after the Target hears of the refusal.
+			eventually(t, within, "the refusal", func() bool { return src.Status().RefusedTotal == 1 })
 			if got := target.LastRefusal(); !strings.Contains(got, tt.want) {
 				t.Errorf("refusal %q does not say %q", got, tt.want)
 			}
