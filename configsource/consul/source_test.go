@@ -353,3 +353,16 @@ func TestUnixSocketAgent(t *testing.T) {
 		t.Errorf("a 100 MB value through the socket: %v; want it refused as too large", err)
 	}
 }
+
+// Without a token in the settings, the Consul client's environment gives
+// it ($CONSUL_HTTP_TOKEN).
+func TestTokenFromEnvironment(t *testing.T) {
+	t.Setenv("CONSUL_HTTP_TOKEN", "from-env")
+	kv := consultest.NewKV(t)
+	kv.SetToken("from-env")
+	pub := newPublisher(t, kv.Addr())
+	publish(t, pub, hello("one"))
+	tg := &target{}
+	startSource(t, testConn(kv.Addr()), tg, "")
+	eventually(t, within, "version 1 applied", func() bool { return tg.LastBody() == "one" })
+}
