@@ -18,9 +18,47 @@ import (
 // of this file's routes.
 type ConfigSource struct {
 	// Etcd follows the versions published under a prefix of an etcd
-	// cluster (see docs/fleet.md for the layout). Required in a
-	// config_source section.
+	// cluster (see docs/fleet.md for the layout). A config_source section
+	// names etcd or consul, one of them.
 	Etcd *EtcdSource `yaml:"etcd"`
+	// Consul follows the versions published under a prefix of Consul KV,
+	// with blocking queries (see docs/fleet.md).
+	Consul *ConsulSource `yaml:"consul"`
+}
+
+// ConsulSource is a Consul agent whose KV store versions of the
+// configuration are published to.
+type ConsulSource struct {
+	// Address is the agent's HTTP API, "host:port" or a URL
+	// ("https://host:port", "unix:///path"). Default: $CONSUL_HTTP_ADDR,
+	// else "127.0.0.1:8500".
+	Address string `yaml:"address" redact:"url"`
+	// Datacenter to read and publish in. Default: the agent's own.
+	Datacenter string `yaml:"datacenter"`
+	// Token is the ACL token, sent as X-Consul-Token. Default:
+	// $CONSUL_HTTP_TOKEN, else none.
+	Token string `yaml:"token" redact:"secret"`
+	// TokenFile is a file that holds the ACL token, read at the start; it
+	// wins over token. Default: $CONSUL_HTTP_TOKEN_FILE, else none.
+	TokenFile string `yaml:"token_file"`
+	// Prefix is where the fleet's versions live, a KV path without a
+	// leading "/": <prefix>current names the version served,
+	// <prefix>versions/<n>/ holds each version. Default "gateway/config/".
+	Prefix string `yaml:"prefix"`
+	// WaitTime is how long one blocking query for a new version may wait
+	// for a change before it is asked again. Default 5m (Consul's own).
+	WaitTime time.Duration `yaml:"wait_time" range:"1s,10m"`
+	// Timeout bounds each read beyond its wait: an agent that does not
+	// answer within it counts as down. Default 10s.
+	Timeout time.Duration `yaml:"timeout" range:"1ms,1m"`
+	// StateFile keeps the last good version on disk, so that an instance
+	// restarted while Consul is down serves it. Default: "fleet-config.json"
+	// beside discovery.state_file when that is set; "" otherwise, no copy.
+	StateFile string `yaml:"state_file"`
+	// MaxBytes caps the size of one version (all its files together); a
+	// larger one is refused, and no answer is read much beyond it.
+	// Default 8MiB.
+	MaxBytes ByteSize `yaml:"max_bytes" range:"1KiB,1GiB"`
 }
 
 // EtcdSource is an etcd cluster that versions of the configuration are
@@ -56,9 +94,12 @@ const (
 	DefaultSourcePrefix    = "/gateway/config/"
 	DefaultSourceMaxBytes  = 8 << 20
 	DefaultSourceStateName = "fleet-config.json"
+	// DefaultSourceConsulPrefix is the Consul KV prefix of the versions.
+	DefaultSourceConsulPrefix = "gateway/config/"
 )
 
 func configSourceDefaults(s *ConfigSource, disc *Discovery, set map[string]bool) {
+	consulSourceDefaults(s.Consul, disc, set)
 	e := s.Etcd
 	if e == nil {
 		return
@@ -86,13 +127,48 @@ func configSourceDefaults(s *ConfigSource, disc *Discovery, set map[string]bool)
 	}
 }
 
+func consulSourceDefaults(c *ConsulSource, disc *Discovery, set map[string]bool) {
+	if c == nil {
+		return
+	}
+	if c.Prefix == "" {
+		c.Prefix = DefaultSourceConsulPrefix
+	}
+	if !strings.HasSuffix(c.Prefix, "/") {
+		c.Prefix += "/"
+	}
+	if !set["config_source.consul.wait_time"] {
+		c.WaitTime = 5 * time.Minute
+	}
+	if !set["config_source.consul.timeout"] {
+		c.Timeout = 10 * time.Second
+	}
+	if !set["config_source.consul.max_bytes"] {
+		c.MaxBytes = DefaultSourceMaxBytes
+	}
+	if c.StateFile == "" && disc.StateFile != "" {
+		c.StateFile = filepath.Join(filepath.Dir(disc.StateFile), DefaultSourceStateName)
+	}
+}
+
 func (v *validator) configSource(c *Config) {
 	s := c.ConfigSource
 	if s == nil {
 		return
 	}
-	if s.Etcd == nil {
-		v.errorf("config_source", "names no source; want config_source.etcd")
+	switch {
+	case s.Etcd == nil && s.Consul == nil:
+		v.errorf("config_source", "names no source; want config_source.etcd or config_source.consul")
+		return
+	case s.Etcd != nil && s.Consul != nil:
+		v.errorf("config_source", "names two sources; want config_source.etcd or config_source.consul, one of them")
+		return
+	}
+	v.routesFromSource(c)
+	if s.Consul != nil {
+		if strings.HasPrefix(s.Consul.Prefix, "/") {
+			v.invalid("config_source.consul.prefix", s.Consul.Prefix, `a Consul KV path has no leading "/"`)
+		}
 		return
 	}
 	for i, ep := range s.Etcd.Endpoints {
@@ -106,6 +182,10 @@ func (v *validator) configSource(c *Config) {
 	if (s.Etcd.Username == "") != (s.Etcd.Password == "") {
 		v.errorf("config_source.etcd.password", "set both username and password, or neither")
 	}
+}
+
+// routesFromSource refuses what a file with a config_source may not hold.
+func (v *validator) routesFromSource(c *Config) {
 	// The routes come from the source: routes here would never serve.
 	if len(c.Routes) > 0 {
 		v.errorf("routes", "the routes come from config_source; publish them with gateway publish (see docs/fleet.md)")

@@ -86,3 +86,28 @@ func TestConfigSourcePasswordRedacted(t *testing.T) {
 		t.Errorf("/-/config shows a secret:\n%s", out)
 	}
 }
+
+func TestConsulConfigSource(t *testing.T) {
+	cfg, err := Parse([]byte("discovery: { state_file: /var/lib/gateway/instances.json }\nconfig_source: { consul: { prefix: fleet, token: hunter2hunter2 } }\n"), "x.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cfg.ConfigSource.Consul
+	if c.Prefix != "fleet/" || c.WaitTime != 5*time.Minute || c.Timeout != 10*time.Second || c.MaxBytes != 8<<20 ||
+		c.StateFile != "/var/lib/gateway/fleet-config.json" {
+		t.Errorf("defaults: %+v", *c)
+	}
+	out, err := cfg.Redacted()
+	if err != nil || strings.Contains(string(out), "hunter2") {
+		t.Errorf("/-/config shows the token (%v):\n%s", err, out)
+	}
+	for _, tt := range []struct{ give, want string }{
+		{"config_source: { consul: { prefix: /fleet/ } }\n", `config_source.consul.prefix: "/fleet/": a Consul KV path has no leading "/"`},
+		{"config_source: { consul: {}, etcd: {} }\n", "config_source: names two sources"},
+		{"config_source: { consul: { wait_time: 1h } }\n", "config_source.consul.wait_time"},
+	} {
+		if _, err := Parse([]byte(tt.give), "x.yaml"); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: error %v; want %q", tt.give, err, tt.want)
+		}
+	}
+}

@@ -18,7 +18,7 @@ import (
 
 // consulSettings registers instance id of "gateway" on port with the
 // agent f, its check on checkURL.
-func consulSettings(f *consultest.Agent, id string, port int, checkURL string) Settings {
+func consulSettings(f *consultest.ServiceAgent, id string, port int, checkURL string) Settings {
 	return Settings{
 		Instance: Instance{
 			Service: "gateway", ID: id, Address: "127.0.0.1", Port: port,
@@ -42,7 +42,7 @@ func consulSettings(f *consultest.Agent, id string, port int, checkURL string) S
 // path, the same fields at the top and in the check, with this
 // instance's values, and the check on the admin /readyz.
 func TestConsulRegisterBody(t *testing.T) {
-	f := consultest.NewAgent(t)
+	f := consultest.NewServiceAgent(t)
 	start(t, consulSettings(f, "gw-1", 8080, "http://127.0.0.1:9901/readyz"), nil)
 	eventually(t, 5*time.Second, "a registration", func() bool { return len(f.Registered()) > 0 })
 
@@ -125,7 +125,7 @@ func (rz *readyz) url() string    { return rz.srv.URL + "/readyz" }
 // at once (PUT /v1/agent/service/deregister/:id), and the count never
 // goes below 1.
 func TestConsulCountFollowsInstances(t *testing.T) {
-	f := consultest.NewAgent(t)
+	f := consultest.NewServiceAgent(t)
 	var rs []*Registration
 	var rzs []*readyz
 	for i, id := range []string{"gw-1", "gw-2", "gw-3"} {
@@ -181,7 +181,7 @@ func TestConsulCountFollowsInstances(t *testing.T) {
 // once when it starts and once when it ends, and an agent that restarts
 // without its services gets the registration again.
 func TestConsulDownAtStart(t *testing.T) {
-	f := consultest.NewAgent(t)
+	f := consultest.NewServiceAgent(t)
 	f.SetFailing(true)
 	var logs logtest.Buffer
 	rz := newReadyz(t)

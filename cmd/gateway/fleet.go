@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/configsource/consul"
 	"github.com/fastgate/gateway/configsource/etcd"
 	"github.com/fastgate/gateway/gateway"
 	"github.com/fastgate/gateway/reloader"
@@ -44,6 +45,25 @@ func newFollower(cfg *config.Config, gw *gateway.Gateway, log *slog.Logger) (con
 			"endpoints", len(e.Endpoints), "prefix", e.Prefix, "state_file", e.StateFile)
 		return src, func() { _ = src.Close() }, nil
 	}
+	if cs := cfg.ConfigSource; cs != nil && cs.Consul != nil {
+		c := cs.Consul
+		src, err := consul.New(consul.Settings[gateway.ReloadResult]{
+			Conn:      consulConn(c),
+			WaitTime:  c.WaitTime,
+			StateFile: c.StateFile,
+			Local:     cfg,
+			Target:    gw.ReloadTarget(),
+			Checks:    checks,
+			Logger:    log,
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("config_source.consul: %w", err)
+		}
+		gw.SetConfigSource(src.Status)
+		log.Info("gateway: following the configuration published to Consul KV; not ready until a version serves",
+			"prefix", c.Prefix, "state_file", c.StateFile)
+		return src, func() { _ = src.Close() }, nil
+	}
 	files, err := reloader.New(reloader.Settings[gateway.ReloadResult]{
 		Config: cfg, Target: gw.ReloadTarget(), Checks: checks, Logger: log,
 	})
@@ -58,6 +78,14 @@ func etcdConn(e *config.EtcdSource) etcd.Conn {
 	return etcd.Conn{
 		Endpoints: e.Endpoints, Prefix: e.Prefix, Username: e.Username, Password: e.Password,
 		DialTimeout: e.DialTimeout, RequestTimeout: e.RequestTimeout, MaxBytes: int64(e.MaxBytes),
+	}
+}
+
+// consulConn is the connection a Consul config source section describes.
+func consulConn(c *config.ConsulSource) consul.Conn {
+	return consul.Conn{
+		Address: c.Address, Token: c.Token, TokenFile: c.TokenFile, Datacenter: c.Datacenter,
+		Prefix: c.Prefix, Timeout: c.Timeout, MaxBytes: int64(c.MaxBytes),
 	}
 }
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"path/filepath"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,46 +28,12 @@ func TestFleetSurvivesCompactionAndEtcdRestart(t *testing.T) {
 	for i, inst := range fleet {
 		waitFor(t, "instance "+strconv.Itoa(i)+" ready", func() bool { return status(t, inst.admin.URL+"/readyz") == 200 })
 	}
-	var sent, failed atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for _, inst := range fleet {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				sent.Add(1)
-				if inst.body() == "" {
-					failed.Add(1)
-				}
-			}
-		}()
-	}
+	stop := loadFleet(fleet, "one", "two", "three")
 	defer func() {
-		close(stop)
-		wg.Wait()
-		if sent.Load() == 0 || failed.Load() != 0 {
-			t.Errorf("%d of %d requests failed", failed.Load(), sent.Load())
+		if sent, failed := stop(); sent == 0 || failed != 0 {
+			t.Errorf("%d of %d requests failed", failed, sent)
 		}
 	}()
-	allServe := func(what, body string, within time.Duration) {
-		t.Helper()
-		deadline := time.Now().Add(within)
-		for i, inst := range fleet {
-			for inst.body() != body {
-				if time.Now().After(deadline) {
-					t.Fatalf("instance %d does not serve %s within %v", i, what, within)
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
-		}
-	}
-
 	cli := etcdtest.Client(t, e.Endpoint())
 	defer cli.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -88,13 +52,13 @@ func TestFleetSurvivesCompactionAndEtcdRestart(t *testing.T) {
 	if code, out := publishFile(t, e.Endpoint(), prefix, helloRoutes("two")); code != 0 {
 		t.Fatalf("publish: exit %d\n%s", code, out)
 	}
-	allServe("the version after the compaction", "two", fleetWait)
+	allServe(t, fleet, "the version after the compaction", "two", fleetWait)
 
 	e.Stop()
 	for i, inst := range fleet {
 		waitFor(t, "instance "+strconv.Itoa(i)+" seeing etcd gone", func() bool { return !inst.src.Status().Reachable })
 	}
-	allServe("the last version while etcd is gone", "two", fleetWait)
+	allServe(t, fleet, "the last version while etcd is gone", "two", fleetWait)
 	e.Start()
 	for i, inst := range fleet {
 		waitFor(t, "instance "+strconv.Itoa(i)+" seeing etcd back", func() bool { return inst.src.Status().Reachable })
@@ -102,5 +66,5 @@ func TestFleetSurvivesCompactionAndEtcdRestart(t *testing.T) {
 	if code, out := publishFile(t, e.Endpoint(), prefix, helloRoutes("three")); code != 0 {
 		t.Fatalf("publish: exit %d\n%s", code, out)
 	}
-	allServe("the version after the restart", "three", fleetWait)
+	allServe(t, fleet, "the version after the restart", "three", fleetWait)
 }

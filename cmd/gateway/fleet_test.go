@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,8 +21,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/configsource/consul"
 	"github.com/fastgate/gateway/configsource/etcd"
 	"github.com/fastgate/gateway/gateway"
+	"github.com/fastgate/gateway/metrics"
 )
 
 // fleetWait is how soon a published version must serve on every
@@ -51,7 +54,9 @@ func fleetEtcd(t *testing.T) (endpoint, prefix string) {
 // `gateway run` wires it.
 type fleetInstance struct {
 	*bridgeGateway
-	src *etcd.Source[gateway.ReloadResult]
+	src interface {
+		Status() metrics.ConfigSourceStatus
+	}
 }
 
 // startFleetInstance starts an instance whose own file follows prefix at
@@ -59,15 +64,20 @@ type fleetInstance struct {
 // answered before it began following.
 func startFleetInstance(t *testing.T, endpoint, prefix, state string) (inst *fleetInstance, readyBefore int) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "instance.yaml")
-	own := `admin: "off"
-config_source:
-  etcd:
-    endpoints: ["` + endpoint + `"]
-    prefix: "` + prefix + `"
+	return startSourceInstance(t, `  etcd:
+    endpoints: ["`+endpoint+`"]
+    prefix: "`+prefix+`"
     request_timeout: 500ms
-    state_file: "` + state + `"
-`
+    state_file: "`+state+`"
+`)
+}
+
+// startSourceInstance starts an instance whose own file has the
+// config_source section source (indented by two).
+func startSourceInstance(t *testing.T, source string) (inst *fleetInstance, readyBefore int) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "instance.yaml")
+	own := "admin: \"off\"\nconfig_source:\n" + source
 	if err := os.WriteFile(path, []byte(own), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -91,9 +101,16 @@ config_source:
 	done := make(chan struct{})
 	go func() { defer close(done); defer release(); follower.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done }) // before the gateway shuts down
-	src, ok := follower.(*etcd.Source[gateway.ReloadResult])
-	if !ok {
-		t.Fatalf("a file with config_source.etcd is followed by %T", follower)
+	var src interface {
+		Status() metrics.ConfigSourceStatus
+	}
+	switch f := follower.(type) {
+	case *etcd.Source[gateway.ReloadResult]:
+		src = f
+	case *consul.Source[gateway.ReloadResult]:
+		src = f
+	default:
+		t.Fatalf("a file with a config_source is followed by %T", follower)
 	}
 	return &fleetInstance{bridgeGateway: b, src: src}, readyBefore
 }
@@ -174,33 +191,12 @@ func TestFleetFollowsOneRouteSet(t *testing.T) {
 	}
 
 	// A bounded load: one client per instance, back to back.
-	var sent, failed atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for _, inst := range fleet {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				sent.Add(1)
-				if b := inst.body(); b != "one" && b != "two" {
-					failed.Add(1)
-				}
-			}
-		}()
-	}
+	stop := loadFleet(fleet, "one", "two")
 	if code, out := publishFile(t, endpoint, prefix, helloRoutes("two")); code != 0 {
-		close(stop)
-		wg.Wait()
+		stop()
 		t.Fatalf("publish: exit %d\n%s", code, out)
 	}
-	published := time.Now()
-	deadline := published.Add(fleetWait)
+	deadline := time.Now().Add(fleetWait)
 	for i, inst := range fleet {
 		for inst.body() != "two" {
 			if time.Now().After(deadline) {
@@ -210,10 +206,8 @@ func TestFleetFollowsOneRouteSet(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	close(stop)
-	wg.Wait()
-	if sent.Load() == 0 || failed.Load() != 0 {
-		t.Errorf("%d of %d requests failed during the change", failed.Load(), sent.Load())
+	if sent, failed := stop(); sent == 0 || failed != 0 {
+		t.Errorf("%d of %d requests failed during the change", failed, sent)
 	}
 	good := fleet[0].src.Status().Version
 
@@ -254,6 +248,52 @@ func TestFleetFollowsOneRouteSet(t *testing.T) {
 		}
 		if v := inst.metric(t, `gateway_config_source_version{source="etcd"}`); v != float64(good) {
 			t.Errorf("instance %d gateway_config_source_version = %v; want %d", i, v, good)
+		}
+	}
+}
+
+// loadFleet sends requests to every instance's /hello, one client per
+// instance back to back, until the returned stop is called; stop says
+// how many were sent and how many were not answered with one of bodies.
+func loadFleet(fleet []*fleetInstance, bodies ...string) (stop func() (sent, failed int64)) {
+	var sentN, failedN atomic.Int64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, inst := range fleet {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				sentN.Add(1)
+				if !slices.Contains(bodies, inst.body()) {
+					failedN.Add(1)
+				}
+			}
+		}()
+	}
+	return func() (int64, int64) {
+		close(done)
+		wg.Wait()
+		return sentN.Load(), failedN.Load()
+	}
+}
+
+// allServe waits until every instance answers body on /hello, at most
+// within from now.
+func allServe(t *testing.T, fleet []*fleetInstance, what, body string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for i, inst := range fleet {
+		for inst.body() != body {
+			if time.Now().After(deadline) {
+				t.Fatalf("instance %d does not serve %s within %v", i, what, within)
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 	}
 }

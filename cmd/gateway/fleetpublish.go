@@ -13,6 +13,7 @@ import (
 
 	"github.com/fastgate/gateway/config"
 	"github.com/fastgate/gateway/configsource"
+	"github.com/fastgate/gateway/configsource/consul"
 	"github.com/fastgate/gateway/configsource/etcd"
 	"github.com/fastgate/gateway/gateway"
 )
@@ -25,9 +26,10 @@ import (
 func cmdPublish(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	source := fs.String("source", "", "an instance's configuration file: its config_source.etcd says where to publish")
+	source := fs.String("source", "", "an instance's configuration file: its config_source says where to publish")
 	endpoints := fs.String("endpoints", "", "etcd endpoints, comma-separated (default "+etcd.DefaultEndpoint+", or -source's)")
-	prefix := fs.String("prefix", "", "the fleet's key prefix (default "+etcd.DefaultPrefix+", or -source's)")
+	consulAddr := fs.String("consul", "", "publish to Consul KV through the agent at this address (host:port or URL) instead of etcd")
+	prefix := fs.String("prefix", "", "the fleet's key prefix (default "+etcd.DefaultPrefix+" in etcd, "+consul.DefaultPrefix+" in Consul, or -source's)")
 	dryRun := fs.Bool("dry-run", false, "validate and show the per-route diff against what the fleet serves; publish nothing")
 	expect := fs.Int64("expect", -1, "publish only if the fleet's current version is this one (0: none yet)")
 	if err := fs.Parse(args); err != nil {
@@ -37,7 +39,7 @@ func cmdPublish(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, "gateway publish: name one configuration file (its includes go with it)\n")
 		return 2
 	}
-	conn, err := publishConn(*source, *endpoints, *prefix)
+	target, err := publishTarget(*source, *endpoints, *consulAddr, *prefix)
 	if err != nil {
 		fmt.Fprintln(stderr, "gateway publish:", err)
 		return 2
@@ -52,7 +54,7 @@ func cmdPublish(args []string, stdout, stderr io.Writer) int {
 
 	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
 	defer cancel()
-	pub, err := etcd.NewPublisher(conn)
+	pub, err := target()
 	if err != nil {
 		fmt.Fprintln(stderr, "gateway publish:", err)
 		return 1
@@ -73,7 +75,7 @@ func cmdPublish(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	n, err := pub.Publish(ctx, files, cur, publisherName())
-	if errors.Is(err, etcd.ErrConflict) {
+	if errors.Is(err, configsource.ErrConflict) {
 		fmt.Fprintf(stderr, "gateway publish: %v; started from version %d: check the diff again (-dry-run) and publish again\n", err, cur.Version)
 		return 1
 	}
@@ -85,30 +87,53 @@ func cmdPublish(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// publishConn is where to publish: -source's config_source.etcd, with
-// -endpoints and -prefix over it.
-func publishConn(source, endpoints, prefix string) (etcd.Conn, error) {
-	var conn etcd.Conn
+// publishTarget is where to publish: -source's config_source, with
+// -endpoints (etcd) or -consul, and -prefix, over it.
+func publishTarget(source, endpoints, consulAddr, prefix string) (func() (configsource.Publisher, error), error) {
+	var cs *config.ConfigSource
 	if source != "" {
 		cfg, err := config.Load(source)
 		if err != nil {
-			return conn, err
+			return nil, err
 		}
-		if cfg.ConfigSource == nil || cfg.ConfigSource.Etcd == nil {
-			return conn, fmt.Errorf("%s has no config_source.etcd", source)
+		if cfg.ConfigSource == nil {
+			return nil, fmt.Errorf("%s has no config_source", source)
 		}
-		conn = etcdConn(cfg.ConfigSource.Etcd)
+		cs = cfg.ConfigSource
+	}
+	if endpoints != "" && consulAddr != "" {
+		return nil, errors.New("-endpoints is etcd's, -consul Consul's: name one")
+	}
+	if consulAddr != "" || (endpoints == "" && cs != nil && cs.Consul != nil) {
+		var conn consul.Conn
+		if cs != nil && cs.Consul != nil {
+			conn = consulConn(cs.Consul)
+		}
+		if consulAddr != "" {
+			conn.Address = consulAddr
+		}
+		if prefix != "" {
+			if strings.HasPrefix(prefix, "/") {
+				return nil, fmt.Errorf("-prefix %q: a Consul KV path has no leading \"/\"", prefix)
+			}
+			conn.Prefix = prefix
+		}
+		return func() (configsource.Publisher, error) { return consul.NewPublisher(conn) }, nil
+	}
+	var conn etcd.Conn
+	if cs != nil && cs.Etcd != nil {
+		conn = etcdConn(cs.Etcd)
 	}
 	if endpoints != "" {
 		conn.Endpoints = strings.Split(endpoints, ",")
 	}
 	if prefix != "" {
 		if !strings.HasPrefix(prefix, "/") {
-			return conn, fmt.Errorf("-prefix %q: must start with \"/\"", prefix)
+			return nil, fmt.Errorf("-prefix %q: must start with \"/\"", prefix)
 		}
 		conn.Prefix = prefix
 	}
-	return conn, nil
+	return func() (configsource.Publisher, error) { return etcd.NewPublisher(conn) }, nil
 }
 
 // versionFiles loads the configuration at file with every check of
@@ -158,7 +183,7 @@ func versionFiles(file string) (map[string][]byte, *config.Config, error) {
 
 // printFleetDiff prints, route by route, what changes from the version
 // the fleet serves to cfg (the digests of validate -diff).
-func printFleetDiff(ctx context.Context, w io.Writer, pub *etcd.Publisher, cur etcd.Current, cfg *config.Config) {
+func printFleetDiff(ctx context.Context, w io.Writer, pub configsource.Publisher, cur configsource.Current, cfg *config.Config) {
 	next := gateway.DigestOf(cfg)
 	serving := gateway.Digest{Routes: map[string]string{}, Listen: next.Listen, Admin: next.Admin}
 	if cur.Version > 0 {

@@ -3,7 +3,7 @@
 //	gateway run -config FILE        serve
 //	gateway validate FILE...        check configuration files, print every error
 //	gateway validate -diff FILE     and say what applying it to a running gateway would change
-//	gateway publish FILE            validate FILE and publish it to the fleet's etcd (docs/fleet.md)
+//	gateway publish FILE            validate FILE and publish it to the fleet's etcd or Consul KV (docs/fleet.md)
 //	gateway version                 print the version and the commit
 package main
 
@@ -46,7 +46,7 @@ var (
 const usage = `usage:
   gateway run [-config FILE] [-log-level LEVEL] [-log-format text|json]
   gateway validate [-diff [-admin ADDR]] FILE...
-  gateway publish [-source FILE | -endpoints ADDRS -prefix PREFIX] [-dry-run] [-expect N] FILE
+  gateway publish [-source FILE | -endpoints ADDRS | -consul ADDR] [-prefix PREFIX] [-dry-run] [-expect N] FILE
   gateway hash-key [-consumer NAME] [KEY]
   gateway version
 `

@@ -144,7 +144,7 @@ routes:
 // instance's /readyz still answers 200; only then does it turn 503, while
 // the instance serves its shutdown delay.
 func TestBinaryRegistersWithConsul(t *testing.T) {
-	agent := consultest.NewAgent(t)
+	agent := consultest.NewServiceAgent(t)
 	bin := buildBinary(t)
 	admin := freeAddr(t)
 	cfg := filepath.Join(t.TempDir(), "g.yaml")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,88 +11,18 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/configsource/sourcetest"
 	"github.com/fastgate/gateway/discovery"
-	"github.com/fastgate/gateway/reloader"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// eventually polls cond every 5ms for at most d.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+var eventually = sourcetest.Eventually
 
-// recTarget records what a Source hands it. Its Apply may be held (hold)
-// so that a test can change etcd while a Source is between two steps.
-type recTarget struct {
-	mu       sync.Mutex
-	applied  []*config.Config
-	triggers []string
-	refused  []error
-	hold     func(cfg *config.Config) // called in Apply, outside mu
-}
-
-var _ reloader.Target[string] = (*recTarget)(nil)
-
-func (r *recTarget) Apply(cfg *config.Config, req reloader.Request) (string, error) {
-	if r.hold != nil {
-		r.hold(cfg)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.applied = append(r.applied, cfg)
-	r.triggers = append(r.triggers, req.Trigger)
-	return "applied", nil
-}
-
-func (r *recTarget) Preview(*config.Config, reloader.Request) (string, error) { return "preview", nil }
-
-func (r *recTarget) Refuse(err error, _ reloader.Request) string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.refused = append(r.refused, err)
-	return "refused"
-}
-
-func (r *recTarget) counts() (applied, refused int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.applied), len(r.refused)
-}
-
-// lastBody is the respond body of the route named hello in the last
-// configuration applied.
-func (r *recTarget) lastBody() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.applied) == 0 {
-		return ""
-	}
-	for _, rt := range r.applied[len(r.applied)-1].Routes {
-		if rt.Name == "hello" && rt.Respond != nil {
-			return rt.Respond.Body
-		}
-	}
-	return ""
-}
-
-func (r *recTarget) lastRefusal() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.refused) == 0 {
-		return ""
-	}
-	return r.refused[len(r.refused)-1].Error()
-}
+// recTarget records what a Source hands it.
+type recTarget = sourcetest.Target
 
 // local is an instance's own file, with its config_source.
 func local(t *testing.T, endpoint, prefix string) *config.Config {
@@ -145,29 +74,12 @@ func newPublisher(t *testing.T, endpoint, prefix string) *Publisher {
 	return p
 }
 
-// hello is a version whose route hello answers body.
-func hello(body string) map[string][]byte {
-	return map[string][]byte{"gateway.yaml": []byte(`routes:
-  - name: hello
-    match: { path: /hello }
-    respond: { body: "` + body + `" }
-`)}
-}
+var hello = sourcetest.Hello
 
 // publish publishes files over whatever is current.
 func publish(t *testing.T, p *Publisher, files map[string][]byte) int64 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	cur, err := p.Current(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := p.Publish(ctx, files, cur, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return sourcetest.Publish(t, p, files)
 }
 
 func put(t *testing.T, cli *clientv3.Client, key, value string) int64 {

@@ -2,10 +2,8 @@ package etcd
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -60,8 +58,8 @@ type Conn struct {
 
 // store reads and writes the layout under one prefix.
 type store struct {
-	cli      *clientv3.Client
-	prefix   string
+	cli *clientv3.Client
+	configsource.Layout
 	timeout  time.Duration
 	maxBytes int64
 }
@@ -117,141 +115,41 @@ func (c Conn) dial() (*clientv3.Client, error) {
 	return cli, nil
 }
 
-func (s *store) currentKey() string { return s.prefix + "current" }
+var _ configsource.Store = (*store)(nil)
 
-func (s *store) versionDir(n int64) string {
-	return s.prefix + "versions/" + strconv.FormatInt(n, 10) + "/"
+// Current reads the current key. Pointer.Rev is its mod revision.
+func (s *store) Current(ctx context.Context) (configsource.Pointer, error) {
+	p, _, err := s.current(ctx)
+	return p, err
 }
 
-func (s *store) manifestKey(n int64) string { return s.versionDir(n) + "manifest" }
-
-// fileKey is the key of a version's file: errors in it name this key.
-func (s *store) fileKey(n int64, name string) string { return s.versionDir(n) + "files/" + name }
-
-// manifest lists a version's files.
-type manifest struct {
-	Version   int64          `json:"version"`
-	Files     []manifestFile `json:"files"`
-	Published time.Time      `json:"published"`
-	By        string         `json:"by,omitempty"`
-}
-
-type manifestFile struct {
-	Name   string `json:"name"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
-}
-
-// pointer is what current says.
-type pointer struct {
-	Version     int64 // 0: no current key
-	ModRevision int64 // of the current key; 0 when there is none
-	Revision    int64 // of the store when it was read
-	Bad         error // current holds no version number
-}
-
-// current reads the current key.
-func (s *store) current(ctx context.Context) (pointer, error) {
+// current reads the current key, and the store's revision then.
+func (s *store) current(ctx context.Context) (_ configsource.Pointer, rev int64, _ error) {
 	rctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	resp, err := s.cli.Get(rctx, s.currentKey())
+	resp, err := s.cli.Get(rctx, s.CurrentKey())
 	if status.Code(err) == codes.ResourceExhausted {
 		// Refused once: its mod revision is unknown, -1 stands for it.
-		return pointer{ModRevision: -1, Bad: fmt.Errorf("%s: the value is larger than a version number can be", s.currentKey())}, nil
+		return configsource.Pointer{Rev: -1, Bad: fmt.Errorf("%s: the value is larger than a version number can be", s.CurrentKey())}, 0, nil
 	}
 	if err != nil {
-		return pointer{}, fmt.Errorf("etcd: read %s: %w", s.currentKey(), err)
+		return configsource.Pointer{}, 0, fmt.Errorf("etcd: read %s: %w", s.CurrentKey(), err)
 	}
-	p := pointer{Revision: resp.Header.Revision}
+	var p configsource.Pointer
 	if len(resp.Kvs) > 0 {
-		p.ModRevision = resp.Kvs[0].ModRevision
-		p.Version, p.Bad = s.parsePointer(resp.Kvs[0].Value)
+		p.Rev = resp.Kvs[0].ModRevision
+		p.Version, p.Bad = configsource.ParsePointer(s.CurrentKey(), resp.Kvs[0].Value)
 	}
-	return p, nil
+	return p, resp.Header.Revision, nil
 }
 
-func (s *store) parsePointer(b []byte) (int64, error) {
-	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("%s: want a version number, got %q", s.currentKey(), clip(b))
-	}
-	return n, nil
+// Version reads version n and checks it against its manifest.
+func (s *store) Version(ctx context.Context, n int64) (configsource.Version, error) {
+	return s.ReadVersion(n, s.maxBytes, maxBytesSetting, func(key string) ([]byte, bool, error) { return s.get(ctx, key) })
 }
 
-// badVersion is a version that cannot be used as it is in etcd:
-// incomplete, altered, too large, or gone. Reading it again does not
-// help, unlike a failure to reach etcd.
-type badVersion struct{ msg string }
-
-func (e *badVersion) Error() string { return e.msg }
-
-func badf(format string, args ...any) error {
-	return &badVersion{fmt.Sprintf(format, args...)}
-}
-
-// isBad reports whether err is a problem of the version rather than of
-// reaching etcd.
-func isBad(err error) bool {
-	var b *badVersion
-	return errors.As(err, &b)
-}
-
-// version reads version n and checks it against its manifest.
-func (s *store) version(ctx context.Context, n int64) (configsource.Version, error) {
-	m, err := s.readManifest(ctx, n)
-	if err != nil {
-		return configsource.Version{}, err
-	}
-	v := configsource.Version{Number: n, Files: make(map[string][]byte, len(m.Files))}
-	for _, f := range m.Files {
-		key := s.fileKey(n, f.Name)
-		b, ok, err := s.get(ctx, key)
-		switch {
-		case err != nil:
-			return configsource.Version{}, err
-		case !ok:
-			return configsource.Version{}, badf("%s is missing: version %d is incomplete (half-written, or its keys were deleted)", key, n)
-		case int64(len(b)) != f.Size || configsource.Digest(b) != f.SHA256:
-			return configsource.Version{}, badf("%s does not match the manifest of version %d (half-written or altered)", key, n)
-		}
-		v.Files[f.Name] = b
-	}
-	return v, nil
-}
-
-func (s *store) readManifest(ctx context.Context, n int64) (manifest, error) {
-	key := s.manifestKey(n)
-	b, ok, err := s.get(ctx, key)
-	if err != nil {
-		return manifest{}, err
-	}
-	if !ok {
-		return manifest{}, badf("%s is missing: there is no complete version %d", key, n)
-	}
-	var m manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		return manifest{}, badf("%s: not a manifest: %v", key, err)
-	}
-	if m.Version != n {
-		return manifest{}, badf("%s: the manifest is of version %d", key, m.Version)
-	}
-	var total int64
-	seen := map[string]bool{}
-	for _, f := range m.Files {
-		if msg := configsource.CheckName(f.Name); msg != "" {
-			return manifest{}, badf("%s: file %q: %s", key, f.Name, msg)
-		}
-		if seen[f.Name] {
-			return manifest{}, badf("%s: file %q listed twice", key, f.Name)
-		}
-		seen[f.Name] = true
-		total += max(f.Size, 0)
-	}
-	if total > s.maxBytes {
-		return manifest{}, badf("version %d is %d bytes, over the limit of %d (config_source.etcd.max_bytes)", n, total, s.maxBytes)
-	}
-	return m, nil
-}
+// maxBytesSetting names the size limit in messages.
+const maxBytesSetting = "config_source.etcd.max_bytes"
 
 // get reads one key; ok is false when it does not exist. A value too
 // large for the client is a bad version.
@@ -260,7 +158,7 @@ func (s *store) get(ctx context.Context, key string) (_ []byte, ok bool, _ error
 	defer cancel()
 	resp, err := s.cli.Get(rctx, key)
 	if status.Code(err) == codes.ResourceExhausted {
-		return nil, false, badf("%s: the value is larger than a version may be (%d bytes, config_source.etcd.max_bytes)", key, s.maxBytes)
+		return nil, false, configsource.Badf("%s: the value is larger than a version may be (%d bytes, %s)", key, s.maxBytes, maxBytesSetting)
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("etcd: read %s: %w", key, err)
@@ -269,15 +167,6 @@ func (s *store) get(ctx context.Context, key string) (_ []byte, ok bool, _ error
 		return nil, false, nil
 	}
 	return resp.Kvs[0].Value, true, nil
-}
-
-// clip shortens a value for a message.
-func clip(b []byte) string {
-	const n = 40
-	if len(b) > n {
-		return string(b[:n]) + "..."
-	}
-	return string(b)
 }
 
 func positive(d, def time.Duration) time.Duration {

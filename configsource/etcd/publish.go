@@ -3,11 +3,8 @@ package etcd
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
-	"strings"
-	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -27,83 +24,68 @@ func NewPublisher(c Conn) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Publisher{st: store{cli: cli, prefix: c.Prefix, timeout: c.RequestTimeout, maxBytes: c.MaxBytes}}, nil
+	return &Publisher{st: store{cli: cli, Layout: configsource.Layout{Prefix: c.Prefix}, timeout: c.RequestTimeout, maxBytes: c.MaxBytes}}, nil
 }
 
 // Close closes the connection.
 func (p *Publisher) Close() error { return p.st.cli.Close() }
 
 // Current is the version the fleet is told to serve, as a publisher read
-// it: what a publication is compared against.
-type Current struct {
-	// Version is the number current names; 0 when there is none yet.
-	Version int64
-	// ModRevision is the current key's mod revision; 0 when there is
-	// none.
-	ModRevision int64
-}
+// it. Rev is the current key's mod revision.
+type Current = configsource.Current
+
+var _ configsource.Publisher = (*Publisher)(nil)
 
 // Current reads the current version.
 func (p *Publisher) Current(ctx context.Context) (Current, error) {
-	ptr, err := p.st.current(ctx)
+	ptr, err := p.st.Current(ctx)
 	if err != nil {
 		return Current{}, err
 	}
 	// A current that holds no number is replaced like any other.
-	return Current{Version: ptr.Version, ModRevision: ptr.ModRevision}, nil
+	return Current{Version: ptr.Version, Rev: ptr.Rev}, nil
 }
 
 // Read reads version n, checked against its manifest.
 func (p *Publisher) Read(ctx context.Context, n int64) (configsource.Version, error) {
-	return p.st.version(ctx, n)
+	return p.st.Version(ctx, n)
 }
 
 // Key is the key of file name of version n, as errors name it.
-func (p *Publisher) Key(n int64, name string) string { return p.st.fileKey(n, name) }
+func (p *Publisher) Key(n int64, name string) string { return p.st.FileKey(n, name) }
 
 // ErrConflict is returned by Publish when current changed since from was
 // read: another publisher was first.
-var ErrConflict = errors.New("etcd: the current version changed since it was read (another publisher was first); nothing was written")
+// It is a configsource.ErrConflict.
+var ErrConflict = fmt.Errorf("etcd: %w; nothing was written", configsource.ErrConflict)
 
 // Publish writes files as a new version and makes it current, in one
 // transaction that holds only if current is still from. It returns the
 // new version's number. by says who published, for the manifest.
 func (p *Publisher) Publish(ctx context.Context, files map[string][]byte, from Current, by string) (int64, error) {
-	v := configsource.Version{Files: files}
-	if _, ok := files[configsource.MainFile]; !ok {
-		return 0, fmt.Errorf("etcd: a version needs its main file %s", configsource.MainFile)
-	}
-	if len(files) > maxFiles {
-		return 0, fmt.Errorf("etcd: %d files; a version holds at most %d", len(files), maxFiles)
-	}
-	if v.Size() > p.st.maxBytes {
-		return 0, fmt.Errorf("etcd: the files are %d bytes, over the limit of %d (config_source.etcd.max_bytes)", v.Size(), p.st.maxBytes)
+	if err := configsource.CheckPublishable(files, maxFiles, p.st.maxBytes, maxBytesSetting); err != nil {
+		return 0, fmt.Errorf("etcd: %w", err)
 	}
 	n, err := p.next(ctx, from)
 	if err != nil {
 		return 0, err
 	}
-	m := manifest{Version: n, Published: time.Now().UTC(), By: by}
+	m := configsource.NewManifest(n, files, by)
 	ops := make([]clientv3.Op, 0, len(files)+2)
-	for _, name := range v.Names() {
-		if msg := configsource.CheckName(name); msg != "" {
-			return 0, fmt.Errorf("etcd: file %q: %s", name, msg)
-		}
-		b := files[name]
-		m.Files = append(m.Files, manifestFile{Name: name, Size: int64(len(b)), SHA256: configsource.Digest(b)})
-		ops = append(ops, clientv3.OpPut(p.st.fileKey(n, name), string(b)))
+	for _, f := range m.Files {
+		ops = append(ops, clientv3.OpPut(p.st.FileKey(n, f.Name), string(files[f.Name])))
 	}
 	mb, err := json.Marshal(m)
 	if err != nil {
 		return 0, err
 	}
-	ops = append(ops, clientv3.OpPut(p.st.manifestKey(n), string(mb)),
-		clientv3.OpPut(p.st.currentKey(), strconv.FormatInt(n, 10)))
+	ops = append(ops, clientv3.OpPut(p.st.ManifestKey(n), string(mb)),
+		clientv3.OpPut(p.st.CurrentKey(), strconv.FormatInt(n, 10)))
 	rctx, cancel := context.WithTimeout(ctx, p.st.timeout)
 	defer cancel()
 	resp, err := p.st.cli.Txn(rctx).If(
-		clientv3.Compare(clientv3.ModRevision(p.st.currentKey()), "=", from.ModRevision),
-		clientv3.Compare(clientv3.CreateRevision(p.st.manifestKey(n)), "=", 0),
+		clientv3.Compare(clientv3.ModRevision(p.st.CurrentKey()), "=", from.Rev),
+		clientv3.Compare(clientv3.CreateRevision(p.st.ManifestKey(n)), "=", 0),
 	).Then(ops...).Commit()
 	if err != nil {
 		return 0, fmt.Errorf("etcd: publish version %d: %w", n, err)
@@ -118,17 +100,14 @@ func (p *Publisher) Publish(ctx context.Context, files map[string][]byte, from C
 func (p *Publisher) next(ctx context.Context, from Current) (int64, error) {
 	rctx, cancel := context.WithTimeout(ctx, p.st.timeout)
 	defer cancel()
-	dir := p.st.prefix + "versions/"
+	dir := p.st.Prefix + "versions/"
 	resp, err := p.st.cli.Get(rctx, dir, clientv3.WithPrefix(), clientv3.WithKeysOnly())
 	if err != nil {
 		return 0, fmt.Errorf("etcd: list %s: %w", dir, err)
 	}
-	last := from.Version
-	for _, kv := range resp.Kvs {
-		num, _, _ := strings.Cut(strings.TrimPrefix(string(kv.Key), dir), "/")
-		if n, err := strconv.ParseInt(num, 10, 64); err == nil {
-			last = max(last, n)
-		}
+	keys := make([]string, len(resp.Kvs))
+	for i, kv := range resp.Kvs {
+		keys[i] = string(kv.Key)
 	}
-	return last + 1, nil
+	return configsource.NextNumber(dir, keys, from.Version), nil
 }

@@ -35,7 +35,7 @@ func TestSourceSurvivesCompaction(t *testing.T) {
 
 			paused, resume := make(chan struct{}), make(chan struct{})
 			first := true
-			target := &recTarget{hold: func(*config.Config) {
+			target := &recTarget{Hold: func(*config.Config) {
 				if first { // only the Source's goroutine calls Apply
 					first = false
 					close(paused)
@@ -60,13 +60,13 @@ func TestSourceSurvivesCompaction(t *testing.T) {
 			close(resume)
 
 			eventually(t, 5*time.Second, "the compaction met", func() bool { return src.compactions.Load() > 0 })
-			eventually(t, within, "the version current names", func() bool { return target.lastBody() == tt.wantBody })
-			if a, r := target.counts(); a != tt.wantApplied || r != 0 {
+			eventually(t, within, "the version current names", func() bool { return target.LastBody() == tt.wantBody })
+			if a, r := target.Counts(); a != tt.wantApplied || r != 0 {
 				t.Errorf("%d applied, %d refused; want %d and 0", a, r, tt.wantApplied)
 			}
 			// It follows on after it.
 			publish(t, pub, hello("three"))
-			eventually(t, within, "a version after the compaction", func() bool { return target.lastBody() == "three" })
+			eventually(t, within, "a version after the compaction", func() bool { return target.LastBody() == "three" })
 		})
 	}
 }
@@ -81,17 +81,17 @@ func TestSourceSurvivesEtcdRestart(t *testing.T) {
 	publish(t, pub, hello("one"))
 	target := &recTarget{}
 	src := startSource(t, e.Endpoint(), prefix, target, "")
-	eventually(t, within, "version 1 applied", func() bool { return target.lastBody() == "one" })
+	eventually(t, within, "version 1 applied", func() bool { return target.LastBody() == "one" })
 
 	e.Stop()
 	eventually(t, 5*time.Second, "etcd reported gone", func() bool { return !src.Status().Reachable })
 	e.Start()
 	eventually(t, 10*time.Second, "etcd reported back", func() bool { return src.Status().Reachable })
-	if a, _ := target.counts(); a != 1 {
+	if a, _ := target.Counts(); a != 1 {
 		t.Errorf("%d versions applied across the restart; want the one", a)
 	}
 	publish(t, pub, hello("two"))
-	eventually(t, 5*time.Second, "a version after the restart", func() bool { return target.lastBody() == "two" })
+	eventually(t, 5*time.Second, "a version after the restart", func() bool { return target.LastBody() == "two" })
 }
 
 // Publish holds only if current is what the publisher read: a second

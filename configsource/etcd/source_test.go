@@ -29,17 +29,15 @@ func TestSourceFollowsPublishedVersions(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "fleet.json")
 	src := startSource(t, endpoint, prefix, target, state)
 
-	eventually(t, within, "version 1 applied", func() bool { return target.lastBody() == "one" })
+	eventually(t, within, "version 1 applied", func() bool { return target.LastBody() == "one" })
 	n := publish(t, pub, hello("two"))
-	eventually(t, within, "version 2 applied", func() bool { return target.lastBody() == "two" })
+	eventually(t, within, "version 2 applied", func() bool { return target.LastBody() == "two" })
 	st := src.Status()
 	if !st.Loaded || st.Version != n || st.FromDisk || !st.Reachable || st.LastApply.IsZero() {
 		t.Errorf("status after version %d: %+v", n, st)
 	}
-	target.mu.Lock()
-	trig := target.triggers[len(target.triggers)-1]
-	cs := target.applied[len(target.applied)-1].ConfigSource
-	target.mu.Unlock()
+	last, trig := target.Last()
+	cs := last.ConfigSource
 	if trig != "etcd version "+strconv.FormatInt(n, 10) {
 		t.Errorf("trigger %q", trig)
 	}
@@ -157,11 +155,12 @@ func TestSourceRefusesBadVersions(t *testing.T) {
 			good := publish(t, pub, hello("one"))
 			target := &recTarget{}
 			src := startSource(t, endpoint, prefix, target, "")
-			eventually(t, within, "version 1 applied", func() bool { return target.lastBody() == "one" })
+			eventually(t, within, "version 1 applied", func() bool { return target.LastBody() == "one" })
 
 			tt.write(t, cli, pub, prefix, good)
-			eventually(t, within, "the refusal", func() bool { _, r := target.counts(); return r == 1 })
-			if got := target.lastRefusal(); !strings.Contains(got, tt.want) {
+			// The status is set after the Target hears of the refusal.
+			eventually(t, within, "the refusal", func() bool { return src.Status().RefusedTotal == 1 })
+			if got := target.LastRefusal(); !strings.Contains(got, tt.want) {
 				t.Errorf("refusal %q does not say %q", got, tt.want)
 			}
 			st := src.Status()
@@ -172,22 +171,22 @@ func TestSourceRefusesBadVersions(t *testing.T) {
 			// refusal is not reported twice, nothing is applied.
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
-			p, err := src.st.current(ctx)
+			p, err := src.st.Current(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := src.follow(ctx, p, "etcd"); err != nil {
+			if err := src.Follow(ctx, p); err != nil {
 				t.Fatal(err)
 			}
-			if a, r := target.counts(); a != 1 || r != 1 {
+			if a, r := target.Counts(); a != 1 || r != 1 {
 				t.Errorf("after reading again: %d applied, %d refused; want 1 and 1", a, r)
 			}
-			if target.lastBody() != "one" {
-				t.Errorf("the last good version does not serve: %q", target.lastBody())
+			if target.LastBody() != "one" {
+				t.Errorf("the last good version does not serve: %q", target.LastBody())
 			}
 			// A good version after it is applied and clears the refusal.
 			publish(t, pub, hello("four"))
-			eventually(t, within, "the good version after it", func() bool { return target.lastBody() == "four" })
+			eventually(t, within, "the good version after it", func() bool { return target.LastBody() == "four" })
 			if st := src.Status(); st.Refused != 0 || st.RefusedError != "" {
 				t.Errorf("the refusal is still reported: %+v", st)
 			}
@@ -203,7 +202,7 @@ func TestSourceKeysDeleted(t *testing.T) {
 	publish(t, pub, hello("one"))
 	target := &recTarget{}
 	src := startSource(t, endpoint, prefix, target, "")
-	eventually(t, within, "version 1 applied", func() bool { return target.lastBody() == "one" })
+	eventually(t, within, "version 1 applied", func() bool { return target.LastBody() == "one" })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -214,12 +213,10 @@ func TestSourceKeysDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, within, "the deletion seen", func() bool {
-		src.mu.Lock()
-		defer src.mu.Unlock()
-		return src.gone
+		return src.NamesNone()
 	})
-	if a, r := target.counts(); a != 1 || r != 0 || target.lastBody() != "one" {
-		t.Errorf("after the deletion: %d applied, %d refused, serving %q", a, r, target.lastBody())
+	if a, r := target.Counts(); a != 1 || r != 0 || target.LastBody() != "one" {
+		t.Errorf("after the deletion: %d applied, %d refused, serving %q", a, r, target.LastBody())
 	}
 	if st := src.Status(); !st.Loaded || st.Version != 1 {
 		t.Errorf("status: %+v", st)
@@ -246,14 +243,12 @@ func TestSourceStartsFromTheCopyOnDisk(t *testing.T) {
 	// An endpoint where nothing listens.
 	target := &recTarget{}
 	src := startSource(t, etcdtest.FreeAddr(t), prefix, target, state)
-	eventually(t, 5*time.Second, "the copy applied", func() bool { return target.lastBody() == "one" })
+	eventually(t, 5*time.Second, "the copy applied", func() bool { return target.LastBody() == "one" })
 	st := src.Status()
 	if !st.Loaded || !st.FromDisk || st.Reachable || st.Version != n {
 		t.Errorf("status serving from disk: %+v", st)
 	}
-	target.mu.Lock()
-	trig := target.triggers[0]
-	target.mu.Unlock()
+	trig := target.FirstTrigger()
 	if !strings.Contains(trig, "copy on disk") {
 		t.Errorf("trigger %q", trig)
 	}
@@ -309,7 +304,7 @@ func TestSourceCopyServesWhenEtcdHasNone(t *testing.T) {
 			}
 			target := &recTarget{}
 			src := startSource(t, endpoint, prefix, target, state)
-			eventually(t, within, "the copy applied", func() bool { return target.lastBody() == "kept" })
+			eventually(t, within, "the copy applied", func() bool { return target.LastBody() == "kept" })
 			st := src.Status()
 			if !st.Loaded || !st.FromDisk || !st.Reachable || st.Version != 4 {
 				t.Errorf("status: %+v", st)
@@ -320,7 +315,7 @@ func TestSourceCopyServesWhenEtcdHasNone(t *testing.T) {
 			// What etcd names next is applied.
 			pub := newPublisher(t, endpoint, prefix)
 			publish(t, pub, hello("new"))
-			eventually(t, within, "the published version", func() bool { return target.lastBody() == "new" })
+			eventually(t, within, "the published version", func() bool { return target.LastBody() == "new" })
 			if st := src.Status(); st.FromDisk || st.Refused != 0 {
 				t.Errorf("status after a good version: %+v", st)
 			}

@@ -115,14 +115,7 @@ func New(s Settings) (*Watcher, error) {
 	w.query.Datacenter = s.Datacenter
 	// A transport of our own, so Close can drop its idle connections, with
 	// room for one kept-alive connection per watched service.
-	w.transport = &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConnsPerHost:   64,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-	}
+	w.transport = NewTransport()
 	c, err := api.NewClient(&api.Config{Address: s.Address, Token: s.Token, Transport: w.transport})
 	if err != nil {
 		return nil, fmt.Errorf("consul: %w", err)
@@ -175,7 +168,7 @@ func (w *Watcher) Watch(ctx context.Context, service string, send func(discovery
 			continue
 		}
 		fails = 0
-		index = nextIndex(index, got)
+		index = NextIndex(index, got)
 		u := discovery.Update{Invalid: invalid}
 		if !known || !discovery.EqualEndpoints(prev, eps) {
 			u.Changed, u.Endpoints = true, eps
@@ -185,14 +178,14 @@ func (w *Watcher) Watch(ctx context.Context, service string, send func(discovery
 	}
 }
 
-// nextIndex returns the index for the query after an answer carrying
+// NextIndex returns the index for the query after an answer carrying
 // got, when the last query used prev, following Consul's rules for
 // blocking-query clients: an index that went backwards (a restored
 // snapshot, another server's view) is reset to 0, so the next query
 // reads at once and starts over; an index of 0 is taken as 1, since a
 // query on index 0 does not block and would be repeated at once, again
 // and again.
-func nextIndex(prev, got uint64) uint64 {
+func NextIndex(prev, got uint64) uint64 {
 	switch {
 	case got < prev:
 		return 0
@@ -223,6 +216,21 @@ func (w *Watcher) read(ctx context.Context, service string, index uint64) ([]dis
 	}
 	eps, invalid := endpoints(entries, w.passingOnly)
 	return eps, invalid, meta.LastIndex, nil
+}
+
+// NewTransport is the HTTP transport of a Consul client of the gateway's
+// own, so its Close can drop the idle connections, with room for one
+// kept-alive connection per blocking query (a watched service, a followed
+// key).
+func NewTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
 }
 
 func positive(d, def time.Duration) time.Duration {

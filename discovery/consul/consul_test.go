@@ -167,8 +167,8 @@ func TestNextIndex(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
-			if got := nextIndex(tt.prev, tt.give); got != tt.want {
-				t.Errorf("nextIndex(%d, %d) = %d, want %d", tt.prev, tt.give, got, tt.want)
+			if got := NextIndex(tt.prev, tt.give); got != tt.want {
+				t.Errorf("NextIndex(%d, %d) = %d, want %d", tt.prev, tt.give, got, tt.want)
 			}
 		})
 	}

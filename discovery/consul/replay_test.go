@@ -1,26 +1,22 @@
 package consul
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"math/rand/v2"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fastgate/gateway/internal/consultest"
 )
 
-// recording is one response of a real Consul agent from testdata.
+// recording is one response of a real Consul agent, from
+// internal/consultest's recordings.
 type recording struct {
 	header http.Header
 	body   []byte
@@ -28,20 +24,8 @@ type recording struct {
 
 func loadRecording(t testing.TB, name string) recording {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(b)), nil)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return recording{header: resp.Header, body: body}
+	rec := consultest.Load(t, name)
+	return recording{header: rec.Header, body: rec.Body}
 }
 
 // decodeEntries decodes a health endpoint body as generic JSON, keeping
@@ -69,23 +53,19 @@ func str(m map[string]any, k string) string         { v, _ := m[k].(string); ret
 // parameters and the ACL token. The test changes its state: register,
 // deregister, fail a check, move the index, answer 500s, hang, stop.
 type fakeConsul struct {
-	t        testing.TB
-	plain    http.Header // headers of a non-blocking answer (03)
-	blocking http.Header // headers of a blocking answer (04)
+	*consultest.Agent // start and stop, modes, the token, blocking
+	t                 testing.TB
+	plain             http.Header // headers of a non-blocking answer (03)
+	blocking          http.Header // headers of a blocking answer (04)
 
 	mu       sync.Mutex
-	changed  chan struct{} // closed and replaced on every change
-	raft     uint64        // last index handed out
+	raft     uint64 // last index handed out
 	services map[string]*fakeService
-	token    string // required X-Consul-Token; "" accepts any
-	mode     string // "", "500" or "hang"
 	requests []fakeRequest
 	inFlight map[string]int // blocking queries in flight per service
 	maxBlock map[string]int
 
-	addr    string
-	ts      *httptest.Server
-	stopped chan struct{}
+	addr string
 }
 
 type fakeService struct {
@@ -107,7 +87,6 @@ func newFakeConsul(t testing.TB) *fakeConsul {
 		t:        t,
 		plain:    loadRecording(t, "03-health-service-users-passing.http").header,
 		blocking: loadRecording(t, "04-health-service-users-passing-block-timeout.http").header,
-		changed:  make(chan struct{}),
 		raft:     21,
 		services: map[string]*fakeService{
 			"users": {index: 21, entries: decodeEntries(t, loadRecording(t, "03-health-service-users-passing.http").body)},
@@ -115,54 +94,22 @@ func newFakeConsul(t testing.TB) *fakeConsul {
 		inFlight: make(map[string]int),
 		maxBlock: make(map[string]int),
 	}
-	f.start()
-	t.Cleanup(f.stop)
+	f.Agent = consultest.NewAgent(t, f.serve)
+	f.addr = f.Addr()
 	return f
 }
 
-// start serves on a new loopback port, or on the one of the last start.
-func (f *fakeConsul) start() {
-	addr := f.addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	var ln net.Listener
-	var err error
-	for range 50 { // the old port may take a moment to be free again
-		if ln, err = net.Listen("tcp", addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		f.t.Fatalf("fake consul: %v", err)
-	}
-	f.addr = ln.Addr().String()
-	f.stopped = make(chan struct{})
-	f.ts = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
-	f.ts.Listener.Close()
-	f.ts.Listener = ln
-	f.ts.Start()
-}
-
-// stop closes the listener and every connection, as a stopped agent.
-func (f *fakeConsul) stop() {
-	if f.ts == nil {
-		return
-	}
-	close(f.stopped)
-	f.ts.CloseClientConnections()
-	f.ts.Close()
-	f.ts = nil
-}
+func (f *fakeConsul) start()              { f.Start() }
+func (f *fakeConsul) stop()               { f.Stop() }
+func (f *fakeConsul) setMode(mode string) { f.SetMode(mode) }
+func (f *fakeConsul) setToken(tok string) { f.SetToken(tok) }
 
 // change runs fn on the state under the lock, then wakes blocked queries.
 func (f *fakeConsul) change(fn func()) {
 	f.mu.Lock()
 	fn()
-	close(f.changed)
-	f.changed = make(chan struct{})
 	f.mu.Unlock()
+	f.Changed()
 }
 
 // bump gives service the next raft index. f.mu is held.
@@ -238,9 +185,6 @@ func (f *fakeConsul) setIndex(index uint64) {
 	f.change(func() { f.services["users"].index, f.raft = index, index })
 }
 
-func (f *fakeConsul) setMode(mode string) { f.change(func() { f.mode = mode }) }
-func (f *fakeConsul) setToken(tok string) { f.change(func() { f.token = tok }) }
-
 // log returns the queries seen so far for service.
 func (f *fakeConsul) log(service string) []fakeRequest {
 	f.mu.Lock()
@@ -269,25 +213,11 @@ func (f *fakeConsul) serve(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f.mu.Lock()
 	f.requests = append(f.requests, fakeRequest{at: time.Now(), service: name, query: q, token: r.Header.Get("X-Consul-Token")})
-	mode, token := f.mode, f.token
 	f.mu.Unlock()
-
+	if f.Refused(w, r) {
+		return
+	}
 	switch {
-	case mode == "500":
-		http.Error(w, "No cluster leader", http.StatusInternalServerError)
-		return
-	case mode == "hang":
-		select {
-		case <-r.Context().Done():
-		case <-f.stopped:
-		}
-		return
-	case token != "" && r.Header.Get("X-Consul-Token") != token:
-		http.Error(w, "ACL not found", http.StatusForbidden)
-		return
-	case q.Has("dc") && q.Get("dc") != "dc1":
-		http.Error(w, "No path to datacenter", http.StatusInternalServerError)
-		return
 	case q.Has("stale") && q.Has("consistent"):
 		http.Error(w, "Cannot specify ?stale with ?consistent, conflicting semantics.", http.StatusBadRequest)
 		return
@@ -302,37 +232,17 @@ func (f *fakeConsul) serve(w http.ResponseWriter, r *http.Request) {
 // block holds a blocking query until name's index passes index or the
 // wait runs out. False when the client or the server went away.
 func (f *fakeConsul) block(r *http.Request, name string, index uint64, waitParam string) bool {
-	wait := 5 * time.Minute
-	if d, err := time.ParseDuration(waitParam); err == nil && d > 0 {
-		wait = min(d, 10*time.Minute)
-	}
-	wait += rand.N(wait/16 + 1)
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
 	f.mu.Lock()
 	f.inFlight[name]++
 	f.maxBlock[name] = max(f.maxBlock[name], f.inFlight[name])
-	defer func() { f.inFlight[name]--; f.mu.Unlock() }()
-	for {
-		if s := f.services[name]; s != nil && s.index > index {
-			return true
-		}
-		changed := f.changed
-		f.mu.Unlock()
-		select {
-		case <-changed:
-			f.mu.Lock()
-		case <-timer.C:
-			f.mu.Lock()
-			return true
-		case <-r.Context().Done():
-			f.mu.Lock()
-			return false
-		case <-f.stopped:
-			f.mu.Lock()
-			return false
-		}
-	}
+	f.mu.Unlock()
+	defer func() { f.mu.Lock(); f.inFlight[name]--; f.mu.Unlock() }()
+	return f.Block(r, waitParam, func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		s := f.services[name]
+		return s != nil && s.index > index
+	})
 }
 
 // answer writes the current entries of name after the query's filters.

@@ -39,7 +39,10 @@ var allowed = map[string][]string{
 	"internal/tour":              {},
 	"internal/archtest":          {},
 	"internal/configdoc":         {},
-	"configsource":               {"config"}, // config sources: versions, the copy on disk
+	"configsource":               {"config", "metrics", "reloader"},                                                      // config sources: versions, the copy on disk, following a pointer
+	"configsource/consul":        {"config", "configsource", "discovery", "reloader", "github.com/hashicorp/consul/api"}, // discovery/consul: its client's transport and index rules
+	"internal/consultest":        {},
+	"configsource/sourcetest":    {"config", "configsource", "reloader"},
 	"configsource/etcd":          {"config", "configsource", "discovery", "metrics", "reloader", "go.etcd.io/etcd", "go.uber.org/zap", "google.golang.org/grpc"},
 	"breaker":                    {"github.com/sony/gobreaker/v2"},
 	"cache":                      {"github.com/maypok86/otter/v2", "github.com/redis/go-redis/v9"},
@@ -78,8 +81,6 @@ var allowed = map[string][]string{
 	// registration: this instance in Consul or etcd, and the live count
 	// of the fleet; discovery only for its backoff.
 	"registration": {"discovery", "github.com/hashicorp/consul/api", "go.etcd.io/etcd", "go.uber.org/zap", "google.golang.org/grpc"},
-	// consultest: a Consul agent for tests, from recorded answers.
-	"internal/consultest": {},
 }
 
 type pkg struct {

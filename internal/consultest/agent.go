@@ -1,160 +1,49 @@
-// Package consultest is a Consul agent for tests, on loopback, as far as
-// a registering service sees one: the service register and deregister
-// endpoints and the health endpoint with blocking queries, answering with
-// the headers and entries of real Consul responses recorded in testdata
-// (see its README). It also hands out the recordings themselves, for
-// tests that replay them as they are.
 package consultest
 
 import (
-	"bufio"
-	"bytes"
-	"embed"
-	"encoding/json"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 )
 
-//go:embed testdata/*.http testdata/*.json
-var recordings embed.FS
-
-// Recording is one response of a real Consul agent from testdata.
-type Recording struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
-
-// Load returns the recording in testdata/name.
-func Load(t testing.TB, name string) Recording {
-	t.Helper()
-	b, err := recordings.ReadFile("testdata/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(b)), nil)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return Recording{Status: resp.StatusCode, Header: resp.Header, Body: body}
-}
-
-// RegisterRequest returns the body of the registration that recording
-// 00 answered, as the recording set gives it.
-func RegisterRequest(t testing.TB) []byte {
-	t.Helper()
-	b, err := recordings.ReadFile("testdata/00-agent-service-register-users-1.request.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// Write answers with the recording: its status, headers and body, the
-// framing left to net/http.
-func (rec Recording) Write(w http.ResponseWriter) {
-	for k, v := range rec.Header {
-		w.Header()[k] = v
-	}
-	w.Header().Del("Transfer-Encoding")
-	w.Header().Del("Content-Length")
-	w.Header().Set("Date", time.Now().UTC().Format(http.TimeFormat))
-	w.WriteHeader(rec.Status)
-	_, _ = w.Write(rec.Body)
-}
-
-// DecodeJSON decodes b into v keeping numbers exact (json.Number).
-func DecodeJSON(t testing.TB, b []byte, v any) {
-	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// Obj, List and Str read a field of decoded JSON; the zero value when
-// it is missing or of another type.
-func Obj(m map[string]any, k string) map[string]any { v, _ := m[k].(map[string]any); return v }
-func List(m map[string]any, k string) []any         { v, _ := m[k].([]any); return v }
-func Str(m map[string]any, k string) string         { v, _ := m[k].(string); return v }
-
-// Agent is a Consul agent on loopback as far as a registration sees
-// one: PUT /v1/agent/service/register (answered as recording 00),
-// PUT /v1/agent/service/deregister/:id, and /v1/health/service/:name
-// with ?passing and blocking queries on ?index (held until the service
-// changes or ?wait, plus up to wait/16, runs out), with the headers of
-// recordings 03 (a plain read) and 05 (a blocking one). An entry is
-// recording 03's first one with the registered service's fields; its
-// service check starts critical, as a new check does in Consul, until the
-// test runs it (RunChecks) or sets it (SetStatus). A deregistration runs
-// the instance's check once more first and notes its outcome.
+// Agent is what every fake Consul endpoint shares: a loopback listener
+// that stops as an agent does (every connection closed) and starts again
+// on the same port, the failure modes and the ACL token a test sets, and
+// the wake-up of blocking queries on every change. Safe for concurrent
+// use.
 type Agent struct {
-	t        testing.TB
-	ok       Recording   // 00: the answer to a registration
-	plain    http.Header // 03
-	blocking http.Header // 05
-	template []byte      // 03's first entry
+	t       testing.TB
+	handler http.HandlerFunc
 
-	mu        sync.Mutex
-	changed   chan struct{} // closed and replaced on every change
-	index     uint64
-	instances []*instance // in registration order
-	registers [][]byte    // the bodies of registrations
-	deregs    []Deregistration
-	queries   []url.Values // the health queries
-	failing   bool         // answer 500 to everything
-	refused   int          // requests answered 500
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced on every change
+	token   string        // required X-Consul-Token; "" accepts any
+	mode    string        // "", "500", "hang" or "noblock"
+	stopped chan struct{} // closed by Stop
 
-	addr    string
-	ts      *httptest.Server
-	stopped chan struct{}
+	addr string
+	ts   *httptest.Server
 }
 
-type instance struct {
-	id       string
-	checkURL string
-	entry    map[string]any
-}
-
-// NewAgent starts an Agent on a free loopback port, stopped when the
-// test ends. Its index starts at 21, as recording 03's.
-func NewAgent(t testing.TB) *Agent {
+// NewAgent serves h on a loopback port until the test ends.
+func NewAgent(t testing.TB, h http.HandlerFunc) *Agent {
 	t.Helper()
-	r03 := Load(t, "03-health-service-users-passing.http")
-	var entries []json.RawMessage
-	DecodeJSON(t, r03.Body, &entries)
-	f := &Agent{
-		t:        t,
-		ok:       Load(t, "00-agent-service-register-users-1.http"),
-		plain:    r03.Header,
-		blocking: Load(t, "05-health-service-users-passing-block-deregister.http").Header,
-		template: entries[0],
-		changed:  make(chan struct{}),
-		index:    21,
-	}
-	f.start()
-	t.Cleanup(f.stop)
-	return f
+	a := &Agent{t: t, handler: h, changed: make(chan struct{})}
+	a.Start()
+	t.Cleanup(a.Stop)
+	return a
 }
 
-// start serves on a new loopback port, or on the one of the last start.
-func (f *Agent) start() {
-	addr := f.addr
+// Addr is the agent's address, host:port.
+func (a *Agent) Addr() string { return a.addr }
+
+// Start serves on a new loopback port, or on the one of the last start.
+func (a *Agent) Start() {
+	addr := a.addr
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
@@ -167,294 +56,100 @@ func (f *Agent) start() {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if err != nil {
-		f.t.Fatalf("fake consul: %v", err)
+		a.t.Fatalf("fake consul: %v", err)
 	}
-	f.addr = ln.Addr().String()
-	f.stopped = make(chan struct{})
-	f.ts = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
-	f.ts.Listener.Close()
-	f.ts.Listener = ln
-	f.ts.Start()
+	a.addr = ln.Addr().String()
+	a.mu.Lock()
+	a.stopped = make(chan struct{})
+	a.mu.Unlock()
+	a.ts = httptest.NewUnstartedServer(a.handler)
+	a.ts.Listener.Close()
+	a.ts.Listener = ln
+	a.ts.Start()
 }
 
-// stop closes the listener and every connection, as a stopped agent.
-func (f *Agent) stop() {
-	if f.ts == nil {
+// Stop closes the listener and every connection, as a stopped agent.
+func (a *Agent) Stop() {
+	if a.ts == nil {
 		return
 	}
-	close(f.stopped)
-	f.ts.CloseClientConnections()
-	f.ts.Close()
-	f.ts = nil
+	a.mu.Lock()
+	close(a.stopped)
+	a.mu.Unlock()
+	a.ts.CloseClientConnections()
+	a.ts.Close()
+	a.ts = nil
 }
 
-// Restart stops the agent and starts it again on its port without its
-// services and with a low index, as a dev agent that restarted.
-func (f *Agent) Restart() {
-	f.stop()
-	f.mu.Lock()
-	f.instances, f.index = nil, 5
-	f.mu.Unlock()
-	f.start()
+// SetMode makes the agent answer normally (""), with a 500 ("500"),
+// never ("hang"), or at once, blocking queries too, as a proxy in front
+// of Consul that drops ?index= would ("noblock").
+func (a *Agent) SetMode(mode string) { a.mu.Lock(); a.mode = mode; a.mu.Unlock() }
+
+// SetToken makes the agent refuse requests without X-Consul-Token tok.
+func (a *Agent) SetToken(tok string) { a.mu.Lock(); a.token = tok; a.mu.Unlock() }
+
+// Changed wakes every blocked query to look at the state again. Call it
+// after each change.
+func (a *Agent) Changed() {
+	a.mu.Lock()
+	close(a.changed)
+	a.changed = make(chan struct{})
+	a.mu.Unlock()
 }
 
-// change runs fn under the lock, gives the service the next index and
-// wakes the blocked queries.
-func (f *Agent) change(fn func()) {
-	f.mu.Lock()
-	fn()
-	f.index++
-	close(f.changed)
-	f.changed = make(chan struct{})
-	f.mu.Unlock()
-}
-
-func (f *Agent) serve(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	failing := f.failing
-	if failing {
-		f.refused++
-	}
-	f.mu.Unlock()
-	if failing {
-		http.Error(w, "No cluster leader", http.StatusInternalServerError)
-		return
-	}
+// Refused answers r as the agent's mode, token and datacenter say (a 500,
+// a hang until the client or the agent goes, 403 ACL not found, 500 No
+// path to datacenter for a ?dc= other than dc1), and says whether it did:
+// a handler serves only what is not refused.
+func (a *Agent) Refused(w http.ResponseWriter, r *http.Request) bool {
+	a.mu.Lock()
+	mode, token, stopped := a.mode, a.token, a.stopped
+	a.mu.Unlock()
 	switch {
-	case r.Method == http.MethodPut && r.URL.Path == "/v1/agent/service/register":
-		f.register(w, r)
-	case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/v1/agent/service/deregister/"):
-		f.deregister(w, strings.TrimPrefix(r.URL.Path, "/v1/agent/service/deregister/"))
-	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/health/service/"):
-		f.health(w, r, strings.TrimPrefix(r.URL.Path, "/v1/health/service/"))
+	case mode == "500":
+		http.Error(w, "No cluster leader", http.StatusInternalServerError)
+	case mode == "hang":
+		select {
+		case <-r.Context().Done():
+		case <-stopped:
+		}
+	case token != "" && r.Header.Get("X-Consul-Token") != token:
+		http.Error(w, "ACL not found", http.StatusForbidden)
+	case r.URL.Query().Has("dc") && r.URL.Query().Get("dc") != "dc1":
+		http.Error(w, "No path to datacenter", http.StatusInternalServerError)
 	default:
-		http.Error(w, "Invalid URL path: not a recorded endpoint", http.StatusNotFound)
+		return false
 	}
+	return true
 }
 
-// Deregistration is one PUT /v1/agent/service/deregister/:id.
-type Deregistration struct {
-	ID string
-	// Check is what the instance's check answered when the deregistration
-	// arrived: "passing", "critical", or "" for an unknown id.
-	Check string
-}
-
-// deregister runs the instance's check, then removes it.
-func (f *Agent) deregister(w http.ResponseWriter, id string) {
-	f.mu.Lock()
-	var in *instance
-	for _, i := range f.instances {
-		if i.id == id {
-			in = i
-		}
-	}
-	f.mu.Unlock()
-	d := Deregistration{ID: id}
-	if in != nil {
-		d.Check = check(in.checkURL)
-	}
-	f.change(func() {
-		f.deregs = append(f.deregs, d)
-		for i, in := range f.instances {
-			if in.id == id {
-				f.instances = append(f.instances[:i:i], f.instances[i+1:]...)
-				break
-			}
-		}
-	})
-	if in == nil { // Consul's answer for an unknown service id
-		http.Error(w, "Unknown service ID \""+id+"\". Ensure that the service ID is passed, not the service name.", http.StatusNotFound)
-		return
-	}
-	f.ok.Write(w)
-}
-
-// check runs an HTTP check: passing on a 2xx answer, critical otherwise.
-func check(url string) string {
-	client := &http.Client{Timeout: time.Second}
-	resp, err := client.Get(url)
-	if err != nil {
-		return "critical"
-	}
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return "critical"
-	}
-	return "passing"
-}
-
-// register adds or replaces the instance of the body's ID.
-func (f *Agent) register(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return
-	}
-	var reg map[string]any
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&reg); err != nil {
-		http.Error(w, "Request decode failed: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	var e map[string]any
-	DecodeJSON(f.t, f.template, &e)
-	svc, check := Obj(e, "Service"), Obj(reg, "Check")
-	svc["ID"], svc["Service"], svc["Address"], svc["Port"] = reg["ID"], reg["Name"], reg["Address"], reg["Port"]
-	svc["Tags"], svc["Meta"] = reg["Tags"], reg["Meta"]
-	for _, c := range List(e, "Checks") {
-		if c := c.(map[string]any); Str(c, "ServiceID") != "" {
-			c["ServiceID"], c["ServiceName"], c["CheckID"], c["Name"] = reg["ID"], reg["Name"], check["CheckID"], check["Name"]
-			c["Status"], c["Output"] = "critical", ""
-		}
-	}
-	in := &instance{id: Str(reg, "ID"), checkURL: Str(check, "HTTP"), entry: e}
-	f.change(func() {
-		f.registers = append(f.registers, body)
-		for i, old := range f.instances {
-			if old.id == in.id {
-				f.instances[i] = in
-				return
-			}
-		}
-		f.instances = append(f.instances, in)
-	})
-	f.ok.Write(w)
-}
-
-// SetStatus sets the service check of instance id: "passing",
-// "warning" or "critical".
-func (f *Agent) SetStatus(id, status string) {
-	f.change(func() {
-		for _, in := range f.instances {
-			if in.id == id {
-				for _, c := range List(in.entry, "Checks") {
-					if c := c.(map[string]any); Str(c, "ServiceID") != "" {
-						c["Status"] = status
-					}
-				}
-			}
-		}
-	})
-}
-
-// RunChecks runs every instance's HTTP check once, as the agent would:
-// passing on a 2xx answer, critical otherwise.
-func (f *Agent) RunChecks() {
-	f.mu.Lock()
-	ins := append([]*instance(nil), f.instances...)
-	f.mu.Unlock()
-	for _, in := range ins {
-		f.SetStatus(in.id, check(in.checkURL))
-	}
-}
-
-// SetFailing makes the agent answer 500 to everything, as one without
-// a leader, or answer again.
-func (f *Agent) SetFailing(b bool) {
-	f.mu.Lock()
-	f.failing = b
-	f.mu.Unlock()
-}
-
-// Refused counts the requests answered 500 under SetFailing.
-func (f *Agent) Refused() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.refused
-}
-
-// Registered returns the bodies of the registrations so far.
-func (f *Agent) Registered() [][]byte {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([][]byte(nil), f.registers...)
-}
-
-// Deregistered returns the deregistrations so far.
-func (f *Agent) Deregistered() []Deregistration {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]Deregistration(nil), f.deregs...)
-}
-
-// Addr is the agent's host:port.
-func (f *Agent) Addr() string { return f.addr }
-
-// HealthQueries returns the query parameters of the health queries so
-// far.
-func (f *Agent) HealthQueries() []url.Values {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]url.Values(nil), f.queries...)
-}
-
-func (f *Agent) health(w http.ResponseWriter, r *http.Request, name string) {
-	q := r.URL.Query()
-	f.mu.Lock()
-	f.queries = append(f.queries, q)
-	f.mu.Unlock()
-	index, _ := strconv.ParseUint(q.Get("index"), 10, 64)
-	if index > 0 && !f.block(r, index, q.Get("wait")) {
-		return
-	}
-	f.mu.Lock()
-	out := []map[string]any{}
-	passingOnly := q.Has("passing") && q.Get("passing") != "false"
-next:
-	for _, in := range f.instances {
-		if Str(Obj(in.entry, "Service"), "Service") != name {
-			continue
-		}
-		if passingOnly {
-			for _, c := range List(in.entry, "Checks") {
-				if Str(c.(map[string]any), "Status") != "passing" {
-					continue next
-				}
-			}
-		}
-		out = append(out, in.entry)
-	}
-	body, err := json.MarshalIndent(out, "", "    ")
-	cur := f.index
-	f.mu.Unlock()
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	h := f.plain
-	if index > 0 {
-		h = f.blocking
-	}
-	rec := Recording{Status: http.StatusOK, Header: h.Clone(), Body: body}
-	rec.Header.Set("X-Consul-Index", strconv.FormatUint(cur, 10))
-	rec.Write(w)
-}
-
-// block holds a blocking query until the index passes index or the wait
-// runs out; false when the client or the server went away.
-func (f *Agent) block(r *http.Request, index uint64, waitParam string) bool {
+// Block holds a blocking query until passed says its index was passed or
+// waitParam (?wait=, 5m when absent, at most 10m, plus up to 1/16 as
+// Consul adds) runs out. It returns false when the client or the agent
+// went away. passed takes its own locks.
+func (a *Agent) Block(r *http.Request, waitParam string, passed func() bool) bool {
 	wait := 5 * time.Minute
 	if d, err := time.ParseDuration(waitParam); err == nil && d > 0 {
 		wait = min(d, 10*time.Minute)
 	}
-	timer := time.NewTimer(wait + rand.N(wait/16+1))
+	wait += rand.N(wait/16 + 1)
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
-		f.mu.Lock()
-		if f.index > index {
-			f.mu.Unlock()
+		a.mu.Lock()
+		changed, stopped, mode := a.changed, a.stopped, a.mode
+		a.mu.Unlock()
+		if mode == "noblock" || passed() { // after taking changed: no change is missed
 			return true
 		}
-		changed := f.changed
-		f.mu.Unlock()
 		select {
 		case <-changed:
 		case <-timer.C:
 			return true
 		case <-r.Context().Done():
 			return false
-		case <-f.stopped:
+		case <-stopped:
 			return false
 		}
 	}
