@@ -32,6 +32,9 @@ type errorLog struct {
 	// tlsErr, for a target reached over TLS, returns the last failed
 	// handshake's error, whose reason a connect failure's line names.
 	tlsErr func() error
+	// dialErr returns the target's last failed dial (refused, no such
+	// host), whose text a connect failure's line carries as error.
+	dialErr func() error
 }
 
 // logWindow is the state of one kind of failure.
@@ -58,10 +61,19 @@ func (l *errorLog) report(log *slog.Logger, route, target string, kind upstream.
 	if kind == kindNoInstance {
 		reason = "no_instance"
 	}
+	var cause error
 	if kind == upstream.Connect {
 		if tr := tlsReason(l.tlsErr); tr != "" {
 			reason = "tls: " + tr
+		} else if l.dialErr != nil {
+			cause = l.dialErr()
 		}
+	}
+	if cause != nil {
+		log.Warn("gateway: upstream request failed",
+			"route", route, "target", target, "reason", reason, "error", cause.Error(),
+			"status", status, "suppressed", w.suppressed.Swap(0))
+		return
 	}
 	log.Warn("gateway: upstream request failed",
 		"route", route, "target", target, "reason", reason, "status", status,
