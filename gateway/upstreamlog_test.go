@@ -204,3 +204,33 @@ routes:
 		t.Errorf("log lines %v: want one with reason protocol", got)
 	}
 }
+
+// TestTunnelConnectFailureLogged: a WebSocket upgrade whose own dial to
+// the target fails is logged with why (refused, no such host), as a
+// proxied request's is.
+func TestTunnelConnectFailureLogged(t *testing.T) {
+	var logOut, accessOut syncBuffer
+	addr, stop := serveLogged(t, &logOut, &accessOut, `
+routes:
+  - { name: refused, match: { path_prefix: /refused }, upstream: { targets: ["{UP1}"], retries: 0 } }
+  - { name: nohost, match: { path_prefix: /nohost }, upstream: { targets: ["{UP2}"], retries: 0 } }
+`, deadAddr(t), "http://no-such-host.invalid:80")
+	gw := &testGateway{addr: addr}
+	for _, path := range []string{"/refused", "/nohost"} {
+		if resp := rawAnswer(t, gw, upgradeRequest(path, "")); resp.StatusCode() != 502 {
+			t.Fatalf("upgrade of %s: status %d, want 502", path, resp.StatusCode())
+		}
+	}
+	stop()
+	want := map[string]string{"refused": "connection refused", "nohost": "lookup no-such-host.invalid"}
+	lines := logLines(t, &logOut, "gateway: upstream request failed")
+	if len(lines) != len(want) {
+		t.Fatalf("%d log lines, want %d: %v", len(lines), len(want), lines)
+	}
+	for _, l := range lines {
+		cause, _ := l["error"].(string)
+		if w, ok := want[l["route"].(string)]; !ok || l["reason"] != "connect" || !strings.Contains(cause, w) {
+			t.Errorf("log line %v: want reason connect and an error saying %q", l, w)
+		}
+	}
+}
