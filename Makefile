@@ -14,7 +14,8 @@ STRIP_FLAGS := $(if $(DEBUG),,-s -w)
 # `make image` tags the image $(IMAGE):$(VERSION).
 IMAGE ?= fastgate/gateway
 
-# The alerting rules `make test` checks with promtool when it is installed.
+# The alerting rules `make test` checks with promtool (scripts/promtool.sh
+# fetches it from Debian's prometheus package when it is not installed).
 PROMTOOL    ?= promtool
 ALERT_RULES := configs/prometheus/gateway-alerts.yml
 
@@ -114,14 +115,15 @@ $(STATICCHECK):
 	GOBIN=$(GOBIN_DIR) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 # The alerting rules: syntax (promtool check rules) and their unit tests
-# (promtool test rules). promtool is optional (Debian: apt-get install
-# prometheus); without it this step says so and passes.
+# (promtool test rules). scripts/promtool.sh finds promtool or unpacks it
+# from Debian's prometheus package into a cache directory; where neither
+# works (no apt-get) this step says so and passes.
 rules:
-	@if command -v $(PROMTOOL) >/dev/null 2>&1; then \
-		$(PROMTOOL) check rules $(ALERT_RULES) && \
-		$(PROMTOOL) test rules $(ALERT_RULES:.yml=.test.yml); \
+	@if promtool=$$(PROMTOOL=$(PROMTOOL) scripts/promtool.sh); then \
+		$$promtool check rules $(ALERT_RULES) && \
+		$$promtool test rules $(ALERT_RULES:.yml=.test.yml); \
 	else \
-		echo "promtool not installed: skipped checking $(ALERT_RULES) (Debian: apt-get install prometheus)"; \
+		echo "promtool unavailable: skipped checking $(ALERT_RULES) (Debian: apt-get install prometheus)"; \
 	fi
 
 # The container image (see Dockerfile); needs a Docker engine.

@@ -87,6 +87,7 @@ func startWitness(t testing.TB) *witness {
 	go func() { defer close(done); _ = s.Serve(countingListener{ln, &w.conns}) }()
 	t.Cleanup(func() {
 		_ = s.Shutdown()
+		_ = ln.Close() // a Serve that had not begun (see startUpstream)
 		<-done
 	})
 	w.url = "http://" + ln.Addr().String()

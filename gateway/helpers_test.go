@@ -29,6 +29,10 @@ func startUpstream(t testing.TB, h fasthttp.RequestHandler) string {
 	go func() { defer close(done); _ = s.Serve(ln) }()
 	t.Cleanup(func() {
 		_ = s.Shutdown()
+		// Shutdown returns at once when Serve has not yet taken the
+		// listener (a test that failed right away): closing it ends
+		// that Serve too.
+		_ = ln.Close()
 		<-done
 	})
 	return "http://" + ln.Addr().String()

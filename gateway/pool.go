@@ -200,7 +200,7 @@ func (p *pool) build(prev *targetSet, set *discovery.Set) (*targetSet, error) {
 			}
 			return nil, fmt.Errorf("target %s: %w", inst.Addr, err)
 		}
-		errs := new(errorLog)
+		errs := &errorLog{dialErr: c.LastDialError}
 		if p.tls != nil {
 			errs.tlsErr = c.LastTLSError
 		}

@@ -216,7 +216,9 @@ func (w *wsRoute) exchange(ctx *fasthttp.RequestCtx, p *proxyStep, tg *target, d
 	defer tg.inst.Release()
 	dialFor := min(time.Until(deadline), p.pool.settings.ConnectTimeout)
 	conn, err := net.DialTimeout("tcp", tg.inst.Addr, dialFor)
-	if err == nil && p.pool.tls != nil { // an https:// upstream (tls_upstream.go)
+	if err != nil {
+		tg.errs.noteDial(err)
+	} else if p.pool.tls != nil { // an https:// upstream (tls_upstream.go)
 		conn, err = tunnelTLS(conn, p.pool.tls, tg.inst.Addr, deadline)
 	}
 	if err != nil {

@@ -26,12 +26,27 @@ const kindNoInstance = upstream.Request + 1
 
 // errorLog rate-limits the log lines about the failures of one upstream
 // target (or, for no_instance, of one pool). Safe for concurrent use;
-// reporting a failure that is not logged costs two atomic operations.
+// reporting a failure that is not logged costs three atomic operations.
 type errorLog struct {
 	kinds [kindNoInstance + 1]logWindow
 	// tlsErr, for a target reached over TLS, returns the last failed
 	// handshake's error, whose reason a connect failure's line names.
 	tlsErr func() error
+	// dialErr returns the target's last failed dial (refused, no such
+	// host), whose text a connect failure's line carries as error.
+	dialErr func() error
+	// dialNote is why a tunnel's own dial to the target failed (tunnels
+	// do not dial through the pool), taken by the next report, which
+	// names it instead of the pool's errors.
+	dialNote atomic.Pointer[error]
+}
+
+// noteDial records why a tunnel's dial to the target failed, for the
+// line that reports the failure.
+func (l *errorLog) noteDial(err error) {
+	if l != nil {
+		l.dialNote.Store(&err)
+	}
 }
 
 // logWindow is the state of one kind of failure.
@@ -47,6 +62,7 @@ func (l *errorLog) report(log *slog.Logger, route, target string, kind upstream.
 	if l == nil || log == nil || int(kind) >= len(l.kinds) {
 		return
 	}
+	note := l.dialNote.Swap(nil)
 	w := &l.kinds[kind]
 	n := now.UnixNano()
 	next := w.next.Load()
@@ -58,10 +74,21 @@ func (l *errorLog) report(log *slog.Logger, route, target string, kind upstream.
 	if kind == kindNoInstance {
 		reason = "no_instance"
 	}
-	if kind == upstream.Connect {
+	var cause error
+	if note != nil {
+		cause = *note
+	} else if kind == upstream.Connect {
 		if tr := tlsReason(l.tlsErr); tr != "" {
 			reason = "tls: " + tr
+		} else if l.dialErr != nil {
+			cause = l.dialErr()
 		}
+	}
+	if cause != nil {
+		log.Warn("gateway: upstream request failed",
+			"route", route, "target", target, "reason", reason, "error", cause.Error(),
+			"status", status, "suppressed", w.suppressed.Swap(0))
+		return
 	}
 	log.Warn("gateway: upstream request failed",
 		"route", route, "target", target, "reason", reason, "status", status,

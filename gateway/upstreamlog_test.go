@@ -72,8 +72,9 @@ func logLines(t *testing.T, b *syncBuffer, msg string) []map[string]any {
 
 // TestUpstreamFailuresLogged: an upstream error the client gets as a
 // 502/503/504 is logged with the route, target and reason, once per
-// route, target and kind in a burst; the access log line says the error
-// and the upstream's failure.
+// route, target and kind in a burst; a connect failure's line says why
+// (refused, or a host name that does not resolve); the access log line
+// says the error and the upstream's failure.
 func TestUpstreamFailuresLogged(t *testing.T) {
 	dead := deadAddr(t)
 	closing := rawUpstream(t, func(c net.Conn) {
@@ -86,11 +87,12 @@ access_log: { output: stdout }
 routes:
   - { name: refused, match: { path: /refused }, upstream: { targets: ["{UP1}"], retries: 0 } }
   - { name: reset, match: { path: /reset }, upstream: { targets: ["{UP2}"], retries: 0 } }
-`, dead, closing)
+  - { name: nohost, match: { path: /nohost }, upstream: { targets: ["{UP3}"], retries: 0 } }
+`, dead, closing, "http://no-such-host.invalid:80")
 	gw := &testGateway{addr: addr}
 	const n = 5
 	for range n {
-		for _, path := range []string{"/refused", "/reset"} {
+		for _, path := range []string{"/refused", "/reset", "/nohost"} {
 			if resp := gw.do(t, "GET", path, nil, ""); resp.StatusCode() != 502 {
 				t.Fatalf("%s: status %d, want 502", path, resp.StatusCode())
 			}
@@ -98,22 +100,26 @@ routes:
 	}
 	stop()
 	lines := logLines(t, &logOut, "gateway: upstream request failed")
-	if len(lines) != 2 {
-		t.Fatalf("%d log lines about failed upstream requests, want 2 (one per route, target and kind):\n%v", len(lines), lines)
+	if len(lines) != 3 {
+		t.Fatalf("%d log lines about failed upstream requests, want 3 (one per route, target and kind):\n%v", len(lines), lines)
 	}
-	want := map[string]struct{ target, reason string }{
-		"refused": {strings.TrimPrefix(dead, "http://"), "connect"},
-		"reset":   {strings.TrimPrefix(closing, "http://"), "reset"},
+	want := map[string]struct{ target, reason, cause string }{
+		"refused": {strings.TrimPrefix(dead, "http://"), "connect", "connection refused"},
+		"reset":   {strings.TrimPrefix(closing, "http://"), "reset", ""},
+		"nohost":  {"no-such-host.invalid:80", "connect", "lookup no-such-host.invalid"},
 	}
 	for _, l := range lines {
 		w, ok := want[l["route"].(string)]
 		if !ok || l["target"] != w.target || l["reason"] != w.reason || l["status"] != float64(502) || l["level"] != "WARN" {
 			t.Errorf("log line %v: want route, target %s, reason %s, status 502 at WARN", l, w.target, w.reason)
 		}
+		if cause, _ := l["error"].(string); (w.cause == "") != (cause == "") || !strings.Contains(cause, w.cause) {
+			t.Errorf("log line %v: want an error saying %q", l, w.cause)
+		}
 	}
-	access := accessOut.lines(t, 2*n)
+	access := accessOut.lines(t, 3*n)
 	for _, l := range access {
-		wantKind := map[any]string{"refused": "connect", "reset": "reset"}[l["route"]]
+		wantKind := map[any]string{"refused": "connect", "reset": "reset", "nohost": "connect"}[l["route"]]
 		if l["error"] != errUpstreamFailed.Error() || l["upstream_error"] != wantKind {
 			t.Errorf("access log line %v: want error %q and upstream_error %q", l, errUpstreamFailed.Error(), wantKind)
 		}
@@ -196,5 +202,35 @@ routes:
 	}
 	if got := logLines(t, &logOut, "gateway: upstream request failed"); len(got) != 1 || got[0]["reason"] != "protocol" {
 		t.Errorf("log lines %v: want one with reason protocol", got)
+	}
+}
+
+// TestTunnelConnectFailureLogged: a WebSocket upgrade whose own dial to
+// the target fails is logged with why (refused, no such host), as a
+// proxied request's is.
+func TestTunnelConnectFailureLogged(t *testing.T) {
+	var logOut, accessOut syncBuffer
+	addr, stop := serveLogged(t, &logOut, &accessOut, `
+routes:
+  - { name: refused, match: { path_prefix: /refused }, upstream: { targets: ["{UP1}"], retries: 0 } }
+  - { name: nohost, match: { path_prefix: /nohost }, upstream: { targets: ["{UP2}"], retries: 0 } }
+`, deadAddr(t), "http://no-such-host.invalid:80")
+	gw := &testGateway{addr: addr}
+	for _, path := range []string{"/refused", "/nohost"} {
+		if resp := rawAnswer(t, gw, upgradeRequest(path, "")); resp.StatusCode() != 502 {
+			t.Fatalf("upgrade of %s: status %d, want 502", path, resp.StatusCode())
+		}
+	}
+	stop()
+	want := map[string]string{"refused": "connection refused", "nohost": "lookup no-such-host.invalid"}
+	lines := logLines(t, &logOut, "gateway: upstream request failed")
+	if len(lines) != len(want) {
+		t.Fatalf("%d log lines, want %d: %v", len(lines), len(want), lines)
+	}
+	for _, l := range lines {
+		cause, _ := l["error"].(string)
+		if w, ok := want[l["route"].(string)]; !ok || l["reason"] != "connect" || !strings.Contains(cause, w) {
+			t.Errorf("log line %v: want reason connect and an error saying %q", l, w)
+		}
 	}
 }

@@ -142,6 +142,9 @@ type Client struct {
 	// tlsErr is the error of the last failed TLS handshake, nil once one
 	// succeeded after it.
 	tlsErr atomic.Pointer[error]
+	// dialErr is the error of the last failed dial (a refused connection,
+	// a host name that does not resolve), nil once one succeeded after it.
+	dialErr atomic.Pointer[error]
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -185,6 +188,17 @@ func New(s Settings) (*Client, error) {
 // Client is plain). Do reports such a failure as ErrTLS; this says why.
 func (c *Client) LastTLSError() error {
 	if e := c.tlsErr.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// LastDialError is the error of the last failed dial to the upstream
+// (connection refused, no such host, network unreachable), nil when none
+// failed since the last that succeeded. Do reports such a failure as
+// ErrConnect, or ErrTimeout past the deadline; this says why.
+func (c *Client) LastDialError() error {
+	if e := c.dialErr.Load(); e != nil {
 		return *e
 	}
 	return nil

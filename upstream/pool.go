@@ -114,6 +114,7 @@ func (c *Client) dial(deadline time.Time) (*conn, error) {
 	d := net.Dialer{Timeout: c.s.ConnectTimeout, Deadline: deadline}
 	nc, err := d.Dial("tcp", c.s.Addr)
 	if err != nil {
+		c.dialFailed(err)
 		c.mu.Lock()
 		c.freeSlotLocked()
 		c.mu.Unlock()
@@ -121,6 +122,9 @@ func (c *Client) dial(deadline time.Time) (*conn, error) {
 			return nil, ErrTimeout
 		}
 		return nil, ErrConnect
+	}
+	if c.dialErr.Load() != nil {
+		c.dialErr.Store(nil)
 	}
 	if c.tls == nil {
 		return c.newConn(nc, nc), nil
@@ -135,6 +139,14 @@ func (c *Client) dial(deadline time.Time) (*conn, error) {
 	// The liveness probe peeks at the socket under TLS: an idle
 	// connection has no record waiting either (a close_notify is one).
 	return c.newConn(tc, nc), nil
+}
+
+// dialFailed records why a dial failed, for LastDialError. Not inlined,
+// so that only a failed dial pays for keeping its error.
+//
+//go:noinline
+func (c *Client) dialFailed(err error) {
+	c.dialErr.Store(&err)
 }
 
 // handshake runs the TLS handshake on a new connection within

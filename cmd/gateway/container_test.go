@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/fastgate/gateway/config"
 	"github.com/fastgate/gateway/gateway"
+	"github.com/fastgate/gateway/internal/logtest"
 )
 
 const containerConfig = "../../configs/container.yaml"
@@ -75,5 +77,53 @@ func TestContainerConfig(t *testing.T) {
 	}
 	if resp := get(t, addr, "/api/users"); !strings.HasPrefix(resp, "HTTP/1.1 404") || !strings.Contains(resp, "mount your own") {
 		t.Errorf("GET /api/users:\n%s", resp)
+	}
+}
+
+// TestContainerPlaceholderLogged: started with the image's built-in
+// configuration, the gateway says in its log that it runs the
+// placeholder and that the operator should mount their own; with another
+// configuration it says nothing of the kind.
+func TestContainerPlaceholderLogged(t *testing.T) {
+	for _, tt := range []struct {
+		file string
+		want int
+	}{
+		{file: containerConfig, want: 1},
+		{file: "../../configs/gateway.yaml", want: 0},
+	} {
+		cfg, err := config.Load(tt.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logs logtest.Buffer
+		warnPlaceholder(cfg, tt.file, slog.New(slog.NewJSONHandler(&logs, nil)))
+		lines := logs.Lines(t, "gateway: running the container image's placeholder configuration, which proxies nothing: mount your own over it")
+		if len(lines) != tt.want {
+			t.Fatalf("%s: %d placeholder lines, want %d: %s", tt.file, len(lines), tt.want, logs.String())
+		}
+		if tt.want == 1 && (lines[0]["level"] != "WARN" || lines[0]["file"] != tt.file) {
+			t.Errorf("placeholder line %v: want WARN naming the file", lines[0])
+		}
+	}
+}
+
+// TestDockerfileBasesPinned: every base image of the Dockerfile is
+// pinned by digest, so that a rebuild takes the same bases.
+func TestDockerfileBasesPinned(t *testing.T) {
+	docker, err := os.ReadFile("../../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := regexp.MustCompile(`(?m)^FROM\s+(?:--\S+\s+)*(\S+)`)
+	pinned := regexp.MustCompile(`^[^@\s]+:[^@\s]+@sha256:[0-9a-f]{64}$`)
+	bases := from.FindAllStringSubmatch(string(docker), -1)
+	if len(bases) == 0 {
+		t.Fatal("no FROM line in the Dockerfile")
+	}
+	for _, m := range bases {
+		if !pinned.MatchString(m[1]) {
+			t.Errorf("base image %q is not pinned by digest (NAME:TAG@sha256:...)", m[1])
+		}
 	}
 }

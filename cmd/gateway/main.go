@@ -191,11 +191,31 @@ func cmdRun(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	warnPlaceholder(cfg, path, log)
 	if err := serve(cfg, log); err != nil {
 		log.Error(err.Error())
 		return 1
 	}
 	return 0
+}
+
+// placeholderRoute is the name of the catch-all route of the container
+// image's built-in configuration (configs/container.yaml). A
+// configuration with a route of that name is the placeholder.
+const placeholderRoute = "container-placeholder"
+
+// warnPlaceholder says at start, at warn, that the gateway runs the
+// container image's placeholder configuration, which proxies nothing, so
+// that an operator who forgot to mount their own sees it in the log and
+// not only in the 404s.
+func warnPlaceholder(cfg *config.Config, path string, log *slog.Logger) {
+	for _, r := range cfg.Routes {
+		if r.Name == placeholderRoute {
+			log.Warn("gateway: running the container image's placeholder configuration, which proxies nothing: mount your own over it",
+				"file", path)
+			return
+		}
+	}
 }
 
 // configPath makes the -config file's name absolute, and says which name

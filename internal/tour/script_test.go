@@ -144,11 +144,27 @@ func stages(words []string) [][]string {
 func filter(stage []string, out []byte) ([]byte, error) {
 	switch {
 	case len(stage) >= 2 && stage[0] == "grep":
-		pat := stage[len(stage)-1]
-		if len(stage) == 3 && stage[1] == "-i" {
+		var pats []string
+		fold := false
+		for i := 1; i < len(stage); i++ {
+			switch a := stage[i]; {
+			case a == "-i":
+				fold = true
+			case a == "-e" && i+1 < len(stage):
+				i++
+				pats = append(pats, stage[i])
+			case !strings.HasPrefix(a, "-") && i == len(stage)-1 && pats == nil:
+				pats = append(pats, a)
+			default:
+				return nil, fmt.Errorf("grep: only -i, -e PATTERN and one PATTERN are known: %q", stage)
+			}
+		}
+		if len(pats) == 0 {
+			return nil, fmt.Errorf("grep without a pattern: %q", stage)
+		}
+		pat := "(?:" + strings.Join(pats, ")|(?:") + ")"
+		if fold {
 			pat = "(?i)" + pat
-		} else if len(stage) != 2 {
-			return nil, fmt.Errorf("grep: only -i is known: %q", stage)
 		}
 		re, err := regexp.Compile(pat)
 		if err != nil {
@@ -168,17 +184,49 @@ func filter(stage []string, out []byte) ([]byte, error) {
 		if err := json.Unmarshal(out, &v); err != nil {
 			return nil, fmt.Errorf("jq: %w", err)
 		}
-		if f := strings.TrimPrefix(stage[1], "."); f != "" {
-			m, ok := v.(map[string]any)
-			if !ok || strings.ContainsAny(f, ".[]|") {
-				return nil, fmt.Errorf("jq: only . and .field are known: %q", stage[1])
+		var b bytes.Buffer
+		for _, path := range strings.Split(stage[1], ", ") {
+			got, err := jqPath(v, path)
+			if err != nil {
+				return nil, err
 			}
-			v = m[f]
+			j, err := json.MarshalIndent(got, "", "  ")
+			if err != nil {
+				return nil, err
+			}
+			b.Write(append(j, '\n'))
 		}
-		b, err := json.MarshalIndent(v, "", "  ")
-		return append(b, '\n'), err
+		return b.Bytes(), nil
 	}
 	return nil, fmt.Errorf("a pipeline stage the tour test does not know: %q", stage)
+}
+
+// jqPathRE is one step of a jq path: .field or ["key"].
+var jqPathRE = regexp.MustCompile(`^(?:\.([A-Za-z_][A-Za-z0-9_]*)|\["([^"]*)"\])`)
+
+// jqPath follows path (".", ".a.b", `.headers["X-Id"]`) into v, as jq
+// does; a field of a missing object is null.
+func jqPath(v any, path string) (any, error) {
+	if path == "." {
+		return v, nil
+	}
+	for rest := path; rest != ""; {
+		m := jqPathRE.FindStringSubmatch(rest)
+		if m == nil {
+			return nil, fmt.Errorf("jq: only ., .field and [\"key\"] paths are known: %q", path)
+		}
+		rest = rest[len(m[0]):]
+		key := m[1] + m[2]
+		if v == nil {
+			continue
+		}
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("jq: %q: not an object at %q", path, key)
+		}
+		v = obj[key]
+	}
+	return v, nil
 }
 
 // matchOutput checks that every expected line matches a line of out.

@@ -78,3 +78,30 @@ func TestTourCommands(t *testing.T) {
 		t.Errorf("whole file: %+v", got)
 	}
 }
+
+func TestFilters(t *testing.T) {
+	const headers = "HTTP/1.1 401 Unauthorized\nWww-Authenticate: Bearer\nDate: x\n"
+	const body = `{"headers": {"X-User-Id": "alice", "X-Tenant": "acme"}, "instance": "a"}`
+	for _, tt := range []struct {
+		desc  string
+		stage []string
+		in    string
+		want  string
+	}{
+		{desc: "grep", stage: []string{"grep", "-i", "x-request-id"}, in: "X-Request-Id: 1\nB: 2\n", want: "X-Request-Id: 1\n"},
+		{desc: "grep -e -e", stage: []string{"grep", "-i", "-e", "^HTTP", "-e", "www-authenticate"}, in: headers, want: "HTTP/1.1 401 Unauthorized\nWww-Authenticate: Bearer\n"},
+		{desc: "jq .", stage: []string{"jq", "."}, in: `{"a": 1}`, want: "{\n  \"a\": 1\n}\n"},
+		{desc: "jq .field", stage: []string{"jq", ".instance"}, in: body, want: "\"a\"\n"},
+		{desc: "jq keys and a list", stage: []string{"jq", `.headers["X-User-Id"], .headers["X-Tenant"], .headers["X-Consumer"]`}, in: body, want: "\"alice\"\n\"acme\"\nnull\n"},
+	} {
+		t.Run(tt.desc, func(t *testing.T) {
+			got, err := filter(tt.stage, []byte(tt.in))
+			if err != nil || string(got) != tt.want {
+				t.Errorf("filter(%q) = %q, %v; want %q", tt.stage, got, err, tt.want)
+			}
+		})
+	}
+	if _, err := filter([]string{"jq", ".a | .b"}, []byte(`{}`)); err == nil {
+		t.Error("jq with a pipe: no error")
+	}
+}

@@ -40,6 +40,7 @@ var tours = []struct {
 	{file: "README.md", section: "A quick tour", checked: 8, setup: quickTour},
 	{file: "docs/grpc.md", checked: 4},
 	{file: "docs/publish.md", checked: 5, setup: publishTour},
+	{file: "docs/auth.md", checked: 14},
 }
 
 // quickTour starts what `make run` (scripts/run.sh) starts: the demo
@@ -97,7 +98,7 @@ func buildBinaries(t *testing.T) string {
 		}
 	}
 	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
-		"./cmd/gateway", "./cmd/demo-upstream", "./cmd/demo-grpc", "./cmd/demo-setup")
+		"./cmd/gateway", "./cmd/demo-upstream", "./cmd/demo-grpc", "./cmd/demo-setup", "./cmd/demo-token")
 	cmd.Dir = "../.."
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -116,7 +117,9 @@ type run struct {
 	replace []string
 	// idSuffix makes each Idempotency-Key of this run new to the brokers.
 	idSuffix string
-	client   *http.Client
+	// vars are the shell variables the tour set (TOKEN=$(...)).
+	vars   map[string]string
+	client *http.Client
 	// answers are the JSON bodies the gateway answered, for cleanups.
 	mu      sync.Mutex
 	answers []map[string]any
@@ -126,7 +129,7 @@ type run struct {
 var readmePorts = []string{"8080", "9901", "9001", "9002", "50051", "50052", "9092"}
 
 func newRun(t *testing.T, bin string) *run {
-	r := &run{bin: bin, dir: t.TempDir(), ports: map[string]string{},
+	r := &run{bin: bin, dir: t.TempDir(), ports: map[string]string{}, vars: map[string]string{},
 		idSuffix: "-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
 	for _, p := range readmePorts {
 		r.ports[p] = freePort(t)
@@ -185,7 +188,11 @@ func (r *run) config(t *testing.T, file string) string {
 // exec runs one command of a tour and checks what it printed.
 func (r *run) exec(t *testing.T, c command) {
 	t.Helper()
-	words, err := splitWords(c.line)
+	if m := assignRE.FindStringSubmatch(c.line); m != nil {
+		r.vars[m[1]] = strings.TrimSpace(string(r.output(t, c, m[2])))
+		return
+	}
+	words, err := splitWords(r.expand(t, c, c.line))
 	if err != nil || len(words) == 0 {
 		t.Fatalf("%s: %q: %v", c.pos, c.line, err)
 	}
@@ -194,10 +201,20 @@ func (r *run) exec(t *testing.T, c command) {
 	case words[0] == "make":
 		r.make(t, c, words[1:])
 		return
+	case words[0] == "go" && len(words) == 5 && words[1] == "build" && words[2] == "-o":
+		// go build -o bin/NAME ./cmd/NAME: built with the others.
+		name, _ := strings.CutPrefix(words[3], "bin/")
+		if words[4] != "./cmd/"+name {
+			t.Fatalf("%s: %q: only go build -o bin/NAME ./cmd/NAME is known", c.pos, c.line)
+		}
+		if _, err := os.Stat(filepath.Join(r.bin, name)); err != nil {
+			t.Fatalf("%s: %s is not among the binaries the tour test builds: %v", c.pos, name, err)
+		}
+		return
 	case words[len(words)-1] == "&":
 		r.start(t, c, words[:len(words)-1])
 		return
-	case words[0] == "bin/gateway" && len(words) > 1 && words[1] == "validate":
+	case words[0] == "bin/gateway" && len(words) > 1 && (words[1] == "validate" || words[1] == "hash-key"):
 		cmd := exec.Command(filepath.Join(r.bin, "gateway"), words[1:]...)
 		cmd.Dir = "../.."
 		if out, err = cmd.CombinedOutput(); err != nil {
@@ -209,6 +226,52 @@ func (r *run) exec(t *testing.T, c command) {
 	if missing := matchOutput(r.expected(c), string(out)); len(missing) > 0 {
 		t.Errorf("%s: %s\nprinted:\n%s\nlacks the lines:\n%s", c.pos, c.line, out, strings.Join(missing, "\n"))
 	}
+}
+
+// assignRE is a tour line that sets a shell variable to what a command
+// prints: NAME=$(bin/... ARGS).
+var assignRE = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*)=\$\((bin/[^()]*)\)$`)
+
+// substRE is a command substitution inside a line: $(bin/... ARGS).
+var substRE = regexp.MustCompile(`\$\((bin/[^()]*)\)`)
+
+// varRE is a shell variable inside a line: $NAME.
+var varRE = regexp.MustCompile(`\$([A-Za-z_][A-Za-z0-9_]*)`)
+
+// expand replaces the command substitutions of line by what they print,
+// and then the variables the tour set by their values, as sh does for
+// the values the tours use (tokens: no spaces, no quotes).
+func (r *run) expand(t *testing.T, c command, line string) string {
+	t.Helper()
+	line = substRE.ReplaceAllStringFunc(line, func(m string) string {
+		return strings.TrimSpace(string(r.output(t, c, substRE.FindStringSubmatch(m)[1])))
+	})
+	return varRE.ReplaceAllStringFunc(line, func(m string) string {
+		v, ok := r.vars[m[1:]]
+		if !ok {
+			t.Fatalf("%s: %q: the tour did not set %s", c.pos, c.line, m)
+		}
+		return v
+	})
+}
+
+// output runs "bin/NAME ARGS" (a command the tour test built) and
+// returns what it printed on stdout.
+func (r *run) output(t *testing.T, c command, line string) []byte {
+	t.Helper()
+	words, err := splitWords(line)
+	if err != nil || len(words) == 0 {
+		t.Fatalf("%s: %q: %v", c.pos, line, err)
+	}
+	name, _ := strings.CutPrefix(words[0], "bin/")
+	cmd := exec.Command(filepath.Join(r.bin, name), words[1:]...)
+	cmd.Dir = "../.."
+	cmd.Env = append(os.Environ(), r.env...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s: %s: %v", c.pos, line, err)
+	}
+	return out
 }
 
 // expected returns c's expected lines with this run's ports.
@@ -356,11 +419,12 @@ func (r *run) pipeline(t *testing.T, c command, st [][]string) []byte {
 }
 
 // curl does what curl does with the options the tours use (-i, -s, -X,
-// -H, -d, --data-binary, @- for stdin) and returns what it prints.
+// -H, -d, --data-binary, @- for stdin, -u, -o /dev/null, -w with
+// %{http_code}) and returns what it prints.
 func (r *run) curl(args []string, stdin []byte) ([]byte, int, error) {
-	var method, url string
+	var method, url, writeOut, user string
 	var body []byte
-	hasBody, include := false, false
+	hasBody, include, discard := false, false, false
 	hdr := http.Header{}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -384,6 +448,15 @@ func (r *run) curl(args []string, stdin []byte) ([]byte, int, error) {
 				value += r.idSuffix
 			}
 			hdr.Add(name, value)
+		case "-o":
+			if o := next(); o != "/dev/null" {
+				return nil, 0, fmt.Errorf("curl -o %q: only /dev/null is known to the tour test", o)
+			}
+			discard = true
+		case "-w":
+			writeOut = next()
+		case "-u":
+			user = next()
 		case "-d", "--data-binary":
 			hasBody = true
 			if d := next(); d == "@-" {
@@ -412,6 +485,10 @@ func (r *run) curl(args []string, stdin []byte) ([]byte, int, error) {
 		return nil, 0, err
 	}
 	req.Header = hdr
+	if user != "" {
+		name, password, _ := strings.Cut(user, ":")
+		req.SetBasicAuth(name, password)
+	}
 	if hasBody && hdr.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
@@ -438,7 +515,13 @@ func (r *run) curl(args []string, stdin []byte) ([]byte, int, error) {
 		}
 		out.WriteString("\n")
 	}
-	out.Write(b)
+	if !discard {
+		out.Write(b)
+	}
+	if writeOut != "" {
+		// The -w variables the tours use.
+		out.WriteString(strings.NewReplacer(`%{http_code}`, strconv.Itoa(resp.StatusCode), `\n`, "\n").Replace(writeOut))
+	}
 	return out.Bytes(), resp.StatusCode, nil
 }
 
