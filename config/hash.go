@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -24,12 +25,51 @@ func (c *Config) Hash() string {
 	// The plain data as JSON: maps come out in key order, pointers as
 	// what they point to, durations and sizes as numbers. The include
 	// patterns are left out; the routes they brought are in.
+	// The routes go in one digest each (routeDigest), so that those of
+	// included files a Loader kept are not encoded again.
 	effective := *c
 	effective.Include = nil
+	effective.Routes = nil
 	h := sha256.New()
 	if err := json.NewEncoder(h).Encode(&effective); err != nil { // plain data: cannot happen
 		panic("config: hash: " + err.Error())
 	}
+	for _, d := range c.routeDigests() {
+		h.Write(d[:])
+	}
 	h.Write([]byte(c.tlsFilesDigest())) // certificate files renewed in place
 	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// routeDigests returns the digest of each route (routeDigest), in order.
+func (c *Config) routeDigests() [][sha256.Size]byte {
+	main := len(c.Routes)
+	if len(c.parts) > 0 {
+		main = c.parts[0].start
+		last := c.parts[len(c.parts)-1]
+		if last.start+len(last.file.routes) != len(c.Routes) {
+			return digestsOf(c.Routes) // Routes changed since the load
+		}
+	}
+	out := digestsOf(c.Routes[:main])
+	for _, p := range c.parts {
+		out = append(out, p.file.routeDigests()...)
+	}
+	return out
+}
+
+// digestsOf returns the digest of each route: a SHA-256 of its plain data
+// as JSON.
+func digestsOf(routes []Route) [][sha256.Size]byte {
+	out := make([][sha256.Size]byte, len(routes))
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for i := range routes {
+		buf.Reset()
+		if err := enc.Encode(&routes[i]); err != nil { // plain data: cannot happen
+			panic("config: hash: " + err.Error())
+		}
+		out[i] = sha256.Sum256(buf.Bytes())
+	}
+	return out
 }

@@ -2,9 +2,11 @@ package config
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/fastgate/gateway/config/yamlcodec"
 	"go.yaml.in/yaml/v3"
@@ -57,6 +59,22 @@ type fileResult struct {
 	// routes are not worth checking, nor is the whole.
 	exhausted  bool
 	readsFiles bool
+
+	// kept is set on the results a Loader keeps: only those, which no
+	// caller can reach to change, remember their routes' digests.
+	kept       bool
+	digestOnce sync.Once
+	digests    [][sha256.Size]byte
+}
+
+// routeDigests returns the digest of each of r's routes (routeDigest),
+// worked out once for a kept result.
+func (r *fileResult) routeDigests() [][sha256.Size]byte {
+	if !r.kept {
+		return digestsOf(r.routes)
+	}
+	r.digestOnce.Do(func() { r.digests = digestsOf(r.routes) })
+	return r.digests
 }
 
 // An envValue is what an environment variable was when a file was read.

@@ -21,8 +21,9 @@ import (
 // file whose checks read other files (a body_file, a key file, TLS
 // files) is read afresh every time. The Loader keeps the files of the
 // last configuration it loaded, and those of a later attempt that failed,
-// nothing more. The zero Loader is ready to use; it is safe for
-// concurrent use (loads take turns).
+// nothing more. The configurations it loads share the settings of their
+// unchanged routes: treat them as read-only. The zero Loader is ready to
+// use; it is safe for concurrent use (loads take turns).
 type Loader struct {
 	mu   sync.Mutex
 	kept keptFiles
@@ -110,9 +111,13 @@ func (k *keptFiles) read(files []included, ctx *routeContext, lookup yamlcodec.L
 	}
 	if k != nil {
 		for _, r := range results {
-			if !r.readsFiles {
-				k.now = append(k.now, r)
+			if r.readsFiles {
+				continue
 			}
+			if !r.kept { // a fresh one, not yet shared
+				r.kept = true
+			}
+			k.now = append(k.now, r)
 		}
 	}
 	return results
@@ -217,4 +222,33 @@ func globalRoute(path string, start int) string {
 		return path
 	}
 	return "routes[" + strconv.Itoa(n+start) + rest[end:]
+}
+
+// UnchangedRoutes returns, for each route of c, the index in prev.Routes
+// of the very same route, or -1: a route from an included file that the
+// Loader that loaded c kept from loading prev (the file, the environment
+// variables it refers to and the main file unchanged), so that the two
+// are equal in every setting. Other routes get -1 even when equal.
+func (c *Config) UnchangedRoutes(prev *Config) []int {
+	out := make([]int, len(c.Routes))
+	for i := range out {
+		out[i] = -1
+	}
+	if prev == nil || len(c.parts) == 0 || len(prev.parts) == 0 {
+		return out
+	}
+	was := make(map[*fileResult]int, len(prev.parts))
+	for _, p := range prev.parts {
+		was[p.file] = p.start
+	}
+	for _, p := range c.parts {
+		start, ok := was[p.file]
+		if !ok || !p.file.kept {
+			continue
+		}
+		for k := range p.file.routes {
+			out[p.start+k] = start + k
+		}
+	}
+	return out
 }

@@ -202,7 +202,7 @@ func (g *Gateway) plan(old *snapshot, next *config.Config) (ReloadResult, *confi
 		keep = append(keep, "redis")
 	}
 	eff, _ := next.InEffect(old.cfg, keep...)
-	keys := keysOf(eff)
+	keys := keysSince(eff, old.cfg, old.keys)
 	res := diffConfigs(old.cfg, next, old.keys, keys)
 	if redis {
 		if i := slices.Index(res.Settings, "redis"); i >= 0 {

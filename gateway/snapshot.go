@@ -171,12 +171,43 @@ func (s *snapshot) routeSet() map[*route]bool {
 type routeKeys map[string]string
 
 // keysOf returns the route keys of cfg.
-func keysOf(cfg *config.Config) routeKeys {
+func keysOf(cfg *config.Config) routeKeys { return keysSince(cfg, nil, nil) }
+
+// keysSince returns the route keys of cfg, taking from prevKeys, the keys
+// of prev, those of the routes that cfg has unchanged from prev
+// (config.Config.UnchangedRoutes) when the top-level settings that
+// routeKey takes are the same too: a reload of many routes where one
+// file changed works out the keys of that file's routes only.
+func keysSince(cfg, prev *config.Config, prevKeys routeKeys) routeKeys {
 	keys := make(routeKeys, len(cfg.Routes))
+	var same []int
+	if prev != nil && prevKeys != nil && cfg.Server.MaxBodySize == prev.Server.MaxBodySize &&
+		slices.Equal(cfg.TrustedProxies, prev.TrustedProxies) {
+		same = cfg.UnchangedRoutes(prev)
+	}
 	for i := range cfg.Routes {
-		keys[cfg.Routes[i].Name] = routeKey(&cfg.Routes[i], cfg)
+		rc := &cfg.Routes[i]
+		if key, ok := keptKey(rc, cfg, prev, same, i, prevKeys); ok {
+			keys[rc.Name] = key
+			continue
+		}
+		keys[rc.Name] = routeKey(rc, cfg)
 	}
 	return keys
+}
+
+// keptKey returns the key of Routes[i] of cfg from prevKeys when it is
+// route same[i] of prev, and routeKey would find it the same: its
+// broker's settings unchanged, no TLS files (read afresh for each key).
+func keptKey(rc *config.Route, cfg, prev *config.Config, same []int, i int, prevKeys routeKeys) (string, bool) {
+	if same == nil || same[i] < 0 || upstreamTLSOf(rc) != nil || grpcTLSOf(rc) != nil {
+		return "", false
+	}
+	if rc.Publish != nil && !reflect.DeepEqual(publishedTo(rc, cfg), publishedTo(&prev.Routes[same[i]], prev)) {
+		return "", false
+	}
+	key, ok := prevKeys[rc.Name]
+	return key, ok && prev.Routes[same[i]].Name == rc.Name
 }
 
 // routeKey identifies everything a compiled route depends on: its own

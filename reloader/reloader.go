@@ -61,6 +61,8 @@ type Reloader[R any] struct {
 	log      *slog.Logger
 	debounce time.Duration
 	watcher  *fsnotify.Watcher
+	// loader reads again only the included files that changed.
+	loader config.Loader
 
 	mu     sync.Mutex // serializes loads; guards what follows
 	closed bool
@@ -164,7 +166,7 @@ func (r *Reloader[R]) reload(req Request) (R, error) {
 	// swapped while the configuration is read is then taken as swapped
 	// at the next reload, not as files that vanished from it.
 	before := r.includeStates()
-	cfg, err := config.Load(r.path, r.checks...)
+	cfg, err := r.loader.Load(r.path, r.checks...)
 	if err == nil && req.FileChange {
 		err = r.vanished(cfg)
 	}
