@@ -55,6 +55,9 @@ type fileResult struct {
 	secrets map[string]bool
 	bad     map[string]bool
 	errs    Errors
+	// decodeErrs counts the problems at the start of errs found while
+	// decoding, before the checks.
+	decodeErrs int
 	// exhausted is set when the file was too complex to decode: its
 	// routes are not worth checking, nor is the whole.
 	exhausted  bool
@@ -123,7 +126,7 @@ func readIncluded(f included, ctx *routeContext, lookup yamlcodec.LookupFunc) *f
 	r := &fileResult{name: f.name, data: f.data, context: ctx.key}
 	root, ferr := yamlcodec.ReadDocument(f.data, f.name, includedFileWords)
 	if ferr != nil {
-		r.errs = Errors{ferr}
+		r.errs, r.decodeErrs = Errors{ferr}, 1
 		return r
 	}
 	d := codec.NewDecoder(f.name, recordingLookup(lookup, &r.env), 2*bytes.Count(f.data, []byte("\n")))
@@ -143,7 +146,7 @@ func readIncluded(f included, ctx *routeContext, lookup yamlcodec.LookupFunc) *f
 		}
 	}
 	if d.Exhausted() {
-		r.errs, r.exhausted = d.Errs, true
+		r.errs, r.decodeErrs, r.exhausted = d.Errs, len(d.Errs), true
 		return r
 	}
 	v := ctx.validator(d)
@@ -152,6 +155,7 @@ func readIncluded(f included, ctx *routeContext, lookup yamlcodec.LookupFunc) *f
 		routeDefaults(&r.routes[i], p, d.Set, ctx.maxBody)
 		v.routeOwn(&r.routes[i], p)
 	}
+	r.decodeErrs = len(d.Errs)
 	r.errs = append(d.Errs, v.rep.Errs...)
 	r.readsFiles = v.readsFiles
 	return r

@@ -92,10 +92,11 @@ func parseFrom(src yamlcodec.Source, data []byte, file string, lookup yamlcodec.
 	for i := range c.Routes {
 		v.routeOwn(&c.Routes[i], "routes["+strconv.Itoa(i)+"]")
 	}
-	var fileErrs Errors // their fields number routes within their file
+	var fileErrs, decodeErrs Errors // their fields number routes within their file
 	exhausted := false
 	for _, r := range results {
 		fileErrs = append(fileErrs, r.errs...)
+		decodeErrs = append(decodeErrs, r.errs[:r.decodeErrs]...)
 		exhausted = exhausted || r.exhausted
 		if !r.hasList {
 			continue
@@ -105,8 +106,8 @@ func parseFrom(src yamlcodec.Source, data []byte, file string, lookup yamlcodec.
 		c.Routes = append(c.Routes, r.routes...)
 	}
 	v.rep.More = c.more
-	if exhausted {
-		return nil, append(localRoutes(append(d.Errs, v.rep.Errs...), starts), fileErrs...).Sorted(inc.Names)
+	if exhausted { // what was decoded is not worth checking
+		return nil, append(d.Errs, decodeErrs...).Sorted(inc.Names)
 	}
 	c.file, c.pos, c.starts = file, d.Pos, starts // for RouteRef
 	v.across(c)

@@ -33,6 +33,11 @@ type Loader struct {
 // with checks, reusing what it kept of included files that did not
 // change.
 func (l *Loader) Load(path string, checks ...Check) (*Config, error) {
+	return l.load(path, os.LookupEnv, checks...)
+}
+
+// load is Load with the environment as lookup reads it.
+func (l *Loader) load(path string, lookup yamlcodec.LookupFunc, checks ...Check) (*Config, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	src := yamlcodec.OS()
@@ -41,7 +46,7 @@ func (l *Loader) Load(path string, checks ...Check) (*Config, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	attempt := &keptFiles{prev: &l.kept}
-	c, err := parseFrom(src, data, path, os.LookupEnv, attempt, checks...)
+	c, err := parseFrom(src, data, path, lookup, attempt, checks...)
 	if err != nil {
 		// Keep the last good files, and those of this attempt: the file
 		// that failed is likely fixed next, the others are as they were.
