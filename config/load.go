@@ -94,6 +94,11 @@ func parseFrom(src yamlcodec.Source, data []byte, file string, lookup yamlcodec.
 	}
 	var fileErrs, decodeErrs Errors // their fields number routes within their file
 	exhausted := false
+	n := len(c.Routes)
+	for _, r := range results {
+		n += len(r.routes)
+	}
+	c.Routes = slices.Grow(c.Routes, n-len(c.Routes))
 	for _, r := range results {
 		fileErrs = append(fileErrs, r.errs...)
 		decodeErrs = append(decodeErrs, r.errs[:r.decodeErrs]...)
