@@ -22,11 +22,24 @@ import (
 // by someone who knows the rest of the configuration: show it where the
 // configuration's structure may be shown, not the secrets' values.
 func (c *Config) Hash() string {
+	hash, _ := c.Digests()
+	return hash
+}
+
+// A RouteDigest identifies a route's settings: a SHA-256 of its plain
+// data as JSON. Routes with the same settings have the same digest.
+type RouteDigest = [sha256.Size]byte
+
+// Digests returns the Hash and the digest of each route, in the order of
+// Routes, which the Hash is made of: a caller that needs both works the
+// routes' out once. The routes of the included files that a Loader kept
+// from an earlier load are not encoded again.
+func (c *Config) Digests() (hash string, routes []RouteDigest) {
 	// The plain data as JSON: maps come out in key order, pointers as
 	// what they point to, durations and sizes as numbers. The include
-	// patterns are left out; the routes they brought are in.
-	// The routes go in one digest each (routeDigest), so that those of
-	// included files a Loader kept are not encoded again.
+	// patterns are left out; the routes they brought are in, one digest
+	// each.
+	routes = c.routeDigests()
 	effective := *c
 	effective.Include = nil
 	effective.Routes = nil
@@ -34,15 +47,15 @@ func (c *Config) Hash() string {
 	if err := json.NewEncoder(h).Encode(&effective); err != nil { // plain data: cannot happen
 		panic("config: hash: " + err.Error())
 	}
-	for _, d := range c.routeDigests() {
+	for _, d := range routes {
 		h.Write(d[:])
 	}
 	h.Write([]byte(c.tlsFilesDigest())) // certificate files renewed in place
-	return hex.EncodeToString(h.Sum(nil)[:8])
+	return hex.EncodeToString(h.Sum(nil)[:8]), routes
 }
 
-// routeDigests returns the digest of each route (routeDigest), in order.
-func (c *Config) routeDigests() [][sha256.Size]byte {
+// routeDigests returns the digest of each route, in order.
+func (c *Config) routeDigests() []RouteDigest {
 	main := len(c.Routes)
 	if len(c.parts) > 0 {
 		main = c.parts[0].start
@@ -60,8 +73,8 @@ func (c *Config) routeDigests() [][sha256.Size]byte {
 
 // digestsOf returns the digest of each route: a SHA-256 of its plain data
 // as JSON.
-func digestsOf(routes []Route) [][sha256.Size]byte {
-	out := make([][sha256.Size]byte, len(routes))
+func digestsOf(routes []Route) []RouteDigest {
+	out := make([]RouteDigest, len(routes))
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	for i := range routes {

@@ -2,7 +2,6 @@ package config
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"reflect"
 	"strconv"
 	"strings"
@@ -67,12 +66,12 @@ type fileResult struct {
 	// caller can reach to change, remember their routes' digests.
 	kept       bool
 	digestOnce sync.Once
-	digests    [][sha256.Size]byte
+	digests    []RouteDigest
 }
 
-// routeDigests returns the digest of each of r's routes (routeDigest),
-// worked out once for a kept result.
-func (r *fileResult) routeDigests() [][sha256.Size]byte {
+// routeDigests returns the digest of each of r's routes, worked out once
+// for a kept result.
+func (r *fileResult) routeDigests() []RouteDigest {
 	if !r.kept {
 		return digestsOf(r.routes)
 	}

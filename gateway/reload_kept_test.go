@@ -78,11 +78,12 @@ func TestKeysSinceTakesKeptKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	marked := routeKeys{"a": "kept-a", "b": "kept-b", "c": "kept-c"}
-	keys := keysSince(next, prev, marked)
+	_, digests := next.Digests()
+	keys := keysSince(next, digests, prev, marked)
 	if keys["a"] != "kept-a" || keys["c"] != "kept-c" {
 		t.Errorf("unchanged routes: keys %q and %q, want those kept", keys["a"], keys["c"])
 	}
-	if want := routeKey(&next.Routes[1], next); keys["b"] != want {
+	if want := routeKey(&next.Routes[1], next, digests[1]); keys["b"] != want {
 		t.Errorf("changed route: key %q, want %q", keys["b"], want)
 	}
 	if full := keysOf(next); full["a"] == "kept-a" {
