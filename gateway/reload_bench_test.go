@@ -117,7 +117,16 @@ func writeIncluded(b *testing.B, dir string, f, perFile, gen int, upstream strin
 // most: 10,000 routes in 100 included files, one of which changed (one
 // route's header), loaded through the reloader as SIGHUP or a file change
 // would (route conflicts checked) and applied.
-func BenchmarkReload10kOneFileChanged(b *testing.B) {
+func BenchmarkReload10kOneFileChanged(b *testing.B) { benchmarkSplitReload(b, 1) }
+
+// BenchmarkReload10kAllFilesChanged is BenchmarkReload10kOneFileChanged
+// with every file changed (one route's header in each): nothing can be
+// kept, every file is parsed, a few at once.
+func BenchmarkReload10kAllFilesChanged(b *testing.B) { benchmarkSplitReload(b, 100) }
+
+// benchmarkSplitReload reloads 10,000 routes in 100 included files of
+// which changed files changed.
+func benchmarkSplitReload(b *testing.B, changed int) {
 	const files, perFile = 100, 100
 	dir := b.TempDir()
 	up := deadAddr(b)
@@ -140,13 +149,15 @@ func BenchmarkReload10kOneFileChanged(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		writeIncluded(b, dir, files/2, perFile, i, up)
+		for f := range changed {
+			writeIncluded(b, dir, (files/2+f)%files, perFile, i, up)
+		}
 		res, err := r.Reload("bench", false)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if len(res.Changed) != 1 || res.Unchanged != files*perFile-1 {
-			b.Fatalf("changed %v, %d unchanged; want one changed", res.Changed, res.Unchanged)
+		if len(res.Changed) != changed || res.Unchanged != files*perFile-changed {
+			b.Fatalf("changed %d, %d unchanged; want %d changed", len(res.Changed), res.Unchanged, changed)
 		}
 	}
 }
