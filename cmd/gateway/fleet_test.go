@@ -81,7 +81,7 @@ config_source:
 	}
 	b := serveBridgeGateway(t, gw)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	follower, release, err := newFollower(cfg, gw, log)
+	follower, release, err := newFollower(cfg, nil, gw, log)
 	if err != nil {
 		t.Fatal(err)
 	}
