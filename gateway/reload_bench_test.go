@@ -140,7 +140,7 @@ func benchmarkSplitReload(b *testing.B, changed int) {
 	}
 	g := serveConfig(b, cfg)
 	r, err := reloader.New(reloader.Settings[ReloadResult]{Config: cfg, Target: g.ReloadTarget(),
-		Checks: []config.Check{RouteConflicts}, Loader: loader})
+		Checks: []config.Check{g.RouteConflicts}, Loader: loader})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -90,3 +90,45 @@ func TestKeysSinceTakesKeptKeys(t *testing.T) {
 		t.Error("keysOf took a key it was not given")
 	}
 }
+
+// TestApplyTakesCheckedTable: applying the configuration whose route
+// conflicts the gateway just checked takes the table the check compiled;
+// a configuration with other routes (a copy of them) is compiled anew.
+func TestApplyTakesCheckedTable(t *testing.T) {
+	path := keptTree(t, "include: [a.yaml, b.yaml, c.yaml]\n")
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := serveConfig(t, cfg)
+	next, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := g.RouteConflicts(next); len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	checked := g.deps.checked.Load().table
+	if _, err := g.Apply(next); err != nil {
+		t.Fatal(err)
+	}
+	if g.current.Load().table != checked {
+		t.Error("the build compiled the routes the check had compiled")
+	}
+	if got := string(g.do(t, "GET", "/b", nil, "").Body()); got != "b" {
+		t.Errorf("/b answers %q", got)
+	}
+
+	if errs := g.RouteConflicts(next); len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	checked = g.deps.checked.Load().table
+	copied := *next
+	copied.Routes = slices.Clone(next.Routes)
+	if _, err := g.Apply(&copied); err != nil {
+		t.Fatal(err)
+	}
+	if g.current.Load().table == checked {
+		t.Error("the build took a table checked for other routes")
+	}
+}

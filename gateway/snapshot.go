@@ -110,6 +110,9 @@ func buildSnapshot(cfg *config.Config, d *deps, prev *snapshot, obs *observer, s
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	if s.table = d.tableFor(cfg.Routes); s.table != nil {
+		return s, nil // compiled by the check of the same routes
+	}
 	table, err := router.Compile(rules)
 	if err != nil {
 		var conflict *router.ConflictError

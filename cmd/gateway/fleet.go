@@ -26,7 +26,7 @@ type configFollower interface {
 // config_source the file names. The returned func releases it once Run
 // has returned.
 func newFollower(cfg *config.Config, loader *config.Loader, gw *gateway.Gateway, log *slog.Logger) (configFollower, func(), error) {
-	checks := []config.Check{gateway.RouteConflicts}
+	checks := []config.Check{gw.RouteConflicts}
 	if cs := cfg.ConfigSource; cs != nil && cs.Etcd != nil {
 		e := cs.Etcd
 		src, err := etcd.New(etcd.Settings[gateway.ReloadResult]{
