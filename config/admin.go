@@ -3,7 +3,6 @@ package config
 import (
 	"bytes"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -89,10 +88,7 @@ func (v *validator) adminAccess(c *Config) {
 		v.errorf("admin_auth.token_file", "is required")
 		return
 	}
-	path := a.TokenFile
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(filepath.Dir(v.file), path)
-	}
+	path := v.resolve(a.TokenFile)
 	info, err := os.Stat(path)
 	switch {
 	case err != nil:

@@ -187,10 +187,7 @@ func (v *validator) basic(b *BasicAccess, p string) {
 // readAuthFile reads a file an access setting names, relative to the main
 // file's directory; nil (and a reported problem) when it cannot.
 func (v *validator) readAuthFile(name, p string) []byte {
-	path := name
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(filepath.Dir(v.file), path)
-	}
+	path := v.resolve(name)
 	info, err := os.Stat(path)
 	switch {
 	case err != nil:

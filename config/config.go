@@ -104,6 +104,9 @@ type Config struct {
 	files    []string                      // every file read, main first, absolute
 	includes []string                      // Include resolved, absolute
 	starts   map[string]int                // each included file's first route in Routes
+	// parts are the included files' routes in Routes, in order, with
+	// their own records (pos and secrets hold the main file's).
+	parts []part
 }
 
 // applyDefaults fills in what the file left out. set holds the paths the
@@ -145,20 +148,28 @@ func applyDefaults(c *Config, set map[string]bool) {
 	}
 }
 
-// config checks a whole configuration: every setting's own rules, the
-// ranges of its range tags, and the rules that relate settings.
-func (v *validator) config(c *Config) {
+// A configuration is checked in three parts: settings checks the
+// top-level settings (and keeps what the checks of a route need of
+// them), route each route on its own (routeOwn), and across the rules
+// that relate routes to each other and to the whole. The routes of an
+// included file are checked apart from the rest (see readIncluded), so
+// that a reload can keep the result of a file that did not change.
+
+// settings checks the top-level settings: their own rules, the ranges of
+// their range tags, and the rules that relate them.
+func (v *validator) settings(c *Config) {
 	v.listeners(c)
 	v.admin(c)
 	v.tls(c)
-	codec.CheckRanges(&v.rep, reflect.ValueOf(c).Elem(), "")
+	top := *c
+	top.Routes = nil // checked route by route
+	codec.CheckRanges(&v.rep, reflect.ValueOf(&top).Elem(), "")
 	if c.Redis != nil {
 		v.redis(c.Redis)
 	}
 	v.disc = &c.Discovery
 	v.haveRedis = c.Redis != nil
 	v.discovery(&c.Discovery)
-	v.configSource(c)
 	v.brokerSet = c.Brokers
 	v.brokers(c.Brokers)
 	if c.AccessLog != nil {
@@ -169,6 +180,22 @@ func (v *validator) config(c *Config) {
 	}
 	v.providers = c.Auth.JWTProviders
 	v.auth(&c.Auth)
+}
+
+// routeOwn checks the route r at p by itself: its rules, and the ranges
+// of its range tags.
+func (v *validator) routeOwn(r *Route, p string) {
+	v.route(r, p)
+	if r.RateLimit != nil {
+		v.rateLimit(r.RateLimit, p+".rate_limit", v.haveRedis)
+	}
+	codec.CheckRanges(&v.rep, reflect.ValueOf(r).Elem(), p)
+}
+
+// across checks what relates the routes of every file to each other and
+// to the top-level settings.
+func (v *validator) across(c *Config) {
+	v.configSource(c)
 	v.routes(c)
 	v.rateLimits(c)
 	v.cacheSizes(c)

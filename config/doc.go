@@ -45,6 +45,15 @@
 // LoadFS from an fs.FS, and Parse from the operating system's, relative to
 // the directory of the file name it is given.
 //
+// Each included file is decoded, given its defaults and checked on its
+// own, against the main file's settings (a few files at once); the rules
+// that relate routes across files (unique names, shared buckets, the
+// Checks) run on the merged list. A Loader, which loads one
+// configuration again and again, keeps each file's result and reuses it
+// while the file's bytes, the environment variables it refers to and the
+// main file are unchanged (Config.UnchangedRoutes tells which routes it
+// kept).
+//
 // # Environment
 //
 // In any scalar value, ${NAME} is replaced by the environment variable NAME
@@ -82,5 +91,7 @@
 // # Concurrency
 //
 // A Config is not changed after Parse returns it; its methods may be
-// called from many goroutines at once.
+// called from many goroutines at once. Configurations that one Loader
+// loaded share the settings of the routes it kept: treat them as
+// read-only. A Loader is safe for concurrent use.
 package config

@@ -37,7 +37,7 @@ func FuzzParse(f *testing.F) {
 	}
 	src := yamlcodec.FS(fstest.MapFS{})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := parseFrom(src, data, "fuzz.yaml", lookup)
+		c, err := parseFrom(src, data, "fuzz.yaml", lookup, nil)
 		if err != nil {
 			for _, line := range strings.Split(err.Error(), "\n") {
 				if !strings.HasPrefix(line, "fuzz.yaml:") {
@@ -53,7 +53,7 @@ func FuzzParse(f *testing.F) {
 		if len(c.secrets) > 0 || c.holdsCredentials() {
 			return // "<redacted>" does not read back as the value it hides
 		}
-		c2, err := parseFrom(src, out, "fuzz.yaml", lookup)
+		c2, err := parseFrom(src, out, "fuzz.yaml", lookup, nil)
 		if err != nil {
 			t.Fatalf("effective config does not parse: %v\n%s", err, out)
 		}

@@ -87,6 +87,22 @@ func runGolden(t *testing.T, a *archive, lookup yamlcodec.LookupFunc) (string, [
 		return bytes.ReplaceAll(b, []byte(dir+string(filepath.Separator)), nil)
 	}
 	c, err := load(yamlcodec.OS(), filepath.Join(dir, "config.yaml"), lookup)
+	// A Loader finds the same, reading every file and then again keeping
+	// what it read.
+	var l Loader
+	for _, pass := range []string{"first", "second"} {
+		lc, lerr := l.load(filepath.Join(dir, "config.yaml"), lookup)
+		if fmt.Sprint(err) != fmt.Sprint(lerr) || (err == nil && lc.Hash() != c.Hash()) {
+			t.Errorf("the %s load by a Loader differs from Load: %v", pass, lerr)
+		}
+		if err == nil {
+			a, _ := c.Redacted()
+			b, _ := lc.Redacted()
+			if !bytes.Equal(a, b) {
+				t.Errorf("the %s load by a Loader differs from Load:\n%s", pass, b)
+			}
+		}
+	}
 	if err != nil {
 		return "errors.txt", relative([]byte(err.Error() + "\n"))
 	}

@@ -2,7 +2,6 @@ package config
 
 import (
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 )
@@ -94,10 +93,7 @@ func (v *validator) grpc(r *Route, p string) {
 	case g.Descriptors == "" && !g.Reflection:
 		v.errorf(p, "needs descriptors (a descriptor set file) or reflection: true")
 	case g.Descriptors != "":
-		path := g.Descriptors
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(filepath.Dir(v.file), path)
-		}
+		path := v.resolve(g.Descriptors)
 		switch info, err := os.Stat(path); {
 		case err != nil:
 			v.invalid(p+".descriptors", g.Descriptors, "cannot be read: "+errText(err))

@@ -32,7 +32,7 @@ routes:
 			v, ok := env[name]
 			return v, ok
 		}
-		c, err := parseFrom(yamlcodec.FS(fsys), []byte(files["gateway.yaml"]), "gateway.yaml", lookup)
+		c, err := parseFrom(yamlcodec.FS(fsys), []byte(files["gateway.yaml"]), "gateway.yaml", lookup, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -279,7 +279,7 @@ func TestRedactedMergedReadsBack(t *testing.T) {
 		"gateway.yaml":    {Data: []byte("include: [routes.d/*.yaml]\nroutes: [{ name: main, match: { path: /main }, respond: {} }]\n")},
 		"routes.d/a.yaml": {Data: []byte(teamRoutes)},
 	}
-	c, err := parseFrom(yamlcodec.FS(fsys), fsys["gateway.yaml"].Data, "gateway.yaml", noEnv)
+	c, err := parseFrom(yamlcodec.FS(fsys), fsys["gateway.yaml"].Data, "gateway.yaml", noEnv, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +290,7 @@ func TestRedactedMergedReadsBack(t *testing.T) {
 	if strings.Contains(string(out), "\ninclude:") {
 		t.Errorf("effective config keeps the include key:\n%s", out)
 	}
-	c2, err := parseFrom(yamlcodec.FS(fstest.MapFS{}), out, "out.yaml", noEnv)
+	c2, err := parseFrom(yamlcodec.FS(fstest.MapFS{}), out, "out.yaml", noEnv, nil)
 	if err != nil {
 		t.Fatalf("effective config does not parse: %v\n%s", err, out)
 	}

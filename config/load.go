@@ -44,7 +44,7 @@ func LoadFS(fsys fs.FS, name string, checks ...Check) (*Config, error) {
 // directory). When the configuration is invalid the error is an Errors
 // that lists every problem found, each with its file and position.
 func Parse(data []byte, filename string, checks ...Check) (*Config, error) {
-	return parseFrom(yamlcodec.OS(), data, filename, os.LookupEnv, checks...)
+	return parseFrom(yamlcodec.OS(), data, filename, os.LookupEnv, nil, checks...)
 }
 
 func load(src yamlcodec.Source, name string, lookup yamlcodec.LookupFunc, checks ...Check) (*Config, error) {
@@ -52,11 +52,11 @@ func load(src yamlcodec.Source, name string, lookup yamlcodec.LookupFunc, checks
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return parseFrom(src, data, name, lookup, checks...)
+	return parseFrom(src, data, name, lookup, nil, checks...)
 }
 
 func parse(data []byte, file string, lookup yamlcodec.LookupFunc) (*Config, error) {
-	return parseFrom(yamlcodec.OS(), data, file, lookup)
+	return parseFrom(yamlcodec.OS(), data, file, lookup, nil)
 }
 
 // mainFileWords are the problems of a main file without settings.
@@ -67,35 +67,62 @@ var mainFileWords = yamlcodec.Words{
 }
 
 // parseFrom parses data, the main file named file; src is where its
-// includes are read from.
-func parseFrom(src yamlcodec.Source, data []byte, file string, lookup yamlcodec.LookupFunc, checks ...Check) (*Config, error) {
+// includes are read from. The results of included files are looked up in
+// kept, and what was read is returned in it; kept may be nil.
+func parseFrom(src yamlcodec.Source, data []byte, file string, lookup yamlcodec.LookupFunc, kept *keptFiles, checks ...Check) (*Config, error) {
 	root, ferr := yamlcodec.ReadDocument(data, file, mainFileWords)
 	if ferr != nil {
 		return nil, Errors{ferr}
 	}
+	var env []envValue
 	// Most lines of a config hold one value, a flow mapping a few.
-	d := codec.NewDecoder(file, lookup, 2*bytes.Count(data, []byte("\n")))
+	d := codec.NewDecoder(file, recordingLookup(lookup, &env), 2*bytes.Count(data, []byte("\n")))
 	c := &Config{}
 	d.Decode(root, reflect.ValueOf(c).Elem(), "")
 	if d.Exhausted() {
 		return nil, d.Errs.Sorted(nil) // what was decoded is not worth checking
 	}
+	files, inc := includedFiles(d, src, c)
+	applyDefaults(c, d.Set) // the main file's settings and routes
 	starts := make(map[string]int)
-	inc := includeRoutes(d, src, c, starts)
-	if d.Exhausted() {
-		return nil, localRoutes(d.Errs, starts).Sorted(inc.Names)
-	}
-	applyDefaults(c, d.Set)
 	v := newValidator(file, d, starts)
-	v.config(c)
+	v.settings(c)
+	ctx := &routeContext{key: contextKey(file, data, env), main: file, maxBody: c.Server.MaxBodySize, v: v}
+	results := kept.read(files, ctx, lookup)
+	for i := range c.Routes {
+		v.routeOwn(&c.Routes[i], "routes["+strconv.Itoa(i)+"]")
+	}
+	var fileErrs, decodeErrs Errors // their fields number routes within their file
+	exhausted := false
+	n := len(c.Routes)
+	for _, r := range results {
+		n += len(r.routes)
+	}
+	c.Routes = slices.Grow(c.Routes, n-len(c.Routes))
+	for _, r := range results {
+		fileErrs = append(fileErrs, r.errs...)
+		decodeErrs = append(decodeErrs, r.errs[:r.decodeErrs]...)
+		exhausted = exhausted || r.exhausted
+		if !r.hasList {
+			continue
+		}
+		starts[r.name] = len(c.Routes)
+		c.parts = append(c.parts, part{start: len(c.Routes), file: r})
+		c.Routes = append(c.Routes, r.routes...)
+	}
+	v.rep.More = c.more
+	if exhausted { // what was decoded is not worth checking
+		return nil, append(d.Errs, decodeErrs...).Sorted(inc.Names)
+	}
 	c.file, c.pos, c.starts = file, d.Pos, starts // for RouteRef
+	v.across(c)
 	for _, check := range checks {
 		for _, fe := range check(c) {
 			v.errorf(fe.Field, "%s", fe.Msg)
 		}
 	}
-	if errs := append(d.Errs, v.rep.Errs...); len(errs) > 0 {
-		return nil, localRoutes(errs, starts).Sorted(inc.Names)
+	if errs := append(d.Errs, v.rep.Errs...); len(errs) > 0 || len(fileErrs) > 0 {
+		return nil, append(localRoutes(errs, starts), fileErrs...).Sorted(inc.Names)
 	}
 	c.file, c.pos, c.secrets = file, d.Pos, d.Secrets
 	c.files, c.includes = inc.Files, inc.Patterns
@@ -111,7 +138,7 @@ func (c *Config) LocalField(field string) string {
 	if !strings.HasPrefix(field, "routes[") || end < 0 {
 		return field
 	}
-	if start := c.starts[c.pos[field[:end+1]].File]; start > 0 {
+	if start := c.starts[c.posOf(field[:end+1]).File]; start > 0 {
 		return localRoute(field, start)
 	}
 	return field
@@ -121,9 +148,9 @@ func (c *Config) LocalField(field string) string {
 // (users)", with its index within its own file, and that file when it is
 // not the file of Routes[from]: "routes[0] (users, in routes.d/a.yaml)".
 func (c *Config) RouteRef(i, from int) string {
-	file := c.pos["routes["+strconv.Itoa(i)+"]"].File
+	file := c.posOf("routes[" + strconv.Itoa(i) + "]").File
 	ref := "routes[" + strconv.Itoa(i-c.starts[file]) + "] (" + c.Routes[i].Name
-	if file != "" && file != c.pos["routes["+strconv.Itoa(from)+"]"].File {
+	if file != "" && file != c.posOf("routes["+strconv.Itoa(from)+"]").File {
 		ref += ", in " + file
 	}
 	return ref + ")"
@@ -164,6 +191,6 @@ func (c *Config) Position(field string) (line, col int, ok bool) {
 // PositionOf reports the file, line and column where a field was written;
 // see Position.
 func (c *Config) PositionOf(field string) (file string, line, col int, ok bool) {
-	p, ok := c.pos[field]
+	p, ok := c.position(field)
 	return p.File, p.Line, p.Col, ok
 }

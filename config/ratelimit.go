@@ -101,8 +101,8 @@ func rateLimitDefaults(rl *RateLimit, p string, set map[string]bool) {
 	}
 }
 
-// rateLimits checks each route's limit, and that the routes sharing a
-// bucket agree on it.
+// rateLimits checks that the routes sharing a bucket agree on it (each
+// route's own limit is checked by routeOwn).
 func (v *validator) rateLimits(c *Config) {
 	buckets := make(map[string]int)
 	for i := range c.Routes {
@@ -110,11 +110,10 @@ func (v *validator) rateLimits(c *Config) {
 		if rl == nil {
 			continue
 		}
-		p := "routes[" + strconv.Itoa(i) + "].rate_limit"
-		v.rateLimit(rl, p, c.Redis != nil)
 		if rl.Bucket == "" {
 			continue
 		}
+		p := "routes[" + strconv.Itoa(i) + "].rate_limit"
 		first, seen := buckets[rl.Bucket]
 		if !seen {
 			buckets[rl.Bucket] = i

@@ -28,7 +28,7 @@ const redacted = yamlcodec.Redacted
 // comment above routes lists them, and each route from an included file
 // carries a comment naming that file. c is not changed.
 func (c *Config) Redacted() ([]byte, error) {
-	e := redactor(c.secrets)
+	e := redactor(c.allSecrets())
 	if !c.TLS.Enabled() {
 		e.Omit["tls"] = true // off: no block of zero values
 	}
@@ -109,7 +109,7 @@ func (c *Config) commentOrigins(root *yaml.Node) {
 	key.HeadComment = "include: " + strings.Join(patterns, ", ") +
 		": their routes are merged here, each marked with its file"
 	for i, r := range seq.Content {
-		pos := c.pos["routes["+strconv.Itoa(i)+"]"]
+		pos := c.posOf("routes[" + strconv.Itoa(i) + "]")
 		if pos.File == c.file || pos.File == "" || len(r.Content) < 2 || r.Content[0].Value != "name" {
 			continue
 		}

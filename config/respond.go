@@ -2,7 +2,6 @@ package config
 
 import (
 	"os"
-	"path/filepath"
 )
 
 // Answers the gateway makes by itself: a route's respond, and a
@@ -60,10 +59,7 @@ func (v *validator) respond(r *Respond, p string) {
 		v.errorf(p+".body_file", "set body or body_file, not both")
 		return
 	}
-	path := r.BodyFile
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(filepath.Dir(v.file), path)
-	}
+	path := v.resolve(r.BodyFile)
 	info, err := os.Stat(path)
 	switch {
 	case err != nil:

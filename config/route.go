@@ -122,20 +122,19 @@ func routeDefaults(r *Route, p string, set map[string]bool, maxBody ByteSize) {
 	}
 }
 
-// routes checks every route, and that their names are unique.
+// routes checks that there are routes, and that their names are unique.
 func (v *validator) routes(c *Config) {
 	if len(c.Routes) == 0 && c.ConfigSource == nil { // else they come from the source
 		v.errorf("routes", "at least one route is required")
 	}
-	names := make(map[string]int)
+	names := make(map[string]int, len(c.Routes))
 	for i := range c.Routes {
 		r := &c.Routes[i]
-		p := "routes[" + strconv.Itoa(i) + "]"
-		v.route(r, p)
 		if r.Name == "" {
 			continue
 		}
 		if first, dup := names[r.Name]; dup {
+			p := "routes[" + strconv.Itoa(i) + "]"
 			v.invalid(p+".name", r.Name, "already the name of "+v.routeRef(first, ".name", p+".name"))
 			continue
 		}

@@ -280,14 +280,6 @@ type tlsFiles struct {
 	sum []byte
 }
 
-// resolve joins a relative file name to the main file's directory.
-func (v *validator) resolve(name string) string {
-	if name == "" || filepath.IsAbs(name) {
-		return name
-	}
-	return filepath.Join(filepath.Dir(v.file), name)
-}
-
 // read reads the file at field p (named as written), adds it to the
 // digest and returns its content; nil after reporting a problem.
 func (f *tlsFiles) read(p, name string) []byte {

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"io/fs"
+	"path/filepath"
 	"strconv"
 
 	"github.com/fastgate/gateway/config/yamlcodec"
@@ -23,6 +24,9 @@ type validator struct {
 	brokerSet map[string]*Broker      // the configured brokers
 	providers map[string]*JWTProvider // the declared JWT providers
 	starts    map[string]int          // each included file's first route
+	// readsFiles is set once a check read a file the configuration names
+	// (a body_file, a key file): see resolve.
+	readsFiles bool
 }
 
 // newValidator returns a validator for the configuration that d decoded
@@ -84,4 +88,16 @@ func errText(err error) string {
 		return pe.Err.Error()
 	}
 	return err.Error()
+}
+
+// resolve joins a relative file name to the main file's directory. The
+// checks read every file they name through it: it records that they did
+// (readsFiles), since what they found then depends on more than the
+// configuration's own files.
+func (v *validator) resolve(name string) string {
+	v.readsFiles = true
+	if name == "" || filepath.IsAbs(name) {
+		return name
+	}
+	return filepath.Join(filepath.Dir(v.file), name)
 }

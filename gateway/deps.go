@@ -3,6 +3,7 @@ package gateway
 import (
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
 
@@ -44,6 +45,9 @@ type deps struct {
 	// tunnels registers the open WebSocket tunnels; nil when only
 	// checking a configuration.
 	tunnels *tunnels
+	// checked is the route table that Gateway.RouteConflicts compiled
+	// last, for the build of the same routes to take (checkedTable).
+	checked atomic.Pointer[checkedTable]
 
 	// cache holds the routes' fallback copies; made by the first route
 	// with fallback.cache (cacheFor).

@@ -145,7 +145,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		g.deps.close()
 		return nil, err
 	}
-	snap, err := buildSnapshot(cfg, g.deps, nil, obs, nil)
+	snap, err := buildSnapshot(cfg, g.deps, nil, obs, summary{})
 	if err != nil {
 		g.metrics.ConfigRejected()
 		g.observers.close(obs)

@@ -74,7 +74,7 @@ func (g *Gateway) Apply(cfg *config.Config) (ReloadResult, error) {
 		return ReloadResult{}, errors.New("gateway: shut down")
 	}
 	old := g.current.Load()
-	res, eff, keys := g.plan(old, cfg)
+	res, eff, sum := g.plan(old, cfg)
 	certs, err := g.edge.prepare(eff) // a bad certificate refuses it all
 	var obs *observer
 	var freshObs bool
@@ -83,7 +83,7 @@ func (g *Gateway) Apply(cfg *config.Config) (ReloadResult, error) {
 	}
 	if err == nil {
 		var next *snapshot
-		if next, err = buildSnapshot(eff, g.deps, old, obs, keys); err == nil {
+		if next, err = buildSnapshot(eff, g.deps, old, obs, sum); err == nil {
 			g.edge.commit(certs)
 			warnInsecureUpstreams(eff, g.log)
 			return g.swap(old, next, res, freshObs), nil
@@ -132,9 +132,9 @@ func (g *Gateway) swap(old, next *snapshot, res ReloadResult, freshObs bool) Rel
 // Preview checks cfg as Apply would and says what applying it would
 // change, without changing anything.
 func (g *Gateway) Preview(cfg *config.Config) (ReloadResult, error) {
-	res, eff, _ := g.plan(g.current.Load(), cfg)
+	res, _, sum := g.plan(g.current.Load(), cfg)
 	res.DryRun = true
-	res.Hash = eff.Hash()
+	res.Hash = sum.hash
 	notes, err := CheckWith(cfg, CheckOptions{GRPC: g.deps.grpcCheck})
 	res.Notes = notes
 	if err != nil {
@@ -193,16 +193,19 @@ func (g *Gateway) closeRetiring() {
 // configuration, its hash and /-/config are the ones in effect. Besides
 // the tagged settings, a Redis client already in use keeps its settings.
 //
-// It also returns the route keys of that configuration, worked out once
-// for the report and the build: the serving snapshot keeps its own.
-func (g *Gateway) plan(old *snapshot, next *config.Config) (ReloadResult, *config.Config, routeKeys) {
+// It also returns the hash and route keys of that configuration, worked
+// out once for the report and the build: the serving snapshot keeps its
+// own, and the keys of routes the reload kept unchanged come from there
+// (keysSince).
+func (g *Gateway) plan(old *snapshot, next *config.Config) (ReloadResult, *config.Config, summary) {
 	var keep []string
 	redis := g.deps.redisChanged(next.Redis)
 	if redis {
 		keep = append(keep, "redis")
 	}
 	eff, _ := next.InEffect(old.cfg, keep...)
-	keys := keysOf(eff)
+	hash, digests := eff.Digests()
+	keys := keysSince(eff, digests, old.cfg, old.keys)
 	res := diffConfigs(old.cfg, next, old.keys, keys)
 	if redis {
 		if i := slices.Index(res.Settings, "redis"); i >= 0 {
@@ -210,7 +213,7 @@ func (g *Gateway) plan(old *snapshot, next *config.Config) (ReloadResult, *confi
 		}
 		res.RestartNeeded = append(res.RestartNeeded, "redis")
 	}
-	return res, eff, keys
+	return res, eff, summary{hash: hash, keys: keys}
 }
 
 // diffConfigs compares two configurations route by route, and their
@@ -295,7 +298,8 @@ type Digest struct {
 
 // DigestOf returns the digest of cfg.
 func DigestOf(cfg *config.Config) Digest {
-	return Digest{Hash: cfg.Hash(), Listen: cfg.Listen, Admin: cfg.Admin, Routes: keysOf(cfg)}
+	sum := summaryOf(cfg)
+	return Digest{Hash: sum.hash, Listen: cfg.Listen, Admin: cfg.Admin, Routes: sum.keys}
 }
 
 // DiffDigests lists what changes from a gateway serving from to one

@@ -46,7 +46,7 @@ func TestRouteUnchangedOneDefinition(t *testing.T) {
 	d := &deps{metrics: metrics.New(prometheus.NewRegistry(), metrics.Build{Version: "test"}), clients: &clients{},
 		log: slog.New(slog.DiscardHandler), check: true, brokers: &brokers{}}
 	t.Cleanup(d.close)
-	prev, err := buildSnapshot(base, d, nil, &observer{}, nil)
+	prev, err := buildSnapshot(base, d, nil, &observer{}, summary{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestRouteUnchangedOneDefinition(t *testing.T) {
 			if !slices.Equal(digest, want) {
 				t.Errorf("validate -diff: changed %q, want %q", digest, want)
 			}
-			s, err := buildSnapshot(next, d, prev, &observer{}, nil)
+			s, err := buildSnapshot(next, d, prev, &observer{}, summary{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -48,16 +48,17 @@ type snapshot struct {
 // the buckets, breakers and caches of later steps); the rest are built
 // fresh. On error nothing new is left open and prev is untouched.
 //
-// keys are cfg's route keys (keysOf), worked out here when nil.
-func buildSnapshot(cfg *config.Config, d *deps, prev *snapshot, obs *observer, keys routeKeys) (_ *snapshot, err error) {
+// sum is cfg's hash and route keys, worked out here when zero.
+func buildSnapshot(cfg *config.Config, d *deps, prev *snapshot, obs *observer, sum summary) (_ *snapshot, err error) {
 	trusted, err := httpx.NewTrustedProxies(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
 	}
-	if keys == nil {
-		keys = keysOf(cfg)
+	if sum.keys == nil {
+		sum = summaryOf(cfg)
 	}
-	s := &snapshot{cfg: cfg, hash: cfg.Hash(), keys: keys, trusted: trusted, obs: obs}
+	keys := sum.keys
+	s := &snapshot{cfg: cfg, hash: sum.hash, keys: keys, trusted: trusted, obs: obs}
 	// The steps record spans of their own when spans are exported; a
 	// reload that turns the export on or off builds every route again.
 	d.traced = obs.tracer != nil
@@ -108,6 +109,9 @@ func buildSnapshot(cfg *config.Config, d *deps, prev *snapshot, obs *observer, k
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
+	}
+	if s.table = d.tableFor(cfg.Routes); s.table != nil {
+		return s, nil // compiled by the check of the same routes
 	}
 	table, err := router.Compile(rules)
 	if err != nil {
@@ -170,51 +174,125 @@ func (s *snapshot) routeSet() map[*route]bool {
 // routeKeys are the routeKey of each route of a configuration, by name.
 type routeKeys map[string]string
 
+// summary is a configuration's Hash and route keys, which a reload works
+// out once, for its report and for the snapshot it builds.
+type summary struct {
+	hash string
+	keys routeKeys
+}
+
+// summaryOf works out cfg's summary.
+func summaryOf(cfg *config.Config) summary {
+	hash, digests := cfg.Digests()
+	return summary{hash: hash, keys: keysSince(cfg, digests, nil, nil)}
+}
+
 // keysOf returns the route keys of cfg.
 func keysOf(cfg *config.Config) routeKeys {
+	_, digests := cfg.Digests()
+	return keysSince(cfg, digests, nil, nil)
+}
+
+// keysSince returns the route keys of cfg, taking from prevKeys, the keys
+// of prev, those of the routes that cfg has unchanged from prev
+// (config.Config.UnchangedRoutes) when the top-level settings that
+// routeKey takes are the same too: a reload of many routes where one
+// file changed works out the keys of that file's routes only.
+//
+// digests are cfg's route digests (config.Config.Digests).
+func keysSince(cfg *config.Config, digests []config.RouteDigest, prev *config.Config, prevKeys routeKeys) routeKeys {
 	keys := make(routeKeys, len(cfg.Routes))
+	top := topKey(cfg)
+	var same []int
+	if prev != nil && prevKeys != nil && cfg.Server.MaxBodySize == prev.Server.MaxBodySize &&
+		slices.Equal(cfg.TrustedProxies, prev.TrustedProxies) {
+		same = cfg.UnchangedRoutes(prev)
+	}
 	for i := range cfg.Routes {
-		keys[cfg.Routes[i].Name] = routeKey(&cfg.Routes[i], cfg)
+		rc := &cfg.Routes[i]
+		if key, ok := keptKey(rc, cfg, prev, same, i, prevKeys); ok {
+			keys[rc.Name] = key
+			continue
+		}
+		keys[rc.Name] = routeKeyWith(rc, cfg, digests[i], top)
 	}
 	return keys
 }
 
+// keptKey returns the key of Routes[i] of cfg from prevKeys when it is
+// route same[i] of prev, and routeKey would find it the same: its
+// broker's settings unchanged, no TLS files (read afresh for each key).
+func keptKey(rc *config.Route, cfg, prev *config.Config, same []int, i int, prevKeys routeKeys) (string, bool) {
+	if same == nil || same[i] < 0 || upstreamTLSOf(rc) != nil || grpcTLSOf(rc) != nil {
+		return "", false
+	}
+	if rc.Publish != nil && !reflect.DeepEqual(publishedTo(rc, cfg), publishedTo(&prev.Routes[same[i]], prev)) {
+		return "", false
+	}
+	key, ok := prevKeys[rc.Name]
+	return key, ok && prev.Routes[same[i]].Name == rc.Name
+}
+
 // routeKey identifies everything a compiled route depends on: its own
-// settings (the content of its body files included) and the top-level
-// ones built into it. It is the one definition of an unchanged route: a
-// reload carries over a route whose key is the same and reports it
-// unchanged, and gateway validate -diff compares keys by digest. A change
-// to a setting that routeChanges names changes the key.
-func routeKey(rc *config.Route, cfg *config.Config) string {
-	in := struct {
-		Route   *config.Route
-		Bodies  [2][sha256.Size]byte
+// settings (digest, its config.RouteDigest; the content of its body files
+// included) and the top-level ones built into it. It is the one
+// definition of an unchanged route: a reload carries over a route whose
+// key is the same and reports it unchanged, and gateway validate -diff
+// compares keys by digest. A change to a setting that routeChanges names
+// changes the key.
+func routeKey(rc *config.Route, cfg *config.Config, digest config.RouteDigest) string {
+	return routeKeyWith(rc, cfg, digest, topKey(cfg))
+}
+
+// topKey is what the key of every route of cfg takes of its top-level
+// settings (but a published route's broker).
+func topKey(cfg *config.Config) []byte {
+	top := struct {
 		MaxBody config.ByteSize
 		Trusted []string
-		Broker  *config.Broker
-		TLS     [2]string // the content of the upstream's TLS files
-	}{Route: rc, MaxBody: cfg.Server.MaxBodySize, Trusted: cfg.TrustedProxies, Broker: publishedTo(rc, cfg)}
-	if t := upstreamTLSOf(rc); t != nil {
-		in.TLS[0] = t.Digest()
+	}{MaxBody: cfg.Server.MaxBodySize, Trusted: cfg.TrustedProxies}
+	if len(top.Trusted) == 0 {
+		top.Trusted = nil
 	}
-	if t := grpcTLSOf(rc); t != nil {
-		in.TLS[1] = t.Digest()
-	}
-	if len(in.Trusted) == 0 {
-		in.Trusted = nil
-	}
+	b, _ := json.Marshal(top) // plain data: cannot fail
+	return b
+}
+
+// routeKeyWith is routeKey with top, cfg's topKey: the parts of the key,
+// each of fixed size or with its length before it.
+func routeKeyWith(rc *config.Route, cfg *config.Config, digest config.RouteDigest, top []byte) string {
+	h := sha256.New()
+	h.Write(digest[:])
+	var bodies [2][sha256.Size]byte
 	if rc.Respond != nil {
-		in.Bodies[0] = sha256.Sum256(rc.Respond.Content())
+		bodies[0] = sha256.Sum256(rc.Respond.Content())
 	}
 	if f := rc.Fallback; f != nil && f.Static != nil {
-		in.Bodies[1] = sha256.Sum256(f.Static.Content())
+		bodies[1] = sha256.Sum256(f.Static.Content())
 	}
-	b, err := json.Marshal(in)
-	if err != nil { // plain data: cannot happen; never carry over then
-		return ""
+	h.Write(bodies[0][:])
+	h.Write(bodies[1][:])
+	part := func(b []byte) {
+		h.Write(strconv.AppendInt(nil, int64(len(b)), 10))
+		h.Write([]byte{':'})
+		h.Write(b)
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	part(top)
+	var broker []byte
+	if b := publishedTo(rc, cfg); b != nil {
+		broker, _ = json.Marshal(b) // plain data: cannot fail
+	}
+	part(broker)
+	var tls [2]string // the content of the upstream's TLS files
+	if t := upstreamTLSOf(rc); t != nil {
+		tls[0] = t.Digest()
+	}
+	if t := grpcTLSOf(rc); t != nil {
+		tls[1] = t.Digest()
+	}
+	part([]byte(tls[0]))
+	part([]byte(tls[1]))
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // routeChanges names what makes route next differ from route old (of the
@@ -279,7 +357,7 @@ func CheckWith(cfg *config.Config, opts CheckOptions) (notes []string, err error
 	d := &deps{metrics: metrics.New(prometheus.NewRegistry(), metrics.Build{Version: "check"}), clients: &clients{}, log: slog.New(slog.DiscardHandler), check: true, brokers: &brokers{},
 		grpcCheck: opts.GRPC}
 	defer d.close()
-	s, err := buildSnapshot(cfg, d, nil, &observer{}, nil)
+	s, err := buildSnapshot(cfg, d, nil, &observer{}, summary{})
 	if err != nil {
 		return d.notes, err
 	}

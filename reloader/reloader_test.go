@@ -397,3 +397,37 @@ func (v volume) swapToB(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestReloadThroughSettingsLoader: the reloader loads through the Loader
+// it is given, which loaded the serving configuration, so that its first
+// reload already keeps the included files that did not change.
+func TestReloadThroughSettingsLoader(t *testing.T) {
+	dir := t.TempDir()
+	main := filepath.Join(dir, "gateway.yaml")
+	if err := os.Mkdir(filepath.Join(dir, "routes.d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, main, "include: [\"routes.d/*.yaml\"]\n")
+	for _, n := range []string{"a", "b"} {
+		writeFile(t, filepath.Join(dir, "routes.d", n+".yaml"),
+			"routes:\n  - { name: "+n+", match: { path: /"+n+" }, respond: {} }\n")
+	}
+	loader := &config.Loader{}
+	cfg, err := loader.Load(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := newRecordingTarget()
+	r, err := New(Settings[call]{Config: cfg, Target: target, Loader: loader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	c, err := r.Reload("test", false)
+	if err != nil || c.cfg == nil {
+		t.Fatalf("reload: %v %+v", err, c)
+	}
+	if same := c.cfg.UnchangedRoutes(cfg); len(same) != 2 || same[0] != 0 || same[1] != 1 {
+		t.Errorf("UnchangedRoutes = %v, want both routes kept from the first load", same)
+	}
+}

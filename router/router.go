@@ -224,6 +224,19 @@ type spec struct {
 	pre  bool   // path is a PathPrefix
 }
 
+// what names the rule's path in a conflict: worked out only for one, as
+// a table of many rules is compiled at every reload.
+func (s *spec) what() string {
+	switch {
+	case s.pre:
+		return fmt.Sprintf("path prefix %q", s.path)
+	case s.tmpl == nil:
+		return fmt.Sprintf("path %q", s.path)
+	default:
+		return fmt.Sprintf("template %q", s.tmpl.shape())
+	}
+}
+
 // check validates one rule on its own.
 func (b *builder) check(r *Rule) (spec, error) {
 	ruleErr := func(format string, args ...any) error {
@@ -268,25 +281,24 @@ func (b *builder) add(r *Rule) error {
 	var (
 		slot *[]cand // where the rule goes; nil for exact paths (a map value)
 		list []cand  // the rules already there
-		what string
 	)
 	switch {
 	case s.pre:
 		if g.prefix == nil {
 			g.prefix = &pnode{}
 		}
-		slot, what = g.prefix.insert(s.path), fmt.Sprintf("path prefix %q", s.path)
+		slot = g.prefix.insert(s.path)
 	case s.tmpl == nil:
 		if g.exact == nil {
 			g.exact = make(map[string][]cand)
 		}
-		list, what = g.exact[s.path], fmt.Sprintf("path %q", s.path)
+		list = g.exact[s.path]
 	default:
 		if g.tmpl == nil {
 			g.tmpl = &tnode{}
 		}
 		c.names = s.tmpl.names
-		slot, what = g.tmpl.insert(s.tmpl), fmt.Sprintf("template %q", s.tmpl.shape())
+		slot = g.tmpl.insert(s.tmpl)
 	}
 	if slot != nil {
 		list = *slot
@@ -294,7 +306,7 @@ func (b *builder) add(r *Rule) error {
 	for _, o := range list {
 		if o.mask&s.mask != 0 {
 			return &ConflictError{A: o.id, B: s.id, Reason: fmt.Sprintf("both match %s, %s and %s",
-				s.host.describe(), what, b.t.methods.describe(o.mask&s.mask))}
+				s.host.describe(), s.what(), b.t.methods.describe(o.mask&s.mask))}
 		}
 	}
 	if slot != nil {

@@ -22,11 +22,12 @@ type configFollower interface {
 	Reload(trigger string, dryRun bool) (gateway.ReloadResult, error)
 }
 
-// newFollower returns what follows cfg's configuration for gw: the files,
-// or the config_source the file names. The returned func releases it
-// once Run has returned.
-func newFollower(cfg *config.Config, gw *gateway.Gateway, log *slog.Logger) (configFollower, func(), error) {
-	checks := []config.Check{gateway.RouteConflicts}
+// newFollower returns what follows cfg's configuration for gw: the files
+// (loaded again through loader, which loaded cfg; nil: a new one), or the
+// config_source the file names. The returned func releases it once Run
+// has returned.
+func newFollower(cfg *config.Config, loader *config.Loader, gw *gateway.Gateway, log *slog.Logger) (configFollower, func(), error) {
+	checks := []config.Check{gw.RouteConflicts}
 	if cs := cfg.ConfigSource; cs != nil && cs.Etcd != nil {
 		e := cs.Etcd
 		src, err := etcd.New(etcd.Settings[gateway.ReloadResult]{
@@ -65,7 +66,7 @@ func newFollower(cfg *config.Config, gw *gateway.Gateway, log *slog.Logger) (con
 		return src, func() { _ = src.Close() }, nil
 	}
 	files, err := reloader.New(reloader.Settings[gateway.ReloadResult]{
-		Config: cfg, Target: gw.ReloadTarget(), Checks: checks, Logger: log,
+		Config: cfg, Target: gw.ReloadTarget(), Checks: checks, Logger: log, Loader: loader,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -91,7 +91,7 @@ func startSourceInstance(t *testing.T, source string) (inst *fleetInstance, read
 	}
 	b := serveBridgeGateway(t, gw)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	follower, release, err := newFollower(cfg, gw, log)
+	follower, release, err := newFollower(cfg, nil, gw, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -186,13 +186,16 @@ func cmdRun(args []string, stderr io.Writer) int {
 		return 1
 	}
 	log.Info("gateway: reading the configuration", "file", path)
-	cfg, err := config.Load(path, gateway.RouteConflicts)
+	// The reloader loads through the same Loader: it keeps the included
+	// files, so that the first reload reads only those that changed.
+	loader := &config.Loader{}
+	cfg, err := loader.Load(path, gateway.RouteConflicts)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
 	warnPlaceholder(cfg, path, log)
-	if err := serve(cfg, log); err != nil {
+	if err := serve(cfg, loader, log); err != nil {
 		log.Error(err.Error())
 		return 1
 	}
@@ -238,7 +241,7 @@ func configPath(fs *flag.FlagSet, file string) (string, error) {
 }
 
 // serve runs the gateway until SIGINT or SIGTERM, then drains it.
-func serve(cfg *config.Config, log *slog.Logger) error {
+func serve(cfg *config.Config, loader *config.Loader, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// Listen for signals before anything can be told to stop us.
@@ -301,7 +304,7 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 		warnPublicAdmin(log, adminLn.Addr(), cfg)
 	}
 
-	configFiles, release, err := newFollower(cfg, gw, log)
+	configFiles, release, err := newFollower(cfg, loader, gw, log)
 	if err != nil {
 		ln.Close()
 		if adminLn != nil {

@@ -218,7 +218,7 @@ func inRangeFloat(r *Reporter, path string, f float64, b bounds) {
 	if (f >= b.fmin && f <= b.fmax) || (b.zero && f == 0) {
 		return
 	}
-	if r.Secrets[path] {
+	if r.Secret(path) {
 		r.Errorf(path, "the value from the environment: must be %s", b.text)
 		return
 	}
@@ -230,7 +230,7 @@ func (c *Codec) inRange(r *Reporter, path string, n int64, b bounds, t reflect.T
 	if (n >= b.min && n <= b.max) || (b.zero && n == 0) {
 		return
 	}
-	if r.Secrets[path] {
+	if r.Secret(path) {
 		r.Errorf(path, "the value from the environment: must be %s", b.text)
 		return
 	}
