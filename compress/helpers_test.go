@@ -20,7 +20,7 @@ func defaultLevel(e Encoding) int {
 	case Brotli:
 		return 4
 	default:
-		return 3
+		return 1
 	}
 }
 
