@@ -402,3 +402,83 @@ routes:
 		}
 	}
 }
+
+// TestCompressionStreamBroken: an upstream that breaks a compressed
+// streamed answer midway gets it aborted as without compression: the
+// client's stream is cut (it never ends, so it cannot pass for whole),
+// the answer is counted "aborted", the upstream error counted, and the
+// route keeps serving compressed answers afterwards.
+func TestCompressionStreamBroken(t *testing.T) {
+	sent := make(chan struct{}, 1)
+	var first atomic.Bool
+	first.Store(true)
+	up := rawUpstream(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if line == "\r\n" {
+				break
+			}
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+		fmt.Fprintf(c, "%x\r\n%s\r\n", 4000, jsonText(4000))
+		if !first.CompareAndSwap(true, false) {
+			io.WriteString(c, "0\r\n\r\n")
+			return
+		}
+		select {
+		case <-sent: // the client has the first piece
+		case <-time.After(5 * time.Second):
+		}
+		io.WriteString(c, "zz\r\nbroken\r\n")
+	})
+	gw := startGateway(t, `
+routes:
+  - { name: r, match: { path: /r }, upstream: { targets: ["{UP1}"], retries: 0 }, compression: { encodings: [gzip] } }
+`, up)
+	req, _ := http.NewRequest("GET", "http://"+gw.addr+"/r", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	tr := &http.Transport{DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := stdgzip.NewReader(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 4000)
+	if _, err := io.ReadFull(zr, got); err != nil || !bytes.Equal(got, jsonText(4000)) {
+		t.Fatalf("first piece: %v", err)
+	}
+	sent <- struct{}{}
+	if rest, err := io.ReadAll(zr); err == nil {
+		t.Fatalf("the broken answer ended as if whole, %d more bytes", len(rest))
+	}
+	resp.Body.Close()
+	if got := gw.metric(t, `gateway_requests_total{code="aborted",method="GET",route="r"}`); got != 1 {
+		t.Errorf("requests counted aborted: %v, want 1", got)
+	}
+	if got := gw.metric(t, `gateway_upstream_errors_total{kind="protocol",route="r"}`); got != 1 {
+		t.Errorf("protocol errors counted %v, want 1", got)
+	}
+	// The encoder and the connection were given back: the next answer
+	// is compressed whole.
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.Header.Get("Content-Encoding") != "gzip" || !bytes.Equal(decodeAs(t, "gzip", body), jsonText(4000)) {
+		t.Fatalf("after the broken answer: %v, Content-Encoding %q", err, resp.Header.Get("Content-Encoding"))
+	}
+	if got := gw.metric(t, `gateway_requests_total{code="200",method="GET",route="r"}`); got != 1 {
+		t.Errorf("requests counted 200: %v, want 1", got)
+	}
+}
