@@ -113,6 +113,12 @@ func (v *validator) compression(c *Compression, p string) {
 		}
 		seen[e] = true
 	}
+	if len(c.Types) == 0 {
+		v.errorf(p+".types", "lists no type; remove it for the default list, or the section to compress nothing")
+	}
+	if len(c.Types) == 0 {
+		v.errorf(p+".types", "lists no type; remove it for the default list, or the section to compress nothing")
+	}
 	for i, t := range c.Types {
 		if msg := checkMediaRange(t); msg != "" {
 			v.invalid(p+".types["+strconv.Itoa(i)+"]", t, msg)
