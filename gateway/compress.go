@@ -106,6 +106,12 @@ func (c *compressStep) apply(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	if resp.IsBodyStream() {
+		if !ctx.Request.Header.IsHTTP11() && h.ContentLength() >= 0 {
+			// An HTTP/1.0 client cannot take the chunked framing a
+			// compressed stream needs; the answer keeps its length.
+			c.skipped[metrics.SkipClient].Inc()
+			return
+		}
 		if !c.stream(resp, e) {
 			return
 		}

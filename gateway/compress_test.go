@@ -232,6 +232,13 @@ func TestCompressionHeaders(t *testing.T) {
 			t.Errorf("%s: Vary %q, want %q", tt.desc, got, tt.vary)
 		}
 	}
+	// An HTTP/1.0 client cannot take a chunked stream: the upstream's
+	// answer (streamed, of known length) goes plain, with its length.
+	_, raw := gw.raw(t, "GET /z/?n=5000 HTTP/1.0\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n")
+	if head, _, _ := strings.Cut(raw, "\r\n\r\n"); strings.Contains(head, "Content-Encoding") ||
+		!strings.Contains(head, "Content-Length: 5000") || strings.Contains(head, "chunked") {
+		t.Errorf("HTTP/1.0 client got:\n%s", head)
+	}
 	// Not compressed for this client: the ETag stays strong.
 	resp := gw.do(t, "GET", "/z/?n=5000&etag=%22abc%22", nil, "")
 	if got := string(resp.Header.Peek("ETag")); got != `"abc"` {
