@@ -44,6 +44,11 @@ type Compression struct {
 	// Traefik: below it the encoding's framing and the CPU are not worth
 	// the bytes saved.
 	MinSize ByteSize `yaml:"min_size" range:"1B,1GiB"`
+	// MaxStreams caps the route's answers being compressed as they
+	// stream at once: each holds an encoder (about 1 to 1.5 MiB at the
+	// default levels) for as long as it streams. Past it a streamed
+	// answer goes plain (counted as skipped, reason busy). Default 256.
+	MaxStreams int `yaml:"max_streams" range:"1,100000"`
 	// Types lists the media types compressed: "text/html", or a whole
 	// family "text/*"; parameters (charset) are not compared, case does
 	// not matter. Default: text/* but event streams, and JSON, JavaScript,
@@ -73,6 +78,7 @@ const (
 	defaultBrotliLevel = 4
 	defaultZstdLevel   = 1
 	defaultMinCompress = 1 << 10
+	defaultMaxStreams  = 256
 )
 
 // compressionEncodings are the tokens an encodings list may hold.
@@ -95,6 +101,7 @@ func compressionDefaults(c *Compression) {
 	zeroDefault(&c.BrotliLevel, defaultBrotliLevel)
 	zeroDefault(&c.ZstdLevel, defaultZstdLevel)
 	zeroDefault(&c.MinSize, defaultMinCompress)
+	zeroDefault(&c.MaxStreams, defaultMaxStreams)
 }
 
 // compression checks a route's compression section.

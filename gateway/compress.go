@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
@@ -26,21 +27,37 @@ type compressStep struct {
 	offered []compress.Encoding
 	// by encoding: its pool, and the counters of what went in and out.
 	pools    [4]*compress.Pool
-	counters [4]*compressCounter
+	counters [4]*streamCounter
 	minSize  int
 	types    mediaTypes
-	skipped  *[metrics.NumSkipReasons]prometheus.Counter
+	// streams counts the answers being compressed as they stream, up to
+	// maxStreams.
+	streams    atomic.Int64
+	maxStreams int64
+	skipped    *[metrics.NumSkipReasons]prometheus.Counter
 }
 
 // compressCounter counts one encoding's bytes in and out on a route.
-type compressCounter struct{ in, out prometheus.Counter }
+type compressCounter struct {
+	in, out prometheus.Counter
+	streams *atomic.Int64
+}
 
 func (c *compressCounter) Compressed(in, out int64) {
 	c.in.Add(float64(in))
 	c.out.Add(float64(out))
 }
 
-var _ compress.Counter = (*compressCounter)(nil)
+// streamCounter is compressCounter for a stream: its end also frees its
+// place among the route's streams.
+type streamCounter struct{ compressCounter }
+
+func (c *streamCounter) Compressed(in, out int64) {
+	c.compressCounter.Compressed(in, out)
+	c.streams.Add(-1)
+}
+
+var _ compress.Counter = (*streamCounter)(nil)
 
 func buildCompressStep(b *routeBuild) (step, error) {
 	cc := b.rc.Compression
@@ -48,7 +65,8 @@ func buildCompressStep(b *routeBuild) (step, error) {
 		return nil, nil
 	}
 	m := b.rt.metrics.Compression(cc.Encodings)
-	c := &compressStep{minSize: int(cc.MinSize), skipped: &m.Skipped, types: newMediaTypes(cc.Types)}
+	c := &compressStep{minSize: int(cc.MinSize), skipped: &m.Skipped, types: newMediaTypes(cc.Types),
+		maxStreams: int64(cc.MaxStreams)}
 	for i, name := range cc.Encodings {
 		e, ok := compress.Parse(name)
 		if !ok {
@@ -66,7 +84,8 @@ func buildCompressStep(b *routeBuild) (step, error) {
 			return nil, err
 		}
 		c.offered = append(c.offered, e)
-		c.pools[e], c.counters[e] = p, &compressCounter{in: m.In[i], out: m.Out[i]}
+		c.pools[e] = p
+		c.counters[e] = &streamCounter{compressCounter{in: m.In[i], out: m.Out[i], streams: &c.streams}}
 	}
 	return c, nil
 }
@@ -112,7 +131,13 @@ func (c *compressStep) apply(ctx *fasthttp.RequestCtx) {
 			c.skipped[metrics.SkipClient].Inc()
 			return
 		}
+		if c.streams.Add(1) > c.maxStreams {
+			c.streams.Add(-1)
+			c.skipped[metrics.SkipBusy].Inc()
+			return
+		}
 		if !c.stream(resp, e) {
+			c.streams.Add(-1)
 			return
 		}
 	} else if !c.inMemory(resp, e) {
@@ -174,7 +199,7 @@ func (c *compressStep) inMemory(resp *fasthttp.Response, e compress.Encoding) bo
 		bodyBufs.Put(buf)
 		return false
 	}
-	c.counters[e].Compressed(int64(len(body)), int64(len(out)))
+	c.counters[e].compressCounter.Compressed(int64(len(body)), int64(len(out)))
 	old := resp.SwapBody(out)
 	if cap(old) <= maxKeptBody {
 		*buf = old[:0]

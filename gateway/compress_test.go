@@ -538,3 +538,62 @@ routes:
 		t.Errorf("skipped{reason=stream}: %v, want 1", got)
 	}
 }
+
+// TestCompressionMaxStreams: past max_streams answers being compressed as
+// they stream, the next streamed answer goes plain (skipped, busy); once
+// one ends, answers are compressed again.
+func TestCompressionMaxStreams(t *testing.T) {
+	release := make(chan struct{})
+	var calls atomic.Int32
+	up := startUpstream(t, func(ctx *fasthttp.RequestCtx) {
+		first := calls.Add(1) == 1
+		ctx.SetContentType("application/json")
+		ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+			w.Write(jsonText(4000))
+			w.Flush()
+			if first {
+				<-release
+			}
+		})
+	})
+	gw := startGateway(t, `
+routes:
+  - { name: r, match: { path: /r }, upstream: { targets: ["{UP1}"] }, compression: { encodings: [gzip], max_streams: 1 } }
+`, up)
+	tr := &http.Transport{DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	get := func() *http.Response {
+		req, _ := http.NewRequest("GET", "http://"+gw.addr+"/r", nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	held := get() // compressed, and held open by the upstream
+	if held.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("first answer: Content-Encoding %q", held.Header.Get("Content-Encoding"))
+	}
+	busy := get()
+	body, err := io.ReadAll(busy.Body)
+	busy.Body.Close()
+	if err != nil || busy.Header.Get("Content-Encoding") != "" || !bytes.Equal(body, jsonText(4000)) {
+		t.Fatalf("while one streams: %v, Content-Encoding %q, %d bytes", err, busy.Header.Get("Content-Encoding"), len(body))
+	}
+	if got := gw.metric(t, `gateway_compression_skipped_total{reason="busy",route="r"}`); got != 1 {
+		t.Errorf("skipped{reason=busy}: %v, want 1", got)
+	}
+	close(release)
+	if body, err := io.ReadAll(held.Body); err != nil || !bytes.Equal(decodeAs(t, "gzip", body), jsonText(4000)) {
+		t.Fatalf("the held answer: %v", err)
+	}
+	held.Body.Close()
+	again := get()
+	body, err = io.ReadAll(again.Body)
+	again.Body.Close()
+	if err != nil || again.Header.Get("Content-Encoding") != "gzip" || !bytes.Equal(decodeAs(t, "gzip", body), jsonText(4000)) {
+		t.Fatalf("after the first ended: %v, Content-Encoding %q", err, again.Header.Get("Content-Encoding"))
+	}
+}

@@ -18,7 +18,7 @@ func newCompressionMetrics() *compressionMetrics {
 		}, []string{"route", "encoding", "side"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_compression_skipped_total",
-			Help: "Answers of routes with compression sent as they were, by route and reason (client, type, size, status, encoded, no_transform, stream, head).",
+			Help: "Answers of routes with compression sent as they were, by route and reason (client, type, size, status, encoded, no_transform, stream, head, busy).",
 		}, []string{"route", "reason"}),
 	}
 }
@@ -54,11 +54,14 @@ const (
 	SkipStream
 	// SkipHead: the answer to a HEAD request, which has no body.
 	SkipHead
+	// SkipBusy: a streamed answer while the route's max_streams
+	// answers were being compressed already.
+	SkipBusy
 	// NumSkipReasons counts the reasons.
 	NumSkipReasons
 )
 
-var skipReasons = [NumSkipReasons]string{"client", "type", "size", "status", "encoded", "no_transform", "stream", "head"}
+var skipReasons = [NumSkipReasons]string{"client", "type", "size", "status", "encoded", "no_transform", "stream", "head", "busy"}
 
 // String returns the label value of r.
 func (r SkipReason) String() string {
