@@ -60,6 +60,9 @@ type Route struct {
 	// WebSocket says how the route passes WebSocket upgrades. Only with
 	// Upstream. Default: on, with the defaults of its fields.
 	WebSocket *WebSocket `yaml:"websocket"`
+	// Compression compresses the route's answers for clients that accept
+	// it. Default: none, answers go as they are.
+	Compression *Compression `yaml:"compression"`
 }
 
 // Match selects requests. At least one of Path and PathPrefix is required,
@@ -119,6 +122,9 @@ func routeDefaults(r *Route, p string, set map[string]bool, maxBody ByteSize) {
 	}
 	if r.WebSocket != nil {
 		webSocketDefaults(r.WebSocket)
+	}
+	if r.Compression != nil {
+		compressionDefaults(r.Compression)
 	}
 }
 
@@ -184,6 +190,9 @@ func (v *validator) route(r *Route, p string) {
 	v.routeFallback(r, p)
 	if r.WebSocket != nil {
 		v.webSocket(r, p+".websocket")
+	}
+	if r.Compression != nil {
+		v.compression(r.Compression, p+".compression")
 	}
 }
 

@@ -93,6 +93,12 @@ type stepDef struct {
 //     upstream.
 //   - body_limit: a body over the route's limit is refused before
 //     anything is read from the client or sent upstream.
+//   - compression: above fallback, so that the fallback cache stores an
+//     answer once, uncompressed, and a cached copy is compressed for
+//     each client as it accepts (or not at all); below the refusals, whose
+//     small error answers are not worth it. It sees every answer the
+//     route makes, the fallback's included, and changes only its body
+//     encoding and the headers that name it.
 //   - fallback: it sees what the steps below answered; when the upstream
 //     failed or the breaker refused, its chain answers (cached copy,
 //     alternate upstream, static answer, or the error). Good answers are
@@ -114,6 +120,7 @@ var stepTable = []stepDef{
 	{name: "forward_auth", build: buildForwardAuthStep},
 	{name: "rate_limit", build: buildRateLimitStep},
 	{name: "body_limit", build: buildBodyLimitStep},
+	{name: "compression", build: buildCompressStep},
 	{name: "fallback", build: buildFallbackStep},
 	{name: "circuit_breaker", build: buildBreakerStep},
 	{name: "response_headers", build: buildResponseHeadersStep},
@@ -192,7 +199,7 @@ func (d *deps) buildRoute(rc *config.Route, cfg *config.Config, trusted *httpx.T
 // sectionOf is the configuration key of a step, for error messages.
 func sectionOf(name string) string {
 	switch name {
-	case "respond", "publish", "grpc", "upstream", "rate_limit", "fallback", "circuit_breaker":
+	case "respond", "publish", "grpc", "upstream", "rate_limit", "fallback", "circuit_breaker", "compression":
 		return name
 	case "cors", "ip", "auth", "forward_auth":
 		return "access"

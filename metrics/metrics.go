@@ -20,6 +20,7 @@ var DurationBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .2
 type Metrics struct {
 	bridges        *bridgeMetrics
 	tunnels        *tunnelMetrics
+	compression    *compressionMetrics
 	auth           *authMetrics
 	requests       *prometheus.CounterVec
 	duration       *prometheus.HistogramVec
@@ -214,6 +215,7 @@ func New(reg prometheus.Registerer, build Build) *Metrics {
 		bridges:      newBridgeMetrics(),
 		tls:          newTLSMetrics(),
 		tunnels:      newTunnelMetrics(),
+		compression:  newCompressionMetrics(),
 		auth:         newAuthMetrics(),
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -229,6 +231,7 @@ func New(reg prometheus.Registerer, build Build) *Metrics {
 	reg.MustRegister(m.bridges.collectors()...)
 	reg.MustRegister(m.tls.collectors()...)
 	reg.MustRegister(m.tunnels.collectors()...)
+	reg.MustRegister(m.compression.collectors()...)
 	reg.MustRegister(m.auth.collectors()...)
 	reg.MustRegister(&registrationCollector{m: m})
 	// Both results exist from the start so that rate() and alerts see them.
@@ -310,6 +313,7 @@ func (m *Metrics) Forget(keep func(name string) bool) {
 		m.fallbacks.DeletePartialMatch(prometheus.Labels{"route": name})
 		m.bridges.forget(name)
 		m.tunnels.forget(name)
+		m.compression.forget(name)
 		m.auth.forget(name)
 	}
 }

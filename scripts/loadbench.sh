@@ -592,7 +592,24 @@ if [[ -n $tls_only ]]; then
 	exit 0
 fi
 
+# zipped ENCODING: a 64 KiB JSON answer of the compressed route
+# (zipped.bench) to a client that accepts ENCODING on the gateway, and
+# to one without Accept-Encoding on its twin, at once; adds a line to
+# zip_lines.
+zipped() {
+	duo_url1="http://$gateway_addr/json/65536" duo_url2="http://$twin_addr/json/65536"
+	duo_pids1=("$gateway_pid") duo_pids2=("$twin_pid")
+	duo_args1=(-H "Host: zipped.bench" -H "Accept-Encoding: $1") duo_args2=(-H "Host: zipped.bench")
+	atonce
+	zip_lines+=("$1: $atonce_line")
+	echo "loadbench: compressed/plain 64 KiB JSON at once: ${zip_lines[-1]}" >&2
+}
+zip_lines=()
+
 if wants gateway; then
+	for enc in gzip br zstd; do
+		zipped "$enc"
+	done
 	compare "rate limit (per client, never refusing) cost" limited.bench "" "" ""
 	compare "breaker and fallback cache (never triggered) cost" guarded.bench "" "" ""
 	compare "access log (every request, JSON to a file) cost" logged.bench "" "" ""
@@ -636,6 +653,11 @@ printf '%s\n' "${rows[@]}"
 if wants gateway; then
 	echo
 	printf '%s\n' "${costs[@]}"
+fi
+if wants gateway; then
+	echo
+	printf '64 KiB JSON compressed at the default level / the same sent plain, requests per CPU-second, at once (%d pooled runs of %s; each):\n' "$pairs" "$pair_duration"
+	printf '  %s\n' "${zip_lines[@]}"
 fi
 if wants gateway && wants nginx; then
 	echo

@@ -29,6 +29,9 @@ type body struct {
 	at        time.Time // last read from the network (or Do's start)
 	watch     BodyWatcher
 	progress  ProgressWatcher // watch, when it hears of progress too
+	// detaching: the next Close is the one Detach has the response make,
+	// and is not the end of the body.
+	detaching bool
 }
 
 // BodyWatcher learns how a streamed response body ended; see Watch.
@@ -57,11 +60,37 @@ type ProgressWatcher interface {
 var ErrAbandoned = &Error{Other, "upstream: body closed before its end by its reader"}
 
 // WatcherOf returns the watcher of resp's streamed body, nil when none.
+// A body that another reader wraps (one that has Unwrap() io.Reader, as
+// a compressed stream) is looked for inside it.
 func WatcherOf(resp *fasthttp.Response) BodyWatcher {
-	if b, ok := resp.BodyStream().(*body); ok {
+	if b, ok := bodyOf(resp.BodyStream()); ok {
 		return b.watch
 	}
 	return nil
+}
+
+// bodyOf finds the body from a Client in r, or in the reader r wraps.
+func bodyOf(r io.Reader) (*body, bool) {
+	if w, ok := r.(interface{ Unwrap() io.Reader }); ok {
+		r = w.Unwrap()
+	}
+	b, ok := r.(*body)
+	return b, ok
+}
+
+// Detach takes resp's streamed body from a Client out of resp without
+// closing it, and returns it; resp is left without a body (its headers
+// as they were). The caller owns the body: it must be read and closed,
+// as fasthttp.Server would have (typically it goes back into resp
+// wrapped, by SetBodyStream). nil when resp has no such body.
+func Detach(resp *fasthttp.Response) io.ReadCloser {
+	b, ok := resp.BodyStream().(*body)
+	if !ok {
+		return nil
+	}
+	b.detaching = true
+	resp.ResetBody() // closes the stream: Close sees detaching
+	return b
 }
 
 // Watch makes w learn how resp's streamed body from a Client ends. It
@@ -261,6 +290,10 @@ func (b *body) SupportsBodyWriteTo() bool { return true }
 // Close releases the connection: to the pool if the body ended (or its rest
 // is already buffered) and keep-alive is allowed, else it is closed.
 func (b *body) Close() error {
+	if b.detaching {
+		b.detaching = false
+		return nil
+	}
 	pc := b.pc
 	if pc == nil {
 		return nil

@@ -511,3 +511,49 @@ func TestWatch(t *testing.T) {
 		})
 	}
 }
+
+// wrapper stands for a reader that wraps a body (a compressed stream).
+type wrapper struct{ r io.Reader }
+
+func (w wrapper) Read(p []byte) (int, error) { return w.r.Read(p) }
+func (w wrapper) Unwrap() io.Reader          { return w.r }
+
+// TestDetach: a body taken out of its response is not closed with it:
+// it still reads whole, its watcher hears of its end only when it is
+// closed, and WatcherOf finds the watcher through a reader that wraps it.
+func TestDetach(t *testing.T) {
+	u := startRaw(t, func(c net.Conn, _ int) {
+		if _, ok := readRequest(bufioReader(c)); !ok {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+		closeWrite(c)
+	})
+	c := newClient(t, Settings{Addr: u.addr, MaxBufferedBody: -1})
+	var resp fasthttp.Response
+	if err := c.Do(newGet(u.addr, "/"), &resp, deadline(5e9)); err != nil {
+		t.Fatalf("Do: %v", err)
+	}
+	var rec endRecorder
+	if !Watch(&resp, &rec) {
+		t.Fatal("Watch: no streamed body")
+	}
+	if Detach(&fasthttp.Response{}) != nil {
+		t.Error("Detach of a response without a streamed body returned one")
+	}
+	body := Detach(&resp)
+	if body == nil || resp.IsBodyStream() || rec.calls != 0 {
+		t.Fatalf("after Detach: body %v, response still streams %v, BodyEnded called %d times", body, resp.IsBodyStream(), rec.calls)
+	}
+	resp.SetBodyStream(wrapper{body}, -1)
+	if WatcherOf(&resp) != &rec {
+		t.Error("WatcherOf does not look through the wrapper")
+	}
+	got, err := io.ReadAll(resp.BodyStream())
+	if err != nil || string(got) != "hello world" {
+		t.Fatalf("read %q, %v", got, err)
+	}
+	if err := body.Close(); err != nil || rec.calls != 1 || rec.err != nil {
+		t.Errorf("Close: %v; BodyEnded called %d times with %v, want once with nil", err, rec.calls, rec.err)
+	}
+}

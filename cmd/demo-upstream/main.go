@@ -8,6 +8,7 @@
 //
 //	GET  /                 JSON echo of the request (also any unknown path)
 //	GET  /bytes/{n}        exactly n bytes (n <= 64MiB), application/octet-stream
+//	GET  /json/{n}         exactly n bytes (n <= 1MiB) of a JSON array of records, application/json
 //	GET  /status/{code}    answers with that status (200-599)
 //	GET  /delay/{duration} waits ("250ms", "2s", or plain seconds; at most 60s), then echoes
 //	GET  /headers          the request headers as JSON
@@ -46,6 +47,7 @@ const (
 
 var (
 	prefixBytes  = []byte("/bytes/")
+	prefixJSON   = []byte("/json/")
 	prefixStatus = []byte("/status/")
 	prefixDelay  = []byte("/delay/")
 	pathHeaders  = []byte("/headers")
@@ -177,6 +179,8 @@ func (in *instance) handle(ctx *fasthttp.RequestCtx) {
 	switch {
 	case bytes.HasPrefix(path, prefixBytes):
 		in.bytes(ctx, path[len(prefixBytes):])
+	case bytes.HasPrefix(path, prefixJSON):
+		in.json(ctx, path[len(prefixJSON):])
 	case bytes.HasPrefix(path, prefixStatus):
 		in.status(ctx, path[len(prefixStatus):])
 	case bytes.HasPrefix(path, prefixDelay):
@@ -207,6 +211,35 @@ func (in *instance) bytes(ctx *fasthttp.RequestCtx, arg []byte) {
 	}
 	ctx.SetBodyStream(&patternReader{left: n}, n)
 }
+
+// json answers with exactly n bytes of jsonPattern, without a copy or an
+// allocation: what a compressed route is measured with (scripts/loadbench.sh).
+func (in *instance) json(ctx *fasthttp.RequestCtx, arg []byte) {
+	n, err := fasthttp.ParseUint(arg)
+	if err != nil || n > len(jsonPattern) {
+		in.fail(ctx, fasthttp.StatusBadRequest, "json: want a size from 0 to 1048576\n")
+		return
+	}
+	ctx.Response.Header.SetContentTypeBytes(contentJSON)
+	ctx.Response.SetBodyRaw(jsonPattern[:n])
+}
+
+// jsonPattern is 1 MiB of a JSON array of records like an API's: the same
+// keys, values that vary (a prefix of it is cut mid-record, which a
+// compressor does not mind).
+var jsonPattern = func() []byte {
+	var b bytes.Buffer
+	b.WriteString("[")
+	x := uint32(2463534242)
+	for i := 0; b.Len() < 1<<20; i++ {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		fmt.Fprintf(&b, `{"id":%d,"name":"user-%08x","email":"u%d@example.com","score":%d.%02d,"active":%t,"tags":["t%d","t%d"]},`+"\n",
+			i, x, x%100000, x%100, x%97, x%2 == 0, x%50, x%37)
+	}
+	return b.Bytes()[:1<<20]
+}()
 
 // status answers with the status code given in the path.
 func (in *instance) status(ctx *fasthttp.RequestCtx, arg []byte) {

@@ -25,7 +25,7 @@ var allowed = map[string][]string{
 	"metrics":          {"github.com/prometheus/client_golang"},
 	"reloader":         {"config", "github.com/fsnotify/fsnotify"},
 	"upstream":         {"github.com/valyala/fasthttp"},
-	"gateway":          {"config", "router", "discovery", "metrics", "upstream", "internal/httpx", "bridge/broker", "accesslog", "tracing", "github.com/valyala/fasthttp", "github.com/prometheus/client_golang", "reloader", "ratelimit", "breaker", "cache", "auth", "certs", "github.com/redis/go-redis/v9"},
+	"gateway":          {"config", "router", "discovery", "metrics", "upstream", "internal/httpx", "bridge/broker", "accesslog", "tracing", "github.com/valyala/fasthttp", "github.com/prometheus/client_golang", "reloader", "ratelimit", "breaker", "cache", "auth", "certs", "compress", "github.com/redis/go-redis/v9"},
 	// cmd/gateway names the concrete adapters, and routes the loggers of
 	// the libraries that keep a process-wide one (go-redis, grpc-go,
 	// amqp091) into the gateway's slog handler.
@@ -48,6 +48,7 @@ var allowed = map[string][]string{
 	"cache":                      {"github.com/maypok86/otter/v2", "github.com/redis/go-redis/v9"},
 	"ratelimit":                  {"golang.org/x/time/rate", "github.com/redis/go-redis/v9"},
 	"tracing":                    {"go.opentelemetry.io/otel"},
+	"compress":                   {"github.com/klauspost/compress", "github.com/molecule-man/go-brrr"},
 	"accesslog":                  {},
 	"certs":                      {},
 	"certs/certstest":            {},
