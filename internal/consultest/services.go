@@ -80,7 +80,7 @@ type ServiceAgent struct {
 	changed   chan struct{} // closed and replaced on every change
 	index     uint64
 	instances []*serviceInstance // in registration order
-	registers [][]byte    // the bodies of registrations
+	registers [][]byte           // the bodies of registrations
 	deregs    []Deregistration
 	queries   []url.Values // the health queries
 	failing   bool         // answer 500 to everything
