@@ -69,7 +69,8 @@ func tourCommands(t *testing.T, file, text, title string) []command {
 
 // splitWords splits a shell line into words and pipeline stages: single
 // and double quotes and backslash escapes as sh reads them; a "|" or "&"
-// outside quotes is a word of its own.
+// outside quotes is a word of its own; a "#" that starts a word starts a
+// comment, to the end of the line.
 func splitWords(line string) ([]string, error) {
 	var words []string
 	var cur strings.Builder
@@ -77,6 +78,8 @@ func splitWords(line string) ([]string, error) {
 	for i := 0; i < len(line); i++ {
 		c := line[i]
 		switch {
+		case c == '#' && !inWord:
+			i = len(line)
 		case c == ' ' || c == '\t':
 			if inWord {
 				words = append(words, cur.String())

@@ -15,6 +15,8 @@ func TestSplitWords(t *testing.T) {
 		{desc: "quotes", give: `curl -H 'X-A: b c' -d "{\"a\": 1}" x`, want: []string{"curl", "-H", "X-A: b c", "-d", `{"a": 1}`, "x"}},
 		{desc: "pipes and background", give: `head -c 5 /dev/zero | curl x|wc -c &`, want: []string{"head", "-c", "5", "/dev/zero", "|", "curl", "x", "|", "wc", "-c", "&"}},
 		{desc: "a quoted pipe is a character", give: `grep 'a|b'`, want: []string{"grep", "a|b"}},
+		{desc: "a comment", give: `bin/x -a b   # says 'what # it is`, want: []string{"bin/x", "-a", "b"}},
+		{desc: "a # inside a word or quotes", give: `curl a#b '#c' "#d"`, want: []string{"curl", "a#b", "#c", "#d"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {

@@ -28,19 +28,28 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// The tours: the README section or the page of docs/ (the whole page when
-// section is empty) whose sh blocks are a tour, and how many of their
-// commands at least must have answers to check (so that a tour cannot
-// lose its checks unnoticed).
+// The tours: the README sections or the page of docs/ (the whole page when
+// sections is empty) whose sh blocks are a tour, run in the order listed;
+// how many of their commands at least must have answers to check (so that
+// a tour cannot lose its checks unnoticed); and swap, pairs of texts each
+// command line has replaced first (to run the same commands on another
+// file, as the README says they run).
 var tours = []struct {
-	file, section string
-	checked       int
-	setup         func(t *testing.T, r *run)
+	file     string
+	sections []string
+	checked  int
+	swap     []string
+	setup    func(t *testing.T, r *run)
 }{
-	{file: "README.md", section: "A quick tour", checked: 8, setup: quickTour},
+	{file: "README.md", sections: []string{"A quick tour"}, checked: 8, setup: quickTour},
 	{file: "docs/grpc.md", checked: 4},
 	{file: "docs/publish.md", checked: 5, setup: publishTour},
 	{file: "docs/auth.md", checked: 14},
+	{file: "README.md", sections: []string{"Running a fleet"}, checked: 3, setup: etcdFleet},
+	{file: "README.md", sections: []string{"Running a fleet"}, checked: 3, setup: consulFleet,
+		swap: []string{"configs/fleet.yaml", "configs/fleet-consul.yaml"}},
+	{file: "docs/fleet.md", sections: []string{"An instance", "Publishing", "The layout in etcd"}, checked: 12, setup: etcdFleet},
+	{file: "docs/fleet.md", sections: []string{"Consul KV"}, checked: 8, setup: consulFleet},
 }
 
 // quickTour starts what `make run` (scripts/run.sh) starts: the demo
@@ -56,17 +65,29 @@ func quickTour(t *testing.T, r *run) {
 func TestTour(t *testing.T) {
 	bin := buildBinaries(t)
 	for _, tt := range tours {
-		cmds := tourCommands(t, tt.file, readDoc(t, tt.file), tt.section)
+		var cmds []command
+		text := readDoc(t, tt.file)
+		if len(tt.sections) == 0 {
+			cmds = tourCommands(t, tt.file, text, "")
+		}
+		for _, s := range tt.sections {
+			cmds = append(cmds, tourCommands(t, tt.file, text, s)...)
+		}
 		checked := 0
-		for _, c := range cmds {
+		for i, c := range cmds {
+			cmds[i].line = strings.NewReplacer(tt.swap...).Replace(c.line)
 			if len(c.expect) > 0 {
 				checked++
 			}
 		}
-		if checked < tt.checked {
-			t.Errorf("%s %q: %d commands with answers, want at least %d", tt.file, tt.section, checked, tt.checked)
+		name := strings.Join(append([]string{tt.file}, tt.sections...), " ")
+		if len(tt.swap) > 0 {
+			name += " with " + filepath.Base(tt.swap[len(tt.swap)-1])
 		}
-		t.Run(strings.TrimSpace(tt.file+" "+tt.section), func(t *testing.T) {
+		if checked < tt.checked {
+			t.Errorf("%s: %d commands with answers, want at least %d", name, checked, tt.checked)
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			r := newRun(t, bin)
 			if tt.setup != nil {
@@ -120,6 +141,8 @@ type run struct {
 	// vars are the shell variables the tour set (TOKEN=$(...)).
 	vars   map[string]string
 	client *http.Client
+	// fleet is what the fleet tours published and run.
+	fleet fleetState
 	// answers are the JSON bodies the gateway answered, for cleanups.
 	mu      sync.Mutex
 	answers []map[string]any
@@ -214,6 +237,9 @@ func (r *run) exec(t *testing.T, c command) {
 	case words[len(words)-1] == "&":
 		r.start(t, c, words[:len(words)-1])
 		return
+	case words[0] == "etcdctl" || words[0] == "consul" ||
+		words[0] == "bin/gateway" && len(words) > 1 && words[1] == "publish":
+		out = r.fleetCommand(t, c, words)
 	case words[0] == "bin/gateway" && len(words) > 1 && (words[1] == "validate" || words[1] == "hash-key"):
 		cmd := exec.Command(filepath.Join(r.bin, "gateway"), words[1:]...)
 		cmd.Dir = "../.."
@@ -341,17 +367,22 @@ func (r *run) start(t *testing.T, c command, words []string) {
 		}
 	})
 	var ready func() bool
+	follows := false
 	switch name {
 	case "gateway":
 		url := "http://127.0.0.1:" + r.ports["9901"] + "/readyz"
+		// An instance of a fleet is not ready before a first version
+		// serves: it has started once its admin listener answers.
+		follows = r.follows(t, args)
 		ready = func() bool {
 			resp, err := r.client.Get(url)
 			if err != nil {
 				return false
 			}
 			resp.Body.Close()
-			return resp.StatusCode == 200
+			return resp.StatusCode == 200 || follows
 		}
+
 	default:
 		var addrs []string
 		for i, a := range args {
@@ -384,6 +415,9 @@ func (r *run) start(t *testing.T, c command, words []string) {
 			t.Fatalf("%s: %s not serving after 30s:\n%s", c.pos, name, out.String())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	if follows {
+		r.instanceStarted(t, c)
 	}
 }
 
