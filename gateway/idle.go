@@ -1,0 +1,408 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// An idle keep-alive connection holds nothing but its socket.
+//
+// fasthttp, with request body streaming on, keeps a connection's read
+// buffer (server.max_header_bytes) and its RequestCtx between requests,
+// and its goroutine waits for the next request on the stack the last one
+// grew. The idle listener takes the connection out of fasthttp instead:
+// when fasthttp, between requests, reads for the next one, the
+// connection answers end of file, so fasthttp's serving of it ends and
+// its buffers go back to their pools. The connection's Close then does
+// not close it but parks it: a goroutine of its own waits, with no
+// buffer, for the next request's first bytes (within the idle timeout
+// fasthttp set), reads them into a buffer taken from a pool for the
+// read, and serves the connection again with fasthttp's ServeConn, which
+// reads those bytes first. A plain socket is waited on through its
+// RawConn, so that resuming costs no system call more than fasthttp's
+// own wait; any other connection (TLS) is read one byte ahead.
+//
+// fasthttp's limits on connections would count a parked connection as
+// closed, so the listener keeps them itself: server.concurrency and
+// server.max_conns_per_ip count every open connection, idle ones
+// included, as before.
+
+// Connection states, in idleConn.state.
+const (
+	connServing uint32 = iota // fasthttp serves it, or it is hijacked
+	connIdle                  // fasthttp is done with a request and waits for the next
+	connLeaving               // fasthttp read end of file for the next request and lets go
+	connParked                // its own goroutine waits for the next request
+	connClosed
+)
+
+// idleListener wraps the listener Serve was given; see above. Safe for
+// concurrent use.
+type idleListener struct {
+	net.Listener
+	srv   *fasthttp.Server
+	log   *slog.Logger
+	bufs  sync.Pool // *[]byte of the server's read buffer size, for a parked connection's first read
+	limit int       // most connections open at once; 0: no limit
+	perIP int       // most connections open at once from one address; 0: no limit
+
+	mu       sync.Mutex
+	conns    map[*idleConn]struct{}
+	addrs    map[netip.Addr]int
+	closed   bool
+	serving  sync.WaitGroup // parked connections being served again
+	lastWarn time.Time
+}
+
+func newIdleListener(ln net.Listener, srv *fasthttp.Server, log *slog.Logger, limit, perIP int) *idleListener {
+	l := &idleListener{Listener: ln, srv: srv, log: log, limit: limit, perIP: perIP,
+		conns: make(map[*idleConn]struct{}), addrs: make(map[netip.Addr]int)}
+	size := srv.ReadBufferSize
+	l.bufs.New = func() any { b := make([]byte, size); return &b }
+	return l
+}
+
+// Accept returns the next connection within the limits, wrapped so that
+// it can leave fasthttp while idle. Connections over a limit are answered
+// as fasthttp answers them (503 over server.concurrency, 429 over
+// server.max_conns_per_ip; TLS ones closed without an answer) and closed.
+func (l *idleListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ic, status := l.track(c)
+		if ic != nil {
+			return ic.wrap(), nil
+		}
+		l.reject(c, status)
+	}
+}
+
+// track registers c, or returns the status refusing it.
+func (l *idleListener) track(c net.Conn) (*idleConn, int) {
+	var addr netip.Addr
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		addr = ta.AddrPort().Addr().Unmap()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.limit > 0 && len(l.conns) >= l.limit {
+		return nil, fasthttp.StatusServiceUnavailable
+	}
+	if l.perIP > 0 && addr.IsValid() {
+		if l.addrs[addr] >= l.perIP {
+			return nil, fasthttp.StatusTooManyRequests
+		}
+		l.addrs[addr]++
+	}
+	ic := &idleConn{Conn: c, ln: l, addr: addr}
+	if sc, ok := c.(syscall.Conn); ok {
+		if _, isTCP := c.(*net.TCPConn); isTCP {
+			ic.raw, _ = sc.SyscallConn()
+		}
+	}
+	l.conns[ic] = struct{}{}
+	return ic, 0
+}
+
+func (l *idleListener) forget(c *idleConn) {
+	l.mu.Lock()
+	delete(l.conns, c)
+	if l.perIP > 0 && c.addr.IsValid() {
+		if n := l.addrs[c.addr] - 1; n > 0 {
+			l.addrs[c.addr] = n
+		} else {
+			delete(l.addrs, c.addr)
+		}
+	}
+	l.mu.Unlock()
+}
+
+var (
+	msgOverConcurrency = "The connection cannot be served because Server.Concurrency limit exceeded"
+	msgOverPerIP       = "The number of connections from your ip exceeds MaxConnsPerIP"
+)
+
+// reject answers a connection over a limit as fasthttp would, and closes it.
+func (l *idleListener) reject(c net.Conn, status int) {
+	msg := msgOverConcurrency
+	if status == fasthttp.StatusTooManyRequests {
+		msg = msgOverPerIP
+	}
+	if _, isTLS := c.(*tls.Conn); !isTLS {
+		var resp fasthttp.Response
+		resp.SetStatusCode(status)
+		resp.SetConnectionClose()
+		resp.Header.SetContentType("text/plain")
+		resp.SetBodyString(msg)
+		_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+		w := bufio.NewWriter(c)
+		if resp.Write(w) == nil {
+			_ = w.Flush()
+		}
+	}
+	_ = c.Close()
+	if l.log.Enabled(context.Background(), slog.LevelDebug) {
+		l.mu.Lock()
+		warn := time.Since(l.lastWarn) > time.Minute
+		if warn {
+			l.lastWarn = time.Now()
+		}
+		l.mu.Unlock()
+		if warn {
+			l.log.Debug("gateway: connection refused", "status", status, "reason", msg, "remote", c.RemoteAddr().String())
+		}
+	}
+}
+
+// Close stops accepting and closes the parked connections; fasthttp's
+// Shutdown waits for the others. Wait, after it, for parked connections
+// whose next request was already being served again.
+func (l *idleListener) Close() error {
+	err := l.Listener.Close()
+	l.mu.Lock()
+	l.closed = true
+	parked := make([]*idleConn, 0, len(l.conns))
+	for c := range l.conns {
+		parked = append(parked, c)
+	}
+	l.mu.Unlock()
+	for _, c := range parked {
+		if c.state.CompareAndSwap(connParked, connClosed) {
+			_ = c.shut()
+		}
+	}
+	return err
+}
+
+// enter counts a parked connection going back to fasthttp; false after
+// Close.
+func (l *idleListener) enter() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	l.serving.Add(1)
+	return true
+}
+
+// wait waits until the connections served again after Close are done,
+// or ctx ends.
+func (l *idleListener) wait(done <-chan struct{}) error {
+	ch := make(chan struct{})
+	go func() { l.serving.Wait(); close(ch) }()
+	select {
+	case <-ch:
+		return nil
+	case <-done:
+		return errors.New("gateway: connections still being served")
+	}
+}
+
+// idleConn is a client connection that leaves fasthttp while idle.
+type idleConn struct {
+	net.Conn
+	ln    *idleListener
+	self  net.Conn        // what fasthttp is given: c, or its idleTLSConn
+	raw   syscall.RawConn // set for a plain TCP socket
+	addr  netip.Addr
+	state atomic.Uint32
+	// inServe is set while park has fasthttp serve the connection, whose
+	// park goroutine then waits for the next request.
+	inServe bool
+	// ahead is what was read for the next request before fasthttp was
+	// given the connection again; buf is its pooled buffer, if any.
+	ahead []byte
+	buf   *[]byte
+	one   [1]byte
+	once  sync.Once
+}
+
+// idleTLSConn is an idleConn over a *tls.Conn: fasthttp and the handler
+// see it as TLS (ConnectionState).
+type idleTLSConn struct {
+	*idleConn
+	tc *tls.Conn
+}
+
+func (c *idleTLSConn) Handshake() error                     { return c.tc.Handshake() }
+func (c *idleTLSConn) ConnectionState() tls.ConnectionState { return c.tc.ConnectionState() }
+
+func (c *idleConn) wrap() net.Conn {
+	c.self = c
+	if tc, ok := c.Conn.(*tls.Conn); ok {
+		c.self = &idleTLSConn{idleConn: c, tc: tc}
+	}
+	return c.self
+}
+
+// connState is the fasthttp server's ConnState hook: it marks a
+// connection idle between requests.
+func connState(c net.Conn, st fasthttp.ConnState) {
+	var ic *idleConn
+	switch cc := c.(type) {
+	case *idleConn:
+		ic = cc
+	case *idleTLSConn:
+		ic = cc.idleConn
+	default:
+		return
+	}
+	switch st {
+	case fasthttp.StateIdle:
+		ic.state.CompareAndSwap(connServing, connIdle)
+	case fasthttp.StateActive:
+		ic.state.CompareAndSwap(connIdle, connServing)
+	}
+}
+
+// Read returns what was read ahead first; fasthttp's read for the next
+// request of an idle connection gets end of file.
+func (c *idleConn) Read(p []byte) (int, error) {
+	if len(c.ahead) > 0 {
+		n := copy(p, c.ahead)
+		c.ahead = c.ahead[n:]
+		if len(c.ahead) == 0 {
+			c.ahead = nil
+			if c.buf != nil {
+				c.ln.bufs.Put(c.buf)
+				c.buf = nil
+			}
+		}
+		return n, nil
+	}
+	if c.state.Load() == connIdle && c.state.CompareAndSwap(connIdle, connLeaving) {
+		return 0, io.EOF
+	}
+	return c.Conn.Read(p)
+}
+
+// Close parks a connection fasthttp lets go while idle, and closes any
+// other.
+func (c *idleConn) Close() error {
+	if c.state.CompareAndSwap(connLeaving, connParked) {
+		if !c.inServe {
+			go c.park() // fasthttp's worker served it: it needs a goroutine
+		}
+		return nil
+	}
+	c.state.Store(connClosed)
+	return c.shut()
+}
+
+// CloseWrite half closes the connection, as a tunnel does.
+func (c *idleConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}
+
+func (c *idleConn) shut() error {
+	err := net.ErrClosed
+	c.once.Do(func() {
+		err = c.Conn.Close()
+		c.ln.forget(c)
+		if c.buf != nil {
+			c.ln.bufs.Put(c.buf)
+			c.buf, c.ahead = nil, nil
+		}
+	})
+	return err
+}
+
+// park waits for the connection's next request and has fasthttp serve
+// it, on a goroutine of its own. When fasthttp lets go of the connection
+// again, it parks on a new goroutine: the one that served, whose stack
+// the request grew, ends, rather than waiting until garbage collections
+// shrink its stack. It ends too when the connection closes or is
+// hijacked.
+func (c *idleConn) park() {
+	if !c.readAhead() || !c.state.CompareAndSwap(connParked, connServing) || !c.ln.enter() {
+		c.state.Store(connClosed)
+		_ = c.shut()
+		return
+	}
+	c.inServe = true
+	_ = c.ln.srv.ServeConn(c.self)
+	c.inServe = false
+	c.ln.serving.Done()
+	if c.state.Load() == connParked {
+		go c.park()
+	}
+}
+
+// readAhead waits for the next request's first bytes, under the read
+// deadline fasthttp set for the idle wait, and keeps them in ahead.
+// False: the connection ended or stayed idle too long.
+func (c *idleConn) readAhead() bool {
+	if c.raw == nil {
+		n, err := c.Conn.Read(c.one[:])
+		if n == 0 || (err != nil && !errors.Is(err, io.EOF)) {
+			return false
+		}
+		c.ahead = c.one[:n]
+		return true
+	}
+	var n int
+	var rerr error
+	err := c.raw.Read(func(fd uintptr) bool {
+		bp := c.ln.bufs.Get().(*[]byte)
+		for {
+			n, rerr = syscall.Read(int(fd), *bp)
+			if rerr != syscall.EINTR {
+				break
+			}
+		}
+		if rerr == syscall.EAGAIN {
+			c.ln.bufs.Put(bp)
+			return false // wait for the socket to be readable
+		}
+		if n > 0 {
+			c.buf = bp
+		} else {
+			c.ln.bufs.Put(bp)
+		}
+		return true
+	})
+	if err != nil || rerr != nil || n <= 0 {
+		return false
+	}
+	c.ahead = (*c.buf)[:n]
+	return true
+}
+
+// open is the number of connections open, idle ones included.
+func (l *idleListener) open() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.conns)
+}
+
+// parked is the number of connections parked.
+func (l *idleListener) parked() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for c := range l.conns {
+		if c.state.Load() == connParked {
+			n++
+		}
+	}
+	return n
+}
