@@ -95,6 +95,9 @@ type Gateway struct {
 	// maxConnsPerIP is server.max_conns_per_ip, which the idle
 	// listeners keep.
 	maxConnsPerIP int
+	// keepIdle leaves idle connections in fasthttp (a benchmark's
+	// comparison; set before Serve).
+	keepIdle bool
 }
 
 // prefetchBodySize is how much of a request body is read before the
@@ -186,6 +189,10 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	// counts them too; ConnState tells it when a connection is idle.
 	g.maxConnsPerIP = s.MaxConnsPerIP
 	g.server.ConnState = connState
+	// A tunnel's run returns once its pumps are started, so that
+	// fasthttp's RequestCtx and read buffer are not kept for the
+	// tunnel's life; the tunnel closes the connection (tunnel_pipe.go).
+	g.server.KeepHijackedConns = true
 	if g.edge != nil {
 		// Only with the HTTPS listener: its checks come first, and the
 		// plain handler's frame stays as small as without TLS.
@@ -208,6 +215,7 @@ var ErrShutdown = errors.New("gateway: shut down")
 // again while it serves the connections it has.
 func (g *Gateway) Serve(ln net.Listener) error {
 	il := newIdleListener(ln, g.server, g.log, g.server.Concurrency, g.maxConnsPerIP)
+	il.keep = g.keepIdle
 	ln = newRetryListener(il, g.acceptErrs, g.log)
 	g.lnMu.Lock()
 	if g.draining.Load() {

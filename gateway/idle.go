@@ -57,6 +57,9 @@ type idleListener struct {
 	bufs  sync.Pool // *[]byte of the server's read buffer size, for a parked connection's first read
 	limit int       // most connections open at once; 0: no limit
 	perIP int       // most connections open at once from one address; 0: no limit
+	// keep leaves idle connections in fasthttp, as before (for the
+	// benchmark comparing both).
+	keep bool
 
 	mu       sync.Mutex
 	conns    map[*idleConn]struct{}
@@ -110,15 +113,26 @@ func (l *idleListener) track(c net.Conn) (*idleConn, int) {
 		l.addrs[addr]++
 	}
 	ic := &idleConn{Conn: c, ln: l, addr: addr}
+	ic.parkFn = ic.park
 	if sc, ok := c.(syscall.Conn); ok {
 		if _, isTCP := c.(*net.TCPConn); isTCP {
 			ic.raw, _ = sc.SyscallConn()
+			ic.readable = ic.onReadable
 		}
 	}
 	l.conns[ic] = struct{}{}
 	return ic, 0
 }
 
+// untrack stops counting c for server.concurrency: it is closed, or
+// hijacked (a tunnel, which fasthttp did not count either).
+func (l *idleListener) untrack(c *idleConn) {
+	l.mu.Lock()
+	delete(l.conns, c)
+	l.mu.Unlock()
+}
+
+// forget stops counting c, closed, at all.
 func (l *idleListener) forget(c *idleConn) {
 	l.mu.Lock()
 	delete(l.conns, c)
@@ -231,6 +245,12 @@ type idleConn struct {
 	buf   *[]byte
 	one   [1]byte
 	once  sync.Once
+	// parkFn is park and readable onReadable, each made once so that
+	// neither allocates per request; rn and rerr are what it read.
+	parkFn   func()
+	readable func(fd uintptr) bool
+	rn       int
+	rerr     error
 }
 
 // idleTLSConn is an idleConn over a *tls.Conn: fasthttp and the handler
@@ -252,7 +272,8 @@ func (c *idleConn) wrap() net.Conn {
 }
 
 // connState is the fasthttp server's ConnState hook: it marks a
-// connection idle between requests.
+// connection idle between requests, and stops counting a hijacked one
+// for server.concurrency.
 func connState(c net.Conn, st fasthttp.ConnState) {
 	var ic *idleConn
 	switch cc := c.(type) {
@@ -265,9 +286,13 @@ func connState(c net.Conn, st fasthttp.ConnState) {
 	}
 	switch st {
 	case fasthttp.StateIdle:
-		ic.state.CompareAndSwap(connServing, connIdle)
+		if !ic.ln.keep {
+			ic.state.CompareAndSwap(connServing, connIdle)
+		}
 	case fasthttp.StateActive:
 		ic.state.CompareAndSwap(connIdle, connServing)
+	case fasthttp.StateHijacked:
+		ic.ln.untrack(ic)
 	}
 }
 
@@ -297,12 +322,21 @@ func (c *idleConn) Read(p []byte) (int, error) {
 func (c *idleConn) Close() error {
 	if c.state.CompareAndSwap(connLeaving, connParked) {
 		if !c.inServe {
-			go c.park() // fasthttp's worker served it: it needs a goroutine
+			go c.parkFn() // fasthttp's worker served it: it needs a goroutine
 		}
 		return nil
 	}
 	c.state.Store(connClosed)
 	return c.shut()
+}
+
+// SyscallConn is the socket's RawConn, nil when it is not a plain TCP
+// socket: a tunnel waits on it with no buffer.
+func (c *idleConn) SyscallConn() (syscall.RawConn, error) {
+	if c.raw == nil {
+		return nil, errors.ErrUnsupported
+	}
+	return c.raw, nil
 }
 
 // CloseWrite half closes the connection, as a tunnel does.
@@ -318,10 +352,6 @@ func (c *idleConn) shut() error {
 	c.once.Do(func() {
 		err = c.Conn.Close()
 		c.ln.forget(c)
-		if c.buf != nil {
-			c.ln.bufs.Put(c.buf)
-			c.buf, c.ahead = nil, nil
-		}
 	})
 	return err
 }
@@ -336,6 +366,10 @@ func (c *idleConn) park() {
 	if !c.readAhead() || !c.state.CompareAndSwap(connParked, connServing) || !c.ln.enter() {
 		c.state.Store(connClosed)
 		_ = c.shut()
+		if c.buf != nil {
+			c.ln.bufs.Put(c.buf)
+			c.buf, c.ahead = nil, nil
+		}
 		return
 	}
 	c.inServe = true
@@ -343,7 +377,7 @@ func (c *idleConn) park() {
 	c.inServe = false
 	c.ln.serving.Done()
 	if c.state.Load() == connParked {
-		go c.park()
+		go c.parkFn()
 	}
 }
 
@@ -359,31 +393,37 @@ func (c *idleConn) readAhead() bool {
 		c.ahead = c.one[:n]
 		return true
 	}
-	var n int
-	var rerr error
-	err := c.raw.Read(func(fd uintptr) bool {
-		bp := c.ln.bufs.Get().(*[]byte)
-		for {
-			n, rerr = syscall.Read(int(fd), *bp)
-			if rerr != syscall.EINTR {
-				break
-			}
+	c.rn, c.rerr = 0, nil
+	if err := c.raw.Read(c.readable); err != nil || c.rerr != nil || c.rn <= 0 {
+		if c.buf != nil {
+			c.ln.bufs.Put(c.buf)
+			c.buf = nil
 		}
-		if rerr == syscall.EAGAIN {
-			c.ln.bufs.Put(bp)
-			return false // wait for the socket to be readable
-		}
-		if n > 0 {
-			c.buf = bp
-		} else {
-			c.ln.bufs.Put(bp)
-		}
-		return true
-	})
-	if err != nil || rerr != nil || n <= 0 {
 		return false
 	}
-	c.ahead = (*c.buf)[:n]
+	c.ahead = (*c.buf)[:c.rn]
+	return true
+}
+
+// onReadable reads the socket into a buffer taken for the read, or asks
+// to wait for it to be readable when it has nothing (EAGAIN); the read
+// comes first, so a wake-up is never lost.
+func (c *idleConn) onReadable(fd uintptr) bool {
+	bp := c.ln.bufs.Get().(*[]byte)
+	n, err := syscall.Read(int(fd), *bp)
+	for err == syscall.EINTR {
+		n, err = syscall.Read(int(fd), *bp)
+	}
+	if err == syscall.EAGAIN {
+		c.ln.bufs.Put(bp)
+		return false
+	}
+	c.rn, c.rerr = n, err
+	if n > 0 {
+		c.buf = bp
+	} else {
+		c.ln.bufs.Put(bp)
+	}
 	return true
 }
 

@@ -2,17 +2,22 @@ package gateway
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/fastgate/gateway/certs/certstest"
+	"github.com/fastgate/gateway/config"
+	"github.com/fastgate/gateway/upstream"
 )
 
 // idleMemory is what idle connections cost the process, per connection:
@@ -173,5 +178,51 @@ func keepAliveRequest(t *testing.T, c net.Conn) {
 	}
 	if resp.StatusCode() != 200 {
 		t.Fatalf("status %d", resp.StatusCode())
+	}
+}
+
+// BenchmarkProxyIdle is BenchmarkProxy at 13 B on one keep-alive
+// connection, each request arriving after the connection went idle:
+// "parked" has it leave fasthttp between requests (gateway/idle.go),
+// "kept" leaves it in fasthttp as before. Run with -count to pair them.
+func BenchmarkProxyIdle(b *testing.B) {
+	up := benchUpstream(b, []byte("hello, world!"))
+	for _, mode := range []string{"parked", "kept"} {
+		b.Run(mode, func(b *testing.B) {
+			cfg, err := config.Parse([]byte(strings.ReplaceAll(benchConfig, "{UP1}", up)), "bench.yaml")
+			if err != nil {
+				b.Fatal(err)
+			}
+			gw, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			if err != nil {
+				b.Fatal(err)
+			}
+			gw.keepIdle = mode == "kept"
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			done := make(chan struct{})
+			go func() { defer close(done); _ = gw.Serve(ln) }()
+			defer func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_ = gw.Shutdown(ctx)
+				<-done
+			}()
+			c, err := upstream.New(upstream.Settings{Addr: ln.Addr().String()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+			req.SetRequestURI("http://" + ln.Addr().String() + "/api/x")
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := c.Do(req, resp, time.Now().Add(5*time.Second)); err != nil || resp.StatusCode() != 200 {
+					b.Fatalf("%v %d", err, resp.StatusCode())
+				}
+			}
+		})
 	}
 }
