@@ -22,22 +22,28 @@ import (
 // fasthttp, with request body streaming on, keeps a connection's read
 // buffer (server.max_header_bytes) and its RequestCtx between requests,
 // and its goroutine waits for the next request on the stack the last one
-// grew. The idle listener takes the connection out of fasthttp instead:
-// when fasthttp, between requests, reads for the next one, the
-// connection answers end of file, so fasthttp's serving of it ends and
-// its buffers go back to their pools. The connection's Close then does
-// not close it but parks it: a goroutine of its own waits, with no
-// buffer, for the next request's first bytes (within the idle timeout
-// fasthttp set), reads them into a buffer taken from a pool for the
-// read, and serves the connection again with fasthttp's ServeConn, which
-// reads those bytes first. A plain socket is waited on through its
-// RawConn, so that resuming costs no system call more than fasthttp's
-// own wait; any other connection (TLS) is read one byte ahead.
+// grew. The idle listener takes a connection that stays idle out of
+// fasthttp: when fasthttp, between requests, waits for the next one, the
+// connection waits at most restAfter of fasthttp's idle timeout; if
+// nothing came by then, it answers end of file, so fasthttp's serving of
+// it ends and its buffers go back to their pools, and its Close does not
+// close it but parks it. A new goroutine, whose stack is small, waits
+// for the next request's first bytes with no buffer (for the rest of the
+// idle timeout), reads them into a buffer taken from a pool for the read,
+// and serves the connection again with fasthttp's ServeConn, which reads
+// those bytes first. A plain socket is waited on through its RawConn, so
+// that resuming costs no system call more than fasthttp's own wait; a
+// TLS connection is read one byte ahead. A busy connection (requests
+// closer than restAfter) stays in fasthttp and costs nothing more.
 //
 // fasthttp's limits on connections would count a parked connection as
 // closed, so the listener keeps them itself: server.concurrency and
 // server.max_conns_per_ip count every open connection, idle ones
 // included, as before.
+
+// restAfter is how long a keep-alive connection waits for its next
+// request in fasthttp, holding its buffers, before it is parked.
+const restAfter = 250 * time.Millisecond
 
 // Connection states, in idleConn.state.
 const (
@@ -60,6 +66,9 @@ type idleListener struct {
 	// keep leaves idle connections in fasthttp, as before (for the
 	// benchmark comparing both).
 	keep bool
+	// idle is the server's idle timeout: fasthttp sets each wait for a
+	// next request's read deadline that far ahead.
+	idle time.Duration
 
 	mu       sync.Mutex
 	conns    map[*idleConn]struct{}
@@ -72,6 +81,9 @@ type idleListener struct {
 func newIdleListener(ln net.Listener, srv *fasthttp.Server, log *slog.Logger, limit, perIP int) *idleListener {
 	l := &idleListener{Listener: ln, srv: srv, log: log, limit: limit, perIP: perIP,
 		conns: make(map[*idleConn]struct{}), addrs: make(map[netip.Addr]int)}
+	if l.idle = srv.IdleTimeout; l.idle == 0 {
+		l.idle = srv.ReadTimeout // as fasthttp's idleTimeout
+	}
 	size := srv.ReadBufferSize
 	l.bufs.New = func() any { b := make([]byte, size); return &b }
 	return l
@@ -236,9 +248,13 @@ type idleConn struct {
 	raw   syscall.RawConn // set for a plain TCP socket
 	addr  netip.Addr
 	state atomic.Uint32
-	// inServe is set while park has fasthttp serve the connection, whose
-	// park goroutine then waits for the next request.
+	// inServe is set while park has fasthttp serve the connection. rest
+	// is set while fasthttp waits for the next request with the deadline
+	// shortened to restAfter, rdl being its own. The three belong to the
+	// goroutine serving the connection.
 	inServe bool
+	rest    bool
+	rdl     time.Time
 	// ahead is what was read for the next request before fasthttp was
 	// given the connection again; buf is its pooled buffer, if any.
 	ahead []byte
@@ -272,8 +288,9 @@ func (c *idleConn) wrap() net.Conn {
 }
 
 // connState is the fasthttp server's ConnState hook: it marks a
-// connection idle between requests, and stops counting a hijacked one
-// for server.concurrency.
+// connection idle between requests (before fasthttp sets the deadline of
+// its wait for the next one), and stops counting a hijacked one for
+// server.concurrency.
 func connState(c net.Conn, st fasthttp.ConnState) {
 	var ic *idleConn
 	switch cc := c.(type) {
@@ -286,9 +303,7 @@ func connState(c net.Conn, st fasthttp.ConnState) {
 	}
 	switch st {
 	case fasthttp.StateIdle:
-		if !ic.ln.keep {
-			ic.state.CompareAndSwap(connServing, connIdle)
-		}
+		ic.state.CompareAndSwap(connServing, connIdle)
 	case fasthttp.StateActive:
 		ic.state.CompareAndSwap(connIdle, connServing)
 	case fasthttp.StateHijacked:
@@ -296,8 +311,10 @@ func connState(c net.Conn, st fasthttp.ConnState) {
 	}
 }
 
-// Read returns what was read ahead first; fasthttp's read for the next
-// request of an idle connection gets end of file.
+// Read returns what was read ahead first. fasthttp's read for the next
+// request of an idle connection waits at most restAfter (SetReadDeadline)
+// and then gets end of file, with fasthttp's own deadline set again for
+// the parked connection's wait.
 func (c *idleConn) Read(p []byte) (int, error) {
 	if len(c.ahead) > 0 {
 		n := copy(p, c.ahead)
@@ -311,10 +328,27 @@ func (c *idleConn) Read(p []byte) (int, error) {
 		}
 		return n, nil
 	}
-	if c.state.Load() == connIdle && c.state.CompareAndSwap(connIdle, connLeaving) {
-		return 0, io.EOF
+	n, err := c.Conn.Read(p)
+	if err != nil && c.state.Load() == connIdle && isTimeoutErr(err) && c.rest {
+		if c.state.CompareAndSwap(connIdle, connLeaving) {
+			c.rest = false
+			_ = c.Conn.SetReadDeadline(c.rdl)
+			return 0, io.EOF
+		}
 	}
-	return c.Conn.Read(p)
+	return n, err
+}
+
+// SetReadDeadline sets the read deadline. fasthttp's deadline for an
+// idle connection's next request is kept for the parked connection, and
+// the connection waits in fasthttp only restAfter of it.
+func (c *idleConn) SetReadDeadline(t time.Time) error {
+	c.rest = false
+	if c.state.Load() == connIdle && !t.IsZero() && c.ln.idle > restAfter && !c.ln.keep {
+		c.rdl, c.rest = t, true
+		t = t.Add(restAfter - c.ln.idle)
+	}
+	return c.Conn.SetReadDeadline(t)
 }
 
 // Close parks a connection fasthttp lets go while idle, and closes any
@@ -322,7 +356,7 @@ func (c *idleConn) Read(p []byte) (int, error) {
 func (c *idleConn) Close() error {
 	if c.state.CompareAndSwap(connLeaving, connParked) {
 		if !c.inServe {
-			go c.parkFn() // fasthttp's worker served it: it needs a goroutine
+			go c.parkFn() // fasthttp's worker served it
 		}
 		return nil
 	}
@@ -357,11 +391,10 @@ func (c *idleConn) shut() error {
 }
 
 // park waits for the connection's next request and has fasthttp serve
-// it, on a goroutine of its own. When fasthttp lets go of the connection
-// again, it parks on a new goroutine: the one that served, whose stack
-// the request grew, ends, rather than waiting until garbage collections
-// shrink its stack. It ends too when the connection closes or is
-// hijacked.
+// it (and those that follow closer than restAfter) on this goroutine; when
+// fasthttp lets go of the connection again, it parks on a new goroutine,
+// and this one, whose stack the requests grew, ends. It ends too when the
+// connection closes or is hijacked.
 func (c *idleConn) park() {
 	if !c.readAhead() || !c.state.CompareAndSwap(connParked, connServing) || !c.ln.enter() {
 		c.state.Store(connClosed)
