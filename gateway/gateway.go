@@ -95,9 +95,10 @@ type Gateway struct {
 	// maxConnsPerIP is server.max_conns_per_ip, which the idle
 	// listeners keep.
 	maxConnsPerIP int
-	// keepIdle leaves idle connections in fasthttp (a benchmark's
-	// comparison; set before Serve).
-	keepIdle bool
+	// idleRest, when not zero, replaces restAfter (gateway/idle.go) for
+	// the listeners Serve is given next; negative leaves idle connections
+	// in fasthttp (a benchmark's comparisons).
+	idleRest time.Duration
 }
 
 // prefetchBodySize is how much of a request body is read before the
@@ -215,7 +216,9 @@ var ErrShutdown = errors.New("gateway: shut down")
 // again while it serves the connections it has.
 func (g *Gateway) Serve(ln net.Listener) error {
 	il := newIdleListener(ln, g.server, g.log, g.server.Concurrency, g.maxConnsPerIP)
-	il.keep = g.keepIdle
+	if g.idleRest != 0 {
+		il.rest = max(g.idleRest, 0)
+	}
 	ln = newRetryListener(il, g.acceptErrs, g.log)
 	g.lnMu.Lock()
 	if g.draining.Load() {

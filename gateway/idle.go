@@ -63,9 +63,10 @@ type idleListener struct {
 	bufs  sync.Pool // *[]byte of the server's read buffer size, for a parked connection's first read
 	limit int       // most connections open at once; 0: no limit
 	perIP int       // most connections open at once from one address; 0: no limit
-	// keep leaves idle connections in fasthttp, as before (for the
-	// benchmark comparing both).
-	keep bool
+	// rest is how long a connection waits in fasthttp for its next
+	// request before it is parked: restAfter, or what a benchmark sets;
+	// 0 leaves idle connections in fasthttp, as before.
+	rest time.Duration
 	// idle is the server's idle timeout: fasthttp sets each wait for a
 	// next request's read deadline that far ahead.
 	idle time.Duration
@@ -79,7 +80,7 @@ type idleListener struct {
 }
 
 func newIdleListener(ln net.Listener, srv *fasthttp.Server, log *slog.Logger, limit, perIP int) *idleListener {
-	l := &idleListener{Listener: ln, srv: srv, log: log, limit: limit, perIP: perIP,
+	l := &idleListener{Listener: ln, srv: srv, log: log, limit: limit, perIP: perIP, rest: restAfter,
 		conns: make(map[*idleConn]struct{}), addrs: make(map[netip.Addr]int)}
 	if l.idle = srv.IdleTimeout; l.idle == 0 {
 		l.idle = srv.ReadTimeout // as fasthttp's idleTimeout
@@ -344,9 +345,9 @@ func (c *idleConn) Read(p []byte) (int, error) {
 // the connection waits in fasthttp only restAfter of it.
 func (c *idleConn) SetReadDeadline(t time.Time) error {
 	c.rest = false
-	if c.state.Load() == connIdle && !t.IsZero() && c.ln.idle > restAfter && !c.ln.keep {
+	if c.state.Load() == connIdle && !t.IsZero() && c.ln.rest > 0 && c.ln.idle > c.ln.rest {
 		c.rdl, c.rest = t, true
-		t = t.Add(restAfter - c.ln.idle)
+		t = t.Add(c.ln.rest - c.ln.idle)
 	}
 	return c.Conn.SetReadDeadline(t)
 }

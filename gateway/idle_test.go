@@ -182,14 +182,20 @@ func keepAliveRequest(t *testing.T, c net.Conn) {
 	}
 }
 
-// BenchmarkProxyIdle is BenchmarkProxy at 13 B on one keep-alive
-// connection, each request arriving after the connection went idle:
-// "parked" has it leave fasthttp between requests (gateway/idle.go),
-// "kept" leaves it in fasthttp as before. Run with -count to pair them.
+// BenchmarkProxyIdle is BenchmarkProxy at 13 B on 8 keep-alive
+// connections at once: "kept" leaves idle connections in fasthttp, as
+// before gateway/idle.go; "busy" parks them after restAfter without a
+// request, which busy connections never reach; "parked" parks them
+// after each request, so that each request pays for leaving fasthttp
+// and coming back, as one after a pause longer than restAfter does. Run
+// with -count to pair them.
 func BenchmarkProxyIdle(b *testing.B) {
 	up := benchUpstream(b, []byte("hello, world!"))
-	for _, mode := range []string{"parked", "kept"} {
-		b.Run(mode, func(b *testing.B) {
+	for _, mode := range []struct {
+		name string
+		rest time.Duration
+	}{{"kept", -1}, {"busy", 0}, {"parked", time.Nanosecond}} {
+		b.Run(mode.name, func(b *testing.B) {
 			cfg, err := config.Parse([]byte(strings.ReplaceAll(benchConfig, "{UP1}", up)), "bench.yaml")
 			if err != nil {
 				b.Fatal(err)
@@ -198,7 +204,7 @@ func BenchmarkProxyIdle(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			gw.keepIdle = mode == "kept"
+			gw.idleRest = mode.rest
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				b.Fatal(err)
@@ -217,7 +223,7 @@ func BenchmarkProxyIdle(b *testing.B) {
 			}
 			defer c.Close()
 			b.ReportAllocs()
-			b.SetParallelism(8)
+			b.SetParallelism(4)
 			b.RunParallel(func(pb *testing.PB) {
 				req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 				req.SetRequestURI("http://" + ln.Addr().String() + "/api/x")
