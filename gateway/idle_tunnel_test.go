@@ -124,3 +124,39 @@ func TestIdleTunnelMemory(t *testing.T) {
 		t.Errorf("each idle tunnel costs %d bytes, want at most %d", m.total(), budget)
 	}
 }
+
+// TestTunnelClientBytesBehindUpgrade: a WebSocket frame the client sends
+// in the same write as its upgrade request, which fasthttp reads into its
+// buffer with the request, reaches the upstream once the tunnel reads the
+// connection itself.
+func TestTunnelClientBytesBehindUpgrade(t *testing.T) {
+	up := startWSUpstream(t, echo)
+	gw := startGateway(t, wsRoute1, up.url)
+	c, err := net.Dial("tcp", gw.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	// A masked text frame "hi" (RFC 6455 5.2).
+	mask := []byte{1, 2, 3, 4}
+	frame := []byte{0x81, 0x82, mask[0], mask[1], mask[2], mask[3], 'h' ^ mask[0], 'i' ^ mask[1]}
+	if _, err := io.WriteString(c, upgradeRequest("/ws", "")+string(frame)); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade answered %d", resp.StatusCode)
+	}
+	got := make([]byte, 4)
+	if _, err := io.ReadFull(br, got); err != nil {
+		t.Fatalf("reading the echo: %v", err)
+	}
+	if want := []byte{0x81, 0x02, 'h', 'i'}; string(got) != string(want) {
+		t.Fatalf("echo % x, want % x", got, want)
+	}
+}
