@@ -78,6 +78,7 @@ type Gateway struct {
 	// that a Serve racing with Shutdown does not accept forever.
 	lnMu      sync.Mutex
 	listeners []net.Listener
+	idleLns   []*idleListener
 	reload    reloadState
 	onReload  atomic.Pointer[ReloadFunc]
 	source    atomic.Pointer[func() metrics.ConfigSourceStatus] // SetConfigSource
@@ -95,6 +96,14 @@ type Gateway struct {
 	adminLimits adminLimits
 	// edge is the HTTPS listener's material; nil when tls.listen is off.
 	edge *edgeTLS
+
+	// maxConnsPerIP is server.max_conns_per_ip, which the idle
+	// listeners keep.
+	maxConnsPerIP int
+	// idleRest, when not zero, replaces restAfter (gateway/idle.go) for
+	// the listeners Serve is given next; negative leaves idle connections
+	// in fasthttp (a benchmark's comparisons).
+	idleRest time.Duration
 }
 
 // prefetchBodySize is how much of a request body is read before the
@@ -177,12 +186,20 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		StreamRequestBody:            true,
 		DisablePreParseMultipartForm: true,
 		ReduceMemoryUsage:            true,
-		MaxConnsPerIP:                s.MaxConnsPerIP,
 		Concurrency:                  s.Concurrency,
 		CloseOnShutdown:              true,
 		NoDefaultServerHeader:        true,
 		NoDefaultContentType:         true,
 	}
+	// Serve's idle listener takes idle connections out of fasthttp
+	// (gateway/idle.go), so it keeps server.max_conns_per_ip, which
+	// counts them too; ConnState tells it when a connection is idle.
+	g.maxConnsPerIP = s.MaxConnsPerIP
+	g.server.ConnState = connState
+	// A tunnel's run returns once its pumps are started, so that
+	// fasthttp's RequestCtx and read buffer are not kept for the
+	// tunnel's life; the tunnel closes the connection (tunnel_pipe.go).
+	g.server.KeepHijackedConns = true
 	if g.edge != nil {
 		// Only with the HTTPS listener: its checks come first, and the
 		// plain handler's frame stays as small as without TLS.
@@ -204,7 +221,11 @@ var ErrShutdown = errors.New("gateway: shut down")
 // memory) do not end it: it waits, from 5ms doubling to 1s, and tries
 // again while it serves the connections it has.
 func (g *Gateway) Serve(ln net.Listener) error {
-	ln = newRetryListener(ln, g.acceptErrs, g.log)
+	il := newIdleListener(ln, g.server, g.log, g.server.Concurrency, g.maxConnsPerIP)
+	if g.idleRest != 0 {
+		il.rest = max(g.idleRest, 0)
+	}
+	ln = newRetryListener(il, g.acceptErrs, g.log)
 	g.lnMu.Lock()
 	if g.draining.Load() {
 		g.lnMu.Unlock()
@@ -212,6 +233,7 @@ func (g *Gateway) Serve(ln net.Listener) error {
 		return ErrShutdown
 	}
 	g.listeners = append(g.listeners, ln)
+	g.idleLns = append(g.idleLns, il)
 	g.lnMu.Unlock()
 	return g.server.Serve(ln)
 }
@@ -261,7 +283,15 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	for _, ln := range g.listeners {
 		_ = ln.Close()
 	}
+	idle := g.idleLns
 	g.lnMu.Unlock()
+	// Idle connections whose next request came as the listeners closed
+	// are served outside fasthttp's count.
+	for _, il := range idle {
+		if werr := il.wait(ctx.Done()); err == nil {
+			err = werr
+		}
+	}
 	g.closeRetiring()
 	if snap := g.current.Load(); snap != nil {
 		snap.close(g.deps)
@@ -415,4 +445,16 @@ func discoveryStatus(reg *discovery.Registry) []metrics.ServiceStatus {
 		}
 	}
 	return out
+}
+
+// clientConns is the number of client connections open on the
+// listeners Serve was given, and how many of them are parked idle.
+func (g *Gateway) clientConns() (open, parked int) {
+	g.lnMu.Lock()
+	defer g.lnMu.Unlock()
+	for _, il := range g.idleLns {
+		open += il.open()
+		parked += il.parked()
+	}
+	return open, parked
 }

@@ -22,8 +22,10 @@ type tunnel struct {
 	up   net.Conn
 	// early holds what the upstream sent right behind its 101.
 	early []byte
-	// client reads through fasthttp's buffer (what the client sent right
-	// behind its upgrade); raw is the connection itself.
+	// clientEarly holds what the client sent right behind its upgrade.
+	clientEarly []byte
+	// client is the client connection the tunnel reads (raw, once
+	// fasthttp's buffer is emptied: run); raw is the connection itself.
 	client, raw net.Conn
 	wait        *time.Timer
 	last        atomic.Int64 // Unix nanoseconds of the last byte written either way
@@ -52,12 +54,16 @@ const (
 	over                    // the tunnel outlived its hard end: cut it
 )
 
-// run pipes the tunnel over the hijacked client connection c until both
-// directions are done. fasthttp closes c when it returns.
+// run starts piping the tunnel over the hijacked client connection c
+// and returns: fasthttp keeps hijacked connections open
+// (KeepHijackedConns), so its RequestCtx and read buffer are let go
+// while the tunnel lives on two goroutines of its own, which close c
+// when both directions are done.
 func (t *tunnel) run(c net.Conn) {
 	t.mu.Lock()
 	if t.state != tunnelPending {
 		t.mu.Unlock()
+		_ = c.Close()
 		return
 	}
 	t.state = tunnelRunning
@@ -65,6 +71,9 @@ func (t *tunnel) run(c net.Conn) {
 	t.client, t.raw = c, c
 	if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok {
 		t.raw = u.UnsafeConn()
+		// From here the tunnel reads the connection itself.
+		t.clientEarly = takeBuffered(c, t.raw)
+		t.client = t.raw
 	}
 	now := time.Now()
 	t.opened = now
@@ -74,7 +83,33 @@ func (t *tunnel) run(c net.Conn) {
 	_ = t.client.SetReadDeadline(dl)
 	t.mu.Unlock()
 	t.ws.m.Open.Inc()
+	go t.pipe()
+}
 
+// maxEarly bounds what takeBuffered takes: fasthttp's read buffer holds
+// at most server.max_header_bytes (64 KiB at most).
+const maxEarly = 128 << 10
+
+// takeBuffered returns what the client sent right behind its upgrade,
+// which fasthttp has read into its buffer: it reads c, through that
+// buffer, with the read deadline of the connection below (raw) passed,
+// until only the connection is left to read.
+func takeBuffered(c, raw net.Conn) []byte {
+	_ = raw.SetReadDeadline(time.Unix(1, 0))
+	var early []byte
+	var b [512]byte
+	for len(early) < maxEarly {
+		n, err := c.Read(b[:])
+		early = append(early, b[:n]...)
+		if err != nil {
+			break
+		}
+	}
+	return early
+}
+
+// pipe runs the two pumps until both directions are done.
+func (t *tunnel) pipe() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -83,6 +118,7 @@ func (t *tunnel) run(c net.Conn) {
 	t.toUpstream()
 	<-done
 	_ = t.up.Close()
+	_ = t.raw.Close()
 	t.mu.Lock()
 	t.state = tunnelOver
 	reason := t.reason
@@ -266,23 +302,37 @@ func (t *tunnel) write(c net.Conn, p []byte) error {
 
 // toUpstream pipes what the client sends to the upstream, unparsed.
 func (t *tunnel) toUpstream() {
-	bp := t.ws.bufs.Get().(*[]byte)
-	defer t.ws.bufs.Put(bp)
-	buf := *bp
+	r := newPumpReader(t.client, &t.ws.bufs)
 	var sc frameScanner
+	early := t.clientEarly
+	t.clientEarly = nil
 	for {
-		n, err := t.client.Read(buf)
+		var bp *[]byte
+		var n int
+		var err error
+		if len(early) > 0 {
+			bp = r.take()
+			n = copy(*bp, early)
+			early = early[n:]
+		} else {
+			bp, n, err = r.read()
+		}
 		if n > 0 {
+			buf := *bp
 			if !sc.closed {
 				if sc.scan(buf[:n], false); sc.closed {
 					t.end(metrics.CloseClient)
 				}
 			}
-			if werr := t.write(t.up, buf[:n]); werr != nil {
+			werr := t.write(t.up, buf[:n])
+			r.done(bp)
+			if werr != nil {
 				t.failed(metrics.CloseUpstream, werr)
 				return
 			}
 			t.ws.m.ToUpstream.Add(float64(n))
+		} else {
+			r.done(bp)
 		}
 		if err == nil {
 			continue
@@ -308,40 +358,45 @@ func (t *tunnel) toUpstream() {
 // toClient pipes what the upstream sends to the client, following its
 // frames, and writes the gateway's close frame at a frame boundary.
 func (t *tunnel) toClient() {
-	bp := t.ws.bufs.Get().(*[]byte)
-	defer t.ws.bufs.Put(bp)
-	buf := *bp
+	r := newPumpReader(t.up, &t.ws.bufs)
 	var sc frameScanner
 	closing := false
 	early := t.early
 	t.early = nil
 	for {
+		var bp *[]byte
 		var n int
 		var err error
 		if len(early) > 0 {
-			n = copy(buf, early)
+			bp = r.take()
+			n = copy(*bp, early)
 			early = early[n:]
 		} else {
-			n, err = t.up.Read(buf)
+			bp, n, err = r.read()
 		}
 		if n > 0 {
-			p := buf[:n]
+			p := (*bp)[:n]
 			if closing {
 				p = p[:sc.scan(p, true)]
 			} else if sc.scan(p, false); sc.closed {
 				t.end(metrics.CloseUpstream)
 			}
 			if len(p) > 0 {
-				if werr := t.write(t.client, p); werr != nil {
+				werr := t.write(t.client, p)
+				if werr != nil {
+					r.done(bp)
 					t.failed(metrics.CloseClient, werr)
 					return
 				}
 				t.ws.m.ToClient.Add(float64(len(p)))
 			}
+			r.done(bp)
 			if closing && sc.atBoundary() {
 				t.sendClose()
 				return
 			}
+		} else {
+			r.done(bp)
 		}
 		if err == nil {
 			continue

@@ -1,0 +1,6 @@
+//go:build race
+
+package gateway
+
+// underRace: the race detector doubles the frames on goroutine stacks.
+const underRace = true
