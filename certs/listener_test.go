@@ -99,7 +99,7 @@ func TestSwapDuringLoad(t *testing.T) {
 	var (
 		stop     atomic.Bool
 		failures atomic.Int64
-		firstErr atomic.Value
+		firstErr atomic.Pointer[error]
 		seenA    atomic.Int64
 		seenB    atomic.Int64
 		requests atomic.Int64
@@ -108,7 +108,7 @@ func TestSwapDuringLoad(t *testing.T) {
 	leafA, leafB := setA.Pairs()[0].Leaf(), setB.Pairs()[0].Leaf()
 	fail := func(err error) {
 		failures.Add(1)
-		firstErr.CompareAndSwap(nil, err)
+		firstErr.CompareAndSwap(nil, &err)
 	}
 	for range clients {
 		wg.Go(func() {
@@ -166,7 +166,7 @@ func TestSwapDuringLoad(t *testing.T) {
 		t.Errorf("a connection opened before the swaps failed after them: %v", err)
 	}
 	if n := failures.Load(); n != 0 {
-		t.Fatalf("%d clients failed; first: %v", n, firstErr.Load())
+		t.Fatalf("%d clients failed; first: %v", n, *firstErr.Load())
 	}
 	if time.Now().After(deadline) {
 		t.Fatalf("the swaps did not finish in time (%d handshakes)", srv.handshakes.Load())

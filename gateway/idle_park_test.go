@@ -150,11 +150,13 @@ routes:
 }
 
 // TestIdleConnectionTimeoutAndShutdown: a parked connection is closed
-// after server.idle_timeout, and by Shutdown.
+// after server.idle_timeout, and by Shutdown. The idle timeout leaves the
+// connection parked long enough (from restAfter to 2s) for a loaded
+// machine's poll to see it parked.
 func TestIdleConnectionTimeoutAndShutdown(t *testing.T) {
 	up := startUpstream(t, func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") })
 	gw := startGateway(t, `
-server: { idle_timeout: 300ms }
+server: { idle_timeout: 2s }
 routes:
   - { name: any, match: { path_prefix: / }, upstream: { targets: ["{UP1}"] } }
 `, up)
