@@ -144,25 +144,20 @@ func TestTieredRedisDown(t *testing.T) {
 	if diff := sameEntry(got, want); diff != "" {
 		t.Error(diff)
 	}
-	start := time.Now()
+	// Neither misses nor Puts wait for Redis: while it is left alone no
+	// attempt is made, which the error and drop counts show (a wall-clock
+	// bound would only measure how loaded the machine is).
 	for i := range 100 {
 		if _, ok := tr.Get([]byte(fmt.Sprintf("missing-%d", i)), t0); ok {
 			t.Fatal("hit for a key never stored")
 		}
 	}
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("100 misses took %v with Redis down", d)
-	}
 	if st := tr.Stats(); st.RedisErrors != 1 {
 		t.Errorf("%d Redis errors, want 1: Redis is left alone after one", st.RedisErrors)
 	}
 
-	start = time.Now()
 	for i := range 1000 {
 		tr.Put([]byte(fmt.Sprintf("p%d", i)), newEntry("p", 10, 10, t0.Add(time.Second)))
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("1000 Puts took %v with Redis down", d)
 	}
 	if st := tr.Stats(); st.RedisDropped != 1000 || st.Memory.Entries != 1001 {
 		t.Errorf("stats %+v, want 1000 Redis writes dropped, 1001 entries in memory", st)
@@ -194,10 +189,10 @@ func TestTieredRedisHangs(t *testing.T) {
 	if d := time.Since(start); d > timeout+time.Second {
 		t.Errorf("Get took %v, timeout %v", d, timeout)
 	}
-	start = time.Now()
+	errs := tr.Stats().RedisErrors
 	tr.Get([]byte("k"), time.Now())
-	if d := time.Since(start); d > 50*time.Millisecond {
-		t.Errorf("Get after a failure took %v; Redis should be left alone", d)
+	if st := tr.Stats(); st.RedisErrors != errs {
+		t.Errorf("Get after a failure asked Redis again (%d errors, then %d); Redis should be left alone", errs, st.RedisErrors)
 	}
 
 	tr2, err := NewTiered(mustMemory(t, Settings{}), r, TieredSettings{QueueSize: 4})
@@ -209,8 +204,8 @@ func TestTieredRedisHangs(t *testing.T) {
 	for i := range 200 {
 		tr2.Put([]byte(fmt.Sprintf("p%d", i)), newEntry("p", 10, 10, time.Now()))
 	}
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("200 Puts took %v", d)
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("200 Puts took %v: they waited for the hanging Redis", d)
 	}
 	start = time.Now()
 	tr.Close()
