@@ -391,7 +391,7 @@ routes:
   - name: api
     match: { path_prefix: /api/ }
     request_headers: { set: { X-Gen: "%d" } }
-    upstream: { targets: ["%s"], timeout: 50ms, idle_timeout: %dms }
+    upstream: { targets: ["%s"], timeout: 1s, idle_timeout: %dms }
 `, i, up, 1000+i%2)
 	}
 	g := startGateway(t, cfgText(0))

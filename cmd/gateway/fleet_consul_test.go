@@ -122,7 +122,7 @@ func TestFleetFollowsConsulKV(t *testing.T) {
 	if code, out := publishConsul(t, kv.Addr(), prefix, helloRoutes("four")); code != 0 || !strings.Contains(out, "published version 4 (was 3)") {
 		t.Fatalf("publish: exit %d\n%s", code, out)
 	}
-	allServe(t, fleet, "the version after Consul came back", "four", fleetWait)
+	allServe(t, fleet, "the version after Consul came back", "four", recoverWait)
 }
 
 // gateway publish -consul validates, shows the diff, and refuses to flip

@@ -52,7 +52,7 @@ func TestFleetSurvivesCompactionAndEtcdRestart(t *testing.T) {
 	if code, out := publishFile(t, e.Endpoint(), prefix, helloRoutes("two")); code != 0 {
 		t.Fatalf("publish: exit %d\n%s", code, out)
 	}
-	allServe(t, fleet, "the version after the compaction", "two", fleetWait)
+	allServe(t, fleet, "the version after the compaction", "two", recoverWait)
 
 	e.Stop()
 	for i, inst := range fleet {
@@ -66,5 +66,5 @@ func TestFleetSurvivesCompactionAndEtcdRestart(t *testing.T) {
 	if code, out := publishFile(t, e.Endpoint(), prefix, helloRoutes("three")); code != 0 {
 		t.Fatalf("publish: exit %d\n%s", code, out)
 	}
-	allServe(t, fleet, "the version after the restart", "three", fleetWait)
+	allServe(t, fleet, "the version after the restart", "three", recoverWait)
 }

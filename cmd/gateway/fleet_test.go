@@ -31,6 +31,12 @@ import (
 // instance: the issue asks for a second.
 const fleetWait = time.Second
 
+// recoverWait bounds how soon an instance that lost its registry (a
+// compaction, a restart, an outage) serves what was published meanwhile:
+// it reconnects after a jittered backoff, so the bound only tells a
+// recovery from none.
+const recoverWait = 10 * time.Second
+
 // fleetEtcd returns the test etcd and a prefix of the test's own,
 // deleted at the end.
 func fleetEtcd(t *testing.T) (endpoint, prefix string) {
