@@ -486,13 +486,13 @@ builds() {
 		"$atonce_line" "$pairs" "$pair_duration"
 }
 
+duo_fn=duo
+
 if [[ -n ${BENCH_BASELINE:-} ]]; then
 	builds "plain route" ""
 	builds "rate limit, breaker and fallback cache" full.bench
 	exit 0
 fi
-
-duo_fn=duo
 
 # duo_full: duo with openssl s_time instead of wrk, for full handshakes:
 # wrk keeps each connection's TLS session (SSL_clear) and resumes it on

@@ -346,6 +346,7 @@ func (c *Client) roundTrip(pc *conn, req *fasthttp.Request, resp *fasthttp.Respo
 		return c.fail(pc, err, retry)
 	}
 
+	pc.sent = true
 	rdl := deadline
 	if rdl.IsZero() {
 		rdl = now.Add(c.s.ReadTimeout)

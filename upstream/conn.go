@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"net"
+	"runtime"
 	"time"
 )
 
@@ -24,6 +25,7 @@ type conn struct {
 	written  int       // bytes of the current request written to nc
 	werr     error     // first error nc.Write returned for the current request
 	noIO     bool      // set while fasthttp parses a head already buffered
+	sent     bool      // a request was just written: yield before the next read
 
 	probe probe // liveness check for idle connections
 }
@@ -55,14 +57,27 @@ func (pc *conn) closeNet() {
 	pc.br.Reset(pc)
 	pc.bw.Reset(pc)
 	pc.lastUsed, pc.rdl, pc.wdl, pc.reqDL, pc.wnow = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
-	pc.reused, pc.noIO, pc.written, pc.werr = false, false, 0, nil
+	pc.reused, pc.noIO, pc.sent, pc.written, pc.werr = false, false, false, 0, nil
 	pc.c.conns.Put(pc)
 }
 
 // Read lets br read from the network unless a parse is in progress.
+//
+// The first read after a request was written yields the processor first
+// (runtime.Gosched): the upstream has had no time to answer, so reading
+// at once nearly always finds nothing (EAGAIN) and costs a system call
+// before the goroutine parks on the poller anyway. Other goroutines run
+// meanwhile, and by the time this one is scheduled again the answer is
+// often there, read by one call. Waiting on the poller without trying the
+// read first is not an option: Go's poller is edge-triggered and an answer
+// that arrived before the wait would never wake it.
 func (pc *conn) Read(p []byte) (int, error) {
 	if pc.noIO {
 		return 0, errNoIO
+	}
+	if pc.sent {
+		pc.sent = false
+		runtime.Gosched()
 	}
 	return pc.nc.Read(p)
 }

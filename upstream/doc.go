@@ -21,6 +21,10 @@
 //     when the request can be sent again (see [Client.Do]); requests that
 //     cannot be sent again only go out on idle connections that pass a
 //     non-blocking liveness check;
+//   - yields the processor once (runtime.Gosched) between writing a
+//     request and the first read of its answer, so that the read less
+//     often comes before the answer and costs a system call for nothing
+//     (EAGAIN);
 //   - keeps connection-level matters to itself: the upstream's
 //     Connection: close shuts the upstream connection, not the caller's, and
 //     the response's protocol is HTTP/1.1.
