@@ -100,6 +100,7 @@ func (l *idleListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
+		c = yielding(c)
 		ic, status := l.track(c)
 		if ic != nil {
 			return ic.wrap(), nil
@@ -127,11 +128,9 @@ func (l *idleListener) track(c net.Conn) (*idleConn, int) {
 	}
 	ic := &idleConn{Conn: c, ln: l, addr: addr}
 	ic.parkFn = ic.park
-	if sc, ok := c.(syscall.Conn); ok {
-		if _, isTCP := c.(*net.TCPConn); isTCP {
-			ic.raw, _ = sc.SyscallConn()
-			ic.readable = ic.onReadable
-		}
+	if sc, ok := c.(syscall.Conn); ok && isPlainTCP(c) {
+		ic.raw, _ = sc.SyscallConn()
+		ic.readable = ic.onReadable
 	}
 	l.conns[ic] = struct{}{}
 	return ic, 0

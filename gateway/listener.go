@@ -107,7 +107,7 @@ func (l *retryListener) Accept() (net.Conn, error) {
 				l.log.Info("gateway: accepting connections again",
 					"listen", l.Addr().String(), "errors", n, "after", time.Since(first).String())
 			}
-			return yielding(c), nil
+			return c, nil
 		}
 		kind := acceptKind(err)
 		if kind == "" {

@@ -27,7 +27,9 @@ type yieldConn struct {
 }
 
 // yielding wraps c if it is a plain TCP connection; anything else (a TLS
-// connection, a test's in-memory one) is returned as it is.
+// connection, a test's in-memory one) is returned as it is. The idle
+// listener wraps what it accepts, so that the connection it hands fasthttp
+// reads through the yield.
 func yielding(c net.Conn) net.Conn {
 	if tc, ok := c.(*net.TCPConn); ok {
 		return &yieldConn{TCPConn: tc}
@@ -48,4 +50,14 @@ func (c *yieldConn) Read(p []byte) (int, error) {
 		runtime.Gosched()
 	}
 	return c.TCPConn.Read(p)
+}
+
+// isPlainTCP reports whether c is a TCP socket with nothing above it but
+// the yield: reads can wait on its descriptor.
+func isPlainTCP(c net.Conn) bool {
+	switch c.(type) {
+	case *net.TCPConn, *yieldConn:
+		return true
+	}
+	return false
 }

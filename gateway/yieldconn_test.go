@@ -8,17 +8,21 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 // TestYieldConn: plain TCP client connections come out of the listener
-// wrapped, keep what the tunnels use of them (CloseWrite), and the first
-// read after a write lets other goroutines run before it.
+// stack Serve builds wrapped, keep what the tunnels use of them
+// (CloseWrite, the socket to wait on), and the first read after a write
+// lets other goroutines run before it.
 func TestYieldConn(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rl := newRetryListener(ln, nil, slog.New(slog.DiscardHandler))
+	log := slog.New(slog.DiscardHandler)
+	rl := newRetryListener(newIdleListener(ln, &fasthttp.Server{}, log, 0, 0), nil, log)
 	defer rl.Close()
 	client, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
@@ -31,9 +35,16 @@ func TestYieldConn(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	yc, ok := c.(*yieldConn)
+	ic, ok := c.(*idleConn)
 	if !ok {
-		t.Fatalf("accepted a %T, want a *yieldConn", c)
+		t.Fatalf("accepted a %T, want an *idleConn", c)
+	}
+	yc, ok := ic.Conn.(*yieldConn)
+	if !ok {
+		t.Fatalf("the idle connection holds a %T, want a *yieldConn", ic.Conn)
+	}
+	if ic.raw == nil {
+		t.Fatal("the idle connection lost its socket to wait on")
 	}
 	if _, ok := c.(interface{ CloseWrite() error }); !ok {
 		t.Fatal("the wrapped connection lost CloseWrite")
