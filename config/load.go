@@ -70,7 +70,7 @@ var mainFileWords = yamlcodec.Words{
 // includes are read from. The results of included files are looked up in
 // kept, and what was read is returned in it; kept may be nil.
 func parseFrom(src yamlcodec.Source, data []byte, file string, lookup yamlcodec.LookupFunc, kept *keptFiles, checks ...Check) (*Config, error) {
-	root, ferr := yamlcodec.ReadDocument(data, file, mainFileWords)
+	root, ferr := yamlcodec.ReadDocumentList(data, file, mainFileWords, "routes")
 	if ferr != nil {
 		return nil, Errors{ferr}
 	}
