@@ -5,8 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"runtime"
-	"sync"
 )
 
 // Hash identifies the effective configuration in 16 hex digits (the first
@@ -74,31 +72,14 @@ func (c *Config) routeDigests() []RouteDigest {
 }
 
 // digestsOf returns the digest of each route: a SHA-256 of its plain data
-// as JSON. A long list is worked through in parts at once.
+// as JSON. A long list is worked through in parts at once (inParts).
 func digestsOf(routes []Route) []RouteDigest {
 	out := make([]RouteDigest, len(routes))
-	parts := min(runtime.GOMAXPROCS(0), len(routes)/digestPartMin)
-	if parts < 2 {
-		digestInto(out, routes)
-		return out
-	}
-	per := (len(routes) + parts - 1) / parts
-	var wg sync.WaitGroup
-	for lo := per; lo < len(routes); lo += per {
-		hi := min(lo+per, len(routes))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			digestInto(out[lo:hi], routes[lo:hi])
-		}()
-	}
-	digestInto(out[:per], routes[:per])
-	wg.Wait()
+	inParts(len(routes), func(_, lo, hi int) {
+		digestInto(out[lo:hi], routes[lo:hi])
+	})
 	return out
 }
-
-// digestPartMin is the fewest routes digestsOf gives a goroutine.
-const digestPartMin = 256
 
 // digestInto sets out[i] to the digest of routes[i].
 func digestInto(out []RouteDigest, routes []Route) {

@@ -170,7 +170,7 @@ func TestHashSecretWrittenInFile(t *testing.T) {
 // at once, to those worked out one after another.
 func TestDigestsInParts(t *testing.T) {
 	t.Parallel()
-	routes := make([]Route, 3*digestPartMin+5)
+	routes := make([]Route, 3*partMin+5)
 	for i := range routes {
 		routes[i].Name = "r" + strconv.Itoa(i)
 		routes[i].Match.Path = "/p/" + strconv.Itoa(i)

@@ -89,9 +89,7 @@ func parseFrom(src yamlcodec.Source, data []byte, file string, lookup yamlcodec.
 	v.settings(c)
 	ctx := &routeContext{key: contextKey(file, data, env), main: file, maxBody: c.Server.MaxBodySize, v: v}
 	results := kept.read(files, ctx, lookup)
-	for i := range c.Routes {
-		v.routeOwn(&c.Routes[i], "routes["+strconv.Itoa(i)+"]")
-	}
+	v.routesOwn(c.Routes)
 	var fileErrs, decodeErrs Errors // their fields number routes within their file
 	exhausted := false
 	n := len(c.Routes)
