@@ -32,10 +32,11 @@ func (d *Decoder) listInParts(n *yaml.Node, t reflect.Type, path string, procs i
 	parts := make([]*Decoder, min(procs, len(n.Content)/(partsMinItems/2)))
 	per := (len(n.Content) + len(parts) - 1) / len(parts)
 	var wg sync.WaitGroup
+	size := nodes / len(parts) // at most a record of each kind a node
 	for p := range parts {
 		lo, hi := p*per, min((p+1)*per, len(n.Content))
 		k := &Decoder{codec: d.codec, file: d.file, lookup: d.lookup, budget: d.budget,
-			log: &records{pos: make([]posRecord, 0, nodes/len(parts)), marks: make([]markRecord, 0, nodes/len(parts))}}
+			log: &records{pos: make([]posRecord, 0, size), marks: make([]markRecord, 0, size)}}
 		parts[p] = k
 		work := func() {
 			for i := lo; i < hi; i++ {
@@ -64,7 +65,7 @@ func (d *Decoder) listInParts(n *yaml.Node, t reflect.Type, path string, procs i
 	for _, k := range parts {
 		d.Errs = append(d.Errs, k.Errs...)
 		for _, r := range k.log.pos {
-			d.Pos[r.path] = r.at
+			d.Pos[r.path] = Position{d.file, r.n.Line, r.n.Column}
 		}
 		for _, r := range k.log.marks {
 			d.mark(r.path, r.kind)
@@ -97,7 +98,7 @@ type records struct {
 
 type posRecord struct {
 	path string
-	at   Position
+	n    *yaml.Node // where path was written, in d.file
 }
 
 type markRecord struct {
@@ -116,12 +117,11 @@ const (
 
 // at records that path was written at n.
 func (d *Decoder) at(path string, n *yaml.Node) {
-	p := Position{d.file, n.Line, n.Column}
 	if d.log != nil {
-		d.log.pos = append(d.log.pos, posRecord{path, p})
+		d.log.pos = append(d.log.pos, posRecord{path, n})
 		return
 	}
-	d.Pos[path] = p
+	d.Pos[path] = Position{d.file, n.Line, n.Column}
 }
 
 // mark adds path to the set kind names.
