@@ -62,15 +62,23 @@ func (d *Decoder) listInParts(n *yaml.Node, t reflect.Type, path string, procs i
 		return reflect.Value{}
 	}
 	d.budget -= used
+	// Positions and the sets of paths are different maps: filled at once.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for _, k := range parts {
+			for _, r := range k.log.pos {
+				d.Pos[r.path] = Position{d.file, r.n.Line, r.n.Column}
+			}
+		}
+	}()
 	for _, k := range parts {
 		d.Errs = append(d.Errs, k.Errs...)
-		for _, r := range k.log.pos {
-			d.Pos[r.path] = Position{d.file, r.n.Line, r.n.Column}
-		}
 		for _, r := range k.log.marks {
 			d.mark(r.path, r.kind)
 		}
 	}
+	wg.Wait()
 	return s
 }
 
