@@ -119,9 +119,11 @@ func applyDefaults(c *Config, set map[string]bool) {
 	serverDefaults(&c.Server)
 	tlsDefaults(&c.TLS)
 	authDefaults(&c.Auth)
-	for i := range c.Routes {
-		routeDefaults(&c.Routes[i], "routes["+strconv.Itoa(i)+"]", set, c.Server.MaxBodySize)
-	}
+	inParts(len(c.Routes), func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			routeDefaults(&c.Routes[i], "routes["+strconv.Itoa(i)+"]", set, c.Server.MaxBodySize)
+		}
+	})
 	for _, b := range c.Brokers {
 		if b != nil {
 			brokerDefaults(b)

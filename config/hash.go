@@ -72,9 +72,17 @@ func (c *Config) routeDigests() []RouteDigest {
 }
 
 // digestsOf returns the digest of each route: a SHA-256 of its plain data
-// as JSON.
+// as JSON. A long list is worked through in parts at once (inParts).
 func digestsOf(routes []Route) []RouteDigest {
 	out := make([]RouteDigest, len(routes))
+	inParts(len(routes), func(_, lo, hi int) {
+		digestInto(out[lo:hi], routes[lo:hi])
+	})
+	return out
+}
+
+// digestInto sets out[i] to the digest of routes[i].
+func digestInto(out []RouteDigest, routes []Route) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	for i := range routes {
@@ -84,5 +92,4 @@ func digestsOf(routes []Route) []RouteDigest {
 		}
 		out[i] = sha256.Sum256(buf.Bytes())
 	}
-	return out
 }

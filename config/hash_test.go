@@ -2,6 +2,8 @@ package config
 
 import (
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -161,5 +163,21 @@ func TestHashSecretWrittenInFile(t *testing.T) {
 	}
 	if c1.Hash() != c2.Hash() {
 		t.Errorf("Hash() %s != %s", c1.Hash(), c2.Hash())
+	}
+}
+
+// TestDigestsInParts holds the digests of a long list, worked out in parts
+// at once, to those worked out one after another.
+func TestDigestsInParts(t *testing.T) {
+	t.Parallel()
+	routes := make([]Route, 3*partMin+5)
+	for i := range routes {
+		routes[i].Name = "r" + strconv.Itoa(i)
+		routes[i].Match.Path = "/p/" + strconv.Itoa(i)
+	}
+	want := make([]RouteDigest, len(routes))
+	digestInto(want, routes)
+	if got := digestsOf(routes); !slices.Equal(got, want) {
+		t.Error("digests differ")
 	}
 }

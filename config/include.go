@@ -123,7 +123,7 @@ func recordingLookup(lookup yamlcodec.LookupFunc, env *[]envValue) yamlcodec.Loo
 // files at once.
 func readIncluded(f included, ctx *routeContext, lookup yamlcodec.LookupFunc) *fileResult {
 	r := &fileResult{name: f.name, data: f.data, context: ctx.key}
-	root, ferr := yamlcodec.ReadDocument(f.data, f.name, includedFileWords)
+	root, ferr := yamlcodec.ReadDocumentList(f.data, f.name, includedFileWords, "routes")
 	if ferr != nil {
 		r.errs, r.decodeErrs = Errors{ferr}, 1
 		return r

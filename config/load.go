@@ -70,7 +70,7 @@ var mainFileWords = yamlcodec.Words{
 // includes are read from. The results of included files are looked up in
 // kept, and what was read is returned in it; kept may be nil.
 func parseFrom(src yamlcodec.Source, data []byte, file string, lookup yamlcodec.LookupFunc, kept *keptFiles, checks ...Check) (*Config, error) {
-	root, ferr := yamlcodec.ReadDocument(data, file, mainFileWords)
+	root, ferr := yamlcodec.ReadDocumentList(data, file, mainFileWords, "routes")
 	if ferr != nil {
 		return nil, Errors{ferr}
 	}
@@ -89,9 +89,7 @@ func parseFrom(src yamlcodec.Source, data []byte, file string, lookup yamlcodec.
 	v.settings(c)
 	ctx := &routeContext{key: contextKey(file, data, env), main: file, maxBody: c.Server.MaxBodySize, v: v}
 	results := kept.read(files, ctx, lookup)
-	for i := range c.Routes {
-		v.routeOwn(&c.Routes[i], "routes["+strconv.Itoa(i)+"]")
-	}
+	v.routesOwn(c.Routes)
 	var fileErrs, decodeErrs Errors // their fields number routes within their file
 	exhausted := false
 	n := len(c.Routes)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -36,6 +37,10 @@ type Decoder struct {
 	file   string // the file being decoded
 	lookup LookupFunc
 	budget int
+	// log, when set, takes the records instead of the maps: a decoder
+	// of one part of a list (listInParts) writes them down in order, and
+	// the list's decoder adds them to its maps.
+	log *records
 }
 
 // NewDecoder returns a decoder for the document of file, about fields
@@ -71,7 +76,7 @@ func (d *Decoder) Step() bool {
 // Errorf reports that the value n at path could not be decoded; Reporter
 // stays quiet about path and everything under it.
 func (d *Decoder) Errorf(n *yaml.Node, path, format string, args ...any) {
-	d.Bad[path] = true
+	d.mark(path, markBad)
 	d.KeyErrorf(n, path, format, args...)
 }
 
@@ -87,8 +92,8 @@ func (d *Decoder) KeyErrorf(n *yaml.Node, path, format string, args ...any) {
 // Note records that path was written at n with a value, for a Type's
 // Decode that fills a field of its own.
 func (d *Decoder) Note(n *yaml.Node, path string) {
-	d.Pos[path] = Position{d.file, n.Line, n.Column}
-	d.Set[path] = true
+	d.at(path, n)
+	d.mark(path, markSet)
 }
 
 // Decode stores n into v, which is addressable. path names v in errors
@@ -102,7 +107,7 @@ func (d *Decoder) Decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		return
 	}
-	d.Pos[path] = Position{d.file, n.Line, n.Column}
+	d.at(path, n)
 	if n.Kind == yaml.AliasNode {
 		if n = n.Alias; n == nil {
 			return
@@ -111,7 +116,7 @@ func (d *Decoder) Decode(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
 		return // as if the key were absent
 	}
-	d.Set[path] = true
+	d.mark(path, markSet)
 
 	if t := d.codec.typeOf(v.Type()); t != nil && t.Decode != nil && t.Decode(d, n, v, path) {
 		return
@@ -152,8 +157,13 @@ type Pair struct{ Key, Val *yaml.Node }
 // that are not scalars or that repeat. Merge keys ("<<: *base") are
 // expanded; keys written out win over merged ones.
 func (d *Decoder) Pairs(n *yaml.Node, path string) []Pair {
-	var out []Pair
-	seen := make(map[string]*yaml.Node)
+	out := make([]Pair, 0, len(n.Content)/2)
+	// Most mappings hold a few keys: repeats are looked for in out, and
+	// only a large mapping, or one that merges others, takes a map.
+	var seen map[string]*yaml.Node
+	if len(n.Content)/2 > smallMapping {
+		seen = make(map[string]*yaml.Node, len(n.Content)/2)
+	}
 	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
@@ -168,17 +178,46 @@ func (d *Decoder) Pairs(n *yaml.Node, path string) []Pair {
 			merges = append(merges, v)
 			continue
 		}
-		if first, dup := seen[k.Value]; dup {
+		if first := firstKey(out, seen, k.Value); first != nil {
 			d.KeyErrorf(k, path, "duplicate key %q (first at line %d)", k.Value, first.Line)
 			continue
 		}
-		seen[k.Value] = k
+		if seen != nil {
+			seen[k.Value] = k
+		}
 		out = append(out, Pair{k, v})
+	}
+	if len(merges) == 0 {
+		return out
+	}
+	if seen == nil {
+		seen = make(map[string]*yaml.Node, len(out))
+		for _, p := range out {
+			seen[p.Key.Value] = p.Key
+		}
 	}
 	for _, m := range merges {
 		out = d.merge(m, path, seen, out)
 	}
 	return out
+}
+
+// smallMapping is the number of keys up to which Pairs looks for a
+// repeated key by going through the keys before it.
+const smallMapping = 16
+
+// firstKey returns the key node of out named key, looked up in seen when
+// it is not nil.
+func firstKey(out []Pair, seen map[string]*yaml.Node, key string) *yaml.Node {
+	if seen != nil {
+		return seen[key]
+	}
+	for _, p := range out {
+		if p.Key.Value == key {
+			return p.Key
+		}
+	}
+	return nil
 }
 
 // merge appends the entries of the merged mapping m (or list of mappings)
@@ -238,6 +277,10 @@ func (d *Decoder) list(n *yaml.Node, v reflect.Value, path string) {
 		d.Errorf(n, path, "want a list, got %s", Describe(n))
 		return
 	}
+	if s := d.listInParts(n, v.Type(), path, runtime.GOMAXPROCS(0)); s.IsValid() {
+		v.Set(s)
+		return
+	}
 	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 	for i, item := range n.Content {
 		d.Decode(item, s.Index(i), path+"["+strconv.Itoa(i)+"]")
@@ -271,7 +314,7 @@ func (d *Decoder) Scalar(n *yaml.Node, path, want string) (text string, fromEnv,
 	}
 	s, refs, err := Expand(n.Value, d.lookup)
 	if refs {
-		d.Secrets[path] = true
+		d.mark(path, markSecret)
 	}
 	if err != nil {
 		d.Errorf(n, path, "%v", err)

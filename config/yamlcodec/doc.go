@@ -18,7 +18,8 @@
 //   - YAML anchors, aliases and merge keys work, within a budget of nodes
 //     that keeps aliases from blowing up a small file.
 //
-// Around the decoder: ReadDocument reads one file's single document;
+// Around the decoder: ReadDocument reads one file's single document
+// (ReadDocumentList parses a long top-level list of it in pieces at once);
 // Decoder.Include reads the files that a list of paths and globs names,
 // through a Source (the operating system's file system or an fs.FS);
 // FieldError and Errors print problems as "file:line:col: field: msg".
