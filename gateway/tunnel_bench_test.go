@@ -9,7 +9,7 @@ import (
 
 // BenchmarkTunnelEcho64KiB: a 64 KiB binary message echoed by a
 // WebSocket server, directly and through a gateway tunnel. The gateway's
-// cost is the difference; the issue asks for at least 0.8 of direct.
+// cost is the difference; the target is at least 0.8 of direct.
 func BenchmarkTunnelEcho64KiB(b *testing.B) {
 	up := startWSUpstream(b, echo)
 	gw := startGateway(b, wsRoute1, up.url)

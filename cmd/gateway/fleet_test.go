@@ -28,7 +28,7 @@ import (
 )
 
 // fleetWait is how soon a published version must serve on every
-// instance: the issue asks for a second.
+// instance: the fleet promises a second.
 const fleetWait = time.Second
 
 // recoverWait bounds how soon an instance that lost its registry (a

@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// A change is followed within a second, as the issue asks.
+// A change is followed within a second, the fleet's promise.
 const within = time.Second
 
 const prefix = "fleet/"

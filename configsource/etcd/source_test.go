@@ -16,7 +16,7 @@ import (
 	"github.com/fastgate/gateway/internal/etcdtest"
 )
 
-// A change is followed within a second, as the issue asks.
+// A change is followed within a second, the fleet's promise.
 const within = time.Second
 
 // A Source applies the version current names, then each one published
