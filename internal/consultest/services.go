@@ -5,10 +5,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"io"
-	"math/rand/v2"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -76,8 +73,11 @@ type ServiceAgent struct {
 	blocking http.Header // 05
 	template []byte      // 03's first entry
 
+	// agent serves it on loopback: stopped and started on the same port,
+	// blocking queries woken on every change.
+	agent *Agent
+
 	mu        sync.Mutex
-	changed   chan struct{} // closed and replaced on every change
 	index     uint64
 	instances []*serviceInstance // in registration order
 	registers [][]byte           // the bodies of registrations
@@ -85,10 +85,6 @@ type ServiceAgent struct {
 	queries   []url.Values // the health queries
 	failing   bool         // answer 500 to everything
 	refused   int          // requests answered 500
-
-	addr    string
-	ts      *httptest.Server
-	stopped chan struct{}
 }
 
 type serviceInstance struct {
@@ -97,7 +93,7 @@ type serviceInstance struct {
 	entry    map[string]any
 }
 
-// NewServiceAgent starts an ServiceAgent on a free loopback port, stopped when the
+// NewServiceAgent starts a ServiceAgent on a free loopback port, stopped when the
 // test ends. Its index starts at 21, as recording 03's.
 func NewServiceAgent(t testing.TB) *ServiceAgent {
 	t.Helper()
@@ -110,58 +106,20 @@ func NewServiceAgent(t testing.TB) *ServiceAgent {
 		plain:    r03.Header,
 		blocking: Load(t, "05-health-service-users-passing-block-deregister.http").Header,
 		template: entries[0],
-		changed:  make(chan struct{}),
 		index:    21,
 	}
-	f.start()
-	t.Cleanup(f.stop)
+	f.agent = NewAgent(t, f.serve)
 	return f
-}
-
-// start serves on a new loopback port, or on the one of the last start.
-func (f *ServiceAgent) start() {
-	addr := f.addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	var ln net.Listener
-	var err error
-	for range 50 { // the old port may take a moment to be free again
-		if ln, err = net.Listen("tcp", addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		f.t.Fatalf("fake consul: %v", err)
-	}
-	f.addr = ln.Addr().String()
-	f.stopped = make(chan struct{})
-	f.ts = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
-	f.ts.Listener.Close()
-	f.ts.Listener = ln
-	f.ts.Start()
-}
-
-// stop closes the listener and every connection, as a stopped agent.
-func (f *ServiceAgent) stop() {
-	if f.ts == nil {
-		return
-	}
-	close(f.stopped)
-	f.ts.CloseClientConnections()
-	f.ts.Close()
-	f.ts = nil
 }
 
 // Restart stops the agent and starts it again on its port without its
 // services and with a low index, as a dev agent that restarted.
 func (f *ServiceAgent) Restart() {
-	f.stop()
+	f.agent.Stop()
 	f.mu.Lock()
 	f.instances, f.index = nil, 5
 	f.mu.Unlock()
-	f.start()
+	f.agent.Start()
 }
 
 // change runs fn under the lock, gives the service the next index and
@@ -170,9 +128,8 @@ func (f *ServiceAgent) change(fn func()) {
 	f.mu.Lock()
 	fn()
 	f.index++
-	close(f.changed)
-	f.changed = make(chan struct{})
 	f.mu.Unlock()
+	f.agent.Changed()
 }
 
 func (f *ServiceAgent) serve(w http.ResponseWriter, r *http.Request) {
@@ -345,7 +302,7 @@ func (f *ServiceAgent) Deregistered() []Deregistration {
 }
 
 // Addr is the agent's host:port.
-func (f *ServiceAgent) Addr() string { return f.addr }
+func (f *ServiceAgent) Addr() string { return f.agent.Addr() }
 
 // HealthQueries returns the query parameters of the health queries so
 // far.
@@ -400,28 +357,9 @@ next:
 // block holds a blocking query until the index passes index or the wait
 // runs out; false when the client or the server went away.
 func (f *ServiceAgent) block(r *http.Request, index uint64, waitParam string) bool {
-	wait := 5 * time.Minute
-	if d, err := time.ParseDuration(waitParam); err == nil && d > 0 {
-		wait = min(d, 10*time.Minute)
-	}
-	timer := time.NewTimer(wait + rand.N(wait/16+1))
-	defer timer.Stop()
-	for {
+	return f.agent.Block(r, waitParam, func() bool {
 		f.mu.Lock()
-		if f.index > index {
-			f.mu.Unlock()
-			return true
-		}
-		changed := f.changed
-		f.mu.Unlock()
-		select {
-		case <-changed:
-		case <-timer.C:
-			return true
-		case <-r.Context().Done():
-			return false
-		case <-f.stopped:
-			return false
-		}
-	}
+		defer f.mu.Unlock()
+		return f.index > index
+	})
 }
