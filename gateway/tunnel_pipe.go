@@ -302,21 +302,11 @@ func (t *tunnel) write(c net.Conn, p []byte) error {
 
 // toUpstream pipes what the client sends to the upstream, unparsed.
 func (t *tunnel) toUpstream() {
-	r := newPumpReader(t.client, &t.ws.bufs)
-	var sc frameScanner
-	early := t.clientEarly
+	r := newPumpReader(t.client, &t.ws.bufs, t.clientEarly)
 	t.clientEarly = nil
+	var sc frameScanner
 	for {
-		var bp *[]byte
-		var n int
-		var err error
-		if len(early) > 0 {
-			bp = r.take()
-			n = copy(*bp, early)
-			early = early[n:]
-		} else {
-			bp, n, err = r.read()
-		}
+		bp, n, err := r.read()
 		if n > 0 {
 			buf := *bp
 			if !sc.closed {
@@ -358,22 +348,12 @@ func (t *tunnel) toUpstream() {
 // toClient pipes what the upstream sends to the client, following its
 // frames, and writes the gateway's close frame at a frame boundary.
 func (t *tunnel) toClient() {
-	r := newPumpReader(t.up, &t.ws.bufs)
+	r := newPumpReader(t.up, &t.ws.bufs, t.early)
+	t.early = nil
 	var sc frameScanner
 	closing := false
-	early := t.early
-	t.early = nil
 	for {
-		var bp *[]byte
-		var n int
-		var err error
-		if len(early) > 0 {
-			bp = r.take()
-			n = copy(*bp, early)
-			early = early[n:]
-		} else {
-			bp, n, err = r.read()
-		}
+		bp, n, err := r.read()
 		if n > 0 {
 			p := (*bp)[:n]
 			if closing {

@@ -14,9 +14,12 @@ import (
 // idle tunnel holds none; on any other connection (TLS) a buffer is held
 // while it waits. Not safe for concurrent use: one per pump.
 type pumpReader struct {
-	c    net.Conn
-	rc   syscall.RawConn // nil: not a socket
-	bufs *sync.Pool
+	c net.Conn
+	// early is what was read of the connection before the tunnel began
+	// (behind the upgrade request or its answer); read returns it first.
+	early []byte
+	rc    syscall.RawConn // nil: not a socket
+	bufs  *sync.Pool
 	// What the last readiness callback read.
 	bp       *[]byte
 	n        int
@@ -24,8 +27,8 @@ type pumpReader struct {
 	readable func(fd uintptr) bool
 }
 
-func newPumpReader(c net.Conn, bufs *sync.Pool) *pumpReader {
-	r := &pumpReader{c: c, bufs: bufs}
+func newPumpReader(c net.Conn, bufs *sync.Pool, early []byte) *pumpReader {
+	r := &pumpReader{c: c, bufs: bufs, early: early}
 	if sc, ok := c.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			r.rc = rc
@@ -45,11 +48,19 @@ func (r *pumpReader) done(bp *[]byte) {
 	}
 }
 
-// read returns the next bytes the connection has, in a buffer to give
-// back with done (nil when n is 0), or an error: the connection's read
-// deadline passed (a net.Error that times out), it ended (io.EOF) or
-// failed.
+// read returns the next bytes the connection has (what was read early
+// first), in a buffer to give back with done (nil when n is 0), or an
+// error: the connection's read deadline passed (a net.Error that times
+// out), it ended (io.EOF) or failed.
 func (r *pumpReader) read() (*[]byte, int, error) {
+	if len(r.early) > 0 {
+		bp := r.take()
+		n := copy(*bp, r.early)
+		if r.early = r.early[n:]; len(r.early) == 0 {
+			r.early = nil
+		}
+		return bp, n, nil
+	}
 	if r.rc == nil {
 		bp := r.take()
 		n, err := r.c.Read(*bp)
