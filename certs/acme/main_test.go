@@ -4,13 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
-	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"sync"
 	"testing"
@@ -18,6 +15,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
+
+	"github.com/fastgate/gateway/internal/pebbletest"
 )
 
 func TestMain(m *testing.M) {
@@ -53,44 +52,15 @@ func envOr(name, def string) string {
 	return def
 }
 
-// pebble returns the directory URL of the test Pebble (PEBBLE_ADDR,
-// default 127.0.0.1:14000) and the pool of the roots it issues under
-// (from its management port, PEBBLE_MGMT_ADDR, default 127.0.0.1:15000).
+// pebble returns the directory URL of the shared test Pebble and the
+// pool of the roots it issues under.
 func pebble(t testing.TB) (dir string, issuing *x509.CertPool) {
 	t.Helper()
-	addr := envOr("PEBBLE_ADDR", "127.0.0.1:14000")
-	mgmt := envOr("PEBBLE_MGMT_ADDR", "127.0.0.1:15000")
-	c := caClient(t)
-	resp, err := c.Get("https://" + mgmt + "/roots/0")
-	if err != nil {
-		require(t, "pebble at %s: %v", mgmt, err)
-	}
-	defer resp.Body.Close()
-	pemRoots, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("pebble roots: %v %s", err, resp.Status)
-	}
-	issuing = x509.NewCertPool()
-	if !issuing.AppendCertsFromPEM(pemRoots) {
-		t.Fatal("pebble roots: no PEM certificate")
-	}
-	return "https://" + addr + "/dir", issuing
+	return pebbletest.Shared(t, pebbleCA)
 }
 
+// pebbleCA is the CA of Pebble's own HTTPS endpoints.
 const pebbleCA = "testdata/pebble.minica.pem"
-
-func caClient(t testing.TB) *http.Client {
-	t.Helper()
-	data, err := os.ReadFile(pebbleCA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(data)
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, DisableKeepAlives: true}
-	t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
-}
 
 // sharedRedis returns a client of the test Redis (REDIS_ADDR, default
 // 127.0.0.1:6379) and a key prefix of its own, whose keys it deletes at

@@ -26,43 +26,11 @@ import (
 // pebbleMinica is the CA of Pebble's own HTTPS endpoints.
 const pebbleMinica = "../../certs/acme/testdata/pebble.minica.pem"
 
-// pebbleRoots returns the directory URL of the test Pebble and the roots
-// it issues under; the test skips (fails under REQUIRE_SERVICES=1) when
-// Pebble is not running.
+// pebbleRoots returns the directory URL of the shared test Pebble and
+// the roots it issues under.
 func pebbleRoots(t *testing.T) (dir string, issuing *x509.CertPool) {
 	t.Helper()
-	addr, mgmt := os.Getenv("PEBBLE_ADDR"), os.Getenv("PEBBLE_MGMT_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:14000"
-	}
-	if mgmt == "" {
-		mgmt = "127.0.0.1:15000"
-	}
-	minica, err := os.ReadFile(pebbleMinica)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(minica)
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, DisableKeepAlives: true}
-	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get("https://" + mgmt + "/roots/0")
-	if err != nil {
-		if os.Getenv("REQUIRE_SERVICES") != "" {
-			t.Fatalf("pebble at %s: %v", mgmt, err)
-		}
-		t.Skipf("pebble at %s: %v (scripts/services.sh pebble starts it)", mgmt, err)
-	}
-	defer resp.Body.Close()
-	roots, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	issuing = x509.NewCertPool()
-	if !issuing.AppendCertsFromPEM(roots) {
-		t.Fatal("pebble roots: no certificate")
-	}
-	return "https://" + addr + "/dir", issuing
+	return pebbletest.Shared(t, pebbleMinica)
 }
 
 // TestACMEThroughTheGateway: a configuration with tls.acme and no

@@ -4,7 +4,7 @@
 // through a DNS server of the test's own, fetches HTTP-01 answers from
 // a port and makes TLS-ALPN-01 handshakes with another, both the test's
 // choice. The shared Pebble that make test starts (scripts/services.sh)
-// takes every challenge as valid instead.
+// takes every challenge as valid instead; Shared finds it.
 //
 // A missing pebble binary skips the test, or fails it when
 // REQUIRE_SERVICES is set (make test sets it).
