@@ -328,32 +328,14 @@ func piece(i, size int) []byte {
 // piece i when the test sends i on next, and the end when next closes.
 func chunkedUpstream(t *testing.T, next <-chan int, size int) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		br := bufio.NewReader(c)
-		for {
-			line, err := br.ReadString('\n')
-			if err != nil || line == "\r\n" {
-				break
-			}
-		}
+	return oneRequestUpstream(t, func(c net.Conn) {
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
 		fmt.Fprintf(c, "%x\r\n%s\r\n", size, piece(0, size))
 		for i := range next {
 			fmt.Fprintf(c, "%x\r\n%s\r\n", size, piece(i, size))
 		}
 		io.WriteString(c, "0\r\n\r\n")
-	}()
-	return "http://" + ln.Addr().String()
+	})
 }
 
 // TestCompressionFallbackCache: the fallback cache keeps the upstream's

@@ -13,10 +13,10 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// eventUpstream serves one server-sent event stream per connection: its
-// head at once, then event i only after the test sent on next, so that an
-// event that reaches the client proves it was not held back.
-func eventUpstream(t *testing.T, next <-chan int) string {
+// oneRequestUpstream answers the first connection to it with answer,
+// once it has read the request's head, and closes the connection after.
+// The test's answer writes raw HTTP, so it can pace what it sends.
+func oneRequestUpstream(t *testing.T, answer func(c net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -36,6 +36,18 @@ func eventUpstream(t *testing.T, next <-chan int) string {
 				break
 			}
 		}
+		answer(c)
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+// eventUpstream serves one server-sent event stream: its head at once,
+// then event i only after the test sent on next, so that an event that
+// reaches the client proves it was not held back; a negative i ends the
+// stream.
+func eventUpstream(t *testing.T, next <-chan int) string {
+	t.Helper()
+	return oneRequestUpstream(t, func(c net.Conn) {
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n")
 		for i := range next {
 			if i < 0 {
@@ -45,8 +57,7 @@ func eventUpstream(t *testing.T, next <-chan int) string {
 			ev := "data: " + strconv.Itoa(i) + "\n\n"
 			fmt.Fprintf(c, "%x\r\n%s\r\n", len(ev), ev)
 		}
-	}()
-	return "http://" + ln.Addr().String()
+	})
 }
 
 // TestEventStreamFlowsThrough: an event stream's head reaches the client
