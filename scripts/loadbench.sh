@@ -31,6 +31,9 @@
 #                      rows (the gateway's HTTPS listener and nginx's at
 #                      once), then the gateway's resumption share; nothing
 #                      else runs
+#   BENCH_RATIOS_ONLY  "1": only the at-once ratios the README reports,
+#                      gateway/nginx and the whole pipeline/bare proxy at
+#                      each size (BENCH_TARGETS still picks nginx, bare)
 #   BENCH_BASELINE     a git revision: its gateway is built and runs as the
 #                      second gateway, and instead of the feature costs the
 #                      paired runs compare this tree's build against it, on
@@ -49,6 +52,7 @@ conns=${BENCH_CONNECTIONS:-50}
 targets=${BENCH_TARGETS:-direct gateway nginx bare}
 tls_only=${BENCH_TLS_ONLY:-}
 [[ -n $tls_only ]] && targets="gateway nginx"
+ratios_only=${BENCH_RATIOS_ONLY:-}
 sizes=(13 1024 65536)
 
 upstream_addr=127.0.0.1:19001
@@ -358,8 +362,9 @@ fi
 header=$(printf '%-7s %-8s %9s %8s %8s %8s %12s %10s %9s %7s' \
 	body target 'req/s' 'p50 ms' 'p99 ms' 'CPU s' 'CPU s/100k' 'req/CPU-s' 'RSS MiB' errors)
 echo "loadbench: wrk -t1 -c$conns -d$duration per run; $header" >&2
-[[ -n ${BENCH_BASELINE:-} || -n $tls_only ]] && sizes=() # only the paired runs below
-for size in "${sizes[@]}"; do
+run_sizes=("${sizes[@]}")
+[[ -n ${BENCH_BASELINE:-} || -n $tls_only || -n $ratios_only ]] && run_sizes=() # only the paired runs below
+for size in "${run_sizes[@]}"; do
 	wants direct && bench direct "$upstream_addr" "$size" ""
 	wants gateway && bench gateway "$gateway_addr" "$size" "$gateway_pid"
 	wants nginx && bench nginx "$nginx_addr" "$size" "$nginx_pid"
@@ -606,7 +611,7 @@ zipped() {
 }
 zip_lines=()
 
-if wants gateway; then
+if wants gateway && [[ -z $ratios_only ]]; then
 	for enc in gzip br zstd; do
 		zipped "$enc"
 	done
@@ -622,15 +627,19 @@ if wants gateway; then
 	compare "trace context passed on (export off) cost" \
 		"" "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" \
 		"" "x-notaparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+fi
+if wants gateway; then
 	versus_lines=()
 	if wants nginx; then
 		for size in "${sizes[@]}"; do
 			versus "$size"
 			versus_lines+=("$versus_line")
 		done
-		overtls "HTTPS keep-alive, 13 B"
-		overtls "a new connection per request (wrk, Connection: close: TLS 1.3 sessions resumed)" "Connection: close"
-		fulltls
+		if [[ -z $ratios_only ]]; then
+			overtls "HTTPS keep-alive, 13 B"
+			overtls "a new connection per request (wrk, Connection: close: TLS 1.3 sessions resumed)" "Connection: close"
+			fulltls
+		fi
 	fi
 	bare_lines=()
 	if wants bare; then
@@ -640,37 +649,41 @@ if wants gateway; then
 		done
 	fi
 	# A unary gRPC call through the gateway: JSON to protobuf and back.
-	bench grpc "$gateway_addr" "/v1/users/42?tags=a&verbose=true" "$gateway_pid" grpc.bench
+	[[ -z $ratios_only ]] && bench grpc "$gateway_addr" "/v1/users/42?tags=a&verbose=true" "$gateway_pid" grpc.bench
 fi
 
 echo
 echo "Loopback, keep-alive, wrk -t1 -c$conns -d$duration; proxy on CPU $proxy_cpu, wrk and upstream on CPU $load_cpu."
 echo "CPU s: the proxy's user+system time during the run (nginx: master+worker); RSS: peak (VmHWM) during the run."
 echo "Load average before the start: $load."
-echo
-echo "$header"
-printf '%s\n' "${rows[@]}"
-if wants gateway; then
+if [[ -z $ratios_only ]]; then
+	echo
+	echo "$header"
+	printf '%s\n' "${rows[@]}"
+fi
+if wants gateway && [[ -z $ratios_only ]]; then
 	echo
 	printf '%s\n' "${costs[@]}"
-fi
-if wants gateway; then
 	echo
 	printf '64 KiB JSON compressed at the default level / the same sent plain, requests per CPU-second, at once (%d pooled runs of %s; each):\n' "$pairs" "$pair_duration"
 	printf '  %s\n' "${zip_lines[@]}"
 fi
 if wants gateway && wants nginx; then
 	echo
-	printf 'gateway/nginx, requests per CPU-second, back to back (the table):'
-	for size in "${sizes[@]}"; do
-		awk -v g="${per_cpu[gateway-$size]}" -v n="${per_cpu[nginx-$size]}" -v s="$(size_name "$size")" \
-			'BEGIN {printf "  %s %.2fx", s, (n > 0 ? g / n : 0)}'
-	done
-	echo
+	if [[ -z $ratios_only ]]; then
+		printf 'gateway/nginx, requests per CPU-second, back to back (the table):'
+		for size in "${sizes[@]}"; do
+			awk -v g="${per_cpu[gateway-$size]}" -v n="${per_cpu[nginx-$size]}" -v s="$(size_name "$size")" \
+				'BEGIN {printf "  %s %.2fx", s, (n > 0 ? g / n : 0)}'
+		done
+		echo
+	fi
 	printf 'gateway/nginx, requests per CPU-second, both loaded at once (%d pooled runs of %s; each):\n' "$pairs" "$pair_duration"
 	printf '  %s\n' "${versus_lines[@]}"
-	printf 'gateway/nginx over TLS (ECDSA P-256, the same certificate), requests per CPU-second, at once:\n'
-	printf '  %s\n' "${tls_lines[@]}"
+	if [[ -z $ratios_only ]]; then
+		printf 'gateway/nginx over TLS (ECDSA P-256, the same certificate), requests per CPU-second, at once:\n'
+		printf '  %s\n' "${tls_lines[@]}"
+	fi
 fi
 if wants gateway && wants bare; then
 	echo

@@ -32,6 +32,11 @@ type body struct {
 	// detaching: the next Close is the one Detach has the response make,
 	// and is not the end of the body.
 	detaching bool
+	// ahead holds body bytes Prefetch read from the socket beyond what
+	// the connection's buffer held; aheadBuf is the pooled block they sit
+	// in. They come after the buffered bytes and before the socket's.
+	ahead    []byte
+	aheadBuf *[directBlock]byte
 }
 
 // BodyWatcher learns how a streamed response body ended; see Watch.
@@ -216,7 +221,7 @@ var directBufs = sync.Pool{New: func() any { return new([directBlock]byte) }}
 // (not chunked) body with nothing buffered and plenty left.
 func (b *body) direct() bool {
 	return b.err == nil && b.state == stData && !b.chunked &&
-		b.left >= directMin && b.left <= b.room && b.pc.br.Buffered() == 0
+		b.left >= directMin && b.left <= b.room && b.pc.br.Buffered() == 0 && len(b.ahead) == 0
 }
 
 // copyDirect reads one block of the body straight from the network and
@@ -276,12 +281,46 @@ func Prefetch(resp *fasthttp.Response) error {
 	case err != nil:
 		return err
 	}
-	// More of a plain body is due than is buffered: if the upstream has
-	// closed already, it never comes.
-	if !b.chunked && b.left != math.MaxInt64 && int64(len(buf)) < b.left && b.pc.probe.closed() {
-		return b.fail(io.ErrUnexpectedEOF)
+	if !b.chunked && b.left != math.MaxInt64 && int64(len(buf)) < b.left {
+		return b.readAhead(b.left - int64(len(buf)))
 	}
 	return nil
+}
+
+// readAhead reads, without blocking, what the socket already holds of the
+// rest of a plain body (at most want bytes) into a pooled block, where
+// WriteTo and Read find it: if the upstream has closed already, the rest
+// never comes and the body fails now; if it has sent more, that read is
+// one the body needed anyway, where a mere check would cost a system call
+// of its own.
+func (b *body) readAhead(want int64) error {
+	blk := directBufs.Get().(*[directBlock]byte)
+	p := blk[:]
+	if int64(len(p)) > want {
+		p = p[:want]
+	}
+	n, ok, err := b.pc.probe.readNow(p)
+	switch {
+	case !ok || n == 0 && err == nil:
+		directBufs.Put(blk)
+		return nil
+	case err != nil:
+		directBufs.Put(blk)
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return b.fail(err)
+	}
+	b.ahead, b.aheadBuf = p[:n], blk
+	return nil
+}
+
+// dropAhead gives the read-ahead block back to its pool.
+func (b *body) dropAhead() {
+	if b.aheadBuf != nil {
+		directBufs.Put(b.aheadBuf)
+		b.ahead, b.aheadBuf = nil, nil
+	}
 }
 
 // SupportsBodyWriteTo tells fasthttp that WriteTo may replace Read.
@@ -298,10 +337,13 @@ func (b *body) Close() error {
 	if pc == nil {
 		return nil
 	}
-	if b.state == stData && !b.chunked && b.err == nil && b.left <= int64(pc.br.Buffered()) {
-		_, _ = pc.br.Discard(int(b.left)) // drain what is already here
+	if b.state == stData && !b.chunked && b.err == nil && b.left <= int64(pc.br.Buffered()+len(b.ahead)) {
+		// Drain what is already here: the rest is in the buffer and the
+		// block read ahead (which never holds more than the body).
+		_, _ = pc.br.Discard(int(min(b.left, int64(pc.br.Buffered()))))
 		b.state = stDone
 	}
+	b.dropAhead()
 	c := b.c
 	if b.state == stDone && b.keepAlive && pc.br.Buffered() == 0 {
 		c.put(pc, b.at)
@@ -394,7 +436,14 @@ func (b *body) consume(n int) {
 	if n == 0 {
 		return
 	}
-	_, _ = b.pc.br.Discard(n)
+	if b.pc.br.Buffered() > 0 {
+		_, _ = b.pc.br.Discard(n)
+	} else {
+		b.ahead = b.ahead[n:]
+		if len(b.ahead) == 0 {
+			b.dropAhead()
+		}
+	}
 	if b.room != math.MaxInt64 {
 		b.room -= int64(n)
 	}
@@ -414,6 +463,9 @@ func (b *body) consume(n int) {
 // fresh ReadTimeout) if there are none.
 func (b *body) fill() ([]byte, error) {
 	br := b.pc.br
+	if br.Buffered() == 0 && len(b.ahead) > 0 {
+		return b.ahead, nil
+	}
 	if br.Buffered() == 0 {
 		b.arm()
 		if _, err := br.Peek(1); err != nil {

@@ -464,6 +464,103 @@ func TestPrefetch(t *testing.T) {
 	}
 }
 
+// TestPrefetchReadsAhead: when more of a plain body is due than the
+// connection's buffer holds, Prefetch reads what the socket has of the
+// rest instead of only checking it: a body cut off by a close it fails at
+// once; bytes already sent come out after the buffered ones, through
+// Read and through WriteTo; bytes still to come are read later as usual;
+// and the connection goes back to the pool when the body was read to its
+// end.
+func TestPrefetchReadsAhead(t *testing.T) {
+	const size = 300 << 10 // more than the buffer and the read-ahead block
+	full := bytes.Repeat([]byte("0123456789abcdef"), size/16)
+	head := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", size)
+	tests := []struct {
+		desc    string
+		first   int  // body bytes sent with the head, before Prefetch
+		close   bool // the upstream closes after them
+		want    error
+		writeTo bool // read the body through WriteTo instead of Read
+	}{
+		{desc: "cut off after part of the body", first: 5, close: true, want: ErrReset},
+		{desc: "all sent before Prefetch, read", first: size},
+		{desc: "all sent before Prefetch, written", first: size, writeTo: true},
+		{desc: "part sent, the rest after Prefetch", first: 100 << 10},
+		{desc: "part sent, the rest after Prefetch, written", first: 100 << 10, writeTo: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			sent, more := make(chan struct{}), make(chan struct{})
+			u := startRaw(t, func(c net.Conn, _ int) {
+				br := bufioReader(c)
+				if _, ok := readRequest(br); !ok {
+					return
+				}
+				_, _ = io.WriteString(c, head)
+				_, _ = c.Write(full[:tt.first])
+				if tt.close {
+					_ = c.(*net.TCPConn).CloseWrite()
+				}
+				close(sent)
+				if tt.close {
+					closeWrite(c)
+					return
+				}
+				<-more
+				_, _ = c.Write(full[tt.first:])
+				_, _ = readRequest(br) // keep the connection open
+			})
+			c := newClient(t, Settings{Addr: u.addr, MaxBufferedBody: -1})
+			var resp fasthttp.Response
+			if err := c.Do(newGet(u.addr, "/"), &resp, deadline(5e9)); err != nil {
+				t.Fatalf("Do: %v", err)
+			}
+			<-sent // on loopback the bytes (and the close) are in the socket now
+			err := Prefetch(&resp)
+			close(more)
+			if err != tt.want {
+				t.Fatalf("Prefetch = %v, want %v", err, tt.want)
+			}
+			if err != nil {
+				resp.Reset()
+				if st := c.Stats(); st.Open != 0 {
+					t.Errorf("stats after a failed prefetch = %+v, want no open connection", st)
+				}
+				return
+			}
+			var body []byte
+			if tt.writeTo {
+				var buf bytes.Buffer
+				n, err := resp.BodyStream().(io.WriterTo).WriteTo(&buf)
+				if err != nil || n != size {
+					t.Fatalf("WriteTo = %d, %v; want %d, nil", n, err, size)
+				}
+				body = buf.Bytes()
+				if cerr := resp.CloseBodyStream(); cerr != nil {
+					t.Fatal(cerr)
+				}
+			} else if body, _, err = readBody(t, &resp); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(body, full) {
+				t.Fatalf("body of %d bytes differs from the %d sent (first difference at %d)", len(body), len(full), firstDiff(body, full))
+			}
+			if st := c.Stats(); st.Open != 1 || st.Idle != 1 {
+				t.Errorf("stats after the whole body = %+v, want its connection idle in the pool", st)
+			}
+		})
+	}
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
 type endRecorder struct {
 	calls int
 	err   error

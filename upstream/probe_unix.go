@@ -3,22 +3,24 @@
 package upstream
 
 import (
+	"io"
 	"net"
 	"syscall"
 )
 
-// probe peeks at an idle connection's socket without blocking or reading:
-// an idle keep-alive connection must have nothing to read. EOF means the
-// upstream closed it; bytes mean it is out of step.
+// probe looks at a socket without blocking: it peeks at an idle one, which
+// must have nothing to read (EOF means the upstream closed it; bytes mean
+// it is out of step), and reads what a body has ready (readNow).
 type probe struct {
 	rc  syscall.RawConn
 	fn  func(fd uintptr) // bound once to the struct, so a check allocates nothing
 	ok  bool
 	buf [1]byte
-	// gone and goneFn: whether the peer closed or reset the socket,
-	// whatever is still buffered in it.
-	goneFn func(fd uintptr)
-	gone   bool
+	// readFn reads into rbuf, leaving the outcome in rn and rerr.
+	readFn func(fd uintptr)
+	rbuf   []byte
+	rn     int
+	rerr   error
 }
 
 func (p *probe) init(nc net.Conn) {
@@ -34,7 +36,7 @@ func (p *probe) init(nc net.Conn) {
 	p.rc = rc
 	if p.fn == nil {
 		p.fn = p.peek
-		p.goneFn = p.peekGone
+		p.readFn = p.read
 	}
 }
 
@@ -45,24 +47,34 @@ func (p *probe) peek(fd uintptr) {
 	p.ok = n <= 0 && (err == syscall.EAGAIN || err == syscall.EWOULDBLOCK)
 }
 
-// peekGone notes whether the socket has nothing to read but its end: EOF
-// with an empty receive queue, or a reset.
-func (p *probe) peekGone(fd uintptr) {
-	n, _, err := syscall.Recvfrom(int(fd), p.buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-	p.gone = (n == 0 && err == nil) || err == syscall.ECONNRESET
+func (p *probe) read(fd uintptr) {
+	p.rn, p.rerr = syscall.Read(int(fd), p.rbuf)
 }
 
-// closed reports true when the peer has closed or reset the socket and
-// nothing of it is left to read from the kernel. It never blocks.
-func (p *probe) closed() bool {
-	if p.rc == nil {
-		return false
+// readNow reads into buf what the socket holds now, without blocking and
+// without touching the poller's readiness state: n > 0 bytes read, or 0
+// when nothing has arrived yet, or io.EOF when the peer closed with
+// nothing left, or the error the read met. ok is false where the socket
+// cannot be read this way (a TLS connection, another platform): the
+// caller reads as usual.
+func (p *probe) readNow(buf []byte) (n int, ok bool, err error) {
+	if p.rc == nil || len(buf) == 0 {
+		return 0, false, nil
 	}
-	p.gone = false
-	if err := p.rc.Control(p.goneFn); err != nil {
-		return false
+	p.rbuf = buf
+	cerr := p.rc.Control(p.readFn)
+	p.rbuf = nil
+	switch {
+	case cerr != nil:
+		return 0, true, cerr
+	case p.rerr == syscall.EAGAIN || p.rerr == syscall.EWOULDBLOCK || p.rerr == syscall.EINTR:
+		return 0, true, nil
+	case p.rerr != nil:
+		return 0, true, p.rerr
+	case p.rn == 0:
+		return 0, true, io.EOF
 	}
-	return p.gone
+	return p.rn, true, nil
 }
 
 // alive reports false if the socket has been closed by the peer, has bytes
