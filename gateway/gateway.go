@@ -181,7 +181,7 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 		// The request head must fit in the read buffer: that makes
 		// max_header_bytes the 431 limit.
 		ReadBufferSize:               int(s.MaxHeaderBytes),
-		WriteBufferSize:              32 << 10,
+		WriteBufferSize:              serverWriteBuffer,
 		MaxRequestBodySize:           prefetchBodySize,
 		StreamRequestBody:            true,
 		DisablePreParseMultipartForm: true,
@@ -207,6 +207,10 @@ func New(cfg *config.Config, opts Options) (*Gateway, error) {
 	}
 	return g, nil
 }
+
+// serverWriteBuffer is the size of the buffer fasthttp writes an answer
+// through.
+const serverWriteBuffer = 32 << 10
 
 // Concurrency is the most client connections the proxy listener serves at
 // once (server.concurrency, or the default derived from the open-file
@@ -346,6 +350,8 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx, snap *snapshot) (rt *route, e
 	m.InFlight.Inc()
 	if err = g.run(ctx, rt); err != nil {
 		writeRouteError(ctx, err, rt)
+	} else {
+		gatherAnswer(ctx)
 	}
 	if !countsAtEnd(ctx) {
 		m.Request(ctx.Method(), ctx.Response.StatusCode())

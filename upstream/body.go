@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"io"
 	"math"
+	"net"
 	"sync"
 	"time"
 
@@ -37,6 +38,33 @@ type body struct {
 	// in. They come after the buffered bytes and before the socket's.
 	ahead    []byte
 	aheadBuf *[directBlock]byte
+	// vw, when set, takes WriteTo's first bytes (WriteFirstTo); vec and
+	// bufs are the pieces handed to it.
+	vw   VectorWriter
+	vec  [2][]byte
+	bufs net.Buffers
+}
+
+// VectorWriter writes several pieces with one system call (writev), as a
+// client connection does that holds the answer's head back to send it
+// with them.
+type VectorWriter interface {
+	WriteBuffers(bufs *net.Buffers) (int64, error)
+}
+
+// WriteFirstTo has WriteTo on resp's streamed body from a Client hand the
+// body's first bytes, all that the connection's buffer and Prefetch's
+// read-ahead hold, to vw in one call, rather than to the writer WriteTo
+// is given (which copies what it can buffer and writes the rest in a
+// call of its own). It reports false when resp has no such body or it is
+// not one of known length.
+func WriteFirstTo(resp *fasthttp.Response, vw VectorWriter) bool {
+	b, ok := resp.BodyStream().(*body)
+	if !ok || b.chunked || b.state != stData || b.left == math.MaxInt64 {
+		return false
+	}
+	b.vw = vw
+	return true
 }
 
 // BodyWatcher learns how a streamed response body ended; see Watch.
@@ -177,6 +205,13 @@ func (b *body) Read(p []byte) (int, error) {
 // read buffer. fasthttp.Server uses it (see SupportsBodyWriteTo).
 func (b *body) WriteTo(w io.Writer) (int64, error) {
 	var total int64
+	if b.vw != nil {
+		n, err := b.writeFirst()
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
 	for {
 		if b.direct() {
 			n, err := b.copyDirect(w)
@@ -204,6 +239,45 @@ func (b *body) WriteTo(w io.Writer) (int64, error) {
 			return total, io.ErrShortWrite
 		}
 	}
+}
+
+// writeFirst writes the bytes here now, reading first if there are none,
+// to b.vw in one call: those in the connection's buffer and those read
+// ahead after them.
+func (b *body) writeFirst() (int64, error) {
+	vw := b.vw
+	b.vw = nil
+	buf, err := b.next()
+	if err != nil {
+		if err == io.EOF {
+			return 0, nil
+		}
+		return 0, err
+	}
+	b.vec[0] = buf
+	pieces := 1
+	if b.pc.br.Buffered() > 0 && len(b.ahead) > 0 {
+		a := b.ahead
+		if rest := b.left - int64(len(buf)); int64(len(a)) > rest {
+			a = a[:rest]
+		}
+		if int64(len(buf)+len(a)) <= b.room {
+			b.vec[1] = a
+			pieces = 2
+		}
+	}
+	b.bufs = b.vec[:pieces]
+	want := len(buf) + len(b.vec[1])
+	b.handing()
+	n, werr := vw.WriteBuffers(&b.bufs)
+	b.vec, b.bufs = [2][]byte{}, nil
+	first := min(int(n), len(buf))
+	b.consume(first)
+	b.consume(int(n) - first)
+	if werr == nil && int(n) < want {
+		werr = io.ErrShortWrite
+	}
+	return n, werr
 }
 
 // directMin is the body size left from which WriteTo reads the network in

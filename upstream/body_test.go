@@ -552,6 +552,75 @@ func TestPrefetchReadsAhead(t *testing.T) {
 	}
 }
 
+// vectorRecorder is a VectorWriter that records the pieces of each call.
+type vectorRecorder struct {
+	calls [][]int // the length of each piece, per call
+	buf   bytes.Buffer
+}
+
+func (v *vectorRecorder) WriteBuffers(bufs *net.Buffers) (int64, error) {
+	var lens []int
+	for _, b := range *bufs {
+		lens = append(lens, len(b))
+	}
+	v.calls = append(v.calls, lens)
+	return bufs.WriteTo(&v.buf)
+}
+
+// TestWriteFirstTo: with a VectorWriter set, WriteTo hands it all the
+// body bytes already here, the connection's buffered ones and those read
+// ahead, in one call, and writes the rest to its writer as usual; the
+// bytes of both make the body in order.
+func TestWriteFirstTo(t *testing.T) {
+	const size, first = 300 << 10, 100 << 10
+	full := bytes.Repeat([]byte("0123456789abcdef"), size/16)
+	sent, more := make(chan struct{}), make(chan struct{})
+	u := startRaw(t, func(c net.Conn, _ int) {
+		br := bufioReader(c)
+		if _, ok := readRequest(br); !ok {
+			return
+		}
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", size)
+		_, _ = c.Write(full[:first])
+		close(sent)
+		<-more
+		_, _ = c.Write(full[first:])
+		_, _ = readRequest(br)
+	})
+	c := newClient(t, Settings{Addr: u.addr, MaxBufferedBody: -1})
+	var resp fasthttp.Response
+	if err := c.Do(newGet(u.addr, "/"), &resp, deadline(5e9)); err != nil {
+		t.Fatalf("Do: %v", err)
+	}
+	<-sent
+	if err := Prefetch(&resp); err != nil {
+		t.Fatal(err)
+	}
+	close(more)
+	var vw vectorRecorder
+	if !WriteFirstTo(&resp, &vw) {
+		t.Fatal("WriteFirstTo refused a body of known length")
+	}
+	var rest bytes.Buffer
+	n, err := resp.BodyStream().(io.WriterTo).WriteTo(&rest)
+	if err != nil || n != size {
+		t.Fatalf("WriteTo = %d, %v; want %d, nil", n, err, size)
+	}
+	if len(vw.calls) != 1 || len(vw.calls[0]) != 2 {
+		t.Fatalf("pieces handed to the VectorWriter: %v, want one call with the buffered and the read-ahead bytes", vw.calls)
+	}
+	if got := vw.calls[0][0] + vw.calls[0][1]; got != first {
+		t.Errorf("the VectorWriter got %d bytes, want the %d sent before Prefetch", got, first)
+	}
+	if body := append(vw.buf.Bytes(), rest.Bytes()...); !bytes.Equal(body, full) {
+		t.Fatalf("body differs (first difference at %d)", firstDiff(body, full))
+	}
+	_ = resp.CloseBodyStream()
+	if st := c.Stats(); st.Idle != 1 {
+		t.Errorf("stats = %+v, want the connection back in the pool", st)
+	}
+}
+
 func firstDiff(a, b []byte) int {
 	for i := range min(len(a), len(b)) {
 		if a[i] != b[i] {
