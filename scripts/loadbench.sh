@@ -569,6 +569,11 @@ bare() {
 	duo_pids1=("$gateway_pid") duo_pids2=("$bare_pid")
 	mapfile -t duo_args1 < <(wrk_args full.bench "")
 	duo_args2=()
+	# The bare proxy's requests per CPU-second rise over its first 10 s or
+	# so at a new size, then hold: two more warm-ups, so that the ratio is
+	# to its steady state.
+	"$duo_fn"
+	"$duo_fn"
 	atonce
 	bare_line="$(size_name "$1") $atonce_line"
 	echo "loadbench: gateway (whole pipeline)/bare proxy at once: $bare_line" >&2

@@ -92,20 +92,39 @@ func SetForwarded(h *fasthttp.RequestHeader, f HeaderFlags, peer netip.Addr, pro
 	if peer.IsValid() {
 		buf = peer.AppendTo(buf)
 	}
-	h.SetBytesV(hdrXForwardedFor, buf)
+	h.SetCanonical(keyXForwardedFor, buf)
 	if !trusted || f&FlagXForwardedProto == 0 {
 		if f&FlagXForwardedProto != 0 {
 			h.Del(hdrXForwardedProto)
 		}
-		h.Set(hdrXForwardedProto, proto)
+		switch proto {
+		case "http":
+			h.SetCanonical(keyXForwardedProto, valHTTP)
+		case "https":
+			h.SetCanonical(keyXForwardedProto, valHTTPS)
+		default:
+			h.Set(hdrXForwardedProto, proto)
+		}
 	}
 	if !trusted || f&FlagXForwardedHost == 0 {
 		if f&FlagXForwardedHost != 0 {
 			h.Del(hdrXForwardedHost)
 		}
-		h.SetBytesV(hdrXForwardedHost, h.Host())
+		h.SetCanonical(keyXForwardedHost, h.Host())
 	}
 }
+
+// The names SetForwarded writes as fasthttp stores them (first letter and
+// each one after a dash upper case), and the schemes: SetCanonical skips
+// the normalizing copy that Set makes of the name on every call.
+var (
+	keyXForwardedFor   = []byte("X-Forwarded-For")
+	keyXForwardedProto = []byte("X-Forwarded-Proto")
+	keyXForwardedHost  = []byte("X-Forwarded-Host")
+	keyXRealIP         = []byte("X-Real-Ip")
+	valHTTP            = []byte("http")
+	valHTTPS           = []byte("https")
+)
 
 // SchemeOf returns the scheme of the connection ctx came on: "https" on
 // a TLS connection, whichever listener made it, "http" otherwise.
@@ -140,5 +159,5 @@ func setRealIP(h *fasthttp.RequestHeader, f HeaderFlags, peer netip.Addr, t *Tru
 		return
 	}
 	var buf [64]byte
-	h.SetBytesV(hdrXRealIP, client.AppendTo(buf[:0]))
+	h.SetCanonical(keyXRealIP, client.AppendTo(buf[:0]))
 }
