@@ -219,10 +219,16 @@ if wants gateway; then
 	check gateway "$gateway_addr"
 
 	# Its twin: the same binary and routes on other ports, for the
-	# feature costs.
+	# feature costs (the baseline's own routes with BENCH_BASELINE: its
+	# gateway may not know later settings).
+	twin_src=configs/bench.yaml
+	if [[ -n ${BENCH_BASELINE:-} ]]; then
+		twin_src=$tmp/bench-baseline.yaml
+		git show "$BENCH_BASELINE:configs/bench.yaml" >"$twin_src"
+	fi
 	sed -e "s|\"$gateway_addr\"|\"$twin_addr\"|" -e "s|\"$gateway_admin\"|\"$twin_admin\"|" \
 		-e "s|\"$tls_addr\"|\"$twin_tls_addr\"|" -e "s| testdata/tls/| $PWD/configs/testdata/tls/|" \
-		-e "s|\.\./bridge/|$PWD/bridge/|" configs/bench.yaml >"$tmp/bench-twin.yaml"
+		-e "s|\.\./bridge/|$PWD/bridge/|" "$twin_src" >"$tmp/bench-twin.yaml"
 	GOMAXPROCS=1 taskset -c "$proxy_cpu" "$twin_bin" run -config "$tmp/bench-twin.yaml" \
 		>"$tmp/twin.log" 2>&1 &
 	twin_pid=$!
@@ -454,8 +460,8 @@ ratio() {
 
 # atonce [DIGITS]: the two sides set up for duo loaded at once, a warm-up
 # then pairs times; sets atonce_line to the pooled ratio of side 1's
-# requests per CPU-second to side 2's and the single runs' ratios, as
-# "0.95x (0.95/0.97/0.95)".
+# requests per CPU-second to side 2's, the single runs' ratios and side
+# 1's share of the CPU time, as "0.95x (0.95/0.97/0.95; CPU share 49 %)".
 # The loader is duo_fn: duo (wrk) unless a caller sets duo_full.
 atonce() {
 	local digits=${1:-2} i n1=0 t1=0 n2=0 t2=0 per=()
@@ -465,7 +471,10 @@ atonce() {
 		n1=$((n1 + duo_n1)) t1=$((t1 + duo_t1)) n2=$((n2 + duo_n2)) t2=$((t2 + duo_t2))
 		per+=("$(ratio "$duo_n1" "$duo_t1" "$duo_n2" "$duo_t2" "$digits")")
 	done
-	atonce_line="$(ratio "$n1" "$t1" "$n2" "$t2" "$digits")x ($(IFS=/; echo "${per[*]}"))"
+	# The first side's share of the CPU time both used: a side that gets
+	# less of the core serves more requests per wake-up, which lifts its
+	# requests per CPU-second; a share far from half says so.
+	atonce_line="$(ratio "$n1" "$t1" "$n2" "$t2" "$digits")x ($(IFS=/; echo "${per[*]}"); CPU share $(awk -v a="$t1" -v b="$t2" 'BEGIN {printf "%.0f", (a + b > 0 ? a * 100 / (a + b) : 0)}') %)"
 }
 
 # versus SIZE: the gateway and nginx at once; sets versus_line.

@@ -162,11 +162,19 @@ wait_port "$upstream_addr" $! demo-upstream "$tmp/upstream.log"
 
 # gateway_config LISTEN ADMIN TLS OUT: configs/bench.yaml on this script's
 # ports, with absolute paths.
+# gateway_config ADDR ADMIN TLS OUT [REV]: configs/bench.yaml (of git
+# revision REV when given, whose gateway may not know later settings) on
+# these addresses, written to OUT.
 gateway_config() {
+	local src=configs/bench.yaml
+	if [[ -n ${5:-} ]]; then
+		src=$tmp/bench-$5.yaml
+		git show "$5:configs/bench.yaml" >"$src"
+	fi
 	sed -e "s|\"127.0.0.1:18080\"|\"$1\"|" -e "s|\"127.0.0.1:19901\"|\"$2\"|" \
 		-e "s|\"127.0.0.1:18443\"|\"$3\"|" -e "s|127.0.0.1:19001|$upstream_addr|g" \
 		-e "s| testdata/tls/| $PWD/configs/testdata/tls/|" \
-		-e "s|\.\./bridge/|$PWD/bridge/|" configs/bench.yaml >"$4"
+		-e "s|\.\./bridge/|$PWD/bridge/|" "$src" >"$4"
 }
 
 # start NAME ADDR LOG COMMAND...: runs COMMAND on the proxy CPU and sets
@@ -182,7 +190,7 @@ start() {
 
 names=() addrs=() traced=()
 if [[ -n $baseline ]] && wants gateway; then
-	gateway_config "$base_addr" "$base_admin" "$base_tls" "$tmp/base.yaml"
+	gateway_config "$base_addr" "$base_admin" "$base_tls" "$tmp/base.yaml" "$baseline"
 	start "gateway@$baseline" "$base_addr" "$tmp/base.log" "$tmp/gateway-baseline" run -config "$tmp/base.yaml"
 	names+=("gateway@$baseline") addrs+=("$base_addr") traced+=("$started_pid")
 fi
