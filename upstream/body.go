@@ -183,7 +183,30 @@ func acquireBody(c *Client, pc *conn, cl int, keepAlive bool, now time.Time) *bo
 		b.left = math.MaxInt64
 		b.keepAlive = false
 	}
+	if len(pc.over) > 0 && !b.chunked {
+		b.takeOver()
+	}
 	return b
+}
+
+// takeOver makes the bytes the head's read took in past the connection's
+// buffer the body's read-ahead. Bytes past the body's end are not the
+// body's: they are dropped and the connection is not reused.
+func (b *body) takeOver() {
+	pc := b.pc
+	b.ahead, b.aheadBuf = pc.over, pc.overBuf
+	pc.over, pc.overBuf = nil, nil
+	if b.left == math.MaxInt64 {
+		return
+	}
+	rest := max(b.left-int64(pc.br.Buffered()), 0)
+	if int64(len(b.ahead)) > rest {
+		b.ahead = b.ahead[:rest]
+		b.keepAlive = false
+	}
+	if len(b.ahead) == 0 {
+		b.dropAhead()
+	}
 }
 
 // Read implements io.Reader.
@@ -295,7 +318,8 @@ var directBufs = sync.Pool{New: func() any { return new([directBlock]byte) }}
 // (not chunked) body with nothing buffered and plenty left.
 func (b *body) direct() bool {
 	return b.err == nil && b.state == stData && !b.chunked &&
-		b.left >= directMin && b.left <= b.room && b.pc.br.Buffered() == 0 && len(b.ahead) == 0
+		b.left >= directMin && b.left <= b.room && b.pc.br.Buffered() == 0 && len(b.ahead) == 0 &&
+		len(b.pc.over) == 0
 }
 
 // copyDirect reads one block of the body straight from the network and
@@ -355,8 +379,15 @@ func Prefetch(resp *fasthttp.Response) error {
 	case err != nil:
 		return err
 	}
-	if !b.chunked && b.left != math.MaxInt64 && int64(len(buf)) < b.left {
-		return b.readAhead(b.left - int64(len(buf)))
+	if b.chunked || b.left == math.MaxInt64 {
+		return nil
+	}
+	here := int64(len(buf) + len(b.ahead))
+	if b.pc.br.Buffered() == 0 {
+		here = int64(len(b.ahead)) // buf is the read-ahead itself
+	}
+	if here < b.left {
+		return b.readAhead(b.left - here)
 	}
 	return nil
 }
@@ -367,25 +398,38 @@ func Prefetch(resp *fasthttp.Response) error {
 // never comes and the body fails now; if it has sent more, that read is
 // one the body needed anyway, where a mere check would cost a system call
 // of its own.
+//
+// The bytes read go after those read ahead already (by the head's read),
+// in the same block while it has room.
 func (b *body) readAhead(want int64) error {
-	blk := directBufs.Get().(*[directBlock]byte)
-	p := blk[:]
+	blk, start, end := b.aheadBuf, 0, 0
+	if blk == nil {
+		blk = directBufs.Get().(*[directBlock]byte)
+	} else {
+		start = directBlock - cap(b.ahead)
+		end = start + len(b.ahead)
+	}
+	p := blk[end:]
 	if int64(len(p)) > want {
 		p = p[:want]
 	}
 	n, ok, err := b.pc.probe.readNow(p)
 	switch {
-	case !ok || n == 0 && err == nil:
-		directBufs.Put(blk)
-		return nil
 	case err != nil:
-		directBufs.Put(blk)
+		if b.aheadBuf == nil {
+			directBufs.Put(blk)
+		}
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
 		return b.fail(err)
+	case !ok || n == 0:
+		if b.aheadBuf == nil {
+			directBufs.Put(blk)
+		}
+		return nil
 	}
-	b.ahead, b.aheadBuf = p[:n], blk
+	b.ahead, b.aheadBuf = blk[start:end+n], blk
 	return nil
 }
 
@@ -419,7 +463,7 @@ func (b *body) Close() error {
 	}
 	b.dropAhead()
 	c := b.c
-	if b.state == stDone && b.keepAlive && pc.br.Buffered() == 0 {
+	if b.state == stDone && b.keepAlive && pc.br.Buffered() == 0 && len(pc.over) == 0 {
 		c.put(pc, b.at)
 	} else {
 		c.drop(pc)

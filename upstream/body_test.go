@@ -621,6 +621,81 @@ func TestWriteFirstTo(t *testing.T) {
 	}
 }
 
+// TestHeadReadTakesBody: the first read of an answer takes in, past the
+// read buffer, as much of a large body as has come, and every way of
+// reading the answer gets those bytes in order: a streamed body of known
+// length (read and written), a chunked one, one after an interim 103, and
+// one buffered whole.
+func TestHeadReadTakesBody(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789abcdef"), (200<<10)/16)
+	chunked := func(b []byte) string {
+		var sb strings.Builder
+		for len(b) > 0 {
+			n := min(len(b), 50000)
+			fmt.Fprintf(&sb, "%x\r\n%s\r\n", n, b[:n])
+			b = b[n:]
+		}
+		return sb.String() + "0\r\n\r\n"
+	}
+	fixed := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	tests := []struct {
+		desc     string
+		answer   string
+		buffered int  // Settings.MaxBufferedBody
+		writeTo  bool // read through WriteTo
+	}{
+		{desc: "fixed, read", answer: fixed, buffered: -1},
+		{desc: "fixed, written", answer: fixed, buffered: -1, writeTo: true},
+		{desc: "chunked", answer: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(body), buffered: -1},
+		{desc: "after an interim answer", answer: "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + fixed, buffered: -1},
+		{desc: "buffered whole", answer: fixed, buffered: 1 << 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			u := startRaw(t, func(c net.Conn, _ int) {
+				br := bufioReader(c)
+				for {
+					if _, ok := readRequest(br); !ok {
+						return
+					}
+					_, _ = io.WriteString(c, tt.answer)
+				}
+			})
+			c := newClient(t, Settings{Addr: u.addr, MaxBufferedBody: tt.buffered})
+			for range 3 {
+				var resp fasthttp.Response
+				if err := c.Do(newGet(u.addr, "/"), &resp, deadline(5e9)); err != nil {
+					t.Fatalf("Do: %v", err)
+				}
+				if err := Prefetch(&resp); err != nil {
+					t.Fatalf("Prefetch: %v", err)
+				}
+				var got []byte
+				switch {
+				case tt.writeTo:
+					var buf bytes.Buffer
+					if _, err := resp.BodyStream().(io.WriterTo).WriteTo(&buf); err != nil {
+						t.Fatal(err)
+					}
+					got = buf.Bytes()
+					_ = resp.CloseBodyStream()
+				default:
+					var err error
+					if got, _, err = readBody(t, &resp); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if !bytes.Equal(got, body) {
+					t.Fatalf("body of %d bytes differs from the %d sent (first difference at %d)", len(got), len(body), firstDiff(got, body))
+				}
+				if st := c.Stats(); st.Idle != 1 || st.Busy != 0 {
+					t.Fatalf("stats after the answer = %+v, want the connection back in the pool", st)
+				}
+			}
+		})
+	}
+}
+
 func firstDiff(a, b []byte) int {
 	for i := range min(len(a), len(b)) {
 		if a[i] != b[i] {

@@ -406,7 +406,7 @@ func (c *Client) fail(pc *conn, err error, retry bool) (bool, error) {
 // finish gives pc back to the pool after a complete response, or closes
 // it if the response or request asked for that or bytes are left over.
 func (c *Client) finish(pc *conn, keepAlive bool, now time.Time) {
-	if keepAlive && pc.br.Buffered() == 0 {
+	if keepAlive && pc.br.Buffered() == 0 && len(pc.over) == 0 {
 		c.put(pc, now)
 		return
 	}

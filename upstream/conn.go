@@ -3,6 +3,7 @@ package upstream
 import (
 	"bufio"
 	"errors"
+	"io"
 	"net"
 	"runtime"
 	"time"
@@ -28,6 +29,16 @@ type conn struct {
 	sent     bool      // a request was just written: yield before the next read
 
 	probe probe // liveness check for idle connections
+
+	// plain: nc is the socket itself (no TLS), so the first read of a
+	// response may be a readv (head) that takes the body's first bytes
+	// into a pooled block past br's buffer. over holds those not yet
+	// read through br, in overBuf: br reads them before the socket's, and
+	// a streamed body takes them over.
+	plain   bool
+	head    headReader
+	over    []byte
+	overBuf *[directBlock]byte
 }
 
 // errNoIO makes a read fail while fasthttp parses a complete, buffered head,
@@ -45,7 +56,16 @@ func (c *Client) newConn(nc, raw net.Conn) *conn {
 	}
 	pc.nc = nc
 	pc.probe.init(raw)
+	pc.plain = nc == raw
 	return pc
+}
+
+// dropOver gives the block of bytes read past br back to its pool.
+func (pc *conn) dropOver() {
+	if pc.overBuf != nil {
+		directBufs.Put(pc.overBuf)
+		pc.over, pc.overBuf = nil, nil
+	}
 }
 
 // closeNet closes pc's network connection and gives the struct back for
@@ -58,6 +78,7 @@ func (pc *conn) closeNet() {
 	pc.bw.Reset(pc)
 	pc.lastUsed, pc.rdl, pc.wdl, pc.reqDL, pc.wnow = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	pc.reused, pc.noIO, pc.sent, pc.written, pc.werr = false, false, false, 0, nil
+	pc.dropOver()
 	pc.c.conns.Put(pc)
 }
 
@@ -75,11 +96,48 @@ func (pc *conn) Read(p []byte) (int, error) {
 	if pc.noIO {
 		return 0, errNoIO
 	}
+	if len(pc.over) > 0 {
+		n := copy(p, pc.over)
+		pc.over = pc.over[n:]
+		if len(pc.over) == 0 {
+			pc.dropOver()
+		}
+		return n, nil
+	}
 	if pc.sent {
 		pc.sent = false
 		runtime.Gosched()
+		if pc.plain && len(p) > 0 {
+			return pc.readFirst(p)
+		}
 	}
 	return pc.nc.Read(p)
+}
+
+// readFirst is the first read of a response on a plain connection: one
+// readv into p (br's buffer) and a pooled block after it, so that the
+// body of a large answer mostly comes in with its head. What lands in the
+// block waits in over.
+func (pc *conn) readFirst(p []byte) (int, error) {
+	rc := pc.probe.rawConn()
+	if rc == nil {
+		return pc.nc.Read(p)
+	}
+	blk := directBufs.Get().(*[directBlock]byte)
+	n, err := pc.head.readInto(rc, p, blk[:])
+	switch {
+	case err != nil:
+		directBufs.Put(blk)
+		return 0, err
+	case n == 0:
+		directBufs.Put(blk)
+		return 0, io.EOF
+	case n <= len(p):
+		directBufs.Put(blk)
+		return n, nil
+	}
+	pc.over, pc.overBuf = blk[:n-len(p)], blk
+	return len(p), nil
 }
 
 // beginWrite prepares pc for writing a new request.
@@ -135,7 +193,7 @@ func (pc *conn) setReadDeadline(dl, now time.Time) error {
 // and, where the platform allows a non-blocking peek, not closed by the
 // upstream and with no unexpected bytes waiting.
 func (pc *conn) alive() bool {
-	return pc.br.Buffered() == 0 && pc.probe.alive()
+	return pc.br.Buffered() == 0 && len(pc.over) == 0 && pc.probe.alive()
 }
 
 // rearm reports whether a connection whose armed deadline is cur needs

@@ -42,6 +42,9 @@ func (p *probe) init(nc net.Conn) {
 
 func (p *probe) reset() { p.rc = nil }
 
+// rawConn is the socket's RawConn, nil when there is none.
+func (p *probe) rawConn() syscall.RawConn { return p.rc }
+
 func (p *probe) peek(fd uintptr) {
 	n, _, err := syscall.Recvfrom(int(fd), p.buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 	p.ok = n <= 0 && (err == syscall.EAGAIN || err == syscall.EWOULDBLOCK)
