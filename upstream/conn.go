@@ -123,11 +123,12 @@ func (pc *conn) readFirst(p []byte) (int, error) {
 	if rc == nil {
 		return pc.nc.Read(p)
 	}
-	blk := directBufs.Get().(*[directBlock]byte)
-	n, err := pc.head.readInto(rc, p, blk[:])
+	n, blk, err := pc.head.readInto(rc, p)
 	switch {
 	case err != nil:
-		directBufs.Put(blk)
+		if blk != nil {
+			directBufs.Put(blk)
+		}
 		return 0, err
 	case n == 0:
 		directBufs.Put(blk)

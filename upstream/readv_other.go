@@ -10,6 +10,6 @@ import (
 // headReader is not available here: the head is read as any other bytes.
 type headReader struct{}
 
-func (*headReader) readInto(syscall.RawConn, []byte, []byte) (int, error) {
-	return 0, errors.ErrUnsupported
+func (*headReader) readInto(syscall.RawConn, []byte) (int, *[directBlock]byte, error) {
+	return 0, nil, errors.ErrUnsupported
 }
