@@ -145,6 +145,11 @@ type Client struct {
 	// dialErr is the error of the last failed dial (a refused connection,
 	// a host name that does not resolve), nil once one succeeded after it.
 	dialErr atomic.Pointer[error]
+	// large: the last answer's body was larger than a connection's read
+	// buffer, so the next answer's first read takes a block for the body
+	// too (conn.readFirst). Upstreams answer alike from one request to the
+	// next, and a small answer does not pay for the block.
+	large atomic.Bool
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -375,6 +380,9 @@ func (c *Client) roundTrip(pc *conn, req *fasthttp.Request, resp *fasthttp.Respo
 		return false, nil
 	}
 	cl := resp.Header.ContentLength()
+	if large := cl > c.s.MaxResponseHeaderBytes; large != c.large.Load() {
+		c.large.Store(large)
+	}
 	if c.s.MaxResponseBody > 0 && int64(cl) > c.s.MaxResponseBody {
 		return c.fail(pc, ErrTooLarge, false)
 	}

@@ -107,17 +107,17 @@ func (pc *conn) Read(p []byte) (int, error) {
 	if pc.sent {
 		pc.sent = false
 		runtime.Gosched()
-		if pc.plain && len(p) > 0 {
+		if pc.plain && len(p) > 0 && pc.c.large.Load() {
 			return pc.readFirst(p)
 		}
 	}
 	return pc.nc.Read(p)
 }
 
-// readFirst is the first read of a response on a plain connection: one
-// readv into p (br's buffer) and a pooled block after it, so that the
-// body of a large answer mostly comes in with its head. What lands in the
-// block waits in over.
+// readFirst is the first read of a response on a plain connection to an
+// upstream whose last answer was large: one readv into p (br's buffer)
+// and a pooled block after it, so that the body mostly comes in with its
+// head. What lands in the block waits in over.
 func (pc *conn) readFirst(p []byte) (int, error) {
 	rc := pc.probe.rawConn()
 	if rc == nil {
