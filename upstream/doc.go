@@ -24,7 +24,12 @@
 //   - yields the processor once (runtime.Gosched) between writing a
 //     request and the first read of its answer, so that the read less
 //     often comes before the answer and costs a system call for nothing
-//     (EAGAIN);
+//     (EAGAIN); after a large answer, that first read on a plain
+//     connection is a readv that takes the body's first bytes into a
+//     pooled block with the head, and [Prefetch] reads what has come of
+//     the rest rather than only checking for a close, so that a large
+//     body costs as few reads as it can; [WriteFirstTo] then has the
+//     body's first bytes written with one writev;
 //   - keeps connection-level matters to itself: the upstream's
 //     Connection: close shuts the upstream connection, not the caller's, and
 //     the response's protocol is HTTP/1.1.
