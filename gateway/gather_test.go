@@ -132,6 +132,28 @@ func TestYieldConnHold(t *testing.T) {
 	})
 }
 
+// dialProxiedTo starts a gateway whose one route forwards everything to
+// up and returns a client connection to it, closed when the test ends,
+// that fails its reads and writes after limit.
+func dialProxiedTo(t *testing.T, up string, limit time.Duration) net.Conn {
+	t.Helper()
+	g := startGateway(t, `
+listen: "127.0.0.1:0"
+admin: "127.0.0.1:0"
+routes:
+  - name: big
+    match: { path_prefix: / }
+    upstream: { targets: ["{UP1}"] }
+`, up)
+	c, err := net.Dial("tcp", g.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(limit))
+	return c
+}
+
 // TestLargeAnswerFirstBytesAtOnce: a large answer's head leaves with the
 // body bytes that have arrived, without waiting for the rest: the
 // upstream sends the head and 8 KiB, then waits until the client has
@@ -152,20 +174,7 @@ func TestLargeAnswerFirstBytesAtOnce(t *testing.T) {
 		}
 		_, _ = c.Write(body[first:])
 	})
-	g := startGateway(t, `
-listen: "127.0.0.1:0"
-admin: "127.0.0.1:0"
-routes:
-  - name: big
-    match: { path_prefix: / }
-    upstream: { targets: ["{UP1}"] }
-`, up)
-	c, err := net.Dial("tcp", g.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dialProxiedTo(t, up, 10*time.Second)
 	if _, err := io.WriteString(c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -225,20 +234,7 @@ func TestLargeAnswersWhole(t *testing.T) {
 			}
 		}
 	})
-	g := startGateway(t, `
-listen: "127.0.0.1:0"
-admin: "127.0.0.1:0"
-routes:
-  - name: big
-    match: { path_prefix: / }
-    upstream: { targets: ["{UP1}"] }
-`, up)
-	c, err := net.Dial("tcp", g.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	c := dialProxiedTo(t, up, 30*time.Second)
 	br := bufio.NewReader(c)
 	for _, paced := range []string{"0", "1"} {
 		for _, n := range sizes {
