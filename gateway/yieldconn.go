@@ -12,7 +12,9 @@ import (
 )
 
 // yieldConn is a plain TCP client connection whose first read after a
-// write yields the processor first (runtime.Gosched).
+// write yields the processor first (runtime.Gosched), and which can hold
+// an answer's head back to send it with the body's first bytes in one
+// writev (hold, gatherAnswer).
 //
 // After the gateway has written an answer, fasthttp reads the client's
 // next request at once, and the client has had no time to send it: the
