@@ -10,6 +10,7 @@ import (
 // TestAllocations holds the request path's checks at zero allocations.
 func TestAllocations(t *testing.T) {
 	closed := mustNew(t, "r", Settings{FailureRatio: 0.5, MinRequests: 10})
+	settled := mustNew(t, "r", Settings{ConsecutiveFailures: 1000})
 	open := mustNew(t, "r", Settings{ConsecutiveFailures: 1, OpenFor: time.Minute})
 	trip(t, open)
 	set, err := NewSet(Settings{}, 0)
@@ -28,6 +29,13 @@ func TestAllocations(t *testing.T) {
 		}},
 		{desc: "closed, failure", give: func() {
 			closed.Do(func() (int, bool) { return 404, false })
+		}},
+		{desc: "settled, success", give: func() {
+			settled.Do(func() (int, bool) { return status, false })
+		}},
+		{desc: "settled, failure", give: func() {
+			settled.Do(func() (int, bool) { return 503, false })
+			settled.Do(func() (int, bool) { return status, false })
 		}},
 		{desc: "open, rejected", give: func() {
 			open.Do(func() (int, bool) { return status, false })

@@ -14,6 +14,18 @@ func BenchmarkDoClosed(b *testing.B) {
 	}
 }
 
+// BenchmarkDoSettled: closed with only the consecutive-failures rule,
+// after a success: the call runs without gobreaker.
+func BenchmarkDoSettled(b *testing.B) {
+	br := mustNewB(b, Settings{ConsecutiveFailures: 5})
+	status := 200
+	br.Do(func() (int, bool) { return status, false })
+	b.ReportAllocs()
+	for b.Loop() {
+		br.Do(func() (int, bool) { return status, false })
+	}
+}
+
 func BenchmarkDoClosedParallel(b *testing.B) {
 	br := mustNewB(b, Settings{FailureRatio: 0.5, MinRequests: 20})
 	b.ReportAllocs()

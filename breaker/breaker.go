@@ -175,6 +175,17 @@ type Breaker struct {
 	// openUntil is when the open state ends, in Unix nanoseconds; 0 when
 	// the breaker is not open. Set on each change of state.
 	openUntil atomic.Int64
+	// settled is true while the breaker is closed, the only trip rule is
+	// a run of consecutive failures (no FailureRatio), and the last
+	// outcome gobreaker counted was a success: then another success
+	// changes nothing a trip rule reads, and Do runs the call without
+	// asking gobreaker (two clock reads and two lock round trips), counting
+	// only a failure. It is set and cleared under gobreaker's lock, in the
+	// order gobreaker counts outcomes.
+	settled atomic.Bool
+	// open is whether gobreaker's state is other than closed, kept by
+	// OnStateChange; read and written only under gobreaker's lock.
+	open bool
 }
 
 // New returns a closed Breaker named name (the route, or the target of a
@@ -204,8 +215,19 @@ func build(name string, s Settings) *Breaker {
 	if bucket := n.Window / windowBuckets; bucket > 0 {
 		st.BucketPeriod = bucket
 	}
+	if n.FailureRatio == 0 {
+		// gobreaker calls this under its lock, for an outcome of the
+		// current generation that it is about to count.
+		st.IsSuccessful = func(err error) bool {
+			ok := err == nil
+			b.settled.Store(ok && !b.open)
+			return ok
+		}
+	}
 	openFor, fn := n.OpenFor, s.OnStateChange
 	st.OnStateChange = func(name string, from, to gobreaker.State) {
+		b.settled.Store(false)
+		b.open = to != gobreaker.StateClosed
 		// gobreaker keeps its own expiry to itself: note when ours ends.
 		var until int64
 		if to == gobreaker.StateOpen {
@@ -294,10 +316,37 @@ func (b *Breaker) outcome(status int, connErr bool) error {
 // fallback. Do allocates nothing when call does not escape, as a function
 // literal written at the call site does not.
 func (b *Breaker) Do(call func() (status int, connErr bool)) (rejected bool) {
+	if b.settled.Load() {
+		b.doSettled(call)
+		return false
+	}
+	return b.execute(call)
+}
+
+// execute runs call through gobreaker, which admits it and counts its
+// outcome.
+func (b *Breaker) execute(call func() (status int, connErr bool)) (rejected bool) {
 	_, err := b.cb.Execute(func() (struct{}, error) {
 		return struct{}{}, b.outcome(call())
 	})
 	return err == gobreaker.ErrOpenState || err == gobreaker.ErrTooManyRequests
+}
+
+// doSettled runs call while the breaker is settled (see Breaker.settled):
+// closed, so call is admitted, and a success needs no counting. A failure
+// is counted as gobreaker would count it, and so is a panic.
+func (b *Breaker) doSettled(call func() (status int, connErr bool)) {
+	done := false
+	defer func() {
+		if !done { // call panicked: count a failure and let the panic go on
+			b.execute(func() (int, bool) { return 0, true })
+		}
+	}()
+	status, connErr := call()
+	done = true
+	if b.outcome(status, connErr) == errFailed {
+		b.execute(func() (int, bool) { return status, connErr })
+	}
 }
 
 // Record counts the outcome of a call that Do already let through and
@@ -306,5 +355,8 @@ func (b *Breaker) Do(call func() (status int, connErr bool)) (rejected bool) {
 // call, unless the breaker is open or has no half-open probe free; it
 // allocates nothing.
 func (b *Breaker) Record(status int, connErr bool) {
-	b.Do(func() (int, bool) { return status, connErr })
+	if b.settled.Load() && b.outcome(status, connErr) != errFailed {
+		return // a success or no verdict changes nothing a settled breaker counts
+	}
+	b.execute(func() (int, bool) { return status, connErr })
 }

@@ -99,6 +99,18 @@ func TestOpensAtThreshold(t *testing.T) {
 			want:     -1,
 		},
 		{
+			desc:     "failures after a run of successes",
+			settings: Settings{ConsecutiveFailures: 3},
+			give:     []int{200, 200, 200, 500, 500, 500},
+			want:     5,
+		},
+		{
+			desc:     "successes between failures keep breaking the run",
+			settings: Settings{ConsecutiveFailures: 3},
+			give:     []int{500, 200, 200, 500, 500, 200, 200, 200, 500, 500, noVerdict, 200, 500, 500},
+			want:     -1,
+		},
+		{
 			desc:     "ratio waits for min requests",
 			settings: Settings{FailureRatio: 0.5, MinRequests: 4},
 			give:     []int{500, 500, 200, 500},
@@ -250,6 +262,89 @@ func TestHalfOpenProbes(t *testing.T) {
 	}
 }
 
+// TestSettledBreakerCycles takes a breaker that has seen only successes
+// (which it then runs without counting) through open, half-open and
+// closed twice: the counting resumes where it matters.
+func TestSettledBreakerCycles(t *testing.T) {
+	openFor := 20 * time.Millisecond
+	b := mustNew(t, "r", Settings{ConsecutiveFailures: 2, OpenFor: openFor, HalfOpenRequests: 2})
+	for cycle := range 2 {
+		for i := range 50 {
+			if rejected, ran := call(b, 200); rejected || !ran {
+				t.Fatalf("cycle %d, success %d: rejected %v, ran %v", cycle, i, rejected, ran)
+			}
+		}
+		call(b, 500)
+		if b.State() != Closed {
+			t.Fatalf("cycle %d: state %s after one failure, want closed", cycle, b.State())
+		}
+		call(b, 502)
+		if b.State() != Open {
+			t.Fatalf("cycle %d: state %s after two failures, want open", cycle, b.State())
+		}
+		if rejected, ran := call(b, 200); !rejected || ran {
+			t.Fatalf("cycle %d: call while open: rejected %v, ran %v", cycle, rejected, ran)
+		}
+		waitState(t, b, HalfOpen, 50*openFor)
+		// Two probes, each success counted: the breaker closes after the
+		// second only.
+		call(b, 200)
+		if b.State() != HalfOpen {
+			t.Fatalf("cycle %d: state %s after one good probe of two, want half_open", cycle, b.State())
+		}
+		call(b, 200)
+		if b.State() != Closed {
+			t.Fatalf("cycle %d: state %s after two good probes, want closed", cycle, b.State())
+		}
+	}
+}
+
+// TestSettledRecord: a failure found out after a call that the settled
+// breaker ran without counting is counted.
+func TestSettledRecord(t *testing.T) {
+	b := mustNew(t, "r", Settings{ConsecutiveFailures: 2})
+	call(b, 200)
+	call(b, 200)
+	b.Record(200, false)
+	b.Record(0, true)
+	if b.State() != Closed {
+		t.Fatalf("state %s after one failure, want closed", b.State())
+	}
+	b.Record(503, false)
+	if b.State() != Open {
+		t.Fatalf("state %s after two failures, want open", b.State())
+	}
+}
+
+// TestSettledConcurrentFailuresOpen: with many callers succeeding while
+// others fail, the failures in a row still open the breaker once the
+// successes stop.
+func TestSettledConcurrentFailuresOpen(t *testing.T) {
+	b := mustNew(t, "r", Settings{ConsecutiveFailures: 5, OpenFor: time.Minute})
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 500 {
+				give := 200
+				if (g+i)%7 == 0 {
+					give = 500
+				}
+				call(b, give)
+			}
+		})
+	}
+	wg.Wait()
+	if b.State() != Closed {
+		t.Fatalf("state %s after runs of at most two failures, want closed", b.State())
+	}
+	for range 5 {
+		call(b, 500)
+	}
+	if b.State() != Open {
+		t.Errorf("state %s after five failures in a row, want open", b.State())
+	}
+}
+
 // TestProbeWithoutVerdictFreesItsSlot: a probe that reached no verdict
 // lets the next caller probe.
 func TestProbeWithoutVerdictFreesItsSlot(t *testing.T) {
@@ -325,17 +420,22 @@ func TestWindowForgetsOldFailures(t *testing.T) {
 }
 
 func TestPanicCountsAsFailure(t *testing.T) {
-	b := mustNew(t, "r", Settings{ConsecutiveFailures: 1, OpenFor: time.Minute})
-	func() {
-		defer func() {
-			if recover() == nil {
-				t.Error("panic did not reach the caller")
-			}
+	for _, successes := range []int{0, 3} { // 3: a settled breaker
+		b := mustNew(t, "r", Settings{ConsecutiveFailures: 1, OpenFor: time.Minute})
+		for range successes {
+			call(b, 200)
+		}
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Error("panic did not reach the caller")
+				}
+			}()
+			b.Do(func() (int, bool) { panic("upstream handler bug") })
 		}()
-		b.Do(func() (int, bool) { panic("upstream handler bug") })
-	}()
-	if b.State() != Open {
-		t.Errorf("state %s after a panic, want open", b.State())
+		if b.State() != Open {
+			t.Errorf("after %d successes: state %s after a panic, want open", successes, b.State())
+		}
 	}
 }
 
