@@ -18,7 +18,7 @@ var testOnly = map[string][]string{
 // imports them, and nothing imports deploy), and deploy's tests import
 // only what testOnly allows.
 func TestKubernetesOutOfTheBinary(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", module+"/cmd/gateway").Output()
+	out, err := exec.Command("go", "list", "-pgo=off", "-deps", module+"/cmd/gateway").Output()
 	if err != nil {
 		t.Fatalf("go list -deps: %v", err)
 	}
@@ -28,7 +28,7 @@ func TestKubernetesOutOfTheBinary(t *testing.T) {
 		}
 	}
 	for pkg, rules := range testOnly {
-		out, err := exec.Command("go", "list", "-f", `{{join .TestImports "\n"}}`, module+"/"+pkg).Output()
+		out, err := exec.Command("go", "list", "-pgo=off", "-f", `{{join .TestImports "\n"}}`, module+"/"+pkg).Output()
 		if err != nil {
 			t.Fatalf("go list %s: %v", pkg, err)
 		}
