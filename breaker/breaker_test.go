@@ -299,23 +299,6 @@ func TestSettledBreakerCycles(t *testing.T) {
 	}
 }
 
-// TestSettledRecord: a failure found out after a call that the settled
-// breaker ran without counting is counted.
-func TestSettledRecord(t *testing.T) {
-	b := mustNew(t, "r", Settings{ConsecutiveFailures: 2})
-	call(b, 200)
-	call(b, 200)
-	b.Record(200, false)
-	b.Record(0, true)
-	if b.State() != Closed {
-		t.Fatalf("state %s after one failure, want closed", b.State())
-	}
-	b.Record(503, false)
-	if b.State() != Open {
-		t.Fatalf("state %s after two failures, want open", b.State())
-	}
-}
-
 // TestSettledConcurrentFailuresOpen: with many callers succeeding while
 // others fail, the failures in a row still open the breaker once the
 // successes stop.
@@ -496,16 +479,24 @@ func TestStateString(t *testing.T) {
 	}
 }
 
-// TestRecord: outcomes found out after Do count like calls.
+// TestRecord: outcomes found out after Do count like calls, also on a
+// settled breaker (one that has seen only successes, and runs calls
+// without counting them).
 func TestRecord(t *testing.T) {
-	b := mustNew(t, "r", Settings{ConsecutiveFailures: 2})
-	b.Record(0, true)
-	if b.State() != Closed {
-		t.Fatalf("state %s after one failure, want closed", b.State())
-	}
-	b.Record(0, true)
-	if b.State() != Open {
-		t.Fatalf("state %s after two failures, want open", b.State())
+	for _, successes := range []int{0, 2} {
+		b := mustNew(t, "r", Settings{ConsecutiveFailures: 2})
+		for range successes {
+			call(b, 200)
+			b.Record(200, false)
+		}
+		b.Record(0, true)
+		if b.State() != Closed {
+			t.Fatalf("after %d successes: state %s after one failure, want closed", successes, b.State())
+		}
+		b.Record(503, false)
+		if b.State() != Open {
+			t.Fatalf("after %d successes: state %s after two failures, want open", successes, b.State())
+		}
 	}
 }
 
