@@ -333,8 +333,10 @@ func (b *Breaker) execute(call func() (status int, connErr bool)) (rejected bool
 }
 
 // doSettled runs call while the breaker is settled (see Breaker.settled):
-// closed, so call is admitted, and a success needs no counting. A failure
-// is counted as gobreaker would count it, and so is a panic.
+// closed, so call is admitted, and a success needs no counting. A failure,
+// or a panic, is counted afterwards as Record counts one: unlike a call
+// through gobreaker, one that outlasted a trip and OpenFor counts against
+// the half-open breaker instead of being dropped.
 func (b *Breaker) doSettled(call func() (status int, connErr bool)) {
 	done := false
 	defer func() {
