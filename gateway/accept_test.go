@@ -156,8 +156,13 @@ func TestAcceptOutOfDescriptors(t *testing.T) {
 	}
 	logMu.Lock()
 	defer logMu.Unlock()
-	if n := strings.Count(logText.String(), "cannot accept connections"); n != 1 {
-		t.Errorf("the episode was logged %d times at its start, want once", n)
+	// Each episode is logged once as it starts and once as it ends, not
+	// per failed accept. There may be two: a descriptor the child closes
+	// on its own after the first lets one more connection in.
+	starts := strings.Count(logText.String(), "cannot accept connections")
+	ends := strings.Count(logText.String(), "accepting connections again")
+	if starts == 0 || starts != ends {
+		t.Errorf("%d episode starts and %d ends logged, want each episode logged once at its start and once at its end", starts, ends)
 	}
 }
 
