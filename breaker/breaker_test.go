@@ -2,6 +2,7 @@ package breaker
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -274,28 +275,27 @@ func TestSettledBreakerCycles(t *testing.T) {
 				t.Fatalf("cycle %d, success %d: rejected %v, ran %v", cycle, i, rejected, ran)
 			}
 		}
-		call(b, 500)
-		if b.State() != Closed {
-			t.Fatalf("cycle %d: state %s after one failure, want closed", cycle, b.State())
-		}
-		call(b, 502)
-		if b.State() != Open {
-			t.Fatalf("cycle %d: state %s after two failures, want open", cycle, b.State())
-		}
+		at := "cycle " + strconv.Itoa(cycle) + ", "
+		callWant(t, b, 500, Closed, at+"one failure")
+		callWant(t, b, 502, Open, at+"two failures")
 		if rejected, ran := call(b, 200); !rejected || ran {
 			t.Fatalf("cycle %d: call while open: rejected %v, ran %v", cycle, rejected, ran)
 		}
 		waitState(t, b, HalfOpen, 50*openFor)
 		// Two probes, each success counted: the breaker closes after the
 		// second only.
-		call(b, 200)
-		if b.State() != HalfOpen {
-			t.Fatalf("cycle %d: state %s after one good probe of two, want half_open", cycle, b.State())
-		}
-		call(b, 200)
-		if b.State() != Closed {
-			t.Fatalf("cycle %d: state %s after two good probes, want closed", cycle, b.State())
-		}
+		callWant(t, b, 200, HalfOpen, at+"one good probe of two")
+		callWant(t, b, 200, Closed, at+"two good probes")
+	}
+}
+
+// callWant makes one call through b that reports give and checks that b
+// is then in want; what says after what, for the failure message.
+func callWant(t *testing.T, b *Breaker, give int, want State, what string) {
+	t.Helper()
+	call(b, give)
+	if got := b.State(); got != want {
+		t.Fatalf("%s: state %s, want %s", what, got, want)
 	}
 }
 
