@@ -98,12 +98,12 @@ type Config struct {
 	// Routes are matched by the router; see docs/routing.md for precedence.
 	Routes []Route `yaml:"routes"`
 
-	file     string                        // the name given to Load or Parse
-	pos      map[string]yamlcodec.Position // field path -> where a file wrote it
-	secrets  map[string]bool               // field paths whose value came from the environment
-	files    []string                      // every file read, main first, absolute
-	includes []string                      // Include resolved, absolute
-	starts   map[string]int                // each included file's first route in Routes
+	file     string               // the name given to Load or Parse
+	pos      *yamlcodec.Positions // field path -> where a file wrote it
+	secrets  map[string]bool      // field paths whose value came from the environment
+	files    []string             // every file read, main first, absolute
+	includes []string             // Include resolved, absolute
+	starts   map[string]int       // each included file's first route in Routes
 	// parts are the included files' routes in Routes, in order, with
 	// their own records (pos and secrets hold the main file's).
 	parts []part

@@ -50,7 +50,7 @@ type fileResult struct {
 
 	routes  []Route
 	hasList bool // the file has a routes list (even an empty one)
-	pos     map[string]yamlcodec.Position
+	pos     *yamlcodec.Positions
 	secrets map[string]bool
 	bad     map[string]bool
 	errs    Errors

@@ -154,7 +154,7 @@ func (c *Config) more(path string) yamlcodec.Record {
 	if r == nil {
 		return yamlcodec.Record{}
 	}
-	pos, ok := r.pos[local]
+	pos, ok := r.pos.Get(local)
 	return yamlcodec.Record{Pos: pos, Written: ok, Secret: r.secrets[local], Bad: r.bad[local]}
 }
 
@@ -183,7 +183,7 @@ func (c *Config) partOf(path string) (string, *fileResult) {
 
 // position is where the field at path was written, in whichever file.
 func (c *Config) position(path string) (yamlcodec.Position, bool) {
-	if p, ok := c.pos[path]; ok {
+	if p, ok := c.pos.Get(path); ok {
 		return p, true
 	}
 	rec := c.more(path)

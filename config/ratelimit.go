@@ -128,7 +128,7 @@ func (v *validator) rateLimits(c *Config) {
 
 func (v *validator) rateLimit(rl *RateLimit, p string, haveRedis bool) {
 	if rl.Rate <= 0 {
-		if _, written := v.pos[p+".rate"]; !written {
+		if _, written := v.pos.Get(p + ".rate"); !written {
 			v.errorf(p+".rate", "is required")
 		} else {
 			v.invalid(p+".rate", float64(rl.Rate), "must be > 0")

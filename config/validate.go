@@ -16,7 +16,7 @@ import (
 type validator struct {
 	rep     yamlcodec.Reporter // where problems go
 	file    string             // the main file
-	pos     map[string]yamlcodec.Position
+	pos     *yamlcodec.Positions
 	secrets map[string]bool // paths whose value came from the environment
 	disc    *Discovery      // the configured registries
 	// haveRedis is true when the top-level redis is set.

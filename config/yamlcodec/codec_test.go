@@ -136,7 +136,7 @@ heat: 21C
 		{desc: "plain map key", give: "notes.Hello", want: Position{"shop.yaml", 9, 17}},
 		{desc: "quoted map key", give: `notes["odd key"]`, want: Position{"shop.yaml", 9, 35}},
 	} {
-		if got := d.Pos[tt.give]; got != tt.want {
+		if got, _ := d.Pos.Get(tt.give); got != tt.want {
 			t.Errorf("%s: Pos[%q] = %v, want %v", tt.desc, tt.give, got, tt.want)
 		}
 	}

@@ -23,7 +23,7 @@ type Decoder struct {
 	// Errs are the problems found so far, in the order found.
 	Errs Errors
 	// Pos is where each decoded path was written, null values included.
-	Pos map[string]Position
+	Pos *Positions
 	// Set holds the paths that hold a non-null value.
 	Set map[string]bool
 	// Bad holds the paths that failed to decode: checks of the decoded
@@ -44,14 +44,14 @@ type Decoder struct {
 }
 
 // NewDecoder returns a decoder for the document of file, about fields
-// values large (a size hint for its maps: a large document would grow
-// them many times). lookup reads environment variables.
+// values large (a size hint for its set of written paths: a large
+// document would grow it many times). lookup reads environment variables.
 func (c *Codec) NewDecoder(file string, lookup LookupFunc, fields int) *Decoder {
 	return &Decoder{
 		codec:   c,
 		file:    file,
 		lookup:  lookup,
-		Pos:     make(map[string]Position, fields),
+		Pos:     newPositions(file),
 		Set:     make(map[string]bool, fields),
 		Bad:     make(map[string]bool),
 		Secrets: make(map[string]bool),

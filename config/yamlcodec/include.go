@@ -149,6 +149,6 @@ func (d *Decoder) entryError(path, pattern string, err error) {
 	default:
 		msg = strconv.Quote(pattern) + ": " + err.Error()
 	}
-	at := d.Pos[path]
+	at, _ := d.Pos.Get(path)
 	d.Errs = append(d.Errs, &FieldError{File: at.File, Line: at.Line, Col: at.Col, Field: path, Msg: msg})
 }

@@ -62,23 +62,18 @@ func (d *Decoder) listInParts(n *yaml.Node, t reflect.Type, path string, procs i
 		return reflect.Value{}
 	}
 	d.budget -= used
-	// Positions and the sets of paths are different maps: filled at once.
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for _, k := range parts {
-			for _, r := range k.log.pos {
-				d.Pos[r.path] = Position{d.file, r.n.Line, r.n.Column}
-			}
-		}
-	}()
+	recs := 0
+	for _, k := range parts {
+		recs += len(k.log.pos)
+	}
+	d.Pos.reserve(recs)
 	for _, k := range parts {
 		d.Errs = append(d.Errs, k.Errs...)
+		d.Pos.addAll(k.log.pos)
 		for _, r := range k.log.marks {
 			d.mark(r.path, r.kind)
 		}
 	}
-	wg.Wait()
 	return s
 }
 
@@ -104,11 +99,6 @@ type records struct {
 	marks []markRecord
 }
 
-type posRecord struct {
-	path string
-	n    *yaml.Node // where path was written, in d.file
-}
-
 type markRecord struct {
 	path string
 	kind markKind
@@ -126,10 +116,10 @@ const (
 // at records that path was written at n.
 func (d *Decoder) at(path string, n *yaml.Node) {
 	if d.log != nil {
-		d.log.pos = append(d.log.pos, posRecord{path, n})
+		d.log.pos = append(d.log.pos, posRecord{path, lineColOf(n)})
 		return
 	}
-	d.Pos[path] = Position{d.file, n.Line, n.Column}
+	d.Pos.add(path, lineColOf(n))
 }
 
 // mark adds path to the set kind names.

@@ -61,7 +61,7 @@ func TestListInParts(t *testing.T) {
 		desc      string
 		got, want any
 	}{
-		{"positions", parts.Pos, one.Pos},
+		{"positions", parts.Pos.all(), one.Pos.all()},
 		{"set", parts.Set, one.Set},
 		{"bad", parts.Bad, one.Bad},
 		{"secrets", parts.Secrets, one.Secrets},

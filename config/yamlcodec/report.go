@@ -25,7 +25,7 @@ type Reporter struct {
 	// position is placed.
 	File string
 	// Pos, Bad and Secrets are a Decoder's records.
-	Pos     map[string]Position
+	Pos     *Positions
 	Bad     map[string]bool
 	Secrets map[string]bool
 	// More looks up the paths that Pos, Bad and Secrets do not hold
@@ -97,7 +97,7 @@ func (r *Reporter) Where(path, from string) string {
 
 // pos is where path was written, from Pos or More.
 func (r *Reporter) pos(path string) (Position, bool) {
-	if pos, ok := r.Pos[path]; ok {
+	if pos, ok := r.Pos.Get(path); ok {
 		return pos, true
 	}
 	if r.More != nil {
