@@ -129,7 +129,9 @@ func headEnd(b []byte, from int) (end int, bad bool) {
 // framingOK reports whether head (status line, header lines, blank line)
 // frames its body at most once: not Content-Length together with
 // Transfer-Encoding, not Content-Length twice. fasthttp would quietly pick
-// one of them; a proxy must not (request smuggling, RFC 9112 6.3).
+// one of them; a proxy must not (request smuggling, RFC 9112 6.3). It runs
+// on every response, so it looks closer only at lines that start like one
+// of the two names.
 func framingOK(head []byte) bool {
 	var cl, te int
 	i := bytes.IndexByte(head, '\n') + 1 // skip the status line
@@ -137,17 +139,37 @@ func framingOK(head []byte) bool {
 		j := bytes.IndexByte(head[i:], '\n')
 		line := head[i : i+j]
 		i += j + 1
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 {
+		if len(line) == 0 {
 			continue
 		}
-		key := bytes.TrimRight(line[:colon], " \t")
-		switch {
-		case len(key) == len(strContentLength) && bytes.EqualFold(key, strContentLength):
-			cl++
-		case len(key) == len(strTransferEncoding) && bytes.EqualFold(key, strTransferEncoding):
-			te++
+		switch line[0] | 0x20 {
+		case 'c':
+			if isHeaderLine(line, strContentLength) {
+				cl++
+			}
+		case 't':
+			if isHeaderLine(line, strTransferEncoding) {
+				te++
+			}
 		}
 	}
 	return cl <= 1 && (cl == 0 || te == 0)
+}
+
+// isHeaderLine reports whether line is a field of the given name, in any
+// case: the name, blanks if any, then a colon.
+func isHeaderLine(line, name []byte) bool {
+	if len(line) <= len(name) || !bytes.EqualFold(line[:len(name)], name) {
+		return false
+	}
+	for _, c := range line[len(name):] {
+		switch c {
+		case ' ', '\t':
+		case ':':
+			return true
+		default:
+			return false
+		}
+	}
+	return false
 }
