@@ -113,7 +113,9 @@ func (l *idleListener) Accept() (net.Conn, error) {
 func (l *idleListener) track(c net.Conn) (*idleConn, int) {
 	var addr netip.Addr
 	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		addr = ta.AddrPort().Addr().Unmap()
+		if a, ok := netip.AddrFromSlice(ta.IP); ok {
+			addr = a.Unmap() // as httpx.PeerAddr has it: no zone
+		}
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -310,6 +312,9 @@ func connState(c net.Conn, st fasthttp.ConnState) {
 		ic.ln.untrack(ic)
 	}
 }
+
+// PeerAddr is the client's address, as accepted (httpx.Peered).
+func (c *idleConn) PeerAddr() netip.Addr { return c.addr }
 
 // Read returns what was read ahead first. fasthttp's read for the next
 // request of an idle connection waits at most restAfter (SetReadDeadline)

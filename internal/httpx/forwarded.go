@@ -51,14 +51,26 @@ func (t *TrustedProxies) Contains(a netip.Addr) bool {
 	return false
 }
 
-// PeerAddr returns the address of the connection's peer without allocating.
+// PeerAddr returns the address of the connection's peer without allocating:
+// the one the connection noted when it was accepted (Peered), else its
+// remote address.
 func PeerAddr(ctx *fasthttp.RequestCtx) netip.Addr {
+	if p, ok := ctx.Conn().(Peered); ok {
+		return p.PeerAddr()
+	}
 	if tcp, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
 		if a, ok := netip.AddrFromSlice(tcp.IP); ok {
 			return a.Unmap()
 		}
 	}
 	return netip.Addr{}
+}
+
+// Peered is a connection that knows its peer's address, IPv4 unmapped
+// and without a zone, so that a request need not work it out again from
+// the connection's RemoteAddr.
+type Peered interface {
+	PeerAddr() netip.Addr
 }
 
 // SetForwarded writes X-Forwarded-For, -Proto and -Host, and X-Real-IP. A
