@@ -26,6 +26,7 @@
 #                      gateway's whole pipeline (full.bench) at each size
 #   BENCH_PAIRS        paired runs per feature cost, default 4
 #   BENCH_PAIR_DURATION  length of each of those runs, default 5s
+#   BENCH_PACE_CONNS   connections a side in the paced runs, default 100
 #   BENCH_OUT          a directory to keep wrk's reports and the servers' logs in
 #   BENCH_TLS_ONLY     "keepalive", "handshake" or both: only those HTTPS
 #                      rows (the gateway's HTTPS listener and nginx's at
@@ -412,6 +413,34 @@ duo() {
 	fi
 }
 
+# duo_paced: duo with the same offered load on both sides instead of as
+# much as each takes: pace_conns connections a side, each waiting
+# pace_ms after an answer before its next request (scripts/wrk-pace.lua).
+# A saturated pair measures a server at its most efficient, every wake-up
+# finding many requests; this measures the cost of a request at a load
+# the server keeps up with, where a faster server is not handed more.
+duo_paced() {
+	local a0 b0 w
+	a0=$(cpu_ticks "${duo_pids1[@]}")
+	b0=$(cpu_ticks "${duo_pids2[@]}")
+	WRK_PACE_MS=$pace_ms timeout "$run_limit" taskset -c "$load_cpu" wrk -t1 -c"$pace_conns" -d"$pair_duration" \
+		-s scripts/wrk-pace.lua "${duo_args1[@]}" "$duo_url1" >"$tmp/duo1.txt" &
+	w=$!
+	WRK_PACE_MS=$pace_ms timeout "$run_limit" taskset -c "$load_cpu" wrk -t1 -c"$pace_conns" -d"$pair_duration" \
+		-s scripts/wrk-pace.lua "${duo_args2[@]}" "$duo_url2" >"$tmp/duo2.txt"
+	wait "$w"
+	duo_t1=$(($(cpu_ticks "${duo_pids1[@]}") - a0))
+	duo_t2=$(($(cpu_ticks "${duo_pids2[@]}") - b0))
+	duo_n1=$(awk '/ requests in / {print $1}' "$tmp/duo1.txt")
+	duo_n2=$(awk '/ requests in / {print $1}' "$tmp/duo2.txt")
+	if grep -q "Non-2xx\|Socket errors" "$tmp/duo1.txt" "$tmp/duo2.txt"; then
+		echo "loadbench: errors in a paced run:" >&2
+		cat "$tmp/duo1.txt" "$tmp/duo2.txt" >&2
+		exit 1
+	fi
+}
+pace_conns=${BENCH_PACE_CONNS:-100}
+
 # wrk_args HOST HEADER: the wrk arguments that send them, when not empty.
 wrk_args() {
 	[[ -n $1 ]] && printf '%s\n' -H "Host: $1"
@@ -588,6 +617,24 @@ bare() {
 	echo "loadbench: gateway (whole pipeline)/bare proxy at once: $bare_line" >&2
 }
 
+# bare_paced SIZE: bare at the same paced load on both sides (duo_paced),
+# a little under half of what each serves at full load: 100 connections
+# waiting 6 ms (13 B, 1 KiB) or 12 ms (64 KiB); sets bare_paced_line.
+bare_paced() {
+	duo_url1="http://$gateway_addr/bytes/$1" duo_url2="http://$bare_addr/bytes/$1"
+	duo_pids1=("$gateway_pid") duo_pids2=("$bare_pid")
+	mapfile -t duo_args1 < <(wrk_args full.bench "")
+	duo_args2=()
+	pace_ms=6
+	(($1 >= 65536)) && pace_ms=12
+	duo_fn=duo_paced
+	"$duo_fn" # the bare proxy's warm-up at this size (see bare)
+	atonce
+	duo_fn=duo
+	bare_paced_line="$(size_name "$1") $atonce_line, $((duo_n1 / $(seconds "$pair_duration"))) and $((duo_n2 / $(seconds "$pair_duration"))) requests/s"
+	echo "loadbench: gateway (whole pipeline)/bare proxy, paced: $bare_paced_line" >&2
+}
+
 # resumed_share: the share of the gateway's HTTPS connections so far
 # whose session was resumed, from its metrics.
 resumed_share() {
@@ -655,11 +702,15 @@ if wants gateway; then
 			fulltls
 		fi
 	fi
-	bare_lines=()
+	bare_lines=() bare_paced_lines=()
 	if wants bare; then
 		for size in "${sizes[@]}"; do
 			bare "$size"
 			bare_lines+=("$bare_line")
+		done
+		for size in "${sizes[@]}"; do
+			bare_paced "$size"
+			bare_paced_lines+=("$bare_paced_line")
 		done
 	fi
 	# A unary gRPC call through the gateway: JSON to protobuf and back.
@@ -703,4 +754,6 @@ if wants gateway && wants bare; then
 	echo
 	printf 'gateway with rate limit, breaker and fallback cache / bare fasthttp proxy, requests per CPU-second, at once (%d pooled runs of %s; each):\n' "$pairs" "$pair_duration"
 	printf '  %s\n' "${bare_lines[@]}"
+	printf 'the same at the same paced load on both, %d connections a side each waiting 6 ms (12 ms at 64 KiB) between requests (%d pooled runs of %s; each; requests/s of each side in the last):\n' "$pace_conns" "$pairs" "$pair_duration"
+	printf '  %s\n' "${bare_paced_lines[@]}"
 fi
