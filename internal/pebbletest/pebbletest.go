@@ -185,20 +185,34 @@ func get(c *http.Client, url string) ([]byte, error) {
 	return io.ReadAll(resp.Body)
 }
 
+// dnsListeners listens for UDP on a free loopback port and for TCP on the
+// same port number. The port is free for UDP only: a TCP socket (a
+// client's, on a busy machine) may hold the same number, so another port
+// is tried then, a bounded number of times.
+func dnsListeners(t testing.TB) (net.PacketConn, net.Listener) {
+	t.Helper()
+	var err error
+	for range 20 {
+		var pc net.PacketConn
+		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			break
+		}
+		var ln net.Listener
+		if ln, err = net.Listen("tcp", pc.LocalAddr().String()); err == nil {
+			return pc, ln
+		}
+		pc.Close()
+	}
+	t.Fatal(err)
+	return nil, nil
+}
+
 // startDNS answers every A question with 127.0.0.1 and every other one
 // with no record, over UDP and TCP (Pebble asks over TCP) on one
 // loopback port, whose address it returns.
 func startDNS(t testing.TB) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		pc.Close()
-		t.Fatal(err)
-	}
+	pc, ln := dnsListeners(t)
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
