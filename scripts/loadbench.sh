@@ -391,16 +391,17 @@ costs=()
 # with its own wrk and half the connections: duo_url1 with the wrk
 # arguments of array duo_args1 against the processes of array duo_pids1,
 # and the same with 2. Sets duo_n1 duo_t1 duo_n2 duo_t2: requests answered
-# and CPU ticks used on each side.
+# and CPU ticks used on each side. duo_conns and duo_wrk (more wrk
+# arguments for both sides) are for duo_paced.
 duo() {
-	local a0 b0 w
+	local a0 b0 w c=${duo_conns:-$((conns / 2))}
 	a0=$(cpu_ticks "${duo_pids1[@]}")
 	b0=$(cpu_ticks "${duo_pids2[@]}")
-	timeout "$run_limit" taskset -c "$load_cpu" wrk -t1 -c$((conns / 2)) -d"$pair_duration" "${duo_args1[@]}" \
-		"$duo_url1" >"$tmp/duo1.txt" &
+	WRK_PACE_MS=${pace_ms:-} timeout "$run_limit" taskset -c "$load_cpu" wrk -t1 -c"$c" -d"$pair_duration" \
+		"${duo_wrk[@]}" "${duo_args1[@]}" "$duo_url1" >"$tmp/duo1.txt" &
 	w=$!
-	timeout "$run_limit" taskset -c "$load_cpu" wrk -t1 -c$((conns / 2)) -d"$pair_duration" "${duo_args2[@]}" \
-		"$duo_url2" >"$tmp/duo2.txt"
+	WRK_PACE_MS=${pace_ms:-} timeout "$run_limit" taskset -c "$load_cpu" wrk -t1 -c"$c" -d"$pair_duration" \
+		"${duo_wrk[@]}" "${duo_args2[@]}" "$duo_url2" >"$tmp/duo2.txt"
 	wait "$w"
 	duo_t1=$(($(cpu_ticks "${duo_pids1[@]}") - a0))
 	duo_t2=$(($(cpu_ticks "${duo_pids2[@]}") - b0))
@@ -412,6 +413,7 @@ duo() {
 		exit 1
 	fi
 }
+duo_conns= duo_wrk=()
 
 # duo_paced: duo with the same offered load on both sides instead of as
 # much as each takes: pace_conns connections a side, each waiting
@@ -420,24 +422,9 @@ duo() {
 # finding many requests; this measures the cost of a request at a load
 # the server keeps up with, where a faster server is not handed more.
 duo_paced() {
-	local a0 b0 w
-	a0=$(cpu_ticks "${duo_pids1[@]}")
-	b0=$(cpu_ticks "${duo_pids2[@]}")
-	WRK_PACE_MS=$pace_ms timeout "$run_limit" taskset -c "$load_cpu" wrk -t1 -c"$pace_conns" -d"$pair_duration" \
-		-s scripts/wrk-pace.lua "${duo_args1[@]}" "$duo_url1" >"$tmp/duo1.txt" &
-	w=$!
-	WRK_PACE_MS=$pace_ms timeout "$run_limit" taskset -c "$load_cpu" wrk -t1 -c"$pace_conns" -d"$pair_duration" \
-		-s scripts/wrk-pace.lua "${duo_args2[@]}" "$duo_url2" >"$tmp/duo2.txt"
-	wait "$w"
-	duo_t1=$(($(cpu_ticks "${duo_pids1[@]}") - a0))
-	duo_t2=$(($(cpu_ticks "${duo_pids2[@]}") - b0))
-	duo_n1=$(awk '/ requests in / {print $1}' "$tmp/duo1.txt")
-	duo_n2=$(awk '/ requests in / {print $1}' "$tmp/duo2.txt")
-	if grep -q "Non-2xx\|Socket errors" "$tmp/duo1.txt" "$tmp/duo2.txt"; then
-		echo "loadbench: errors in a paced run:" >&2
-		cat "$tmp/duo1.txt" "$tmp/duo2.txt" >&2
-		exit 1
-	fi
+	duo_conns=$pace_conns duo_wrk=(-s scripts/wrk-pace.lua)
+	duo
+	duo_conns= duo_wrk=()
 }
 pace_conns=${BENCH_PACE_CONNS:-100}
 
