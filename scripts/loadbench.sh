@@ -46,6 +46,9 @@
 # started when it ends or is interrupted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+me=loadbench
+# shellcheck source=scripts/benchlib.sh
+. scripts/benchlib.sh
 
 duration=${BENCH_DURATION:-10s}
 warmup=${BENCH_WARMUP:-2s}
@@ -95,71 +98,20 @@ pair_duration=${BENCH_PAIR_DURATION:-5s}
 run_limit=$(($(seconds "$duration") + $(seconds "$pair_duration") + 30))
 warmup_limit=$(($(seconds "$warmup") + 30))
 
-apt_updated=false
-need() { # need PROGRAM PACKAGE
-	if command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 ]]; then
-		return
-	fi
-	echo "loadbench: installing $2 with apt-get" >&2
-	local log
-	log=$(mktemp)
-	if ! { $apt_updated || apt-get update -q; } >"$log" 2>&1 ||
-		! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$2" >>"$log" 2>&1; then
-		tail -n 20 "$log" >&2
-		rm -f "$log"
-		exit 1
-	fi
-	apt_updated=true
-	rm -f "$log"
-}
 need wrk wrk
 need taskset util-linux
 wants nginx && need nginx nginx
 wants nginx && need openssl openssl # s_time, for full handshakes
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/loadbench.XXXXXX")
-chmod 755 "$tmp" # nginx's worker may run as nobody
-pids=()
-
-# shellcheck disable=SC2317 # called from the trap
-cleanup() {
-	local pid i
-	for pid in "${pids[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in "${pids[@]}"; do
-		for ((i = 0; i < 50; i++)); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.2
-		done
-		kill -KILL "$pid" 2>/dev/null || true
-	done
+scratch
+# keep_scratch keeps wrk's reports and the servers' logs for BENCH_OUT.
+# shellcheck disable=SC2317 # called when the script ends
+keep_scratch() {
 	if [[ -n ${BENCH_OUT:-} ]]; then
 		mkdir -p "$BENCH_OUT"
 		cp "$tmp"/*.txt "$tmp"/*.log "$tmp"/nginx/*.log "$BENCH_OUT"/ 2>/dev/null || true
 	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-answers() { timeout 1 bash -c "exec 3<>/dev/tcp/${1%:*}/${1##*:}" 2>/dev/null; }
-
-wait_port() { # wait_port ADDR PID NAME LOG
-	local i
-	for ((i = 0; i < 100; i++)); do
-		answers "$1" && return
-		if ! kill -0 "$2" 2>/dev/null; then
-			echo "loadbench: $3 exited; its log:" >&2
-			cat "$4" >&2
-			exit 1
-		fi
-		sleep 0.1
-	done
-	echo "loadbench: $3 does not answer on $1 after 10s; its log:" >&2
-	cat "$4" >&2
-	exit 1
 }
 
 # check NAME ADDR: one request through ADDR must return the upstream's 13 bytes.
@@ -615,7 +567,6 @@ bare_paced() {
 	pace_ms=6
 	(($1 >= 65536)) && pace_ms=12
 	duo_fn=duo_paced
-	"$duo_fn" # the bare proxy's warm-up at this size (see bare)
 	atonce
 	duo_fn=duo
 	bare_paced_line="$(size_name "$1") $atonce_line, $((duo_n1 / $(seconds "$pair_duration"))) and $((duo_n2 / $(seconds "$pair_duration"))) requests/s"
@@ -691,11 +642,11 @@ if wants gateway; then
 	fi
 	bare_lines=() bare_paced_lines=()
 	if wants bare; then
+		# Paced right after full load at the same size: the bare proxy's
+		# buffers fit that size already.
 		for size in "${sizes[@]}"; do
 			bare "$size"
 			bare_lines+=("$bare_line")
-		done
-		for size in "${sizes[@]}"; do
 			bare_paced "$size"
 			bare_paced_lines+=("$bare_paced_line")
 		done

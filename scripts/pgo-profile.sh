@@ -20,6 +20,9 @@
 # (18080, 18443, 19001, 19901), and stops what it started when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+me=pgo-profile
+# shellcheck source=scripts/benchlib.sh
+. scripts/benchlib.sh
 
 secs=${PGO_SECONDS:-8}
 out=${PGO_OUT:-cmd/gateway/default.pgo}
@@ -27,22 +30,9 @@ gateway=127.0.0.1:18080 # as in configs/bench.yaml
 admin=127.0.0.1:19901
 upstream=127.0.0.1:19001
 
-if ! command -v wrk >/dev/null; then
-	echo "pgo-profile: installing wrk with apt-get" >&2
-	apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/pgo.XXXXXX")
-pids=()
-cleanup() {
-	local pid
-	for pid in "${pids[@]}"; do
-		kill "$pid" 2>/dev/null || true
-	done
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+need wrk wrk
+need taskset util-linux
+scratch
 
 echo "pgo-profile: building without a profile" >&2
 go build -pgo=off -trimpath -o "$tmp/gateway" ./cmd/gateway

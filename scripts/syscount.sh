@@ -43,6 +43,9 @@
 # stops everything it started when it ends or is interrupted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+me=syscount
+# shellcheck source=scripts/benchlib.sh
+. scripts/benchlib.sh
 
 duration=${SYSCOUNT_DURATION:-5s}
 conns=${SYSCOUNT_CONNECTIONS:-50}
@@ -71,14 +74,6 @@ fi
 
 wants() { [[ " $targets " == *" $1 "* ]]; }
 
-need() { # need PROGRAM PACKAGE
-	if command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 ]]; then
-		return
-	fi
-	echo "syscount: installing $2 with apt-get" >&2
-	apt-get update -q >/dev/null &&
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$2" >/dev/null
-}
 tool=${SYSCOUNT_TOOL:-}
 if [[ -z $tool ]]; then
 	tool=strace
@@ -97,45 +92,7 @@ need taskset util-linux
 wants nginx && need nginx nginx
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/syscount.XXXXXX")
-chmod 755 "$tmp" # nginx's worker may run as nobody
-pids=()
-
-# shellcheck disable=SC2317 # called from the trap
-cleanup() {
-	local pid i
-	for pid in "${pids[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in "${pids[@]}"; do
-		for ((i = 0; i < 50; i++)); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.2
-		done
-		kill -KILL "$pid" 2>/dev/null || true
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-answers() { timeout 1 bash -c "exec 3<>/dev/tcp/${1%:*}/${1##*:}" 2>/dev/null; }
-
-wait_port() { # wait_port ADDR PID NAME LOG
-	local i
-	for ((i = 0; i < 100; i++)); do
-		answers "$1" && return
-		if ! kill -0 "$2" 2>/dev/null; then
-			echo "syscount: $3 exited; its log:" >&2
-			cat "$4" >&2
-			exit 1
-		fi
-		sleep 0.1
-	done
-	echo "syscount: $3 does not answer on $1 after 10s; its log:" >&2
-	cat "$4" >&2
-	exit 1
-}
+scratch
 
 for addr in "$upstream_addr" "$gateway_addr" "$gateway_admin" "$gateway_tls" "$base_addr" "$base_admin" \
 	"$base_tls" "$nginx_addr" "$bare_addr"; do
