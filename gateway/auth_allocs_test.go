@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/fastgate/gateway/auth/apikey"
+	"github.com/fastgate/gateway/auth/jwt/jwttest"
 )
 
 // TestAuthAllocations: an admitted request costs no allocation through the
@@ -14,8 +15,8 @@ import (
 // keyed on a claim) and with an API key (rate limit per consumer), proxied
 // to an upstream, behind CORS and an IP list.
 func TestAuthAllocations(t *testing.T) {
-	key := rsaKey(0, "k1")
-	pemText := strings.ReplaceAll(strings.TrimSpace(key.publicPEM(t)), "\n", `\n`)
+	key := jwttest.RSA(0, "k1")
+	pemText := strings.ReplaceAll(strings.TrimSpace(key.PublicPEM(t)), "\n", `\n`)
 	up := benchUpstream(t, benchBody)
 	gw := startGateway(t, strings.NewReplacer("{PEM}", pemText, "{HASH}", apikey.Hash("bench-key")).Replace(`
 auth:
@@ -39,7 +40,7 @@ routes:
 `), up)
 	claims := tokenClaims("alice")
 	claims["tenant"] = "acme"
-	token := "Bearer " + key.sign(t, claims)
+	token := "Bearer " + key.Sign(t, claims)
 	for _, tt := range []struct {
 		desc, path, header, value string
 	}{

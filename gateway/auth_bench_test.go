@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/fastgate/gateway/auth/apikey"
+	"github.com/fastgate/gateway/auth/jwt/jwttest"
 )
 
 // BenchmarkAuthStep isolates what access control adds to a request: the
@@ -13,8 +14,8 @@ import (
 // is), and behind an API key. The cost of an uncached verification is
 // auth/jwt's own benchmark.
 func BenchmarkAuthStep(b *testing.B) {
-	rsa := rsaKey(0, "rsa")
-	pemText := strings.ReplaceAll(strings.TrimSpace(rsa.publicPEM(b)), "\n", `\n`)
+	rsa := jwttest.RSA(0, "rsa")
+	pemText := strings.ReplaceAll(strings.TrimSpace(rsa.PublicPEM(b)), "\n", `\n`)
 	gw := startGateway(b, strings.NewReplacer("{RSA}", pemText, "{HASH}", apikey.Hash("bench-key")).Replace(`
 auth:
   jwt_providers:
@@ -24,7 +25,7 @@ routes:
   - { name: jwt, match: { path: /jwt }, access: { jwt: { provider: idp } }, respond: { body: "hello, world!" } }
   - { name: key, match: { path: /key }, access: { api_key: { keys: [{ consumer: bench, sha256: {HASH} }] } }, respond: { body: "hello, world!" } }
 `))
-	token := "Bearer " + rsa.sign(b, tokenClaims("a"))
+	token := "Bearer " + rsa.Sign(b, tokenClaims("a"))
 	for _, bc := range []struct {
 		name, path, header, value string
 	}{

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/fastgate/gateway/auth/jwt/jwttest"
 )
 
 // IP lists apply to the client address that trusted_proxies yields: a
@@ -76,8 +78,8 @@ routes:
 // authentication; answers say Vary: Origin; an allowed origin's 401 can be
 // read by its script; a disallowed origin gets no CORS header.
 func TestCORS(t *testing.T) {
-	key := rsaKey(0, "k1")
-	pemText := strings.ReplaceAll(strings.TrimSpace(key.publicPEM(t)), "\n", `\n`)
+	key := jwttest.RSA(0, "k1")
+	pemText := strings.ReplaceAll(strings.TrimSpace(key.PublicPEM(t)), "\n", `\n`)
 	gw := startGateway(t, strings.ReplaceAll(corsRoutes, "{PEM}", pemText), echoUpstream(t))
 	preflight := map[string]string{
 		"Origin":                         "https://app.example.com",
@@ -123,7 +125,7 @@ func TestCORS(t *testing.T) {
 		t.Errorf("401: status %d, Access-Control-Allow-Origin %q", resp.StatusCode(), resp.Header.Peek("Access-Control-Allow-Origin"))
 	}
 	// An admitted request: the upstream's answer with CORS headers.
-	resp = gw.do(t, "GET", "/app/x", map[string]string{"Origin": "https://app.example.com", "Authorization": "Bearer " + key.sign(t, tokenClaims("alice"))}, "")
+	resp = gw.do(t, "GET", "/app/x", map[string]string{"Origin": "https://app.example.com", "Authorization": "Bearer " + key.Sign(t, tokenClaims("alice"))}, "")
 	if resp.StatusCode() != 200 || string(resp.Header.Peek("Access-Control-Allow-Origin")) != "https://app.example.com" {
 		t.Errorf("200: status %d, Access-Control-Allow-Origin %q", resp.StatusCode(), resp.Header.Peek("Access-Control-Allow-Origin"))
 	}
@@ -226,7 +228,7 @@ func TestBadJWKSEndpoints(t *testing.T) {
 			ctx.SetBody(make([]byte, 10<<20))
 		}
 	})
-	key := rsaKey(0, "k1")
+	key := jwttest.RSA(0, "k1")
 	gw := startGateway(t, `
 auth:
   jwt_providers:
@@ -240,7 +242,7 @@ routes:
   - { name: open, match: { path: /open }, respond: {} }
 `, bad)
 	t.Cleanup(func() { close(release) })
-	tok := "Bearer " + key.sign(t, tokenClaims("alice"))
+	tok := "Bearer " + key.Sign(t, tokenClaims("alice"))
 	for _, path := range []string{"/garbage", "/hang", "/huge"} {
 		resp := gw.do(t, "GET", path, map[string]string{"Authorization": tok}, "")
 		if resp.StatusCode() != 503 || !strings.Contains(string(resp.Body()), "authentication unavailable") {

@@ -1,14 +1,7 @@
 package gateway
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"net"
 	"net/http"
 	"sync"
@@ -16,95 +9,12 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/fastgate/gateway/auth/jwt/jwttest"
 )
 
-// Tokens of these tests are minted with go-jose, independently of the
-// library the gateway verifies with.
-
-// tokenKey is a private signing key, its kid and algorithm.
-type tokenKey struct {
-	kid  string
-	alg  jose.SignatureAlgorithm
-	priv any
-	pub  any
-}
-
-var (
-	tokenKeysOnce sync.Once
-	tokenRSA      [2]*rsa.PrivateKey
-	tokenEC       *ecdsa.PrivateKey
-)
-
-func genTokenKeys() {
-	tokenKeysOnce.Do(func() {
-		for i := range tokenRSA {
-			k, err := rsa.GenerateKey(rand.Reader, 2048)
-			if err != nil {
-				panic(err)
-			}
-			tokenRSA[i] = k
-		}
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			panic(err)
-		}
-		tokenEC = k
-	})
-}
-
-// rsaKey returns RSA key i (0 or 1) under kid.
-func rsaKey(i int, kid string) tokenKey {
-	genTokenKeys()
-	return tokenKey{kid: kid, alg: jose.RS256, priv: tokenRSA[i], pub: &tokenRSA[i].PublicKey}
-}
-
-func ecKey(kid string) tokenKey {
-	genTokenKeys()
-	return tokenKey{kid: kid, alg: jose.ES256, priv: tokenEC, pub: &tokenEC.PublicKey}
-}
-
-// sign mints a compact JWS of claims.
-func (k tokenKey) sign(t testing.TB, claims map[string]any) string {
-	t.Helper()
-	opts := (&jose.SignerOptions{}).WithType("JWT")
-	if k.kid != "" {
-		opts = opts.WithHeader("kid", k.kid)
-	}
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: k.priv}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	obj, err := s.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := obj.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
-
-// publicPEM returns the key's public half in PEM.
-func (k tokenKey) publicPEM(t testing.TB) string {
-	t.Helper()
-	der, err := x509.MarshalPKIXPublicKey(k.pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
-}
-
-// noneToken is an unsigned (alg none) token, built by hand.
-func noneToken(kid string, claims map[string]any) string {
-	head, _ := json.Marshal(map[string]any{"alg": "none", "typ": "JWT", "kid": kid})
-	body, _ := json.Marshal(claims)
-	return base64.RawURLEncoding.EncodeToString(head) + "." + base64.RawURLEncoding.EncodeToString(body) + "."
-}
+// Tokens of these tests are minted with jwttest (go-jose), independently
+// of the library the gateway verifies with.
 
 // tokenClaims are claims valid for an hour from now.
 func tokenClaims(sub string) map[string]any {
@@ -124,7 +34,7 @@ type jwksServer struct {
 	fetches int
 }
 
-func startJWKS(t testing.TB, keys ...tokenKey) *jwksServer {
+func startJWKS(t testing.TB, keys ...jwttest.Key) *jwksServer {
 	t.Helper()
 	s := &jwksServer{}
 	s.publish(t, keys...)
@@ -147,11 +57,11 @@ func startJWKS(t testing.TB, keys ...tokenKey) *jwksServer {
 }
 
 // publish makes keys the served set.
-func (s *jwksServer) publish(t testing.TB, keys ...tokenKey) {
+func (s *jwksServer) publish(t testing.TB, keys ...jwttest.Key) {
 	t.Helper()
 	var set jose.JSONWebKeySet
 	for _, k := range keys {
-		set.Keys = append(set.Keys, jose.JSONWebKey{Key: k.pub, KeyID: k.kid, Algorithm: string(k.alg), Use: "sig"})
+		set.Keys = append(set.Keys, k.JWK())
 	}
 	doc, err := json.Marshal(set)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fastgate/gateway/auth/apikey"
+	"github.com/fastgate/gateway/auth/jwt/jwttest"
 	"github.com/fastgate/gateway/config"
 )
 
@@ -21,7 +22,7 @@ func keySourceCount(gw *testGateway) int {
 // again) by reloads that keep its key settings, even when its routes
 // change, and stops once no route uses the provider.
 func TestJWKSAcrossReloads(t *testing.T) {
-	key := rsaKey(0, "k1")
+	key := jwttest.RSA(0, "k1")
 	js := startJWKS(t, key)
 	up := echoUpstream(t)
 	base := strings.NewReplacer("{JWKS}", js.url, "{UP1}", up).Replace(`
@@ -46,7 +47,7 @@ routes:
 		return cfg
 	}
 	gw := serveConfig(t, parse("", "a"))
-	tok := "Bearer " + key.sign(t, tokenClaims("alice"))
+	tok := "Bearer " + key.Sign(t, tokenClaims("alice"))
 	check := func(want int) {
 		t.Helper()
 		if s := gw.do(t, "GET", "/jwt", map[string]string{"Authorization": tok}, "").StatusCode(); s != want {

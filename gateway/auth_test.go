@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
 	"github.com/valyala/fasthttp"
 
 	"github.com/fastgate/gateway/auth"
+	"github.com/fastgate/gateway/auth/jwt/jwttest"
 	"github.com/fastgate/gateway/metrics"
 )
 
@@ -57,7 +57,7 @@ routes:
     upstream: { targets: ["{UP1}"] }
 `
 
-func startJWTGateway(t *testing.T, keys ...tokenKey) (*testGateway, *jwksServer) {
+func startJWTGateway(t *testing.T, keys ...jwttest.Key) (*testGateway, *jwksServer) {
 	t.Helper()
 	js := startJWKS(t, keys...)
 	gw := startGateway(t, strings.ReplaceAll(jwtRoutes, "{JWKS}", js.url), echoUpstream(t))
@@ -67,18 +67,18 @@ func startJWTGateway(t *testing.T, keys ...tokenKey) (*testGateway, *jwksServer)
 // Every way a token can be refused, and the admitted one: the status, the
 // challenge, and that the answer does not say which part failed.
 func TestJWTRefusals(t *testing.T) {
-	key := rsaKey(0, "k1")
-	gw, _ := startJWTGateway(t, key, ecKey("k2"))
-	other := rsaKey(1, "k1") // same kid, a key the provider does not have
-	valid := key.sign(t, tokenClaims("alice"))
+	key := jwttest.RSA(0, "k1")
+	gw, _ := startJWTGateway(t, key, jwttest.EC("k2"))
+	other := jwttest.RSA(1, "k1") // same kid, a key the provider does not have
+	valid := key.Sign(t, tokenClaims("alice"))
 	with := func(mod func(map[string]any)) string {
 		c := tokenClaims("alice")
 		mod(c)
-		return key.sign(t, c)
+		return key.Sign(t, c)
 	}
 	// HMAC confusion: an HS256 token whose secret is the public key the
 	// provider verifies RS256 with.
-	hmac := tokenKey{kid: "k1", alg: jose.HS256, priv: []byte(key.publicPEM(t))}
+	hmac := jwttest.HMAC("k1", []byte(key.PublicPEM(t)))
 	tests := []struct {
 		desc      string
 		path      string
@@ -87,7 +87,7 @@ func TestJWTRefusals(t *testing.T) {
 		challenge string
 	}{
 		{desc: "valid RS256", path: "/jwt", header: "Bearer " + valid, want: 200},
-		{desc: "valid ES256", path: "/jwt", header: "Bearer " + ecKey("k2").sign(t, tokenClaims("alice")), want: 200},
+		{desc: "valid ES256", path: "/jwt", header: "Bearer " + jwttest.EC("k2").Sign(t, tokenClaims("alice")), want: 200},
 		{desc: "missing", path: "/jwt", want: 401, challenge: `Bearer realm="gateway"`},
 		{desc: "another scheme", path: "/jwt", header: "Basic YTpi", want: 401, challenge: `Bearer realm="gateway"`},
 		{desc: "malformed", path: "/jwt", header: "Bearer not.a.token", want: 401, challenge: `error="invalid_token"`},
@@ -101,10 +101,10 @@ func TestJWTRefusals(t *testing.T) {
 		{desc: "exp of the wrong type", path: "/jwt", header: "Bearer " + with(func(c map[string]any) { c["exp"] = "tomorrow" }), want: 401},
 		{desc: "wrong audience", path: "/jwt", header: "Bearer " + with(func(c map[string]any) { c["aud"] = "other" }), want: 401},
 		{desc: "wrong issuer", path: "/jwt", header: "Bearer " + with(func(c map[string]any) { c["iss"] = "https://evil.test" }), want: 401},
-		{desc: "alg none", path: "/jwt", header: "Bearer " + noneToken("k1", tokenClaims("alice")), want: 401},
-		{desc: "HMAC confusion", path: "/jwt", header: "Bearer " + hmac.sign(t, tokenClaims("alice")), want: 401},
-		{desc: "signed by another key", path: "/jwt", header: "Bearer " + other.sign(t, tokenClaims("alice")), want: 401},
-		{desc: "unknown kid", path: "/jwt", header: "Bearer " + rsaKey(1, "k9").sign(t, tokenClaims("alice")), want: 401},
+		{desc: "alg none", path: "/jwt", header: "Bearer " + jwttest.Unsigned("k1", tokenClaims("alice")), want: 401},
+		{desc: "HMAC confusion", path: "/jwt", header: "Bearer " + hmac.Sign(t, tokenClaims("alice")), want: 401},
+		{desc: "signed by another key", path: "/jwt", header: "Bearer " + other.Sign(t, tokenClaims("alice")), want: 401},
+		{desc: "unknown kid", path: "/jwt", header: "Bearer " + jwttest.RSA(1, "k9").Sign(t, tokenClaims("alice")), want: 401},
 		{desc: "required claim missing", path: "/admin", header: "Bearer " + valid, want: 403},
 		{desc: "required claim held", path: "/admin", header: "Bearer " + with(func(c map[string]any) { c["scope"] = "read admin" }), want: 200},
 	}
@@ -146,11 +146,11 @@ func TestJWTRefusals(t *testing.T) {
 // stripped unless the route forwards it, and the consumer header names
 // the subject.
 func TestJWTClaimHeaders(t *testing.T) {
-	key := rsaKey(0, "k1")
+	key := jwttest.RSA(0, "k1")
 	gw, _ := startJWTGateway(t, key)
 	c := tokenClaims("alice")
 	c["tenant"] = "acme"
-	tok := key.sign(t, c)
+	tok := key.Sign(t, c)
 	resp := gw.do(t, "GET", "/jwt", map[string]string{"Authorization": "Bearer " + tok, "X-User-Id": "forged", "X-Consumer": "forged"}, "")
 	if resp.StatusCode() != 200 {
 		t.Fatalf("status %d: %s", resp.StatusCode(), resp.Body())
@@ -161,7 +161,7 @@ func TestJWTClaimHeaders(t *testing.T) {
 		}
 	}
 	// A forged claim header without a claim to replace it is removed too.
-	resp = gw.do(t, "GET", "/jwt", map[string]string{"Authorization": "Bearer " + key.sign(t, tokenClaims("bob")), "X-Tenant": "forged"}, "")
+	resp = gw.do(t, "GET", "/jwt", map[string]string{"Authorization": "Bearer " + key.Sign(t, tokenClaims("bob")), "X-Tenant": "forged"}, "")
 	if got := string(resp.Header.Peek("X-Got-X-Tenant")); got != "" {
 		t.Errorf("upstream got X-Tenant %q, want none", got)
 	}
@@ -176,14 +176,14 @@ func TestJWTClaimHeaders(t *testing.T) {
 // only. A token naming the new kid makes the gateway fetch the set again
 // (at most once per min_refetch_interval), so no request is refused.
 func TestJWKSRotationUnderLoad(t *testing.T) {
-	oldKey, newKey := rsaKey(0, "old"), rsaKey(1, "new")
+	oldKey, newKey := jwttest.RSA(0, "old"), jwttest.RSA(1, "new")
 	gw, js := startJWTGateway(t, oldKey)
 	const workers, perWorker, rotateAt = 4, 75, 100
 	var tokens [2][]string
 	for i := 0; i < 10; i++ {
 		sub := "user-" + string(rune('a'+i))
-		tokens[0] = append(tokens[0], oldKey.sign(t, tokenClaims(sub)))
-		tokens[1] = append(tokens[1], newKey.sign(t, tokenClaims(sub)))
+		tokens[0] = append(tokens[0], oldKey.Sign(t, tokenClaims(sub)))
+		tokens[1] = append(tokens[1], newKey.Sign(t, tokenClaims(sub)))
 	}
 	var (
 		mu      sync.Mutex

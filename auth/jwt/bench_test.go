@@ -5,12 +5,13 @@ import (
 	"time"
 
 	"github.com/fastgate/gateway/auth"
+	"github.com/fastgate/gateway/auth/jwt/jwttest"
 )
 
-func benchVerify(b *testing.B, s signer, settings Settings) {
+func benchVerify(b *testing.B, s jwttest.Key, settings Settings) {
 	now := time.Now()
 	p := newProvider(b, settings, keysOf(s))
-	tok := []byte(s.mint(b, claimsAt(now)))
+	tok := []byte(s.Sign(b, claimsAt(now)))
 	p.Verify(tok, now) // the cached case starts warm
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -23,24 +24,24 @@ func benchVerify(b *testing.B, s signer, settings Settings) {
 
 // BenchmarkVerifyCached is a valid token seen before: hash, lookup, compare.
 func BenchmarkVerifyCached(b *testing.B) {
-	benchVerify(b, rsaSigner(b, "rsa"), Settings{})
+	benchVerify(b, jwttest.RSA(0, "rsa"), Settings{})
 }
 
 // BenchmarkVerifyRS256 is a full verification, cache off.
 func BenchmarkVerifyRS256(b *testing.B) {
-	benchVerify(b, rsaSigner(b, "rsa"), Settings{CacheSize: -1})
+	benchVerify(b, jwttest.RSA(0, "rsa"), Settings{CacheSize: -1})
 }
 
 // BenchmarkVerifyES256 is a full verification, cache off.
 func BenchmarkVerifyES256(b *testing.B) {
-	benchVerify(b, ecSigner(b, "ec"), Settings{CacheSize: -1})
+	benchVerify(b, jwttest.EC("ec"), Settings{CacheSize: -1})
 }
 
 func BenchmarkVerifyCachedParallel(b *testing.B) {
 	now := time.Now()
-	s := rsaSigner(b, "rsa")
+	s := jwttest.RSA(0, "rsa")
 	p := newProvider(b, Settings{}, keysOf(s))
-	tok := []byte(s.mint(b, claimsAt(now)))
+	tok := []byte(s.Sign(b, claimsAt(now)))
 	p.Verify(tok, now)
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -6,16 +6,17 @@ import (
 	"time"
 
 	"github.com/fastgate/gateway/auth"
+	"github.com/fastgate/gateway/auth/jwt/jwttest"
 )
 
 // FuzzVerify: whatever the bytes, Verify neither panics nor admits
 // anything but the one genuine token of the corpus.
 func FuzzVerify(f *testing.F) {
 	now := time.Now()
-	rs := rsaSigner(f, "rsa")
-	genuine := []byte(rs.mint(f, claimsAt(now)))
+	rs := jwttest.RSA(0, "rsa")
+	genuine := []byte(rs.Sign(f, claimsAt(now)))
 	f.Add(genuine)
-	f.Add([]byte(unsignedToken(f, "rsa", claimsAt(now))))
+	f.Add([]byte(jwttest.Unsigned("rsa", claimsAt(now))))
 	f.Add([]byte("eyJhbGciOiJSUzI1NiJ9.e30."))
 	f.Add([]byte("..."))
 	p := newProvider(f, Settings{}, keysOf(rs))

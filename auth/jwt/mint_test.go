@@ -1,11 +1,6 @@
 package jwt
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -16,107 +11,11 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/fastgate/gateway/auth/jwt/jwks"
+	"github.com/fastgate/gateway/auth/jwt/jwttest"
 )
 
-// Tokens are minted with go-jose, a library independent of the one that
-// verifies them.
-
-// signer is a private key with its kid and algorithm.
-type signer struct {
-	kid  string
-	alg  jose.SignatureAlgorithm
-	priv any
-	pub  any
-}
-
-var (
-	keyOnce  sync.Once
-	rsaPriv  *rsa.PrivateKey
-	rsaPriv2 *rsa.PrivateKey
-	ecPriv   *ecdsa.PrivateKey
-)
-
-// testKeys generates the keys once per test binary (RSA is slow).
-func testKeys(t testing.TB) {
-	t.Helper()
-	keyOnce.Do(func() {
-		var err error
-		if rsaPriv, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			panic(err)
-		}
-		if rsaPriv2, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			panic(err)
-		}
-		if ecPriv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
-			panic(err)
-		}
-	})
-}
-
-func rsaSigner(t testing.TB, kid string) signer {
-	testKeys(t)
-	return signer{kid: kid, alg: jose.RS256, priv: rsaPriv, pub: &rsaPriv.PublicKey}
-}
-
-func rsaSigner2(t testing.TB, kid string) signer {
-	testKeys(t)
-	return signer{kid: kid, alg: jose.RS256, priv: rsaPriv2, pub: &rsaPriv2.PublicKey}
-}
-
-func ecSigner(t testing.TB, kid string) signer {
-	testKeys(t)
-	return signer{kid: kid, alg: jose.ES256, priv: ecPriv, pub: &ecPriv.PublicKey}
-}
-
-func (s signer) jwk() jose.JSONWebKey {
-	return jose.JSONWebKey{Key: s.pub, KeyID: s.kid, Algorithm: string(s.alg), Use: "sig"}
-}
-
-func (s signer) key() *jwks.Key { return &jwks.Key{ID: s.kid, Public: s.pub} }
-
-// mint signs claims (a map marshalled to JSON, or raw JSON bytes).
-func (s signer) mint(t testing.TB, claims any) string {
-	t.Helper()
-	opts := (&jose.SignerOptions{}).WithType("JWT")
-	if s.kid != "" {
-		opts = opts.WithHeader("kid", s.kid)
-	}
-	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: s.alg, Key: s.priv}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, ok := claims.([]byte)
-	if !ok {
-		if payload, err = json.Marshal(claims); err != nil {
-			t.Fatal(err)
-		}
-	}
-	obj, err := sig.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := obj.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
-
-// hmacToken signs claims with HS256 and secret, under kid.
-func hmacToken(t testing.TB, kid string, secret []byte, claims map[string]any) string {
-	t.Helper()
-	s := signer{kid: kid, alg: jose.HS256, priv: secret}
-	return s.mint(t, claims)
-}
-
-// unsignedToken builds an alg=none token by hand (go-jose refuses to).
-func unsignedToken(t testing.TB, kid string, claims map[string]any) string {
-	t.Helper()
-	head, _ := json.Marshal(map[string]any{"alg": "none", "kid": kid, "typ": "JWT"})
-	body, _ := json.Marshal(claims)
-	enc := base64.RawURLEncoding
-	return enc.EncodeToString(head) + "." + enc.EncodeToString(body) + "."
-}
+// Tokens are minted with jwttest (go-jose), a library independent of the
+// one that verifies them.
 
 // claimsAt returns standard claims valid from now for an hour.
 func claimsAt(now time.Time) map[string]any {
@@ -135,10 +34,13 @@ type staticKeys struct{ set *jwks.Set }
 func (s staticKeys) Current() *jwks.Set     { return s.set }
 func (s staticKeys) Refetch(time.Time) bool { return false }
 
-func keysOf(ss ...signer) staticKeys {
+// jwksKey is s's public half as the key set holds it.
+func jwksKey(s jwttest.Key) *jwks.Key { return &jwks.Key{ID: s.Kid, Public: s.Pub} }
+
+func keysOf(ss ...jwttest.Key) staticKeys {
 	var keys []*jwks.Key
 	for _, s := range ss {
-		keys = append(keys, s.key())
+		keys = append(keys, jwksKey(s))
 	}
 	return staticKeys{set: jwks.NewSet(keys)}
 }
@@ -150,7 +52,7 @@ type jwksEndpoint struct {
 	doc []byte
 }
 
-func newJWKSEndpoint(t testing.TB, ss ...signer) *jwksEndpoint {
+func newJWKSEndpoint(t testing.TB, ss ...jwttest.Key) *jwksEndpoint {
 	t.Helper()
 	e := &jwksEndpoint{}
 	e.publish(t, ss...)
@@ -164,11 +66,11 @@ func newJWKSEndpoint(t testing.TB, ss ...signer) *jwksEndpoint {
 	return e
 }
 
-func (e *jwksEndpoint) publish(t testing.TB, ss ...signer) {
+func (e *jwksEndpoint) publish(t testing.TB, ss ...jwttest.Key) {
 	t.Helper()
 	var set jose.JSONWebKeySet
 	for _, s := range ss {
-		set.Keys = append(set.Keys, s.jwk())
+		set.Keys = append(set.Keys, s.JWK())
 	}
 	doc, err := json.Marshal(set)
 	if err != nil {
@@ -197,30 +99,4 @@ func newProvider(t testing.TB, s Settings, keys KeySource) *Provider {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// withHeader mints claims with one extra protected header (any value).
-func (s signer) withHeader(t testing.TB, name string, value any, claims map[string]any) string {
-	t.Helper()
-	opts := (&jose.SignerOptions{}).WithHeader(jose.HeaderKey(name), value)
-	if s.kid != "" {
-		opts = opts.WithHeader("kid", s.kid)
-	}
-	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: s.alg, Key: s.priv}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	obj, err := sig.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := obj.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
 }

@@ -8,13 +8,14 @@ import (
 
 	"github.com/fastgate/gateway/auth"
 	"github.com/fastgate/gateway/auth/jwt/jwks"
+	"github.com/fastgate/gateway/auth/jwt/jwttest"
 )
 
 // TestStaticPEMKeys: a provider configured with public keys in PEM,
 // instead of a JWKS URL.
 func TestStaticPEMKeys(t *testing.T) {
 	now := time.Now()
-	rs, es := rsaSigner(t, "rsa-1"), ecSigner(t, "ec-1")
+	rs, es := jwttest.RSA(0, "rsa-1"), jwttest.EC("ec-1")
 	pemOf := func(pub any) []byte {
 		der, err := x509.MarshalPKIXPublicKey(pub)
 		if err != nil {
@@ -22,11 +23,11 @@ func TestStaticPEMKeys(t *testing.T) {
 		}
 		return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 	}
-	rk, err := jwks.ParsePEM("rsa-1", "RS256", pemOf(rs.pub))
+	rk, err := jwks.ParsePEM("rsa-1", "RS256", pemOf(rs.Pub))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ek, err := jwks.ParsePEM("ec-1", "", pemOf(es.pub))
+	ek, err := jwks.ParsePEM("ec-1", "", pemOf(es.Pub))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,10 +41,10 @@ func TestStaticPEMKeys(t *testing.T) {
 		give string
 		want auth.Reason
 	}{
-		{desc: "RSA key by kid", give: rs.mint(t, claimsAt(now)), want: auth.Allowed},
-		{desc: "EC key by kid", give: es.mint(t, claimsAt(now)), want: auth.Allowed},
-		{desc: "PS256 on a key pinned to RS256", give: signer{kid: "rsa-1", alg: "PS256", priv: rs.priv}.mint(t, claimsAt(now)), want: auth.Invalid},
-		{desc: "no kid with two keys", give: rsaSigner(t, "").mint(t, claimsAt(now)), want: auth.Invalid},
+		{desc: "RSA key by kid", give: rs.Sign(t, claimsAt(now)), want: auth.Allowed},
+		{desc: "EC key by kid", give: es.Sign(t, claimsAt(now)), want: auth.Allowed},
+		{desc: "PS256 on a key pinned to RS256", give: jwttest.Key{Kid: "rsa-1", Alg: "PS256", Priv: rs.Priv}.Sign(t, claimsAt(now)), want: auth.Invalid},
+		{desc: "no kid with two keys", give: jwttest.RSA(0, "").Sign(t, claimsAt(now)), want: auth.Invalid},
 	} {
 		t.Run(tt.desc, func(t *testing.T) {
 			if _, reason, err := p.Verify([]byte(tt.give), now); reason != tt.want {
@@ -52,7 +53,7 @@ func TestStaticPEMKeys(t *testing.T) {
 		})
 	}
 
-	single, err := jwks.ParsePEM("", "", pemOf(rs.pub))
+	single, err := jwks.ParsePEM("", "", pemOf(rs.Pub))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func TestStaticPEMKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	p = newProvider(t, Settings{}, one)
-	for _, tok := range []string{rsaSigner(t, "").mint(t, claimsAt(now)), rsaSigner(t, "whatever").mint(t, claimsAt(now))} {
+	for _, tok := range []string{jwttest.RSA(0, "").Sign(t, claimsAt(now)), jwttest.RSA(0, "whatever").Sign(t, claimsAt(now))} {
 		if _, reason, err := p.Verify([]byte(tok), now); reason != auth.Allowed {
 			t.Fatalf("a single static key without an ID refused a token: %v (%v)", reason, err)
 		}

@@ -76,6 +76,7 @@ var allowed = map[string][]string{
 	"auth/forward":           {"auth/internal/ttlcache", "github.com/valyala/fasthttp"},
 	"auth/iplist":            {},
 	"auth/jwt":               {"auth", "auth/jwt/jwks", "auth/internal/ttlcache", "github.com/golang-jwt/jwt/v5"},
+	"auth/jwt/jwttest":       {"github.com/go-jose/go-jose/v4"}, // tokens for tests, signed by another library than auth/jwt's
 	// deploy is the Kubernetes manifests; only its tests have imports (see
 	// TestKubernetesOutOfTheBinary).
 	"deploy": {},
