@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
+	"iter"
 	"math/rand/v2"
 
 	"github.com/valyala/fasthttp"
@@ -172,25 +173,20 @@ func ScanResponseHeaders(h *fasthttp.ResponseHeader) HeaderFlags {
 // StripRequestHopByHop removes the hop-by-hop headers of a request, and
 // every header its Connection headers name (all of them: a message may
 // carry several Connection lines), before it goes upstream.
-func StripRequestHopByHop(h *fasthttp.RequestHeader) {
-	var c connectionNames
-	for k, v := range h.All() {
-		if isConnection(k) {
-			c.add(v)
-		}
-	}
-	for i := 0; i < c.n; i++ {
-		if name := c.name(i); name != nil {
-			h.DelBytes(name)
-		}
-	}
-	for _, name := range upstream.HopByHop() {
-		h.Del(name)
-	}
-}
+func StripRequestHopByHop(h *fasthttp.RequestHeader) { stripHopByHop(h) }
 
 // StripResponseHopByHop does the same for a response on its way back.
-func StripResponseHopByHop(h *fasthttp.ResponseHeader) {
+func StripResponseHopByHop(h *fasthttp.ResponseHeader) { stripHopByHop(h) }
+
+// header is what stripHopByHop needs of a request's or a response's
+// headers.
+type header interface {
+	All() iter.Seq2[[]byte, []byte]
+	DelBytes(key []byte)
+	Del(key string)
+}
+
+func stripHopByHop[H header](h H) {
 	var c connectionNames
 	for k, v := range h.All() {
 		if isConnection(k) {
