@@ -226,13 +226,7 @@ func TestDoProtocolErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
-			u := startRaw(t, func(c net.Conn, _ int) {
-				if _, ok := readRequest(bufioReader(c)); !ok {
-					return
-				}
-				_, _ = io.WriteString(c, tt.give)
-				closeWrite(c)
-			})
+			u := startAnswering(t, tt.give)
 			c := newClient(t, Settings{Addr: u.addr})
 			var resp fasthttp.Response
 			resp.Header.Set("X-Before", "stale")
@@ -275,13 +269,7 @@ func TestStreamedBodyErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
-			u := startRaw(t, func(c net.Conn, _ int) {
-				if _, ok := readRequest(bufioReader(c)); !ok {
-					return
-				}
-				_, _ = io.WriteString(c, tt.give)
-				closeWrite(c)
-			})
+			u := startAnswering(t, tt.give)
 			c := newClient(t, Settings{Addr: u.addr})
 			var resp fasthttp.Response
 			if err := c.Do(newGet(u.addr, "/"), &resp, deadline(5e9)); err != nil {
@@ -382,13 +370,7 @@ func TestMaxResponseBody(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
-			u := startRaw(t, func(c net.Conn, _ int) {
-				if _, ok := readRequest(bufioReader(c)); !ok {
-					return
-				}
-				_, _ = io.WriteString(c, tt.give)
-				closeWrite(c)
-			})
+			u := startAnswering(t, tt.give)
 			c := newClient(t, Settings{Addr: u.addr, MaxResponseBody: 1024, MaxBufferedBody: -1})
 			var resp fasthttp.Response
 			err := c.Do(newGet(u.addr, "/"), &resp, deadline(5e9))
@@ -433,13 +415,7 @@ func TestPrefetch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
-			u := startRaw(t, func(c net.Conn, _ int) {
-				if _, ok := readRequest(bufioReader(c)); !ok {
-					return
-				}
-				_, _ = io.WriteString(c, tt.give)
-				closeWrite(c)
-			})
+			u := startAnswering(t, tt.give)
 			c := newClient(t, Settings{Addr: u.addr, MaxBufferedBody: -1})
 			var resp fasthttp.Response
 			if err := c.Do(newGet(u.addr, "/"), &resp, deadline(5e9)); err != nil {
@@ -726,13 +702,7 @@ func TestWatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
-			u := startRaw(t, func(c net.Conn, _ int) {
-				if _, ok := readRequest(bufioReader(c)); !ok {
-					return
-				}
-				_, _ = io.WriteString(c, tt.give)
-				closeWrite(c)
-			})
+			u := startAnswering(t, tt.give)
 			c := newClient(t, Settings{Addr: u.addr, MaxBufferedBody: -1})
 			var resp fasthttp.Response
 			if err := c.Do(newGet(u.addr, "/"), &resp, deadline(5e9)); err != nil {
@@ -763,13 +733,7 @@ func (w wrapper) Unwrap() io.Reader          { return w.r }
 // it still reads whole, its watcher hears of its end only when it is
 // closed, and WatcherOf finds the watcher through a reader that wraps it.
 func TestDetach(t *testing.T) {
-	u := startRaw(t, func(c net.Conn, _ int) {
-		if _, ok := readRequest(bufioReader(c)); !ok {
-			return
-		}
-		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
-		closeWrite(c)
-	})
+	u := startAnswering(t, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
 	c := newClient(t, Settings{Addr: u.addr, MaxBufferedBody: -1})
 	var resp fasthttp.Response
 	if err := c.Do(newGet(u.addr, "/"), &resp, deadline(5e9)); err != nil {

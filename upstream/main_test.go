@@ -113,6 +113,19 @@ func startRaw(t testing.TB, handle func(c net.Conn, i int)) *rawServer {
 	return s
 }
 
+// startAnswering starts a raw upstream that reads one request on each
+// connection, writes raw as its answer and closes its side for writing.
+func startAnswering(t testing.TB, raw string) *rawServer {
+	t.Helper()
+	return startRaw(t, func(c net.Conn, _ int) {
+		if _, ok := readRequest(bufioReader(c)); !ok {
+			return
+		}
+		_, _ = io.WriteString(c, raw)
+		closeWrite(c)
+	})
+}
+
 // readRequest reads one request (with its body) from br; false at EOF or error.
 func readRequest(br *bufio.Reader) (*fasthttp.Request, bool) {
 	req := new(fasthttp.Request)
