@@ -10,13 +10,7 @@ import (
 // each is answered 400 with the connection closed, and none reaches the
 // upstream.
 func TestHardeningFraming(t *testing.T) {
-	up := startWitness(t)
-	gw := startGateway(t, `
-routes:
-  - name: any
-    match: { path_prefix: / }
-    upstream: { targets: ["{UP1}"] }
-`, up.url)
+	up, gw := startWitnessed(t)
 	const head = "POST /x HTTP/1.1\r\nHost: a\r\n"
 	tests := []struct {
 		desc string
@@ -95,13 +89,7 @@ routes:
 // on its way upstream. Trailers are dropped, an h2c upgrade is never passed
 // on, and a chunked body is sent with the gateway's own framing.
 func TestHardeningForwardedFraming(t *testing.T) {
-	up := startWitness(t)
-	gw := startGateway(t, `
-routes:
-  - name: any
-    match: { path_prefix: / }
-    upstream: { targets: ["{UP1}"] }
-`, up.url)
+	up, gw := startWitnessed(t)
 	tests := []struct {
 		desc     string
 		give     string

@@ -13,13 +13,7 @@ import (
 // forge or strip what the upstream relies on, and checks the request the
 // upstream received.
 func TestHardeningRequestHeaders(t *testing.T) {
-	up := startWitness(t)
-	gw := startGateway(t, `
-routes:
-  - name: any
-    match: { path_prefix: / }
-    upstream: { targets: ["{UP1}"] }
-`, up.url)
+	up, gw := startWitnessed(t)
 	tests := []struct {
 		desc     string
 		give     string // header lines after "GET /x HTTP/1.1\r\n"

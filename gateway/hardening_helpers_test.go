@@ -52,6 +52,20 @@ func (l countingListener) Accept() (net.Conn, error) {
 	return c, err
 }
 
+// startWitnessed starts a witness and a gateway in front of it with one
+// route that proxies every request to it.
+func startWitnessed(t testing.TB) (*witness, *testGateway) {
+	t.Helper()
+	up := startWitness(t)
+	gw := startGateway(t, `
+routes:
+  - name: any
+    match: { path_prefix: / }
+    upstream: { targets: ["{UP1}"] }
+`, up.url)
+	return up, gw
+}
+
 // startWitness runs a witness upstream on loopback until the test ends.
 // Each answer carries the header X-Upstream-Echo with the request URI the
 // upstream received.

@@ -10,13 +10,7 @@ import (
 // served as HTTP/1.1, and any other major version is refused with 505
 // before anything reaches the upstream.
 func TestHardeningVersion(t *testing.T) {
-	up := startWitness(t)
-	gw := startGateway(t, `
-routes:
-  - name: any
-    match: { path_prefix: / }
-    upstream: { targets: ["{UP1}"] }
-`, up.url)
+	up, gw := startWitnessed(t)
 	tests := []struct {
 		desc    string
 		version string
