@@ -83,13 +83,3 @@ func (p *Positions) index() {
 	}
 	p.recs = nil
 }
-
-// all returns every recorded path and its position.
-func (p *Positions) all() map[string]Position {
-	p.once.Do(p.index)
-	out := make(map[string]Position, len(p.m))
-	for path, lc := range p.m {
-		out[path] = Position{p.file, int(lc.line), int(lc.col)}
-	}
-	return out
-}

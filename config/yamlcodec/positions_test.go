@@ -51,3 +51,13 @@ func TestPositions(t *testing.T) {
 		t.Errorf("nil Positions: Get = %v, %v", got, ok)
 	}
 }
+
+// all returns every recorded path and its position.
+func (p *Positions) all() map[string]Position {
+	p.once.Do(p.index)
+	out := make(map[string]Position, len(p.m))
+	for path, lc := range p.m {
+		out[path] = Position{p.file, int(lc.line), int(lc.col)}
+	}
+	return out
+}
