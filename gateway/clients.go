@@ -26,6 +26,16 @@ type clientKey struct {
 	tls string
 }
 
+// bufferedBodyMax is the largest answer body (by its Content-Length) read
+// whole before the client's answer starts; larger ones, and those of
+// unknown length, stream to the client from the upstream connection's
+// buffer. Read whole, a small body frees its upstream connection before
+// the client is written to and skips the streamed body's bookkeeping (a
+// pooled body, its watcher, the observation deferred to its end), and an
+// upstream that breaks within it gets the client a 502 rather than a cut
+// answer.
+const bufferedBodyMax = 4 << 10
+
 // clients hands out shared upstream connection pools, counting users.
 // Safe for concurrent use; not on the request path.
 type clients struct {
@@ -60,10 +70,7 @@ func (cs *clients) acquire(k clientKey, tlsConfig *tls.Config) (*upstream.Client
 		// A request waits this long for a busy pool before its 503.
 		ConnWaitTimeout: k.connWait,
 		MaxResponseBody: k.maxResponse,
-		// Stream every body: the server writes it straight from the
-		// upstream connection's buffer, and no per-request body buffer
-		// comes from fasthttp's size-calibrated pool.
-		MaxBufferedBody: -1,
+		MaxBufferedBody: bufferedBodyMax,
 		TLS:             tlsConfig,
 	})
 	if err != nil {

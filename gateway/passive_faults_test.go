@@ -13,10 +13,11 @@ import (
 )
 
 // TestPassiveHealthLearnsBrokenAnswers: a target that breaks its answers
-// after the head, before any byte reached the client (502) or in the
-// middle of the body (the client's connection cut), is taken out of
-// rotation by passive health like one that refuses connections: of 20
-// requests over it and a good target, exactly max_failures fail.
+// after the head, before any byte reached the client (502), in the
+// middle of the body (the client's connection cut) or within a small body
+// the gateway reads whole (502), is taken out of rotation by passive
+// health like one that refuses connections: of 20 requests over it and a
+// good target, exactly max_failures fail.
 func TestPassiveHealthLearnsBrokenAnswers(t *testing.T) {
 	good := startUpstream(t, func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") })
 	afterHead := rawUpstream(t, func(c net.Conn) {
@@ -37,6 +38,12 @@ func TestPassiveHealthLearnsBrokenAnswers(t *testing.T) {
 		}
 		_, _ = io.WriteString(c, "zz\r\nbroken\r\n")
 	})
+	shortBody := rawUpstream(t, func(c net.Conn) {
+		if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort")
+	})
 	gw := startGateway(t, `
 routes:
   - name: after-head
@@ -45,7 +52,10 @@ routes:
   - name: mid-body
     match: { path: /mid-body }
     upstream: { targets: ["{UP2}", "{UP3}"], retries: 0, passive_health: { max_failures: 2, cooldown: 1h } }
-`, afterHead, midBody, good)
+  - name: short-body
+    match: { path: /short-body }
+    upstream: { targets: ["{UP4}", "{UP3}"], retries: 0, passive_health: { max_failures: 2, cooldown: 1h } }
+`, afterHead, midBody, good, shortBody)
 
 	// get sends one request on its own connection and reports whether it
 	// got the good target's whole answer. A broken answer's first chunk
@@ -77,7 +87,7 @@ routes:
 		all := got.String() + string(rest)
 		return strings.HasPrefix(all, "HTTP/1.1 200 OK") && strings.HasSuffix(all, "\r\n\r\nok")
 	}
-	for _, path := range []string{"/after-head", "/mid-body"} {
+	for _, path := range []string{"/after-head", "/mid-body", "/short-body"} {
 		t.Run(strings.TrimPrefix(path, "/"), func(t *testing.T) {
 			failed := 0
 			for range 20 {

@@ -290,7 +290,7 @@ func (p *proxyStep) try(t *target, req *fasthttp.Request, resp *fasthttp.Respons
 			// A streamed answer's success is reported at its end.
 			t.inst.ReportSuccess()
 		}
-	case broken, upstream.KindOf(err) == upstream.Connect:
+	case broken, upstream.AfterHead(err), upstream.KindOf(err) == upstream.Connect:
 		t.inst.ReportFailure(time.Now().UnixNano())
 	}
 	return err

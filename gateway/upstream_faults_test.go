@@ -263,7 +263,9 @@ routes:
 // chunk or ends its connection without the body its head promised, before
 // any byte reached the client, gets the client a 502, and counts as an
 // upstream failure everywhere: the request metric, the upstream error
-// counter, the breaker (of the route, or of the target).
+// counter, the breaker (of the route, or of the target). A small body
+// (up to bufferedBodyMax) is read whole before the answer starts, so
+// one that ends short after its first bytes is a 502 too.
 func TestUpstreamBrokenAfterHead(t *testing.T) {
 	reset := rawUpstream(t, func(c net.Conn) {
 		if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
@@ -287,6 +289,15 @@ func TestUpstreamBrokenAfterHead(t *testing.T) {
 		// The head promises a body; the connection ends (FIN) without it.
 		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
 	})
+	shortSmall := rawUpstream(t, func(c net.Conn) {
+		if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+			return
+		}
+		// Part of the body, then the end a moment later: a streamed
+		// answer would have started by then.
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nSECRET")
+		time.Sleep(50 * time.Millisecond)
+	})
 	gw := startGateway(t, `
 routes:
   - name: reset
@@ -301,8 +312,12 @@ routes:
     match: { path: /short }
     upstream: { targets: ["{UP3}"], retries: 0 }
     circuit_breaker: { per: target, consecutive_failures: 3, open_for: 1m }
-`, reset, badChunk, short)
-	for _, tt := range []struct{ route, kind string }{{"reset", "reset"}, {"bad-chunk", "protocol"}, {"short", "reset"}} {
+  - name: short-small
+    match: { path: /short-small }
+    upstream: { targets: ["{UP4}"], retries: 0 }
+    circuit_breaker: { consecutive_failures: 3, open_for: 1m }
+`, reset, badChunk, short, shortSmall)
+	for _, tt := range []struct{ route, kind string }{{"reset", "reset"}, {"bad-chunk", "protocol"}, {"short", "reset"}, {"short-small", "reset"}} {
 		t.Run(tt.route, func(t *testing.T) {
 			for i := range 3 {
 				status, resp := gw.raw(t, "GET /"+tt.route+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")

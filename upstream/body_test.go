@@ -220,7 +220,7 @@ func TestDoProtocolErrors(t *testing.T) {
 		{desc: "CRLF blank line after bare LF", give: "HTTP/1.1 200 OK\r\nContent-Length: 0\n\r\n", want: ErrProtocol},
 		{desc: "leading bare LF", give: "\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", want: ErrProtocol},
 		{desc: "101 switching protocols", give: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", want: ErrProtocol},
-		{desc: "truncated buffered body", give: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", want: ErrReset},
+		{desc: "truncated buffered body", give: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", want: ErrBodyReset},
 		{desc: "partial head", give: "HTTP/1.1 200 OK\r\nContent-Len", want: ErrReset},
 		{desc: "closed before any byte", give: "", want: ErrReset},
 	}
@@ -234,6 +234,9 @@ func TestDoProtocolErrors(t *testing.T) {
 			err := c.Do(newGet(u.addr, "/"), &resp, deadline(5e9))
 			if err != tt.want {
 				t.Fatalf("Do: got %v, want %v", err, tt.want)
+			}
+			if after := tt.want == ErrBodyReset; AfterHead(err) != after {
+				t.Errorf("AfterHead = %v, want %v", !after, after)
 			}
 			var fresh fasthttp.Response
 			if resp.StatusCode() != 200 || len(resp.Body()) != 0 || resp.IsBodyStream() ||

@@ -389,9 +389,9 @@ func (c *Client) roundTrip(pc *conn, req *fasthttp.Request, resp *fasthttp.Respo
 	if cl >= 0 && cl <= c.s.MaxBufferedBody {
 		if err = resp.ReadBody(pc.br, 0); err != nil {
 			if isTimeout(err) {
-				return c.fail(pc, ErrTimeout, false)
+				return c.fail(pc, ErrBodyTimeout, false)
 			}
-			return c.fail(pc, ErrReset, false)
+			return c.fail(pc, ErrBodyReset, false)
 		}
 		c.finish(pc, keepAlive, now)
 		return false, nil

@@ -69,12 +69,19 @@ var (
 	// refused connection. Client.LastTLSError says why.
 	ErrTLS = &Error{Connect, "upstream: TLS handshake with the upstream failed"}
 	// ErrTimeout: the deadline passed during connect, write or reading the
-	// response head (or buffered body), or a streamed body read took longer
-	// than ReadTimeout. The connection is closed.
+	// response head, or a streamed body read took longer than ReadTimeout.
+	// The connection is closed.
 	ErrTimeout = &Error{Timeout, "upstream: timed out waiting for the upstream"}
 	// ErrReset: the upstream closed or reset the connection before the
-	// response head was complete, or in the middle of the body.
+	// response head was complete, or in the middle of a streamed body.
 	ErrReset = &Error{Reset, "upstream: connection closed by the upstream before the response was complete"}
+	// ErrBodyReset is ErrReset for a body Do reads whole (Content-Length
+	// up to MaxBufferedBody): the head came complete and the upstream
+	// broke its answer in the body. See AfterHead.
+	ErrBodyReset = &Error{Reset, "upstream: connection closed by the upstream in the middle of the response body"}
+	// ErrBodyTimeout is ErrTimeout for a body Do reads whole: the head
+	// came and the body did not within the deadline. See AfterHead.
+	ErrBodyTimeout = &Error{Timeout, "upstream: timed out reading the response body"}
 	// ErrProtocol: invalid status line or headers, conflicting framing, a
 	// head larger than MaxResponseHeaderBytes, bad chunked encoding, or an
 	// unsupported 101 Switching Protocols.
@@ -93,6 +100,13 @@ var (
 	// it against the upstream's health.
 	ErrRequest = &Error{Request, "upstream: request could not be sent (body stream failed or request invalid)"}
 )
+
+// AfterHead reports whether err, returned by Do, came after the upstream
+// had sent its whole head: it broke or stalled the body that Do was
+// reading whole (ErrBodyReset, ErrBodyTimeout). Like a streamed body's
+// failure, that says more about the upstream than a failure before it
+// answered at all.
+func AfterHead(err error) bool { return err == ErrBodyReset || err == ErrBodyTimeout }
 
 // KindOf returns the kind of err: None for nil, the kind of the first of
 // this package's errors found in err's chain, Timeout for other errors that

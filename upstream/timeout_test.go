@@ -60,11 +60,12 @@ func TestTimeouts(t *testing.T) {
 	tests := []struct {
 		desc string
 		give string // what the upstream sends before hanging
+		want error
 	}{
-		{desc: "no answer", give: ""},
-		{desc: "partial head", give: "HTTP/1.1 200 OK\r\nContent-"},
-		{desc: "partial buffered body", give: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"},
-		{desc: "after interim response", give: "HTTP/1.1 100 Continue\r\n\r\n"},
+		{desc: "no answer", give: "", want: ErrTimeout},
+		{desc: "partial head", give: "HTTP/1.1 200 OK\r\nContent-", want: ErrTimeout},
+		{desc: "partial buffered body", give: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", want: ErrBodyTimeout},
+		{desc: "after interim response", give: "HTTP/1.1 100 Continue\r\n\r\n", want: ErrTimeout},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
@@ -82,8 +83,8 @@ func TestTimeouts(t *testing.T) {
 			var resp fasthttp.Response
 			err := c.Do(newGet(u.addr, "/"), &resp, deadline(d))
 			elapsed := time.Since(start)
-			if err != ErrTimeout || KindOf(err) != Timeout {
-				t.Fatalf("Do = %v, want ErrTimeout", err)
+			if err != tt.want || KindOf(err) != Timeout || AfterHead(err) != (tt.want == ErrBodyTimeout) {
+				t.Fatalf("Do = %v (after head: %v), want %v", err, AfterHead(err), tt.want)
 			}
 			if elapsed < d || elapsed > d+time.Second {
 				t.Errorf("Do returned after %v, want about %v", elapsed, d)
