@@ -99,55 +99,44 @@ const (
 )
 
 func configSourceDefaults(s *ConfigSource, disc *Discovery, set map[string]bool) {
-	consulSourceDefaults(s.Consul, disc, set)
-	e := s.Etcd
-	if e == nil {
-		return
+	if c := s.Consul; c != nil {
+		if !set["config_source.consul.wait_time"] {
+			c.WaitTime = 5 * time.Minute
+		}
+		if !set["config_source.consul.timeout"] {
+			c.Timeout = 10 * time.Second
+		}
+		sourceDefaults(&c.Prefix, DefaultSourceConsulPrefix, &c.MaxBytes, &c.StateFile, "consul", disc, set)
 	}
-	if len(e.Endpoints) == 0 {
-		e.Endpoints = []string{DefaultEtcdEndpoint}
-	}
-	if e.Prefix == "" {
-		e.Prefix = DefaultSourcePrefix
-	}
-	if !strings.HasSuffix(e.Prefix, "/") {
-		e.Prefix += "/"
-	}
-	if !set["config_source.etcd.dial_timeout"] {
-		e.DialTimeout = 5 * time.Second
-	}
-	if !set["config_source.etcd.request_timeout"] {
-		e.RequestTimeout = 5 * time.Second
-	}
-	if !set["config_source.etcd.max_bytes"] {
-		e.MaxBytes = DefaultSourceMaxBytes
-	}
-	if e.StateFile == "" && disc.StateFile != "" {
-		e.StateFile = filepath.Join(filepath.Dir(disc.StateFile), DefaultSourceStateName)
+	if e := s.Etcd; e != nil {
+		if len(e.Endpoints) == 0 {
+			e.Endpoints = []string{DefaultEtcdEndpoint}
+		}
+		if !set["config_source.etcd.dial_timeout"] {
+			e.DialTimeout = 5 * time.Second
+		}
+		if !set["config_source.etcd.request_timeout"] {
+			e.RequestTimeout = 5 * time.Second
+		}
+		sourceDefaults(&e.Prefix, DefaultSourcePrefix, &e.MaxBytes, &e.StateFile, "etcd", disc, set)
 	}
 }
 
-func consulSourceDefaults(c *ConsulSource, disc *Discovery, set map[string]bool) {
-	if c == nil {
-		return
+// sourceDefaults fills what the etcd and Consul sources (config_source.NAME)
+// share: the key prefix, ending in "/"; the size cap; the state file,
+// beside discovery's.
+func sourceDefaults(prefix *string, defPrefix string, maxBytes *ByteSize, stateFile *string, name string, disc *Discovery, set map[string]bool) {
+	if *prefix == "" {
+		*prefix = defPrefix
 	}
-	if c.Prefix == "" {
-		c.Prefix = DefaultSourceConsulPrefix
+	if !strings.HasSuffix(*prefix, "/") {
+		*prefix += "/"
 	}
-	if !strings.HasSuffix(c.Prefix, "/") {
-		c.Prefix += "/"
+	if !set["config_source."+name+".max_bytes"] {
+		*maxBytes = DefaultSourceMaxBytes
 	}
-	if !set["config_source.consul.wait_time"] {
-		c.WaitTime = 5 * time.Minute
-	}
-	if !set["config_source.consul.timeout"] {
-		c.Timeout = 10 * time.Second
-	}
-	if !set["config_source.consul.max_bytes"] {
-		c.MaxBytes = DefaultSourceMaxBytes
-	}
-	if c.StateFile == "" && disc.StateFile != "" {
-		c.StateFile = filepath.Join(filepath.Dir(disc.StateFile), DefaultSourceStateName)
+	if *stateFile == "" && disc.StateFile != "" {
+		*stateFile = filepath.Join(filepath.Dir(disc.StateFile), DefaultSourceStateName)
 	}
 }
 

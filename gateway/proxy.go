@@ -422,14 +422,7 @@ func rewriteURI(req *fasthttp.Request, path, prefix, scratch []byte) {
 		req.SetRequestURIBytes(raw)
 		return
 	}
-	rest := path[len(prefix):]
-	buf := scratch[:0]
-	if len(rest) == 0 || rest[0] != '/' {
-		buf = append(buf, '/')
-	}
-	buf = append(buf, rest...)
-	buf = append(buf, query...)
-	req.SetRequestURIBytes(buf)
+	req.SetRequestURIBytes(append(appendStripped(scratch[:0], path, prefix), query...))
 }
 
 // stripPrefix removes prefix from the request's parsed path. The router
@@ -439,13 +432,17 @@ func stripPrefix(req *fasthttp.Request, path, prefix, scratch []byte) {
 	if !bytes.HasPrefix(path, prefix) {
 		return
 	}
+	req.URI().SetPathBytes(appendStripped(scratch[:0], path, prefix))
+}
+
+// appendStripped appends path without prefix, which it starts with, to
+// dst: what is left, always starting with "/".
+func appendStripped(dst, path, prefix []byte) []byte {
 	rest := path[len(prefix):]
-	buf := scratch[:0]
 	if len(rest) == 0 || rest[0] != '/' {
-		buf = append(buf, '/')
+		dst = append(dst, '/')
 	}
-	buf = append(buf, rest...)
-	req.URI().SetPathBytes(buf)
+	return append(dst, rest...)
 }
 
 // prefetch waits for the first bytes of resp's body, so that an upstream
