@@ -53,9 +53,10 @@ var clientFaults = []string{
 	"POST /guarded/x HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n" + strings.Repeat("a", 100000),
 }
 
-// resetUpstream answers every request with a head and half its body, then
-// resets the connection: at once, which the gateway answers with 502
-// since nothing reached the client yet; or, for /reset/cut/, once cut
+// resetUpstream answers every request with a head and half its body (of
+// 10,000 bytes, above bufferedBodyMax, so that the gateway streams it),
+// then resets the connection: at once, which the gateway answers with
+// 502 since nothing reached the client yet; or, for /reset/cut/, once cut
 // says the client has the head (or after 5s), so that the gateway must
 // cut the answer it has begun.
 func resetUpstream(t *testing.T, cut <-chan struct{}) string {
@@ -82,7 +83,7 @@ func resetUpstream(t *testing.T, cut <-chan struct{}) string {
 						break
 					}
 				}
-				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"+strings.Repeat("b", 500))
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10000\r\n\r\n"+strings.Repeat("b", 5000))
 				if strings.HasPrefix(first, "GET /reset/cut/") {
 					select {
 					case <-cut:
@@ -219,7 +220,7 @@ routes:
 						default:
 						}
 						rest, _ := io.ReadAll(br)
-						if _, body, _ := strings.Cut(string(rest), "\r\n\r\n"); len(body) >= 1000 {
+						if _, body, _ := strings.Cut(string(rest), "\r\n\r\n"); len(body) >= 10000 {
 							t.Errorf("an answer the upstream reset mid-body came whole")
 						}
 						resetCut.Add(1) // cut off: counted as aborted
