@@ -3,7 +3,6 @@ package etcd
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/fastgate/gateway/config"
 	"github.com/fastgate/gateway/configsource"
 	"github.com/fastgate/gateway/discovery"
+	discoveryetcd "github.com/fastgate/gateway/discovery/etcd"
 	"github.com/fastgate/gateway/reloader"
 )
 
@@ -100,9 +100,6 @@ func (s *Source[R]) Close() error {
 	return err
 }
 
-// errCompacted ends a watch whose next revision etcd compacted away.
-var errCompacted = errors.New("etcd: watch revision compacted")
-
 // Run follows the current version until ctx ends. When etcd does not
 // answer before a version serves, the copy on disk is applied.
 func (s *Source[R]) Run(ctx context.Context) {
@@ -112,7 +109,7 @@ func (s *Source[R]) Run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if errors.Is(err, errCompacted) {
+		if errors.Is(err, discoveryetcd.ErrCompacted) {
 			// Not a failure: read current again at once (one key; nothing
 			// is applied when it names the version serving).
 			s.log.Info("gateway: config source watch fell behind a compaction; reading the current version again")
@@ -149,60 +146,17 @@ func (s *Source[R]) round(ctx context.Context) (reached bool, _ error) {
 // a progress notice when it is quiet (a watch waits without a word for an
 // etcd that is gone).
 func (s *Source[R]) watch(ctx context.Context, rev int64) error {
-	leader := clientv3.WithRequireLeader(ctx)
-	wctx, cancel := context.WithCancel(leader)
-	defer cancel()
-	stuck := time.AfterFunc(s.st.timeout, cancel)
-	wch := s.st.cli.Watch(wctx, s.st.CurrentKey(), clientv3.WithRev(rev+1))
-	if !stuck.Stop() {
-		return fmt.Errorf("etcd: watch of %s not started within %v", s.st.CurrentKey(), s.st.timeout)
-	}
-	timer := time.NewTimer(s.progress)
-	defer timer.Stop()
-	asked := false
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case resp, ok := <-wch:
-			if !ok {
-				return errors.New("etcd: watch ended")
-			}
-			if resp.CompactRevision != 0 {
-				return errCompacted
-			}
-			if err := resp.Err(); err != nil {
-				return fmt.Errorf("etcd: watch %s: %w", s.st.CurrentKey(), err)
-			}
-			if resp.Canceled {
-				return fmt.Errorf("etcd: watch %s canceled", s.st.CurrentKey())
-			}
-			asked = false
-			timer.Reset(s.progress)
-			if len(resp.Events) == 0 {
-				continue
-			}
-			ev := resp.Events[len(resp.Events)-1] // the last one counts
-			var p configsource.Pointer
-			if ev.Type == clientv3.EventTypePut {
-				p.Rev = ev.Kv.ModRevision
-				p.Version, p.Bad = configsource.ParsePointer(s.st.CurrentKey(), ev.Kv.Value)
-			}
-			if err := s.Follow(ctx, p); err != nil {
-				return err
-			}
-		case <-timer.C:
-			if asked {
-				return fmt.Errorf("etcd: no progress notice within %v", s.st.timeout)
-			}
-			pctx, pcancel := context.WithTimeout(leader, s.st.timeout)
-			err := s.st.cli.RequestProgress(pctx)
-			pcancel()
-			if err != nil {
-				return fmt.Errorf("etcd: progress request: %w", err)
-			}
-			asked = true
-			timer.Reset(s.st.timeout)
+	key := s.st.CurrentKey()
+	return discoveryetcd.FollowWatch(ctx, s.st.cli, key, rev, s.st.timeout, s.progress, func(resp clientv3.WatchResponse) error {
+		if len(resp.Events) == 0 {
+			return nil
 		}
-	}
+		ev := resp.Events[len(resp.Events)-1] // the last one counts
+		var p configsource.Pointer
+		if ev.Type == clientv3.EventTypePut {
+			p.Rev = ev.Kv.ModRevision
+			p.Version, p.Bad = configsource.ParsePointer(key, ev.Kv.Value)
+		}
+		return s.Follow(ctx, p)
+	})
 }

@@ -169,7 +169,7 @@ func (w *Watcher) Watch(ctx context.Context, service string, send func(discovery
 		if ctx.Err() != nil {
 			break
 		}
-		if errors.Is(err, errCompacted) {
+		if errors.Is(err, ErrCompacted) {
 			// Not a failure: the watch fell behind a compaction. List
 			// again at once.
 			w.compactions.Add(1)

@@ -13,8 +13,9 @@ import (
 	"github.com/fastgate/gateway/discovery"
 )
 
-// errCompacted ends a watch whose next revision etcd has compacted away.
-var errCompacted = errors.New("etcd: watch revision compacted")
+// ErrCompacted ends a watch whose next revision etcd has compacted away
+// (FollowWatch): what is watched must be read again.
+var ErrCompacted = errors.New("etcd: watch revision compacted")
 
 // follower is the state of one Watch: the service's keys and the last
 // list sent.
@@ -68,10 +69,26 @@ func (f *follower) list(ctx context.Context, cli *clientv3.Client) error {
 }
 
 // watch follows the service's keys from the revision after the listing.
-// A quiet watch asks etcd for a progress notice every ProgressInterval;
-// one left unanswered for RequestTimeout means etcd is gone (a watch
-// would otherwise wait, reconnecting, without a word).
 func (f *follower) watch(ctx context.Context, cli *clientv3.Client) error {
+	return FollowWatch(ctx, cli, f.dir, f.rev, f.w.requestTimeout, f.w.progressInterval, func(resp clientv3.WatchResponse) error {
+		if rev := resp.Header.Revision; rev != 0 && rev < f.rev {
+			return fmt.Errorf("etcd: revision went back from %d to %d (a restored or new cluster)", f.rev, rev)
+		}
+		f.apply(resp)
+		return nil
+	}, clientv3.WithPrefix())
+}
+
+// FollowWatch watches key (with opts, such as clientv3.WithPrefix) from
+// the revision after rev and hands each response, events or a progress
+// notice, to apply, until ctx ends (ctx.Err()), apply fails (its error),
+// etcd compacted the next revision away (ErrCompacted: read again and
+// watch from there) or the watch fails. A quiet watch asks etcd for a
+// progress notice every progress; one left unanswered for timeout means
+// etcd is gone, as does a watch not started within timeout: a watch would
+// otherwise wait, reconnecting, without a word.
+func FollowWatch(ctx context.Context, cli *clientv3.Client, key string, rev int64, timeout, progress time.Duration,
+	apply func(clientv3.WatchResponse) error, opts ...clientv3.OpOption) error {
 	// Watches with the same metadata share one gRPC stream, and a
 	// progress request is answered on every watch of its stream: the
 	// request must carry the watch's metadata (require-leader).
@@ -79,15 +96,15 @@ func (f *follower) watch(ctx context.Context, cli *clientv3.Client) error {
 	wctx, cancel := context.WithCancel(leader)
 	defer cancel()
 	// Watch itself waits until the client has a watch stream, which takes
-	// a server: if etcd went away since the listing, give up after
-	// RequestTimeout instead of waiting without a word.
-	stuck := time.AfterFunc(f.w.requestTimeout, cancel)
-	wch := cli.Watch(wctx, f.dir, clientv3.WithPrefix(), clientv3.WithRev(f.rev+1))
+	// a server: if etcd went away since the last read, give up after
+	// timeout instead of waiting without a word.
+	stuck := time.AfterFunc(timeout, cancel)
+	wch := cli.Watch(wctx, key, append(opts, clientv3.WithRev(rev+1))...)
 	if !stuck.Stop() {
-		return fmt.Errorf("etcd: watch %s not started within %v", f.dir, f.w.requestTimeout)
+		return fmt.Errorf("etcd: watch %s not started within %v", key, timeout)
 	}
 
-	timer := time.NewTimer(f.w.progressInterval)
+	timer := time.NewTimer(progress)
 	defer timer.Stop()
 	var asked bool // a progress request is unanswered
 	for {
@@ -99,32 +116,31 @@ func (f *follower) watch(ctx context.Context, cli *clientv3.Client) error {
 				return errors.New("etcd: watch ended")
 			}
 			if resp.CompactRevision != 0 {
-				return errCompacted
+				return ErrCompacted
 			}
 			if err := resp.Err(); err != nil {
-				return fmt.Errorf("etcd: watch %s: %w", f.dir, err)
+				return fmt.Errorf("etcd: watch %s: %w", key, err)
 			}
 			if resp.Canceled {
-				return fmt.Errorf("etcd: watch %s canceled", f.dir)
-			}
-			if rev := resp.Header.Revision; rev != 0 && rev < f.rev {
-				return fmt.Errorf("etcd: revision went back from %d to %d (a restored or new cluster)", f.rev, rev)
+				return fmt.Errorf("etcd: watch %s canceled", key)
 			}
 			asked = false
-			timer.Reset(f.w.progressInterval)
-			f.apply(resp)
+			timer.Reset(progress)
+			if err := apply(resp); err != nil {
+				return err
+			}
 		case <-timer.C:
 			if asked {
-				return fmt.Errorf("etcd: no progress notice within %v", f.w.requestTimeout)
+				return fmt.Errorf("etcd: no progress notice within %v", timeout)
 			}
-			pctx, pcancel := context.WithTimeout(leader, f.w.requestTimeout)
+			pctx, pcancel := context.WithTimeout(leader, timeout)
 			err := cli.RequestProgress(pctx)
 			pcancel()
 			if err != nil {
 				return fmt.Errorf("etcd: progress request: %w", err)
 			}
 			asked = true
-			timer.Reset(f.w.requestTimeout)
+			timer.Reset(timeout)
 		}
 	}
 }

@@ -43,7 +43,7 @@ var allowed = map[string][]string{
 	"configsource/consul":        {"config", "configsource", "discovery", "reloader", "github.com/hashicorp/consul/api"}, // discovery/consul: its client's transport and index rules
 	"internal/consultest":        {},
 	"configsource/sourcetest":    {"config", "configsource", "reloader"},
-	"configsource/etcd":          {"config", "configsource", "discovery", "metrics", "reloader", "go.etcd.io/etcd", "go.uber.org/zap", "google.golang.org/grpc"},
+	"configsource/etcd":          {"config", "configsource", "discovery", "metrics", "reloader", "go.etcd.io/etcd", "go.uber.org/zap", "google.golang.org/grpc"}, // discovery: its backoff, and discovery/etcd's watch with progress notices
 	"breaker":                    {"github.com/sony/gobreaker/v2"},
 	"cache":                      {"github.com/maypok86/otter/v2", "github.com/redis/go-redis/v9"},
 	"ratelimit":                  {"golang.org/x/time/rate", "github.com/redis/go-redis/v9"},
