@@ -34,7 +34,10 @@
 #                      else runs
 #   BENCH_RATIOS_ONLY  "1": only the at-once ratios the README reports,
 #                      gateway/nginx and the whole pipeline/bare proxy at
-#                      each size (BENCH_TARGETS still picks nginx, bare)
+#                      each size (BENCH_TARGETS still picks nginx, bare),
+#                      and the gateway against its twin, the same build,
+#                      which every run measures: the floor of what the
+#                      method tells apart
 #   BENCH_BASELINE     a git revision: its gateway is built and runs as the
 #                      second gateway, and instead of the feature costs the
 #                      paired runs compare this tree's build against it, on
@@ -573,6 +576,25 @@ bare_paced() {
 	echo "loadbench: gateway (whole pipeline)/bare proxy, paced: $bare_paced_line" >&2
 }
 
+# floor: the gateway and its twin, the same build and the same route
+# (full.bench), at once at 13 B, at full load and paced: how far apart
+# this method puts two servers that do not differ, in this run, which is
+# what the other ratios must be read against; sets floor_line.
+floor() {
+	duo_url1="http://$gateway_addr/bytes/13" duo_url2="http://$twin_addr/bytes/13"
+	duo_pids1=("$gateway_pid") duo_pids2=("$twin_pid")
+	mapfile -t duo_args1 < <(wrk_args full.bench "")
+	duo_args2=("${duo_args1[@]}")
+	atonce
+	floor_line="full load $atonce_line"
+	pace_ms=6
+	duo_fn=duo_paced
+	atonce
+	duo_fn=duo
+	floor_line+="; paced $atonce_line"
+	echo "loadbench: the same build against itself: $floor_line" >&2
+}
+
 # resumed_share: the share of the gateway's HTTPS connections so far
 # whose session was resumed, from its metrics.
 resumed_share() {
@@ -651,6 +673,7 @@ if wants gateway; then
 			bare_paced_lines+=("$bare_paced_line")
 		done
 	fi
+	floor
 	# A unary gRPC call through the gateway: JSON to protobuf and back.
 	[[ -z $ratios_only ]] && bench grpc "$gateway_addr" "/v1/users/42?tags=a&verbose=true" "$gateway_pid" grpc.bench
 fi
@@ -687,6 +710,10 @@ if wants gateway && wants nginx; then
 		printf 'gateway/nginx over TLS (ECDSA P-256, the same certificate), requests per CPU-second, at once:\n'
 		printf '  %s\n' "${tls_lines[@]}"
 	fi
+fi
+if wants gateway; then
+	echo
+	printf 'the same build against itself, the gateway and its twin on the whole pipeline at 13 B, at once (%d pooled runs of %s; each): %s\n' "$pairs" "$pair_duration" "$floor_line"
 fi
 if wants gateway && wants bare; then
 	echo
