@@ -293,17 +293,17 @@ func TestGRPCBridgeFollowsEtcd(t *testing.T) {
 	defer cli.Delete(context.Background(), prefix, clientv3.WithPrefix())
 	a := grpctest.Start(t, grpctest.Options{Name: "a"})
 	b := grpctest.Start(t, grpctest.Options{Name: "b"})
-	register := func(id string, srv *grpctest.Server) {
+	value := func(srv *grpctest.Server) string {
 		host, port, _ := net.SplitHostPort(srv.Addr)
 		p, _ := strconv.Atoi(port)
 		v, _ := json.Marshal(etcd.Value{Address: host, Port: p})
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if _, err := cli.Put(ctx, etcd.Key(prefix, "users", id), string(v)); err != nil {
-			t.Fatal(err)
-		}
+		return string(v)
 	}
-	register("a", a)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := cli.Put(ctx, etcd.Key(prefix, "users", "a"), value(a)); err != nil {
+		t.Fatal(err)
+	}
 	gw := startBridgeGateway(t, `
 discovery:
   etcd: { endpoints: ["http://`+endpoint+`"], prefix: "`+prefix+`" }
@@ -316,10 +316,12 @@ routes:
 	if got := served(); got != "a" {
 		t.Fatalf("served by %q, want a, the one instance etcd lists", got)
 	}
-	register("b", b)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := cli.Delete(ctx, etcd.Key(prefix, "users", "a")); err != nil {
+	// b joins and a leaves in one transaction, one revision: no moment
+	// lists both, so the first call served by b is after a left.
+	if _, err := cli.Txn(ctx).Then(
+		clientv3.OpPut(etcd.Key(prefix, "users", "b"), value(b)),
+		clientv3.OpDelete(etcd.Key(prefix, "users", "a")),
+	).Commit(); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "calls moving to b", func() bool { return served() == "b" })
