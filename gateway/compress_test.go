@@ -482,38 +482,14 @@ func TestCompressionLeavesEventStreams(t *testing.T) {
 routes:
   - { name: events, match: { path: /events }, upstream: { targets: ["{UP1}"], timeout: 10s }, compression: { types: ["text/*"] } }
 `, up)
-	c, err := net.Dial("tcp", gw.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	io.WriteString(c, "GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nAccept-Encoding: gzip, br, zstd\r\n\r\n")
-	br := bufio.NewReader(c)
-	var head fasthttp.ResponseHeader
-	if err := head.Read(br); err != nil {
-		t.Fatalf("the head did not come before the first event: %v", err)
-	}
+	br, head := openEvents(t, gw.addr, "Accept-Encoding: gzip, br, zstd", 10*time.Second)
 	if len(head.ContentEncoding()) != 0 {
 		t.Fatalf("event stream sent with Content-Encoding %q", head.ContentEncoding())
 	}
+	start := time.Now()
 	for i := range 3 {
 		next <- i
-		size, err := br.ReadString('\n')
-		if err != nil {
-			t.Fatalf("event %d: %v", i, err)
-		}
-		n, err := strconv.ParseInt(strings.TrimSpace(size), 16, 64)
-		if err != nil {
-			t.Fatalf("event %d: chunk size %q", i, size)
-		}
-		data := make([]byte, n+2)
-		if _, err := io.ReadFull(br, data); err != nil {
-			t.Fatalf("event %d: %v", i, err)
-		}
-		if want := "data: " + strconv.Itoa(i) + "\n\n\r\n"; string(data) != want {
-			t.Fatalf("event %d: %q, want %q", i, data, want)
-		}
+		readEvent(t, br, i, start)
 	}
 	next <- -1
 	if got := gw.metric(t, `gateway_compression_skipped_total{reason="stream",route="events"}`); got != 1 {

@@ -45,6 +45,51 @@ func oneRequestUpstream(t *testing.T, answer func(c net.Conn)) string {
 // then event i only after the test sent on next, so that an event that
 // reaches the client proves it was not held back; a negative i ends the
 // stream.
+// openEvents asks the gateway at addr for /events as an event stream
+// (with extra, a header line, when not empty) on a connection of its own
+// with a deadline, closed when the test ends, and reads the head, which
+// must come before the first event.
+func openEvents(t *testing.T, addr, extra string, deadline time.Duration) (*bufio.Reader, *fasthttp.ResponseHeader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(deadline))
+	if extra != "" {
+		extra += "\r\n"
+	}
+	io.WriteString(c, "GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"+extra+"\r\n")
+	br := bufio.NewReader(c)
+	var head fasthttp.ResponseHeader
+	if err := head.Read(br); err != nil {
+		t.Fatalf("the head did not come before the first event: %v", err)
+	}
+	return br, &head
+}
+
+// readEvent reads the chunk of event i ("data: i"), as eventUpstream
+// sends it, from br; start is when the stream began, for the message.
+func readEvent(t *testing.T, br *bufio.Reader, i int, start time.Time) {
+	t.Helper()
+	size, err := br.ReadString('\n')
+	if err != nil {
+		t.Fatalf("event %d: %v after %v", i, err, time.Since(start))
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(size), 16, 64)
+	if err != nil {
+		t.Fatalf("event %d: chunk size %q", i, size)
+	}
+	data := make([]byte, n+2)
+	if _, err := io.ReadFull(br, data); err != nil {
+		t.Fatalf("event %d: %v", i, err)
+	}
+	if want := "data: " + strconv.Itoa(i) + "\n\n\r\n"; string(data) != want {
+		t.Fatalf("event %d: %q, want %q", i, data, want)
+	}
+}
+
 func eventUpstream(t *testing.T, next <-chan int) string {
 	t.Helper()
 	return oneRequestUpstream(t, func(c net.Conn) {
@@ -72,18 +117,7 @@ server: { write_timeout: 1s }
 routes:
   - { name: events, match: { path: /events }, upstream: { targets: ["{UP1}"], timeout: 10s } }
 `, up)
-	c, err := net.Dial("tcp", gw.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-	io.WriteString(c, "GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
-	br := bufio.NewReader(c)
-	var head fasthttp.ResponseHeader
-	if err := head.Read(br); err != nil {
-		t.Fatalf("the head did not come before the first event: %v", err)
-	}
+	br, head := openEvents(t, gw.addr, "", 20*time.Second)
 	if head.StatusCode() != 200 || string(head.ContentType()) != "text/event-stream" {
 		t.Fatalf("head: %d %q", head.StatusCode(), head.ContentType())
 	}
@@ -96,21 +130,7 @@ routes:
 			time.Sleep(400 * time.Millisecond)
 		}
 		next <- i
-		size, err := br.ReadString('\n')
-		if err != nil {
-			t.Fatalf("event %d: %v after %v", i, err, time.Since(start))
-		}
-		n, err := strconv.ParseInt(strings.TrimSpace(size), 16, 64)
-		if err != nil {
-			t.Fatalf("event %d: chunk size %q", i, size)
-		}
-		data := make([]byte, n+2)
-		if _, err := io.ReadFull(br, data); err != nil {
-			t.Fatalf("event %d: %v", i, err)
-		}
-		if want := "data: " + strconv.Itoa(i) + "\n\n\r\n"; string(data) != want {
-			t.Fatalf("event %d: %q, want %q", i, data, want)
-		}
+		readEvent(t, br, i, start)
 	}
 	if took := time.Since(start); took < time.Second {
 		t.Fatalf("the stream lasted %v, not past write_timeout", took)
