@@ -269,6 +269,16 @@ type idleConn struct {
 	readable func(fd uintptr) bool
 	rn       int
 	rerr     error
+	// The deadlines armed on the socket, and the read deadline fasthttp
+	// set while serving a request, armed only when a read comes (see
+	// SetReadDeadline). They belong to the goroutine serving the
+	// connection until direct is set: after SetDeadline, which fasthttp
+	// calls when it hands the connection over (a hijack), every deadline
+	// goes straight to the socket, from whichever goroutine sets it.
+	rdArmed, wdArmed time.Time
+	rdWant           time.Time
+	rdDeferred       bool
+	direct           bool
 }
 
 // idleTLSConn is an idleConn over a *tls.Conn: fasthttp and the handler
@@ -278,7 +288,14 @@ type idleTLSConn struct {
 	tc *tls.Conn
 }
 
-func (c *idleTLSConn) Handshake() error                     { return c.tc.Handshake() }
+// Handshake arms a read deadline set before it first: the handshake
+// reads the socket without Read.
+func (c *idleTLSConn) Handshake() error {
+	if err := c.armDeferred(); err != nil {
+		return err
+	}
+	return c.tc.Handshake()
+}
 func (c *idleTLSConn) ConnectionState() tls.ConnectionState { return c.tc.ConnectionState() }
 
 func (c *idleConn) wrap() net.Conn {
@@ -333,27 +350,20 @@ func (c *idleConn) Read(p []byte) (int, error) {
 		}
 		return n, nil
 	}
+	if err := c.armDeferred(); err != nil {
+		return 0, err
+	}
 	n, err := c.Conn.Read(p)
 	if err != nil && c.state.Load() == connIdle && isTimeoutErr(err) && c.rest {
 		if c.state.CompareAndSwap(connIdle, connLeaving) {
 			c.rest = false
-			_ = c.Conn.SetReadDeadline(c.rdl)
+			if c.Conn.SetReadDeadline(c.rdl) == nil {
+				c.rdArmed = c.rdl
+			}
 			return 0, io.EOF
 		}
 	}
 	return n, err
-}
-
-// SetReadDeadline sets the read deadline. fasthttp's deadline for an
-// idle connection's next request is kept for the parked connection, and
-// the connection waits in fasthttp only restAfter of it.
-func (c *idleConn) SetReadDeadline(t time.Time) error {
-	c.rest = false
-	if c.state.Load() == connIdle && !t.IsZero() && c.ln.rest > 0 && c.ln.idle > c.ln.rest {
-		c.rdl, c.rest = t, true
-		t = t.Add(c.ln.rest - c.ln.idle)
-	}
-	return c.Conn.SetReadDeadline(t)
 }
 
 // Close parks a connection fasthttp lets go while idle, and closes any

@@ -42,7 +42,9 @@
 #                      second gateway, and instead of the feature costs the
 #                      paired runs compare this tree's build against it, on
 #                      the plain route and on the whole pipeline (rate
-#                      limit, breaker and fallback cache); nothing else runs
+#                      limit, breaker and fallback cache), the latter at
+#                      full load and paced as in the bare-proxy rows;
+#                      nothing else runs
 #
 # It installs wrk and nginx with apt-get when they are missing, listens on
 # loopback only (18080, 18081, 19001, 19051, 19901), and stops everything it
@@ -476,6 +478,8 @@ duo_fn=duo
 if [[ -n ${BENCH_BASELINE:-} ]]; then
 	builds "plain route" ""
 	builds "rate limit, breaker and fallback cache" full.bench
+	pace_ms=6 duo_fn=duo_paced
+	builds "rate limit, breaker and fallback cache, paced" full.bench
 	exit 0
 fi
 

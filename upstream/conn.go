@@ -7,6 +7,8 @@ import (
 	"net"
 	"runtime"
 	"time"
+
+	"github.com/fastgate/gateway/internal/deadlines"
 )
 
 // conn is one pooled connection with its buffers. It is owned by one
@@ -162,7 +164,7 @@ func (pc *conn) Write(p []byte) (int, error) {
 	if !pc.reqDL.IsZero() && pc.reqDL.Before(dl) {
 		dl = pc.reqDL
 	}
-	if rearm(pc.wdl, dl, now) {
+	if deadlines.Rearm(pc.wdl, dl, now) {
 		if err := pc.nc.SetWriteDeadline(dl); err != nil {
 			pc.werr = err
 			return 0, err
@@ -178,9 +180,9 @@ func (pc *conn) Write(p []byte) (int, error) {
 }
 
 // setReadDeadline arms dl unless a deadline close enough below it is
-// armed already (see rearm).
+// armed already (see deadlines.Rearm).
 func (pc *conn) setReadDeadline(dl, now time.Time) error {
-	if !rearm(pc.rdl, dl, now) {
+	if !deadlines.Rearm(pc.rdl, dl, now) {
 		return nil
 	}
 	if err := pc.nc.SetReadDeadline(dl); err != nil {
@@ -195,17 +197,4 @@ func (pc *conn) setReadDeadline(dl, now time.Time) error {
 // upstream and with no unexpected bytes waiting.
 func (pc *conn) alive() bool {
 	return pc.br.Buffered() == 0 && len(pc.over) == 0 && pc.probe.alive()
-}
-
-// rearm reports whether a connection whose armed deadline is cur needs
-// want armed instead. Arming a deadline costs a runtime timer update, and
-// back-to-back requests on a pooled connection each want one a little
-// later than the last, so a deadline that is earlier than wanted by at most
-// 1/64 of the time left is kept: a timeout may fire up to that much early
-// (under 0.5 s of a 30 s timeout), never late.
-func rearm(cur, want, now time.Time) bool {
-	if cur.IsZero() || cur.After(want) {
-		return true
-	}
-	return want.Sub(cur) > want.Sub(now)/64
 }

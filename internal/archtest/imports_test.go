@@ -24,8 +24,8 @@ var allowed = map[string][]string{
 	"config/yamlcodec": {"go.yaml.in/yaml/v3"},
 	"metrics":          {"github.com/prometheus/client_golang"},
 	"reloader":         {"config", "github.com/fsnotify/fsnotify"},
-	"upstream":         {"github.com/valyala/fasthttp"},
-	"gateway":          {"config", "router", "discovery", "metrics", "upstream", "internal/httpx", "bridge/broker", "accesslog", "tracing", "github.com/valyala/fasthttp", "github.com/prometheus/client_golang", "reloader", "ratelimit", "breaker", "cache", "auth", "certs", "compress", "github.com/redis/go-redis/v9"},
+	"upstream":         {"github.com/valyala/fasthttp", "internal/deadlines"},
+	"gateway":          {"config", "router", "discovery", "metrics", "upstream", "internal/httpx", "internal/deadlines", "bridge/broker", "accesslog", "tracing", "github.com/valyala/fasthttp", "github.com/prometheus/client_golang", "reloader", "ratelimit", "breaker", "cache", "auth", "certs", "compress", "github.com/redis/go-redis/v9"},
 	// cmd/gateway names the concrete adapters, and routes the loggers of
 	// the libraries that keep a process-wide one (go-redis, grpc-go,
 	// amqp091) into the gateway's slog handler.
@@ -36,6 +36,7 @@ var allowed = map[string][]string{
 	"cmd/demo-token":             {"github.com/go-jose/go-jose/v4"},
 	"cmd/demo-setup":             {"github.com/nats-io/nats.go", "github.com/rabbitmq/amqp091-go", "github.com/redis/go-redis/v9", "github.com/twmb/franz-go"},
 	"internal/httpx":             {"upstream", "github.com/valyala/fasthttp"}, // upstream: its one hop-by-hop list
+	"internal/deadlines":         {},
 	"internal/tour":              {},
 	"internal/archtest":          {},
 	"internal/configdoc":         {},

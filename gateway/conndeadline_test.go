@@ -1,0 +1,157 @@
+package gateway
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// armCounts counts the deadlines that reach the sockets under an idle
+// listener.
+type armCounts struct{ read, write atomic.Int64 }
+
+type armCountingListener struct {
+	net.Listener
+	n *armCounts
+}
+
+func (l armCountingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &armCountingConn{Conn: c, n: l.n}, nil
+}
+
+type armCountingConn struct {
+	net.Conn
+	n *armCounts
+}
+
+func (c *armCountingConn) SetReadDeadline(t time.Time) error {
+	c.n.read.Add(1)
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *armCountingConn) SetWriteDeadline(t time.Time) error {
+	c.n.write.Add(1)
+	return c.Conn.SetWriteDeadline(t)
+}
+
+// TestClientDeadlinesArmedLazily: requests back to back on a keep-alive
+// connection arm a deadline on its socket now and then, not the three
+// fasthttp sets for each request.
+func TestClientDeadlinesArmedLazily(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{
+		Handler:      func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") },
+		ReadTimeout:  10 * time.Second,
+		WriteTimeout: 10 * time.Second,
+		IdleTimeout:  10 * time.Second,
+		// As the gateway's server (gateway.go): with request bodies
+		// streamed, fasthttp keeps the read buffer between requests and
+		// reads each next request whole with its first bytes.
+		ReduceMemoryUsage: true,
+		StreamRequestBody: true,
+		ConnState:         connState,
+	}
+	var n armCounts
+	il := newIdleListener(armCountingListener{ln, &n}, srv, slog.New(slog.DiscardHandler), 0, 0)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(il) }()
+	t.Cleanup(func() {
+		_ = srv.Shutdown()
+		<-done
+	})
+
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(c)
+	const requests = 200
+	for i := 0; i < requests; i++ {
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		if code, body := readAnswer(t, br); code != 200 || body != "ok" {
+			t.Fatalf("request %d: %d %q", i, code, body)
+		}
+	}
+	// fasthttp asked for 3 per request; a deadline is armed again when
+	// the one armed is 1/64 of its time (restAfter/2 for the idle wait)
+	// behind: a few times in this test, however slow the machine.
+	if r, w := n.read.Load(), n.write.Load(); r > requests/10 || w > requests/10 {
+		t.Errorf("%d requests armed %d read and %d write deadlines, want at most %d each", requests, r, w, requests/10)
+	}
+}
+
+// TestClientDeadlinesStillBound: with the deadlines armed lazily, a
+// keep-alive connection's next request may still take up to
+// server.read_timeout to arrive whole once it began, and not longer.
+func TestClientDeadlinesStillBound(t *testing.T) {
+	up := startUpstream(t, func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString(string(ctx.Path())) })
+	gw := startGateway(t, `
+server: { read_timeout: 2s, idle_timeout: 10s }
+routes:
+  - { name: any, match: { path_prefix: / }, upstream: { targets: ["{UP1}"] } }
+`, up)
+	c, err := net.Dial("tcp", gw.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(c)
+	send := func(s string) {
+		t.Helper()
+		if _, err := io.WriteString(c, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expect := func(want string) {
+		t.Helper()
+		if code, body := readAnswer(t, br); code != 200 || body != want {
+			t.Fatalf("answer %d %q, want 200 %q", code, body, want)
+		}
+	}
+	send("GET /first HTTP/1.1\r\nHost: a\r\n\r\n")
+	expect("/first")
+
+	// The next head pauses longer than a connection waits in fasthttp
+	// before it parks (restAfter), well within read_timeout.
+	send("GET /paused HTTP/1.1\r\nHo")
+	time.Sleep(3 * restAfter)
+	send("st: a\r\n\r\n")
+	expect("/paused")
+
+	// A head that stops coming is cut after read_timeout.
+	start := time.Now()
+	send("GET /stalled HTTP/1.1\r\nHo")
+	rest, err := io.ReadAll(br)
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("stalled head: connection still open after %v", time.Since(start))
+		}
+	}
+	if len(rest) > 0 && !strings.HasPrefix(string(rest), "HTTP/1.1 408") {
+		t.Errorf("stalled head answered %.60q, want 408 or nothing", rest)
+	}
+	if took := time.Since(start); took < time.Second {
+		t.Errorf("stalled head cut after %v, before read_timeout (2s) less its slack", took)
+	}
+}
