@@ -65,6 +65,8 @@ func TestClientDeadlinesArmedLazily(t *testing.T) {
 		ReduceMemoryUsage: true,
 		StreamRequestBody: true,
 		ConnState:         connState,
+		// So that the worker cleaner notices Shutdown at once (TestMain).
+		MaxIdleWorkerDuration: 20 * time.Millisecond,
 	}
 	var n armCounts
 	il := newIdleListener(armCountingListener{ln, &n}, srv, slog.New(slog.DiscardHandler), 0, 0)
@@ -114,20 +116,8 @@ routes:
 		t.Fatal(err)
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-	br := bufio.NewReader(c)
-	send := func(s string) {
-		t.Helper()
-		if _, err := io.WriteString(c, s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	expect := func(want string) {
-		t.Helper()
-		if code, body := readAnswer(t, br); code != 200 || body != want {
-			t.Fatalf("answer %d %q, want 200 %q", code, body, want)
-		}
-	}
+	rc := newRawConn(t, c)
+	send, expect := rc.send, rc.expect
 	send("GET /first HTTP/1.1\r\nHost: a\r\n\r\n")
 	expect("/first")
 
@@ -141,7 +131,7 @@ routes:
 	// A head that stops coming is cut after read_timeout.
 	start := time.Now()
 	send("GET /stalled HTTP/1.1\r\nHo")
-	rest, err := io.ReadAll(br)
+	rest, err := io.ReadAll(rc.br)
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {

@@ -22,6 +22,33 @@ func waitParked(t *testing.T, gw *Gateway, n int) {
 	waitFor(t, 5*time.Second, func() bool { open, parked := gw.clientConns(); return open == n && parked == n })
 }
 
+// rawConn sends requests as raw bytes on one client connection and reads
+// the answers, each expected to be 200 with a given body.
+type rawConn struct {
+	t  *testing.T
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func newRawConn(t *testing.T, c net.Conn) *rawConn {
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	return &rawConn{t: t, c: c, br: bufio.NewReader(c)}
+}
+
+func (r *rawConn) send(s string) {
+	r.t.Helper()
+	if _, err := io.WriteString(r.c, s); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *rawConn) expect(want string) {
+	r.t.Helper()
+	if code, body := readAnswer(r.t, r.br); code != 200 || body != want {
+		r.t.Fatalf("answer %d %q, want 200 %q", code, body, want)
+	}
+}
+
 // readAnswer reads one answer from br and returns its status and body.
 func readAnswer(t *testing.T, br *bufio.Reader) (int, string) {
 	t.Helper()
@@ -65,20 +92,8 @@ func TestIdleConnectionResumes(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			c := dial[name]()
 			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-			br := bufio.NewReader(c)
-			send := func(s string) {
-				t.Helper()
-				if _, err := io.WriteString(c, s); err != nil {
-					t.Fatal(err)
-				}
-			}
-			expect := func(want string) {
-				t.Helper()
-				if code, body := readAnswer(t, br); code != 200 || body != want {
-					t.Fatalf("answer %d %q, want 200 %q", code, body, want)
-				}
-			}
+			rc := newRawConn(t, c)
+			send, expect := rc.send, rc.expect
 			send("GET /first HTTP/1.1\r\nHost: a\r\n\r\n")
 			expect("/first:")
 			waitParked(t, g.Gateway, 1)
