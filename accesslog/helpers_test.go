@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fastgate/gateway/internal/testwait"
 )
 
 // mustNew is New for settings a test knows to be valid; the Logger is
@@ -71,16 +73,10 @@ func (w *blockingWriter) Write(p []byte) (int, error) {
 	return w.syncBuffer.Write(p)
 }
 
-// waitFor polls cond every millisecond until it holds, for at most limit.
+// waitFor waits until cond holds, for at most limit.
 func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %v", what, limit)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testwait.Until(t, limit, what, cond)
 }
 
 // arrival is the Time of the test entries.

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/fastgate/gateway/internal/testwait"
 )
 
 // closedPort returns a loopback address where nothing listens.
@@ -71,16 +73,10 @@ func mustTiered(t *testing.T, mem *Memory, client redis.UniversalClient, rs Redi
 	return tr
 }
 
-// waitFor polls cond for at most limit.
+// waitFor waits until cond holds, for at most limit.
 func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %v", what, limit)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.Until(t, limit, what, cond)
 }
 
 // TestTieredServesAnotherInstancesCopy: instance A stores a response;

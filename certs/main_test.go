@@ -9,9 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/fastgate/gateway/certs"
 	"github.com/fastgate/gateway/certs/certstest"
-	"go.uber.org/goleak"
+	"github.com/fastgate/gateway/internal/testwait"
 )
 
 func TestMain(m *testing.M) {
@@ -172,14 +174,8 @@ func serverConfig(t testing.TB, store *certs.Store, s certs.ServerSettings) *tls
 	return cfg
 }
 
-// eventually polls cond until it holds or 10 seconds pass.
+// eventually waits until cond holds, for at most 10 seconds.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	end := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testwait.Until(t, 10*time.Second, what, cond)
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fastgate/gateway/internal/testwait"
 )
 
 // fakeSource is a Watcher driven by the test: each Watch call forwards
@@ -135,16 +137,10 @@ func mustSubscribe(t *testing.T, r *Registry, source, service string) *Subscript
 	return s
 }
 
-// waitFor polls cond every 5ms for at most d.
+// waitFor waits until cond holds, for at most d.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.Until(t, d, what, cond)
 }
 
 func statusOf(t *testing.T, r *Registry, source, service string) ServiceStatus {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fastgate/gateway/config"
 	"github.com/fastgate/gateway/discovery"
+	"github.com/fastgate/gateway/internal/testwait"
 )
 
 // fakeRegistry is a discovery.Watcher whose lists the test sets, standing
@@ -220,15 +221,10 @@ func TestDiscoveryOneWatchPerService(t *testing.T) {
 	}
 }
 
+// waitFor waits until cond holds, for at most limit.
 func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v", limit)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Until(t, limit, "the condition", cond)
 }
 
 // TestDiscoveryRemovedInstanceFinishesInFlight: a request already on an

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fastgate/gateway/discovery"
 	"github.com/fastgate/gateway/internal/logtest"
+	"github.com/fastgate/gateway/internal/testwait"
 )
 
 // TestMain fails the package's tests if a goroutine outlives them. The
@@ -50,16 +51,10 @@ func start(t *testing.T, s Settings, logs *logtest.Buffer) *Registration {
 	return r
 }
 
-// eventually polls cond every 5ms for at most d.
+// eventually waits until cond holds, for at most d.
 func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.Until(t, d, what, cond)
 }
 
 // counts waits until every registration counts want.

@@ -13,6 +13,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 	"go.uber.org/goleak"
+
+	"github.com/fastgate/gateway/internal/testwait"
 )
 
 func TestMain(m *testing.M) {
@@ -180,16 +182,10 @@ func newGet(addr, path string) *fasthttp.Request {
 
 func deadline(d time.Duration) time.Time { return time.Now().Add(d) }
 
-// eventually polls cond every few ms until it holds or 5s pass.
+// eventually waits until cond holds, for at most 5s.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	end := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testwait.Until(t, 5*time.Second, what, cond)
 }
 
 // wantIdle waits until the client has no busy connection.

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/fastgate/gateway/internal/pebbletest"
+	"github.com/fastgate/gateway/internal/testwait"
 )
 
 func TestMain(m *testing.M) {
@@ -135,16 +136,10 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-// eventually polls cond every 20 ms until it holds or d passes.
+// eventually waits until cond holds, for at most d.
 func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	end := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testwait.Until(t, d, what, cond)
 }
 
 // loopbackListener listens on a free loopback port.

@@ -25,6 +25,7 @@ import (
 	"github.com/fastgate/gateway/bridge/broker"
 	"github.com/fastgate/gateway/config"
 	"github.com/fastgate/gateway/internal/testserver"
+	"github.com/fastgate/gateway/internal/testwait"
 )
 
 // needService returns addr when something answers there. Otherwise the
@@ -212,15 +213,10 @@ routes:
 
 // natsServer runs a nats-server with JetStream that the test owns, on its
 
-// waitFor polls cond every 50ms for up to 15s.
+// waitFor waits until cond holds, for up to 15s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 15s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testwait.Until(t, 15*time.Second, what, cond)
 }
 
 func TestPublishBrokerDownAndBack(t *testing.T) {

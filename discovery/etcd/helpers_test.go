@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/fastgate/gateway/discovery"
+	"github.com/fastgate/gateway/internal/testwait"
 )
 
 // TestMain fails the package's tests if a goroutine outlives them.
@@ -81,16 +82,10 @@ func setAddrs(s *discovery.Set) []string {
 	return out
 }
 
-// eventually polls cond every 5ms for at most d.
+// eventually waits until cond holds, for at most d.
 func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.Until(t, d, what, cond)
 }
 
 // The bar: a change in etcd reaches the gateway's Set within a

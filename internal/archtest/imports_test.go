@@ -61,6 +61,7 @@ var allowed = map[string][]string{
 	"bridge/broker/redis":        {"bridge/broker", "github.com/redis/go-redis/v9"},
 	"bridge/grpcbridge":          {"google.golang.org/grpc", "google.golang.org/protobuf", "google.golang.org/genproto"},
 	"internal/testserver":        {},
+	"internal/testwait":          {},
 	"internal/logtest":           {},
 	"internal/etcdtest":          {"go.etcd.io/etcd", "go.uber.org/zap"},
 	"internal/pebbletest":        {"certs/certstest", "golang.org/x/net/dns/dnsmessage"},

@@ -3,6 +3,8 @@ package jwks
 import (
 	"testing"
 	"time"
+
+	"github.com/fastgate/gateway/internal/testwait"
 )
 
 func startSource(t *testing.T, s Settings) *Source {
@@ -179,17 +181,8 @@ func TestCloseBeforeStart(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds, failing the test after 10 seconds.
+// waitFor waits until cond holds, failing the test after 10 seconds.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(10 * time.Second)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
+	testwait.Until(t, 10*time.Second, what, cond)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fastgate/gateway/bridge/broker"
+	"github.com/fastgate/gateway/internal/testwait"
 )
 
 // TestOutage runs a RabbitMQ node of the test's own under one Publisher:
@@ -136,14 +137,8 @@ func TestOutage(t *testing.T) {
 	}
 }
 
-// waitFor waits (bounded) until cond holds.
+// waitFor waits until cond holds, for at most 10s.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not %s after 10s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.Until(t, 10*time.Second, what, cond)
 }

@@ -12,6 +12,8 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
+
+	"github.com/fastgate/gateway/internal/testwait"
 )
 
 // TestMain fails the package's tests if a goroutine outlives them.
@@ -142,16 +144,10 @@ func fetchAll(t testing.TB, st jetstream.Stream, n int) []jetstream.Msg {
 	return out
 }
 
-// eventually polls cond every 20ms until it holds, failing after d.
+// eventually waits until cond holds, for at most d.
 func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testwait.Until(t, d, what, cond)
 }
 
 // natsServer is a nats-server with JetStream that a test runs on its own

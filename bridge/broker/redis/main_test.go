@@ -10,6 +10,8 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
+
+	"github.com/fastgate/gateway/internal/testwait"
 )
 
 // TestMain fails the package's tests if a goroutine outlives them.
@@ -78,16 +80,10 @@ func testSettings(addr string) Settings {
 	return Settings{Addr: addr, DialTimeout: 500 * time.Millisecond, Timeout: 2 * time.Second, PingInterval: 50 * time.Millisecond}
 }
 
-// eventually polls cond every 20ms until it holds, failing after d.
+// eventually waits until cond holds, for at most d.
 func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testwait.Until(t, d, what, cond)
 }
 
 // redisServer is a redis-server a test runs on its own loopback port,
