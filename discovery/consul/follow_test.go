@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fastgate/gateway/discovery"
+	"github.com/fastgate/gateway/discovery/discoverytest"
 )
 
 // The bar: a change in Consul reaches the gateway's Set within a
@@ -15,7 +16,7 @@ const within = time.Second
 
 func waitSet(t *testing.T, sub *discovery.Subscription, what string, want ...string) {
 	t.Helper()
-	eventually(t, within, what, func() bool { return slices.Equal(setAddrs(sub.Set()), want) })
+	eventually(t, within, what, func() bool { return slices.Equal(discoverytest.Addrs(sub.Set()), want) })
 }
 
 // TestFollowChanges: instances added, removed, failing and recovering
@@ -49,7 +50,7 @@ func TestFollowChanges(t *testing.T) {
 	f.setCheck("users-2", "passing")
 	waitSet(t, sub, "users-2 passing again", users2, users3)
 
-	st := status(t, r, "users")
+	st := discoverytest.Status(t, r, "users")
 	if st.Errors != 0 || st.Updates != 5 || st.Instances != 2 || st.LastSync.IsZero() {
 		t.Errorf("status %+v", st)
 	}
@@ -85,11 +86,11 @@ func TestRegistryDown(t *testing.T) {
 			waitSet(t, sub, "first list", users1, users2)
 
 			tt.down(f)
-			eventually(t, 10*time.Second, "errors counted", func() bool { return status(t, r, "users").Errors >= 2 })
-			if got := setAddrs(sub.Set()); !slices.Equal(got, []string{users1, users2}) {
+			eventually(t, 10*time.Second, "errors counted", func() bool { return discoverytest.Status(t, r, "users").Errors >= 2 })
+			if got := discoverytest.Addrs(sub.Set()); !slices.Equal(got, []string{users1, users2}) {
 				t.Fatalf("set %v while Consul is down", got)
 			}
-			st := status(t, r, "users")
+			st := discoverytest.Status(t, r, "users")
 			if st.LastError == "" || !st.LastErrorAt.After(st.LastSync) {
 				t.Errorf("status %+v", st)
 			}
@@ -223,7 +224,7 @@ func TestOneWatchForManySubscribers(t *testing.T) {
 	if n := len(f.log("users")); n > 10 {
 		t.Errorf("%d queries, want a handful", n)
 	}
-	if st := status(t, r, "users"); st.Subscribers != 200 {
+	if st := discoverytest.Status(t, r, "users"); st.Subscribers != 200 {
 		t.Errorf("subscribers %d", st.Subscribers)
 	}
 	for _, sub := range subs {

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/fastgate/gateway/discovery"
+	"github.com/fastgate/gateway/discovery/discoverytest"
 	"github.com/fastgate/gateway/internal/testwait"
 )
 
@@ -103,14 +104,6 @@ func addrsOf(eps []discovery.Endpoint) []string {
 	return out
 }
 
-func setAddrs(s *discovery.Set) []string {
-	out := []string{}
-	for _, in := range s.Instances() {
-		out = append(out, in.Addr)
-	}
-	return out
-}
-
 // eventually waits until cond holds, for at most d.
 func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -119,24 +112,7 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 
 // newTestRegistry returns a Registry whose source "consul" is w.
 func newTestRegistry(t *testing.T, w *Watcher) *discovery.Registry {
-	t.Helper()
-	r, err := discovery.NewRegistry(discovery.RegistrySettings{Sources: map[string]discovery.Watcher{"consul": w}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = r.Close() })
-	return r
-}
-
-func status(t *testing.T, r *discovery.Registry, service string) discovery.ServiceStatus {
-	t.Helper()
-	for _, st := range r.Status() {
-		if st.Service == service {
-			return st
-		}
-	}
-	t.Fatalf("no status for %s", service)
-	return discovery.ServiceStatus{}
+	return discoverytest.Registry(t, "consul", w)
 }
 
 const (

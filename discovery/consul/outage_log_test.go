@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fastgate/gateway/discovery"
+	"github.com/fastgate/gateway/discovery/discoverytest"
 	"github.com/fastgate/gateway/internal/logtest"
 )
 
@@ -31,7 +32,7 @@ func TestOutageLogged(t *testing.T) {
 	waitSet(t, sub, "first list", users1, users2)
 
 	f.stop()
-	eventually(t, 10*time.Second, "failed attempts", func() bool { return status(t, r, "users").Errors >= 3 })
+	eventually(t, 10*time.Second, "failed attempts", func() bool { return discoverytest.Status(t, r, "users").Errors >= 3 })
 	n, down := logs.Last(t, "discovery: registry unreachable")
 	if e, _ := down["error"].(string); n != 1 || down["level"] != "WARN" || down["source"] != "consul" || down["service"] != "users" || e == "" {
 		t.Fatalf("%d outage lines, last %v; want 1 warn with the error", n, down)
@@ -41,9 +42,9 @@ func TestOutageLogged(t *testing.T) {
 	}
 
 	f.start()
-	failed := status(t, r, "users").Errors
+	failed := discoverytest.Status(t, r, "users").Errors
 	eventually(t, 10*time.Second, "an answer after Consul came back", func() bool {
-		st := status(t, r, "users")
+		st := discoverytest.Status(t, r, "users")
 		return st.LastSync.After(st.LastErrorAt)
 	})
 	n, back := logs.Last(t, "discovery: registry reachable again")

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fastgate/gateway/discovery"
+	"github.com/fastgate/gateway/discovery/discoverytest"
 	"github.com/fastgate/gateway/internal/etcdtest"
 )
 
@@ -152,7 +153,7 @@ func TestFollow(t *testing.T) {
 	}
 	waitSet(t, sub, "b's lease revoked")
 
-	st := status(t, r, "users")
+	st := discoverytest.Status(t, r, "users")
 	if st.Invalid < 2 || st.Errors != 0 || st.Instances != 0 || st.Updates < 6 {
 		t.Errorf("status %+v", st)
 	}
@@ -167,7 +168,7 @@ func TestQuietServiceStaysSynced(t *testing.T) {
 	sub := subscribe(t, r, "quiet")
 	waitSet(t, sub, "first list", "127.0.0.1:9001")
 	time.Sleep(1500 * time.Millisecond) // seven progress intervals
-	st := status(t, r, "quiet")
+	st := discoverytest.Status(t, r, "quiet")
 	if st.Errors != 0 || st.Updates != 1 || st.Staleness(time.Now()) > time.Second {
 		t.Errorf("status %+v, staleness %v", st, st.Staleness(time.Now()))
 	}
@@ -184,8 +185,8 @@ func TestEmptyServiceIsHonoured(t *testing.T) {
 	case <-time.After(within):
 		t.Fatal("no answer")
 	}
-	if sub.Set().Len() != 0 || status(t, r, "nobody").Errors != 0 {
-		t.Errorf("set %v, status %+v", setAddrs(sub.Set()), status(t, r, "nobody"))
+	if sub.Set().Len() != 0 || discoverytest.Status(t, r, "nobody").Errors != 0 {
+		t.Errorf("set %v, status %+v", discoverytest.Addrs(sub.Set()), discoverytest.Status(t, r, "nobody"))
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/fastgate/gateway/discovery"
+	"github.com/fastgate/gateway/discovery/discoverytest"
 	"github.com/fastgate/gateway/internal/testwait"
 )
 
@@ -44,13 +45,7 @@ func newTestWatcher(t *testing.T, s Settings) *Watcher {
 }
 
 func newTestRegistry(t *testing.T, w discovery.Watcher) *discovery.Registry {
-	t.Helper()
-	r, err := discovery.NewRegistry(discovery.RegistrySettings{Sources: map[string]discovery.Watcher{"etcd": w}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = r.Close() })
-	return r
+	return discoverytest.Registry(t, "etcd", w)
 }
 
 func subscribe(t *testing.T, r *discovery.Registry, service string) *discovery.Subscription {
@@ -61,25 +56,6 @@ func subscribe(t *testing.T, r *discovery.Registry, service string) *discovery.S
 	}
 	t.Cleanup(func() { _ = sub.Close() })
 	return sub
-}
-
-func status(t *testing.T, r *discovery.Registry, service string) discovery.ServiceStatus {
-	t.Helper()
-	for _, st := range r.Status() {
-		if st.Service == service {
-			return st
-		}
-	}
-	t.Fatalf("no status for %s", service)
-	return discovery.ServiceStatus{}
-}
-
-func setAddrs(s *discovery.Set) []string {
-	out := []string{}
-	for _, in := range s.Instances() {
-		out = append(out, in.Addr)
-	}
-	return out
 }
 
 // eventually waits until cond holds, for at most d.
@@ -94,7 +70,7 @@ const within = time.Second
 
 func waitSet(t *testing.T, sub *discovery.Subscription, what string, want ...string) {
 	t.Helper()
-	eventually(t, within, what, func() bool { return slices.Equal(setAddrs(sub.Set()), want) })
+	eventually(t, within, what, func() bool { return slices.Equal(discoverytest.Addrs(sub.Set()), want) })
 }
 
 // put writes an instance value (or raw text) under key.

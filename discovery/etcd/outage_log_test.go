@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fastgate/gateway/discovery"
+	"github.com/fastgate/gateway/discovery/discoverytest"
 	"github.com/fastgate/gateway/internal/etcdtest"
 	"github.com/fastgate/gateway/internal/logtest"
 )
@@ -29,7 +30,7 @@ func TestOutageLogged(t *testing.T) {
 	waitSet(t, sub, "first list", "127.0.0.1:9001")
 
 	e.Stop()
-	eventually(t, 10*time.Second, "failed attempts", func() bool { return status(t, r, "users").Errors >= 2 })
+	eventually(t, 10*time.Second, "failed attempts", func() bool { return discoverytest.Status(t, r, "users").Errors >= 2 })
 	n, down := logs.Last(t, "discovery: registry unreachable")
 	if er, _ := down["error"].(string); n != 1 || down["level"] != "WARN" || down["source"] != "etcd" || down["service"] != "users" || er == "" {
 		t.Fatalf("%d outage lines, last %v; want 1 warn with the error", n, down)
@@ -37,7 +38,7 @@ func TestOutageLogged(t *testing.T) {
 
 	e.Start()
 	eventually(t, 15*time.Second, "an answer after etcd came back", func() bool {
-		st := status(t, r, "users")
+		st := discoverytest.Status(t, r, "users")
 		return st.LastSync.After(st.LastErrorAt)
 	})
 	n, back := logs.Last(t, "discovery: registry reachable again")

@@ -14,6 +14,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/fastgate/gateway/discovery"
+	"github.com/fastgate/gateway/discovery/discoverytest"
 	"github.com/fastgate/gateway/internal/etcdtest"
 )
 
@@ -30,11 +31,11 @@ func TestEtcdDown(t *testing.T) {
 	// A quiet watch notices within ProgressInterval + RequestTimeout; the
 	// bound leaves room for a machine busy with other tests. etcd may also
 	// stop between the listing and the start of the watch.
-	eventually(t, 10*time.Second, "errors counted", func() bool { return status(t, r, "users").Errors >= 1 })
-	if got := setAddrs(sub.Set()); !slices.Equal(got, []string{"127.0.0.1:9001"}) {
+	eventually(t, 10*time.Second, "errors counted", func() bool { return discoverytest.Status(t, r, "users").Errors >= 1 })
+	if got := discoverytest.Addrs(sub.Set()); !slices.Equal(got, []string{"127.0.0.1:9001"}) {
 		t.Fatalf("set %v while etcd is down", got)
 	}
-	st := status(t, r, "users")
+	st := discoverytest.Status(t, r, "users")
 	if !st.LastErrorAt.After(st.LastSync) || st.LastError == "" {
 		t.Errorf("status %+v", st)
 	}
@@ -43,7 +44,7 @@ func TestEtcdDown(t *testing.T) {
 	put(t, etcdtest.Client(t, e.Endpoint()), Key("", "users", "b"), Value{Address: "127.0.0.1", Port: 9002})
 	// Reconnecting waits at most 2s (maxReconnectDelay).
 	eventually(t, 10*time.Second, "b after etcd came back", func() bool {
-		return slices.Equal(setAddrs(sub.Set()), []string{"127.0.0.1:9001", "127.0.0.1:9002"})
+		return slices.Equal(discoverytest.Addrs(sub.Set()), []string{"127.0.0.1:9001", "127.0.0.1:9002"})
 	})
 }
 

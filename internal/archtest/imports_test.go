@@ -15,11 +15,12 @@ const module = "github.com/fastgate/gateway"
 // have: module-internal packages by their path below the module, external
 // ones by module prefix.
 var allowed = map[string][]string{
-	"router":           {},
-	"discovery":        {},
-	"discovery/consul": {"discovery", "github.com/hashicorp/consul/api"},
-	"discovery/etcd":   {"discovery", "go.etcd.io/etcd", "go.uber.org/zap", "google.golang.org/grpc"},
-	"config":           {"config/yamlcodec", "go.yaml.in/yaml/v3"},
+	"router":                  {},
+	"discovery":               {},
+	"discovery/consul":        {"discovery", "github.com/hashicorp/consul/api"},
+	"discovery/discoverytest": {"discovery"},
+	"discovery/etcd":          {"discovery", "go.etcd.io/etcd", "go.uber.org/zap", "google.golang.org/grpc"},
+	"config":                  {"config/yamlcodec", "go.yaml.in/yaml/v3"},
 	// The generic YAML codec under config knows no schema: yaml only.
 	"config/yamlcodec": {"go.yaml.in/yaml/v3"},
 	"metrics":          {"github.com/prometheus/client_golang"},
