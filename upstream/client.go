@@ -274,8 +274,10 @@ func (c *Client) Close() error {
 // pool fails before any byte of the response arrived (the upstream closed
 // it while idle), the request is sent once more on a new connection, if it
 // has no body stream and either nothing of it was written or it is
-// [Idempotent], as Go's net/http transport does. Requests that may not be retried are sent
-// only on idle connections that pass a liveness check.
+// [Idempotent], as Go's net/http transport does. Requests that may not be
+// retried, and any request on a connection idle for a tenth of a second or
+// more,
+// are sent only on idle connections that pass a liveness check.
 func (c *Client) Do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
 	// Keep resp's body buffer, if it has one, for this response: a round
 	// trip through fasthttp's calibrated pool can drop it and allocate.

@@ -19,8 +19,10 @@
 //   - retries exactly one case, transparently: a reused idle connection that
 //     the upstream had closed, found out before any response byte arrived,
 //     when the request can be sent again (see [Client.Do]); requests that
-//     cannot be sent again only go out on idle connections that pass a
-//     non-blocking liveness check;
+//     cannot be sent again, and any request on a connection idle for a
+//     tenth of a second or more, only go out on idle connections that pass a
+//     non-blocking liveness check (no close from the upstream, no bytes it
+//     sent after its last answer);
 //   - yields the processor once (runtime.Gosched) between writing a
 //     request and the first read of its answer, so that the read less
 //     often comes before the answer and costs a system call for nothing

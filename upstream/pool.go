@@ -61,12 +61,27 @@ func (c *Client) acquire(now, deadline time.Time, check bool) (*conn, error) {
 }
 
 // usable reports whether an idle connection may carry a request now.
+// One idle for probeAfter or longer is probed whatever the request: a
+// close from the upstream, or bytes it sent after its last answer, have
+// arrived by then, and the connection is dropped before a request goes
+// out on it (nginx and Envoy notice both while the connection waits, from
+// their event loops). A connection in steady use comes back sooner and
+// costs no system call; bytes sent after an answer and found only when
+// the next answer is read fail that request instead.
 func (c *Client) usable(pc *conn, now time.Time, check bool) bool {
-	if now.Sub(pc.lastUsed) >= c.s.IdleTimeout {
+	idle := now.Sub(pc.lastUsed)
+	if idle >= c.s.IdleTimeout {
 		return false
 	}
-	return !check || pc.alive()
+	return !check && idle < probeAfter || pc.alive()
 }
+
+// probeAfter is how long a connection sits idle before its reuse is
+// preceded by the liveness probe (a non-blocking peek). At a millisecond
+// most requests of a route under moderate load paid for one, as a pool's
+// connections take turns; at a tenth of a second only a pool with ten
+// times more connections than requests per second does.
+const probeAfter = 100 * time.Millisecond
 
 // wait blocks until w is handed something or ConnWaitTimeout (or the
 // deadline, if sooner) passes.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"io"
 	"net"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -61,6 +62,47 @@ func TestStaleIdleConn(t *testing.T) {
 				t.Errorf("stats = %+v", st)
 			}
 		})
+	}
+}
+
+// TestStrayBytesOnIdleConn: an upstream that writes more after a complete
+// answer (here a whole second answer) leaves its connection out of step;
+// a connection idle for probeAfter is probed before reuse, so the next
+// request goes out on a new connection and gets its own answer, not the
+// stray one.
+func TestStrayBytesOnIdleConn(t *testing.T) {
+	strayed := make(chan struct{})
+	u := startRaw(t, func(c net.Conn, i int) {
+		br := bufio.NewReader(c)
+		for n := 0; ; n++ {
+			req, ok := readRequest(br)
+			if !ok {
+				return
+			}
+			body := string(req.URI().Path())
+			answer := "HTTP/1.1 200 OK\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+			if _, err := io.WriteString(c, answer); err != nil {
+				return
+			}
+			if i == 0 && n == 0 {
+				time.Sleep(5 * time.Millisecond)
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n/stray")
+				close(strayed)
+			}
+		}
+	})
+	c := newClient(t, Settings{Addr: u.addr})
+	var resp fasthttp.Response
+	if err := c.Do(newGet(u.addr, "/first"), &resp, deadline(5e9)); err != nil || string(resp.Body()) != "/first" {
+		t.Fatalf("first answer %q, %v", resp.Body(), err)
+	}
+	<-strayed // on loopback the bytes are in the client's socket once written
+	time.Sleep(probeAfter)
+	if err := c.Do(newGet(u.addr, "/second"), &resp, deadline(5e9)); err != nil || string(resp.Body()) != "/second" {
+		t.Fatalf("second answer %q, %v; want /second", resp.Body(), err)
+	}
+	if got := u.conns.Load(); got != 2 {
+		t.Errorf("upstream saw %d connections, want 2: the one out of step dropped", got)
 	}
 }
 
