@@ -66,8 +66,8 @@ func (c *Client) acquire(now, deadline time.Time, check bool) (*conn, error) {
 // arrived by then, and the connection is dropped before a request goes
 // out on it (nginx and Envoy notice both while the connection waits, from
 // their event loops). A connection in steady use comes back sooner and
-// costs no system call; bytes sent after an answer and found only when
-// the next answer is read fail that request instead.
+// costs no system call; bytes an upstream sent after an answer, apart
+// from it, are then read as the next request's answer.
 func (c *Client) usable(pc *conn, now time.Time, check bool) bool {
 	idle := now.Sub(pc.lastUsed)
 	if idle >= c.s.IdleTimeout {
