@@ -296,6 +296,7 @@ func (c *idleTLSConn) Handshake() error {
 	}
 	return c.tc.Handshake()
 }
+
 func (c *idleTLSConn) ConnectionState() tls.ConnectionState { return c.tc.ConnectionState() }
 
 func (c *idleConn) wrap() net.Conn {
