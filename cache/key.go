@@ -12,11 +12,12 @@ import "encoding/binary"
 func AppendKey(dst, method, host, path, query []byte, vary ...[]byte) []byte {
 	dst = appendPart(dst, method)
 	dst = binary.AppendUvarint(dst, uint64(len(host)))
-	for _, c := range host {
+	n := len(dst)
+	dst = append(dst, host...)
+	for i, c := range dst[n:] {
 		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
+			dst[n+i] = c + 'a' - 'A'
 		}
-		dst = append(dst, c)
 	}
 	dst = appendPart(dst, path)
 	dst = appendPart(dst, query)

@@ -175,45 +175,47 @@ func (s *fallbackStep) drainTime() time.Duration {
 
 func (s *fallbackStep) serve(ctx *fasthttp.RequestCtx) error {
 	fb := s.fb
-	var kb *[]byte // the request's cache key, when the route caches
+	var k *cacheKey // the request's cache key, when the route caches
+	stored := true  // the answer is not to be stored
 	if fb.cache != nil && fb.keyed(ctx.Method()) {
-		kb = keyPool.Get().(*[]byte)
-		*kb = fb.appendKey((*kb)[:0], s.route, ctx)
-		defer putKey(kb)
+		k, stored = fb.key(s.route, ctx)
 	}
+	// What follows on success reads no more of the request than its
+	// answer's status: by the time the upstream answered, other
+	// connections' requests have run and the rest is out of the cache.
 	err := s.next(ctx)
 	switch {
 	case err == nil && fb.onStatus(ctx):
 		err = errUpstreamStatus
 	case err == nil:
-		if kb == nil {
-			return nil
+		if !stored {
+			err = fb.store(ctx, k)
 		}
-		if err = fb.store(ctx, *kb); err == nil {
+		if err == nil {
+			releaseKey(k)
 			return nil
 		}
 	}
+	return s.fail(ctx, k, err)
+}
+
+// fail runs the fallback chain, when err lets it, for a request whose
+// key (nil: none) was built before the backend ran, and gives the key
+// back.
+func (s *fallbackStep) fail(ctx *fasthttp.RequestCtx, k *cacheKey, err error) error {
+	defer releaseKey(k)
+	fb := s.fb
 	if !fallbackCause(err) || !fb.eligible(ctx.Method()) {
 		return err
 	}
 	var key []byte
-	if kb != nil {
-		key = *kb
+	if k != nil {
+		key = k.b
 	}
 	// When the route's breaker refused, the backend did not run, and did
 	// not prepare the request for forwarding.
 	return fb.serve(ctx, key, err, err != errRouteBreakerOpen)
 }
-
-// putKey returns a key buffer to keyPool, unless a rare long key grew it.
-func putKey(kb *[]byte) {
-	if cap(*kb) <= maxPooledKey {
-		keyPool.Put(kb)
-	}
-}
-
-// maxPooledKey is the largest key buffer kept for reuse.
-const maxPooledKey = 4 << 10
 
 // callOutcome is what the breaker learns from one run of the backend:
 // the upstream's status, or connErr for a failed connection or a

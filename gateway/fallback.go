@@ -267,6 +267,46 @@ func (f *fallback) keyed(method []byte) bool {
 	return string(method) == fasthttp.MethodGet || f.eligible(method)
 }
 
+// cacheKey is a request's fallback cache key, with its slot in the
+// route's table of recent stores.
+type cacheKey struct {
+	b    []byte
+	slot *recentSlot
+	hash uint64
+}
+
+// keyPool holds the cacheKeys of requests in flight.
+var keyPool = sync.Pool{New: func() any { return &cacheKey{b: make([]byte, 0, 256)} }}
+
+// maxPooledKey is the largest key buffer kept for reuse.
+const maxPooledKey = 4 << 10
+
+// key builds the request's cache key and reports whether its answer is
+// not to be stored: it is not a GET, or a copy was stored less than
+// fallbackRefresh before the request came. Deciding that now, while the
+// request's bytes are in the processor's cache, spares a busy route
+// reading the key and the request again once the upstream answered. Not
+// inlined, so that the buffers it builds the key with do not sit in the
+// frame of fallbackStep.serve during the whole forward.
+//
+//go:noinline
+func (f *fallback) key(route string, ctx *fasthttp.RequestCtx) (k *cacheKey, stored bool) {
+	k = keyPool.Get().(*cacheKey)
+	if cap(k.b) > maxPooledKey { // a rare long key grew it
+		k.b = make([]byte, 0, 256)
+	}
+	k.b = f.appendKey(k.b[:0], route, ctx)
+	k.slot, k.hash = f.cache.recent.slot(k.b)
+	return k, !ctx.IsGet() || k.slot.fresh(k.hash, ctx.Time())
+}
+
+// releaseKey gives k, if not nil, back to keyPool.
+func releaseKey(k *cacheKey) {
+	if k != nil {
+		keyPool.Put(k)
+	}
+}
+
 // appendKey appends the request's cache key to dst: the route's name,
 // then method, host, path, query and the vary headers. A HEAD request
 // takes the key of its GET: the stored copy answers both. It must run
@@ -394,29 +434,22 @@ var (
 	colonSpace = []byte(": ")
 )
 
-// store keeps a copy of the upstream's good answer to a GET under key,
+// store keeps a copy of the upstream's good answer to a GET under k,
 // when the policy allows it and the cache wants it. A streamed body is
 // read into memory first and then sent from there. Only an error reading
 // the body fails the request.
-func (f *fallback) store(ctx *fasthttp.RequestCtx, key []byte) error {
+func (f *fallback) store(ctx *fasthttp.RequestCtx, k *cacheKey) error {
 	c := f.cache
-	if !ctx.IsGet() {
-		return nil // a HEAD answer has no body to keep
-	}
 	resp := &ctx.Response
 	cl := resp.Header.ContentLength()
 	if cl < 0 || cl > c.maxEntry {
 		return nil
 	}
-	// On a busy route the copy is mostly fresh: asking the cache first
-	// spares reading the answer's headers. The request's start stands
-	// for now: a copy is a second old before it is replaced, and its Age
-	// counts from when the request arrived.
+	// The request's start stands for now: a copy is a second old before
+	// it is replaced (a busy route's requests skip this, see
+	// fallback.key), and its Age counts from when the request arrived.
+	key := k.b
 	now := ctx.Time()
-	slot, h := c.recent.slot(key)
-	if slot.fresh(h, now) {
-		return nil
-	}
 	if !c.store.Wants(key, now) {
 		return nil
 	}
@@ -445,7 +478,7 @@ func (f *fallback) store(ctx *fasthttp.RequestCtx, key []byte) error {
 		body = resp.Body()
 	}
 	c.store.Put(key, &cache.Entry{Status: resp.StatusCode(), Header: appendStoredHeaders(nil, &resp.Header), Body: body, Stored: now})
-	slot.stored(h, now)
+	k.slot.stored(k.hash, now)
 	return nil
 }
 
@@ -474,6 +507,3 @@ func notStored(k []byte) bool {
 	}
 	return false
 }
-
-// keyPool holds the buffers cache keys are built in.
-var keyPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
