@@ -332,6 +332,13 @@ func (b *Breaker) execute(call func() (status int, connErr bool)) (rejected bool
 	return err == gobreaker.ErrOpenState || err == gobreaker.ErrTooManyRequests
 }
 
+// Settled reports whether the breaker admits every call and counts only
+// failures (closed, with a trip rule that needs no count of successes):
+// a call may then run without Do, and report its outcome with Record
+// (a panic as Record(0, true)), which is what Do does in that state. It
+// lets a caller keep Do's frames off the stack of a call that waits long.
+func (b *Breaker) Settled() bool { return b.settled.Load() }
+
 // doSettled runs call while the breaker is settled (see Breaker.settled):
 // closed, so call is admitted, and a success needs no counting. A failure,
 // or a panic, is counted afterwards as Record counts one: unlike a call

@@ -120,8 +120,21 @@ func (s *breakerStep) wrap(next handler) handler {
 // retryAfter is the time until the breaker turns half-open.
 func (s *breakerStep) retryAfter(now time.Time) time.Duration { return s.br.OpenRemaining(now) }
 
-func (s *breakerStep) serve(ctx *fasthttp.RequestCtx) error {
-	var err error
+func (s *breakerStep) serve(ctx *fasthttp.RequestCtx) (err error) {
+	if s.br.Settled() {
+		// What Do would do, without its frames under the rest of the
+		// pipeline while the upstream answers.
+		ran := false
+		defer func() {
+			if !ran { // a panic: counted as a failure, and passed on
+				s.br.Record(0, true)
+			}
+		}()
+		err = s.next(ctx)
+		ran = true
+		s.br.Record(callOutcome(ctx, err))
+		return err
+	}
 	// The closure does not escape: Do calls it before returning.
 	if s.br.Do(func() (int, bool) {
 		err = s.next(ctx)

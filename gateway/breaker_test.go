@@ -9,6 +9,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/fastgate/gateway/breaker"
 	"github.com/fastgate/gateway/config"
 )
 
@@ -267,5 +268,52 @@ func TestRetryAfterSeconds(t *testing.T) {
 		if got := retryAfterSeconds(tt.give); got != tt.want {
 			t.Errorf("retryAfterSeconds(%v) = %d, want %d", tt.give, got, tt.want)
 		}
+	}
+}
+
+// TestBreakerStepSettled: while the route's breaker is settled (closed
+// after a success) the step runs the rest of the pipeline itself,
+// without Breaker.Do, and still counts what Do counts: an upstream
+// failure (here its 503) and a panic, which goes on to the caller, one
+// failure each, so that one more failure in a row opens a breaker of
+// consecutive_failures: 2.
+func TestBreakerStepSettled(t *testing.T) {
+	status := func(code int) func(*fasthttp.RequestCtx) error {
+		return func(ctx *fasthttp.RequestCtx) error { ctx.SetStatusCode(code); return nil }
+	}
+	for name, failure := range map[string]func(*fasthttp.RequestCtx) error{
+		"503":   status(503),
+		"panic": func(*fasthttp.RequestCtx) error { panic("step bug") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			br, err := breaker.New("settled", breaker.Settings{ConsecutiveFailures: 2, OpenFor: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var answer func(*fasthttp.RequestCtx) error
+			serve := (&breakerStep{br: br}).wrap(func(ctx *fasthttp.RequestCtx) error { return answer(ctx) })
+			call := func(a func(*fasthttp.RequestCtx) error) (err error, panicked bool) {
+				answer = a
+				defer func() { panicked = recover() != nil }()
+				return serve(&fasthttp.RequestCtx{}), false
+			}
+			if err, _ := call(status(200)); err != nil || !br.Settled() {
+				t.Fatalf("after a success: %v, settled %v", err, br.Settled())
+			}
+			err, panicked := call(failure)
+			if name == "panic" && !panicked {
+				t.Fatal("the panic did not reach the caller")
+			}
+			if err != nil || br.State() != breaker.Closed {
+				t.Fatalf("after one failure: %v, state %s, want closed", err, br.State())
+			}
+			call(status(503))
+			if br.State() != breaker.Open {
+				t.Fatalf("after a second failure in a row: state %s, want open", br.State())
+			}
+			if err, _ := call(status(200)); err != errRouteBreakerOpen {
+				t.Errorf("open breaker: %v, want errRouteBreakerOpen", err)
+			}
+		})
 	}
 }
