@@ -148,12 +148,12 @@ func requestInfo(ctx *fasthttp.RequestCtx) *reqInfo {
 func (o *observer) begin(ctx *fasthttp.RequestCtx, logged bool) *reqInfo {
 	h := &ctx.Request.Header
 	var parent tracing.SpanContext
-	if tp := h.Peek(hdrTraceparent); len(tp) > 0 {
+	if tp := h.PeekCanonical(keyTraceparent); len(tp) > 0 {
 		var ok bool
 		if parent, ok = tracing.ParseTraceparent(tp); !ok {
 			h.Del(hdrTraceparent)
 			h.Del(hdrTracestate)
-		} else if ts := h.Peek(hdrTracestate); len(ts) > 0 && !tracing.ValidTracestate(ts) {
+		} else if ts := h.PeekCanonical(keyTracestate); len(ts) > 0 && !tracing.ValidTracestate(ts) {
 			h.Del(hdrTracestate)
 		}
 	}
@@ -191,21 +191,24 @@ var reqInfoPool = sync.Pool{New: func() any { return new(reqInfo) }}
 // is written, whatever the access log's setting.
 func answerRequestID(ctx *fasthttp.RequestCtx) {
 	h := &ctx.Request.Header
-	id := h.Peek(httpx.HeaderRequestID)
+	id := h.PeekCanonical(keyRequestID)
 	if len(id) == 0 {
 		var buf [40]byte
 		h.SetCanonical(keyRequestID, httpx.AppendRequestID(buf[:0]))
-		id = h.Peek(httpx.HeaderRequestID)
+		id = h.PeekCanonical(keyRequestID)
 	}
 	ctx.Response.Header.SetCanonical(keyRequestID, id)
 }
 
 // Header names as fasthttp stores them (first letter and each one after
-// a dash upper case), for SetCanonical: it skips the normalization that
-// Set does on every call.
+// a dash upper case), for SetCanonical and PeekCanonical: they skip the
+// normalizing copy of the name that Set and Peek make on every call. The
+// server normalizes the names of the headers it reads, so a client's
+// header is found by its canonical name whatever case it was sent in.
 var (
 	keyRequestID   = []byte("X-Request-Id")
 	keyTraceparent = []byte("Traceparent")
+	keyTracestate  = []byte("Tracestate")
 )
 
 // end finishes the request's span, writes its access log line (finish)
@@ -253,7 +256,7 @@ func (o *observer) finish(ctx *fasthttp.RequestCtx, ri *reqInfo, rt *route, trus
 	var client [64]byte
 	var trace [32]byte
 	e.Time = ctx.Time()
-	e.RequestID = h.Peek(httpx.HeaderRequestID) // answerRequestID ran first
+	e.RequestID = h.PeekCanonical(keyRequestID) // answerRequestID ran first
 	if ri.trace.IsValid() {
 		e.TraceID = ri.trace.AppendTraceID(trace[:0])
 	}

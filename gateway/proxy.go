@@ -313,12 +313,12 @@ func (p *proxyStep) prepare(req *fasthttp.Request, path []byte, peer netip.Addr,
 	h.ResetConnectionClose()
 	httpx.SetForwarded(h, f, peer, proto, p.trusted, scratch[:0])
 	switch {
-	case f&httpx.FlagRequestID == 0 || len(h.Peek(httpx.HeaderRequestID)) == 0:
+	case f&httpx.FlagRequestID == 0 || len(h.PeekCanonical(keyRequestID)) == 0:
 		h.SetCanonical(keyRequestID, httpx.AppendRequestID(scratch[:0]))
 	case f&httpx.FlagRequestIDs != 0:
 		// Several X-Request-Id lines: the upstream gets the first alone,
 		// the one the client's answer carries.
-		id := append(scratch[:0], h.Peek(httpx.HeaderRequestID)...)
+		id := append(scratch[:0], h.PeekCanonical(keyRequestID)...)
 		h.Del(httpx.HeaderRequestID)
 		h.SetCanonical(keyRequestID, id)
 	}

@@ -156,3 +156,30 @@ routes:
 		})
 	}
 }
+
+// TestRequestIDAnyCase: a client's id is its own whatever the case of
+// the header's name, both for the upstream and on the answer.
+func TestRequestIDAnyCase(t *testing.T) {
+	got := make(chan []string, 1)
+	up := startUpstream(t, func(ctx *fasthttp.RequestCtx) {
+		var ids []string
+		for _, v := range ctx.Request.Header.PeekAll("X-Request-Id") {
+			ids = append(ids, string(v))
+		}
+		got <- ids
+	})
+	gw := startGateway(t, `
+routes:
+  - { name: proxied, match: { path_prefix: / }, upstream: { targets: ["{UP1}"] } }
+`, up)
+	status, resp := gw.raw(t, "GET /x HTTP/1.1\r\nHost: a\r\nx-request-ID: lower-1\r\nConnection: close\r\n\r\n")
+	if !strings.HasPrefix(status, "HTTP/1.1 200") {
+		t.Fatalf("status line %q", status)
+	}
+	if ids := <-got; len(ids) != 1 || ids[0] != "lower-1" {
+		t.Errorf("upstream got X-Request-Id %q, want the client's alone", ids)
+	}
+	if !strings.Contains(resp, "\r\nX-Request-Id: lower-1\r\n") {
+		t.Errorf("answer does not carry the client's id:\n%s", resp)
+	}
+}
