@@ -188,10 +188,10 @@ func (s *fallbackStep) drainTime() time.Duration {
 
 func (s *fallbackStep) serve(ctx *fasthttp.RequestCtx) error {
 	fb := s.fb
-	var k *cacheKey // the request's cache key, when the route caches
-	stored := true  // the answer is not to be stored
+	var k *cacheKey   // the request's cache key, when the route caches
+	skipStore := true // no copy of the answer is to be kept
 	if fb.cache != nil && fb.keyed(ctx.Method()) {
-		k, stored = fb.key(s.route, ctx)
+		k, skipStore = fb.key(s.route, ctx)
 	}
 	// What follows on success reads no more of the request than its
 	// answer's status: by the time the upstream answered, other
@@ -201,7 +201,7 @@ func (s *fallbackStep) serve(ctx *fasthttp.RequestCtx) error {
 	case err == nil && fb.onStatus(ctx):
 		err = errUpstreamStatus
 	case err == nil:
-		if !stored {
+		if !skipStore {
 			err = fb.store(ctx, k)
 		}
 		if err == nil {

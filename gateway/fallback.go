@@ -281,8 +281,8 @@ var keyPool = sync.Pool{New: func() any { return &cacheKey{b: make([]byte, 0, 25
 // maxPooledKey is the largest key buffer kept for reuse.
 const maxPooledKey = 4 << 10
 
-// key builds the request's cache key and reports whether its answer is
-// not to be stored: it is not a GET, or a copy was stored less than
+// key builds the request's cache key and reports whether no copy of its
+// answer is to be kept: it is not a GET, or a copy was stored less than
 // fallbackRefresh before the request came. Deciding that now, while the
 // request's bytes are in the processor's cache, spares a busy route
 // reading the key and the request again once the upstream answered. Not
@@ -290,7 +290,7 @@ const maxPooledKey = 4 << 10
 // frame of fallbackStep.serve during the whole forward.
 //
 //go:noinline
-func (f *fallback) key(route string, ctx *fasthttp.RequestCtx) (k *cacheKey, stored bool) {
+func (f *fallback) key(route string, ctx *fasthttp.RequestCtx) (k *cacheKey, skipStore bool) {
 	k = keyPool.Get().(*cacheKey)
 	if cap(k.b) > maxPooledKey { // a rare long key grew it
 		k.b = make([]byte, 0, 256)
