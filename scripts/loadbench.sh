@@ -563,9 +563,11 @@ bare() {
 	echo "loadbench: gateway (whole pipeline)/bare proxy at once: $bare_line" >&2
 }
 
-# bare_paced SIZE: bare at the same paced load on both sides (duo_paced),
-# a little under half of what each serves at full load: 100 connections
-# waiting 6 ms (13 B, 1 KiB) or 12 ms (64 KiB); sets bare_paced_line.
+# bare_paced SIZE: bare at the same paced load on both sides (duo_paced):
+# 100 connections waiting 6 ms (13 B, 1 KiB) or 12 ms (64 KiB); sets
+# bare_paced_line. It says so when a side served less than 90 % of what
+# its connections offered: the two then share a core neither keeps up on,
+# and answers waited in line.
 bare_paced() {
 	duo_url1="http://$gateway_addr/bytes/$1" duo_url2="http://$bare_addr/bytes/$1"
 	duo_pids1=("$gateway_pid") duo_pids2=("$bare_pid")
@@ -576,7 +578,14 @@ bare_paced() {
 	duo_fn=duo_paced
 	atonce
 	duo_fn=duo
-	bare_paced_line="$(size_name "$1") $atonce_line, $((duo_n1 / $(seconds "$pair_duration"))) and $((duo_n2 / $(seconds "$pair_duration"))) requests/s"
+	local secs offered served1 served2
+	secs=$(seconds "$pair_duration")
+	offered=$((pace_conns * 1000 / pace_ms))
+	served1=$((duo_n1 / secs)) served2=$((duo_n2 / secs))
+	bare_paced_line="$(size_name "$1") $atonce_line, $served1 and $served2 requests/s of $offered offered"
+	if ((served1 * 10 < offered * 9 || served2 * 10 < offered * 9)); then
+		bare_paced_line+=" (at the core's limit)"
+	fi
 	echo "loadbench: gateway (whole pipeline)/bare proxy, paced: $bare_paced_line" >&2
 }
 
