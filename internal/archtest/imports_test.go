@@ -60,6 +60,7 @@ var allowed = map[string][]string{
 	"bridge/broker/amqp":         {"bridge/broker", "github.com/rabbitmq/amqp091-go"},
 	"bridge/broker/kafka":        {"bridge/broker", "github.com/twmb/franz-go"},
 	"bridge/broker/redis":        {"bridge/broker", "github.com/redis/go-redis/v9"},
+	"bridge/broker/brokertest":   {"bridge/broker"},
 	"bridge/grpcbridge":          {"google.golang.org/grpc", "google.golang.org/protobuf", "google.golang.org/genproto"},
 	"internal/testserver":        {},
 	"internal/testwait":          {},

@@ -2,7 +2,6 @@ package amqp
 
 import (
 	"context"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/fastgate/gateway/bridge/broker"
+	"github.com/fastgate/gateway/bridge/broker/brokertest"
 )
 
 // TestLoad publishes 10,000 messages from 32 goroutines, within 60s:
@@ -48,73 +48,29 @@ func TestLoad(t *testing.T) {
 		}
 	}()
 
-	began := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
-	confirmed := make([]bool, total)
-	var next atomic.Int64
-	var failed atomic.Int64
-	var wg sync.WaitGroup
-	for range concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			m := broker.Message{Destination: queue, Headers: []broker.Header{{Name: "k", Value: "v"}}}
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= total || ctx.Err() != nil {
-					return
-				}
-				pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
-				m.ID = strconv.Itoa(i)
-				m.Payload = strconv.AppendInt(m.Payload[:0], int64(i), 10)
-				_, err := p.Publish(pctx, &m)
-				pcancel()
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				confirmed[i] = true
-			}
-		}()
-	}
-	wg.Wait()
-	published := time.Since(began)
+	l := brokertest.PublishLoad(ctx, p, queue, total, concurrency)
 	if ctx.Err() != nil {
 		t.Fatalf("publishes not done within %v", bound)
 	}
-	nconfirmed := 0
-	for _, ok := range confirmed {
-		if ok {
-			nconfirmed++
-		}
-	}
-	for got.Load() < int64(nconfirmed) {
+	for got.Load() < int64(l.Confirmed) {
 		if ctx.Err() != nil {
-			t.Fatalf("consumed %d of %d confirmed messages within %v", got.Load(), nconfirmed, bound)
+			t.Fatalf("consumed %d of %d confirmed messages within %v", got.Load(), l.Confirmed, bound)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	time.Sleep(200 * time.Millisecond) // anything more would be a duplicate
-	t.Logf("%d publishes (%d confirmed, %d failed) in %v, %.0f/s", total, nconfirmed, failed.Load(),
-		published.Round(time.Millisecond), float64(total)/published.Seconds())
-	if failed.Load() > 0 {
-		t.Errorf("%d publishes failed with the broker up", failed.Load())
+	t.Log(l)
+	if l.Failed > 0 {
+		t.Errorf("%d publishes failed with the broker up", l.Failed)
 	}
 	_ = a.ch.Cancel("", false)
 	_ = a.conn.Close()
 	<-consumed
 	mu.Lock()
 	defer mu.Unlock()
-	for i, ok := range confirmed {
-		n := received[strconv.Itoa(i)]
-		if ok && n != 1 || n > 1 {
-			t.Errorf("message %d (confirmed %v) consumed %d times", i, ok, n)
-		}
-	}
-	if len(received) > total {
-		t.Errorf("consumed %d distinct ids, published %d", len(received), total)
-	}
+	l.CheckOnce(t, received)
 }
 
 // BenchmarkPublish is one confirmed publish through the Publisher, from

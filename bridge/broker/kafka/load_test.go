@@ -3,8 +3,6 @@ package kafka
 import (
 	"context"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/fastgate/gateway/bridge/broker"
+	"github.com/fastgate/gateway/bridge/broker/brokertest"
 )
 
 // TestLoad publishes 10,000 records from 32 goroutines, within 60s:
@@ -32,52 +31,18 @@ func TestLoad(t *testing.T) {
 	began := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
-	acks := make([]*broker.Ack, total)
-	var next, failed atomic.Int64
-	var wg sync.WaitGroup
-	for range concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			m := broker.Message{Destination: "load", Headers: []broker.Header{{Name: "k", Value: "v"}}}
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= total || ctx.Err() != nil {
-					return
-				}
-				pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
-				m.ID = strconv.Itoa(i)
-				m.Payload = strconv.AppendInt(m.Payload[:0], int64(i), 10)
-				ack, err := p.Publish(pctx, &m)
-				pcancel()
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				acks[i] = &ack
-			}
-		}()
-	}
-	wg.Wait()
-	published := time.Since(began)
+	l := brokertest.PublishLoad(ctx, p, "load", total, concurrency)
 	if ctx.Err() != nil {
 		t.Fatalf("publishes not done within %v", bound)
 	}
-	confirmed := 0
-	for _, a := range acks {
-		if a != nil {
-			confirmed++
-		}
-	}
-	t.Logf("%d publishes (%d confirmed, %d failed) in %v, %.0f/s", total, confirmed, failed.Load(),
-		published.Round(time.Millisecond), float64(total)/published.Seconds())
-	if failed.Load() > 0 {
-		t.Errorf("%d publishes failed with the cluster up", failed.Load())
+	t.Log(l)
+	if l.Failed > 0 {
+		t.Errorf("%d publishes failed with the cluster up", l.Failed)
 	}
 
 	// Consume everything the topic holds: records of confirmed
 	// publishes, and of failed ones (which may have been written).
-	recs := consume(t, addr, "load", confirmed, time.Until(began.Add(bound)))
+	recs := consume(t, addr, "load", l.Confirmed, time.Until(began.Add(bound)))
 	seen := make(map[string]int, total)
 	for _, r := range recs {
 		id, _ := header(r, HeaderIdempotencyKey)
@@ -86,16 +51,11 @@ func TestLoad(t *testing.T) {
 		if err != nil || i < 0 || i >= total || string(r.Value) != id || string(r.Key) != id {
 			t.Fatalf("record %s/%d@%d: id %q, key %q, value %q", r.Topic, r.Partition, r.Offset, id, r.Key, r.Value)
 		}
-		if a := acks[i]; a != nil && (a.Partition != r.Partition || a.Offset != r.Offset) {
+		if a := l.Acks[i]; a != nil && (a.Partition != r.Partition || a.Offset != r.Offset) {
 			t.Errorf("record %d at %d@%d, ack says %d@%d", i, r.Partition, r.Offset, a.Partition, a.Offset)
 		}
 	}
-	for i, a := range acks {
-		n := seen[strconv.Itoa(i)]
-		if a != nil && n != 1 || n > 1 {
-			t.Errorf("record %d (confirmed %v) consumed %d times", i, a != nil, n)
-		}
-	}
+	l.CheckOnce(t, seen)
 }
 
 // BenchmarkPublish is one acknowledged publish through the Publisher,
