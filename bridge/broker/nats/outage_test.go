@@ -13,26 +13,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fastgate/gateway/bridge/broker"
+	"github.com/fastgate/gateway/bridge/broker/brokertest"
 	"github.com/fastgate/gateway/internal/testserver"
 )
-
-// stateLog records OnStateChange calls.
-type stateLog struct {
-	mu     sync.Mutex
-	states []bool
-}
-
-func (l *stateLog) add(up bool, _ error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.states = append(l.states, up)
-}
-
-func (l *stateLog) get() []bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.states)
-}
 
 // target is where an outage test publishes, and how it reads back what
 // arrived: a JetStream stream, or a core subscription.
@@ -133,9 +116,9 @@ func TestServerDown(t *testing.T) {
 			srv := testserver.NATS(t).Start()
 			tg := &target{t: t, js: js, srv: srv, stream: "DOWN", subject: "gwt.down.x"}
 			tg.ready()
-			var states stateLog
+			var states brokertest.States
 			s := testSettings("nats://"+srv.Addr(), js)
-			s.OnStateChange = states.add
+			s.OnStateChange = states.Add
 			p := newPublisher(t, s)
 			publish := func(id string, d time.Duration) (broker.Ack, error) {
 				ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -181,7 +164,7 @@ func TestServerDown(t *testing.T) {
 			if got := tg.ids(); !slices.Equal(got, []string{"before", "after"}) {
 				t.Errorf("arrived %q, want [before after]", got)
 			}
-			got := states.get()
+			got := states.Get()
 			if len(got) < 3 || !got[0] || got[len(got)-1] != true || !slices.Contains(got, false) {
 				t.Errorf("state changes %v, want up, down ..., up", got)
 			}
@@ -195,9 +178,9 @@ func TestStartWhileDown(t *testing.T) {
 	for _, js := range []bool{true, false} {
 		t.Run(fmt.Sprintf("jetstream=%v", js), func(t *testing.T) {
 			srv := testserver.NATS(t)
-			var states stateLog
+			var states brokertest.States
 			s := testSettings("nats://"+srv.Addr(), js)
-			s.OnStateChange = states.add
+			s.OnStateChange = states.Add
 			p := newPublisher(t, s)
 			if p.Up() {
 				t.Fatal("up with no server")
@@ -222,7 +205,7 @@ func TestStartWhileDown(t *testing.T) {
 			if got := tg.ids(); !slices.Equal(got, []string{"late"}) {
 				t.Errorf("arrived %q, want [late]", got)
 			}
-			if got := states.get(); !slices.Equal(got, []bool{false, true}) {
+			if got := states.Get(); !slices.Equal(got, []bool{false, true}) {
 				t.Errorf("state changes %v, want [false true]", got)
 			}
 		})

@@ -4,31 +4,13 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/fastgate/gateway/bridge/broker"
+	"github.com/fastgate/gateway/bridge/broker/brokertest"
 	"github.com/fastgate/gateway/internal/testserver"
 )
-
-// stateLog records OnStateChange calls.
-type stateLog struct {
-	mu     sync.Mutex
-	states []bool
-}
-
-func (l *stateLog) add(up bool, _ error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.states = append(l.states, up)
-}
-
-func (l *stateLog) get() []bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.states)
-}
 
 // publishWithin publishes m with a deadline d from now.
 func publishWithin(p *Publisher, m *broker.Message, d time.Duration) (broker.Ack, error) {
@@ -42,9 +24,9 @@ func publishWithin(p *Publisher, m *broker.Message, d time.Duration) (broker.Ack
 // same port, Up comes back and the same Publisher publishes again.
 func TestServerDown(t *testing.T) {
 	srv := testserver.Redis(t).Start()
-	var states stateLog
+	var states brokertest.States
 	s := testSettings(srv.Addr())
-	s.OnStateChange = states.add
+	s.OnStateChange = states.Add
 	p := newPublisher(t, s)
 	c := admin(t, srv.Addr())
 	stream := key(t, c, "down")
@@ -84,7 +66,7 @@ func TestServerDown(t *testing.T) {
 		!slices.Equal(entries[0].fields, []string{"payload", "after"}) {
 		t.Fatalf("stream after restart: %+v, want the one entry %s", entries, ack.EntryID)
 	}
-	if got := states.get(); !slices.Equal(got, []bool{true, false, true}) {
+	if got := states.Get(); !slices.Equal(got, []bool{true, false, true}) {
 		t.Errorf("state changes %v, want [true false true]", got)
 	}
 }
@@ -121,9 +103,9 @@ func TestUpFollowsPublishes(t *testing.T) {
 // until Redis starts, then succeed with no restart.
 func TestStartWhileDown(t *testing.T) {
 	srv := testserver.Redis(t)
-	var states stateLog
+	var states brokertest.States
 	s := testSettings(srv.Addr())
-	s.OnStateChange = states.add
+	s.OnStateChange = states.Add
 	p := newPublisher(t, s)
 	if p.Up() {
 		t.Fatal("up with no Redis")
@@ -143,7 +125,7 @@ func TestStartWhileDown(t *testing.T) {
 	if !p.Up() {
 		t.Error("not up after a publish succeeded")
 	}
-	if got := states.get(); !slices.Equal(got, []bool{false, true}) {
+	if got := states.Get(); !slices.Equal(got, []bool{false, true}) {
 		t.Errorf("state changes %v, want [false true]", got)
 	}
 	c := admin(t, srv.Addr())
