@@ -14,6 +14,7 @@ import (
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/fastgate/gateway/bridge/broker"
+	"github.com/fastgate/gateway/bridge/broker/brokertest"
 )
 
 func TestPublishRoundTrip(t *testing.T) {
@@ -226,19 +227,7 @@ func TestPublishAfterClose(t *testing.T) {
 	url := sharedURL(t)
 	p := newPublisher(t, Settings{URL: url})
 	waitUp(t, p, 10*time.Second)
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if p.Up() {
-		t.Error("up after Close")
-	}
-	_, err := p.Publish(context.Background(), &broker.Message{Destination: "x", Payload: []byte("x")})
-	if !errors.Is(err, broker.ErrUnavailable) {
-		t.Fatalf("err = %v, want ErrUnavailable", err)
-	}
+	brokertest.CheckClose(t, p, "x")
 }
 
 func TestNewSettings(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/fastgate/gateway/bridge/broker"
+	"github.com/fastgate/gateway/bridge/broker/brokertest"
 )
 
 func TestPublishRoundTrip(t *testing.T) {
@@ -132,15 +133,7 @@ func TestPublishAfterClose(t *testing.T) {
 	if _, err := p.Publish(context.Background(), &broker.Message{Destination: "t", Payload: []byte("x")}); err != nil {
 		t.Fatal(err)
 	}
-	_ = p.Close()
-	_ = p.Close()
-	if p.Up() {
-		t.Error("up after Close")
-	}
-	_, err := p.Publish(context.Background(), &broker.Message{Destination: "t", Payload: []byte("x")})
-	if !errors.Is(err, broker.ErrUnavailable) {
-		t.Fatalf("err = %v, want ErrUnavailable", err)
-	}
+	brokertest.CheckClose(t, p, "t")
 }
 
 func TestNewSettings(t *testing.T) {

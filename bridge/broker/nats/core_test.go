@@ -11,6 +11,7 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/fastgate/gateway/bridge/broker"
+	"github.com/fastgate/gateway/bridge/broker/brokertest"
 )
 
 // TestCorePublish: a subscriber gets the message as published, with
@@ -181,19 +182,7 @@ func TestClose(t *testing.T) {
 	if !p.Up() {
 		t.Fatal("not up after New with the server up")
 	}
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if p.Up() {
-		t.Fatal("up after Close")
-	}
-	_, err = p.Publish(context.Background(), &broker.Message{Destination: "gwt.closed", Payload: []byte("x")})
-	if !errors.Is(err, broker.ErrUnavailable) {
-		t.Fatalf("publish after Close: %v", err)
-	}
+	brokertest.CheckClose(t, p, "gwt.closed")
 }
 
 func TestBackoff(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/fastgate/gateway/bridge/broker"
+	"github.com/fastgate/gateway/bridge/broker/brokertest"
 )
 
 // rawEntry is one stream entry as Redis keeps it: the fields in order,
@@ -271,18 +272,7 @@ func TestClose(t *testing.T) {
 	if !p.Up() {
 		t.Fatal("not up after New with Redis up")
 	}
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if p.Up() {
-		t.Fatal("up after Close")
-	}
-	if _, err := p.Publish(context.Background(), &broker.Message{Destination: "gwtest:closed", Payload: []byte("x")}); !errors.Is(err, broker.ErrUnavailable) {
-		t.Fatalf("publish after Close: %v", err)
-	}
+	brokertest.CheckClose(t, p, "gwtest:closed")
 	var nilP *Publisher
 	if err := nilP.Close(); err != nil || nilP.Up() {
 		t.Fatal("nil publisher")
