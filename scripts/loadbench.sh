@@ -27,6 +27,10 @@
 #   BENCH_PAIRS        paired runs per feature cost, default 4
 #   BENCH_PAIR_DURATION  length of each of those runs, default 5s
 #   BENCH_PACE_CONNS   connections a side in the paced runs, default 100
+#   BENCH_PACE_MS      how long each of those waits after an answer, in
+#                      milliseconds, default 6 (twice that at 64 KiB);
+#                      raise it when the paced rows say "at the core's
+#                      limit" to measure at a load the host keeps up with
 #   BENCH_OUT          a directory to keep wrk's reports and the servers' logs in
 #   BENCH_TLS_ONLY     "keepalive", "handshake" or both: only those HTTPS
 #                      rows (the gateway's HTTPS listener and nginx's at
@@ -384,6 +388,11 @@ duo_paced() {
 	duo_conns= duo_wrk=()
 }
 pace_conns=${BENCH_PACE_CONNS:-100}
+pace_base=${BENCH_PACE_MS:-6}
+if [[ ! $pace_base =~ ^[1-9][0-9]*$ ]]; then
+	echo "loadbench: BENCH_PACE_MS=$pace_base: want a whole number of milliseconds" >&2
+	exit 2
+fi
 
 # wrk_args HOST HEADER: the wrk arguments that send them, when not empty.
 wrk_args() {
@@ -478,7 +487,7 @@ duo_fn=duo
 if [[ -n ${BENCH_BASELINE:-} ]]; then
 	builds "plain route" ""
 	builds "rate limit, breaker and fallback cache" full.bench
-	pace_ms=6 duo_fn=duo_paced
+	pace_ms=$pace_base duo_fn=duo_paced
 	builds "rate limit, breaker and fallback cache, paced" full.bench
 	exit 0
 fi
@@ -564,7 +573,8 @@ bare() {
 }
 
 # bare_paced SIZE: bare at the same paced load on both sides (duo_paced):
-# 100 connections waiting 6 ms (13 B, 1 KiB) or 12 ms (64 KiB); sets
+# pace_conns connections waiting pace_base ms (13 B, 1 KiB) or twice that
+# (64 KiB); sets
 # bare_paced_line. It says so when a side served less than 90 % of what
 # its connections offered: the two then share a core neither keeps up on,
 # and answers waited in line.
@@ -573,8 +583,8 @@ bare_paced() {
 	duo_pids1=("$gateway_pid") duo_pids2=("$bare_pid")
 	mapfile -t duo_args1 < <(wrk_args full.bench "")
 	duo_args2=()
-	pace_ms=6
-	(($1 >= 65536)) && pace_ms=12
+	pace_ms=$pace_base
+	(($1 >= 65536)) && pace_ms=$((2 * pace_base))
 	duo_fn=duo_paced
 	atonce
 	duo_fn=duo
@@ -600,7 +610,7 @@ floor() {
 	duo_args2=("${duo_args1[@]}")
 	atonce
 	floor_line="full load $atonce_line"
-	pace_ms=6
+	pace_ms=$pace_base
 	duo_fn=duo_paced
 	atonce
 	duo_fn=duo
@@ -732,6 +742,6 @@ if wants gateway && wants bare; then
 	echo
 	printf 'gateway with rate limit, breaker and fallback cache / bare fasthttp proxy, requests per CPU-second, at once (%d pooled runs of %s; each):\n' "$pairs" "$pair_duration"
 	printf '  %s\n' "${bare_lines[@]}"
-	printf 'the same at the same paced load on both, %d connections a side each waiting 6 ms (12 ms at 64 KiB) between requests (%d pooled runs of %s; each; requests/s of each side in the last):\n' "$pace_conns" "$pairs" "$pair_duration"
+	printf 'the same at the same paced load on both, %d connections a side each waiting %d ms (%d ms at 64 KiB) between requests (%d pooled runs of %s; each; requests/s of each side in the last):\n' "$pace_conns" "$pace_base" $((2 * pace_base)) "$pairs" "$pair_duration"
 	printf '  %s\n' "${bare_paced_lines[@]}"
 fi
