@@ -40,7 +40,7 @@ const (
 
 const (
 	// batchSize is how many bytes of waiting lines make the writer
-	// goroutine take them at once instead of at its next tick.
+	// goroutine take them at once instead of at the next FlushInterval.
 	batchSize = 64 << 10
 	// stackLine is the line a call of Log formats without a heap
 	// allocation; a longer one (huge logged headers) allocates.
@@ -111,6 +111,7 @@ type Logger struct {
 
 	closeOnce sync.Once
 	kick      chan struct{} // Log's nudge when a batch is ready
+	wake      chan struct{} // Log's nudge when the first line is waiting
 	closing   chan struct{} // closed by Close
 	done      chan struct{} // closed when the writer goroutine has returned
 	w         writer        // the writer goroutine's alone until done is closed
@@ -134,6 +135,7 @@ func New(s Settings) (*Logger, error) {
 		maxBytes: s.Buffer*bytesPerLine + batchSize,
 		pending:  make([]byte, 0, batchSize+stackLine),
 		kick:     make(chan struct{}, 1),
+		wake:     make(chan struct{}, 1),
 		closing:  make(chan struct{}),
 		done:     make(chan struct{}),
 		w: writer{
@@ -174,15 +176,24 @@ func (l *Logger) Log(e *Entry) bool {
 	if l.lines == l.maxLines || len(l.pending) > l.maxBytes-stackLine {
 		l.full.Store(true)
 	}
+	first := l.lines == 1
 	ready := len(l.pending) >= batchSize || l.lines >= l.maxLines/2
 	l.mu.Unlock()
+	if first {
+		nudge(l.wake)
+	}
 	if ready {
-		select {
-		case l.kick <- struct{}{}:
-		default:
-		}
+		nudge(l.kick)
 	}
 	return true
+}
+
+// nudge wakes the writer goroutine through c unless a nudge is waiting.
+func nudge(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
 }
 
 // Dropped returns how many lines were dropped so far: the number of Log
@@ -206,36 +217,47 @@ func (l *Logger) Close() error {
 	return l.w.err
 }
 
-// tick is how often the writer goroutine looks whether FlushInterval
-// has passed since its last write: lines are taken in batches, not one
-// wake-up per line.
-const tick = 20 * time.Millisecond
-
 // run is the writer goroutine: it takes the waiting lines and writes
 // them to Output in one call when a batch is ready (Log's kick), at most
-// once per FlushInterval otherwise (the first time at once), and a last
-// time when the Logger closes.
+// once per FlushInterval otherwise (at once when the last such write is
+// older), and a last time when the Logger closes. It sleeps while no
+// line waits: an idle Logger costs no wake-ups.
 func (l *Logger) run() {
 	defer close(l.done)
 	w := &l.w
-	t := time.NewTicker(min(tick, w.interval))
-	defer t.Stop()
-	var last time.Time // of the last write not made for a full batch
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	var (
+		flush <-chan time.Time // t's channel while a timed write is due
+		last  time.Time        // of the last timed write
+	)
 	for {
+		w.rounds++
 		select {
-		case now := <-t.C:
-			if now.Sub(last) < w.interval || !l.take() {
+		case <-l.wake:
+			if flush != nil {
 				continue
 			}
-			last = now
+			if wait := w.interval - time.Since(last); wait > 0 {
+				t.Reset(wait)
+				flush = t.C
+				continue
+			}
+		case <-flush:
+			flush = nil
 		case <-l.kick:
 			l.take()
+			w.write()
+			continue
 		case <-l.closing:
 			l.take()
 			w.write()
 			return
 		}
-		w.write()
+		if l.take() {
+			last = time.Now()
+			w.write()
+		}
 	}
 }
 
@@ -262,7 +284,8 @@ type writer struct {
 	out      io.Writer
 	batch    []byte // lines taken from Log, being written
 	interval time.Duration
-	err      error // the first error of out; read by Close after done
+	err      error  // the first error of out; read by Close after done
+	rounds   uint64 // times the goroutine woke, for tests; read after done
 }
 
 // write hands the batch to Output and empties it. When Output fails, the

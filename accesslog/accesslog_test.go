@@ -220,6 +220,25 @@ func TestIdleFlush(t *testing.T) {
 	}
 }
 
+// TestIdleLoggerSleeps checks that the writer goroutine does not wake
+// while no line waits: an idle gateway with an access log must not
+// spend its core on a ticker.
+func TestIdleLoggerSleeps(t *testing.T) {
+	var out syncBuffer
+	l := mustNew(t, Settings{Output: &out, FlushInterval: 5 * time.Millisecond})
+	l.Log(entryN("a", 0))
+	waitFor(t, 5*time.Second, "first line written", func() bool { return len(out.lines()) == 1 })
+	time.Sleep(100 * time.Millisecond) // twenty flush intervals with nothing to write
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// One round for the line, one for Close; a slower machine can only
+	// count fewer idle rounds, never more.
+	if l.w.rounds > 3 {
+		t.Errorf("writer woke %d times for one line and Close, want at most 3", l.w.rounds)
+	}
+}
+
 // TestCloseDuringLog logs from several goroutines while Close runs: no
 // panic, and exactly the accepted lines are written, each goroutine's in
 // the order of its calls.

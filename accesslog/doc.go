@@ -21,8 +21,9 @@
 //
 // Lines are written in batches, not one write per line: as soon as 64 KiB
 // of lines (or half the buffer) wait, and otherwise at most once per
-// Settings.FlushInterval, the first time at once. Under load writes are
-// large, and an idle log is on disk within FlushInterval plus 20ms.
+// Settings.FlushInterval, at once when the last such write is older. Under
+// load writes are large, an idle log is on disk within FlushInterval, and
+// the writer goroutine sleeps while no line waits.
 //
 // # Formats
 //
