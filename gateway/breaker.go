@@ -214,7 +214,11 @@ func (s *fallbackStep) serve(ctx *fasthttp.RequestCtx) error {
 
 // fail runs the fallback chain, when err lets it, for a request whose
 // key (nil: none) was built before the backend ran, and gives the key
-// back.
+// back. Not inlined: the step's frame stays on the stack while the
+// request is forwarded, and each cache line of it is touched again by
+// the connection's next request.
+//
+//go:noinline
 func (s *fallbackStep) fail(ctx *fasthttp.RequestCtx, k *cacheKey, err error) error {
 	defer releaseKey(k)
 	fb := s.fb

@@ -437,7 +437,9 @@ var (
 // store keeps a copy of the upstream's good answer to a GET under k,
 // when the policy allows it and the cache wants it. A streamed body is
 // read into memory first and then sent from there. Only an error reading
-// the body fails the request.
+// the body fails the request. Not inlined, like fallbackStep.fail.
+//
+//go:noinline
 func (f *fallback) store(ctx *fasthttp.RequestCtx, k *cacheKey) error {
 	c := f.cache
 	resp := &ctx.Response

@@ -175,26 +175,47 @@ func (p *proxyStep) attempts(ctx *fasthttp.RequestCtx, start time.Time) error {
 		if err == nil {
 			break
 		}
-		kind := upstream.KindOf(err)
-		if kind == upstream.Request {
-			// The client's fault: not the upstream's.
-			return clientFault(rt, streamed)
+		again, answer := p.failure(ctx, t, err, attempt < retries, retrying, deadline, streamed)
+		if !again {
+			return answer
 		}
-		rt.metrics.UpstreamError(metricKind(kind))
-		// Nothing reached the upstream after a connect error, so another
-		// target may take it.
-		if kind == upstream.Connect && attempt < retries && time.Now().Before(deadline) && (retrying || p.pool.takeRetry()) {
-			p.failed(ctx, t, kind, nil)
-			retrying = true
-			attempt++
-			skip = t.inst
-			continue
-		}
-		err = upstreamError(kind)
-		p.failed(ctx, t, kind, err)
-		return err
+		retrying = true
+		attempt++
+		skip = t.inst
 	}
+	p.answered(ctx)
+	return nil
+}
 
+// failure takes the error of an attempt on t: again when the request may
+// go to another target (a connect error, so nothing reached the upstream,
+// with a retry left, time left and the pool's retry budget), else the
+// error the client gets. Not inlined: attempts' frame stays on the stack
+// while the upstream answers.
+//
+//go:noinline
+func (p *proxyStep) failure(ctx *fasthttp.RequestCtx, t *target, err error, retryLeft, retrying bool, deadline time.Time, streamed bool) (again bool, answer error) {
+	rt := p.route
+	kind := upstream.KindOf(err)
+	if kind == upstream.Request {
+		// The client's fault: not the upstream's.
+		return false, clientFault(rt, streamed)
+	}
+	rt.metrics.UpstreamError(metricKind(kind))
+	if kind == upstream.Connect && retryLeft && time.Now().Before(deadline) && (retrying || p.pool.takeRetry()) {
+		p.failed(ctx, t, kind, nil)
+		return true, nil
+	}
+	answer = upstreamError(kind)
+	p.failed(ctx, t, kind, answer)
+	return false, answer
+}
+
+// answered readies the upstream's answer for the client: hop-by-hop
+// headers gone, the connection's own framing. Not inlined, as failure.
+//
+//go:noinline
+func (p *proxyStep) answered(ctx *fasthttp.RequestCtx) {
 	resp := &ctx.Response
 	if httpx.ScanResponseHeaders(&resp.Header)&httpx.FlagHopByHop != 0 {
 		httpx.StripResponseHopByHop(&resp.Header)
@@ -206,13 +227,10 @@ func (p *proxyStep) attempts(ctx *fasthttp.RequestCtx, start time.Time) error {
 	if p.sendIdle > 0 && longAnswer(&resp.Header) {
 		p.deadlinePerWrite(ctx)
 	}
-	return nil
 }
 
 // deadlinePerWrite gives each write of ctx's long streamed answer a
-// deadline of its own (bodyWatch.BodyProgress). Not inlined, as prepareFrom.
-//
-//go:noinline
+// deadline of its own (bodyWatch.BodyProgress).
 func (p *proxyStep) deadlinePerWrite(ctx *fasthttp.RequestCtx) {
 	if w, ok := upstream.WatcherOf(&ctx.Response).(*bodyWatch); ok {
 		w.conn, w.sendIdle = ctx.Conn(), p.sendIdle
@@ -220,8 +238,19 @@ func (p *proxyStep) deadlinePerWrite(ctx *fasthttp.RequestCtx) {
 }
 
 // attempt tries target t behind its breaker, if the route has per-target
-// breakers. rejected means the breaker refused the call.
+// breakers. rejected means the breaker refused the call. A route without
+// them whose request is neither logged nor traced goes straight to try.
 func (p *proxyStep) attempt(ctx *fasthttp.RequestCtx, t *target, deadline time.Time) (rejected bool, err error) {
+	if p.breakers == nil && requestInfo(ctx) == nil {
+		return false, p.try(t, &ctx.Request, &ctx.Response, deadline)
+	}
+	return p.attemptObserved(ctx, t, deadline)
+}
+
+// attemptObserved is attempt with the bookkeeping for logs and spans.
+//
+//go:noinline
+func (p *proxyStep) attemptObserved(ctx *fasthttp.RequestCtx, t *target, deadline time.Time) (rejected bool, err error) {
 	ri := requestInfo(ctx)
 	if ri == nil {
 		return p.attemptOnce(ctx, t, deadline)
@@ -275,7 +304,15 @@ func (p *proxyStep) try(t *target, req *fasthttp.Request, resp *fasthttp.Respons
 		req.Header.SetHost(t.inst.Addr)
 	}
 	t.inst.Acquire()
-	err := t.client.Do(req, resp, deadline)
+	return p.tried(t, resp, t.client.Do(req, resp, deadline))
+}
+
+// tried takes the outcome err of an attempt on t into t's passive health
+// and returns the attempt's error. Not inlined: try's frame stays on the
+// stack while the upstream answers.
+//
+//go:noinline
+func (p *proxyStep) tried(t *target, resp *fasthttp.Response, err error) error {
 	broken := false
 	if err == nil {
 		if err = prefetch(resp); err != nil {

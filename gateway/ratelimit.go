@@ -221,7 +221,10 @@ func (s *rateLimitStep) serve(ctx *fasthttp.RequestCtx) error {
 }
 
 // decide takes a token for ctx's request. The local limiter is called
-// directly, so that the key built on the stack stays there.
+// directly, so that the key built on the stack stays there. Not inlined:
+// the step's frame stays on the stack while the request is forwarded.
+//
+//go:noinline
 func (rl *routeLimit) decide(ctx *fasthttp.RequestCtx, trusted *httpx.TrustedProxies) ratelimit.Decision {
 	if rl.local != nil {
 		var ip [16]byte

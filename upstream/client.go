@@ -332,28 +332,17 @@ func Idempotent(h *fasthttp.RequestHeader) bool {
 
 // roundTrip writes req on pc and reads the response head and, if buffered,
 // the body. It disposes of pc in every case except retry, where pc's
-// network connection is closed but its pool slot kept for redial.
+// network connection is closed but its pool slot kept for redial. Its
+// frame stays on the stack while the answer is awaited, so the writing
+// and what follows the head are in send and afterHead, not inlined: the
+// stack a request touches stays small (each of its cache lines costs a
+// miss when the connection's goroutine comes back to it).
 func (c *Client) roundTrip(pc *conn, req *fasthttp.Request, resp *fasthttp.Response,
 	now, deadline time.Time, replayable, idem bool,
 ) (retry bool, err error) {
-	pc.beginWrite(now, deadline)
-	if err = req.Write(pc.bw); err == nil {
-		err = pc.bw.Flush()
+	if retry, err = c.send(pc, req, now, deadline, replayable, idem); err != nil {
+		return retry, err
 	}
-	if err != nil {
-		switch {
-		case pc.werr == nil:
-			err = ErrRequest // the request itself, not the connection
-		case isTimeout(pc.werr):
-			err = ErrTimeout
-		default:
-			err = ErrReset
-			retry = pc.reused && replayable && (idem || pc.written == 0)
-		}
-		return c.fail(pc, err, retry)
-	}
-
-	pc.sent = true
 	rdl := deadline
 	if rdl.IsZero() {
 		rdl = now.Add(c.s.ReadTimeout)
@@ -368,7 +357,39 @@ func (c *Client) roundTrip(pc *conn, req *fasthttp.Request, resp *fasthttp.Respo
 		}
 		return c.fail(pc, err, retry)
 	}
+	return false, c.afterHead(pc, req, resp, now)
+}
 
+// send writes req on pc. On failure pc is disposed of as roundTrip says.
+//
+//go:noinline
+func (c *Client) send(pc *conn, req *fasthttp.Request, now, deadline time.Time, replayable, idem bool) (retry bool, err error) {
+	pc.beginWrite(now, deadline)
+	if err = req.Write(pc.bw); err == nil {
+		err = pc.bw.Flush()
+	}
+	if err == nil {
+		pc.sent = true
+		return false, nil
+	}
+	switch {
+	case pc.werr == nil:
+		err = ErrRequest // the request itself, not the connection
+	case isTimeout(pc.werr):
+		err = ErrTimeout
+	default:
+		err = ErrReset
+		retry = pc.reused && replayable && (idem || pc.written == 0)
+	}
+	return c.fail(pc, err, retry)
+}
+
+// afterHead takes the answer's body once its head is read: into resp when
+// it is short enough to buffer, else as resp's body stream, which gives
+// pc back at its end. A buffered answer gives pc back (or closes it) here.
+//
+//go:noinline
+func (c *Client) afterHead(pc *conn, req *fasthttp.Request, resp *fasthttp.Response, now time.Time) error {
 	// Whether this connection is kept is decided here; the flag is cleared
 	// so that it does not close the caller's own (downstream) connection.
 	keepAlive := !resp.Header.ConnectionClose() && !req.Header.ConnectionClose()
@@ -379,28 +400,32 @@ func (c *Client) roundTrip(pc *conn, req *fasthttp.Request, resp *fasthttp.Respo
 	code := resp.Header.StatusCode()
 	if req.Header.IsHead() || code == fasthttp.StatusNoContent || code == fasthttp.StatusNotModified {
 		c.finish(pc, keepAlive, now)
-		return false, nil
+		return nil
 	}
 	cl := resp.Header.ContentLength()
 	if large := cl > c.s.MaxResponseHeaderBytes; large != c.large.Load() {
 		c.large.Store(large)
 	}
 	if c.s.MaxResponseBody > 0 && int64(cl) > c.s.MaxResponseBody {
-		return c.fail(pc, ErrTooLarge, false)
+		_, err := c.fail(pc, ErrTooLarge, false)
+		return err
 	}
 	if cl >= 0 && cl <= c.s.MaxBufferedBody {
-		if err = resp.ReadBody(pc.br, 0); err != nil {
+		if err := resp.ReadBody(pc.br, 0); err != nil {
 			if isTimeout(err) {
-				return c.fail(pc, ErrBodyTimeout, false)
+				err = ErrBodyTimeout
+			} else {
+				err = ErrBodyReset
 			}
-			return c.fail(pc, ErrBodyReset, false)
+			_, err = c.fail(pc, err, false)
+			return err
 		}
 		c.finish(pc, keepAlive, now)
-		return false, nil
+		return nil
 	}
 	b := acquireBody(c, pc, cl, keepAlive, now)
 	resp.SetBodyStream(b, max(cl, -1))
-	return false, nil
+	return nil
 }
 
 // fail disposes of pc after a failed round trip and passes err on.
