@@ -135,6 +135,15 @@ func (s *breakerStep) serve(ctx *fasthttp.RequestCtx) (err error) {
 		s.br.Record(callOutcome(ctx, err))
 		return err
 	}
+	return s.serveUnsettled(ctx)
+}
+
+// serveUnsettled is serve while the breaker is not settled: the breaker
+// decides whether the steps below run. Not inlined, so that the settled
+// path's frame stays small.
+//
+//go:noinline
+func (s *breakerStep) serveUnsettled(ctx *fasthttp.RequestCtx) (err error) {
 	// The closure does not escape: Do calls it before returning.
 	if s.br.Do(func() (int, bool) {
 		err = s.next(ctx)

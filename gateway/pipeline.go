@@ -55,23 +55,33 @@ func (s *bodyLimitStep) serve(ctx *fasthttp.RequestCtx) error {
 		ctx.SetConnectionClose()
 		return httpx.ErrBodyTooLarge
 	case req.IsBodyStream():
-		l := httpx.WatchBody(ctx, s.limit, s.idle)
-		err := s.next(ctx)
-		berr := l.Failure()
-		l.Release(req)
-		if berr != nil {
-			// Over the limit, or a body the client framed badly, sent
-			// too slowly or left unfinished: the upstream got a broken
-			// request, the client its own error.
-			if berr != httpx.ErrBodyTooLarge {
-				s.rt.metrics.ClientError(clientErrorKind(berr))
-			}
-			ctx.SetConnectionClose()
-			return berr
-		}
-		return err
+		return s.serveStream(ctx)
 	}
 	return s.next(ctx)
+}
+
+// serveStream is serve for a body that streams in: its limit and idle
+// time are watched as the upstream reads it. Not inlined, so that a
+// buffered request's stack does not carry its frame.
+//
+//go:noinline
+func (s *bodyLimitStep) serveStream(ctx *fasthttp.RequestCtx) error {
+	req := &ctx.Request
+	l := httpx.WatchBody(ctx, s.limit, s.idle)
+	err := s.next(ctx)
+	berr := l.Failure()
+	l.Release(req)
+	if berr != nil {
+		// Over the limit, or a body the client framed badly, sent
+		// too slowly or left unfinished: the upstream got a broken
+		// request, the client its own error.
+		if berr != httpx.ErrBodyTooLarge {
+			s.rt.metrics.ClientError(clientErrorKind(berr))
+		}
+		ctx.SetConnectionClose()
+		return berr
+	}
+	return err
 }
 
 // responseHeadersStep applies the route's response header rules to the

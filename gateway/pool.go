@@ -242,7 +242,11 @@ func (p *pool) retire(prev, next *targetSet) {
 }
 
 // pick returns the target to try next, avoiding skip unless it is the only
-// one; nil when there is no instance at all.
+// one; nil when there is no instance at all. Not inlined, so that its
+// locals are not in the frame of proxyStep.attempts, which stays on the
+// stack while the upstream answers.
+//
+//go:noinline
 func (p *pool) pick(now time.Time, skip *discovery.Instance) *target {
 	ts := p.cur.Load()
 	inst := p.balancer.Pick(ts.set, now.UnixNano(), skip)

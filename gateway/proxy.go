@@ -116,14 +116,28 @@ func (p *proxyStep) prepareFrom(ctx *fasthttp.RequestCtx) {
 func (p *proxyStep) forward(ctx *fasthttp.RequestCtx, start time.Time) error {
 	defer httpx.RestoreHTTP10(&ctx.Request.Header, httpx.UpstreamHTTP11(&ctx.Request.Header))
 	if ctx.Request.IsBodyStream() {
-		// A slow client's body holds its upstream connection while it
-		// trickles in: such requests get a bounded share of the pool.
-		if !p.pool.takeStream() {
-			p.route.metrics.UpstreamError(metrics.KindPoolExhausted)
-			return errStreamsBusy
-		}
-		defer p.pool.doneStream()
+		return p.forwardStream(ctx, start)
 	}
+	return p.attemptsCounted(ctx, start)
+}
+
+// forwardStream is forward for a request whose body streams in: a slow
+// client's body holds its upstream connection while it trickles in, so
+// such requests get a bounded share of the pool.
+//
+//go:noinline
+func (p *proxyStep) forwardStream(ctx *fasthttp.RequestCtx, start time.Time) error {
+	if !p.pool.takeStream() {
+		p.route.metrics.UpstreamError(metrics.KindPoolExhausted)
+		return errStreamsBusy
+	}
+	defer p.pool.doneStream()
+	return p.attemptsCounted(ctx, start)
+}
+
+// attemptsCounted is attempts, counted in the pool's requests in flight
+// when the pool retries.
+func (p *proxyStep) attemptsCounted(ctx *fasthttp.RequestCtx, start time.Time) error {
 	if p.pool.retries == 0 {
 		// Only the retry budget reads inflight, and it is never asked.
 		return p.attempts(ctx, start)
@@ -136,32 +150,40 @@ func (p *proxyStep) forward(ctx *fasthttp.RequestCtx, start time.Time) error {
 
 // attempts tries the pool's targets: a connect error (nothing reached the
 // upstream) moves the request to another target while the route's
-// retries, its deadline and the pool's retry budget allow.
+// retries, its deadline and the pool's retry budget allow. The first
+// attempt is made here and what may follow it in moreAttempts, so that
+// this frame, on the stack while the upstream answers, stays small.
 func (p *proxyStep) attempts(ctx *fasthttp.RequestCtx, start time.Time) error {
-	rt := p.route
-	req := &ctx.Request
-	h := &req.Header
 	deadline := start.Add(p.pool.settings.Timeout)
+	streamed := ctx.Request.IsBodyStream() // sending it uses it up
+	t := p.pool.pick(start, nil)
+	if t == nil {
+		return p.noInstance(ctx)
+	}
+	rejected, err := p.attempt(ctx, t, deadline)
+	if rejected || err != nil {
+		return p.moreAttempts(ctx, start, deadline, streamed, t, rejected, err)
+	}
+	p.answered(ctx)
+	return nil
+}
+
+// moreAttempts goes on from an attempt on t that t's breaker rejected
+// or that failed with err.
+//
+//go:noinline
+func (p *proxyStep) moreAttempts(ctx *fasthttp.RequestCtx, start, deadline time.Time, streamed bool, t *target, rejected bool, err error) error {
 	retries := 0
-	if p.pool.retries > 0 && (p.pool.settings.RetryNonIdempotent || upstream.Idempotent(h)) {
+	if p.pool.retries > 0 && (p.pool.settings.RetryNonIdempotent || upstream.Idempotent(&ctx.Request.Header)) {
 		retries = p.pool.retries
 	}
-	streamed := req.IsBodyStream() // sending it uses it up
 	retrying := false
 	defer func() {
 		if retrying {
 			p.pool.doneRetry()
 		}
 	}()
-	var skip *discovery.Instance
 	for attempt := 0; ; {
-		t := p.pool.pick(start, skip)
-		if t == nil {
-			rt.metrics.UpstreamError(metrics.KindNoInstance)
-			p.failed(ctx, nil, kindNoInstance, errNoInstance)
-			return errNoInstance
-		}
-		rejected, err := p.attempt(ctx, t, deadline)
 		if rejected {
 			// This target's breaker is open: take one whose breaker still
 			// admits calls. When none does, the route is open.
@@ -181,10 +203,20 @@ func (p *proxyStep) attempts(ctx *fasthttp.RequestCtx, start time.Time) error {
 		}
 		retrying = true
 		attempt++
-		skip = t.inst
+		if t = p.pool.pick(start, t.inst); t == nil {
+			return p.noInstance(ctx)
+		}
+		rejected, err = p.attempt(ctx, t, deadline)
 	}
 	p.answered(ctx)
 	return nil
+}
+
+// noInstance answers a request for which the pool has no target.
+func (p *proxyStep) noInstance(ctx *fasthttp.RequestCtx) error {
+	p.route.metrics.UpstreamError(metrics.KindNoInstance)
+	p.failed(ctx, nil, kindNoInstance, errNoInstance)
+	return errNoInstance
 }
 
 // failure takes the error of an attempt on t: again when the request may

@@ -206,6 +206,35 @@ func (s *rateLimitStep) wrap(next handler) handler {
 func (s *rateLimitStep) close() { s.limiters.release(s.limit) }
 
 func (s *rateLimitStep) serve(ctx *fasthttp.RequestCtx) error {
+	if s.limit.always {
+		return s.serveWithHeaders(ctx)
+	}
+	if !s.admit(ctx) {
+		return errRateLimited
+	}
+	return s.next(ctx)
+}
+
+// admit takes a token for ctx's request, or answers the refusal's
+// headers and counts it. Not inlined: the decision stays out of serve's
+// frame, which is on the stack while the request is forwarded.
+//
+//go:noinline
+func (s *rateLimitStep) admit(ctx *fasthttp.RequestCtx) bool {
+	rl := s.limit
+	d := rl.decide(ctx, s.trusted)
+	if !d.Allowed {
+		s.rt.metrics.RateLimited()
+		rl.writeHeaders(&ctx.Response.Header, d)
+	}
+	return d.Allowed
+}
+
+// serveWithHeaders is serve for a route whose answers all carry the
+// rate limit headers (rate_limit.headers: always).
+//
+//go:noinline
+func (s *rateLimitStep) serveWithHeaders(ctx *fasthttp.RequestCtx) error {
 	rl := s.limit
 	d := rl.decide(ctx, s.trusted)
 	if !d.Allowed {
@@ -213,7 +242,7 @@ func (s *rateLimitStep) serve(ctx *fasthttp.RequestCtx) error {
 		rl.writeHeaders(&ctx.Response.Header, d)
 		return errRateLimited
 	}
-	if err := s.next(ctx); err != nil || !rl.always {
+	if err := s.next(ctx); err != nil {
 		return err
 	}
 	rl.writeHeaders(&ctx.Response.Header, d)
@@ -221,10 +250,7 @@ func (s *rateLimitStep) serve(ctx *fasthttp.RequestCtx) error {
 }
 
 // decide takes a token for ctx's request. The local limiter is called
-// directly, so that the key built on the stack stays there. Not inlined:
-// the step's frame stays on the stack while the request is forwarded.
-//
-//go:noinline
+// directly, so that the key built on the stack stays there.
 func (rl *routeLimit) decide(ctx *fasthttp.RequestCtx, trusted *httpx.TrustedProxies) ratelimit.Decision {
 	if rl.local != nil {
 		var ip [16]byte

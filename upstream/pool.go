@@ -24,7 +24,10 @@ var waiterPool = sync.Pool{New: func() any { return &waiter{ch: make(chan struct
 // acquire returns a connection for one request: the warmest idle one that
 // is still fresh (and passes the liveness probe if check is set), else a
 // new one if fewer than MaxConns are open, else one freed within
-// ConnWaitTimeout.
+// ConnWaitTimeout. Not inlined, so that its locals are not in Do's frame,
+// which stays on the stack while the upstream answers.
+//
+//go:noinline
 func (c *Client) acquire(now, deadline time.Time, check bool) (*conn, error) {
 	for {
 		c.mu.Lock()
