@@ -28,9 +28,11 @@
 #   BENCH_PAIR_DURATION  length of each of those runs, default 5s
 #   BENCH_PACE_CONNS   connections a side in the paced runs, default 100
 #   BENCH_PACE_MS      how long each of those waits after an answer, in
-#                      milliseconds, default 6 (twice that at 64 KiB);
-#                      raise it when the paced rows say "at the core's
-#                      limit" to measure at a load the host keeps up with
+#                      milliseconds, default 16 (twice that at 64 KiB):
+#                      about half the core for both on this project's
+#                      machine; raise it when the paced rows say "at the
+#                      core's limit" to measure at a load the host keeps
+#                      up with
 #   BENCH_OUT          a directory to keep wrk's reports and the servers' logs in
 #   BENCH_TLS_ONLY     "keepalive", "handshake" or both: only those HTTPS
 #                      rows (the gateway's HTTPS listener and nginx's at
@@ -388,7 +390,7 @@ duo_paced() {
 	duo_conns= duo_wrk=()
 }
 pace_conns=${BENCH_PACE_CONNS:-100}
-pace_base=${BENCH_PACE_MS:-6}
+pace_base=${BENCH_PACE_MS:-16}
 if [[ ! $pace_base =~ ^[1-9][0-9]*$ ]]; then
 	echo "loadbench: BENCH_PACE_MS=$pace_base: want a whole number of milliseconds" >&2
 	exit 2
@@ -574,10 +576,9 @@ bare() {
 
 # bare_paced SIZE: bare at the same paced load on both sides (duo_paced):
 # pace_conns connections waiting pace_base ms (13 B, 1 KiB) or twice that
-# (64 KiB); sets
-# bare_paced_line. It says so when a side served less than 90 % of what
-# its connections offered: the two then share a core neither keeps up on,
-# and answers waited in line.
+# (64 KiB); sets bare_paced_line. It says so when the two kept the core
+# 90 % busy or more in the last pair: they then share a core neither keeps
+# up on, and answers wait in line.
 bare_paced() {
 	duo_url1="http://$gateway_addr/bytes/$1" duo_url2="http://$bare_addr/bytes/$1"
 	duo_pids1=("$gateway_pid") duo_pids2=("$bare_pid")
@@ -588,12 +589,13 @@ bare_paced() {
 	duo_fn=duo_paced
 	atonce
 	duo_fn=duo
-	local secs offered served1 served2
+	local secs offered served1 served2 busy
 	secs=$(seconds "$pair_duration")
 	offered=$((pace_conns * 1000 / pace_ms))
 	served1=$((duo_n1 / secs)) served2=$((duo_n2 / secs))
-	bare_paced_line="$(size_name "$1") $atonce_line, $served1 and $served2 requests/s of $offered offered"
-	if ((served1 * 10 < offered * 9 || served2 * 10 < offered * 9)); then
+	busy=$(((duo_t1 + duo_t2) * 100 / (secs * clk_tck)))
+	bare_paced_line="$(size_name "$1") $atonce_line, $served1 and $served2 requests/s of $offered offered, the core $busy % busy"
+	if ((busy >= 90)); then
 		bare_paced_line+=" (at the core's limit)"
 	fi
 	echo "loadbench: gateway (whole pipeline)/bare proxy, paced: $bare_paced_line" >&2
