@@ -394,11 +394,8 @@ func leave(ctx *fasthttp.RequestCtx, snap *snapshot, rt *route, ri *reqInfo, log
 	}
 }
 
-// matchRoute looks ctx's request up in the route table. Not inlined: the
-// Params it needs would otherwise sit in Gateway.handle's frame, on the
-// stack of every request for the whole of its pipeline, which would then
-// more often outgrow a goroutine's first 8 KiB of stack (each idle
-// keep-alive connection keeps what its goroutine grew to).
+// matchRoute looks ctx's request up in the route table, with the Params
+// it needs in a frame of its own rather than in its caller's.
 //
 //go:noinline
 func matchRoute(t *router.Table, ctx *fasthttp.RequestCtx) (int, bool) {

@@ -279,7 +279,8 @@ func (p *proxyStep) attempt(ctx *fasthttp.RequestCtx, t *target, deadline time.T
 	return p.attemptObserved(ctx, t, deadline)
 }
 
-// attemptObserved is attempt with the bookkeeping for logs and spans.
+// attemptObserved is attempt for a route with per-target breakers or a
+// request that is logged or traced: the bookkeeping for logs and spans.
 //
 //go:noinline
 func (p *proxyStep) attemptObserved(ctx *fasthttp.RequestCtx, t *target, deadline time.Time) (rejected bool, err error) {

@@ -215,19 +215,23 @@ func (s *rateLimitStep) serve(ctx *fasthttp.RequestCtx) error {
 	return s.next(ctx)
 }
 
-// admit takes a token for ctx's request, or answers the refusal's
-// headers and counts it. Not inlined: the decision stays out of serve's
-// frame, which is on the stack while the request is forwarded.
+// admit takes a token for ctx's request, or refuses it. Not inlined: the
+// decision stays out of serve's frame, which is on the stack while the
+// request is forwarded.
 //
 //go:noinline
 func (s *rateLimitStep) admit(ctx *fasthttp.RequestCtx) bool {
-	rl := s.limit
-	d := rl.decide(ctx, s.trusted)
+	d := s.limit.decide(ctx, s.trusted)
 	if !d.Allowed {
-		s.rt.metrics.RateLimited()
-		rl.writeHeaders(&ctx.Response.Header, d)
+		s.refuse(ctx, d)
 	}
 	return d.Allowed
+}
+
+// refuse counts a refusal and writes its headers.
+func (s *rateLimitStep) refuse(ctx *fasthttp.RequestCtx, d ratelimit.Decision) {
+	s.rt.metrics.RateLimited()
+	s.limit.writeHeaders(&ctx.Response.Header, d)
 }
 
 // serveWithHeaders is serve for a route whose answers all carry the
@@ -235,17 +239,15 @@ func (s *rateLimitStep) admit(ctx *fasthttp.RequestCtx) bool {
 //
 //go:noinline
 func (s *rateLimitStep) serveWithHeaders(ctx *fasthttp.RequestCtx) error {
-	rl := s.limit
-	d := rl.decide(ctx, s.trusted)
+	d := s.limit.decide(ctx, s.trusted)
 	if !d.Allowed {
-		s.rt.metrics.RateLimited()
-		rl.writeHeaders(&ctx.Response.Header, d)
+		s.refuse(ctx, d)
 		return errRateLimited
 	}
 	if err := s.next(ctx); err != nil {
 		return err
 	}
-	rl.writeHeaders(&ctx.Response.Header, d)
+	s.limit.writeHeaders(&ctx.Response.Header, d)
 	return nil
 }
 
